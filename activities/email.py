@@ -1,0 +1,129 @@
+"""Invoice emails: claimed in the database under their idempotency key, then handed to the provider once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from billflow.config import Settings
+from billflow.db import Database
+from billflow.email.base import DeliveryRejected, DeliveryUnknown, EmailSender, OutgoingEmail
+from billflow.email.render import render_email
+from billflow.repositories import clients as clients_repo
+from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import messages as messages_repo
+from models.email_messages import EmailMessage
+from models.enums import EmailKind, MessageStatus
+from models.workflow_io import SendEmailInput, SentEmail
+
+_DELIVERED = {
+    MessageStatus.sent,
+    MessageStatus.delivered,
+    MessageStatus.opened,
+    MessageStatus.bounced,
+    MessageStatus.dropped,
+    MessageStatus.spam,
+}
+
+
+class EmailActivities:
+    def __init__(self, db: Database, sender: EmailSender, settings: Settings) -> None:
+        self._db = db
+        self._sender = sender
+        self._settings = settings
+
+    @activity.defn
+    async def send_invoice_email(self, data: SendEmailInput) -> SentEmail:
+        """Send at most once: a row that was sent, or whose outcome is unknown, is never handed over again."""
+        async with self._db.session() as session:
+            message = await messages_repo.get_message(session, idempotency_key=data.idempotency_key)
+            if message is None:
+                message = await messages_repo.claim_message(session, message=await self._render(session, data))
+            if message.status in _DELIVERED or message.status == MessageStatus.unknown:
+                assert message.id is not None
+                return SentEmail(
+                    message_id=message.id, provider_message_id=message.provider_message_id, already_sent=True
+                )
+            message.attempts += 1
+            session.add(message)
+        assert message.id is not None
+        outgoing = OutgoingEmail(
+            idempotency_key=message.idempotency_key,
+            to_email=message.to_email,
+            from_email=self._settings.from_email,
+            subject=message.subject,
+            text=message.body_text,
+            html=message.body_html,
+            categories=["billflow", message.kind],
+            custom_args={"billflow_message_id": str(message.id), "billflow_invoice_id": str(data.invoice_id)},
+        )
+        try:
+            provider_id = await self._sender.send(outgoing)
+        except DeliveryUnknown as err:
+            await self._finish(message.id, MessageStatus.unknown, error=str(err))
+            return SentEmail(message_id=message.id, provider_message_id=None, already_sent=False)
+        except DeliveryRejected as err:
+            await self._finish(message.id, MessageStatus.failed, error=str(err))
+            raise ApplicationError(str(err), type="EmailRejected", non_retryable=err.permanent) from err
+        await self._finish(message.id, MessageStatus.sent, provider_message_id=provider_id)
+        return SentEmail(message_id=message.id, provider_message_id=provider_id, already_sent=False)
+
+    async def _finish(
+        self,
+        message_id: int,
+        status: MessageStatus,
+        *,
+        provider_message_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        async with self._db.session() as session:
+            message = await messages_repo.get_message(session, message_id=message_id, for_update=True)
+            assert message is not None
+            message.status = status
+            message.error = error
+            message.updated_at = datetime.now(UTC)
+            if provider_message_id is not None:
+                message.provider_message_id = provider_message_id
+                message.sent_at = message.updated_at
+            session.add(message)
+
+    async def _render(self, session, data: SendEmailInput) -> EmailMessage:  # type: ignore[no-untyped-def]
+        invoice = await invoices_repo.get_invoice(session, invoice_id=data.invoice_id)
+        if invoice is None:
+            raise ApplicationError(
+                f"invoice {data.invoice_id} does not exist", type="InvoiceNotFound", non_retryable=True
+            )
+        client = await clients_repo.get_client(session, client_id=invoice.client_id)
+        assert client is not None
+        lines = await invoices_repo.get_lines(session, invoice_id=invoice.id)
+        base = self._settings.public_base_url.rstrip("/")
+        today = datetime.now(UTC).astimezone(ZoneInfo(invoice.timezone)).date()
+        context = {
+            "invoice": invoice,
+            "client": client,
+            "lines": lines,
+            "business_name": self._settings.business_name,
+            "pay_url": invoice.payment_url or f"{base}/pay/{invoice.public_token}",
+            "invoice_url": f"{base}/i/{invoice.public_token}",
+            "balance_minor": invoice.balance_minor,
+            "days_to_due": (invoice.due_date - today).days,
+        }
+        rendered = render_email(data.template or data.kind.value, context)
+        return EmailMessage(
+            idempotency_key=data.idempotency_key,
+            invoice_id=invoice.id,
+            client_id=client.id,
+            kind=data.kind.value,
+            reminder_step=data.reminder_step,
+            to_email=self._settings.staff_email if data.to_staff else client.email,
+            subject=rendered.subject,
+            body_text=rendered.text,
+            body_html=rendered.html,
+            backend=self._sender.name,
+        )
+
+
+__all__ = ["EmailActivities", "EmailKind"]

@@ -1,0 +1,1 @@
+"""billflow core: settings, database, domain services and provider backends."""

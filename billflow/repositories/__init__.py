@@ -1,0 +1,1 @@
+"""Every query lives here: small functions with keyword-only arguments, used by activities, API and CLI."""

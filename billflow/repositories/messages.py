@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.email_messages import EmailMessage
+
+
+async def claim_message(session: AsyncSession, *, message: EmailMessage) -> EmailMessage:
+    """Insert the message under its idempotency key, or return the row a previous attempt claimed."""
+    values = message.model_dump(exclude={"id"})
+    stmt = (
+        insert(EmailMessage).values(**values).on_conflict_do_nothing(index_elements=[col(EmailMessage.idempotency_key)])
+    )
+    await session.exec(stmt)  # type: ignore[call-overload]
+    claimed = await get_message(session, idempotency_key=message.idempotency_key, for_update=True)
+    assert claimed is not None
+    return claimed
+
+
+async def get_message(
+    session: AsyncSession,
+    *,
+    message_id: int | None = None,
+    idempotency_key: str | None = None,
+    provider_message_id: str | None = None,
+    for_update: bool = False,
+) -> EmailMessage | None:
+    query = select(EmailMessage)
+    if message_id is not None:
+        query = query.where(EmailMessage.id == message_id)
+    if idempotency_key is not None:
+        query = query.where(EmailMessage.idempotency_key == idempotency_key)
+    if provider_message_id is not None:
+        query = query.where(EmailMessage.provider_message_id == provider_message_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.exec(query)).first()
+
+
+async def list_messages(
+    session: AsyncSession, *, invoice_id: int | None = None, limit: int = 50
+) -> Sequence[EmailMessage]:
+    query = select(EmailMessage)
+    if invoice_id is not None:
+        query = query.where(EmailMessage.invoice_id == invoice_id)
+    return (await session.exec(query.order_by(col(EmailMessage.id).desc()).limit(limit))).all()

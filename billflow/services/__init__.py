@@ -1,0 +1,1 @@
+"""Domain services: the business rules, shared by activities, webhooks, the API and the CLI."""

@@ -1,0 +1,259 @@
+"""Issuing invoices, recording payments and status transitions, each in one transaction."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from billflow.repositories import clients as clients_repo
+from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import payments as payments_repo
+from billflow.repositories import timeline as timeline_repo
+from billflow.schedule import initial_due
+from models.columns import utcnow
+from models.enums import InvoiceStatus, PaymentKind
+from models.invoices import Invoice, InvoiceLine
+from models.money import round_minor
+from models.workflow_io import BookingIn, InvoiceTransition, LineIn, PaymentOutcome, PaymentReceived
+
+
+class InvoiceNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class LineAmounts:
+    subtotal_minor: int
+    tax_minor: int
+
+    @property
+    def total_minor(self) -> int:
+        return self.subtotal_minor + self.tax_minor
+
+
+def price_line(line: LineIn) -> LineAmounts:
+    """Quantity x unit price, then tax on the rounded subtotal, each rounded half up to a minor unit."""
+    subtotal = round_minor(line.quantity * line.unit_price_minor)
+    tax = round_minor(Decimal(subtotal) * line.tax_rate_bp / 10_000)
+    return LineAmounts(subtotal, tax)
+
+
+async def issue_invoice(session: AsyncSession, *, booking: BookingIn, workflow_id: str) -> Invoice:
+    """Create the client (upsert), the invoice and its lines once per booking; a retry returns the first one."""
+    existing = await invoices_repo.get_invoice(session, source_key=booking.source_key)
+    if existing is not None:
+        return existing
+    if booking.issued_at is None:
+        raise ValueError("issued_at must be fixed by the caller so that retries agree")
+    client_id = await clients_repo.upsert_client(session, client=booking.client)
+    tz = booking.client.timezone
+    due_date, due_at = initial_due(booking.reminder_policy, tz, booking.issued_at, booking.payment_terms)
+    issue_date = booking.issued_at.astimezone(ZoneInfo(tz)).date()
+    priced = [price_line(line) for line in booking.lines]
+    invoice = Invoice(
+        number=await invoices_repo.next_invoice_number(session, year=issue_date.year),
+        source_key=booking.source_key,
+        workflow_id=workflow_id,
+        client_id=client_id,
+        currency=booking.currency,
+        subtotal_minor=sum(p.subtotal_minor for p in priced),
+        tax_minor=sum(p.tax_minor for p in priced),
+        total_minor=sum(p.total_minor for p in priced),
+        issue_date=issue_date,
+        issued_at=booking.issued_at,
+        due_date=due_date,
+        due_at=due_at,
+        timezone=tz,
+        public_token=secrets.token_urlsafe(24),  # 192 bits: unguessable
+        service_date=booking.service_date,
+        period_start=booking.period_start,
+        period_end=booking.period_end,
+        subscription_id=booking.subscription_id,
+        memo=booking.memo,
+    )
+    if invoice.total_minor == 0:
+        invoice.status = InvoiceStatus.paid
+        invoice.paid_at = booking.issued_at
+    session.add(invoice)
+    await session.flush()
+    assert invoice.id is not None
+    for position, (line, amounts) in enumerate(zip(booking.lines, priced, strict=True), start=1):
+        session.add(
+            InvoiceLine(
+                invoice_id=invoice.id,
+                position=position,
+                description=line.description,
+                quantity=line.quantity,
+                unit_price_minor=line.unit_price_minor,
+                tax_rate_bp=line.tax_rate_bp,
+                subtotal_minor=amounts.subtotal_minor,
+                tax_minor=amounts.tax_minor,
+                total_minor=amounts.total_minor,
+            )
+        )
+    await timeline_repo.add_event(
+        session,
+        client_id=client_id,
+        invoice_id=invoice.id,
+        kind="invoice.issued",
+        message=f"Invoice {invoice.number} issued, due {due_date.isoformat()}",
+        data={"number": invoice.number, "total_minor": invoice.total_minor, "currency": invoice.currency},
+        key=f"{workflow_id}:issued",
+    )
+    await session.flush()
+    return invoice
+
+
+def settled_status(invoice: Invoice) -> InvoiceStatus:
+    """The status implied by the amounts, keeping void and uncollectible unless the balance is settled."""
+    current = InvoiceStatus(invoice.status)
+    if current is InvoiceStatus.void:
+        return current  # money on a void invoice is recorded and flagged, the invoice stays void
+    if invoice.balance_minor <= 0:
+        return InvoiceStatus.paid
+    if current is InvoiceStatus.uncollectible:
+        return current
+    if invoice.overdue_at is not None:
+        return InvoiceStatus.overdue
+    return InvoiceStatus.partially_paid if invoice.amount_paid_minor > 0 else InvoiceStatus.open
+
+
+async def record_payment(
+    session: AsyncSession,
+    *,
+    invoice_id: int,
+    payment: PaymentReceived,
+    kind: PaymentKind = PaymentKind.payment,
+    note: str | None = None,
+) -> PaymentOutcome:
+    """Record a payment (or refund) once per provider reference and settle the invoice's status.
+
+    Works whether or not the invoice's workflow is still running: a late payment is never lost.
+    """
+    invoice = await invoices_repo.get_invoice(session, invoice_id=invoice_id, for_update=True)
+    if invoice is None:
+        raise InvoiceNotFound(f"invoice {invoice_id} does not exist")
+
+    def outcome(recorded: bool, rejected: str | None = None) -> PaymentOutcome:
+        return PaymentOutcome(
+            recorded=recorded,
+            rejected_reason=rejected,
+            status=InvoiceStatus(invoice.status),
+            amount_paid_minor=invoice.amount_paid_minor,
+            total_minor=invoice.total_minor,
+        )
+
+    if payment.currency != invoice.currency:
+        return outcome(False, f"payment currency {payment.currency} differs from invoice currency {invoice.currency}")
+    is_new = await payments_repo.insert_payment_once(
+        session,
+        invoice_id=invoice_id,
+        client_id=invoice.client_id,
+        kind=kind,
+        provider=payment.provider,
+        reference=payment.provider_reference,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        method=payment.method,
+        received_at=payment.received_at,
+        note=note,
+    )
+    if not is_new:
+        return outcome(False)
+    signed = payment.amount_minor if kind is PaymentKind.payment else -payment.amount_minor
+    invoice.amount_paid_minor += signed
+    before = invoice.status
+    invoice.status = settled_status(invoice)
+    if invoice.status == InvoiceStatus.paid and before != InvoiceStatus.paid:
+        invoice.paid_at = payment.received_at
+    elif invoice.status != InvoiceStatus.paid:
+        invoice.paid_at = None
+    invoice.updated_at = utcnow()
+    session.add(invoice)
+    verb = "received" if kind is PaymentKind.payment else "refunded"
+    await timeline_repo.add_event(
+        session,
+        client_id=invoice.client_id,
+        invoice_id=invoice.id,
+        kind=f"payment.{verb}",
+        message=f"{payment.amount_minor} {payment.currency} {verb} via {payment.provider} ({payment.method})",
+        data={
+            "provider": payment.provider,
+            "reference": payment.provider_reference,
+            "amount_minor": payment.amount_minor,
+            "status": invoice.status,
+            "flag": "refund_decision" if invoice.status == InvoiceStatus.void else "",
+        },
+        key=f"payment:{payment.provider}:{payment.provider_reference}",
+    )
+    await session.flush()
+    return outcome(True)
+
+
+# kind -> the status it moves the invoice to (None: status unchanged)
+_TRANSITION_STATUS: dict[str, InvoiceStatus | None] = {
+    "overdue": InvoiceStatus.overdue,
+    "void": InvoiceStatus.void,
+    "write_off": InvoiceStatus.uncollectible,
+    "paused": None,
+    "resumed": None,
+    "due_date_extended": None,
+    "escalated": None,
+    "rejected": None,
+    "email_unknown": None,
+}
+
+
+async def apply_transition(session: AsyncSession, *, change: InvoiceTransition) -> InvoiceStatus:
+    """Apply a status or setting change with its timeline event; a repeated event key changes nothing."""
+    invoice = await invoices_repo.get_invoice(session, invoice_id=change.invoice_id, for_update=True)
+    if invoice is None:
+        raise InvoiceNotFound(f"invoice {change.invoice_id} does not exist")
+    if await timeline_repo.event_exists(session, key=change.event_key):
+        return InvoiceStatus(invoice.status)
+    now = utcnow()
+    _apply_fields(invoice, change, now)
+    target = _TRANSITION_STATUS[change.kind]
+    if target is not None:
+        invoice.status = target
+    elif change.kind == "due_date_extended":
+        invoice.status = settled_status(invoice)
+    invoice.updated_at = now
+    session.add(invoice)
+    await timeline_repo.add_event(
+        session,
+        client_id=invoice.client_id,
+        invoice_id=invoice.id,
+        kind=f"invoice.{change.kind}",
+        message=change.message,
+        data=dict(change.data),
+        key=change.event_key,
+    )
+    await session.flush()
+    return InvoiceStatus(invoice.status)
+
+
+def _apply_fields(invoice: Invoice, change: InvoiceTransition, now: datetime) -> None:
+    match change.kind:
+        case "overdue":
+            invoice.overdue_at = now
+        case "void":
+            invoice.voided_at = now
+        case "write_off":
+            invoice.written_off_at = now
+        case "paused":
+            invoice.reminders_paused, invoice.paused_until = True, change.paused_until
+        case "resumed":
+            invoice.reminders_paused, invoice.paused_until = False, None
+        case "due_date_extended":
+            assert change.due_date is not None and change.due_at is not None
+            invoice.due_date, invoice.due_at = change.due_date, change.due_at
+            if change.due_at > now:
+                invoice.overdue_at = None  # no longer past due
+        case "escalated":
+            invoice.escalated_at = now

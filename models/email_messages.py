@@ -1,0 +1,33 @@
+"""Every email billflow sends; the unique idempotency key is claimed before the provider is called."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from models.columns import instant, text_enum
+from models.enums import MessageStatus
+
+
+class EmailMessage(SQLModel, table=True):
+    __tablename__ = "email_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=300, unique=True)
+    invoice_id: int | None = Field(default=None, foreign_key="invoices.id", index=True)
+    client_id: int | None = Field(default=None, foreign_key="clients.id", index=True)
+    kind: str = Field(max_length=32)
+    reminder_step: int | None = None
+    to_email: str = Field(max_length=320)
+    subject: str = Field(max_length=500)
+    body_text: str
+    body_html: str | None = None
+    backend: str = Field(max_length=32)
+    provider_message_id: str | None = Field(default=None, max_length=200, index=True)
+    status: str = text_enum(MessageStatus.claimed)
+    error: str | None = Field(default=None, max_length=2000)
+    attempts: int = 0
+    created_at: datetime = instant(nullable=False, default_now=True)
+    sent_at: datetime | None = instant()
+    updated_at: datetime = instant(nullable=False, default_now=True)

@@ -1,0 +1,80 @@
+"""Invoices, their lines, and the per-year counter behind gap-free numbers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, Numeric, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.columns import instant, minor_units, text_enum
+from models.enums import InvoiceStatus
+
+
+class InvoiceCounter(SQLModel, table=True):
+    """One row per year; incremented in the invoice's own transaction, so a rollback leaves no gap."""
+
+    __tablename__ = "invoice_counters"
+
+    year: int = Field(primary_key=True)
+    last_value: int = 0
+
+
+class Invoice(SQLModel, table=True):
+    __tablename__ = "invoices"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True, index=True)
+    # Business key of the source event ("booking:<source>:<id>"): a second start creates nothing.
+    source_key: str = Field(max_length=300, unique=True)
+    workflow_id: str = Field(max_length=300, unique=True)
+    client_id: int = Field(foreign_key="clients.id", index=True)
+    currency: str = Field(max_length=3)
+    subtotal_minor: int = minor_units()
+    tax_minor: int = minor_units()
+    total_minor: int = minor_units()
+    amount_paid_minor: int = minor_units()
+    status: str = text_enum(InvoiceStatus.open, index=True)
+    issue_date: date
+    due_date: date = Field(index=True)
+    issued_at: datetime = instant(nullable=False, default_now=True)
+    due_at: datetime = instant(nullable=False)
+    timezone: str = Field(max_length=64)
+    payment_url: str | None = Field(default=None, max_length=500)
+    public_token: str = Field(max_length=64, unique=True)
+    viewed_at: datetime | None = instant()
+    paid_at: datetime | None = instant()
+    voided_at: datetime | None = instant()
+    written_off_at: datetime | None = instant()
+    overdue_at: datetime | None = instant()
+    escalated_at: datetime | None = instant()
+    reminders_paused: bool = False
+    paused_until: datetime | None = instant()
+    service_date: date | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+    subscription_id: str | None = Field(default=None, max_length=200, index=True)
+    memo: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = instant(nullable=False, default_now=True)
+    updated_at: datetime = instant(nullable=False, default_now=True)
+
+    @property
+    def balance_minor(self) -> int:
+        return self.total_minor - self.amount_paid_minor
+
+
+class InvoiceLine(SQLModel, table=True):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (UniqueConstraint("invoice_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoices.id", index=True)
+    position: int
+    description: str = Field(max_length=500)
+    quantity: Decimal = Field(sa_column=Column(Numeric(12, 3), nullable=False))
+    unit_price_minor: int = minor_units()
+    tax_rate_bp: int = 0  # basis points: 2000 = 20 %
+    subtotal_minor: int = minor_units()
+    tax_minor: int = minor_units()
+    total_minor: int = minor_units()

@@ -1,0 +1,36 @@
+"""Money rules: integer minor units with an ISO 4217 currency, validated against CLDR (babel)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated
+
+from babel.numbers import format_currency, get_currency_precision, list_currencies
+from pydantic import AfterValidator, Field
+
+# A cap well above any real invoice; keeps sums far inside BIGINT.
+MAX_MINOR = 10**13
+
+_CURRENCIES = frozenset(list_currencies())
+
+
+def _check_currency(code: str) -> str:
+    code = code.upper()
+    if code not in _CURRENCIES:
+        raise ValueError(f"unknown ISO 4217 currency code {code!r}")
+    return code
+
+
+CurrencyCode = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_check_currency)]
+MinorAmount = Annotated[int, Field(ge=0, le=MAX_MINOR)]
+
+
+def round_minor(value: Decimal) -> int:
+    """Commercial rounding (half up) to a whole minor unit."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def format_money(amount_minor: int, currency: str, locale: str = "en_US") -> str:
+    """'$1,234.50' style, with the currency's own number of decimals (JPY has none)."""
+    digits = get_currency_precision(currency)
+    return format_currency(Decimal(amount_minor).scaleb(-digits), currency, locale=locale)

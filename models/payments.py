@@ -1,0 +1,29 @@
+"""Payments and refunds, unique per provider reference so a replayed webhook or signal records nothing new."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.columns import instant, minor_units, text_enum
+from models.enums import PaymentKind
+
+
+class Payment(SQLModel, table=True):
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("provider", "provider_reference"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoices.id", index=True)
+    client_id: int = Field(foreign_key="clients.id", index=True)
+    kind: str = text_enum(PaymentKind.payment)
+    provider: str = Field(max_length=32)  # local, stripe, manual, calcom
+    provider_reference: str = Field(max_length=200)
+    amount_minor: int = minor_units()
+    currency: str = Field(max_length=3)
+    method: str = Field(default="card", max_length=32)
+    note: str | None = Field(default=None, max_length=2000)
+    received_at: datetime = instant(nullable=False, index=True)
+    created_at: datetime = instant(nullable=False, default_now=True)

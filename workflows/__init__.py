@@ -1,0 +1,1 @@
+"""Workflows: deterministic coordination of the invoice's life. All I/O happens in activities."""

@@ -1,0 +1,376 @@
+"""InvoiceWorkflow: one durable run per invoice, from issue to paid, void or written off."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities import schedule as schedule_activities
+    from activities.email import EmailActivities
+    from activities.invoices import InvoiceActivities
+    from activities.payments import PaymentActivities
+    from models.enums import EmailKind, InvoiceStatus
+    from models.workflow_io import (
+        DueDateInput,
+        ExtendDueDate,
+        InvoiceOutcome,
+        InvoiceState,
+        InvoiceTransition,
+        InvoiceWorkflowInput,
+        MarkPaid,
+        PauseReminders,
+        PaymentLinkInput,
+        PaymentReceived,
+        PlanRemindersInput,
+        RecordInvoiceInput,
+        RecordPaymentInput,
+        ResumeReminders,
+        ScheduledReminder,
+        SendEmailInput,
+        StaffAction,
+        VoidInvoice,
+        WriteOff,
+    )
+    from workflows.invoice_rules import rejection_reason
+    from workflows.search_attributes import INVOICE_NUMBER, INVOICE_STATUS
+
+# Database writes and calendar maths are short: local activities, no extra server round trip each.
+DB_CALL = {
+    "start_to_close_timeout": timedelta(seconds=15),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
+}
+# Providers are remote and rate-limited: regular activities, retried with backoff, visible in the UI.
+PROVIDER_CALL = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        maximum_interval=timedelta(minutes=10),
+        non_retryable_error_types=["InvoiceNotFound"],
+    ),
+}
+# Processed staff-action ids kept for de-duplication and for callers waiting on their action.
+ACTION_MEMORY = 100
+
+Inbound = PaymentReceived | StaffAction
+
+
+@workflow.defn
+class InvoiceWorkflow:
+    """Issue, send, wait, remind, settle. Signals are queued and applied in order by the main loop, so every
+    database write happens from one place and in a deterministic order."""
+
+    def __init__(self) -> None:
+        self._state: InvoiceState | None = None
+        self._inbox: list[Inbound] = []
+
+    # --- the process -------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, data: InvoiceWorkflowInput) -> InvoiceOutcome:
+        self._booking = data.booking
+        self._policy = data.booking.reminder_policy
+        state = self._state = data.carried_state or await self._issue(data)
+        workflow.upsert_search_attributes(
+            [INVOICE_NUMBER.value_set(state.number), INVOICE_STATUS.value_set(state.status.value)]
+        )
+        if not state.issued_email_sent:
+            await self._email(EmailKind.invoice_issued, "issued")
+            state.issued_email_sent = True
+
+        while not state.status.is_final:
+            if self._inbox:
+                await self._apply(self._inbox.pop(0))
+                continue
+            now = workflow.now()
+            if await self._advance(now):
+                continue
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(InvoiceWorkflowInput(booking=self._booking, carried_state=state))
+            wake = self._next_wake()
+            timeout = max(wake - now, timedelta(0)) if wake else None
+            with contextlib.suppress(TimeoutError):  # a timeout just means: time to look again
+                await workflow.wait_condition(lambda: bool(self._inbox), timeout=timeout)
+
+        if state.status is InvoiceStatus.paid and not state.receipt_sent:
+            await self._email(EmailKind.receipt, "receipt")
+            state.receipt_sent = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return InvoiceOutcome(
+            number=state.number,
+            status=state.status,
+            amount_paid_minor=state.amount_paid_minor,
+            reminders_sent=state.steps_sent,
+            escalated=state.escalated,
+        )
+
+    async def _issue(self, data: InvoiceWorkflowInput) -> InvoiceState:
+        booking = data.booking
+        if booking.issued_at is None:  # fixed here so every retry of the activity agrees
+            booking = booking.model_copy(update={"issued_at": workflow.now()})
+            self._booking = booking
+        wf_id = workflow.info().workflow_id
+        issued = await workflow.execute_local_activity_method(
+            InvoiceActivities.record_invoice,
+            RecordInvoiceInput(booking=booking, workflow_id=wf_id),
+            **DB_CALL,
+        )
+        link = await workflow.execute_local_activity_method(
+            PaymentActivities.create_payment_link,
+            PaymentLinkInput(invoice_id=issued.invoice_id, public_token=issued.public_token, workflow_id=wf_id),
+            **DB_CALL,
+        )
+        state = InvoiceState(**issued.model_dump(exclude={"client_id", "public_token"}), payment_url=link.url)
+        state.reminders = await self._plan(state)
+        return state
+
+    async def _advance(self, now: datetime) -> bool:
+        """Do whatever is due at `now`; True if something was done (the loop then looks again)."""
+        state = self._require_state()
+        if state.status in (InvoiceStatus.open, InvoiceStatus.partially_paid) and now >= state.due_at:
+            await self._transition("overdue", "The due date passed unpaid", key="overdue")
+            return True
+        if state.paused and state.paused_until is not None and now >= state.paused_until:
+            await self._transition("resumed", "Pause ended", key=f"resume-at-{state.paused_until.isoformat()}")
+            state.paused, state.paused_until = False, None
+            return True
+        step = state.next_reminder
+        if step is not None and now >= step.at:
+            await self._remind(step)
+            return True
+        if step is None and state.status is InvoiceStatus.overdue and not state.escalated and not state.paused:
+            await self._email(EmailKind.escalation, "escalation", to_staff=True)
+            await self._transition("escalated", "Unpaid after every reminder: staff notified", key="escalated")
+            state.escalated = True
+            return True
+        return False
+
+    async def _remind(self, step: ScheduledReminder) -> None:
+        state = self._require_state()
+        if state.paused:  # a step that falls due while paused is skipped, not sent on resume
+            step.skipped = True
+            return
+        kind = EmailKind.overdue if step.at > state.due_at else EmailKind.reminder
+        await self._email(kind, f"reminder-{step.step}", step=step.step, template=step.template)
+        step.sent = True
+
+    def _next_wake(self) -> datetime | None:
+        state = self._require_state()
+        candidates = []
+        if state.status in (InvoiceStatus.open, InvoiceStatus.partially_paid):
+            candidates.append(state.due_at)
+        if state.paused_until is not None:
+            candidates.append(state.paused_until)
+        step = state.next_reminder
+        if step is not None:
+            candidates.append(step.at)
+        return min(candidates, default=None)
+
+    # --- inbound signals, applied by the main loop --------------------------------------------------
+
+    async def _apply(self, item: Inbound) -> None:
+        state = self._require_state()
+        if isinstance(item, PaymentReceived):
+            await self._record_payment(item, note=None)
+            return
+        if item.action_id in state.processed_action_ids:
+            return  # the same staff action delivered twice
+        reason = rejection_reason(state, item, now=workflow.now())
+        if reason is not None:
+            state.last_rejection = reason
+            await self._transition(
+                "rejected",
+                f"{type(item).__name__} rejected: {reason}",
+                key=f"action-{item.action_id}",
+                data={"actor": item.actor},
+            )
+        else:
+            state.last_rejection = None
+            await self._staff_action(item)
+        state.processed_action_ids = [*state.processed_action_ids, item.action_id][-ACTION_MEMORY:]
+
+    async def _staff_action(self, action: StaffAction) -> None:
+        state = self._require_state()
+        key = f"action-{action.action_id}"
+        data = {"actor": action.actor, "note": action.note or ""}
+        match action:
+            case MarkPaid():
+                payment = PaymentReceived(
+                    provider="manual",
+                    provider_reference=action.action_id,
+                    amount_minor=action.amount_minor or state.balance_minor,
+                    currency=state.currency,
+                    received_at=workflow.now(),
+                    method=action.method,
+                )
+                await self._record_payment(payment, note=action.note)
+            case PauseReminders(until=until):
+                message = f"Reminders paused until {until.isoformat()}" if until else "Reminders paused"
+                await self._transition("paused", message, key=key, paused_until=until, data=data)
+                state.paused, state.paused_until = True, until
+            case ResumeReminders():
+                await self._transition("resumed", "Reminders resumed", key=key, data=data)
+                state.paused, state.paused_until = False, None
+            case ExtendDueDate():
+                await self._extend_due(action, key=key, data=data)
+            case VoidInvoice(reason=reason):
+                await self._transition("void", f"Voided: {reason}", key=key, data=data)
+            case WriteOff(reason=reason):
+                await self._transition("write_off", f"Written off: {reason}", key=key, data=data)
+
+    async def _record_payment(self, payment: PaymentReceived, *, note: str | None) -> None:
+        state = self._require_state()
+        outcome = await workflow.execute_local_activity_method(
+            InvoiceActivities.record_payment,
+            RecordPaymentInput(
+                invoice_id=state.invoice_id,
+                workflow_id=workflow.info().workflow_id,
+                payment=payment,
+                note=note,
+            ),
+            **DB_CALL,
+        )
+        if outcome.rejected_reason:
+            state.last_rejection = outcome.rejected_reason
+            await self._transition(
+                "rejected",
+                f"Payment rejected: {outcome.rejected_reason}",
+                key=f"payment-rejected-{payment.provider}-{payment.provider_reference}",
+            )
+            return
+        state.amount_paid_minor = outcome.amount_paid_minor
+        self._set_status(outcome.status)
+
+    async def _extend_due(self, action: ExtendDueDate, *, key: str, data: dict[str, str]) -> None:
+        state = self._require_state()
+        due = await workflow.execute_local_activity(
+            schedule_activities.compute_extended_due,
+            DueDateInput(
+                policy=self._policy,
+                timezone=state.timezone,
+                due_date=state.due_date,
+                due_at=state.due_at,
+                change=action,
+            ),
+            **DB_CALL,
+        )
+        await self._transition(
+            "due_date_extended",
+            f"Due date moved to {due.due_date.isoformat()}",
+            key=key,
+            due_date=due.due_date,
+            due_at=due.due_at,
+            data=data,
+        )
+        state.due_date, state.due_at = due.due_date, due.due_at
+        state.reminders = await self._plan(state)
+        state.escalated = state.escalated and workflow.now() >= state.due_at
+
+    # --- activity helpers ---------------------------------------------------------------------------
+
+    async def _plan(self, state: InvoiceState) -> list[ScheduledReminder]:
+        plan = await workflow.execute_local_activity(
+            schedule_activities.plan_reminders,
+            PlanRemindersInput(
+                policy=self._policy,
+                timezone=state.timezone,
+                issued_at=state.issued_at,
+                due_date=state.due_date,
+                due_at=state.due_at,
+                already=state.reminders,
+            ),
+            **DB_CALL,
+        )
+        return plan.reminders
+
+    async def _email(
+        self,
+        kind: EmailKind,
+        key: str,
+        *,
+        step: int | None = None,
+        template: str | None = None,
+        to_staff: bool = False,
+    ) -> None:
+        state = self._require_state()
+        await workflow.execute_activity_method(
+            EmailActivities.send_invoice_email,
+            SendEmailInput(
+                invoice_id=state.invoice_id,
+                kind=kind,
+                reminder_step=step,
+                template=template,
+                to_staff=to_staff,
+                idempotency_key=f"{workflow.info().workflow_id}:{key}",
+            ),
+            summary=f"{kind.value} email" + (f" (step {step})" if step else ""),
+            **PROVIDER_CALL,
+        )
+
+    async def _transition(
+        self, kind: str, message: str, *, key: str, data: dict[str, str] | None = None, **fields: object
+    ) -> None:
+        state = self._require_state()
+        result = await workflow.execute_local_activity_method(
+            InvoiceActivities.apply_transition,
+            InvoiceTransition(
+                invoice_id=state.invoice_id,
+                workflow_id=workflow.info().workflow_id,
+                event_key=f"{workflow.info().workflow_id}:{key}",
+                kind=kind,
+                message=message,
+                data=data or {},
+                **fields,
+            ),  # type: ignore[arg-type]
+            **DB_CALL,
+        )
+        self._set_status(result.status)
+
+    def _set_status(self, status: InvoiceStatus) -> None:
+        state = self._require_state()
+        if status is not state.status:
+            state.status = status
+            workflow.upsert_search_attributes([INVOICE_STATUS.value_set(status.value)])
+
+    def _require_state(self) -> InvoiceState:
+        assert self._state is not None, "invoice not issued yet"
+        return self._state
+
+    # --- signals and query --------------------------------------------------------------------------
+
+    @workflow.signal
+    def payment_received(self, payment: PaymentReceived) -> None:
+        self._inbox.append(payment)
+
+    @workflow.signal
+    def mark_paid(self, action: MarkPaid) -> None:
+        self._inbox.append(action)
+
+    @workflow.signal
+    def pause_reminders(self, action: PauseReminders) -> None:
+        self._inbox.append(action)
+
+    @workflow.signal
+    def resume_reminders(self, action: ResumeReminders) -> None:
+        self._inbox.append(action)
+
+    @workflow.signal
+    def extend_due_date(self, action: ExtendDueDate) -> None:
+        self._inbox.append(action)
+
+    @workflow.signal
+    def void(self, action: VoidInvoice) -> None:
+        self._inbox.append(action)
+
+    @workflow.signal
+    def write_off(self, action: WriteOff) -> None:
+        self._inbox.append(action)
+
+    @workflow.query
+    def status(self) -> InvoiceState | None:
+        """Live state; None only in the first moments, before the invoice is recorded."""
+        return self._state
