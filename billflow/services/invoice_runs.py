@@ -1,0 +1,87 @@
+"""Starting invoice workflows and delivering signals to them: the one path the CLI, API and schedules share."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from models.workflow_io import (
+    BookingIn,
+    ExtendDueDate,
+    InvoiceState,
+    InvoiceWorkflowInput,
+    MarkPaid,
+    PauseReminders,
+    PaymentReceived,
+    ResumeReminders,
+    StaffAction,
+    VoidInvoice,
+    WriteOff,
+)
+from workflows.invoice import InvoiceWorkflow
+
+# Staff action type -> the workflow's signal that carries it.
+SIGNALS = {
+    MarkPaid: InvoiceWorkflow.mark_paid,
+    PauseReminders: InvoiceWorkflow.pause_reminders,
+    ResumeReminders: InvoiceWorkflow.resume_reminders,
+    ExtendDueDate: InvoiceWorkflow.extend_due_date,
+    VoidInvoice: InvoiceWorkflow.void,
+    WriteOff: InvoiceWorkflow.write_off,
+}
+
+
+class WorkflowClosed(Exception):
+    """The invoice's workflow has finished; the change must go straight to the database (or not at all)."""
+
+
+async def start_invoice(client: Client, booking: BookingIn, *, task_queue: str) -> WorkflowHandle:
+    """Start the invoice's workflow, or return the running/finished one for the same booking: never two."""
+    return await client.start_workflow(
+        InvoiceWorkflow.run,
+        InvoiceWorkflowInput(booking=booking),
+        id=booking.workflow_id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        static_summary=f"Invoice for booking {booking.source}/{booking.booking_id}",
+    )
+
+
+async def query_state(client: Client, workflow_id: str) -> InvoiceState | None:
+    return await client.get_workflow_handle(workflow_id).query(InvoiceWorkflow.status)
+
+
+async def send_payment(client: Client, workflow_id: str, payment: PaymentReceived) -> None:
+    await _signal(client, workflow_id, InvoiceWorkflow.payment_received, payment)
+
+
+async def send_action(client: Client, workflow_id: str, action: StaffAction) -> None:
+    await _signal(client, workflow_id, SIGNALS[type(action)], action)
+
+
+async def wait_for_action(
+    client: Client, workflow_id: str, action_id: str, *, timeout: timedelta = timedelta(seconds=10)
+) -> InvoiceState | None:
+    """Poll the status query until the workflow has applied the action (or finished); returns the state."""
+    handle = client.get_workflow_handle(workflow_id)
+    deadline = asyncio.get_running_loop().time() + timeout.total_seconds()
+    while True:
+        state: InvoiceState | None = await handle.query(InvoiceWorkflow.status)
+        done = state is not None and (action_id in state.processed_action_ids or state.status.is_final)
+        if done or asyncio.get_running_loop().time() > deadline:
+            return state
+        await asyncio.sleep(0.05)
+
+
+async def _signal(client: Client, workflow_id: str, signal: object, arg: object) -> None:
+    try:
+        await client.get_workflow_handle(workflow_id).signal(signal, arg)  # type: ignore[call-overload]
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise WorkflowClosed(f"workflow {workflow_id} is not running") from err
+        raise

@@ -1,0 +1,1 @@
+"""Entry points that start workflows: the `billflow` command line."""

@@ -1,0 +1,24 @@
+"""`billflow`: run the stack, create and manage invoices, reports. Every command has --help."""
+
+from __future__ import annotations
+
+import typer
+
+from starter import invoices, stack
+
+app = typer.Typer(
+    name="billflow",
+    help="Invoice management for service businesses, run as durable Temporal workflows.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(invoices.app, name="invoice", help="Create, list, show and act on invoices.")
+stack.register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

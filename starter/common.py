@@ -1,0 +1,73 @@
+"""What every command shares: settings, async plumbing, rich output, --json, clean errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from temporalio.client import Client
+
+from billflow.config import Settings, get_settings
+from billflow.db import Database, resolve_database_url
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; a validation error becomes a clear message and exit code 2."""
+    try:
+        return asyncio.run(coro)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in err.errors())
+        fail(problems, code=2)
+
+
+def print_json(data: Any) -> None:
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    elif isinstance(data, list):
+        data = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d for d in data]
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@asynccontextmanager
+async def database(settings: Settings | None = None) -> AsyncIterator[Database]:
+    settings = settings or get_settings()
+    db = Database(resolve_database_url(settings), pool_size=2)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+async def temporal_client(settings: Settings | None = None) -> Client:
+    from billflow.temporal import connect
+
+    settings = settings or get_settings()
+    try:
+        return await connect(settings)
+    except RuntimeError as err:
+        fail(f"cannot reach Temporal at {settings.temporal_address} ({err}); is `billflow dev` running?")
+
+
+async def gather_all(*aws: Awaitable[T]) -> list[T]:
+    return list(await asyncio.gather(*aws))
+
+
+Handler = Callable[..., Any]
