@@ -1,5 +1,354 @@
-"""`billflow invoice ...` (being written)."""
+"""`billflow invoice ...`: create invoices from booking files, list and show them, and the staff actions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.table import Table
+
+from billflow.config import get_settings
+from billflow.repositories import clients as clients_repo
+from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import messages as messages_repo
+from billflow.repositories import payments as payments_repo
+from billflow.repositories import timeline as timeline_repo
+from billflow.services import invoice_runs, staff_actions
+from models.enums import InvoiceStatus
+from models.money import format_money
+from models.workflow_io import (
+    BookingIn,
+    ExtendDueDate,
+    InvoiceState,
+    MarkPaid,
+    PauseReminders,
+    ResumeReminders,
+    StaffAction,
+    VoidInvoice,
+    WriteOff,
+)
+from starter.common import JsonOption, console, database, fail, print_json, run, temporal_client
 
 app = typer.Typer(no_args_is_help=True)
+
+STATUS_STYLE = {
+    InvoiceStatus.open: "cyan",
+    InvoiceStatus.partially_paid: "yellow",
+    InvoiceStatus.paid: "green",
+    InvoiceStatus.overdue: "bold red",
+    InvoiceStatus.void: "dim",
+    InvoiceStatus.uncollectible: "magenta",
+}
+
+NumberArg = Annotated[str, typer.Argument(help="Invoice number, e.g. INV-2026-000042.")]
+NoteOption = Annotated[str | None, typer.Option(help="A note kept on the invoice's timeline.")]
+
+
+def styled_status(status: str) -> str:
+    return f"[{STATUS_STYLE.get(InvoiceStatus(status), 'white')}]{status}[/]"
+
+
+# --- create, list, show -----------------------------------------------------------------------------
+
+
+@app.command()
+def create(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Booking JSON (see examples/).")],
+    as_json: bool = JsonOption,
+) -> None:
+    """Start the invoice workflow for a booking; a second run for the same booking creates nothing new."""
+    try:
+        raw = json.loads(file.read_text())
+    except json.JSONDecodeError as err:
+        fail(f"{file} is not valid JSON: {err}", code=2)
+    if not isinstance(raw, dict):
+        fail("the booking must be a JSON object", code=2)
+    run(_create_from(raw, as_json))
+
+
+async def _create_from(raw: dict[str, object], as_json: bool) -> None:
+    booking = BookingIn.model_validate(raw)  # inside run(): a validation error becomes a clear message
+    settings = get_settings()
+    client = await temporal_client(settings)
+    handle = await invoice_runs.start_invoice(client, booking, task_queue=settings.task_queue)
+    state = await _wait_issued(client, handle.id)
+    if as_json:
+        print_json({"workflow_id": handle.id, "state": state.model_dump(mode="json") if state else None})
+        return
+    if state is None:
+        console.print(f"Workflow [bold]{handle.id}[/] started; the invoice is being issued (is a worker running?).")
+        return
+    console.print(
+        f"Invoice [bold]{state.number}[/] for {format_money(state.total_minor, state.currency)}, "
+        f"due {state.due_date}, workflow [bold]{handle.id}[/]"
+    )
+    if state.payment_url:
+        console.print(f"Pay link: {state.payment_url}")
+
+
+async def _wait_issued(client, workflow_id: str, seconds: float = 10) -> InvoiceState | None:  # type: ignore[no-untyped-def]
+    for _ in range(int(seconds / 0.1)):
+        state = await invoice_runs.query_state(client, workflow_id)
+        if state is not None:
+            return state
+        await asyncio.sleep(0.1)
+    return None
+
+
+@app.command("list")
+def list_invoices(
+    status: Annotated[InvoiceStatus | None, typer.Option(help="Only invoices in this status.")] = None,
+    client: Annotated[str | None, typer.Option(help="Only this client's invoices (external id).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
+    as_json: bool = JsonOption,
+) -> None:
+    """The newest invoices, optionally filtered."""
+    run(_list(status, client, limit, as_json))
+
+
+async def _list(status: InvoiceStatus | None, client_external_id: str | None, limit: int, as_json: bool) -> None:
+    async with database() as db, db.session() as session:
+        client_id = None
+        if client_external_id is not None:
+            found = await clients_repo.get_client(session, external_id=client_external_id)
+            if found is None:
+                fail(f"no client with external id {client_external_id!r}")
+            client_id = found.id
+        rows = await invoices_repo.list_invoices(session, status=status, client_id=client_id, limit=limit)
+    if as_json:
+        print_json([{**inv.model_dump(mode="json"), "client": cl.model_dump(mode="json")} for inv, cl in rows])
+        return
+    table = Table(title=f"Invoices ({len(rows)})", header_style="bold")
+    for column in ("Number", "Client", "Total", "Balance", "Status", "Issued", "Due"):
+        table.add_column(column, justify="right" if column in ("Total", "Balance") else "left")
+    for invoice, client_row in rows:
+        status_cell = styled_status(invoice.status)
+        if invoice.viewed_at and invoice.status not in (InvoiceStatus.paid, InvoiceStatus.void):
+            status_cell += " [dim](viewed)[/]"
+        table.add_row(
+            invoice.number,
+            client_row.name,
+            format_money(invoice.total_minor, invoice.currency),
+            format_money(invoice.balance_minor, invoice.currency),
+            status_cell,
+            invoice.issue_date.isoformat(),
+            invoice.due_date.isoformat(),
+        )
+    console.print(table)
+
+
+@app.command()
+def show(number: NumberArg, as_json: bool = JsonOption) -> None:
+    """One invoice: lines, payments, emails, timeline and the live workflow state."""
+    run(_show(number, as_json))
+
+
+async def _show(number: str, as_json: bool) -> None:
+    async with database() as db:
+        async with db.session() as session:
+            invoice = await invoices_repo.get_invoice(session, number=number)
+            if invoice is None:
+                fail(f"no invoice numbered {number}")
+            assert invoice.id is not None
+            client = await clients_repo.get_client(session, client_id=invoice.client_id)
+            lines = await invoices_repo.get_lines(session, invoice_id=invoice.id)
+            payments = await payments_repo.list_payments(session, invoice_id=invoice.id)
+            messages = await messages_repo.list_messages(session, invoice_id=invoice.id)
+            events = await timeline_repo.list_events(session, invoice_id=invoice.id)
+        state = await _live_state(invoice.workflow_id)
+    if as_json:
+        print_json(
+            {
+                "invoice": invoice.model_dump(mode="json"),
+                "client": client.model_dump(mode="json") if client else None,
+                "lines": [line.model_dump(mode="json") for line in lines],
+                "payments": [p.model_dump(mode="json") for p in payments],
+                "messages": [m.model_dump(mode="json", exclude={"body_text", "body_html"}) for m in messages],
+                "timeline": [e.model_dump(mode="json") for e in events],
+                "workflow": state.model_dump(mode="json") if state else None,
+            }
+        )
+        return
+    money = lambda minor: format_money(minor, invoice.currency)  # noqa: E731
+    console.print(
+        f"[bold]{invoice.number}[/]  {styled_status(invoice.status)}"
+        + (f"  [dim]viewed {invoice.viewed_at:%Y-%m-%d %H:%M}[/]" if invoice.viewed_at else "")
+    )
+    if client:
+        console.print(f"Client: {client.name} <{client.email}> ({client.timezone})")
+    console.print(f"Issued {invoice.issue_date}, due {invoice.due_date}; workflow {invoice.workflow_id}")
+    if invoice.payment_url:
+        console.print(f"Pay link: {invoice.payment_url}")
+    lines_table = Table("Description", "Qty", "Unit", "Tax", "Total", title="Lines", header_style="bold")
+    for line in lines:
+        lines_table.add_row(
+            line.description,
+            f"{line.quantity.normalize()}",
+            money(line.unit_price_minor),
+            f"{line.tax_rate_bp / 100:g} %",
+            money(line.total_minor),
+        )
+    lines_table.add_section()
+    lines_table.add_row("Total", "", "", money(invoice.tax_minor), f"[bold]{money(invoice.total_minor)}[/]")
+    lines_table.add_row("Paid", "", "", "", money(invoice.amount_paid_minor))
+    lines_table.add_row("Balance", "", "", "", f"[bold]{money(invoice.balance_minor)}[/]")
+    console.print(lines_table)
+    if payments:
+        table = Table("Received", "Kind", "Provider", "Reference", "Amount", title="Payments", header_style="bold")
+        for p in payments:
+            table.add_row(
+                f"{p.received_at:%Y-%m-%d %H:%M:%S}",
+                p.kind,
+                p.provider,
+                p.provider_reference[:24],
+                money(p.amount_minor),
+            )
+        console.print(table)
+    if messages:
+        table = Table("Created", "Kind", "Step", "To", "Status", "Subject", title="Emails", header_style="bold")
+        for m in reversed(messages):
+            table.add_row(
+                f"{m.created_at:%Y-%m-%d %H:%M:%S}", m.kind, str(m.reminder_step or ""), m.to_email, m.status, m.subject
+            )
+        console.print(table)
+    table = Table("When", "Event", "Details", title="Timeline", header_style="bold")
+    for e in events:
+        table.add_row(f"{e.occurred_at:%Y-%m-%d %H:%M:%S}", e.kind, e.message)
+    console.print(table)
+    if state is not None:
+        _print_state(state)
+
+
+async def _live_state(workflow_id: str) -> InvoiceState | None:
+    """The workflow's status query, or None when Temporal cannot be reached (the database still answers)."""
+    from billflow.temporal import connect
+
+    try:
+        client = await asyncio.wait_for(connect(get_settings()), timeout=3)
+        return await asyncio.wait_for(invoice_runs.query_state(client, workflow_id), timeout=5)
+    except Exception:  # show stays useful without Temporal
+        return None
+
+
+def _print_state(state: InvoiceState) -> None:
+    nxt = state.next_reminder
+    parts = [f"reminders sent {state.steps_sent}/{len(state.reminders)}"]
+    if nxt is not None and not state.status.is_final:
+        parts.append(f"next {nxt.at:%Y-%m-%d %H:%M:%S} UTC (step {nxt.step})")
+    if state.paused:
+        parts.append("paused" + (f" until {state.paused_until:%Y-%m-%d %H:%M} UTC" if state.paused_until else ""))
+    if state.escalated:
+        parts.append("escalated to staff")
+    if state.last_rejection:
+        parts.append(f"last rejected action: {state.last_rejection}")
+    console.print("Workflow: " + "; ".join(parts))
+
+
+# --- staff actions ----------------------------------------------------------------------------------
+
+
+def _act(number: str, action: StaffAction, as_json: bool) -> None:
+    run(_perform(number, action, as_json))
+
+
+async def _perform(number: str, action: StaffAction, as_json: bool) -> None:
+    settings = get_settings()
+    client = await temporal_client(settings)
+    async with database(settings) as db:
+        try:
+            state = await staff_actions.perform_action(db, client, number=number, action=action)
+        except staff_actions.InvoiceNotFound as err:
+            fail(str(err))
+        except staff_actions.ActionRejected as err:
+            fail(f"{type(action).__name__} does not apply: {err.reason}")
+    if as_json:
+        print_json(state)
+        return
+    console.print(
+        f"[bold]{state.number}[/] {styled_status(state.status)}, "
+        f"balance {format_money(state.balance_minor, state.currency)}, due {state.due_date}"
+    )
+    _print_state(state)
+
+
+@app.command("mark-paid")
+def mark_paid(
+    number: NumberArg,
+    amount: Annotated[int | None, typer.Option(min=1, help="Minor units (cents); default: the whole balance.")] = None,
+    method: Annotated[str, typer.Option(help="cash, bank_transfer, cheque, ...")] = "bank_transfer",
+    note: NoteOption = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Record a payment received outside billflow."""
+    _act(number, MarkPaid(amount_minor=amount, method=method, note=note, actor="cli"), as_json)
+
+
+@app.command("pause-reminders")
+def pause_reminders(
+    number: NumberArg,
+    until: Annotated[datetime | None, typer.Option(help="Auto-resume at (ISO; UTC if naive).")] = None,
+    note: NoteOption = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Stop sending reminders for this invoice, for now or until a date."""
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    _act(number, PauseReminders(until=until, note=note, actor="cli"), as_json)
+
+
+@app.command("resume-reminders")
+def resume_reminders(number: NumberArg, note: NoteOption = None, as_json: bool = JsonOption) -> None:
+    """Send the remaining reminders again (steps that fell due while paused are skipped)."""
+    _act(number, ResumeReminders(note=note, actor="cli"), as_json)
+
+
+_DURATION = re.compile(r"^(\d+)([dhms])$")
+
+
+def parse_duration(text: str) -> timedelta:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise typer.BadParameter("use e.g. 7d, 12h, 30m or 45s")
+    value, unit = int(match[1]), match[2]
+    return timedelta(**{{"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}[unit]: value})
+
+
+@app.command("extend-due-date")
+def extend_due_date(
+    number: NumberArg,
+    to: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="New due date.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Shift by a duration: 7d, 12h, 30m, 45s.")] = None,
+    note: NoteOption = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Move the due date; every remaining reminder moves with it."""
+    if (to is None) == (by is None):
+        fail("give exactly one of --to or --by", code=2)
+    new_date: date | None = to.date() if to else None
+    shift = parse_duration(by) if by else None
+    _act(number, ExtendDueDate(due_date=new_date, extend_by=shift, note=note, actor="cli"), as_json)
+
+
+@app.command()
+def void(
+    number: NumberArg,
+    reason: Annotated[str, typer.Option(help="Why the invoice is cancelled (kept on the timeline).")],
+    as_json: bool = JsonOption,
+) -> None:
+    """Cancel an unpaid invoice."""
+    _act(number, VoidInvoice(reason=reason, actor="cli"), as_json)
+
+
+@app.command("write-off")
+def write_off(
+    number: NumberArg,
+    reason: Annotated[str, typer.Option(help="Why the balance will not be collected.")],
+    as_json: bool = JsonOption,
+) -> None:
+    """Mark the balance uncollectible (a later payment is still recorded)."""
+    _act(number, WriteOff(reason=reason, actor="cli"), as_json)
