@@ -78,5 +78,18 @@ def plan_reminders(
             at = due_at + step.offset
         else:
             at = local_instant(due_date + step.offset, policy.send_hour, tz)
-        plan.append(ScheduledReminder(step=index, template=step.template, at=at, skipped=at < issued_at))
+        plan.append(
+            ScheduledReminder(
+                step=index,
+                template=step.template,
+                at=at,
+                local_label=local_label(at, tz),
+                skipped=at < issued_at,
+            )
+        )
     return plan
+
+
+def local_label(at: datetime, tz: ZoneInfo) -> str:
+    """How an operator reads an instant: "2026-12-01 09:00 Europe/London"."""
+    return f"{at.astimezone(tz):%Y-%m-%d %H:%M} {tz.key}"

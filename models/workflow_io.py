@@ -134,6 +134,8 @@ class ScheduledReminder(BaseModel):
     step: int  # 1-based position in the policy
     template: str
     at: datetime  # UTC instant
+    # "2026-12-01 09:00 Europe/London": formatted by the planning activity (no ZoneInfo in workflow code).
+    local_label: str | None = None
     sent: bool = False
     skipped: bool = False
 
@@ -205,6 +207,8 @@ class InvoiceWorkflowInput(BaseModel):
     booking: BookingIn
     # Set only by continue-as-new: the run picks up exactly where the previous one stopped.
     carried_state: InvoiceState | None = None
+    # Continue as new once the history reaches this many events (None: only when the server suggests it).
+    max_history_events: int | None = Field(default=None, ge=20)
 
 
 class InvoiceOutcome(BaseModel):
