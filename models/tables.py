@@ -2,8 +2,11 @@
 
 from sqlmodel import SQLModel
 
+from models.api_keys import ApiKey
+from models.booking_events import BookingEvent
 from models.clients import Client
 from models.email_messages import EmailMessage
+from models.integrations import Integration
 from models.invoices import Invoice, InvoiceCounter, InvoiceLine
 from models.payments import Payment
 from models.timeline import TimelineEvent
@@ -11,8 +14,11 @@ from models.timeline import TimelineEvent
 metadata = SQLModel.metadata
 
 __all__ = [
+    "ApiKey",
+    "BookingEvent",
     "Client",
     "EmailMessage",
+    "Integration",
     "Invoice",
     "InvoiceCounter",
     "InvoiceLine",

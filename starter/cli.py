@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from starter import invoices, stack
+from starter import keys as api_keys_cli
 
 app = typer.Typer(
     name="billflow",
@@ -13,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(invoices.app, name="invoice", help="Create, list, show and act on invoices.")
+app.add_typer(api_keys_cli.app, name="key", help="Create, list and revoke staff API keys.")
 stack.register(app)
 
 

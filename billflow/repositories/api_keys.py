@@ -1,0 +1,40 @@
+"""Queries on staff API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.api_keys import ApiKey
+
+
+async def add_key(session: AsyncSession, *, key: ApiKey) -> ApiKey:
+    session.add(key)
+    await session.flush()
+    return key
+
+
+async def get_key(session: AsyncSession, *, key_id: str, for_update: bool = False) -> ApiKey | None:
+    query = select(ApiKey).where(ApiKey.key_id == key_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.exec(query)).first()
+
+
+async def list_keys(session: AsyncSession, *, include_revoked: bool = True) -> Sequence[ApiKey]:
+    query = select(ApiKey)
+    if not include_revoked:
+        query = query.where(col(ApiKey.revoked_at).is_(None))
+    return (await session.exec(query.order_by(col(ApiKey.id)))).all()
+
+
+async def revoke_key(session: AsyncSession, *, key_id: str, at: datetime) -> ApiKey | None:
+    key = await get_key(session, key_id=key_id, for_update=True)
+    if key is not None and key.revoked_at is None:
+        key.revoked_at = at
+        session.add(key)
+        await session.flush()
+    return key

@@ -1,0 +1,40 @@
+"""Staff API keys: only a hash of the secret is stored; the plaintext is shown once, at creation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from models.columns import instant, text_enum
+
+
+class ApiRole(StrEnum):
+    """Ordered: each role may do everything the roles before it may."""
+
+    viewer = "viewer"  # read invoices, clients, reports
+    staff = "staff"  # plus staff actions and notes
+    admin = "admin"  # plus everything else
+
+    @property
+    def rank(self) -> int:
+        return list(ApiRole).index(self)
+
+    def allows(self, required: ApiRole) -> bool:
+        return self.rank >= required.rank
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Public part of the token (`bf_<key_id>_<secret>`): finds the row without scanning hashes.
+    key_id: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200)
+    role: str = text_enum(ApiRole.viewer)
+    # sha256 hex of the 256-bit random secret: enough for a high-entropy token (no password stretching needed).
+    secret_hash: str = Field(max_length=64)
+    created_at: datetime = instant(nullable=False, default_now=True)
+    revoked_at: datetime | None = instant()
+    last_used_at: datetime | None = instant()

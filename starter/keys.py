@@ -1,0 +1,80 @@
+"""`billflow key create|list|revoke`: staff API keys (the plaintext is printed once, at creation)."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from billflow.services import api_keys
+from models.api_keys import ApiRole
+from starter.common import JsonOption, console, database, fail, print_json, run
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    name: str = typer.Argument(..., help="Who or what uses the key, e.g. 'front desk'."),
+    role: ApiRole = typer.Option(ApiRole.staff, "--role", help="viewer < staff < admin."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Create a key and print its token once: store it now, it cannot be shown again."""
+
+    async def go() -> api_keys.CreatedApiKey:
+        async with database() as db:
+            return await api_keys.create_key(db, api_keys.NewApiKey(name=name, role=role))
+
+    created = run(go())
+    if as_json:
+        print_json(created)
+        return
+    console.print(f"Created key [bold]{created.key_id}[/] ({created.role.value}) for {created.name}.")
+    console.print("Token (shown once):")
+    console.print(created.token, soft_wrap=True, highlight=False)
+
+
+@app.command("list")
+def list_(
+    active: bool = typer.Option(False, "--active", help="Hide revoked keys."),
+    as_json: bool = JsonOption,
+) -> None:
+    """List keys (never their secrets)."""
+
+    async def go() -> list[api_keys.ApiKeyOut]:
+        async with database() as db:
+            return await api_keys.list_keys(db, include_revoked=not active)
+
+    keys = run(go())
+    if as_json:
+        print_json(keys)
+        return
+    table = Table("key id", "name", "role", "created", "revoked", title="API keys")
+    for key in keys:
+        table.add_row(
+            key.key_id,
+            key.name,
+            key.role.value,
+            f"{key.created_at:%Y-%m-%d %H:%M}",
+            f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "",
+        )
+    console.print(table)
+
+
+@app.command("revoke")
+def revoke(
+    key_id: str = typer.Argument(..., help="The key id shown by `billflow key list`."), as_json: bool = JsonOption
+) -> None:
+    """Revoke a key: it stops working at once."""
+
+    async def go() -> api_keys.ApiKeyOut:
+        async with database() as db:
+            return await api_keys.revoke_key(db, key_id=key_id)
+
+    try:
+        key = run(go())
+    except api_keys.KeyNotFound as err:
+        fail(str(err))
+    if as_json:
+        print_json(key)
+        return
+    console.print(f"Revoked key [bold]{key.key_id}[/] ({key.name}).")

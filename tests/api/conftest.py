@@ -1,0 +1,64 @@
+"""The app on real PostgreSQL and the time-skipping Temporal server, with the real worker, driven in process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from billflow.config import Settings
+from billflow.db import Database
+from billflow.services import api_keys
+from billflow.web.app import create_app
+from models.api_keys import ApiRole
+from worker import build_worker
+
+
+@pytest.fixture
+def api_settings(settings: Settings, task_queue: str) -> Settings:
+    """The session settings with this test's task queue, so the app starts workflows on the test's worker."""
+    return settings.model_copy(update={"task_queue": task_queue})
+
+
+@pytest.fixture
+async def worker(
+    time_env: WorkflowEnvironment, db: Database, api_settings: Settings, task_queue: str
+) -> AsyncIterator[Worker]:
+    async with build_worker(time_env.client, db, api_settings, task_queue=task_queue) as running:
+        yield running
+
+
+@pytest.fixture
+def app(api_settings: Settings, db: Database, time_env: WorkflowEnvironment) -> FastAPI:
+    return create_app(api_settings, db, time_env.client)
+
+
+@pytest.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billflow.test") as client:
+        yield client
+
+
+KeyFactory = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+def make_key(db: Database) -> KeyFactory:
+    async def make(role: ApiRole = ApiRole.staff, name: str = "test") -> str:
+        return (await api_keys.create_key(db, api_keys.NewApiKey(name=name, role=role))).token
+
+    return make
+
+
+@pytest.fixture
+async def staff_headers(make_key: KeyFactory) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await make_key(ApiRole.staff)}"}
+
+
+@pytest.fixture
+async def viewer_headers(make_key: KeyFactory) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await make_key(ApiRole.viewer)}"}
