@@ -15,6 +15,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import schedule as schedule_activities
 from activities.email import EmailActivities
@@ -46,6 +47,13 @@ def build_activities(db: Database, settings: Settings) -> list[Any]:
     ]
 
 
+# Imported lazily by pydantic/babel while validating payloads: pass them through instead of re-importing them
+# inside every workflow sandbox (they are deterministic libraries).
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "babel", "idna")
+)
+
+
 def build_worker(
     client: Client,
     db: Database,
@@ -58,6 +66,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=list(WORKFLOWS),
+        workflow_runner=SANDBOX,
         activities=build_activities(db, settings),
         activity_executor=executor,
         max_concurrent_activities=200,

