@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from models.api_keys import ApiKey
 from models.booking_events import BookingEvent
+from models.client_settings import ClientSettings
 from models.clients import Client
 from models.email_messages import EmailMessage
 from models.integrations import Integration
@@ -17,6 +18,7 @@ __all__ = [
     "ApiKey",
     "BookingEvent",
     "Client",
+    "ClientSettings",
     "EmailMessage",
     "Integration",
     "Invoice",
