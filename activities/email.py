@@ -98,7 +98,7 @@ class EmailActivities:
             )
         client = await clients_repo.get_client(session, client_id=invoice.client_id)
         assert client is not None
-        lines = await invoices_repo.get_lines(session, invoice_id=invoice.id)
+        lines = await invoices_repo.get_lines(session, invoice_id=data.invoice_id)
         base = self._settings.public_base_url.rstrip("/")
         today = datetime.now(UTC).astimezone(ZoneInfo(invoice.timezone)).date()
         context = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import update
+from sqlmodel import col
 from temporalio import activity
 
 from billflow.db import Database
@@ -24,5 +25,5 @@ class PaymentActivities:
             idempotency_key=f"{data.workflow_id}:payment-link",
         )
         async with self._db.session() as session:
-            await session.exec(update(Invoice).where(Invoice.id == data.invoice_id).values(payment_url=url))  # type: ignore[call-overload]
+            await session.exec(update(Invoice).where(col(Invoice.id) == data.invoice_id).values(payment_url=url))  # type: ignore[call-overload]
         return PaymentLink(url=url)

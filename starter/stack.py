@@ -165,7 +165,6 @@ class DevStack:
             app, host=self.settings.api_host, port=self.settings.api_port, log_level="warning", lifespan="on"
         )
         self._web = uvicorn.Server(config)
-        self._web.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # Ctrl-C is ours
         self._tasks.append(asyncio.create_task(self._web.serve(), name="web"))
         for _ in range(100):
             if self._web.started:

@@ -36,22 +36,19 @@ with workflow.unsafe.imports_passed_through():
         WriteOff,
     )
     from workflows.invoice_rules import rejection_reason
-    from workflows.search_attributes import INVOICE_NUMBER, INVOICE_STATUS
+    from workflows.run_details import current_details, next_event
+    from workflows.search_attributes import invoice_updates
 
 # Database writes and calendar maths are short: local activities, no extra server round trip each.
-DB_CALL = {
-    "start_to_close_timeout": timedelta(seconds=15),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(seconds=30)),
-}
+DB_TIMEOUT = timedelta(seconds=15)
+DB_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 # Providers are remote and rate-limited: regular activities, retried with backoff, visible in the UI.
-PROVIDER_CALL = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=2),
-        maximum_interval=timedelta(minutes=10),
-        non_retryable_error_types=["InvoiceNotFound"],
-    ),
-}
+PROVIDER_TIMEOUT = timedelta(seconds=30)
+PROVIDER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=["InvoiceNotFound"],
+)
 # Processed staff-action ids kept for de-duplication and for callers waiting on their action.
 ACTION_MEMORY = 100
 
@@ -66,6 +63,8 @@ class InvoiceWorkflow:
     def __init__(self) -> None:
         self._state: InvoiceState | None = None
         self._inbox: list[Inbound] = []
+        self._client_id: int | None = None  # known once issued; a continued run keeps the attribute already set
+        self._published: dict[str, object] = {}  # search-attribute values last upserted
 
     # --- the process -------------------------------------------------------------------------------
 
@@ -73,10 +72,9 @@ class InvoiceWorkflow:
     async def run(self, data: InvoiceWorkflowInput) -> InvoiceOutcome:
         self._booking = data.booking
         self._policy = data.booking.reminder_policy
+        self._max_history_events = data.max_history_events
         state = self._state = data.carried_state or await self._issue(data)
-        workflow.upsert_search_attributes(
-            [INVOICE_NUMBER.value_set(state.number), INVOICE_STATUS.value_set(state.status.value)]
-        )
+        self._publish()
         if not state.issued_email_sent:
             await self._email(EmailKind.invoice_issued, "issued")
             state.issued_email_sent = True
@@ -88,18 +86,33 @@ class InvoiceWorkflow:
             now = workflow.now()
             if await self._advance(now):
                 continue
-            if workflow.info().is_continue_as_new_suggested():
+            if self._history_too_long():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(InvoiceWorkflowInput(booking=self._booking, carried_state=state))
+                if self._inbox:  # a signal arrived meanwhile: apply it first, it must not be lost
+                    continue
+                workflow.continue_as_new(
+                    InvoiceWorkflowInput(
+                        booking=self._booking, carried_state=state, max_history_events=self._max_history_events
+                    )
+                )
             wake = self._next_wake()
             timeout = max(wake - now, timedelta(0)) if wake else None
+            self._publish()
             with contextlib.suppress(TimeoutError):  # a timeout just means: time to look again
-                await workflow.wait_condition(lambda: bool(self._inbox), timeout=timeout)
+                await workflow.wait_condition(
+                    lambda: bool(self._inbox), timeout=timeout, timeout_summary=next_event(state)
+                )
 
         if state.status is InvoiceStatus.paid and not state.receipt_sent:
             await self._email(EmailKind.receipt, "receipt")
             state.receipt_sent = True
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        # Signals queued behind the settling one: a payment is still recorded, a staff action is rejected.
+        while True:
+            while self._inbox:
+                await self._apply(self._inbox.pop(0))
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if not self._inbox:
+                break
         return InvoiceOutcome(
             number=state.number,
             status=state.status,
@@ -117,12 +130,17 @@ class InvoiceWorkflow:
         issued = await workflow.execute_local_activity_method(
             InvoiceActivities.record_invoice,
             RecordInvoiceInput(booking=booking, workflow_id=wf_id),
-            **DB_CALL,
+            summary="record invoice",
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
         )
+        self._client_id = issued.client_id
         link = await workflow.execute_local_activity_method(
             PaymentActivities.create_payment_link,
             PaymentLinkInput(invoice_id=issued.invoice_id, public_token=issued.public_token, workflow_id=wf_id),
-            **DB_CALL,
+            summary="create payment link",
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
         )
         state = InvoiceState(**issued.model_dump(exclude={"client_id", "public_token"}), payment_url=link.url)
         state.reminders = await self._plan(state)
@@ -132,7 +150,8 @@ class InvoiceWorkflow:
         """Do whatever is due at `now`; True if something was done (the loop then looks again)."""
         state = self._require_state()
         if state.status in (InvoiceStatus.open, InvoiceStatus.partially_paid) and now >= state.due_at:
-            await self._transition("overdue", "The due date passed unpaid", key="overdue")
+            # keyed by the due instant: after an extension the new due date can pass too
+            await self._transition("overdue", "The due date passed unpaid", key=f"overdue-{state.due_at.isoformat()}")
             return True
         if state.paused and state.paused_until is not None and now >= state.paused_until:
             await self._transition("resumed", "Pause ended", key=f"resume-at-{state.paused_until.isoformat()}")
@@ -157,6 +176,11 @@ class InvoiceWorkflow:
         kind = EmailKind.overdue if step.at > state.due_at else EmailKind.reminder
         await self._email(kind, f"reminder-{step.step}", step=step.step, template=step.template)
         step.sent = True
+
+    def _history_too_long(self) -> bool:
+        info = workflow.info()
+        limit = self._max_history_events
+        return info.is_continue_as_new_suggested() or (limit is not None and info.get_current_history_length() >= limit)
 
     def _next_wake(self) -> datetime | None:
         state = self._require_state()
@@ -232,7 +256,9 @@ class InvoiceWorkflow:
                 payment=payment,
                 note=note,
             ),
-            **DB_CALL,
+            summary=f"record {payment.provider} payment",
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
         )
         if outcome.rejected_reason:
             state.last_rejection = outcome.rejected_reason
@@ -256,7 +282,9 @@ class InvoiceWorkflow:
                 due_at=state.due_at,
                 change=action,
             ),
-            **DB_CALL,
+            summary="compute extended due date",
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
         )
         await self._transition(
             "due_date_extended",
@@ -283,7 +311,9 @@ class InvoiceWorkflow:
                 due_at=state.due_at,
                 already=state.reminders,
             ),
-            **DB_CALL,
+            summary="plan reminders",
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
         )
         return plan.reminders
 
@@ -308,7 +338,8 @@ class InvoiceWorkflow:
                 idempotency_key=f"{workflow.info().workflow_id}:{key}",
             ),
             summary=f"{kind.value} email" + (f" (step {step})" if step else ""),
-            **PROVIDER_CALL,
+            start_to_close_timeout=PROVIDER_TIMEOUT,
+            retry_policy=PROVIDER_RETRY,
         )
 
     async def _transition(
@@ -326,15 +357,34 @@ class InvoiceWorkflow:
                 data=data or {},
                 **fields,
             ),  # type: ignore[arg-type]
-            **DB_CALL,
+            summary=f"transition: {kind}",
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
         )
         self._set_status(result.status)
 
     def _set_status(self, status: InvoiceStatus) -> None:
         state = self._require_state()
-        if status is not state.status:
-            state.status = status
-            workflow.upsert_search_attributes([INVOICE_STATUS.value_set(status.value)])
+        state.status = status
+        self._publish()
+
+    def _publish(self) -> None:
+        """Search attributes (only the values that changed) and current details, in step with the invoice."""
+        state = self._require_state()
+        updates = invoice_updates(
+            status=state.status.value,
+            number=state.number,
+            client_id=self._client_id,
+            amount_due_minor=state.balance_minor,
+            currency=state.currency,
+            due_date=state.due_date,
+            subscription_id=self._booking.subscription_id,
+        )
+        changed = [u for u in updates if self._published.get(u.key.name) != u.value]
+        if changed:
+            workflow.upsert_search_attributes(changed)
+            self._published.update({u.key.name: u.value for u in changed})
+        workflow.set_current_details(current_details(state))
 
     def _require_state(self) -> InvoiceState:
         assert self._state is not None, "invoice not issued yet"

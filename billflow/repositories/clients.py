@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Row, or_, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.client_settings import ClientSettings
 from models.clients import Client
 from models.columns import utcnow
+from models.invoices import Invoice
+from models.payments import Payment
 from models.workflow_io import ClientIn
 
 
@@ -19,7 +27,7 @@ async def upsert_client(session: AsyncSession, *, client: ClientIn) -> int:
         created_at=utcnow(),
         updated_at=utcnow(),
     )
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[col(Client.external_id)],
         set_={
             "name": stmt.excluded.name,
@@ -28,7 +36,7 @@ async def upsert_client(session: AsyncSession, *, client: ClientIn) -> int:
             "updated_at": stmt.excluded.updated_at,
         },
     ).returning(col(Client.id))
-    return (await session.exec(stmt)).scalar_one()  # type: ignore[call-overload]
+    return (await session.exec(upsert)).scalar_one()  # type: ignore[call-overload]
 
 
 async def get_client(
@@ -40,3 +48,130 @@ async def get_client(
     if external_id is not None:
         query = query.where(Client.external_id == external_id)
     return (await session.exec(query)).first()
+
+
+# --- client records (staff API, CLI, dashboard) ---------------------------------------------------
+
+
+async def search_clients(
+    session: AsyncSession, *, query: str | None = None, limit: int = 50, offset: int = 0
+) -> Sequence[Client]:
+    """Clients by name, ordered by name; `query` matches name, email or external id (case-insensitive)."""
+    stmt = select(Client)
+    if query:
+        pattern = f"%{_escape_like(query)}%"
+        stmt = stmt.where(
+            or_(
+                col(Client.name).ilike(pattern, escape="\\"),
+                col(Client.email).ilike(pattern, escape="\\"),
+                col(Client.external_id).ilike(pattern, escape="\\"),
+            )
+        )
+    stmt = stmt.order_by(col(Client.name), col(Client.id)).limit(limit).offset(offset)
+    return (await session.exec(stmt)).all()
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def balances(session: AsyncSession, *, client_ids: Sequence[int], as_of: date) -> Sequence[Row[Any]]:
+    """Per client and currency: invoiced (void excluded), paid, open balance and the part past due at as_of."""
+    stmt = text(
+        """
+SELECT client_id, currency,
+       SUM(total_minor) FILTER (WHERE status <> 'void') AS invoiced_minor,
+       SUM(amount_paid_minor) AS paid_minor,
+       COALESCE(SUM(total_minor - amount_paid_minor)
+                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue')), 0) AS balance_minor,
+       COALESCE(SUM(total_minor - amount_paid_minor)
+                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue') AND due_date < :as_of), 0)
+           AS overdue_minor,
+       COUNT(*) FILTER (WHERE status IN ('open', 'partially_paid', 'overdue')) AS open_invoices
+FROM invoices
+WHERE client_id = ANY(:client_ids)
+GROUP BY client_id, currency
+ORDER BY client_id, currency
+"""
+    )
+    return (await session.execute(stmt, {"client_ids": list(client_ids), "as_of": as_of})).all()
+
+
+async def client_invoices(session: AsyncSession, *, client_id: int, limit: int = 100) -> Sequence[Invoice]:
+    stmt = (
+        select(Invoice)
+        .where(Invoice.client_id == client_id)
+        .order_by(col(Invoice.issued_at).desc(), col(Invoice.id).desc())
+        .limit(limit)
+    )
+    return (await session.exec(stmt)).all()
+
+
+async def client_payments(session: AsyncSession, *, client_id: int, limit: int = 100) -> Sequence[Row[Any]]:
+    stmt = (
+        select(Payment, col(Invoice.number))
+        .join(Invoice, col(Invoice.id) == col(Payment.invoice_id))
+        .where(Payment.client_id == client_id)
+        .order_by(col(Payment.received_at).desc(), col(Payment.id).desc())
+        .limit(limit)
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def client_timeline(session: AsyncSession, *, client_id: int, limit: int = 200) -> Sequence[Row[Any]]:
+    """Invoices, payments, emails (with their delivery state) and timeline events, newest first.
+
+    Issues and payments come from their own tables (the record of truth); the timeline events that merely
+    repeat them are left out, every other event (transitions, staff actions, email events, notes) is kept.
+    """
+    stmt = text(
+        """
+SELECT * FROM (
+    SELECT i.issued_at AS at, 'invoice.issued' AS kind, i.number AS invoice_number,
+           i.total_minor AS amount_minor, i.currency, i.status,
+           'Invoice ' || i.number || ' issued, due ' || i.due_date AS message
+    FROM invoices i WHERE i.client_id = :client_id
+    UNION ALL
+    SELECT p.received_at, 'payment.' || CASE WHEN p.kind = 'refund' THEN 'refunded' ELSE 'received' END,
+           i.number, p.amount_minor, p.currency, NULL,
+           CASE WHEN p.kind = 'refund' THEN 'Refund' ELSE 'Payment' END || ' via ' || p.provider
+               || ' (' || p.method || ')' || COALESCE(': ' || p.note, '')
+    FROM payments p JOIN invoices i ON i.id = p.invoice_id WHERE p.client_id = :client_id
+    UNION ALL
+    SELECT COALESCE(m.sent_at, m.created_at), 'email.' || m.kind, i.number, NULL, NULL, m.status,
+           m.subject || ' to ' || m.to_email
+    FROM email_messages m LEFT JOIN invoices i ON i.id = m.invoice_id WHERE m.client_id = :client_id
+    UNION ALL
+    SELECT t.occurred_at, t.kind, i.number, NULL, NULL, NULL, t.message
+    FROM timeline_events t LEFT JOIN invoices i ON i.id = t.invoice_id
+    WHERE t.client_id = :client_id
+      AND t.kind NOT IN ('invoice.issued', 'payment.received', 'payment.refunded')
+) AS merged
+ORDER BY at DESC, kind
+LIMIT :limit
+"""
+    )
+    return (await session.execute(stmt, {"client_id": client_id, "limit": limit})).all()
+
+
+async def get_client_settings(session: AsyncSession, *, client_id: int) -> ClientSettings | None:
+    return await session.get(ClientSettings, client_id)
+
+
+async def save_client_settings(session: AsyncSession, *, settings: ClientSettings) -> ClientSettings:
+    settings.updated_at = utcnow()
+    merged = await session.merge(settings)
+    await session.flush()
+    return merged
+
+
+async def unsettled_workflows(
+    session: AsyncSession, *, client_id: int, reminders_paused: bool | None = None
+) -> Sequence[Row[Any]]:
+    """Number and workflow id of the client's invoices that still run reminders (open, part paid, overdue)."""
+    stmt = select(col(Invoice.number), col(Invoice.workflow_id)).where(
+        Invoice.client_id == client_id, col(Invoice.status).in_(("open", "partially_paid", "overdue"))
+    )
+    if reminders_paused is not None:
+        stmt = stmt.where(Invoice.reminders_paused == reminders_paused)
+    return (await session.execute(stmt.order_by(col(Invoice.id)))).all()
