@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, formatting, types, then pytest (extra arguments go to pytest).
+# Tests use DATABASE_URL when set (CI's PostgreSQL service) and the embedded PostgreSQL otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${BILLFLOW_VENV:-.venv}/bin
+"$bin/ruff" check .
+"$bin/ruff" format --check .
+"$bin/mypy"
+"$bin/pytest" "$@"
