@@ -1,0 +1,178 @@
+"""Invoice runs as an operator sees them in the Temporal UI, read back through the client on the dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from billflow.config import Settings
+from billflow.db import Database
+from billflow.services.invoice_runs import start_invoice
+from models.workflow_io import InvoiceState, MarkPaid, PauseReminders
+from tests.factories import make_booking
+from worker import build_worker
+from workflows.invoice import InvoiceWorkflow
+from workflows.search_attributes import (
+    ALL_KEYS,
+    AMOUNT_DUE_MINOR,
+    CLIENT_ID,
+    CURRENCY,
+    DUE_DATE,
+    INVOICE_NUMBER,
+    INVOICE_STATUS,
+    SUBSCRIPTION_ID,
+    dev_server_flags,
+)
+
+pytestmark = pytest.mark.devserver
+
+# make_booking: 2 x 150.00 + 20 % tax, plus 25.00 travel.
+TOTAL = 38_500
+# Issued on a fixed Monday (UTC and Europe/London agree in winter), due 14 days later at the end of that day.
+ISSUED_AT = datetime(2036, 11, 17, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def dev_worker(
+    dev_env: WorkflowEnvironment, db: Database, settings: Settings, task_queue: str
+) -> AsyncIterator[Worker]:
+    async with build_worker(dev_env.client, db, settings, task_queue=task_queue) as running:
+        yield running
+
+
+async def _until(handle: WorkflowHandle, done, timeout: float = 15.0) -> InvoiceState:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    state = None
+    while asyncio.get_running_loop().time() < deadline:
+        state = await handle.query(InvoiceWorkflow.status)
+        if state is not None and done(state):
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not reached in {timeout}s: {state!r}")
+
+
+async def _details(handle: WorkflowHandle) -> str:
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    return metadata.current_details
+
+
+async def _attributes_settle(handle: WorkflowHandle, key, expected, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+    """Describe is read from the visibility store, which trails the upsert slightly."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        attrs = (await handle.describe()).typed_search_attributes
+        if attrs.get(key) == expected or asyncio.get_running_loop().time() > deadline:
+            return attrs
+        await asyncio.sleep(0.1)
+
+
+def test_dev_server_flags_register_every_key() -> None:
+    flags = dev_server_flags()
+    assert flags[::2] == ["--search-attribute"] * len(ALL_KEYS)
+    assert dict(f.split("=") for f in flags[1::2]) == {
+        "InvoiceStatus": "Keyword",
+        "InvoiceNumber": "Keyword",
+        "ClientId": "Keyword",
+        "AmountDueMinor": "Int",
+        "Currency": "Keyword",
+        "DueDate": "Datetime",
+        "SubscriptionId": "Keyword",
+    }
+
+
+async def test_issued_invoice_is_searchable_by_every_key(dev_env: WorkflowEnvironment, dev_worker: Worker) -> None:
+    subscription = f"sub-{uuid.uuid4().hex[:8]}"
+    booking = make_booking(issued_at=ISSUED_AT, subscription_id=subscription)
+    handle = await start_invoice(dev_env.client, booking, task_queue=dev_worker.task_queue)
+    state = await _until(handle, lambda s: s.issued_email_sent)
+
+    attrs = await _attributes_settle(handle, INVOICE_NUMBER, state.number)
+    assert attrs.get(INVOICE_STATUS) == "open"
+    assert attrs.get(INVOICE_NUMBER) == state.number
+    assert attrs.get(AMOUNT_DUE_MINOR) == TOTAL
+    assert attrs.get(CURRENCY) == "GBP"
+    assert attrs.get(DUE_DATE) == datetime(2036, 12, 1, tzinfo=UTC)
+    assert attrs.get(SUBSCRIPTION_ID) == subscription
+    client_id = attrs.get(CLIENT_ID)
+    assert client_id is not None and client_id.isdigit()
+    # No personal data: neither the client's name nor email appears in any attribute.
+    values = [str(pair.value) for pair in attrs]
+    assert not any(booking.client.email in v or booking.client.name in v for v in values)
+
+    # The query an operator types finds this run and only this one.
+    query = f'InvoiceNumber = "{state.number}" AND InvoiceStatus = "open" AND AmountDueMinor = {TOTAL}'
+    found = [wf.id async for wf in _list_eventually(dev_env.client, query)]
+    assert found == [booking.workflow_id]
+
+
+async def _list_eventually(client: Client, query: str, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        runs = [wf async for wf in client.list_workflows(query)]
+        if runs or asyncio.get_running_loop().time() > deadline:
+            for wf in runs:
+                yield wf
+            return
+        await asyncio.sleep(0.2)
+
+
+async def test_current_details_name_the_next_reminder_in_local_time(
+    dev_env: WorkflowEnvironment, dev_worker: Worker
+) -> None:
+    # Standard policy: -3d, 0, +3d, +7d, +14d at 09:00 Europe/London; due 2036-12-01, so step 1 is 11-28.
+    booking = make_booking(issued_at=ISSUED_AT)
+    handle = await start_invoice(dev_env.client, booking, task_queue=dev_worker.task_queue)
+    state = await _until(handle, lambda s: s.issued_email_sent)
+
+    details = await _details(handle)
+    assert state.number in details
+    assert "due 2036-12-01" in details
+    assert "Next: reminder 1 of 5 at 2036-11-28 09:00 Europe/London" in details
+
+
+async def test_timer_and_activities_carry_summaries(dev_env: WorkflowEnvironment, dev_worker: Worker) -> None:
+    handle = await start_invoice(dev_env.client, make_booking(issued_at=ISSUED_AT), task_queue=dev_worker.task_queue)
+    await _until(handle, lambda s: s.issued_email_sent)
+    converter = dev_env.client.data_converter.payload_converter
+    summaries = {
+        converter.from_payload(event.user_metadata.summary, str)
+        async for event in handle.fetch_history_events()
+        if event.HasField("user_metadata") and event.user_metadata.HasField("summary")
+    }
+    assert "invoice_issued email" in summaries
+    assert "reminder 1 of 5 at 2036-11-28 09:00 Europe/London" in summaries  # the timer
+
+
+async def test_attributes_and_details_follow_pause_and_payment(
+    dev_env: WorkflowEnvironment, dev_worker: Worker
+) -> None:
+    handle = await start_invoice(dev_env.client, make_booking(issued_at=ISSUED_AT), task_queue=dev_worker.task_queue)
+    await _until(handle, lambda s: s.issued_email_sent)
+
+    until = datetime(2036, 11, 30, 12, 0, tzinfo=UTC)
+    pause = PauseReminders(until=until)
+    await handle.signal(InvoiceWorkflow.pause_reminders, pause)
+    await _until(handle, lambda s: pause.action_id in s.processed_action_ids)
+    skipped = "(reminder 1 of 5 at 2036-11-28 09:00 Europe/London will be skipped)"
+    assert f"Next: paused until 2036-11-30 12:00 UTC {skipped}" in await _details(handle)
+
+    partial = MarkPaid(amount_minor=10_000)
+    await handle.signal(InvoiceWorkflow.mark_paid, partial)
+    await _until(handle, lambda s: partial.action_id in s.processed_action_ids)
+    attrs = await _attributes_settle(handle, AMOUNT_DUE_MINOR, TOTAL - 10_000)
+    assert attrs.get(AMOUNT_DUE_MINOR) == TOTAL - 10_000
+    assert attrs.get(INVOICE_STATUS) == "partially_paid"
+
+    await handle.signal(InvoiceWorkflow.mark_paid, MarkPaid())
+    await handle.result()
+    attrs = await _attributes_settle(handle, INVOICE_STATUS, "paid")
+    assert attrs.get(INVOICE_STATUS) == "paid"
+    assert attrs.get(AMOUNT_DUE_MINOR) == 0
