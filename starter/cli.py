@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from starter import invoices, outbox, stack
+from starter import invoices, outbox, stack, temporal_cmd
 from starter import keys as api_keys_cli
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.add_typer(invoices.app, name="invoice", help="Create, list, show and act on invoices.")
 app.add_typer(api_keys_cli.app, name="key", help="Create, list and revoke staff API keys.")
 app.add_typer(outbox.app, name="outbox", help="The emails billflow sent; `billflow outbox ID` prints one.")
+app.add_typer(temporal_cmd.app, name="temporal", help="Prepare a Temporal namespace: `billflow temporal setup`.")
 stack.register(app)
 
 
