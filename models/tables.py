@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from models.api_keys import ApiKey
 from models.booking_events import BookingEvent
+from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
 from models.clients import Client
 from models.email_messages import EmailMessage
@@ -11,12 +12,14 @@ from models.integrations import Integration
 from models.invoices import Invoice, InvoiceCounter, InvoiceLine
 from models.payments import Payment
 from models.timeline import TimelineEvent
+from models.webhook_events import WebhookEvent
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "ApiKey",
     "BookingEvent",
+    "CheckoutSession",
     "Client",
     "ClientSettings",
     "EmailMessage",
@@ -26,5 +29,6 @@ __all__ = [
     "InvoiceLine",
     "Payment",
     "TimelineEvent",
+    "WebhookEvent",
     "metadata",
 ]

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from billflow.web.routes import health
+from billflow.web.routes import health, public
 
 
 def all_routers() -> list[APIRouter]:
-    return [health.router]
+    return [health.router, public.router]

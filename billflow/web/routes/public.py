@@ -1,0 +1,168 @@
+"""Client-facing pages at unguessable token URLs: the invoice page, its PDF, and the stable pay URL.
+
+Thin edges: lookups and rules live in billflow.services; these handlers render or redirect.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from billflow.config import PaymentBackend, Settings
+from billflow.repositories import clients as clients_repo
+from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import payment_lookups
+from billflow.services import payments as payments_service
+from billflow.services.email_events import record_invoice_viewed
+from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
+from models.invoices import Invoice
+from models.money import format_money
+
+router = APIRouter(tags=["public pages"], include_in_schema=False)
+
+# Tokens are secrets.token_urlsafe(24) (32 chars); the bound only keeps junk out of the database query.
+TOKEN_MAX = 64
+
+
+@lru_cache
+def _templates() -> Environment:
+    env = Environment(
+        loader=PackageLoader("billflow", "templates/web"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["money"] = lambda minor, currency: format_money(int(minor), currency)
+    env.filters["longdate"] = lambda value: _long_date(value)
+    env.filters["qty"] = lambda q: format(Decimal(q).normalize(), "f")
+    env.filters["pct"] = lambda value: f"{Decimal(str(value)).normalize():f} %"
+    return env
+
+
+def _long_date(value: date | datetime) -> str:
+    day = value.date() if isinstance(value, datetime) else value
+    return f"{day.day} {day.strftime('%B %Y')}"
+
+
+def _render(template: str, **context: Any) -> HTMLResponse:
+    html = _templates().get_template(template).render(**context)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+def _status_label(invoice: Invoice) -> str:
+    label = invoice.status.replace("_", " ").capitalize()
+    return f"{label} · viewed" if invoice.viewed_at and invoice.status in ("open", "overdue") else label
+
+
+async def _load(session: AsyncSession, token: str) -> tuple[Invoice, dict[str, Any]]:
+    """The invoice and the context every page shows; 404 for an unknown token (no hint whether it existed)."""
+    invoice = await invoices_repo.get_invoice(session, public_token=token) if len(token) <= TOKEN_MAX else None
+    if invoice is None:
+        raise HTTPException(status_code=404, detail="invoice not found")
+    client = await clients_repo.get_client(session, client_id=invoice.client_id)
+    return invoice, {"invoice": invoice, "client": client, "status_label": _status_label(invoice)}
+
+
+def _urls(settings: Settings, token: str) -> dict[str, str]:
+    return {
+        "invoice_url": f"/i/{token}",
+        "pay_url": f"/pay/{token}",
+        "pdf_url": f"/i/{token}/pdf",
+        "pay_action": f"/pay/{token}",
+        "business_name": settings.business_name,
+    }
+
+
+@router.get("/i/{token}", response_class=HTMLResponse, summary="The client's invoice page")
+async def invoice_page(token: str, db: DatabaseDep, settings: SettingsDep) -> HTMLResponse:
+    async with db.session() as session:
+        invoice, context = await _load(session, token)
+        assert invoice.id is not None
+        if invoice.viewed_at is None:
+            await record_invoice_viewed(session, invoice_id=invoice.id, source="invoice page")
+        lines = await invoices_repo.get_lines(session, invoice_id=invoice.id)
+    return _render(
+        "invoice.html.j2",
+        **context,
+        **_urls(settings, token),
+        lines=lines,
+        can_pay=payments_service.payable(invoice),
+    )
+
+
+@router.get("/i/{token}/pdf", summary="The invoice as a PDF")
+async def invoice_pdf(token: str, db: DatabaseDep, settings: SettingsDep) -> Response:
+    from billflow.pdf import render_invoice_pdf_for  # fpdf2 is only needed here and for attachments
+
+    async with db.session() as session:
+        invoice, _ = await _load(session, token)
+        pdf = await render_invoice_pdf_for(session, invoice=invoice, settings=settings)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{invoice.number}.pdf"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/pay/{token}", summary="The stable pay URL emailed to the client")
+async def pay_page(
+    token: str, request: Request, db: DatabaseDep, settings: SettingsDep, temporal: TemporalDep
+) -> Response:
+    async with db.session() as session:
+        invoice, context = await _load(session, token)
+        assert invoice.id is not None
+        if invoice.viewed_at is None:
+            await record_invoice_viewed(session, invoice_id=invoice.id, source="pay link")
+        payments_count = await payment_lookups.count_payments(session, invoice_id=invoice.id)
+    urls = _urls(settings, token)
+    if not payments_service.payable(invoice):
+        return _nothing_to_pay(invoice, urls)
+    if settings.payment_backend is PaymentBackend.stripe:
+        return await _stripe_checkout(request, invoice)
+    stale = "stale" in request.query_params
+    notice = "The invoice changed since you opened this page; please check the amount." if stale else None
+    return _render(
+        "pay.html.j2",
+        **context,
+        **urls,
+        nonce=payments_service.local_pay_nonce(invoice, payments_count=payments_count),
+        notice=notice,
+    )
+
+
+@router.post("/pay/{token}", summary="Pay on the local pay page (local payment backend only)")
+async def pay_now(
+    token: str,
+    nonce: Annotated[str, Form(min_length=16, max_length=64, pattern=r"^[0-9a-f]+$")],
+    db: DatabaseDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    if settings.payment_backend is not PaymentBackend.local or len(token) > TOKEN_MAX:
+        raise HTTPException(status_code=404, detail="not found")
+    result = await payments_service.pay_locally(db, temporal, public_token=token, nonce=nonce)
+    if result is None:
+        raise HTTPException(status_code=404, detail="invoice not found")
+    if result.outcome is payments_service.LocalPayOutcome.stale_form:
+        return RedirectResponse(f"/pay/{token}?stale=1", status_code=303)
+    return RedirectResponse(f"/i/{token}", status_code=303)
+
+
+def _nothing_to_pay(invoice: Invoice, urls: dict[str, str]) -> HTMLResponse:
+    if invoice.status == "void":
+        heading, text = "This invoice was voided", f"Invoice {invoice.number} has been voided: nothing is due."
+    else:
+        heading, text = "Already paid", f"Invoice {invoice.number} is paid in full. Thank you!"
+    return _render("message.html.j2", heading=heading, text=text, **urls)
+
+
+async def _stripe_checkout(request: Request, invoice: Invoice) -> Response:
+    raise HTTPException(status_code=503, detail="Stripe checkout is not wired yet")
