@@ -21,15 +21,17 @@ from activities import schedule as schedule_activities
 from activities.email import EmailActivities
 from activities.invoices import InvoiceActivities
 from activities.payments import PaymentActivities
+from activities.subscriptions import SubscriptionActivities
 from billflow.config import Settings, get_settings
 from billflow.db import Database, resolve_database_url
 from billflow.email import build_email_sender
 from billflow.payments import build_payment_provider
 from workflows.invoice import InvoiceWorkflow
+from workflows.subscription import SubscriptionWorkflow
 
 log = logging.getLogger("billflow.worker")
 
-WORKFLOWS: Sequence[type] = (InvoiceWorkflow,)
+WORKFLOWS: Sequence[type] = (InvoiceWorkflow, SubscriptionWorkflow)
 
 
 def build_activities(db: Database, settings: Settings) -> list[Any]:
@@ -44,6 +46,7 @@ def build_activities(db: Database, settings: Settings) -> list[Any]:
         email.send_invoice_email,
         schedule_activities.plan_reminders,
         schedule_activities.compute_extended_due,
+        *subscription_activities(db),
     ]
 
 
@@ -52,6 +55,17 @@ def build_activities(db: Database, settings: Settings) -> list[Any]:
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "babel", "idna")
 )
+
+
+def subscription_activities(db: Database) -> list[Any]:
+    subscriptions = SubscriptionActivities(db)
+    return [
+        subscriptions.next_subscription_period,
+        subscriptions.find_subscription_period,
+        subscriptions.subscription_period_booking,
+        subscriptions.record_subscription_period,
+        subscriptions.apply_subscription_change,
+    ]
 
 
 def build_worker(

@@ -11,6 +11,7 @@ from models.email_messages import EmailMessage
 from models.integrations import Integration
 from models.invoices import Invoice, InvoiceCounter, InvoiceLine
 from models.payments import Payment
+from models.subscriptions import Subscription, SubscriptionPeriod, SubscriptionPlan
 from models.timeline import TimelineEvent
 from models.webhook_events import WebhookEvent
 
@@ -28,6 +29,9 @@ __all__ = [
     "InvoiceCounter",
     "InvoiceLine",
     "Payment",
+    "Subscription",
+    "SubscriptionPeriod",
+    "SubscriptionPlan",
     "TimelineEvent",
     "WebhookEvent",
     "metadata",
