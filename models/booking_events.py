@@ -1,28 +1,121 @@
-"""Booking events received from integrations, stored once per (integration, event id)."""
+"""Booking events: the versioned schema integrations post, and the table storing each once per
+(integration, event id) with the answer it got."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field as column
+from sqlmodel import SQLModel
 
 from models.columns import instant, jsonb
+from models.money import CurrencyCode, MinorAmount
+from models.workflow_io import BusinessKey, ClientIn
 
 
 class BookingEvent(SQLModel, table=True):
     __tablename__ = "booking_events"
     __table_args__ = (UniqueConstraint("integration", "event_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    integration: str = Field(max_length=64)
-    event_id: str = Field(max_length=120)
-    type: str = Field(max_length=64)
+    id: int | None = column(default=None, primary_key=True)
+    integration: str = column(max_length=64)
+    event_id: str = column(max_length=120)
+    type: str = column(max_length=64)
     version: int = 1
-    booking_id: str = Field(max_length=120, index=True)
+    booking_id: str = column(max_length=120, index=True)
+    payload_sha256: str = column(max_length=64)  # a reused id with a different body is refused
     payload: dict[str, Any] = jsonb()
     # What the first delivery was answered; a repeated delivery gets exactly this back.
     result: dict[str, Any] = jsonb()
     received_at: datetime = instant(nullable=False, default_now=True)
     processed_at: datetime | None = instant()
+
+
+# --- the event schema (version 1), as integrations post it ------------------------------------------
+
+
+class EventService(BaseModel):
+    """One booked service: becomes one invoice line."""
+
+    description: str = Field(min_length=1, max_length=500, examples=["Deep-tissue massage, 60 min"])
+    quantity: Decimal = Field(default=Decimal(1), gt=0, le=1_000_000, decimal_places=3)
+    unit_price_minor: MinorAmount = Field(examples=[9000])
+    tax_rate_bp: int | None = Field(
+        default=None, ge=0, le=10_000, description="per-line tax rate in basis points; defaults to the booking's"
+    )
+
+
+class ConfirmedBooking(BaseModel):
+    booking_id: BusinessKey
+    client: ClientIn
+    services: list[EventService] = Field(min_length=1, max_length=200)
+    currency: CurrencyCode
+    tax_rate_bp: int = Field(default=0, ge=0, le=10_000, description="basis points: 2000 = 20 %")
+    payment_terms_days: int = Field(default=14, ge=0, le=366)
+    starts_at: AwareDatetime | None = None
+    memo: str | None = Field(default=None, max_length=2000)
+
+
+class CancelledBooking(BaseModel):
+    booking_id: BusinessKey
+    reason: str = Field(default="booking cancelled", min_length=1, max_length=500)
+
+
+class RescheduledBooking(BaseModel):
+    booking_id: BusinessKey
+    starts_at: AwareDatetime
+    previous_starts_at: AwareDatetime | None = None
+
+
+class _EventBase(BaseModel):
+    id: BusinessKey = Field(description="the integration's own event id: a repeated id is answered, not redone")
+    version: Literal[1] = Field(default=1, description="schema version of this event type")
+    occurred_at: AwareDatetime | None = None
+
+
+class BookingConfirmedEvent(_EventBase):
+    type: Literal["booking.confirmed"]
+    data: ConfirmedBooking
+
+
+class BookingCancelledEvent(_EventBase):
+    type: Literal["booking.cancelled"]
+    data: CancelledBooking
+
+
+class BookingRescheduledEvent(_EventBase):
+    type: Literal["booking.rescheduled"]
+    data: RescheduledBooking
+
+
+BookingEventIn = Annotated[
+    BookingConfirmedEvent | BookingCancelledEvent | BookingRescheduledEvent, Field(discriminator="type")
+]
+
+
+class EventOutcome(StrEnum):
+    invoice_started = "invoice_started"
+    void_requested = "void_requested"
+    refund_decision_flagged = "refund_decision_flagged"
+    already_closed = "already_closed"
+    rescheduled_noted = "rescheduled_noted"
+    no_invoice = "no_invoice"
+
+
+class EventAccepted(BaseModel):
+    """The answer to an event; a repeated delivery of the same event id gets exactly this again."""
+
+    event_id: str
+    type: str
+    booking_id: str
+    outcome: EventOutcome
+    workflow_id: str | None = None
+    invoice_number: str | None = Field(
+        default=None, description="null when the workflow had not issued the invoice within a few seconds"
+    )
+    invoice_status: str | None = None

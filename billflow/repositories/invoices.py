@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, or_, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -74,3 +77,66 @@ async def list_invoices(
         query = query.where(Invoice.client_id == client_id)
     query = query.order_by(col(Invoice.id).desc()).limit(limit).offset(offset)
     return (await session.exec(query)).all()
+
+
+@dataclass(frozen=True)
+class InvoiceFilter:
+    """Staff list filters; every field optional. Amounts compare the invoice total, dates its issue date."""
+
+    statuses: tuple[str, ...] = ()
+    client_id: int | None = None
+    overdue_days: int | None = None  # unpaid and at least this many days past the due date
+    today: date | None = None  # the reference day for overdue_days (UTC today if None)
+    amount_min: int | None = None
+    amount_max: int | None = None
+    currency: str | None = None
+    issued_from: date | None = None
+    issued_to: date | None = None
+    search: str | None = None  # case-insensitive substring of the number or the client's name
+
+
+def _filtered(query: Any, f: InvoiceFilter) -> Any:
+    if f.statuses:
+        query = query.where(col(Invoice.status).in_(f.statuses))
+    if f.client_id is not None:
+        query = query.where(Invoice.client_id == f.client_id)
+    if f.overdue_days is not None:
+        cutoff = (f.today or datetime.now(UTC).date()) - timedelta(days=f.overdue_days)
+        unpaid = ("open", "partially_paid", "overdue")
+        query = query.where(col(Invoice.status).in_(unpaid), col(Invoice.due_date) <= cutoff)
+    if f.amount_min is not None:
+        query = query.where(col(Invoice.total_minor) >= f.amount_min)
+    if f.amount_max is not None:
+        query = query.where(col(Invoice.total_minor) <= f.amount_max)
+    if f.currency is not None:
+        query = query.where(Invoice.currency == f.currency)
+    if f.issued_from is not None:
+        query = query.where(col(Invoice.issue_date) >= f.issued_from)
+    if f.issued_to is not None:
+        query = query.where(col(Invoice.issue_date) <= f.issued_to)
+    if f.search:
+        pattern = "%" + f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(col(Invoice.number).ilike(pattern), col(Client.name).ilike(pattern)))
+    return query
+
+
+async def search_invoices(
+    session: AsyncSession, *, where: InvoiceFilter, limit: int = 50, offset: int = 0
+) -> tuple[Sequence[tuple[Invoice, Client]], int]:
+    """One page of invoices with their clients (newest first) and the total number matching."""
+    base = select(Invoice, Client).join(Client, col(Client.id) == col(Invoice.client_id))
+    page = _filtered(base, where).order_by(col(Invoice.id).desc()).limit(limit).offset(offset)
+    counted = _filtered(
+        select(func.count()).select_from(Invoice).join(Client, col(Client.id) == col(Invoice.client_id)), where
+    )
+    rows = (await session.exec(page)).all()
+    total = (await session.exec(counted)).one()
+    return rows, int(total)
+
+
+async def get_invoice_with_client(session: AsyncSession, *, number: str) -> tuple[Invoice, Client] | None:
+    query = (
+        select(Invoice, Client).join(Client, col(Client.id) == col(Invoice.client_id)).where(Invoice.number == number)
+    )
+    row = (await session.exec(query)).first()
+    return (row[0], row[1]) if row is not None else None

@@ -1,4 +1,4 @@
-"""Staff actions on an invoice (mark paid, pause, resume, extend, void, write off), shared by API and CLI.
+"""Staff actions on an invoice (mark paid, pause, resume, extend, void, write off, resend), shared by API and CLI.
 
 The rules in workflows.invoice_rules are checked against the live state first, so a caller gets the reason at
 once (HTTP 409, CLI error) instead of a silently rejected signal; the workflow checks them again when it applies
@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pydantic import BaseModel
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 
+from activities.email import EmailActivities
+from billflow.config import Settings
 from billflow.db import Database
+from billflow.email import build_email_sender
 from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import messages as messages_repo
+from billflow.repositories import timeline as timeline_repo
 from billflow.services import invoice_runs
-from models.workflow_io import InvoiceState, StaffAction
+from models.enums import EmailKind, InvoiceStatus
+from models.workflow_io import InvoiceState, SendEmailInput, StaffAction
 from workflows.invoice_rules import rejection_reason
 
 
@@ -53,4 +61,75 @@ async def perform_action(db: Database, client: Client, *, number: str, action: S
         raise ActionRejected(f"invoice {number} is {state.status.value}") from err
     result = await invoice_runs.wait_for_action(client, workflow_id, action.action_id)
     assert result is not None
+    if result.processed_action_ids[-1:] == [action.action_id] and result.last_rejection:
+        raise ActionRejected(result.last_rejection)  # another change got there first
     return result
+
+
+class ResendResult(BaseModel):
+    number: str
+    kind: EmailKind
+    message_id: int
+    to_email: str
+    status: str
+    already_sent: bool  # True when this request id had already been resent: nothing went out again
+
+
+RESENDABLE = (EmailKind.invoice_issued, EmailKind.reminder, EmailKind.overdue, EmailKind.receipt)
+
+
+class EmailFailed(Exception):
+    """The email provider refused the message."""
+
+
+async def resend_email(
+    db: Database, settings: Settings, *, number: str, kind: EmailKind, request_id: str, actor: str = "staff"
+) -> ResendResult:
+    """Send the last email of `kind` again, under a new idempotency key per staff request (`request_id`).
+
+    Goes through the same send-once path as the workflow's emails (claim the row, then call the provider).
+    """
+    if kind not in RESENDABLE:
+        raise ActionRejected(f"{kind.value} emails cannot be resent")
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=number)
+        if invoice is None:
+            raise InvoiceNotFound(f"no invoice numbered {number}")
+        assert invoice.id is not None
+        previous = await messages_repo.list_messages(session, invoice_id=invoice.id, limit=500)
+    last = next((m for m in previous if m.kind == kind.value), None)  # newest first
+    if last is None:
+        raise ActionRejected(f"no {kind.value} email has been sent for invoice {number}")
+    status = InvoiceStatus(invoice.status)
+    if kind is EmailKind.receipt and status is not InvoiceStatus.paid:
+        raise ActionRejected(f"invoice {number} is {status.value}: no receipt to resend")
+    if kind is not EmailKind.receipt and status.is_final:
+        raise ActionRejected(f"invoice {number} is {status.value}: nothing to ask the client for")
+    key = f"{invoice.workflow_id}:resend-{kind.value}-{request_id}"
+    sender = EmailActivities(db, build_email_sender(settings), settings)
+    try:
+        sent = await sender.send_invoice_email(
+            SendEmailInput(invoice_id=invoice.id, kind=kind, idempotency_key=key, reminder_step=last.reminder_step)
+        )
+    except ApplicationError as err:
+        raise EmailFailed(str(err)) from err
+    async with db.session() as session:
+        message = await messages_repo.get_message(session, message_id=sent.message_id)
+        assert message is not None
+        await timeline_repo.add_event(
+            session,
+            client_id=invoice.client_id,
+            invoice_id=invoice.id,
+            kind="email.resent",
+            message=f"{kind.value} email resent to {message.to_email} by {actor}",
+            data={"message_id": sent.message_id, "actor": actor},
+            key=f"resend:{key}",
+        )
+    return ResendResult(
+        number=number,
+        kind=kind,
+        message_id=sent.message_id,
+        to_email=message.to_email,
+        status=message.status,
+        already_sent=sent.already_sent,
+    )

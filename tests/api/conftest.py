@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
@@ -62,3 +63,12 @@ async def staff_headers(make_key: KeyFactory) -> dict[str, str]:
 @pytest.fixture
 async def viewer_headers(make_key: KeyFactory) -> dict[str, str]:
     return {"Authorization": f"Bearer {await make_key(ApiRole.viewer)}"}
+
+
+@pytest.fixture
+async def integration(db: Database) -> tuple[str, str]:
+    """A fresh integration: (name, secret)."""
+    from billflow.services import integrations
+
+    created = await integrations.create_integration(db, integrations.NewIntegration(name=f"cal-{uuid.uuid4().hex[:8]}"))
+    return created.name, created.secret

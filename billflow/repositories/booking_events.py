@@ -1,0 +1,63 @@
+"""Queries on received booking events: claimed once per (integration, event id)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.booking_events import BookingEvent
+from models.columns import utcnow
+
+
+async def claim_event(
+    session: AsyncSession,
+    *,
+    integration: str,
+    event_id: str,
+    type: str,
+    version: int,
+    booking_id: str,
+    payload: dict[str, Any],
+    payload_sha256: str,
+) -> BookingEvent:
+    """Insert the event unless it exists, then lock its row until the caller's transaction ends.
+
+    A concurrent delivery of the same id waits here until the first one has committed its result.
+    """
+    stmt = (
+        insert(BookingEvent)
+        .values(
+            integration=integration,
+            event_id=event_id,
+            type=type,
+            version=version,
+            booking_id=booking_id,
+            payload=payload,
+            payload_sha256=payload_sha256,
+            result={},
+            received_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=[col(BookingEvent.integration), col(BookingEvent.event_id)])
+    )
+    await session.exec(stmt)  # type: ignore[call-overload]
+    query = (
+        select(BookingEvent)
+        .where(BookingEvent.integration == integration, BookingEvent.event_id == event_id)
+        .with_for_update()
+    )
+    return (await session.exec(query)).one()
+
+
+async def record_result(session: AsyncSession, *, event: BookingEvent, result: dict[str, Any]) -> None:
+    event.result = result
+    event.processed_at = utcnow()
+    session.add(event)
+    await session.flush()
+
+
+async def count_events(session: AsyncSession, *, integration: str, event_id: str) -> int:
+    query = select(BookingEvent.id).where(BookingEvent.integration == integration, BookingEvent.event_id == event_id)
+    return len((await session.exec(query)).all())

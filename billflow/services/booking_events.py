@@ -1,0 +1,246 @@
+"""Booking events from integrations: stored once per (integration, event id), then acted on.
+
+booking.confirmed upserts the client and starts the invoice workflow; booking.cancelled voids the unpaid
+invoice (a paid one is flagged on the timeline for a refund decision); booking.rescheduled only notes the new
+time. The event row stays locked while the event is handled, so concurrent deliveries of one id wait and then
+get the first delivery's answer; if handling fails, the row rolls back and a retry handles it again (every
+step is idempotent: workflow ids and timeline keys come from the booking and the event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError
+
+from billflow.config import Settings
+from billflow.db import Database
+from billflow.repositories import booking_events as events_repo
+from billflow.repositories import clients as clients_repo
+from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import timeline as timeline_repo
+from billflow.services import invoice_runs, staff_actions
+from models.booking_events import (
+    BookingCancelledEvent,
+    BookingConfirmedEvent,
+    BookingEventIn,
+    BookingRescheduledEvent,
+    EventAccepted,
+    EventOutcome,
+)
+from models.enums import InvoiceStatus
+from models.invoices import Invoice
+from models.workflow_io import BookingIn, InvoiceState, LineIn, VoidInvoice
+
+# How long an answer waits for the new workflow to issue its invoice number (else `invoice_number: null`).
+NUMBER_WAIT = timedelta(seconds=5)
+
+
+class EventIdReused(Exception):
+    """The event id was already used for a different event body."""
+
+
+async def handle_event(
+    db: Database,
+    client: Client,
+    settings: Settings,
+    *,
+    integration: str,
+    event: BookingEventIn,
+    number_wait: timedelta = NUMBER_WAIT,
+) -> tuple[EventAccepted, bool]:
+    """Handle the event once; returns its answer and whether this delivery was a replay."""
+    payload = event.model_dump(mode="json")
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    async with db.session() as session:
+        row = await events_repo.claim_event(
+            session,
+            integration=integration,
+            event_id=event.id,
+            type=event.type,
+            version=event.version,
+            booking_id=event.data.booking_id,
+            payload=payload,
+            payload_sha256=digest,
+        )
+        if row.payload_sha256 != digest:
+            raise EventIdReused(f"event id {event.id!r} was already used for a different event")
+        if row.result:
+            return EventAccepted.model_validate(row.result), True
+        answer = await _act(db, client, settings, integration=integration, event=event, number_wait=number_wait)
+        await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
+    return answer, False
+
+
+async def _act(
+    db: Database,
+    client: Client,
+    settings: Settings,
+    *,
+    integration: str,
+    event: BookingEventIn,
+    number_wait: timedelta,
+) -> EventAccepted:
+    match event:
+        case BookingConfirmedEvent():
+            return await _confirmed(db, client, settings, integration, event, number_wait)
+        case BookingCancelledEvent():
+            return await _cancelled(db, client, integration, event)
+        case BookingRescheduledEvent():
+            return await _rescheduled(db, integration, event)
+
+
+def booking_from_event(integration: str, event: BookingConfirmedEvent) -> BookingIn:
+    data = event.data
+    return BookingIn(
+        source=integration,
+        booking_id=data.booking_id,
+        client=data.client,
+        lines=[
+            LineIn(
+                description=s.description,
+                quantity=s.quantity,
+                unit_price_minor=s.unit_price_minor,
+                tax_rate_bp=data.tax_rate_bp if s.tax_rate_bp is None else s.tax_rate_bp,
+            )
+            for s in data.services
+        ],
+        currency=data.currency,
+        payment_terms=timedelta(days=data.payment_terms_days),
+        service_date=data.starts_at.date() if data.starts_at else None,
+        memo=data.memo,
+    )
+
+
+async def _confirmed(
+    db: Database,
+    client: Client,
+    settings: Settings,
+    integration: str,
+    event: BookingConfirmedEvent,
+    number_wait: timedelta,
+) -> EventAccepted:
+    booking = booking_from_event(integration, event)
+    # Own short transaction: the workflow's first activity upserts the same client row.
+    async with db.session() as session:
+        client_id = await clients_repo.upsert_client(session, client=booking.client)
+        await timeline_repo.add_event(
+            session,
+            client_id=client_id,
+            kind="booking.confirmed",
+            message=f"Booking {booking.booking_id} confirmed via {integration}",
+            data={"event_id": event.id, "booking_id": booking.booking_id, "integration": integration},
+            key=_event_key(integration, event),
+        )
+    await invoice_runs.start_invoice(client, booking, task_queue=settings.task_queue)
+    state = await _issued_state(client, booking.workflow_id, number_wait)
+    return EventAccepted(
+        event_id=event.id,
+        type=event.type,
+        booking_id=booking.booking_id,
+        outcome=EventOutcome.invoice_started,
+        workflow_id=booking.workflow_id,
+        invoice_number=state.number if state else None,
+        invoice_status=state.status.value if state else None,
+    )
+
+
+async def _cancelled(db: Database, client: Client, integration: str, event: BookingCancelledEvent) -> EventAccepted:
+    invoice = await _invoice_of(db, integration, event.data.booking_id)
+    if invoice is None:
+        return _answer(event, None, EventOutcome.no_invoice)
+    outcome = EventOutcome.void_requested
+    status = InvoiceStatus(invoice.status)
+    if invoice.amount_paid_minor == 0 and not status.is_final:
+        action = VoidInvoice(
+            action_id=_action_id(integration, event), actor=f"integration:{integration}", reason=event.data.reason
+        )
+        try:
+            status = (await staff_actions.perform_action(db, client, number=invoice.number, action=action)).status
+        except staff_actions.ActionRejected:
+            invoice = await _invoice_of(db, integration, event.data.booking_id) or invoice  # a payment raced in
+            status = InvoiceStatus(invoice.status)
+    if status is not InvoiceStatus.void:
+        paid = invoice.amount_paid_minor > 0
+        outcome = EventOutcome.refund_decision_flagged if paid else EventOutcome.already_closed
+    message = f"Booking {event.data.booking_id} cancelled via {integration}: {event.data.reason}"
+    if outcome is EventOutcome.refund_decision_flagged:
+        message += f" - {invoice.amount_paid_minor} {invoice.currency} already paid: refund decision needed"
+    async with db.session() as session:
+        await timeline_repo.add_event(
+            session,
+            client_id=invoice.client_id,
+            invoice_id=invoice.id,
+            kind="booking.cancelled",
+            message=message,
+            data={
+                "event_id": event.id,
+                "flag": "refund_decision" if outcome is EventOutcome.refund_decision_flagged else "",
+                "amount_paid_minor": invoice.amount_paid_minor,
+            },
+            key=_event_key(integration, event),
+        )
+    return _answer(event, invoice, outcome, status=status)
+
+
+async def _rescheduled(db: Database, integration: str, event: BookingRescheduledEvent) -> EventAccepted:
+    invoice = await _invoice_of(db, integration, event.data.booking_id)
+    if invoice is None:
+        return _answer(event, None, EventOutcome.no_invoice)
+    async with db.session() as session:
+        await timeline_repo.add_event(
+            session,
+            client_id=invoice.client_id,
+            invoice_id=invoice.id,
+            kind="booking.rescheduled",
+            message=f"Booking {event.data.booking_id} moved to {event.data.starts_at.isoformat()}; invoice unchanged",
+            data={"event_id": event.id, "starts_at": event.data.starts_at.isoformat()},
+            key=_event_key(integration, event),
+        )
+    return _answer(event, invoice, EventOutcome.rescheduled_noted)
+
+
+async def _issued_state(client: Client, workflow_id: str, wait: timedelta) -> InvoiceState | None:
+    """Poll the status query until the invoice has its number (None if not within `wait`)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait.total_seconds()
+    while True:
+        try:
+            state = await invoice_runs.query_state(client, workflow_id)
+        except (RPCError, WorkflowQueryFailedError):
+            state = None  # the first workflow task has not run yet
+        if state is not None or loop.time() >= deadline:
+            return state
+        await asyncio.sleep(0.05)
+
+
+async def _invoice_of(db: Database, integration: str, booking_id: str) -> Invoice | None:
+    async with db.session() as session:
+        return await invoices_repo.get_invoice(session, source_key=f"booking:{integration}:{booking_id}")
+
+
+def _answer(
+    event: BookingEventIn, invoice: Invoice | None, outcome: EventOutcome, *, status: InvoiceStatus | None = None
+) -> EventAccepted:
+    return EventAccepted(
+        event_id=event.id,
+        type=event.type,
+        booking_id=event.data.booking_id,
+        outcome=outcome,
+        workflow_id=invoice.workflow_id if invoice else None,
+        invoice_number=invoice.number if invoice else None,
+        invoice_status=(status or InvoiceStatus(invoice.status)).value if invoice else None,
+    )
+
+
+def _event_key(integration: str, event: BookingEventIn) -> str:
+    return f"event:{integration}:{event.id}"
+
+
+def _action_id(integration: str, event: BookingEventIn) -> str:
+    """A staff-action id (<= 64 chars) fixed by the event, so a redelivery signals the same action."""
+    return "evt-" + hashlib.sha256(_event_key(integration, event).encode()).hexdigest()[:40]

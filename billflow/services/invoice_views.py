@@ -1,0 +1,173 @@
+"""What staff see of invoices: filtered pages and the full detail (lines, payments, messages, timeline and the
+workflow's live state). Shared by the API and the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError
+
+from billflow.db import Database
+from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import messages as messages_repo
+from billflow.repositories import payments as payments_repo
+from billflow.repositories import timeline as timeline_repo
+from billflow.services import invoice_runs
+from models.clients import Client as ClientRow
+from models.enums import InvoiceStatus
+from models.invoices import Invoice
+from models.workflow_io import InvoiceState
+
+
+class InvoiceNotFound(LookupError):
+    pass
+
+
+class InvoiceSummary(BaseModel):
+    number: str
+    status: InvoiceStatus
+    client_id: int
+    client_name: str
+    currency: str
+    total_minor: int
+    amount_paid_minor: int
+    balance_minor: int
+    issue_date: date
+    due_date: date
+    workflow_id: str
+    reminders_paused: bool
+
+    @classmethod
+    def of(cls, invoice: Invoice, client: ClientRow) -> InvoiceSummary:
+        assert client.id is not None
+        return cls(
+            number=invoice.number,
+            status=InvoiceStatus(invoice.status),
+            client_id=client.id,
+            client_name=client.name,
+            currency=invoice.currency,
+            total_minor=invoice.total_minor,
+            amount_paid_minor=invoice.amount_paid_minor,
+            balance_minor=invoice.balance_minor,
+            issue_date=invoice.issue_date,
+            due_date=invoice.due_date,
+            workflow_id=invoice.workflow_id,
+            reminders_paused=invoice.reminders_paused,
+        )
+
+
+class InvoicePage(BaseModel):
+    items: list[InvoiceSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class LineOut(BaseModel):
+    position: int
+    description: str
+    quantity: Decimal
+    unit_price_minor: int
+    tax_rate_bp: int
+    subtotal_minor: int
+    tax_minor: int
+    total_minor: int
+
+
+class PaymentOut(BaseModel):
+    kind: str
+    provider: str
+    provider_reference: str
+    amount_minor: int
+    currency: str
+    method: str
+    note: str | None
+    received_at: datetime
+
+
+class MessageOut(BaseModel):
+    id: int
+    kind: str
+    reminder_step: int | None
+    to_email: str
+    subject: str
+    status: str  # delivery state: claimed, sent, delivered, opened, bounced, ...
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    updated_at: datetime
+
+
+class TimelineOut(BaseModel):
+    kind: str
+    message: str
+    data: dict[str, Any]
+    occurred_at: datetime
+
+
+class InvoiceDetail(InvoiceSummary):
+    client_email: str
+    subtotal_minor: int
+    tax_minor: int
+    issued_at: datetime
+    due_at: datetime
+    timezone: str
+    payment_url: str | None
+    paused_until: datetime | None
+    memo: str | None
+    lines: list[LineOut]
+    payments: list[PaymentOut]
+    messages: list[MessageOut]
+    timeline: list[TimelineOut]
+    live: InvoiceState | None  # the workflow's `status` query while it runs; null once final
+
+
+async def list_page(
+    db: Database, *, where: invoices_repo.InvoiceFilter, limit: int = 50, offset: int = 0
+) -> InvoicePage:
+    async with db.session() as session:
+        rows, total = await invoices_repo.search_invoices(session, where=where, limit=limit, offset=offset)
+        items = [InvoiceSummary.of(invoice, client) for invoice, client in rows]
+    return InvoicePage(items=items, total=total, limit=limit, offset=offset)
+
+
+async def detail(db: Database, temporal: Client, *, number: str) -> InvoiceDetail:
+    async with db.session() as session:
+        found = await invoices_repo.get_invoice_with_client(session, number=number)
+        if found is None:
+            raise InvoiceNotFound(f"no invoice numbered {number}")
+        invoice, client = found
+        assert invoice.id is not None
+        lines = await invoices_repo.get_lines(session, invoice_id=invoice.id)
+        payments = await payments_repo.list_payments(session, invoice_id=invoice.id)
+        messages = await messages_repo.list_messages(session, invoice_id=invoice.id, limit=500)
+        events = await timeline_repo.list_events(session, invoice_id=invoice.id, limit=1000)
+    live = None
+    if not InvoiceStatus(invoice.status).is_final:
+        with contextlib.suppress(RPCError, WorkflowQueryFailedError):  # the page still answers without it
+            live = await invoice_runs.query_state(temporal, invoice.workflow_id)
+    summary = InvoiceSummary.of(invoice, client)
+    return InvoiceDetail(
+        **summary.model_dump(),
+        client_email=client.email,
+        subtotal_minor=invoice.subtotal_minor,
+        tax_minor=invoice.tax_minor,
+        issued_at=invoice.issued_at,
+        due_at=invoice.due_at,
+        timezone=invoice.timezone,
+        payment_url=invoice.payment_url,
+        paused_until=invoice.paused_until,
+        memo=invoice.memo,
+        lines=[LineOut.model_validate(line, from_attributes=True) for line in lines],
+        payments=[PaymentOut.model_validate(p, from_attributes=True) for p in payments],
+        messages=[
+            MessageOut.model_validate(m, from_attributes=True) for m in sorted(messages, key=lambda m: m.id or 0)
+        ],
+        timeline=[TimelineOut.model_validate(e, from_attributes=True) for e in events],
+        live=live,
+    )

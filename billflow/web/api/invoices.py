@@ -1,0 +1,274 @@
+"""Staff invoice endpoints: list and filter, detail, and the actions (each answered with the resulting state,
+or 409 with the reason it does not apply)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable
+from datetime import date, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Header, HTTPException, Path, Query
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from temporalio.service import RPCError
+
+from billflow.repositories.invoices import InvoiceFilter
+from billflow.services import invoice_runs, invoice_views, staff_actions
+from billflow.services.api_keys import Principal
+from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
+from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
+from models.enums import EmailKind, InvoiceStatus
+from models.money import MAX_MINOR
+from models.workflow_io import (
+    ExtendDueDate,
+    InvoiceState,
+    MarkPaid,
+    PauseReminders,
+    ResumeReminders,
+    StaffAction,
+    VoidInvoice,
+    WriteOff,
+)
+
+router = APIRouter(prefix="/v1/invoices", tags=["invoices"], responses=AUTH_RESPONSES)
+
+NumberPath = Annotated[str, Path(min_length=1, max_length=32, examples=["INV-2026-000042"])]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[A-Za-z0-9._:-]{1,64}$",
+        description="repeat a request safely: the same key is applied once (a new one is generated if absent)",
+    ),
+]
+Note = Annotated[str | None, Field(default=None, max_length=2000)]
+NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"description": "No invoice with this number"}}
+ACTION_RESPONSES: dict[int | str, dict[str, object]] = {
+    **NOT_FOUND,
+    409: {"description": "The action does not apply in the invoice's current state (the reason is given)"},
+}
+
+
+class ActionResult(BaseModel):
+    number: str
+    action: str
+    action_id: str
+    state: InvoiceState
+
+
+class MarkPaidIn(BaseModel):
+    amount_minor: int | None = Field(default=None, gt=0, le=MAX_MINOR, description="defaults to the balance")
+    method: str = Field(default="bank_transfer", min_length=1, max_length=32)
+    note: Note = None
+
+
+class PauseIn(BaseModel):
+    until: AwareDatetime | None = Field(default=None, description="resume automatically then; omit to pause")
+    note: Note = None
+
+
+class NoteIn(BaseModel):
+    note: Note = None
+
+
+class ExtendIn(BaseModel):
+    due_date: date | None = Field(default=None, description="the new due date (after the current one)")
+    extend_days: int | None = Field(default=None, ge=1, le=366, description="or: move the due date by N days")
+    note: Note = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ExtendIn:
+        if (self.due_date is None) == (self.extend_days is None):
+            raise ValueError("give exactly one of due_date or extend_days")
+        return self
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+    note: Note = None
+
+
+class ResendIn(BaseModel):
+    kind: Literal["invoice_issued", "reminder", "overdue", "receipt"] = Field(
+        description="the last email of this kind is sent again"
+    )
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+
+@router.get("", summary="List and filter invoices", response_model=invoice_views.InvoicePage)
+async def list_invoices(
+    _: ViewerDep,
+    db: DatabaseDep,
+    status: Annotated[list[InvoiceStatus] | None, Query(description="one or more statuses")] = None,
+    client_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    overdue_days: Annotated[int | None, Query(ge=0, le=36_500, description="unpaid, due >= N days ago")] = None,
+    amount_min: Annotated[int | None, Query(ge=0, le=MAX_MINOR, description="total, minor units")] = None,
+    amount_max: Annotated[int | None, Query(ge=0, le=MAX_MINOR, description="total, minor units")] = None,
+    currency: Annotated[str | None, Query(pattern=r"^[A-Za-z]{3}$")] = None,
+    issued_from: Annotated[date | None, Query(description="issue date, inclusive")] = None,
+    issued_to: Annotated[date | None, Query(description="issue date, inclusive")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="text in the number or the client's name")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> invoice_views.InvoicePage:
+    where = InvoiceFilter(
+        statuses=tuple(s.value for s in status or ()),
+        client_id=client_id,
+        overdue_days=overdue_days,
+        amount_min=amount_min,
+        amount_max=amount_max,
+        currency=currency.upper() if currency else None,
+        issued_from=issued_from,
+        issued_to=issued_to,
+        search=q.replace("\x00", "") if q else None,
+    )
+    return await invoice_views.list_page(db, where=where, limit=limit, offset=offset)
+
+
+@router.get(
+    "/{number}",
+    summary="Invoice detail: lines, payments, messages, timeline, live workflow state",
+    response_model=invoice_views.InvoiceDetail,
+    responses=NOT_FOUND,
+)
+async def get_invoice(
+    number: NumberPath, _: ViewerDep, db: DatabaseDep, temporal: TemporalDep
+) -> invoice_views.InvoiceDetail:
+    try:
+        return await invoice_views.detail(db, temporal, number=number)
+    except invoice_views.InvoiceNotFound as err:
+        raise HTTPException(404, str(err)) from None
+
+
+# --- actions ----------------------------------------------------------------------------------------
+
+
+async def _act(db: DatabaseDep, temporal: TemporalDep, number: str, name: str, action: StaffAction) -> ActionResult:
+    try:
+        state = await staff_actions.perform_action(db, temporal, number=number, action=action)
+    except staff_actions.InvoiceNotFound as err:
+        raise HTTPException(404, str(err)) from None
+    except (staff_actions.ActionRejected, invoice_runs.WorkflowClosed) as err:
+        raise HTTPException(409, str(err)) from None
+    except RPCError as err:
+        raise HTTPException(409, f"invoice {number}'s workflow cannot be reached: {err.message}") from None
+    return ActionResult(number=number, action=name, action_id=action.action_id, state=state)
+
+
+def _ids(principal: Principal, key: str | None) -> dict[str, str]:
+    return {"action_id": key or uuid.uuid4().hex, "actor": principal.actor}
+
+
+@router.post("/{number}/mark-paid", summary="Record a manual payment", responses=ACTION_RESPONSES)
+async def mark_paid(
+    number: NumberPath,
+    principal: StaffDep,
+    db: DatabaseDep,
+    temporal: TemporalDep,
+    key: IdempotencyKey = None,
+    body: Annotated[MarkPaidIn | None, Body()] = None,
+) -> ActionResult:
+    data = body or MarkPaidIn()
+    action = MarkPaid(**_ids(principal, key), amount_minor=data.amount_minor, method=data.method, note=data.note)
+    return await _act(db, temporal, number, "mark-paid", action)
+
+
+@router.post("/{number}/pause-reminders", summary="Pause reminders (optionally until)", responses=ACTION_RESPONSES)
+async def pause_reminders(
+    number: NumberPath,
+    principal: StaffDep,
+    db: DatabaseDep,
+    temporal: TemporalDep,
+    key: IdempotencyKey = None,
+    body: Annotated[PauseIn | None, Body()] = None,
+) -> ActionResult:
+    data = body or PauseIn()
+    action = PauseReminders(**_ids(principal, key), until=data.until, note=data.note)
+    return await _act(db, temporal, number, "pause-reminders", action)
+
+
+@router.post("/{number}/resume-reminders", summary="Resume paused reminders", responses=ACTION_RESPONSES)
+async def resume_reminders(
+    number: NumberPath,
+    principal: StaffDep,
+    db: DatabaseDep,
+    temporal: TemporalDep,
+    key: IdempotencyKey = None,
+    body: Annotated[NoteIn | None, Body()] = None,
+) -> ActionResult:
+    action = ResumeReminders(**_ids(principal, key), note=(body or NoteIn()).note)
+    return await _act(db, temporal, number, "resume-reminders", action)
+
+
+@router.post("/{number}/extend-due-date", summary="Move the due date later", responses=ACTION_RESPONSES)
+async def extend_due_date(
+    number: NumberPath,
+    body: ExtendIn,
+    principal: StaffDep,
+    db: DatabaseDep,
+    temporal: TemporalDep,
+    key: IdempotencyKey = None,
+) -> ActionResult:
+    by = timedelta(days=body.extend_days) if body.extend_days is not None else None
+    action = ExtendDueDate(**_ids(principal, key), due_date=body.due_date, extend_by=by, note=body.note)
+    return await _act(db, temporal, number, "extend-due-date", action)
+
+
+@router.post("/{number}/void", summary="Void an unpaid invoice", responses=ACTION_RESPONSES)
+async def void(
+    number: NumberPath,
+    body: ReasonIn,
+    principal: StaffDep,
+    db: DatabaseDep,
+    temporal: TemporalDep,
+    key: IdempotencyKey = None,
+) -> ActionResult:
+    action = VoidInvoice(**_ids(principal, key), reason=body.reason, note=body.note)
+    return await _act(db, temporal, number, "void", action)
+
+
+@router.post("/{number}/write-off", summary="Write off the balance as uncollectible", responses=ACTION_RESPONSES)
+async def write_off(
+    number: NumberPath,
+    body: ReasonIn,
+    principal: StaffDep,
+    db: DatabaseDep,
+    temporal: TemporalDep,
+    key: IdempotencyKey = None,
+) -> ActionResult:
+    action = WriteOff(**_ids(principal, key), reason=body.reason, note=body.note)
+    return await _act(db, temporal, number, "write-off", action)
+
+
+@router.post(
+    "/{number}/resend",
+    summary="Send the last email of a kind again",
+    description="Each request (or Idempotency-Key) sends one new email; repeating the same key sends nothing more.",
+    responses={**ACTION_RESPONSES, 502: {"description": "The email provider refused the message"}},
+)
+async def resend(
+    number: NumberPath,
+    body: ResendIn,
+    principal: StaffDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    key: IdempotencyKey = None,
+) -> staff_actions.ResendResult:
+    call: Awaitable[staff_actions.ResendResult] = staff_actions.resend_email(
+        db,
+        settings,
+        number=number,
+        kind=EmailKind(body.kind),
+        request_id=key or uuid.uuid4().hex,
+        actor=principal.actor,
+    )
+    try:
+        return await call
+    except staff_actions.InvoiceNotFound as err:
+        raise HTTPException(404, str(err)) from None
+    except staff_actions.ActionRejected as err:
+        raise HTTPException(409, str(err)) from None
+    except staff_actions.EmailFailed as err:
+        raise HTTPException(502, str(err)) from None

@@ -1,0 +1,220 @@
+"""POST /v1/events with the real worker: invoices started once per event, cancellations, reschedules, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+from sqlmodel import col, func, select
+from temporalio.worker import Worker
+
+from billflow.db import Database
+from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import timeline as timeline_repo
+from billflow.services import api_keys
+from billflow.services.integrations import signed_headers
+from models.api_keys import ApiRole
+from models.booking_events import BookingEvent
+from models.clients import Client
+from models.invoices import Invoice
+from tests.api.conftest import KeyFactory
+from tests.api.support import CONFIRMED_TOTAL, confirmed_event, event, post_signed
+
+
+async def _count(db: Database, query: object) -> int:
+    async with db.session() as session:
+        return int((await session.exec(query)).one())  # type: ignore[call-overload]
+
+
+async def test_confirmed_event_starts_invoice_and_answers_its_number(
+    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], db: Database
+) -> None:
+    name, secret = integration
+    body = confirmed_event()
+    response = await post_signed(http, name, secret, body)
+    assert response.status_code == 202, response.text
+    answer = response.json()
+    booking_id = body["data"]["booking_id"]
+    assert answer["workflow_id"] == f"invoice-{name}-{booking_id}"
+    assert answer["invoice_number"].startswith("INV-")
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=answer["invoice_number"])
+    assert invoice is not None
+    assert invoice.total_minor == CONFIRMED_TOTAL
+    assert invoice.source_key == f"booking:{name}:{booking_id}"
+
+
+async def test_same_event_ten_times_concurrently_makes_one_client_invoice_and_workflow(
+    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], db: Database
+) -> None:
+    name, secret = integration
+    body = confirmed_event()
+    responses = await asyncio.gather(*(post_signed(http, name, secret, body) for _ in range(10)))
+    assert {r.status_code for r in responses} == {202}
+    assert len({r.text for r in responses}) == 1  # every delivery got the first answer
+    assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == 9
+    external_id = body["data"]["client"]["external_id"]
+    assert await _count(db, select(func.count()).select_from(Client).where(Client.external_id == external_id)) == 1
+    source_key = f"booking:{name}:{body['data']['booking_id']}"
+    assert await _count(db, select(func.count()).select_from(Invoice).where(Invoice.source_key == source_key)) == 1
+    stored = select(func.count()).select_from(BookingEvent).where(col(BookingEvent.event_id) == body["id"])
+    assert await _count(db, stored) == 1
+    workflow_id = responses[0].json()["workflow_id"]
+    history = await worker.client.get_workflow_handle(workflow_id).fetch_history()
+    starts = [e for e in history.events if e.HasField("workflow_execution_started_event_attributes")]
+    assert len(starts) == 1
+
+
+async def test_repeated_event_id_with_another_body_is_409(
+    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str]
+) -> None:
+    name, secret = integration
+    body = confirmed_event()
+    assert (await post_signed(http, name, secret, body)).status_code == 202
+    other = confirmed_event()
+    other["id"] = body["id"]
+    response = await post_signed(http, name, secret, other)
+    assert response.status_code == 409
+
+
+async def test_cancelled_unpaid_booking_voids_the_invoice(
+    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], db: Database
+) -> None:
+    name, secret = integration
+    confirmed = confirmed_event()
+    number = (await post_signed(http, name, secret, confirmed)).json()["invoice_number"]
+    response = await post_signed(http, name, secret, event("booking.cancelled", confirmed["data"]["booking_id"]))
+    assert response.status_code == 202, response.text
+    assert response.json()["outcome"] == "void_requested"
+    assert response.json()["invoice_status"] == "void"
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=number)
+    assert invoice is not None and invoice.status == "void"
+
+
+async def test_cancelled_paid_booking_is_flagged_for_a_refund_decision(
+    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], db: Database, staff_headers: dict[str, str]
+) -> None:
+    name, secret = integration
+    confirmed = confirmed_event()
+    number = (await post_signed(http, name, secret, confirmed)).json()["invoice_number"]
+    paid = await http.post(f"/v1/invoices/{number}/mark-paid", headers=staff_headers, json={})
+    assert paid.status_code == 200, paid.text
+    response = await post_signed(http, name, secret, event("booking.cancelled", confirmed["data"]["booking_id"]))
+    assert response.json()["outcome"] == "refund_decision_flagged"
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=number)
+        assert invoice is not None and invoice.id is not None
+        events = await timeline_repo.list_events(session, invoice_id=invoice.id)
+    assert invoice.status == "paid"
+    flagged = [e for e in events if e.kind == "booking.cancelled"]
+    assert len(flagged) == 1 and flagged[0].data["flag"] == "refund_decision"
+
+
+async def test_rescheduled_booking_notes_the_timeline_and_keeps_the_invoice(
+    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], db: Database
+) -> None:
+    name, secret = integration
+    confirmed = confirmed_event()
+    number = (await post_signed(http, name, secret, confirmed)).json()["invoice_number"]
+    moved = event("booking.rescheduled", confirmed["data"]["booking_id"], starts_at="2026-12-01T10:00:00+00:00")
+    response = await post_signed(http, name, secret, moved)
+    assert response.json()["outcome"] == "rescheduled_noted"
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=number)
+        assert invoice is not None and invoice.id is not None
+        kinds = [e.kind for e in await timeline_repo.list_events(session, invoice_id=invoice.id)]
+    assert kinds.count("booking.rescheduled") == 1
+    assert invoice.status == "open" and invoice.total_minor == CONFIRMED_TOTAL
+
+
+# --- authentication ---------------------------------------------------------------------------------
+
+
+async def test_unsigned_event_is_401(http: httpx.AsyncClient) -> None:
+    response = await http.post("/v1/events", json=confirmed_event())
+    assert response.status_code == 401
+
+
+async def test_wrong_signature_is_401(http: httpx.AsyncClient, integration: tuple[str, str]) -> None:
+    name, _ = integration
+    response = await post_signed(http, name, "whsec_not-the-secret", confirmed_event())
+    assert response.status_code == 401
+
+
+async def test_tampered_body_is_401(http: httpx.AsyncClient, integration: tuple[str, str]) -> None:
+    name, secret = integration
+    signed = json.dumps(confirmed_event()).encode()
+    headers = signed_headers(name, secret, signed) | {"Content-Type": "application/json"}
+    tampered = signed.replace(b'"unit_price_minor": 9000', b'"unit_price_minor": 1')
+    assert tampered != signed
+    response = await http.post("/v1/events", content=tampered, headers=headers)
+    assert response.status_code == 401
+
+
+async def test_stale_timestamp_is_401(http: httpx.AsyncClient, integration: tuple[str, str]) -> None:
+    name, secret = integration
+    response = await post_signed(http, name, secret, confirmed_event(), timestamp=int(time.time()) - 301)
+    assert response.status_code == 401
+    assert "stale" in response.json()["detail"]
+
+
+async def test_unknown_integration_is_401(http: httpx.AsyncClient) -> None:
+    response = await post_signed(http, "nobody", "whsec_x", confirmed_event())
+    assert response.status_code == 401
+
+
+async def test_viewer_key_may_not_post_events(http: httpx.AsyncClient, make_key: KeyFactory) -> None:
+    token = await make_key(ApiRole.viewer)
+    response = await http.post("/v1/events", json=confirmed_event(), headers={"X-API-Key": token})
+    assert response.status_code == 403
+
+
+async def test_revoked_key_may_not_post_events(http: httpx.AsyncClient, make_key: KeyFactory, db: Database) -> None:
+    token = await make_key(ApiRole.staff)
+    await api_keys.revoke_key(db, key_id=token.split("_")[1])
+    response = await http.post("/v1/events", json=confirmed_event(), headers={"X-API-Key": token})
+    assert response.status_code == 401
+
+
+async def test_staff_key_may_post_events(
+    http: httpx.AsyncClient, worker: Worker, staff_headers: dict[str, str]
+) -> None:
+    body = confirmed_event()
+    response = await http.post("/v1/events", json=body, headers=staff_headers)
+    assert response.status_code == 202, response.text
+    assert response.json()["workflow_id"] == f"invoice-api-{body['data']['booking_id']}"
+
+
+# --- bad input --------------------------------------------------------------------------------------
+
+
+async def test_missing_currency_is_422_naming_the_field(
+    http: httpx.AsyncClient, integration: tuple[str, str], db: Database
+) -> None:
+    name, secret = integration
+    body = confirmed_event()
+    del body["data"]["currency"]
+    response = await post_signed(http, name, secret, body)
+    assert response.status_code == 422
+    assert any(err["loc"][-1] == "currency" for err in response.json()["detail"])
+    assert (
+        await _count(db, select(func.count()).select_from(BookingEvent).where(BookingEvent.event_id == body["id"])) == 0
+    )
+
+
+async def test_unknown_event_type_is_422(http: httpx.AsyncClient, integration: tuple[str, str]) -> None:
+    name, secret = integration
+    response = await post_signed(http, name, secret, {"id": "e1", "type": "booking.exploded", "data": {}})
+    assert response.status_code == 422
+    assert "type" in json.dumps(response.json()["detail"])
+
+
+async def test_unknown_schema_version_is_422(http: httpx.AsyncClient, integration: tuple[str, str]) -> None:
+    name, secret = integration
+    body = confirmed_event() | {"version": 2}
+    response = await post_signed(http, name, secret, body)
+    assert response.status_code == 422
+    assert any("version" in err["loc"] for err in response.json()["detail"])
