@@ -107,7 +107,8 @@ async def client_invoices(session: AsyncSession, *, client_id: int, limit: int =
     return (await session.exec(stmt)).all()
 
 
-async def client_payments(session: AsyncSession, *, client_id: int, limit: int = 100) -> Sequence[Row[Any]]:
+async def client_payments(session: AsyncSession, *, client_id: int, limit: int = 100) -> list[tuple[Payment, str]]:
+    """The client's payments and refunds, newest first, each with its invoice's number."""
     stmt = (
         select(Payment, col(Invoice.number))
         .join(Invoice, col(Invoice.id) == col(Payment.invoice_id))
@@ -115,7 +116,7 @@ async def client_payments(session: AsyncSession, *, client_id: int, limit: int =
         .order_by(col(Payment.received_at).desc(), col(Payment.id).desc())
         .limit(limit)
     )
-    return (await session.execute(stmt)).all()
+    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
 
 
 async def client_timeline(session: AsyncSession, *, client_id: int, limit: int = 200) -> Sequence[Row[Any]]:

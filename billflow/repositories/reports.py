@@ -1,0 +1,173 @@
+"""Report queries: every figure is aggregated in PostgreSQL (FILTER, date_trunc, GROUP BY), never in Python.
+
+The indexes they rely on are declared (with the reason) in models/invoices.py and models/payments.py:
+ix_invoices_unsettled_due (aging, top overdue, dashboard lists), ix_invoices_issue_date_cover (DSO sales),
+ix_payments_received_cover (cash collected, aging as of a past date).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Row, text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+# Statuses that still carry a receivable balance today.
+UNSETTLED = ("open", "partially_paid", "overdue")
+
+# Invoices unsettled at the end of :as_of, with their balance at that instant (:cutoff, the next midnight UTC):
+# today's unsettled invoices, plus those settled (paid, voided, written off) only after the cutoff. The balance
+# adds back the payments received after the cutoff instead of summing every payment before it, so only recent
+# payments are read (ix_payments_received_cover) and the unsettled set comes from a small partial index.
+_RECEIVABLE_AS_OF = """
+WITH later AS (
+    SELECT invoice_id,
+           SUM(CASE WHEN kind = 'refund' THEN -amount_minor ELSE amount_minor END) AS paid_later
+    FROM payments
+    WHERE received_at >= :cutoff
+    GROUP BY invoice_id
+),
+candidates AS (
+    SELECT id FROM invoices WHERE status IN ('open', 'partially_paid', 'overdue') AND issue_date <= :as_of
+    UNION
+    SELECT invoice_id FROM later
+    UNION
+    SELECT id FROM invoices
+    WHERE status IN ('void', 'uncollectible') AND COALESCE(voided_at, written_off_at) >= :cutoff
+),
+receivable AS (
+    SELECT i.id, i.client_id, i.currency, i.due_date,
+           i.total_minor - i.amount_paid_minor + COALESCE(l.paid_later, 0) AS balance,
+           (:as_of - i.due_date) AS days_past_due
+    FROM candidates c
+    JOIN invoices i ON i.id = c.id
+    LEFT JOIN later l ON l.invoice_id = i.id
+    WHERE i.issue_date <= :as_of
+      AND (i.voided_at IS NULL OR i.voided_at >= :cutoff)
+      AND (i.written_off_at IS NULL OR i.written_off_at >= :cutoff)
+)
+"""
+
+
+async def aging_by_currency(session: AsyncSession, *, as_of: date, cutoff: datetime) -> Sequence[Row[Any]]:
+    """Open balances at the end of as_of by currency, in buckets of days past due (0 or less is current)."""
+    sql = (
+        _RECEIVABLE_AS_OF
+        + """
+SELECT currency,
+       COALESCE(SUM(balance) FILTER (WHERE days_past_due <= 0), 0) AS current_minor,
+       COALESCE(SUM(balance) FILTER (WHERE days_past_due BETWEEN 1 AND 30), 0) AS days_1_30_minor,
+       COALESCE(SUM(balance) FILTER (WHERE days_past_due BETWEEN 31 AND 60), 0) AS days_31_60_minor,
+       COALESCE(SUM(balance) FILTER (WHERE days_past_due BETWEEN 61 AND 90), 0) AS days_61_90_minor,
+       COALESCE(SUM(balance) FILTER (WHERE days_past_due > 90), 0) AS over_90_minor,
+       SUM(balance) AS total_minor,
+       COUNT(*) AS invoice_count
+FROM receivable
+WHERE balance > 0
+GROUP BY currency
+ORDER BY currency
+"""
+    )
+    return (await session.execute(text(sql), {"as_of": as_of, "cutoff": cutoff})).all()
+
+
+async def top_overdue_clients(
+    session: AsyncSession, *, as_of: date, cutoff: datetime, limit: int
+) -> Sequence[Row[Any]]:
+    """Clients with the largest balances past due at the end of as_of, per currency."""
+    sql = (
+        _RECEIVABLE_AS_OF
+        + """
+SELECT c.id AS client_id, c.external_id, c.name, c.email, r.currency,
+       SUM(r.balance) AS overdue_minor,
+       COUNT(*) AS invoice_count,
+       MAX(r.days_past_due) AS oldest_days_past_due
+FROM receivable r
+JOIN clients c ON c.id = r.client_id
+WHERE r.balance > 0 AND r.days_past_due > 0
+GROUP BY c.id, r.currency
+ORDER BY overdue_minor DESC, c.id
+LIMIT :limit
+"""
+    )
+    return (await session.execute(text(sql), {"as_of": as_of, "cutoff": cutoff, "limit": limit})).all()
+
+
+async def cash_collected(
+    session: AsyncSession, *, grain: str, start: datetime, end: datetime, time_zone: str
+) -> Sequence[Row[Any]]:
+    """Payments minus refunds received in [start, end), per period (day, week, month) and currency."""
+    if grain not in ("day", "week", "month"):
+        raise ValueError(f"unknown grain {grain!r}")
+    sql = """
+SELECT (date_trunc(:grain, received_at AT TIME ZONE :tz))::date AS period,
+       currency,
+       COALESCE(SUM(amount_minor) FILTER (WHERE kind <> 'refund'), 0) AS received_minor,
+       COALESCE(SUM(amount_minor) FILTER (WHERE kind = 'refund'), 0) AS refunded_minor,
+       SUM(CASE WHEN kind = 'refund' THEN -amount_minor ELSE amount_minor END) AS net_minor,
+       COUNT(*) FILTER (WHERE kind <> 'refund') AS payment_count,
+       COUNT(*) FILTER (WHERE kind = 'refund') AS refund_count
+FROM payments
+WHERE received_at >= :start AND received_at < :end
+GROUP BY 1, 2
+ORDER BY 1, 2
+"""
+    params = {"grain": grain, "start": start, "end": end, "tz": time_zone}
+    return (await session.execute(text(sql), params)).all()
+
+
+async def credit_sales(session: AsyncSession, *, start: date, end: date) -> Sequence[Row[Any]]:
+    """Invoiced totals issued in [start, end] per currency, void invoices excluded (they were never owed)."""
+    sql = """
+SELECT currency, SUM(total_minor) AS sales_minor, COUNT(*) AS invoice_count
+FROM invoices
+WHERE issue_date BETWEEN :start AND :end AND status <> 'void'
+GROUP BY currency
+ORDER BY currency
+"""
+    return (await session.execute(text(sql), {"start": start, "end": end})).all()
+
+
+async def reminder_effectiveness(
+    session: AsyncSession, *, within_days: int, start: datetime, end: datetime
+) -> Sequence[Row[Any]]:
+    """Per reminder step sent in [start, end): how many invoices got it and how many were paid within N days."""
+    sql = """
+SELECT m.reminder_step AS step,
+       COUNT(DISTINCT m.invoice_id) AS reminded,
+       COUNT(DISTINCT m.invoice_id) FILTER (
+           WHERE i.paid_at >= m.sent_at AND i.paid_at < m.sent_at + make_interval(days => :within_days)
+       ) AS paid_within
+FROM email_messages m
+JOIN invoices i ON i.id = m.invoice_id
+WHERE m.reminder_step IS NOT NULL
+  AND m.sent_at IS NOT NULL
+  AND m.sent_at >= :start AND m.sent_at < :end
+GROUP BY m.reminder_step
+ORDER BY m.reminder_step
+"""
+    params = {"within_days": within_days, "start": start, "end": end}
+    return (await session.execute(text(sql), params)).all()
+
+
+async def unsettled_invoices(
+    session: AsyncSession, *, due_from: date | None, due_to: date | None, overdue_only: bool, limit: int
+) -> Sequence[Row[Any]]:
+    """The dashboard's lists: unsettled invoices by due date (served by ix_invoices_unsettled_due)."""
+    sql = """
+SELECT i.number, i.status, i.currency, i.total_minor, i.amount_paid_minor,
+       i.total_minor - i.amount_paid_minor AS balance_minor, i.due_date, i.reminders_paused,
+       c.name AS client_name, c.external_id AS client_external_id
+FROM invoices i
+JOIN clients c ON c.id = i.client_id
+WHERE i.status IN ('open', 'partially_paid', 'overdue')
+  AND (CAST(:due_from AS date) IS NULL OR i.due_date >= :due_from)
+  AND (CAST(:due_to AS date) IS NULL OR i.due_date <= :due_to)
+  AND (NOT :overdue_only OR i.status = 'overdue')
+ORDER BY i.due_date, i.id
+LIMIT :limit
+"""
+    params = {"due_from": due_from, "due_to": due_to, "overdue_only": overdue_only, "limit": limit}
+    return (await session.execute(text(sql), params)).all()

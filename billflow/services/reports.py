@@ -1,0 +1,303 @@
+"""Receivables reports: aging, cash collected, days sales outstanding, top overdue clients, reminder effectiveness.
+
+The figures come from SQL aggregates (billflow.repositories.reports); this module fixes the definitions
+(periods, cut-off instants, the DSO formula) and shapes the rows into models that the API, CLI and CSV share.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
+from sqlalchemy import Row
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from billflow.repositories import reports as reports_repo
+
+
+class Grain(StrEnum):
+    day = "day"
+    week = "week"  # ISO weeks, starting on Monday
+    month = "month"
+
+
+def end_of_day_utc(day: date) -> datetime:
+    """ "As of a date" means at the end of that day: the next midnight, in UTC."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+# --- aging ----------------------------------------------------------------------------------------
+
+
+class AgingRow(BaseModel):
+    currency: str
+    current_minor: int
+    days_1_30_minor: int
+    days_31_60_minor: int
+    days_61_90_minor: int
+    over_90_minor: int
+    total_minor: int
+    invoice_count: int
+
+
+class AgingReport(BaseModel):
+    """Open balances at the end of `as_of` by days past due: current (not yet due), 1-30, 31-60, 61-90, 90+."""
+
+    as_of: date
+    rows: list[AgingRow]
+
+
+async def aging(session: AsyncSession, *, as_of: date | None = None) -> AgingReport:
+    day = as_of or today_utc()
+    rows = await reports_repo.aging_by_currency(session, as_of=day, cutoff=end_of_day_utc(day))
+    return AgingReport(as_of=day, rows=[AgingRow.model_validate(r._mapping) for r in rows])
+
+
+# --- cash collected -------------------------------------------------------------------------------
+
+
+class CashRow(BaseModel):
+    period: date
+    currency: str
+    received_minor: int
+    refunded_minor: int
+    net_minor: int
+    payment_count: int
+    refund_count: int
+
+
+class CashReport(BaseModel):
+    """Money received (refunds negative) per period, by the payment's receipt instant in `time_zone`."""
+
+    grain: Grain
+    start: date
+    end: date
+    time_zone: str
+    rows: list[CashRow]
+
+
+DEFAULT_CASH_SPAN = {Grain.day: 30, Grain.week: 7 * 12, Grain.month: 365}
+
+
+async def cash_collected(
+    session: AsyncSession,
+    *,
+    grain: Grain = Grain.month,
+    start: date | None = None,
+    end: date | None = None,
+    time_zone: str = "UTC",
+) -> CashReport:
+    """Between start and end inclusive (default: the last 30 days, 12 weeks or 12 months up to today)."""
+    last = end or today_utc()
+    first = start or last - timedelta(days=DEFAULT_CASH_SPAN[grain] - 1)
+    if first > last:
+        raise ValueError("start must not be after end")
+    tz = ZoneInfo(time_zone)  # raises for an unknown zone
+    rows = await reports_repo.cash_collected(
+        session,
+        grain=grain.value,
+        start=datetime.combine(first, time(0), tzinfo=tz).astimezone(UTC),
+        end=datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC),
+        time_zone=time_zone,
+    )
+    return CashReport(
+        grain=grain,
+        start=first,
+        end=last,
+        time_zone=time_zone,
+        rows=[CashRow.model_validate(r._mapping) for r in rows],
+    )
+
+
+# --- days sales outstanding -----------------------------------------------------------------------
+
+
+class DsoRow(BaseModel):
+    currency: str
+    receivable_minor: int
+    sales_minor: int
+    dso_days: float | None  # None: nothing invoiced in the period
+
+
+class DsoReport(BaseModel):
+    """DSO = receivables at the end of `as_of` / invoiced in the `days` up to it (void excluded) x `days`."""
+
+    as_of: date
+    days: int
+    rows: list[DsoRow]
+
+
+async def days_sales_outstanding(session: AsyncSession, *, as_of: date | None = None, days: int = 90) -> DsoReport:
+    if not 1 <= days <= 3660:
+        raise ValueError("days must be between 1 and 3660")
+    day = as_of or today_utc()
+    receivable = {r.currency: r.total_minor for r in (await aging(session, as_of=day)).rows}
+    sales_rows = await reports_repo.credit_sales(session, start=day - timedelta(days=days - 1), end=day)
+    sales = {r.currency: int(r.sales_minor) for r in sales_rows}
+    rows = []
+    for currency in sorted(receivable.keys() | sales.keys()):
+        owed, sold = receivable.get(currency, 0), sales.get(currency, 0)
+        dso = round(owed / sold * days, 1) if sold > 0 else None
+        rows.append(DsoRow(currency=currency, receivable_minor=owed, sales_minor=sold, dso_days=dso))
+    return DsoReport(as_of=day, days=days, rows=rows)
+
+
+# --- top overdue clients --------------------------------------------------------------------------
+
+
+class OverdueClientRow(BaseModel):
+    client_id: int
+    external_id: str
+    name: str
+    email: str
+    currency: str
+    overdue_minor: int
+    invoice_count: int
+    oldest_days_past_due: int
+
+
+class TopOverdueReport(BaseModel):
+    as_of: date
+    rows: list[OverdueClientRow]
+
+
+async def top_overdue_clients(session: AsyncSession, *, as_of: date | None = None, limit: int = 10) -> TopOverdueReport:
+    if not 1 <= limit <= 500:
+        raise ValueError("limit must be between 1 and 500")
+    day = as_of or today_utc()
+    rows = await reports_repo.top_overdue_clients(session, as_of=day, cutoff=end_of_day_utc(day), limit=limit)
+    return TopOverdueReport(as_of=day, rows=[OverdueClientRow.model_validate(r._mapping) for r in rows])
+
+
+# --- reminder effectiveness -----------------------------------------------------------------------
+
+
+class EffectivenessRow(BaseModel):
+    step: int
+    reminded: int
+    paid_within: int
+    share_paid: float  # paid_within / reminded, 0..1
+
+
+class EffectivenessReport(BaseModel):
+    """Per reminder step: the share of reminded invoices paid within `within_days` of that reminder."""
+
+    within_days: int
+    start: date
+    end: date
+    rows: list[EffectivenessRow]
+
+
+async def reminder_effectiveness(
+    session: AsyncSession,
+    *,
+    within_days: int = 7,
+    start: date | None = None,
+    end: date | None = None,
+) -> EffectivenessReport:
+    if not 1 <= within_days <= 365:
+        raise ValueError("within_days must be between 1 and 365")
+    last = end or today_utc()
+    first = start or last - timedelta(days=179)
+    if first > last:
+        raise ValueError("start must not be after end")
+    rows = await reports_repo.reminder_effectiveness(
+        session,
+        within_days=within_days,
+        start=datetime.combine(first, time(0), tzinfo=UTC),
+        end=end_of_day_utc(last),
+    )
+    return EffectivenessReport(
+        within_days=within_days,
+        start=first,
+        end=last,
+        rows=[
+            EffectivenessRow(
+                step=r.step,
+                reminded=r.reminded,
+                paid_within=r.paid_within,
+                share_paid=round(r.paid_within / r.reminded, 4) if r.reminded else 0.0,
+            )
+            for r in rows
+        ],
+    )
+
+
+# --- dashboard ------------------------------------------------------------------------------------
+
+
+class DashboardInvoice(BaseModel):
+    number: str
+    status: str
+    currency: str
+    total_minor: int
+    amount_paid_minor: int
+    balance_minor: int
+    due_date: date
+    days_past_due: int
+    reminders_paused: bool
+    client_name: str
+    client_external_id: str
+
+
+class DashboardSummary(BaseModel):
+    """What the staff dashboard shows: aging totals per currency, overdue invoices, invoices due soon."""
+
+    today: date
+    due_soon_days: int
+    aging: AgingReport
+    overdue: list[DashboardInvoice]
+    due_soon: list[DashboardInvoice]
+
+
+async def dashboard(
+    session: AsyncSession, *, today: date | None = None, due_soon_days: int = 7, limit: int = 50
+) -> DashboardSummary:
+    day = today or today_utc()
+    overdue = await reports_repo.unsettled_invoices(session, due_from=None, due_to=None, overdue_only=True, limit=limit)
+    soon = await reports_repo.unsettled_invoices(
+        session, due_from=day, due_to=day + timedelta(days=due_soon_days), overdue_only=False, limit=limit
+    )
+
+    def shaped(rows: Sequence[Row[Any]]) -> list[DashboardInvoice]:
+        return [DashboardInvoice.model_validate({**r._mapping, "days_past_due": (day - r.due_date).days}) for r in rows]
+
+    return DashboardSummary(
+        today=day,
+        due_soon_days=due_soon_days,
+        aging=await aging(session, as_of=day),
+        overdue=shaped(overdue),
+        due_soon=shaped([r for r in soon if r.status != "overdue"]),
+    )
+
+
+# --- CSV ------------------------------------------------------------------------------------------
+
+Report = AgingReport | CashReport | DsoReport | TopOverdueReport | EffectivenessReport
+
+
+def to_csv(report: Report) -> str:
+    """The report's rows as CSV with a header line; amounts stay in minor units (exact, no rounding)."""
+    buffer = io.StringIO()
+    fields = list(type(report.rows[0]).model_fields) if report.rows else _row_fields(report)
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in report.rows:
+        writer.writerow(row.model_dump(mode="json"))
+    return buffer.getvalue()
+
+
+def _row_fields(report: Report) -> list[str]:
+    annotation = type(report).model_fields["rows"].annotation
+    row_type = annotation.__args__[0]  # type: ignore[union-attr]
+    return list(row_type.model_fields)
