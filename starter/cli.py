@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from starter import invoices, outbox, stack, temporal_cmd
+from starter import api as api_cmd
+from starter import db_cmd, invoices, outbox, stack, temporal_cmd
+from starter import events as events_cli
+from starter import integrations as integrations_cli
 from starter import keys as api_keys_cli
 
 app = typer.Typer(
@@ -15,7 +18,11 @@ app = typer.Typer(
 )
 app.add_typer(invoices.app, name="invoice", help="Create, list, show and act on invoices.")
 app.add_typer(api_keys_cli.app, name="key", help="Create, list and revoke staff API keys.")
+app.add_typer(integrations_cli.app, name="integration", help="Booking systems that post signed events.")
+app.add_typer(events_cli.app, name="events", help="Send a booking event by hand: `billflow events send FILE`.")
+api_cmd.register(app)
 app.add_typer(outbox.app, name="outbox", help="The emails billflow sent; `billflow outbox ID` prints one.")
+app.add_typer(db_cmd.app, name="db", help="The database schema: `billflow db upgrade`, downgrade, current.")
 app.add_typer(temporal_cmd.app, name="temporal", help="Prepare a Temporal namespace: `billflow temporal setup`.")
 stack.register(app)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from billflow.config import get_settings
@@ -132,7 +133,7 @@ async def _list(status: InvoiceStatus | None, client_external_id: str | None, li
             status_cell += " [dim](viewed)[/]"
         table.add_row(
             invoice.number,
-            client_row.name,
+            escape(client_row.name),
             format_money(invoice.total_minor, invoice.currency),
             format_money(invoice.balance_minor, invoice.currency),
             status_cell,
@@ -180,14 +181,14 @@ async def _show(number: str, as_json: bool) -> None:
         + (f"  [dim]viewed {invoice.viewed_at:%Y-%m-%d %H:%M}[/]" if invoice.viewed_at else "")
     )
     if client:
-        console.print(f"Client: {client.name} <{client.email}> ({client.timezone})")
+        console.print(f"Client: {escape(client.name)} <{escape(client.email)}> ({client.timezone})")
     console.print(f"Issued {invoice.issue_date}, due {invoice.due_date}; workflow {invoice.workflow_id}")
     if invoice.payment_url:
         console.print(f"Pay link: {invoice.payment_url}")
     lines_table = Table("Description", "Qty", "Unit", "Tax", "Total", title="Lines", header_style="bold")
     for line in lines:
         lines_table.add_row(
-            line.description,
+            escape(line.description),
             f"{line.quantity.normalize()}",
             money(line.unit_price_minor),
             f"{line.tax_rate_bp / 100:g} %",
@@ -199,7 +200,9 @@ async def _show(number: str, as_json: bool) -> None:
     lines_table.add_row("Balance", "", "", "", f"[bold]{money(invoice.balance_minor)}[/]")
     console.print(lines_table)
     if payments:
-        table = Table("Received", "Kind", "Provider", "Reference", "Amount", title="Payments", header_style="bold")
+        table = Table(
+            "Received (UTC)", "Kind", "Provider", "Reference", "Amount", title="Payments", header_style="bold"
+        )
         for p in payments:
             table.add_row(
                 f"{p.received_at:%Y-%m-%d %H:%M:%S}",
@@ -210,15 +213,20 @@ async def _show(number: str, as_json: bool) -> None:
             )
         console.print(table)
     if messages:
-        table = Table("Created", "Kind", "Step", "To", "Status", "Subject", title="Emails", header_style="bold")
+        table = Table("Created (UTC)", "Kind", "Step", "To", "Status", "Subject", title="Emails", header_style="bold")
         for m in reversed(messages):
             table.add_row(
-                f"{m.created_at:%Y-%m-%d %H:%M:%S}", m.kind, str(m.reminder_step or ""), m.to_email, m.status, m.subject
+                f"{m.created_at:%Y-%m-%d %H:%M:%S}",
+                m.kind,
+                str(m.reminder_step or ""),
+                m.to_email,
+                m.status,
+                escape(m.subject),
             )
         console.print(table)
-    table = Table("When", "Event", "Details", title="Timeline", header_style="bold")
+    table = Table("When (UTC)", "Event", "Details", title="Timeline", header_style="bold")
     for e in events:
-        table.add_row(f"{e.occurred_at:%Y-%m-%d %H:%M:%S}", e.kind, e.message)
+        table.add_row(f"{e.occurred_at:%Y-%m-%d %H:%M:%S}", e.kind, escape(e.message))
     console.print(table)
     if state is not None:
         _print_state(state)
@@ -245,7 +253,7 @@ def _print_state(state: InvoiceState) -> None:
     if state.escalated:
         parts.append("escalated to staff")
     if state.last_rejection:
-        parts.append(f"last rejected action: {state.last_rejection}")
+        parts.append(f"last rejected action: {escape(state.last_rejection)}")
     console.print("Workflow: " + "; ".join(parts))
 
 

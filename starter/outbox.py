@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -41,7 +42,7 @@ async def _outbox(message_id: int | None, limit: int, as_json: bool) -> None:
     if message_id is not None:
         m = messages[0]
         header = f"To: {m.to_email}\nSubject: {m.subject}\nKind: {m.kind}  Status: {m.status}  Backend: {m.backend}"
-        console.print(Panel(f"{header}\n\n{m.body_text}", title=f"email {m.id}", expand=False))
+        console.print(Panel(escape(f"{header}\n\n{m.body_text}"), title=f"email {m.id}", expand=False))
         return
     table = Table("Id", "Created", "Kind", "Step", "To", "Status", "Subject", title="Outbox", header_style="bold")
     for m in messages:

@@ -192,8 +192,8 @@ class DevStack:
             await self.db.dispose()
 
 
-async def serve_forever(settings: Settings) -> None:
-    async with DevStack(settings) as stack:
+async def serve_forever(settings: Settings, *, ui_port: int) -> None:
+    async with DevStack(settings, ui_port=ui_port) as stack:
         console.print(
             f"\n[bold]billflow is running.[/] Temporal UI: {stack.ui_url}   Web: {stack.web_url}\n"
             "Try: billflow invoice create examples/booking.json   ·   Ctrl-C stops everything."
@@ -202,20 +202,23 @@ async def serve_forever(settings: Settings) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    ui_port_option = typer.Option(8233, "--ui-port", help="Port of the Temporal UI (dev server started here).")
+
     @app.command()
-    def dev() -> None:
+    def dev(ui_port: int = ui_port_option) -> None:
         """Start PostgreSQL, the Temporal dev server (UI on :8233), the worker and the web app; Ctrl-C stops all."""
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve_forever(get_settings()))
+            asyncio.run(serve_forever(get_settings(), ui_port=ui_port))
         console.print("stopped.")
 
     @app.command()
     def demo(
         keep_running: bool = typer.Option(False, "--keep-running", help="Keep the stack up after the demo."),
+        ui_port: int = ui_port_option,
     ) -> None:
         """Start the stack and push four demo bookings through in about a minute: paid by the client, marked paid
         by staff, paused and resumed, and one that goes overdue and is escalated."""
         from starter.demo import run_demo
 
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_demo(get_settings(), keep_running=keep_running))
+            asyncio.run(run_demo(get_settings(), keep_running=keep_running, ui_port=ui_port))

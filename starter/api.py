@@ -1,0 +1,50 @@
+"""`billflow api`: serve the HTTP API (booking events, staff endpoints, pages) with uvicorn.
+
+`serve_app` is what `billflow dev` can call too: one way to serve the app beside a worker.
+"""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+from temporalio.client import Client
+
+from billflow.config import Settings, get_settings
+from billflow.db import Database
+from billflow.web.app import create_app
+from starter.common import console, database, run, temporal_client
+
+
+async def serve_app(
+    settings: Settings, db: Database, client: Client, *, host: str | None = None, port: int | None = None
+) -> None:
+    """Serve create_app(settings, db, client) until Ctrl-C / SIGTERM (uvicorn handles the signals)."""
+    config = uvicorn.Config(
+        create_app(settings, db, client),
+        host=host or settings.api_host,
+        port=settings.api_port if port is None else port,
+        log_level="info",
+        lifespan="on",
+    )
+    await uvicorn.Server(config).serve()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("api")
+    def api(
+        host: str = typer.Option(None, "--host", help="Interface to bind (default BILLFLOW_API_HOST)."),
+        port: int = typer.Option(None, "--port", min=0, max=65535, help="Port (default BILLFLOW_API_PORT)."),
+    ) -> None:
+        """Run the HTTP API against the configured database and Temporal (start a worker separately)."""
+
+        async def go() -> None:
+            settings = get_settings()
+            client = await temporal_client(settings)
+            async with database(settings) as db:
+                console.print(
+                    f"billflow API on http://{host or settings.api_host}:{settings.api_port if port is None else port}"
+                    "  (OpenAPI document at /docs)"
+                )
+                await serve_app(settings, db, client, host=host, port=port)
+
+        run(go())

@@ -1,0 +1,55 @@
+"""`billflow integration create|list`: booking systems allowed to post signed events."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from billflow.services import integrations
+from starter.common import JsonOption, console, database, fail, print_json, run
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    name: str = typer.Argument(..., help="Lower-case name, e.g. 'calcom'; also the bookings' source."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Create an integration and print its signing secret (give it to the booking system)."""
+
+    async def go() -> integrations.CreatedIntegration:
+        async with database() as db:
+            return await integrations.create_integration(db, integrations.NewIntegration(name=name))
+
+    try:
+        created = run(go())
+    except integrations.IntegrationExists as err:
+        fail(str(err))
+    if as_json:
+        print_json(created)
+        return
+    console.print(f"Integration [bold]{created.name}[/] created. Signing secret:")
+    console.print(created.secret, soft_wrap=True, highlight=False)
+    console.print(
+        f"It signs each delivery: {integrations.SIGNATURE_HEADER}: v1=HMAC-SHA256(secret, '<timestamp>.<body>'), "
+        f"{integrations.TIMESTAMP_HEADER}: <unix seconds>, {integrations.INTEGRATION_HEADER}: {created.name}"
+    )
+
+
+@app.command("list")
+def list_(as_json: bool = JsonOption) -> None:
+    """List integrations (never their secrets)."""
+
+    async def go() -> list[integrations.IntegrationOut]:
+        async with database() as db:
+            return await integrations.list_integrations(db)
+
+    rows = run(go())
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("name", "created", title="Integrations")
+    for row in rows:
+        table.add_row(row.name, f"{row.created_at:%Y-%m-%d %H:%M}")
+    console.print(table)
