@@ -1,0 +1,156 @@
+"""The Alembic migrations build the schema the models describe, and go down and up again on a fresh database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import inspect, make_url
+from sqlmodel import SQLModel
+from typer.testing import CliRunner
+
+import models.tables  # noqa: F401  (registers every table)
+from billflow import migrate
+from billflow.config import get_settings
+from billflow.db import Database
+from starter.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+needs_revision = pytest.mark.skipif(
+    not migrate.has_revisions(), reason="no revision in migrations/versions yet (create_schema uses create_all)"
+)
+
+
+@pytest.fixture
+def fresh_url(database_url: str) -> Iterator[str]:
+    """An empty database on the test server, dropped afterwards."""
+    server = make_url(database_url)
+    name = f"billflow_mig_{uuid.uuid4().hex[:10]}"
+    admin = server.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def fresh_db(fresh_url: str) -> AsyncIterator[Database]:
+    database = Database(fresh_url, pool_size=2)
+    yield database
+    await database.dispose()
+
+
+async def _tables(db: Database) -> set[str]:
+    async with db.engine.connect() as conn:
+        return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+
+
+def test_one_head() -> None:
+    """Two heads mean two engineers added revisions in parallel: merge them (`alembic merge heads`)."""
+    assert len(migrate.head_revisions()) <= 1
+
+
+@needs_revision
+async def test_migrations_match_the_models(fresh_db: Database) -> None:
+    await migrate.upgrade(fresh_db.engine)
+    diff = await migrate.drift(fresh_db.engine)
+    assert diff == [], "models and migrations disagree: add a revision with `billflow db revision -m ...`"
+
+
+@needs_revision
+async def test_downgrade_to_base_and_up_again(fresh_db: Database) -> None:
+    await migrate.upgrade(fresh_db.engine)
+    assert set(SQLModel.metadata.tables) <= await _tables(fresh_db)
+
+    await migrate.downgrade(fresh_db.engine, "base")
+    assert await _tables(fresh_db) == {"alembic_version"}
+    assert await migrate.current(fresh_db.engine) is None
+
+    await migrate.upgrade(fresh_db.engine)
+    assert await migrate.current(fresh_db.engine) == migrate.head_revisions()[0]
+    assert await migrate.drift(fresh_db.engine) == []
+
+
+@needs_revision
+async def test_create_schema_runs_the_migrations(fresh_db: Database) -> None:
+    await fresh_db.create_schema()
+    assert await migrate.current(fresh_db.engine) == migrate.head_revisions()[0]
+    await fresh_db.create_schema()  # a second start (another worker) changes nothing
+    assert await migrate.current(fresh_db.engine) == migrate.head_revisions()[0]
+
+
+@needs_revision
+async def test_concurrent_upgrades_wait_for_each_other(fresh_url: str, fresh_db: Database) -> None:
+    """Three processes (workers, the migrate job) starting at once: the advisory lock lets one migrate, the
+    others then find head; none fails on "table already exists"."""
+    env = {**os.environ, "DATABASE_URL": fresh_url}
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "starter.cli",
+            "db",
+            "upgrade",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        for _ in range(3)
+    ]
+    outputs = [(await p.communicate())[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outputs
+    assert await migrate.current(fresh_db.engine) == migrate.head_revisions()[0]
+    assert await migrate.drift(fresh_db.engine) == []
+
+
+@needs_revision
+async def test_in_process_migrations_are_serialised(fresh_url: str) -> None:
+    databases = [Database(fresh_url, pool_size=1) for _ in range(3)]
+    try:
+        await asyncio.gather(*(d.create_schema() for d in databases))
+        assert set(SQLModel.metadata.tables) <= await _tables(databases[0])
+    finally:
+        await asyncio.gather(*(d.dispose() for d in databases))
+
+
+@needs_revision
+async def test_database_made_by_create_all_is_adopted_at_head(fresh_db: Database) -> None:
+    async with fresh_db.engine.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.create_all)
+    await fresh_db.create_schema()
+    assert await migrate.current(fresh_db.engine) == migrate.head_revisions()[0]
+
+
+async def test_create_schema_creates_every_table(fresh_db: Database) -> None:
+    await fresh_db.create_schema()
+    assert set(SQLModel.metadata.tables) <= await _tables(fresh_db)
+
+
+@needs_revision
+async def test_cli_upgrade_current_downgrade(fresh_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", fresh_url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        behind = await asyncio.to_thread(runner.invoke, app, ["db", "current"])
+        assert behind.exit_code == 1
+        assert "behind" in behind.output
+        up = await asyncio.to_thread(runner.invoke, app, ["db", "upgrade"])
+        assert up.exit_code == 0, up.output
+        assert migrate.head_revisions()[0] in up.output
+        assert (await asyncio.to_thread(runner.invoke, app, ["db", "current"])).exit_code == 0
+        down = await asyncio.to_thread(runner.invoke, app, ["db", "downgrade", "base"])
+        assert down.exit_code == 0, down.output
+        assert "base (empty)" in down.output
+    finally:
+        get_settings.cache_clear()
