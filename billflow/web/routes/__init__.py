@@ -2,10 +2,21 @@
 
 from fastapi import APIRouter
 
+from billflow.web.api import clients as api_clients
 from billflow.web.api import events as api_events
 from billflow.web.api import invoices as api_invoices
-from billflow.web.routes import health, public
+from billflow.web.api import reports as api_reports
+from billflow.web.routes import dashboard, health, public, stripe_webhooks
 
 
 def all_routers() -> list[APIRouter]:
-    return [health.router, public.router, api_events.router, api_invoices.router]
+    return [
+        health.router,
+        public.router,
+        stripe_webhooks.router,
+        api_events.router,
+        api_invoices.router,
+        api_clients.router,
+        api_reports.router,
+        dashboard.router,
+    ]
