@@ -1,0 +1,163 @@
+"""Invoice runs settled by payments: on time, after reminders, in parts, and with repeated signals."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from billflow.db import Database
+from models.enums import EmailKind, InvoiceStatus
+from tests.workflows.support import (
+    BOOKING_TOTAL,
+    DAY,
+    booking,
+    issued,
+    payment,
+    rows,
+    search_status,
+    skip_to,
+    start,
+    until,
+)
+from workflows.invoice import InvoiceWorkflow
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+async def test_paid_before_due_date_sends_receipt_and_no_reminders(
+    time_env: WorkflowEnvironment, db: Database, task_queue: str
+) -> None:
+    data = booking(-3, 0, 3)
+    handle = await start(time_env.client, data, task_queue)
+    state = await issued(handle)
+    assert state.status is InvoiceStatus.open
+    assert state.payment_url and state.payment_url.startswith("http://billflow.test/pay/")
+
+    await skip_to(time_env, state.due_at - 5 * DAY)
+    await handle.signal(InvoiceWorkflow.payment_received, payment())
+    outcome = await handle.result()
+
+    assert (outcome.status, outcome.amount_paid_minor, outcome.reminders_sent) == (InvoiceStatus.paid, BOOKING_TOTAL, 0)
+    found = await rows(db, data.workflow_id)
+    assert found.invoice.status == InvoiceStatus.paid
+    assert found.invoice.paid_at is not None
+    assert found.invoice.payment_url == state.payment_url
+    assert [p.amount_minor for p in found.payments] == [BOOKING_TOTAL]
+    assert found.email_kinds == [(EmailKind.invoice_issued, None), (EmailKind.receipt, None)]
+    assert found.event_kinds == ["invoice.issued", "payment.received"]
+    assert await search_status(handle) == "paid"
+
+
+async def test_paid_after_two_reminders(time_env: WorkflowEnvironment, db: Database, task_queue: str) -> None:
+    data = booking(-5, -1, 3, 7)
+    handle = await start(time_env.client, data, task_queue)
+    state = await issued(handle)
+
+    await skip_to(time_env, state.due_at - DAY / 2)  # after step 2 (-1d), before the due instant
+    state = await until(handle, lambda s: s.steps_sent == 2)
+    assert state.status is InvoiceStatus.open
+    assert state.next_reminder_at == state.due_at + 3 * DAY
+    await handle.signal(InvoiceWorkflow.payment_received, payment())
+    outcome = await handle.result()
+
+    assert (outcome.status, outcome.reminders_sent) == (InvoiceStatus.paid, 2)
+    found = await rows(db, data.workflow_id)
+    assert found.invoice.status == InvoiceStatus.paid
+    assert found.invoice.overdue_at is None
+    assert found.email_kinds == [
+        (EmailKind.invoice_issued, None),
+        (EmailKind.reminder, 1),
+        (EmailKind.reminder, 2),
+        (EmailKind.receipt, None),
+    ]
+
+
+async def test_partial_payment_keeps_reminding_for_the_balance_then_receipt_once(
+    time_env: WorkflowEnvironment, db: Database, task_queue: str
+) -> None:
+    data = booking(-3, 3, 10)
+    handle = await start(time_env.client, data, task_queue)
+    state = await issued(handle)
+
+    await handle.signal(InvoiceWorkflow.payment_received, payment(10_000))
+    state = await until(handle, lambda s: s.amount_paid_minor == 10_000)
+    assert (state.status, state.balance_minor) == (InvoiceStatus.partially_paid, BOOKING_TOTAL - 10_000)
+    assert await search_status(handle) == "partially_paid"
+    middle = await rows(db, data.workflow_id)
+    assert (middle.invoice.status, middle.invoice.amount_paid_minor) == (InvoiceStatus.partially_paid, 10_000)
+
+    await skip_to(time_env, state.due_at + 4 * DAY)  # two steps fall due, and the due date passes
+    state = await until(handle, lambda s: s.steps_sent == 2)
+    assert state.status is InvoiceStatus.overdue
+    await handle.signal(InvoiceWorkflow.payment_received, payment(BOOKING_TOTAL - 10_000))
+    outcome = await handle.result()
+
+    assert (outcome.status, outcome.amount_paid_minor) == (InvoiceStatus.paid, BOOKING_TOTAL)
+    found = await rows(db, data.workflow_id)
+    assert (found.invoice.status, found.invoice.amount_paid_minor) == (InvoiceStatus.paid, BOOKING_TOTAL)
+    assert sorted(p.amount_minor for p in found.payments) == [10_000, BOOKING_TOTAL - 10_000]
+    assert found.email_kinds == [
+        (EmailKind.invoice_issued, None),
+        (EmailKind.reminder, 1),
+        (EmailKind.overdue, 2),
+        (EmailKind.receipt, None),
+    ]
+    assert found.count_events("payment.received") == 2
+
+
+async def test_duplicate_payment_signal_records_one_payment(
+    time_env: WorkflowEnvironment, db: Database, task_queue: str
+) -> None:
+    data = booking()
+    handle = await start(time_env.client, data, task_queue)
+    await issued(handle)
+
+    first = payment(10_000, reference="pi_duplicate")
+    await handle.signal(InvoiceWorkflow.payment_received, first)
+    await handle.signal(InvoiceWorkflow.payment_received, first)
+    await handle.signal(InvoiceWorkflow.payment_received, payment(BOOKING_TOTAL - 10_000))
+    outcome = await handle.result()  # the inbox is applied in order: both copies were seen before this one
+
+    assert outcome.amount_paid_minor == BOOKING_TOTAL
+    found = await rows(db, data.workflow_id)
+    assert [p.provider_reference for p in found.payments].count("pi_duplicate") == 1
+    assert len(found.payments) == 2
+    assert found.invoice.amount_paid_minor == BOOKING_TOTAL
+    assert found.count_events("payment.received") == 2
+
+
+async def test_payment_queued_behind_the_settling_one_is_still_recorded(
+    time_env: WorkflowEnvironment, db: Database, task_queue: str
+) -> None:
+    data = booking()
+    handle = await start(time_env.client, data, task_queue)
+    await issued(handle)
+
+    await handle.signal(InvoiceWorkflow.payment_received, payment())
+    await handle.signal(InvoiceWorkflow.payment_received, payment(1_000, reference="pi_late_extra"))
+    outcome = await handle.result()
+
+    found = await rows(db, data.workflow_id)
+    assert {p.provider_reference for p in found.payments} >= {"pi_late_extra"}
+    assert found.invoice.amount_paid_minor == BOOKING_TOTAL + 1_000 == outcome.amount_paid_minor
+    assert found.invoice.status == InvoiceStatus.paid
+    assert found.email_kinds.count((EmailKind.receipt, None)) == 1
+
+
+async def test_payment_in_another_currency_is_rejected_and_changes_nothing(
+    time_env: WorkflowEnvironment, db: Database, task_queue: str
+) -> None:
+    data = booking()
+    handle = await start(time_env.client, data, task_queue)
+    await issued(handle)
+
+    await handle.signal(InvoiceWorkflow.payment_received, payment(currency="EUR"))
+    state = await until(handle, lambda s: s.last_rejection is not None)
+    assert "currency" in (state.last_rejection or "")
+    assert (state.status, state.amount_paid_minor) == (InvoiceStatus.open, 0)
+    found = await rows(db, data.workflow_id)
+    assert (found.invoice.status, found.invoice.amount_paid_minor, found.payments) == (InvoiceStatus.open, 0, [])
+    assert found.count_events("invoice.rejected") == 1
+
+    await handle.signal(InvoiceWorkflow.payment_received, payment())
+    assert (await handle.result()).status is InvoiceStatus.paid
