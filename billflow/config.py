@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -49,6 +50,32 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
     sendgrid_api_key: str | None = Field(default=None, alias="SENDGRID_API_KEY")
     sendgrid_api_host: str | None = Field(default=None, alias="SENDGRID_API_HOST")
+
+    # Operations. production: JSON logs, and every secret must be given (no embedded database, no defaults).
+    env: Literal["development", "production"] = Field(default="development", alias="BILLFLOW_ENV")
+    log_format: Literal["console", "json"] | None = Field(default=None, alias="BILLFLOW_LOG_FORMAT")
+    log_level: str = Field(default="INFO", alias="BILLFLOW_LOG_LEVEL")
+    # The worker's Prometheus metrics and /healthz, /readyz; unset: not served.
+    metrics_port: int | None = Field(default=None, alias="BILLFLOW_METRICS_PORT")
+    metrics_host: str = Field(default="127.0.0.1", alias="BILLFLOW_METRICS_HOST")
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json" or (self.log_format is None and self.env == "production")
+
+    @model_validator(mode="after")
+    def _production_has_its_secrets(self) -> Settings:
+        if self.env != "production":
+            return self
+        required = {"DATABASE_URL": self.database_url}
+        if self.payment_backend is PaymentBackend.stripe:
+            required |= {"STRIPE_API_KEY": self.stripe_api_key, "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret}
+        if self.email_backend is EmailBackend.sendgrid:
+            required["SENDGRID_API_KEY"] = self.sendgrid_api_key
+        missing = sorted(name for name, value in required.items() if not value)
+        if missing:
+            raise ValueError(f"BILLFLOW_ENV=production needs {', '.join(missing)} (no defaults in production)")
+        return self
 
 
 @lru_cache
