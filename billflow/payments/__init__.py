@@ -17,4 +17,17 @@ def build_payment_provider(settings: Settings) -> PaymentProvider:
         from billflow.payments.local import LocalPaymentProvider
 
         return LocalPaymentProvider(settings.public_base_url)
+    if backend is PaymentBackend.stripe:
+        from billflow.payments.stripe import StripePaymentProvider
+
+        if not settings.stripe_api_key:
+            raise ValueError("BILLFLOW_PAYMENT_BACKEND=stripe needs STRIPE_API_KEY (and STRIPE_WEBHOOK_SECRET)")
+        if not settings.stripe_webhook_secret:
+            log.warning("STRIPE_WEBHOOK_SECRET is unset: Stripe webhooks will be rejected")
+        log.info(
+            "stripe: pay links at %s/pay/{token}, API %s",
+            settings.public_base_url,
+            settings.stripe_api_base or "api.stripe.com",
+        )
+        return StripePaymentProvider(settings.public_base_url)
     raise NotImplementedError(f"payment backend {backend.value!r} is not available yet")

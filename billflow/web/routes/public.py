@@ -165,4 +165,33 @@ def _nothing_to_pay(invoice: Invoice, urls: dict[str, str]) -> HTMLResponse:
 
 
 async def _stripe_checkout(request: Request, invoice: Invoice) -> Response:
-    raise HTTPException(status_code=503, detail="Stripe checkout is not wired yet")
+    """Redirect to the invoice's open Checkout Session (or a new one); Stripe trouble shows a polite page."""
+    from billflow.payments.stripe import StripeUnavailable
+    from billflow.services import checkout
+
+    state = request.app.state
+    settings: Settings = state.settings
+    if getattr(state, "stripe_gateway", None) is None:
+        from billflow.payments.stripe import build_stripe_gateway
+
+        state.stripe_gateway = build_stripe_gateway(settings.stripe_api_key, api_base=settings.stripe_api_base)
+    assert invoice.id is not None
+    urls = _urls(settings, invoice.public_token)
+    try:
+        result = await checkout.open_checkout(
+            state.db, state.temporal, state.stripe_gateway, settings, invoice_id=invoice.id
+        )
+    except StripeUnavailable:
+        result = checkout.CheckoutResult(checkout.CheckoutOutcome.unavailable)
+    if result.outcome is checkout.CheckoutOutcome.redirect and result.url:
+        return RedirectResponse(result.url, status_code=303)
+    if result.outcome is checkout.CheckoutOutcome.settled:
+        return RedirectResponse(urls["invoice_url"], status_code=303)
+    response = _render(
+        "message.html.j2",
+        heading="Online payment is unavailable right now",
+        text="We could not open the secure payment page. Please try again in a few minutes; we have been notified.",
+        **urls,
+    )
+    response.status_code = 503
+    return response

@@ -1,0 +1,142 @@
+"""Stripe payments: billflow's own stable pay URL in every email, Stripe Checkout Sessions behind it.
+
+A Checkout Session expires within 24 hours, so the emailed link is never one: it is /pay/{token}, and each visit
+reuses the invoice's open session or opens a new one (billflow.services.checkout). This module is the thin,
+typed wrapper over the official client (StripeClient, v1 API, async over httpx) that the service calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+
+log = logging.getLogger(__name__)
+
+
+class StripeUnavailable(Exception):
+    """429, 5xx or no answer: transient; an activity retry policy (or the client on its next visit) tries again."""
+
+
+class StripeRejected(Exception):
+    """A 4xx other than 429: Stripe refused the request; retrying the same request cannot help.
+
+    The message is Stripe's own, so staff see what to fix (e.g. an amount below the currency's minimum).
+    """
+
+    def __init__(self, message: str, *, status: int | None, code: str | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    """What billflow needs to know about a Checkout Session, decoupled from the library's objects."""
+
+    id: str
+    url: str | None
+    status: str  # open, complete, expired
+    payment_status: str  # paid, unpaid, no_payment_required
+    amount_total: int
+    currency: str  # ISO 4217, upper case
+    payment_intent_id: str | None
+    expires_at: datetime | None
+    metadata: dict[str, str]
+
+    @classmethod
+    def from_stripe(cls, session: Any) -> SessionSnapshot:
+        data = session if isinstance(session, dict) else session.to_dict()
+        intent = data.get("payment_intent")
+        if isinstance(intent, dict):
+            intent = intent.get("id")
+        expires = data.get("expires_at")
+        return cls(
+            id=data["id"],
+            url=data.get("url"),
+            status=data.get("status") or "open",
+            payment_status=data.get("payment_status") or "unpaid",
+            amount_total=int(data.get("amount_total") or 0),
+            currency=str(data.get("currency") or "").upper(),
+            payment_intent_id=intent,
+            expires_at=datetime.fromtimestamp(expires, UTC) if expires else None,
+            metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
+        )
+
+
+def _translate(err: stripe.StripeError) -> Exception:
+    status = err.http_status
+    if isinstance(err, stripe.APIConnectionError | stripe.RateLimitError) or status is None or status >= 500:
+        return StripeUnavailable(f"Stripe unavailable ({status or 'no response'}): {err.user_message or err}")
+    if status == 429:
+        return StripeUnavailable(f"Stripe rate limit: {err.user_message or err}")
+    message = err.user_message or str(err)
+    return StripeRejected(message, status=status, code=err.code)
+
+
+class StripeGateway:
+    """The Checkout Session calls billflow makes; every write carries the caller's stable idempotency key."""
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        api_base: str | None = None,
+        timeout_seconds: float = 20.0,
+        max_network_retries: int = 0,
+    ) -> None:
+        # Retries are the caller's (the activity retry policy); the library's own random idempotency key would
+        # make a retried create a second session, so every write passes ours.
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base} if api_base else None,
+            http_client=stripe.HTTPXClient(timeout=timeout_seconds),
+            max_network_retries=max_network_retries,
+        )
+
+    async def create_session(self, params: dict[str, Any], *, idempotency_key: str) -> SessionSnapshot:
+        try:
+            session = await self._client.v1.checkout.sessions.create_async(
+                params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as err:
+            raise _translate(err) from err
+        return SessionSnapshot.from_stripe(session)
+
+    async def retrieve_session(self, session_id: str) -> SessionSnapshot:
+        try:
+            session = await self._client.v1.checkout.sessions.retrieve_async(session_id)
+        except stripe.StripeError as err:
+            raise _translate(err) from err
+        return SessionSnapshot.from_stripe(session)
+
+    async def expire_session(self, session_id: str, *, idempotency_key: str) -> SessionSnapshot:
+        try:
+            session = await self._client.v1.checkout.sessions.expire_async(
+                session_id, options={"idempotency_key": idempotency_key}
+            )
+        except stripe.StripeError as err:
+            raise _translate(err) from err
+        return SessionSnapshot.from_stripe(session)
+
+
+class StripePaymentProvider:
+    """The payment link of an invoice is billflow's stable pay URL; the Checkout Session is made on each visit."""
+
+    name = "stripe"
+
+    def __init__(self, public_base_url: str) -> None:
+        self._base = public_base_url.rstrip("/")
+
+    async def create_payment_link(self, *, invoice_id: int, public_token: str, idempotency_key: str) -> str:
+        return f"{self._base}/pay/{public_token}"
+
+
+def build_stripe_gateway(api_key: str | None, *, api_base: str | None = None) -> StripeGateway:
+    if not api_key:
+        raise ValueError("BILLFLOW_PAYMENT_BACKEND=stripe needs STRIPE_API_KEY")
+    return StripeGateway(api_key, api_base=api_base)

@@ -1,0 +1,135 @@
+"""Stripe webhook events applied to invoices: each stored once by event id, then applied idempotently.
+
+Order does not matter: a completed session records its payment keyed by the session id whether it arrives
+as checkout.session.completed, async_payment_succeeded, a pay-URL visit or the reconciliation sweep; an
+`expired` never reopens a completed session; refunds are recorded as the difference between the charge's
+cumulative amount_refunded and what billflow has already recorded for that charge.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from temporalio.client import Client
+
+from billflow.db import Database
+from billflow.payments.stripe import SessionSnapshot
+from billflow.repositories import checkout_sessions as sessions_repo
+from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import webhook_events as events_repo
+from billflow.services import invoicing
+from billflow.services.checkout import STRIPE_PROVIDER, apply_session
+from models.columns import utcnow
+from models.enums import PaymentKind
+from models.payments import Payment
+from models.workflow_io import PaymentReceived
+
+log = logging.getLogger(__name__)
+
+SESSION_EVENTS = {
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+}
+HANDLED = {*SESSION_EVENTS, "charge.refunded"}
+
+
+async def receive_stripe_event(db: Database, temporal: Client, event: dict[str, Any]) -> str:
+    """Store the (verified) event once and apply it; a duplicate delivery applies nothing. Returns the outcome.
+
+    The event row and its outcome commit together: if applying fails, nothing is stored and Stripe's retry
+    applies it again.
+    """
+    async with db.session() as session:
+        stored = await events_repo.store_event_once(
+            session, provider="stripe", event_id=str(event["id"]), type=str(event.get("type", "")), payload=event
+        )
+        if stored.processed_at is not None:
+            return f"duplicate ({stored.outcome})"
+        outcome, invoice_id = await _apply(db, temporal, event)
+        stored.outcome, stored.invoice_id, stored.processed_at = outcome, invoice_id, utcnow()
+        session.add(stored)
+    log.info("stripe event %s %s: %s", event["id"], event.get("type"), outcome)
+    return outcome
+
+
+async def _apply(db: Database, temporal: Client, event: dict[str, Any]) -> tuple[str, int | None]:
+    kind = event.get("type", "")
+    obj = (event.get("data") or {}).get("object") or {}
+    created = datetime.fromtimestamp(int(event.get("created") or utcnow().timestamp()), UTC)
+    if kind in SESSION_EVENTS:
+        snapshot = SessionSnapshot.from_stripe(obj)
+        outcome = await apply_session(
+            db,
+            temporal,
+            snapshot,
+            received_at=created,
+            source=kind,
+            failed=kind == "checkout.session.async_payment_failed",
+        )
+        raw_id = snapshot.metadata.get("billflow_invoice_id", "")
+        return outcome.value, int(raw_id) if raw_id.isdigit() else None
+    if kind == "charge.refunded":
+        return await _refund(db, obj, created)
+    return "ignored", None
+
+
+async def _refund(db: Database, charge: dict[str, Any], created: datetime) -> tuple[str, int | None]:
+    charge_id = str(charge.get("id"))
+    total_refunded = int(charge.get("amount_refunded") or 0)
+    currency = str(charge.get("currency") or "").upper()
+    async with db.session() as session:
+        invoice_id = await _invoice_of_charge(session, charge)
+        if invoice_id is None:
+            return "foreign", None
+        # Lock the invoice first, so two refund events of one charge compute their difference in turn.
+        invoice = await invoices_repo.get_invoice(session, invoice_id=invoice_id, for_update=True)
+        if invoice is None:
+            return "foreign", None
+        already = await _refunded_for_charge(session, charge_id)
+        delta = total_refunded - already
+        if delta <= 0:
+            return "refund already recorded", invoice_id
+        refund = PaymentReceived(
+            provider=STRIPE_PROVIDER,
+            provider_reference=f"{charge_id}:refunded:{total_refunded}",
+            amount_minor=delta,
+            currency=currency,
+            received_at=created,
+            method="card",
+        )
+        # Recorded directly: a fully paid invoice's workflow has closed; a running one reads the new amounts
+        # back from record_payment at its next payment.
+        outcome = await invoicing.record_payment(
+            session, invoice_id=invoice_id, payment=refund, kind=PaymentKind.refund, note="Stripe refund"
+        )
+    if outcome.rejected_reason:
+        return f"refund rejected: {outcome.rejected_reason}", invoice_id
+    return f"refunded {delta} ({outcome.status.value})", invoice_id
+
+
+async def _invoice_of_charge(session: Any, charge: dict[str, Any]) -> int | None:
+    raw = str((charge.get("metadata") or {}).get("billflow_invoice_id", ""))
+    if raw.isdigit():
+        return int(raw)
+    intent = charge.get("payment_intent")
+    if isinstance(intent, dict):
+        intent = intent.get("id")
+    if not intent:
+        return None
+    row = await sessions_repo.get_session(session, payment_intent_id=str(intent))
+    return row.invoice_id if row is not None else None
+
+
+async def _refunded_for_charge(session: Any, charge_id: str) -> int:
+    query = select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
+        Payment.provider == STRIPE_PROVIDER,
+        Payment.kind == PaymentKind.refund.value,
+        col(Payment.provider_reference).startswith(f"{charge_id}:refunded:"),
+    )
+    return int((await session.exec(query)).one())

@@ -1,0 +1,37 @@
+"""Webhook deliveries, stored once per (provider, event id)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.columns import utcnow
+from models.webhook_events import WebhookEvent
+
+
+async def store_event_once(
+    session: AsyncSession, *, provider: str, event_id: str, type: str, payload: dict[str, Any]
+) -> WebhookEvent:
+    """Insert the event, or return the stored one; locked, so two concurrent deliveries apply it once."""
+    stmt = (
+        insert(WebhookEvent)
+        .values(provider=provider, event_id=event_id, type=type, payload=payload, received_at=utcnow())
+        .on_conflict_do_nothing(index_elements=[col(WebhookEvent.provider), col(WebhookEvent.event_id)])
+    )
+    await session.exec(stmt)  # type: ignore[call-overload]
+    query = (
+        select(WebhookEvent)
+        .where(WebhookEvent.provider == provider, WebhookEvent.event_id == event_id)
+        .with_for_update()
+    )
+    return (await session.exec(query)).one()
+
+
+async def count_events(session: AsyncSession, *, provider: str, event_id: str | None = None) -> int:
+    query = select(WebhookEvent).where(WebhookEvent.provider == provider)
+    if event_id is not None:
+        query = query.where(WebhookEvent.event_id == event_id)
+    return len((await session.exec(query)).all())

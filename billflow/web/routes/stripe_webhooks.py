@@ -1,0 +1,42 @@
+"""Stripe's webhook: verify the signature on the raw body, store the event once, apply it, answer."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import stripe
+from fastapi import APIRouter, HTTPException, Request
+
+from billflow.payments.stripe_events import receive_stripe_event
+from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["webhooks"])
+
+# Stripe's own default: a delivery signed more than 5 minutes ago is a replay.
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+@router.post("/webhooks/stripe", summary="Stripe events (signed with STRIPE_WEBHOOK_SECRET)")
+async def stripe_webhook(request: Request, db: DatabaseDep, settings: SettingsDep, temporal: TemporalDep) -> dict:
+    raw = await request.body()
+    header = request.headers.get("stripe-signature")
+    secret = settings.stripe_webhook_secret
+    if not secret:
+        raise HTTPException(status_code=400, detail="Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)")
+    if not header:
+        raise HTTPException(status_code=400, detail="missing Stripe-Signature header")
+    try:
+        stripe.Webhook.construct_event(raw, header, secret, tolerance=SIGNATURE_TOLERANCE_SECONDS)
+    except stripe.SignatureVerificationError as err:
+        log.warning("stripe webhook rejected: %s", err)
+        raise HTTPException(status_code=400, detail="invalid Stripe-Signature") from err
+    except ValueError as err:
+        raise HTTPException(status_code=400, detail="body is not a Stripe event") from err
+    event = json.loads(raw)
+    if not isinstance(event, dict) or "id" not in event:
+        raise HTTPException(status_code=400, detail="body is not a Stripe event")
+    outcome = await receive_stripe_event(db, temporal, event)
+    return {"received": True, "outcome": outcome}
