@@ -218,13 +218,13 @@ def render(stories_: list[Story], demo: Demo, emails: int) -> Table:
     table = Table(
         title=f"billflow demo · {demo.elapsed():.0f}s · {emails} emails in the outbox", header_style="bold", expand=True
     )
-    for column in ("Story", "Invoice", "Client", "Total", "Status", "Reminders", "Next reminder", "What happened"):
-        table.add_column(column, no_wrap=column not in ("What happened",))
+    for column in ("Story", "Invoice", "Total", "Status", "Sent", "Next reminder", "What happened"):
+        table.add_column(column, no_wrap=column not in ("Story", "What happened"))
     now = datetime.now(UTC)
     for story in stories_:
         s = story.state
         if s is None:
-            table.add_row(story.label, "issuing ...", story.client.name, "", "", "", "", "")
+            table.add_row(story.label, f"issuing ...\n[dim]{story.client.name}[/]", "", "", "", "", "")
             continue
         nxt = s.next_reminder
         next_cell = ""
@@ -232,11 +232,10 @@ def render(stories_: list[Story], demo: Demo, emails: int) -> Table:
             next_cell = f"step {nxt.step} in {max((nxt.at - now).total_seconds(), 0):.0f}s"
             if s.paused:
                 next_cell = "[yellow]paused[/]"
-        status = styled_status(s.status) + (" [red]escalated[/]" if s.escalated else "")
+        status = styled_status(s.status) + ("\n[red]escalated[/]" if s.escalated else "")
         table.add_row(
             story.label,
-            s.number,
-            story.client.name,
+            f"{s.number}\n[dim]{story.client.name}[/]",
             format_money(s.total_minor, s.currency),
             status,
             f"{s.steps_sent}/{len(s.reminders)}",
@@ -278,7 +277,7 @@ async def run_demo(settings: Settings, *, keep_running: bool, ui_port: int = 823
 
         scripts = asyncio.gather(*(play(s) for s in cast))
         with Live(render(cast, demo, 0), console=console, refresh_per_second=4) as live:
-            while not scripts.done() and demo.elapsed() < TIME_LIMIT:
+            while not scripts.done() and demo.elapsed() < TIME_LIMIT and not stack.stop_requested:
                 for story in cast:  # keep every row fresh, also for stories waiting on a long sleep
                     story.state = await invoice_runs.query_state(demo.client, story.workflow_id) or story.state
                 live.update(render(cast, demo, await count_emails(demo.db, began)))
@@ -286,6 +285,9 @@ async def run_demo(settings: Settings, *, keep_running: bool, ui_port: int = 823
             live.update(render(cast, demo, await count_emails(demo.db, began)))
         if not scripts.done():
             scripts.cancel()
+            if stack.stop_requested:
+                console.print("interrupted; stopping ...")
+                raise SystemExit(130)
             console.print(f"[red]The demo did not finish within {TIME_LIMIT}s.[/]")
             raise SystemExit(1)
         scripts.result()
@@ -297,4 +299,4 @@ async def run_demo(settings: Settings, *, keep_running: bool, ui_port: int = 823
         )
         if keep_running:
             console.print("\nThe stack keeps running; Ctrl-C stops it.")
-            await asyncio.Event().wait()
+            await stack.wait_for_stop()

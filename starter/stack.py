@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -42,6 +43,14 @@ def find_temporal_cli() -> str:
     return found
 
 
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside the stack: the stack, not uvicorn, owns SIGINT/SIGTERM so everything stops in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 def port_open(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
@@ -61,6 +70,7 @@ class DevStack:
         self._worker: Worker | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._web: uvicorn.Server | None = None
+        self._stop_requested = asyncio.Event()
 
     @property
     def web_url(self) -> str:
@@ -71,6 +81,9 @@ class DevStack:
         return f"http://127.0.0.1:{self.ui_port}"
 
     async def __aenter__(self) -> DevStack:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C and `kill` both stop the stack in order
+            loop.add_signal_handler(sig, self._stop_requested.set)
         try:
             await self._start()
         except BaseException:
@@ -80,6 +93,14 @@ class DevStack:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._stop()
+
+    async def wait_for_stop(self) -> None:
+        """Until Ctrl-C or SIGTERM."""
+        await self._stop_requested.wait()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested.is_set()
 
     async def _start(self) -> None:
         data_dir = self.settings.data_dir.resolve()
@@ -164,7 +185,7 @@ class DevStack:
         config = uvicorn.Config(
             app, host=self.settings.api_host, port=self.settings.api_port, log_level="warning", lifespan="on"
         )
-        self._web = uvicorn.Server(config)
+        self._web = EmbeddedServer(config)
         self._tasks.append(asyncio.create_task(self._web.serve(), name="web"))
         for _ in range(100):
             if self._web.started:
@@ -198,7 +219,8 @@ async def serve_forever(settings: Settings, *, ui_port: int) -> None:
             f"\n[bold]billflow is running.[/] Temporal UI: {stack.ui_url}   Web: {stack.web_url}\n"
             "Try: billflow invoice create examples/booking.json   ·   Ctrl-C stops everything."
         )
-        await asyncio.Event().wait()
+        await stack.wait_for_stop()
+        console.print("stopping ...")
 
 
 def register(app: typer.Typer) -> None:
