@@ -1,0 +1,153 @@
+"""Client records through the staff API: search, detail and balance, timeline contents, notes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.worker import Worker
+
+from billflow.db import Database
+from billflow.repositories import clients as clients_repo
+from billflow.repositories import timeline as timeline_repo
+from tests.api.support import CONFIRMED_TOTAL, confirmed_event, post_signed
+
+Headers = dict[str, str]
+
+
+@pytest.fixture
+async def booked(http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str]) -> dict[str, Any]:
+    """A client with two invoices from two confirmed bookings (GBP); returns the client and the numbers."""
+    name, secret = integration
+    first = confirmed_event()
+    client = first["data"]["client"]
+    second = confirmed_event(client=client)
+    numbers = []
+    for body in (first, second):
+        response = await post_signed(http, name, secret, body)
+        assert response.status_code == 202, response.text
+        numbers.append(response.json()["invoice_number"])
+    return {"client": client, "numbers": numbers}
+
+
+async def test_detail_shows_contact_balance_and_invoices(
+    http: httpx.AsyncClient, booked: dict[str, Any], staff_headers: Headers
+) -> None:
+    paid, unpaid = booked["numbers"]
+    response = await http.post(f"/v1/invoices/{paid}/mark-paid", headers=staff_headers, json={})
+    assert response.status_code == 200, response.text
+
+    response = await http.get(f"/v1/clients/{booked['client']['external_id']}", headers=staff_headers)
+    assert response.status_code == 200, response.text
+    detail = response.json()
+    assert (detail["name"], detail["email"]) == (booked["client"]["name"], booked["client"]["email"])
+    assert detail["balances"] == [
+        {
+            "currency": "GBP",
+            "invoiced_minor": 2 * CONFIRMED_TOTAL,
+            "paid_minor": CONFIRMED_TOTAL,
+            "balance_minor": CONFIRMED_TOTAL,
+            "overdue_minor": 0,
+            "open_invoices": 1,
+        }
+    ]
+    assert {(i["number"], i["status"]) for i in detail["invoices"]} == {(paid, "paid"), (unpaid, "open")}
+    assert [(p["invoice_number"], p["amount_minor"], p["provider"]) for p in detail["payments"]] == [
+        (paid, CONFIRMED_TOTAL, "manual")
+    ]
+
+
+async def test_timeline_merges_invoices_payments_emails_and_notes(
+    http: httpx.AsyncClient, booked: dict[str, Any], staff_headers: Headers
+) -> None:
+    external_id = booked["client"]["external_id"]
+    paid, unpaid = booked["numbers"]
+    assert (await http.post(f"/v1/invoices/{paid}/mark-paid", headers=staff_headers, json={})).status_code == 200
+    assert (await http.post(f"/v1/invoices/{unpaid}/pause-reminders", headers=staff_headers)).status_code == 200
+    note = await http.post(f"/v1/clients/{external_id}/notes", headers=staff_headers, json={"text": "Pays Fridays"})
+    assert note.status_code == 201, note.text
+
+    timeline = (await http.get(f"/v1/clients/{external_id}/timeline", headers=staff_headers)).json()
+    kinds = [(e["kind"], e["invoice_number"]) for e in timeline]
+    assert ("invoice.issued", paid) in kinds and ("invoice.issued", unpaid) in kinds
+    assert ("payment.received", paid) in kinds
+    assert ("email.invoice_issued", paid) in kinds and ("email.invoice_issued", unpaid) in kinds
+    assert ("invoice.paused", unpaid) in kinds
+    assert ("note.added", None) in kinds
+    # Each issue and payment appears once, although the timeline table records them too.
+    assert kinds.count(("invoice.issued", paid)) == 1 and kinds.count(("payment.received", paid)) == 1
+    assert timeline[0]["kind"] == "note.added" and timeline[0]["message"] == "Pays Fridays"
+    assert [e["at"] for e in timeline] == sorted((e["at"] for e in timeline), reverse=True)
+
+
+async def test_timeline_shows_an_emails_delivery_state(
+    http: httpx.AsyncClient, booked: dict[str, Any], staff_headers: Headers
+) -> None:
+    timeline = (await http.get(f"/v1/clients/{booked['client']['external_id']}/timeline", headers=staff_headers)).json()
+    issued_emails = [e for e in timeline if e["kind"] == "email.invoice_issued"]
+    assert len(issued_emails) == 2
+    assert {e["status"] for e in issued_emails} == {"sent"}
+
+
+async def test_note_is_stored_with_its_author(
+    http: httpx.AsyncClient, db: Database, booked: dict[str, Any], staff_headers: Headers
+) -> None:
+    external_id = booked["client"]["external_id"]
+    body = {"text": "  Call back  "}
+    response = await http.post(f"/v1/clients/{external_id}/notes", headers=staff_headers, json=body)
+    assert response.status_code == 201
+    async with db.session() as session:
+        client = await clients_repo.get_client(session, external_id=external_id)
+        assert client is not None and client.id is not None
+        events = await timeline_repo.list_events(session, client_id=client.id)
+    notes = [e for e in events if e.kind == "note.added"]
+    assert [(n.message, n.data["author"].startswith("api_key:")) for n in notes] == [("Call back", True)]
+
+
+async def test_empty_note_is_422_naming_the_field(
+    http: httpx.AsyncClient, booked: dict[str, Any], staff_headers: Headers
+) -> None:
+    response = await http.post(
+        f"/v1/clients/{booked['client']['external_id']}/notes", headers=staff_headers, json={"text": "   "}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "text"]
+
+
+async def test_viewer_may_read_but_not_add_notes(
+    http: httpx.AsyncClient, booked: dict[str, Any], viewer_headers: Headers
+) -> None:
+    external_id = booked["client"]["external_id"]
+    assert (await http.get(f"/v1/clients/{external_id}", headers=viewer_headers)).status_code == 200
+    response = await http.post(f"/v1/clients/{external_id}/notes", headers=viewer_headers, json={"text": "hi"})
+    assert response.status_code == 403
+
+
+async def test_search_finds_a_client_by_part_of_the_name(
+    http: httpx.AsyncClient, booked: dict[str, Any], viewer_headers: Headers
+) -> None:
+    fragment = booked["client"]["name"].split()[-1]  # the random suffix
+    response = await http.get("/v1/clients", params={"q": fragment}, headers=viewer_headers)
+    assert response.status_code == 200
+    found = response.json()
+    assert [c["external_id"] for c in found] == [booked["client"]["external_id"]]
+    assert found[0]["balances"][0]["balance_minor"] == 2 * CONFIRMED_TOTAL
+
+
+async def test_search_treats_wildcards_literally(http: httpx.AsyncClient, viewer_headers: Headers) -> None:
+    response = await http.get("/v1/clients", params={"q": f"%{uuid.uuid4().hex}"}, headers=viewer_headers)
+    assert response.json() == []
+
+
+async def test_unknown_client_is_404(http: httpx.AsyncClient, staff_headers: Headers) -> None:
+    for path in ("", "/timeline", "/settings"):
+        response = await http.get(f"/v1/clients/nobody-{uuid.uuid4().hex[:6]}{path}", headers=staff_headers)
+        assert response.status_code == 404, path
+    response = await http.post("/v1/clients/nobody/notes", headers=staff_headers, json={"text": "x"})
+    assert response.status_code == 404
+
+
+async def test_clients_without_a_key_are_401(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/v1/clients")).status_code == 401
