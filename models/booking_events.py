@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field as column
 from sqlmodel import SQLModel
@@ -72,7 +72,26 @@ class RescheduledBooking(BaseModel):
     previous_starts_at: AwareDatetime | None = None
 
 
+def reject_nul(value: Any, path: str = "") -> None:
+    """PostgreSQL text cannot hold NUL: refuse it up front (422 naming the field) instead of failing later."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{path or 'value'}: NUL characters are not allowed")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            reject_nul(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            reject_nul(item, f"{path}[{index}]")
+
+
 class _EventBase(BaseModel):
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        reject_nul(data)
+        return data
+
     id: BusinessKey = Field(description="the integration's own event id: a repeated id is answered, not redone")
     version: Literal[1] = Field(default=1, description="schema version of this event type")
     occurred_at: AwareDatetime | None = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from temporalio.client import Client
 
 from billflow.config import Settings, get_settings
@@ -19,14 +20,13 @@ async def serve_app(
     settings: Settings, db: Database, client: Client, *, host: str | None = None, port: int | None = None
 ) -> None:
     """Serve create_app(settings, db, client) until Ctrl-C / SIGTERM (uvicorn handles the signals)."""
-    config = uvicorn.Config(
-        create_app(settings, db, client),
-        host=host or settings.api_host,
-        port=settings.api_port if port is None else port,
-        log_level="info",
-        lifespan="on",
-    )
-    await uvicorn.Server(config).serve()
+    app = create_app(settings, db, client)
+    await build_server(app, host=host or settings.api_host, port=settings.api_port if port is None else port).serve()
+
+
+def build_server(app: FastAPI, *, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
+    """A uvicorn server for the app (port 0: a free one, read back from server.servers once started)."""
+    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on"))
 
 
 def register(app: typer.Typer) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable
-from datetime import date, timedelta
-from typing import Annotated, Literal
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, HTTPException, Path, Query
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 from temporalio.service import RPCError
 
 from billflow.repositories.invoices import InvoiceFilter
@@ -17,6 +17,7 @@ from billflow.services import invoice_runs, invoice_views, staff_actions
 from billflow.services.api_keys import Principal
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
+from models.booking_events import reject_nul
 from models.enums import EmailKind, InvoiceStatus
 from models.money import MAX_MINOR
 from models.workflow_io import (
@@ -32,7 +33,9 @@ from models.workflow_io import (
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"], responses=AUTH_RESPONSES)
 
-NumberPath = Annotated[str, Path(min_length=1, max_length=32, examples=["INV-2026-000042"])]
+NumberPath = Annotated[
+    str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$", examples=["INV-2026-000042"])
+]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -56,23 +59,44 @@ class ActionResult(BaseModel):
     state: InvoiceState
 
 
-class MarkPaidIn(BaseModel):
+# Bounds keep every instant a workflow timer can hold and every date PostgreSQL can store.
+MAX_AHEAD = timedelta(days=5 * 366)
+
+
+class StaffBody(BaseModel):
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        reject_nul(data)
+        return data
+
+
+class MarkPaidIn(StaffBody):
     amount_minor: int | None = Field(default=None, gt=0, le=MAX_MINOR, description="defaults to the balance")
     method: str = Field(default="bank_transfer", min_length=1, max_length=32)
     note: Note = None
 
 
-class PauseIn(BaseModel):
-    until: AwareDatetime | None = Field(default=None, description="resume automatically then; omit to pause")
+class PauseIn(StaffBody):
+    until: AwareDatetime | None = Field(
+        default=None, description="resume automatically then (within 5 years); omit to pause until resumed"
+    )
+    note: Note = None
+
+    @field_validator("until")
+    @classmethod
+    def _within_reach(cls, until: datetime | None) -> datetime | None:
+        if until is not None and until - datetime.now(UTC) > MAX_AHEAD:
+            raise ValueError("until must lie within 5 years")
+        return until
+
+
+class NoteIn(StaffBody):
     note: Note = None
 
 
-class NoteIn(BaseModel):
-    note: Note = None
-
-
-class ExtendIn(BaseModel):
-    due_date: date | None = Field(default=None, description="the new due date (after the current one)")
+class ExtendIn(StaffBody):
+    due_date: date | None = Field(default=None, description="the new due date (after the current one, within 5 years)")
     extend_days: int | None = Field(default=None, ge=1, le=366, description="or: move the due date by N days")
     note: Note = None
 
@@ -80,10 +104,12 @@ class ExtendIn(BaseModel):
     def _exactly_one(self) -> ExtendIn:
         if (self.due_date is None) == (self.extend_days is None):
             raise ValueError("give exactly one of due_date or extend_days")
+        if self.due_date is not None and self.due_date > datetime.now(UTC).date() + MAX_AHEAD:
+            raise ValueError("due_date must lie within 5 years")
         return self
 
 
-class ReasonIn(BaseModel):
+class ReasonIn(StaffBody):
     reason: str = Field(min_length=1, max_length=500)
     note: Note = None
 

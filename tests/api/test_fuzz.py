@@ -1,0 +1,88 @@
+"""A schema-driven fuzz run (schemathesis) against the OpenAPI document: no input makes the app answer 5xx.
+
+The app is served by uvicorn on a free port in the test's event loop (its database pool and Temporal client
+live there); schemathesis generates and sends requests from a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import hypothesis
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, given
+from temporalio.worker import Worker
+
+from starter.api import build_server
+
+EXAMPLES_PER_OPERATION = 20
+
+
+@pytest.fixture
+async def base_url(app: FastAPI) -> AsyncIterator[str]:
+    server = build_server(app, host="127.0.0.1", port=0, log_level="warning")
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    with contextlib.suppress(BaseException):
+        await asyncio.wait_for(task, timeout=10)
+
+
+# The booking-event and invoice operations (this package's); the whole document is fuzzed by the second test.
+OWN_PREFIXES = ("/v1/events", "/v1/invoices")
+
+
+def fuzz(
+    schema_dict: dict[str, object], base_url: str, headers: dict[str, str], *, prefixes: tuple[str, ...] = ("/",)
+) -> tuple[list[str], Counter[int]]:
+    """Run every operation whose path starts with one of `prefixes`; return the server errors found and the
+    status codes seen (to show the requests reached the handlers, not only the validation layer)."""
+    schema = schemathesis.openapi.from_dict(schema_dict)
+    failures: list[str] = []
+    statuses: Counter[int] = Counter()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if not operation.path.startswith(prefixes):
+            continue
+
+        @given(case=operation.as_strategy())
+        @hypothesis.settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+        def run(case: schemathesis.Case) -> None:
+            response = case.call(base_url=base_url, headers=headers, timeout=30)
+            statuses[response.status_code] += 1
+            if response.status_code >= 500:
+                failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}")
+
+        run()
+    return failures, statuses
+
+
+async def test_fuzzing_events_and_invoices_finds_no_server_error(
+    app: FastAPI, base_url: str, worker: Worker, staff_headers: dict[str, str]
+) -> None:
+    failures, statuses = await asyncio.to_thread(fuzz, app.openapi(), base_url, staff_headers, prefixes=OWN_PREFIXES)
+    assert failures == []
+    assert statuses[200] and statuses[202] and statuses[404] and statuses[422], statuses
+
+
+async def test_fuzzing_the_whole_openapi_document_finds_no_server_error(
+    app: FastAPI, base_url: str, worker: Worker, staff_headers: dict[str, str]
+) -> None:
+    failures, _ = await asyncio.to_thread(fuzz, app.openapi(), base_url, staff_headers)
+    assert failures == []
