@@ -50,6 +50,16 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
     sendgrid_api_key: str | None = Field(default=None, alias="SENDGRID_API_KEY")
     sendgrid_api_host: str | None = Field(default=None, alias="SENDGRID_API_HOST")
+    # Email (issue 3): SendGrid extras, SMTP, and the provider call's timeout (a timeout is an unknown outcome).
+    sendgrid_event_public_key: str | None = Field(default=None, alias="SENDGRID_EVENT_PUBLIC_KEY")
+    sendgrid_sandbox_mode: bool = Field(default=False, alias="SENDGRID_SANDBOX_MODE")
+    sendgrid_template_ids: dict[str, str] = Field(default_factory=dict, alias="SENDGRID_TEMPLATE_IDS")  # kind -> d-...
+    smtp_host: str = Field(default="127.0.0.1", alias="SMTP_HOST")
+    smtp_port: int = Field(default=25, alias="SMTP_PORT")
+    smtp_username: str | None = Field(default=None, alias="SMTP_USERNAME")
+    smtp_password: str | None = Field(default=None, alias="SMTP_PASSWORD")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(default="none", alias="SMTP_SECURITY")
+    email_timeout_seconds: float = Field(default=20.0, gt=0, le=120, alias="BILLFLOW_EMAIL_TIMEOUT")
 
     # Operations. production: JSON logs, and every secret must be given (no embedded database, no defaults).
     env: Literal["development", "production"] = Field(default="development", alias="BILLFLOW_ENV")
