@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -16,6 +18,7 @@ from billflow.db import Database
 from billflow.services import api_keys
 from billflow.web.app import create_app
 from models.api_keys import ApiRole
+from starter.api import build_server
 from worker import build_worker
 
 
@@ -72,3 +75,19 @@ async def integration(db: Database) -> tuple[str, str]:
 
     created = await integrations.create_integration(db, integrations.NewIntegration(name=f"cal-{uuid.uuid4().hex[:8]}"))
     return created.name, created.secret
+
+
+@pytest.fixture
+async def base_url(app: FastAPI) -> AsyncIterator[str]:
+    """The app served by uvicorn on a free port in the test's event loop."""
+    server = build_server(app, host="127.0.0.1", port=0, log_level="warning")
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    with contextlib.suppress(BaseException):
+        await asyncio.wait_for(task, timeout=10)

@@ -7,35 +7,15 @@ live there); schemathesis generates and sends requests from a worker thread.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import hypothesis
-import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given
 from temporalio.worker import Worker
 
-from starter.api import build_server
-
 EXAMPLES_PER_OPERATION = 20
-
-
-@pytest.fixture
-async def base_url(app: FastAPI) -> AsyncIterator[str]:
-    server = build_server(app, host="127.0.0.1", port=0, log_level="warning")
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    with contextlib.suppress(BaseException):
-        await asyncio.wait_for(task, timeout=10)
 
 
 # The booking-event and invoice operations (this package's); the whole document is fuzzed by the second test.
