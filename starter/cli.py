@@ -5,10 +5,12 @@ from __future__ import annotations
 import typer
 
 from starter import api as api_cmd
+from starter import clients as clients_cli
 from starter import db_cmd, invoices, outbox, stack, temporal_cmd
 from starter import events as events_cli
 from starter import integrations as integrations_cli
 from starter import keys as api_keys_cli
+from starter import reports as reports_cli
 
 app = typer.Typer(
     name="billflow",
@@ -17,6 +19,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(invoices.app, name="invoice", help="Create, list, show and act on invoices.")
+app.add_typer(clients_cli.app, name="client", help="Client records, timelines, notes and reminder settings.")
+app.add_typer(reports_cli.app, name="report", help="Receivables reports: aging, cash, dso, top-overdue, effectiveness.")
 app.add_typer(api_keys_cli.app, name="key", help="Create, list and revoke staff API keys.")
 app.add_typer(integrations_cli.app, name="integration", help="Booking systems that post signed events.")
 app.add_typer(events_cli.app, name="events", help="Send a booking event by hand: `billflow events send FILE`.")

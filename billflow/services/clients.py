@@ -251,7 +251,7 @@ async def pause_new_invoice_if_client_paused(
 
 
 async def update_reminder_settings(
-    db: Database, temporal: TemporalClient, external_id: str, change: ReminderSettingsChange, *, actor: str
+    db: Database, temporal: TemporalClient | None, external_id: str, change: ReminderSettingsChange, *, actor: str
 ) -> SettingsOutcome:
     """Save the settings (one transaction, with a timeline event), then signal the open invoices.
 
@@ -289,8 +289,11 @@ async def update_reminder_settings(
                 session, client_id=client.id, reminders_paused=not after.reminders_paused
             )
             targets = [(r.number, r.workflow_id) for r in rows]
-    signalled = []
+    signalled: list[str] = []
+    if targets and temporal is None:
+        raise RuntimeError("pausing or resuming a client's reminders needs a Temporal client")
     for number, workflow_id in targets:
+        assert temporal is not None
         action = (
             PauseReminders(actor=actor, note="paused for the client")
             if after.reminders_paused

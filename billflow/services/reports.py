@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel
 from sqlalchemy import Row
@@ -102,7 +102,10 @@ async def cash_collected(
     first = start or last - timedelta(days=DEFAULT_CASH_SPAN[grain] - 1)
     if first > last:
         raise ValueError("start must not be after end")
-    tz = ZoneInfo(time_zone)  # raises for an unknown zone
+    try:
+        tz = ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError(f"unknown time zone {time_zone!r}") from err
     rows = await reports_repo.cash_collected(
         session,
         grain=grain.value,

@@ -1,0 +1,200 @@
+"""`billflow client list|show|note|settings`: client records, their timeline and reminder settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from billflow.config import get_settings
+from billflow.services import clients as clients_service
+from billflow.services.clients import ClientNotFound, ReminderSettingsChange
+from models.money import format_money
+from models.workflow_io import ReminderPolicy
+from starter.common import JsonOption, console, database, fail, print_json, run, temporal_client
+
+app = typer.Typer(no_args_is_help=True)
+
+ExternalIdArg = Annotated[str, typer.Argument(help="The client's id in the booking system.")]
+
+
+@app.command("list")
+def list_clients(
+    query: Annotated[str | None, typer.Option("--query", "-q", help="Part of the name, email or id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    as_json: bool = JsonOption,
+) -> None:
+    """Clients by name, with their open balances."""
+    run(_list(query, limit, offset, as_json))
+
+
+async def _list(query: str | None, limit: int, offset: int, as_json: bool) -> None:
+    async with database() as db, db.session() as session:
+        clients = await clients_service.list_clients(session, query=query, limit=limit, offset=offset)
+    if as_json:
+        print_json(clients)
+        return
+    table = Table(title=f"Clients ({len(clients)})", header_style="bold")
+    for column in ("External id", "Name", "Email", "Open balance", "Overdue"):
+        table.add_column(column, justify="right" if column in ("Open balance", "Overdue") else "left")
+    for c in clients:
+        table.add_row(
+            escape(c.external_id),
+            escape(c.name),
+            escape(c.email) + (" [red](bounced)[/]" if c.email_bounced else ""),
+            "\n".join(format_money(b.balance_minor, b.currency) for b in c.balances) or "-",
+            "\n".join(f"[red]{format_money(b.overdue_minor, b.currency)}[/]" for b in c.balances if b.overdue_minor)
+            or "-",
+        )
+    console.print(table)
+
+
+@app.command()
+def show(
+    external_id: ExternalIdArg,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Timeline entries to show.")] = 30,
+    as_json: bool = JsonOption,
+) -> None:
+    """Contact, balances, reminder settings, invoices, payments and the merged timeline."""
+    run(_show(external_id, limit, as_json))
+
+
+async def _show(external_id: str, limit: int, as_json: bool) -> None:
+    async with database() as db, db.session() as session:
+        try:
+            detail = await clients_service.client_detail(session, external_id)
+            timeline = await clients_service.client_timeline(session, external_id, limit=limit)
+        except ClientNotFound as err:
+            fail(str(err))
+    if as_json:
+        print_json({**detail.model_dump(mode="json"), "timeline": [t.model_dump(mode="json") for t in timeline]})
+        return
+    console.print(f"[bold]{escape(detail.name)}[/] <{escape(detail.email)}>  {escape(detail.external_id)}")
+    console.print(f"Time zone {detail.timezone}" + ("  [red]email bounced[/]" if detail.email_bounced else ""))
+    for b in detail.balances:
+        console.print(
+            f"{b.currency}: open {format_money(b.balance_minor, b.currency)}"
+            f" (overdue {format_money(b.overdue_minor, b.currency)}),"
+            f" invoiced {format_money(b.invoiced_minor, b.currency)}, paid {format_money(b.paid_minor, b.currency)}"
+        )
+    s = detail.settings
+    policy = "own policy" if s.reminder_policy else "default policy"
+    console.print(
+        f"Reminders: {'[yellow]paused[/]' if s.reminders_paused else 'active'}, {policy}"
+        + (", auto-pay (no reminders)" if s.auto_pay else "")
+    )
+    invoices = Table("Number", "Status", "Total", "Balance", "Due", title="Invoices", header_style="bold")
+    for i in detail.invoices:
+        invoices.add_row(
+            i.number,
+            i.status,
+            format_money(i.total_minor, i.currency),
+            format_money(i.balance_minor, i.currency),
+            i.due_date.isoformat(),
+        )
+    console.print(invoices)
+    events = Table("When (UTC)", "What", "Invoice", "Detail", title="Timeline (newest first)", header_style="bold")
+    for t in timeline:
+        amount = f" {format_money(t.amount_minor, t.currency)}" if t.amount_minor is not None and t.currency else ""
+        state = f" [dim]({t.status})[/]" if t.status else ""
+        events.add_row(f"{t.at:%Y-%m-%d %H:%M}", t.kind, t.invoice_number or "", escape(t.message) + amount + state)
+    console.print(events)
+
+
+@app.command()
+def note(
+    external_id: ExternalIdArg,
+    text: Annotated[str, typer.Argument(help="The note.")],
+    author: Annotated[str, typer.Option(help="Who wrote it.")] = "cli",
+    as_json: bool = JsonOption,
+) -> None:
+    """Add a staff note to the client's timeline."""
+    run(_note(external_id, text, author, as_json))
+
+
+async def _note(external_id: str, text: str, author: str, as_json: bool) -> None:
+    async with database() as db:
+        try:
+            async with db.session() as session:
+                entry = await clients_service.add_note(session, external_id, text=text, author=f"cli:{author}")
+        except ClientNotFound as err:
+            fail(str(err))
+        except ValueError as err:
+            fail(str(err), code=2)
+    if as_json:
+        print_json(entry)
+    else:
+        console.print(f"Note added to {escape(external_id)}'s timeline.")
+
+
+@app.command()
+def settings(
+    external_id: ExternalIdArg,
+    pause: Annotated[
+        bool | None, typer.Option("--pause/--resume", help="Pause or resume every reminder of the client.")
+    ] = None,
+    auto_pay: Annotated[bool | None, typer.Option("--auto-pay/--no-auto-pay", help="Auto-pay: no reminders.")] = None,
+    policy: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="A reminder policy JSON file for new invoices.")
+    ] = None,
+    default_policy: Annotated[bool, typer.Option("--default-policy", help="Back to the default policy.")] = False,
+    as_json: bool = JsonOption,
+) -> None:
+    """Show or change the client's reminder settings; pausing signals each of the client's open invoices."""
+    if policy is not None and default_policy:
+        fail("choose one of --policy and --default-policy", code=2)
+    policy_text = policy.read_text() if policy is not None else None
+    run(_settings(external_id, pause, auto_pay, policy_text, default_policy, as_json))
+
+
+async def _settings(
+    external_id: str,
+    pause: bool | None,
+    auto_pay: bool | None,
+    policy_text: str | None,
+    default_policy: bool,
+    as_json: bool,
+) -> None:
+    policy = None
+    if policy_text is not None:
+        try:
+            policy = ReminderPolicy.model_validate(json.loads(policy_text))
+        except json.JSONDecodeError as err:
+            fail(f"the policy file is not valid JSON: {err}", code=2)
+    change = ReminderSettingsChange(
+        reminders_paused=pause, auto_pay=auto_pay, reminder_policy=policy, clear_policy=default_policy
+    )
+    async with database() as db:
+        if change.model_dump(exclude_defaults=True) == {}:
+            async with db.session() as session:
+                try:
+                    client = await clients_service.require_client(session, external_id)
+                except ClientNotFound as err:
+                    fail(str(err))
+                assert client.id is not None
+                current = await clients_service.reminder_settings(session, client.id)
+            print_json(current) if as_json else console.print(current.model_dump(mode="json"))
+            return
+        # Pausing or resuming signals workflows; other changes need no Temporal connection.
+        temporal = await temporal_client(get_settings()) if pause is not None else None
+        try:
+            outcome = await clients_service.update_reminder_settings(
+                db,
+                temporal,
+                external_id,
+                change,
+                actor="cli",  # type: ignore[arg-type]
+            )
+        except ClientNotFound as err:
+            fail(str(err))
+    if as_json:
+        print_json(outcome)
+        return
+    console.print(f"Saved: {outcome.settings.model_dump(mode='json', exclude={'reminder_policy'})}")
+    if outcome.signalled:
+        console.print(f"Signalled {len(outcome.signalled)} open invoice(s): {', '.join(outcome.signalled)}")
