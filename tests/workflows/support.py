@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from billflow.db import Database
@@ -70,7 +71,10 @@ async def until(
     deadline = asyncio.get_running_loop().time() + timeout
     state: InvoiceState | None = None
     while asyncio.get_running_loop().time() < deadline:
-        state = await handle.query(InvoiceWorkflow.status)
+        try:
+            state = await handle.query(InvoiceWorkflow.status, rpc_timeout=timedelta(seconds=2))
+        except RPCError:  # a query racing a continue-as-new can go unanswered: ask again
+            continue
         if state is not None and predicate(state):
             return state
         await asyncio.sleep(0.02)
