@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import typer
 from pydantic import TypeAdapter
+from rich.markup import escape
 from rich.table import Table
 
 from billflow.config import get_settings
@@ -45,12 +46,12 @@ def send(
         return
     table = Table("event", "type", "outcome", "invoice", "status", "workflow id", title="Booking event accepted")
     table.add_row(
-        answer.event_id,
+        escape(answer.event_id),
         answer.type,
         answer.outcome.value,
         answer.invoice_number or "(pending)",
         answer.invoice_status or "",
-        answer.workflow_id or "",
+        escape(answer.workflow_id or ""),
     )
     console.print(table)
 

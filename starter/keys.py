@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from billflow.services import api_keys
@@ -28,7 +29,7 @@ def create(
     if as_json:
         print_json(created)
         return
-    console.print(f"Created key [bold]{created.key_id}[/] ({created.role.value}) for {created.name}.")
+    console.print(f"Created key [bold]{created.key_id}[/] ({created.role.value}) for {escape(created.name)}.")
     console.print("Token (shown once):")
     console.print(created.token, soft_wrap=True, highlight=False)
 
@@ -52,7 +53,7 @@ def list_(
     for key in keys:
         table.add_row(
             key.key_id,
-            key.name,
+            escape(key.name),
             key.role.value,
             f"{key.created_at:%Y-%m-%d %H:%M}",
             f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "",
@@ -77,4 +78,4 @@ def revoke(
     if as_json:
         print_json(key)
         return
-    console.print(f"Revoked key [bold]{key.key_id}[/] ({key.name}).")
+    console.print(f"Revoked key [bold]{key.key_id}[/] ({escape(key.name)}).")
