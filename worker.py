@@ -26,6 +26,7 @@ from billflow.config import Settings, get_settings
 from billflow.db import Database, resolve_database_url
 from billflow.email import build_email_sender
 from billflow.payments import build_payment_provider
+from billflow.worker_telemetry import TelemetryInterceptor
 from workflows.invoice import InvoiceWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
@@ -86,28 +87,56 @@ def build_worker(
         max_concurrent_activities=200,
         max_concurrent_local_activities=200,
         graceful_shutdown_timeout=timedelta(seconds=20),
+        interceptors=[TelemetryInterceptor()],
     )
 
 
+async def run_until_stopped(worker: Worker, stopping: asyncio.Event | None = None) -> None:
+    """Poll until SIGTERM or SIGINT, then shut down gracefully: stop polling at once (other workers on the task
+    queue take new tasks), give in-flight activities graceful_shutdown_timeout to finish, then cancel the rest,
+    which the server retries on another worker. `stopping` is set when the signal arrives."""
+    stopping = stopping or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        async with worker:
+            await stopping.wait()
+            log.info("shutting down: no new tasks; waiting for in-flight activities")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    log.info("worker stopped")
+
+
 async def run_worker(settings: Settings | None = None) -> None:
+    from billflow.logging import configure_logging
     from billflow.temporal import connect
+    from billflow.worker_telemetry import health_app, health_server, install_sdk_metrics
 
     settings = settings or get_settings()
+    configure_logging(settings)
+    if settings.metrics_port is not None:
+        install_sdk_metrics()  # before the first client: the runtime is chosen when connecting
     db = Database(resolve_database_url(settings))
     await db.create_schema()
     client = await connect(settings)
     worker = build_worker(client, db, settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stopping = asyncio.Event()
+    endpoint = None
+    if settings.metrics_port is not None:
+        endpoint = health_server(health_app(worker, db, client, stopping), settings)
+        serving = asyncio.create_task(endpoint.serve())
+        log.info("metrics and health on http://%s:%s", settings.metrics_host, settings.metrics_port)
     log.info("worker polling task queue %r at %s", settings.task_queue, settings.temporal_address)
-    async with worker:
-        await stop.wait()
-        log.info("shutting down: finishing in-flight tasks")
-    await db.dispose()
+    try:
+        await run_until_stopped(worker, stopping)
+    finally:
+        if endpoint is not None:
+            endpoint.should_exit = True
+            await serving
+        await db.dispose()
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(run_worker())

@@ -7,6 +7,7 @@ from temporalio.client import Client
 
 from billflow.config import Settings
 from billflow.db import Database
+from billflow.web import observability
 from billflow.web.routes import all_routers
 
 
@@ -21,4 +22,5 @@ def create_app(settings: Settings, db: Database, temporal: Client) -> FastAPI:
     app.state.temporal = temporal
     for router in all_routers():
         app.include_router(router)
+    observability.install(app)  # request metrics and /metrics
     return app

@@ -8,6 +8,7 @@ import logging
 import stripe
 from fastapi import APIRouter, HTTPException, Request
 
+from billflow import metrics
 from billflow.payments.stripe_events import receive_stripe_event
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
 
@@ -32,6 +33,7 @@ async def stripe_webhook(request: Request, db: DatabaseDep, settings: SettingsDe
         stripe.Webhook.construct_event(raw, header, secret, tolerance=SIGNATURE_TOLERANCE_SECONDS)
     except stripe.SignatureVerificationError as err:
         log.warning("stripe webhook rejected: %s", err)
+        metrics.payment_webhook("stripe", "invalid_signature")
         raise HTTPException(status_code=400, detail="invalid Stripe-Signature") from err
     except ValueError as err:
         raise HTTPException(status_code=400, detail="body is not a Stripe event") from err
@@ -39,4 +41,5 @@ async def stripe_webhook(request: Request, db: DatabaseDep, settings: SettingsDe
     if not isinstance(event, dict) or "id" not in event:
         raise HTTPException(status_code=400, detail="body is not a Stripe event")
     outcome = await receive_stripe_event(db, temporal, event)
+    metrics.payment_webhook("stripe", outcome)
     return {"received": True, "outcome": outcome}
