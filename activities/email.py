@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from billflow.config import Settings
 from billflow.db import Database
-from billflow.email.base import DeliveryRejected, DeliveryUnknown, EmailSender, OutgoingEmail
+from billflow.email.base import Attachment, DeliveryRejected, DeliveryUnknown, EmailSender, OutgoingEmail
 from billflow.email.render import render_email
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
@@ -49,6 +49,7 @@ class EmailActivities:
                 )
             message.attempts += 1
             session.add(message)
+            attachments = await self._invoice_pdf(session, data.invoice_id)
         assert message.id is not None
         outgoing = OutgoingEmail(
             idempotency_key=message.idempotency_key,
@@ -58,7 +59,12 @@ class EmailActivities:
             text=message.body_text,
             html=message.body_html,
             categories=["billflow", message.kind],
-            custom_args={"billflow_message_id": str(message.id), "billflow_invoice_id": str(data.invoice_id)},
+            custom_args={
+                "billflow_message_id": str(message.id),
+                "billflow_invoice_id": str(data.invoice_id),
+                "billflow_kind": message.kind,
+            },
+            attachments=attachments,
         )
         try:
             provider_id = await self._sender.send(outgoing)
@@ -89,6 +95,16 @@ class EmailActivities:
                 message.provider_message_id = provider_message_id
                 message.sent_at = message.updated_at
             session.add(message)
+
+    async def _invoice_pdf(self, session, invoice_id: int) -> list[Attachment]:  # type: ignore[no-untyped-def]
+        """The invoice as a PDF attachment, rendered from the current database state (fpdf2)."""
+        from billflow.pdf import render_invoice_pdf_for
+
+        invoice = await invoices_repo.get_invoice(session, invoice_id=invoice_id)
+        if invoice is None:
+            return []
+        pdf = await render_invoice_pdf_for(session, invoice=invoice, settings=self._settings)
+        return [Attachment(filename=f"{invoice.number}.pdf", content_type="application/pdf", content=pdf)]
 
     async def _render(self, session, data: SendEmailInput) -> EmailMessage:  # type: ignore[no-untyped-def]
         invoice = await invoices_repo.get_invoice(session, invoice_id=data.invoice_id)

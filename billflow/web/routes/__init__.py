@@ -6,7 +6,7 @@ from billflow.web.api import clients as api_clients
 from billflow.web.api import events as api_events
 from billflow.web.api import invoices as api_invoices
 from billflow.web.api import reports as api_reports
-from billflow.web.routes import dashboard, health, public, stripe_webhooks
+from billflow.web.routes import dashboard, health, public, sendgrid_webhooks, stripe_webhooks
 
 
 def all_routers() -> list[APIRouter]:
@@ -14,6 +14,7 @@ def all_routers() -> list[APIRouter]:
         health.router,
         public.router,
         stripe_webhooks.router,
+        sendgrid_webhooks.router,
         api_events.router,
         api_invoices.router,
         api_clients.router,
