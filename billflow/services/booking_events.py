@@ -15,7 +15,7 @@ import json
 from datetime import timedelta
 
 from temporalio.client import Client, WorkflowQueryFailedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from billflow.config import Settings
 from billflow.db import Database
@@ -91,7 +91,7 @@ async def _act(
         case BookingCancelledEvent():
             return await _cancelled(db, client, integration, event)
         case BookingRescheduledEvent():
-            return await _rescheduled(db, integration, event)
+            return await _rescheduled(db, client, integration, event)
 
 
 def booking_from_event(integration: str, event: BookingConfirmedEvent) -> BookingIn:
@@ -150,7 +150,7 @@ async def _confirmed(
 
 
 async def _cancelled(db: Database, client: Client, integration: str, event: BookingCancelledEvent) -> EventAccepted:
-    invoice = await _invoice_of(db, integration, event.data.booking_id)
+    invoice = await _issued_invoice_of(db, client, integration, event.data.booking_id)
     if invoice is None:
         return _answer(event, None, EventOutcome.no_invoice)
     outcome = EventOutcome.void_requested
@@ -187,8 +187,8 @@ async def _cancelled(db: Database, client: Client, integration: str, event: Book
     return _answer(event, invoice, outcome, status=status)
 
 
-async def _rescheduled(db: Database, integration: str, event: BookingRescheduledEvent) -> EventAccepted:
-    invoice = await _invoice_of(db, integration, event.data.booking_id)
+async def _rescheduled(db: Database, client: Client, integration: str, event: BookingRescheduledEvent) -> EventAccepted:
+    invoice = await _issued_invoice_of(db, client, integration, event.data.booking_id)
     if invoice is None:
         return _answer(event, None, EventOutcome.no_invoice)
     async with db.session() as session:
@@ -211,8 +211,12 @@ async def _issued_state(client: Client, workflow_id: str, wait: timedelta) -> In
     while True:
         try:
             state = await invoice_runs.query_state(client, workflow_id)
-        except (RPCError, WorkflowQueryFailedError):
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                return None  # no such workflow
             state = None  # the first workflow task has not run yet
+        except WorkflowQueryFailedError:
+            state = None
         if state is not None or loop.time() >= deadline:
             return state
         await asyncio.sleep(0.05)
@@ -221,6 +225,17 @@ async def _issued_state(client: Client, workflow_id: str, wait: timedelta) -> In
 async def _invoice_of(db: Database, integration: str, booking_id: str) -> Invoice | None:
     async with db.session() as session:
         return await invoices_repo.get_invoice(session, source_key=f"booking:{integration}:{booking_id}")
+
+
+async def _issued_invoice_of(db: Database, client: Client, integration: str, booking_id: str) -> Invoice | None:
+    """The booking's invoice; if its workflow is still issuing it (a cancel right after the confirm), wait
+    briefly for it rather than answering that there is none."""
+    invoice = await _invoice_of(db, integration, booking_id)
+    if invoice is None:
+        workflow_id = BookingIn.model_construct(source=integration, booking_id=booking_id).workflow_id
+        if await _issued_state(client, workflow_id, NUMBER_WAIT) is not None:
+            invoice = await _invoice_of(db, integration, booking_id)
+    return invoice
 
 
 def _answer(

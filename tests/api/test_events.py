@@ -10,17 +10,20 @@ import httpx
 from sqlmodel import col, func, select
 from temporalio.worker import Worker
 
+from billflow.config import Settings
 from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services import api_keys
 from billflow.services.integrations import signed_headers
+from billflow.services.invoice_runs import start_invoice
 from models.api_keys import ApiRole
 from models.booking_events import BookingEvent
 from models.clients import Client
 from models.invoices import Invoice
 from tests.api.conftest import KeyFactory
 from tests.api.support import CONFIRMED_TOTAL, confirmed_event, event, post_signed
+from tests.factories import make_booking
 
 
 async def _count(db: Database, query: object) -> int:
@@ -218,3 +221,26 @@ async def test_unknown_schema_version_is_422(http: httpx.AsyncClient, integratio
     response = await post_signed(http, name, secret, body)
     assert response.status_code == 422
     assert any("version" in err["loc"] for err in response.json()["detail"])
+
+
+async def test_cancelling_an_unknown_booking_answers_no_invoice_quickly(
+    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str]
+) -> None:
+    name, secret = integration
+    started = time.monotonic()
+    response = await post_signed(http, name, secret, event("booking.cancelled", "bk-never-confirmed"))
+    assert response.status_code == 202
+    assert response.json()["outcome"] == "no_invoice"
+    assert time.monotonic() - started < 2
+
+
+async def test_cancel_arriving_while_the_invoice_is_being_issued_still_voids(
+    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], api_settings: Settings
+) -> None:
+    name, secret = integration
+    booking = make_booking(source=name)
+    await start_invoice(worker.client, booking, task_queue=api_settings.task_queue)  # not waited on
+    response = await post_signed(http, name, secret, event("booking.cancelled", booking.booking_id))
+    assert response.status_code == 202
+    assert response.json()["outcome"] == "void_requested"
+    assert response.json()["invoice_status"] == "void"

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request, Response, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials
+from temporalio.service import RPCError
 
 from billflow.services import booking_events, integrations
 from billflow.services.api_keys import verify_token
@@ -138,6 +139,7 @@ EVENT_EXAMPLES = {
         401: {"description": "Missing, stale or wrong signature; unknown integration; bad API key"},
         403: {"description": "API key below the staff role"},
         409: {"description": "Event id already used for a different event"},
+        503: {"description": "Temporal unreachable; nothing was stored, retry later"},
     },
 )
 async def receive_event(
@@ -152,6 +154,8 @@ async def receive_event(
         answer, replayed = await booking_events.handle_event(db, temporal, settings, integration=source, event=event)
     except booking_events.EventIdReused as err:
         raise HTTPException(409, str(err)) from None
+    except RPCError as err:  # Temporal unreachable: nothing was stored, the integration should retry
+        raise HTTPException(503, f"workflow service unavailable: {err.message}", headers={"Retry-After": "5"}) from None
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return answer
