@@ -232,7 +232,7 @@ async def _issued_invoice_of(db: Database, client: Client, integration: str, boo
     briefly for it rather than answering that there is none."""
     invoice = await _invoice_of(db, integration, booking_id)
     if invoice is None:
-        workflow_id = BookingIn.model_construct(source=integration, booking_id=booking_id).workflow_id
+        workflow_id = f"invoice-{integration}-{booking_id}"  # BookingIn.workflow_id of this booking
         if await _issued_state(client, workflow_id, NUMBER_WAIT) is not None:
             invoice = await _invoice_of(db, integration, booking_id)
     return invoice
