@@ -1,0 +1,149 @@
+"""Record the histories the replay test guards: one representative invoice run per JSON file.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres PATH=.venv/bin:$PATH \
+        .venv/bin/python -m tests.replay.record_histories
+
+Runs each scenario on the time-skipping server with the real worker on a scratch database (created and dropped
+here; the embedded server when DATABASE_URL is unset), then writes tests/replay/histories/<scenario>.json.
+Re-record after an intended, patched change to the workflow, and commit the files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import psycopg
+from sqlalchemy import make_url
+from temporalio.client import WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from billflow.config import Settings
+from billflow.db import Database, start_embedded_postgres, to_psycopg_url
+from billflow.temporal import ensure_search_attributes
+from models.workflow_io import ExtendDueDate, PauseReminders, ResumeReminders, VoidInvoice, WriteOff
+from tests.factories import make_booking, make_client
+from tests.workflows.support import DAY, days_policy, issued, payment, skip_to, start, until
+from worker import build_worker
+from workflows.invoice import InvoiceWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+Scenario = Callable[[WorkflowEnvironment, WorkflowHandle], Awaitable[None]]
+
+
+async def paid(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+    state = await issued(handle)
+    await skip_to(env, state.due_at - DAY)  # after the first reminder
+    await until(handle, lambda s: s.steps_sent == 1)
+    await handle.signal(InvoiceWorkflow.payment_received, payment(reference="replay-paid"))
+
+
+async def overdue_escalated(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+    state = await issued(handle)
+    await skip_to(env, state.due_at + 5 * DAY)
+    await until(handle, lambda s: s.escalated)
+    await handle.signal(InvoiceWorkflow.write_off, WriteOff(action_id="replay-write-off", reason="unreachable"))
+
+
+async def paused_resumed(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+    state = await issued(handle)
+    await handle.signal(InvoiceWorkflow.pause_reminders, PauseReminders(action_id="replay-pause"))
+    await skip_to(env, state.due_at - DAY)
+    await until(handle, lambda s: s.reminders[0].skipped)
+    await handle.signal(InvoiceWorkflow.resume_reminders, ResumeReminders(action_id="replay-resume"))
+    await handle.signal(
+        InvoiceWorkflow.pause_reminders, PauseReminders(action_id="replay-pause-until", until=state.due_at)
+    )
+    await skip_to(env, state.due_at + DAY)
+    await until(handle, lambda s: s.steps_sent == 0 and not s.paused)
+    await handle.signal(InvoiceWorkflow.payment_received, payment(reference="replay-paused"))
+
+
+async def extended(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+    state = await issued(handle)
+    await skip_to(env, state.due_at + DAY)
+    await until(handle, lambda s: s.status == "overdue")
+    extend = ExtendDueDate(action_id="replay-extend", extend_by=timedelta(days=7))
+    await handle.signal(InvoiceWorkflow.extend_due_date, extend)
+    await until(handle, lambda s: s.status == "open")
+    await handle.signal(InvoiceWorkflow.payment_received, payment(10_000, reference="replay-partial"))
+    await handle.signal(InvoiceWorkflow.extend_due_date, extend)  # the same action id again: applied once
+    await skip_to(env, state.due_at + 9 * DAY)
+    await until(handle, lambda s: s.status == "overdue")
+    await handle.signal(InvoiceWorkflow.payment_received, payment(28_500, reference="replay-rest"))
+
+
+async def voided(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+    await issued(handle)
+    await handle.signal(InvoiceWorkflow.resume_reminders, ResumeReminders(action_id="replay-rejected"))
+    await handle.signal(InvoiceWorkflow.void, VoidInvoice(action_id="replay-void", reason="booking cancelled"))
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "paid": paid,
+    "overdue_escalated": overdue_escalated,
+    "paused_resumed": paused_resumed,
+    "extended": extended,
+    "voided": voided,
+}
+
+
+async def record_all(db: Database, settings: Settings) -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=shutil.which("temporal-test-server")
+    )
+    try:
+        await ensure_search_attributes(env.client)
+        task_queue = f"record-{uuid.uuid4().hex[:8]}"
+        async with build_worker(env.client, db, settings, task_queue=task_queue):
+            for name, scenario in SCENARIOS.items():
+                booking = make_booking(
+                    booking_id=f"replay-{name}-{uuid.uuid4().hex[:6]}",
+                    client=make_client(timezone="Europe/Berlin"),
+                    reminder_policy=days_policy(-3, 3),
+                    payment_terms=timedelta(days=10),
+                )
+                handle = await start(env.client, booking, task_queue)
+                await scenario(env, handle)
+                await handle.result()
+                history = await handle.fetch_history()
+                compact = json.dumps(json.loads(history.to_json()), separators=(",", ":"))
+                (HISTORIES / f"{name}.json").write_text(compact + "\n")
+                print(f"{name}: {len(history.events)} events")
+    finally:
+        await env.shutdown()
+
+
+async def main() -> None:
+    with TemporaryDirectory() as scratch:
+        url = os.environ.get("DATABASE_URL") or start_embedded_postgres(Path(scratch))
+        server = make_url(to_psycopg_url(url))
+        name = f"billflow_record_{uuid.uuid4().hex[:8]}"
+        admin = server.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        database_url = server.set(database=name).render_as_string(hide_password=False)
+        db = Database(database_url)
+        try:
+            await db.create_schema()
+            settings = Settings(
+                DATABASE_URL=database_url, BILLFLOW_DATA_DIR=Path(scratch), BILLFLOW_PUBLIC_URL="http://billflow.test"
+            )
+            HISTORIES.mkdir(exist_ok=True)
+            await record_all(db, settings)
+        finally:
+            await db.dispose()
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
