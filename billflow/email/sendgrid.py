@@ -31,9 +31,9 @@ from sendgrid.helpers.mail import (
     From,
     Mail,
     MailSettings,
-    SandboxMode,
     To,
 )
+from sendgrid.helpers.mail.sandbox_mode import SandBoxMode
 
 from billflow.email.base import DeliveryRejected, DeliveryUnknown, OutgoingEmail
 
@@ -68,12 +68,12 @@ def build_mail(email: OutgoingEmail, *, sandbox: bool, template_id: str | None) 
                 ContentId(attachment.filename),
             )
         )
-    for category in email.categories[:10]:  # SendGrid allows at most 10
+    for category in reversed(email.categories[:10]):  # at most 10; add_category prepends, so reverse
         mail.add_category(Category(category))
     for key, value in email.custom_args.items():
         mail.add_custom_arg(CustomArg(key, value))
     if sandbox:
-        mail.mail_settings = MailSettings(sandbox_mode=SandboxMode(True))
+        mail.mail_settings = MailSettings(sandbox_mode=SandBoxMode(True))
     return mail
 
 
