@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field as column
 from sqlmodel import SQLModel
@@ -128,6 +128,22 @@ class EventOutcome(StrEnum):
 
 class EventAccepted(BaseModel):
     """The answer to an event; a repeated delivery of the same event id gets exactly this again."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_id": "evt_0001",
+                    "type": "booking.confirmed",
+                    "booking_id": "bk-1042",
+                    "outcome": "invoice_started",
+                    "workflow_id": "invoice-calcom-bk-1042",
+                    "invoice_number": "INV-2026-000042",
+                    "invoice_status": "open",
+                }
+            ]
+        }
+    )
 
     event_id: str
     type: str

@@ -136,6 +136,7 @@ EVENT_EXAMPLES = {
         "`invoice_number` is null if the workflow has not issued it by then (follow `workflow_id`)."
     ),
     responses={
+        202: {"description": "Accepted; a replayed event id carries `Idempotent-Replayed: true`"},
         401: {"description": "Missing, stale or wrong signature; unknown integration; bad API key"},
         403: {"description": "API key below the staff role"},
         409: {"description": "Event id already used for a different event"},
