@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import typer
 from rich.table import Table
 
@@ -49,7 +51,7 @@ def list_(as_json: bool = JsonOption) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("name", "created", title="Integrations")
+    table = Table("name", "created (UTC)", title="Integrations")
     for row in rows:
-        table.add_row(row.name, f"{row.created_at:%Y-%m-%d %H:%M}")
+        table.add_row(row.name, f"{row.created_at.astimezone(UTC):%Y-%m-%d %H:%M}")
     console.print(table)

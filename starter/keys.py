@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -49,14 +51,15 @@ def list_(
     if as_json:
         print_json(keys)
         return
-    table = Table("key id", "name", "role", "created", "revoked", title="API keys")
+    table = Table("key id", "name", "role", "created (UTC)", "last used (UTC)", "revoked (UTC)", title="API keys")
     for key in keys:
         table.add_row(
             key.key_id,
             escape(key.name),
             key.role.value,
-            f"{key.created_at:%Y-%m-%d %H:%M}",
-            f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "",
+            f"{key.created_at.astimezone(UTC):%Y-%m-%d %H:%M}",
+            f"{key.last_used_at.astimezone(UTC):%Y-%m-%d %H:%M}" if key.last_used_at else "",
+            f"{key.revoked_at.astimezone(UTC):%Y-%m-%d %H:%M}" if key.revoked_at else "",
         )
     console.print(table)
 

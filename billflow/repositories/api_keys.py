@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,3 +39,9 @@ async def revoke_key(session: AsyncSession, *, key_id: str, at: datetime) -> Api
         session.add(key)
         await session.flush()
     return key
+
+
+async def touch_key(session: AsyncSession, *, key_id: str, at: datetime, every: timedelta) -> None:
+    """Record use, at most once per `every`, so authentication does not write on every request."""
+    stale = or_(col(ApiKey.last_used_at).is_(None), col(ApiKey.last_used_at) < at - every)
+    await session.exec(update(ApiKey).where(col(ApiKey.key_id) == key_id, stale).values(last_used_at=at))  # type: ignore[call-overload]

@@ -11,7 +11,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,7 @@ from models.api_keys import ApiKey, ApiRole
 from models.columns import utcnow
 
 PREFIX = "bf"
+TOUCH_EVERY = timedelta(minutes=1)  # last_used_at precision: one write per key per minute at most
 _TOKEN = re.compile(r"^bf_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
 
 
@@ -112,4 +113,6 @@ async def verify_token(db: Database, token: str) -> Principal | None:
         return None
     if not hmac.compare_digest(key.secret_hash, _hash(secret)):
         return None
+    async with db.session() as session:
+        await api_keys_repo.touch_key(session, key_id=key_id, at=utcnow(), every=TOUCH_EVERY)
     return Principal(kind="api_key", name=key.name, key_id=key.key_id, role=ApiRole(key.role))

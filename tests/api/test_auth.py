@@ -73,3 +73,10 @@ async def test_stored_hash_is_not_the_secret(db: Database) -> None:
         row = await repo.get_key(session, key_id=created.key_id)
     assert row is not None
     assert created.token.split("_", 2)[2] not in row.secret_hash
+
+
+async def test_use_is_recorded(probe: httpx.AsyncClient, make_key: KeyFactory, db: Database) -> None:
+    token = await make_key(ApiRole.staff)
+    assert (await probe.get("/probe-staff", headers={"X-API-Key": token})).status_code == 200
+    (listed,) = [k for k in await api_keys.list_keys(db) if k.key_id == token.split("_")[1]]
+    assert listed.last_used_at is not None
