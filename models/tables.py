@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from models.api_keys import ApiKey
 from models.booking_events import BookingEvent
+from models.calcom_bookings import CalcomBooking, CalcomDelivery
 from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
 from models.clients import Client
@@ -11,6 +12,7 @@ from models.email_messages import EmailMessage
 from models.integrations import Integration
 from models.invoices import Invoice, InvoiceCounter, InvoiceLine
 from models.payments import Payment
+from models.service_catalog import ServiceCatalogEntry
 from models.subscriptions import Subscription, SubscriptionPeriod, SubscriptionPlan
 from models.timeline import TimelineEvent
 from models.webhook_events import WebhookEvent
@@ -20,6 +22,8 @@ metadata = SQLModel.metadata
 __all__ = [
     "ApiKey",
     "BookingEvent",
+    "CalcomBooking",
+    "CalcomDelivery",
     "CheckoutSession",
     "Client",
     "ClientSettings",
@@ -29,6 +33,7 @@ __all__ = [
     "InvoiceCounter",
     "InvoiceLine",
     "Payment",
+    "ServiceCatalogEntry",
     "Subscription",
     "SubscriptionPeriod",
     "SubscriptionPlan",

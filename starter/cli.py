@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from starter import api as api_cmd
+from starter import catalog as catalog_cli
 from starter import clients as clients_cli
 from starter import db_cmd, invoices, outbox, stack, temporal_cmd
 from starter import events as events_cli
@@ -24,6 +25,7 @@ app.add_typer(reports_cli.app, name="report", help="Receivables reports: aging, 
 app.add_typer(api_keys_cli.app, name="key", help="Create, list and revoke staff API keys.")
 app.add_typer(integrations_cli.app, name="integration", help="Booking systems that post signed events.")
 app.add_typer(events_cli.app, name="events", help="Send a booking event by hand: `billflow events send FILE`.")
+app.add_typer(catalog_cli.app, name="catalog", help="Prices of booked event types: add, list, remove.")
 api_cmd.register(app)
 app.add_typer(outbox.app, name="outbox", help="The emails billflow sent; `billflow outbox ID` prints one.")
 app.add_typer(db_cmd.app, name="db", help="The database schema: `billflow db upgrade`, downgrade, current.")

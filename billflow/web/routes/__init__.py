@@ -2,6 +2,8 @@
 
 from fastapi import APIRouter
 
+from billflow.web.api import calcom as api_calcom
+from billflow.web.api import catalog as api_catalog
 from billflow.web.api import clients as api_clients
 from billflow.web.api import events as api_events
 from billflow.web.api import invoices as api_invoices
@@ -19,5 +21,7 @@ def all_routers() -> list[APIRouter]:
         api_invoices.router,
         api_clients.router,
         api_reports.router,
+        api_catalog.router,
+        api_calcom.router,
         dashboard.router,
     ]

@@ -1,0 +1,46 @@
+"""Cal.com bookings billflow has seen, and the deliveries it has processed.
+
+Cal.com gives a rescheduled booking a new uid that refers to the old one (`rescheduleUid`); every uid maps to the
+root booking whose invoice it shares, so a reschedule never makes a second invoice. Each (booking uid, trigger)
+is processed once: Cal.com retries deliveries and may send one more than once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.columns import instant, jsonb
+
+
+class CalcomBooking(SQLModel, table=True):
+    __tablename__ = "calcom_bookings"
+    __table_args__ = (UniqueConstraint("integration", "uid"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    integration: str = Field(max_length=64)
+    uid: str = Field(max_length=120)
+    # The first booking of the chain: its uid is the invoice's booking id (invoice-{integration}-{root_uid}).
+    root_uid: str = Field(max_length=120, index=True)
+    # Set when the booking was rescheduled to a newer uid; a late cancellation of this uid voids nothing.
+    superseded_by: str | None = Field(default=None, max_length=120)
+    start_time: datetime | None = instant()
+    created_at: datetime = instant(nullable=False, default_now=True)
+
+
+class CalcomDelivery(SQLModel, table=True):
+    __tablename__ = "calcom_deliveries"
+    __table_args__ = (UniqueConstraint("integration", "booking_uid", "trigger"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    integration: str = Field(max_length=64)
+    booking_uid: str = Field(max_length=120)
+    trigger: str = Field(max_length=64)
+    payload: dict[str, Any] = jsonb()
+    # The answer of the first delivery; a repeated one gets exactly this back and changes nothing.
+    result: dict[str, Any] = jsonb()
+    received_at: datetime = instant(nullable=False, default_now=True)
+    processed_at: datetime | None = instant()
