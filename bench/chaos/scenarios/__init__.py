@@ -1,0 +1,1 @@
+"""The scenarios, in the order the suite runs them; each is `async run(ctx) -> ScenarioResult`."""
