@@ -47,6 +47,15 @@ class EmailActivities:
                 return SentEmail(
                     message_id=message.id, provider_message_id=message.provider_message_id, already_sent=True
                 )
+            if message.status == MessageStatus.claimed and message.attempts > 0:
+                # An earlier attempt handed the message over and ended (worker killed) before recording the
+                # answer: it may have gone out, so it is settled as unknown, never handed over again.
+                message.status = MessageStatus.unknown
+                message.error = "an earlier attempt ended before the provider's answer was recorded"
+                session.add(message)
+                assert message.id is not None
+                return SentEmail(message_id=message.id, provider_message_id=None, already_sent=False)
+            message.status = MessageStatus.claimed  # a failed attempt's row is handed over again
             message.attempts += 1
             session.add(message)
             attachments = await self._invoice_pdf(session, data.invoice_id)
