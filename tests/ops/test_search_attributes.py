@@ -111,6 +111,12 @@ async def test_issued_invoice_is_searchable_by_every_key(dev_env: WorkflowEnviro
     query = f'InvoiceNumber = "{state.number}" AND InvoiceStatus = "open" AND AmountDueMinor = {TOTAL}'
     found = [wf.id async for wf in _list_eventually(dev_env.client, query)]
     assert found == [booking.workflow_id]
+    # Due-date ranges and the client, as docs/operations.md shows them.
+    query = (
+        f'ClientId = "{client_id}" AND DueDate >= "2036-12-01T00:00:00Z" AND DueDate < "2036-12-02T00:00:00Z"'
+        f' AND SubscriptionId = "{subscription}" AND Currency = "GBP"'
+    )
+    assert [wf.id async for wf in _list_eventually(dev_env.client, query)] == [booking.workflow_id]
 
 
 async def _list_eventually(client: Client, query: str, timeout: float = 10.0):  # type: ignore[no-untyped-def]
