@@ -7,7 +7,7 @@ from temporalio.client import Client
 
 from billflow.config import Settings
 from billflow.db import Database
-from billflow.web import observability
+from billflow.web import limits, observability
 from billflow.web.routes import all_routers
 
 
@@ -23,4 +23,5 @@ def create_app(settings: Settings, db: Database, temporal: Client) -> FastAPI:
     for router in all_routers():
         app.include_router(router)
     observability.install(app)  # request metrics and /metrics
+    limits.install(app)  # 413 over the body limit, 503 while the database is unreachable
     return app
