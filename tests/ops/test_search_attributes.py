@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from temporalio.api.sdk.v1 import WorkflowMetadata
@@ -33,6 +34,8 @@ from workflows.search_attributes import (
 )
 
 pytestmark = pytest.mark.devserver
+
+GUIDE = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
 
 # make_booking: 2 x 150.00 + 20 % tax, plus 25.00 travel.
 TOTAL = 38_500
@@ -182,3 +185,11 @@ async def test_attributes_and_details_follow_pause_and_payment(
     attrs = await _attributes_settle(handle, INVOICE_STATUS, "paid")
     assert attrs.get(INVOICE_STATUS) == "paid"
     assert attrs.get(AMOUNT_DUE_MINOR) == 0
+
+
+async def test_every_query_in_the_operations_guide_is_accepted(dev_env: WorkflowEnvironment) -> None:
+    block = GUIDE.split("```text\n", 1)[1].split("```", 1)[0]
+    queries = [line for line in block.splitlines() if line.strip()]
+    assert len(queries) >= 5
+    for query in queries:
+        [wf async for wf in dev_env.client.list_workflows(query, limit=1)]  # raises on an invalid query
