@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 import uvicorn
 from fastapi import FastAPI
@@ -12,6 +14,7 @@ from temporalio.client import Client
 
 from billflow.config import Settings, get_settings
 from billflow.db import Database
+from billflow.logging import configure_logging
 from billflow.web.app import create_app
 from starter.common import console, database, run, temporal_client
 
@@ -21,12 +24,18 @@ async def serve_app(
 ) -> None:
     """Serve create_app(settings, db, client) until Ctrl-C / SIGTERM (uvicorn handles the signals)."""
     app = create_app(settings, db, client)
-    await build_server(app, host=host or settings.api_host, port=settings.api_port if port is None else port).serve()
+    configure_logging(settings)  # JSON in production; uvicorn's own records go through it too (log_config=None)
+    port = settings.api_port if port is None else port
+    await build_server(app, host=host or settings.api_host, port=port, log_config=None).serve()
 
 
-def build_server(app: FastAPI, *, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
+def build_server(
+    app: FastAPI, *, host: str, port: int, log_level: str = "info", log_config: Any = uvicorn.config.LOGGING_CONFIG
+) -> uvicorn.Server:
     """A uvicorn server for the app (port 0: a free one, read back from server.servers once started)."""
-    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on"))
+    return uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", log_config=log_config)
+    )
 
 
 def register(app: typer.Typer) -> None:
