@@ -33,6 +33,12 @@ class Invoice(SQLModel, table=True):
             postgresql_where=text("status IN ('open', 'partially_paid', 'overdue')"),
             postgresql_include=["client_id", "currency", "total_minor", "amount_paid_minor", "issue_date"],
         ),
+        # Aging as of a past date also counts invoices voided or written off since: few rows, found directly.
+        Index(
+            "ix_invoices_closed_at",
+            text("COALESCE(voided_at, written_off_at)"),
+            postgresql_where=text("status IN ('void', 'uncollectible')"),
+        ),
         # DSO sums the totals invoiced in a period: an index-only scan over issue dates, no heap visits.
         Index("ix_invoices_issue_date_cover", "issue_date", postgresql_include=["currency", "total_minor", "status"]),
     )

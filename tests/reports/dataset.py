@@ -44,8 +44,9 @@ OPEN_AT_AS_OF = [
 
 EXPECTED_AGING_EUR = {
     "current_minor": 100 + 200,
-    # dpd-1, dpd-30, paid-later (unpaid at AS_OF, 10 days late), refunded-june (300 reopened, 15 days late)
-    "days_1_30_minor": 400 + 800 + 51_200 + 300,
+    # dpd-1, dpd-30, paid-later (unpaid at AS_OF, 10 days late), refunded-june (300 reopened, 15 days late),
+    # voided-later (voided only after AS_OF, 5 days late)
+    "days_1_30_minor": 400 + 800 + 51_200 + 300 + 777,
     "days_31_60_minor": 1_600 + 3_200 + 700,
     "days_61_90_minor": 6_400 + 12_800,
     "over_90_minor": 25_600,
@@ -91,6 +92,8 @@ async def load_known_dataset(session: AsyncSession) -> None:
     voided = invoice("voided-early", "calm", "EUR", 7_000, 0, "void", 20, voided_at=at(days_ago(25)))
     # Paid only after AS_OF: still owed at AS_OF (10 days past due then).
     paid_later = invoice("paid-later", "bolt", "EUR", 51_200, 51_200, "paid", 10, paid_at=at(AS_OF + timedelta(2)))
+    # Voided only after AS_OF: still owed at AS_OF (5 days past due then).
+    invoice("voided-later", "calm", "EUR", 777, 0, "void", 5, voided_at=at(AS_OF + timedelta(days=3)))
     # Issued after AS_OF: not yet a receivable.
     invoice("issued-later", "calm", "EUR", 99_999, 0, "open", -30, issue_date=AS_OF + timedelta(days=10))
     # The June payments: 4,200 received, 300 refunded: 300 owed again, 15 days past due at AS_OF.

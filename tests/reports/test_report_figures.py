@@ -31,7 +31,7 @@ async def test_aging_a_day_later_moves_each_boundary_invoice_one_bucket_on(repor
     eur = next(r for r in report.rows if r.currency == "EUR")
     # due-today becomes 1 day late; 30->31, 60->61, 90->91; paid-later is still owed (paid on 2 July).
     assert eur.current_minor == 100
-    assert eur.days_1_30_minor == 200 + 400 + 51_200 + 300
+    assert eur.days_1_30_minor == 200 + 400 + 51_200 + 300 + 777
     assert eur.days_31_60_minor == 800 + 1_600 + 700
     assert eur.days_61_90_minor == 3_200 + 6_400
     assert eur.over_90_minor == 12_800 + 25_600
@@ -41,7 +41,8 @@ async def test_aging_after_a_late_payment_no_longer_counts_it(reports_db: Databa
     async with reports_db.session() as session:
         report = await reports.aging(session, as_of=date(2026, 7, 2))
     eur = next(r for r in report.rows if r.currency == "EUR")
-    assert eur.days_1_30_minor == 200 + 400 + 300  # due-today, dpd-1 and the reopened 300: paid-later is settled
+    # due-today, dpd-1, the reopened 300 and voided-later (voided on 3 July): paid-later is settled
+    assert eur.days_1_30_minor == 200 + 400 + 300 + 777
 
 
 async def test_cash_collected_by_day_nets_refunds(reports_db: Database) -> None:
@@ -91,10 +92,10 @@ async def test_dso_is_receivables_over_period_sales_times_days(reports_db: Datab
     async with reports_db.session() as session:
         report = await reports.days_sales_outstanding(session, as_of=AS_OF, days=90)
     eur = next(r for r in report.rows if r.currency == "EUR")
-    # Issued 2 April to 30 June, void excluded: every EUR invoice but voided, issued-later, dpd-90 and dpd-91.
+    # Issued 2 April to 30 June, void excluded: every EUR invoice but the two voided, issued-later, dpd-90, dpd-91.
     sales = 100 + 200 + 400 + 800 + 1_600 + 3_200 + 6_400 + 1_000 + 9_000 + 51_200 + 4_200
-    assert (eur.receivable_minor, eur.sales_minor) == (103_300, sales)
-    assert eur.dso_days == round(103_300 / sales * 90, 1) == 119.0
+    assert (eur.receivable_minor, eur.sales_minor) == (104_077, sales)
+    assert eur.dso_days == round(104_077 / sales * 90, 1) == 119.9
     usd = next(r for r in report.rows if r.currency == "USD")
     assert usd.dso_days == 90.0
 
@@ -105,7 +106,7 @@ async def test_top_overdue_clients_are_ranked_by_balance_past_due(reports_db: Da
     assert [(r.external_id, r.overdue_minor, r.invoice_count, r.oldest_days_past_due) for r in report.rows] == [
         ("ds-bolt", 6_400 + 12_800 + 25_600 + 51_200, 4, 91),
         ("ds-acme", 400 + 800 + 1_600 + 3_200 + 700, 5, 60),
-        ("ds-calm", 300, 1, 15),
+        ("ds-calm", 300 + 777, 2, 15),
     ]
 
 
@@ -127,7 +128,7 @@ async def test_csv_export_has_a_header_and_one_line_per_row(reports_db: Database
         report = await reports.aging(session, as_of=AS_OF)
     lines = reports.to_csv(report).splitlines()
     assert lines[0].split(",")[:3] == ["currency", "current_minor", "days_1_30_minor"]
-    assert lines[1].startswith("EUR,300,52700,5500,19200,25600,103300,")
+    assert lines[1].startswith("EUR,300,53477,5500,19200,25600,104077,")
     assert len(lines) == 3
 
 

@@ -41,7 +41,7 @@ async def test_aging_csv_export(http: httpx.AsyncClient, viewer: dict[str, str])
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert 'filename="aging-2026-06-30.csv"' in response.headers["content-disposition"]
-    assert response.text.splitlines()[1].startswith("EUR,300,52700,5500,19200,25600,103300,")
+    assert response.text.splitlines()[1].startswith("EUR,300,53477,5500,19200,25600,104077,")
 
 
 async def test_cash_by_week_json_and_csv_agree(http: httpx.AsyncClient, viewer: dict[str, str]) -> None:
@@ -75,7 +75,7 @@ async def test_bad_parameters_are_422_naming_the_field(
 async def test_dso_top_overdue_and_effectiveness_answer(http: httpx.AsyncClient, viewer: dict[str, str]) -> None:
     as_of = {"as_of": AS_OF.isoformat()}
     dso = (await http.get("/v1/reports/dso", params=as_of, headers=viewer)).json()
-    assert {r["currency"]: r["dso_days"] for r in dso["rows"]} == {"EUR": 119.0, "USD": 90.0}
+    assert {r["currency"]: r["dso_days"] for r in dso["rows"]} == {"EUR": 119.9, "USD": 90.0}
     top = (await http.get("/v1/reports/top-overdue", params=as_of | {"limit": 1}, headers=viewer)).json()
     assert [r["external_id"] for r in top["rows"]] == ["ds-bolt"]
     params = {"start": "2026-01-01", "end": "2026-12-31"}
