@@ -175,7 +175,7 @@ class OwnedPostgres:
 
     def stop(self) -> None:
         """A fast shutdown: open connections are cut, as when the database host restarts."""
-        pg_ctl = self._module.pg_ctl  # generated at import time, invisible to mypy
+        pg_ctl = getattr(self._module, "pg_ctl")  # noqa: B009  (generated at import time, invisible to mypy)
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user, timeout=30)
         self.stops += 1
 
