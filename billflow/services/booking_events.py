@@ -14,6 +14,7 @@ import hashlib
 import json
 from datetime import timedelta
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -71,13 +72,16 @@ async def handle_event(
             raise EventIdReused(f"event id {event.id!r} was already used for a different event")
         if row.result:
             return EventAccepted.model_validate(row.result), True
-        answer = await _act(db, client, settings, integration=integration, event=event, number_wait=number_wait)
+        answer = await _act(
+            db, session, client, settings, integration=integration, event=event, number_wait=number_wait
+        )
         await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
     return answer, False
 
 
 async def _act(
     db: Database,
+    session: AsyncSession,
     client: Client,
     settings: Settings,
     *,
@@ -85,13 +89,15 @@ async def _act(
     event: BookingEventIn,
     number_wait: timedelta,
 ) -> EventAccepted:
+    """Act on the event; its timeline note goes into `session` (the event row's transaction), so a failure
+    leaves no note of an event that was not accepted."""
     match event:
         case BookingConfirmedEvent():
-            return await _confirmed(db, client, settings, integration, event, number_wait)
+            return await _confirmed(db, session, client, settings, integration, event, number_wait)
         case BookingCancelledEvent():
-            return await _cancelled(db, client, integration, event)
+            return await _cancelled(db, session, client, integration, event)
         case BookingRescheduledEvent():
-            return await _rescheduled(db, client, integration, event)
+            return await _rescheduled(db, session, client, integration, event)
 
 
 def booking_from_event(integration: str, event: BookingConfirmedEvent) -> BookingIn:
@@ -118,6 +124,7 @@ def booking_from_event(integration: str, event: BookingConfirmedEvent) -> Bookin
 
 async def _confirmed(
     db: Database,
+    session: AsyncSession,
     client: Client,
     settings: Settings,
     integration: str,
@@ -125,19 +132,20 @@ async def _confirmed(
     number_wait: timedelta,
 ) -> EventAccepted:
     booking = booking_from_event(integration, event)
-    # Own short transaction: the workflow's first activity upserts the same client row.
-    async with db.session() as session:
-        client_id = await clients_repo.upsert_client(session, client=booking.client)
-        await timeline_repo.add_event(
-            session,
-            client_id=client_id,
-            kind="booking.confirmed",
-            message=f"Booking {booking.booking_id} confirmed via {integration}",
-            data={"event_id": event.id, "booking_id": booking.booking_id, "integration": integration},
-            key=_event_key(integration, event),
-        )
+    # Own short transaction (idempotent): the workflow's first activity upserts the same client row, and must
+    # not wait on a lock held while this request waits for the workflow.
+    async with db.session() as own:
+        client_id = await clients_repo.upsert_client(own, client=booking.client)
     await invoice_runs.start_invoice(client, booking, task_queue=settings.task_queue)
     state = await _issued_state(client, booking.workflow_id, number_wait)
+    await timeline_repo.add_event(
+        session,
+        client_id=client_id,
+        kind="booking.confirmed",
+        message=f"Booking {booking.booking_id} confirmed via {integration}",
+        data={"event_id": event.id, "booking_id": booking.booking_id, "integration": integration},
+        key=_event_key(integration, event),
+    )
     return EventAccepted(
         event_id=event.id,
         type=event.type,
@@ -149,7 +157,9 @@ async def _confirmed(
     )
 
 
-async def _cancelled(db: Database, client: Client, integration: str, event: BookingCancelledEvent) -> EventAccepted:
+async def _cancelled(
+    db: Database, session: AsyncSession, client: Client, integration: str, event: BookingCancelledEvent
+) -> EventAccepted:
     invoice = await _issued_invoice_of(db, client, integration, event.data.booking_id)
     if invoice is None:
         return _answer(event, None, EventOutcome.no_invoice)
@@ -170,37 +180,37 @@ async def _cancelled(db: Database, client: Client, integration: str, event: Book
     message = f"Booking {event.data.booking_id} cancelled via {integration}: {event.data.reason}"
     if outcome is EventOutcome.refund_decision_flagged:
         message += f" - {invoice.amount_paid_minor} {invoice.currency} already paid: refund decision needed"
-    async with db.session() as session:
-        await timeline_repo.add_event(
-            session,
-            client_id=invoice.client_id,
-            invoice_id=invoice.id,
-            kind="booking.cancelled",
-            message=message,
-            data={
-                "event_id": event.id,
-                "flag": "refund_decision" if outcome is EventOutcome.refund_decision_flagged else "",
-                "amount_paid_minor": invoice.amount_paid_minor,
-            },
-            key=_event_key(integration, event),
-        )
+    await timeline_repo.add_event(
+        session,
+        client_id=invoice.client_id,
+        invoice_id=invoice.id,
+        kind="booking.cancelled",
+        message=message,
+        data={
+            "event_id": event.id,
+            "flag": "refund_decision" if outcome is EventOutcome.refund_decision_flagged else "",
+            "amount_paid_minor": invoice.amount_paid_minor,
+        },
+        key=_event_key(integration, event),
+    )
     return _answer(event, invoice, outcome, status=status)
 
 
-async def _rescheduled(db: Database, client: Client, integration: str, event: BookingRescheduledEvent) -> EventAccepted:
+async def _rescheduled(
+    db: Database, session: AsyncSession, client: Client, integration: str, event: BookingRescheduledEvent
+) -> EventAccepted:
     invoice = await _issued_invoice_of(db, client, integration, event.data.booking_id)
     if invoice is None:
         return _answer(event, None, EventOutcome.no_invoice)
-    async with db.session() as session:
-        await timeline_repo.add_event(
-            session,
-            client_id=invoice.client_id,
-            invoice_id=invoice.id,
-            kind="booking.rescheduled",
-            message=f"Booking {event.data.booking_id} moved to {event.data.starts_at.isoformat()}; invoice unchanged",
-            data={"event_id": event.id, "starts_at": event.data.starts_at.isoformat()},
-            key=_event_key(integration, event),
-        )
+    await timeline_repo.add_event(
+        session,
+        client_id=invoice.client_id,
+        invoice_id=invoice.id,
+        kind="booking.rescheduled",
+        message=f"Booking {event.data.booking_id} moved to {event.data.starts_at.isoformat()}; invoice unchanged",
+        data={"event_id": event.id, "starts_at": event.data.starts_at.isoformat()},
+        key=_event_key(integration, event),
+    )
     return _answer(event, invoice, EventOutcome.rescheduled_noted)
 
 

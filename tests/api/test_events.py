@@ -7,14 +7,16 @@ import json
 import time
 
 import httpx
+import pytest
 from sqlmodel import col, func, select
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.services import api_keys
+from billflow.services import api_keys, invoice_runs
 from billflow.services.integrations import signed_headers
 from billflow.services.invoice_runs import start_invoice
 from models.api_keys import ApiRole
@@ -244,3 +246,26 @@ async def test_cancel_arriving_while_the_invoice_is_being_issued_still_voids(
     assert response.status_code == 202
     assert response.json()["outcome"] == "void_requested"
     assert response.json()["invoice_status"] == "void"
+
+
+async def test_event_failing_midway_stores_nothing_and_a_retry_succeeds(
+    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, secret = integration
+    body = confirmed_event()
+
+    async def unreachable(*args: object, **kwargs: object) -> None:
+        raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(invoice_runs, "start_invoice", unreachable)
+        failed = await post_signed(http, name, secret, body)
+    assert failed.status_code == 503
+    stored = select(func.count()).select_from(BookingEvent).where(BookingEvent.event_id == body["id"])
+    assert await _count(db, stored) == 0
+    async with db.session() as session:
+        assert not await timeline_repo.event_exists(session, key=f"event:{name}:{body['id']}")
+    retried = await post_signed(http, name, secret, body)
+    assert retried.status_code == 202
+    assert retried.json()["invoice_number"].startswith("INV-")
+    assert "Idempotent-Replayed" not in retried.headers
