@@ -11,10 +11,10 @@ import io
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlalchemy import Row
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +25,25 @@ class Grain(StrEnum):
     day = "day"
     week = "week"  # ISO weeks, starting on Monday
     month = "month"
+
+
+# Report dates outside this range are typing mistakes; bounding them also keeps date arithmetic from overflowing.
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+
+
+def check_report_day(value: date) -> date:
+    if not EARLIEST_DAY <= value <= LATEST_DAY:
+        raise ValueError(f"date must be between {EARLIEST_DAY} and {LATEST_DAY}")
+    return value
+
+
+ReportDay = Annotated[date, AfterValidator(check_report_day)]
+
+
+def _days(*values: date | None) -> None:
+    for value in values:
+        if value is not None:
+            check_report_day(value)
 
 
 def end_of_day_utc(day: date) -> datetime:
@@ -58,6 +77,7 @@ class AgingReport(BaseModel):
 
 
 async def aging(session: AsyncSession, *, as_of: date | None = None) -> AgingReport:
+    _days(as_of)
     day = as_of or today_utc()
     rows = await reports_repo.aging_by_currency(session, as_of=day, cutoff=end_of_day_utc(day))
     return AgingReport(as_of=day, rows=[AgingRow.model_validate(r._mapping) for r in rows])
@@ -98,6 +118,7 @@ async def cash_collected(
     time_zone: str = "UTC",
 ) -> CashReport:
     """Between start and end inclusive (default: the last 30 days, 12 weeks or 12 months up to today)."""
+    _days(start, end)
     last = end or today_utc()
     first = start or last - timedelta(days=DEFAULT_CASH_SPAN[grain] - 1)
     if first > last:
@@ -143,6 +164,7 @@ class DsoReport(BaseModel):
 async def days_sales_outstanding(session: AsyncSession, *, as_of: date | None = None, days: int = 90) -> DsoReport:
     if not 1 <= days <= 3660:
         raise ValueError("days must be between 1 and 3660")
+    _days(as_of)
     day = as_of or today_utc()
     receivable = {r.currency: r.total_minor for r in (await aging(session, as_of=day)).rows}
     sales_rows = await reports_repo.credit_sales(session, start=day - timedelta(days=days - 1), end=day)
@@ -177,6 +199,7 @@ class TopOverdueReport(BaseModel):
 async def top_overdue_clients(session: AsyncSession, *, as_of: date | None = None, limit: int = 10) -> TopOverdueReport:
     if not 1 <= limit <= 500:
         raise ValueError("limit must be between 1 and 500")
+    _days(as_of)
     day = as_of or today_utc()
     rows = await reports_repo.top_overdue_clients(session, as_of=day, cutoff=end_of_day_utc(day), limit=limit)
     return TopOverdueReport(as_of=day, rows=[OverdueClientRow.model_validate(r._mapping) for r in rows])
@@ -210,6 +233,7 @@ async def reminder_effectiveness(
 ) -> EffectivenessReport:
     if not 1 <= within_days <= 365:
         raise ValueError("within_days must be between 1 and 365")
+    _days(start, end)
     last = end or today_utc()
     first = start or last - timedelta(days=179)
     if first > last:

@@ -141,6 +141,16 @@ async def test_search_treats_wildcards_literally(http: httpx.AsyncClient, viewer
     assert response.json() == []
 
 
+async def test_nul_characters_are_422_not_a_driver_error(
+    http: httpx.AsyncClient, booked: dict[str, Any], staff_headers: Headers
+) -> None:
+    assert (await http.get("/v1/clients", params={"q": "a\x00b"}, headers=staff_headers)).status_code == 422
+    assert (await http.get("/v1/clients/a%00b", headers=staff_headers)).status_code == 422
+    path = f"/v1/clients/{booked['client']['external_id']}/notes"
+    response = await http.post(path, headers=staff_headers, json={"text": "a\u0000b"})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "text"]
+
+
 async def test_unknown_client_is_404(http: httpx.AsyncClient, staff_headers: Headers) -> None:
     for path in ("", "/timeline", "/settings"):
         response = await http.get(f"/v1/clients/nobody-{uuid.uuid4().hex[:6]}{path}", headers=staff_headers)

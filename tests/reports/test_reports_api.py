@@ -56,6 +56,9 @@ async def test_cash_by_week_json_and_csv_agree(http: httpx.AsyncClient, viewer: 
     ("path", "params", "field"),
     [
         ("/v1/reports/aging", {"as_of": "2026-02-30"}, "as_of"),
+        ("/v1/reports/aging", {"as_of": "9999-12-31"}, "as_of"),
+        ("/v1/reports/dso.csv", {"as_of": "0001-01-02"}, "as_of"),
+        ("/v1/reports/effectiveness", {"end": "0001-01-01"}, "end"),
         ("/v1/reports/cash", {"grain": "year"}, "grain"),
         ("/v1/reports/cash", {"tz": "Mars/Olympus"}, "tz"),
         ("/v1/reports/cash", {"start": "2026-07-01", "end": "2026-06-01"}, "start"),

@@ -22,12 +22,18 @@ from billflow.web.deps import DatabaseDep, SessionDep, TemporalDep
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"], responses=AUTH_RESPONSES)
 
-ExternalId = Annotated[str, Path(min_length=1, max_length=200, description="the booking system's client id")]
+# PostgreSQL text cannot hold NUL: refuse it at the edge (422) rather than fail in the driver.
+NO_NUL = r"^[^\x00]*$"
+ExternalId = Annotated[
+    str, Path(min_length=1, max_length=200, pattern=NO_NUL, description="the booking system's client id")
+]
 NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"description": "No client with this external id"}}
 
 
 class NoteIn(BaseModel):
-    text: str = Field(min_length=1, max_length=2000, examples=["Called: paying next Friday after payroll."])
+    text: str = Field(
+        min_length=1, max_length=2000, pattern=NO_NUL, examples=["Called: paying next Friday after payroll."]
+    )
 
 
 def _not_found(err: ClientNotFound) -> HTTPException:
@@ -38,7 +44,9 @@ def _not_found(err: ClientNotFound) -> HTTPException:
 async def list_clients(
     session: SessionDep,
     _: ViewerDep,
-    q: Annotated[str | None, Query(max_length=200, description="matches name, email or external id")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, pattern=NO_NUL, description="matches name, email or external id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[ClientSummary]:

@@ -7,7 +7,6 @@ parameters and validate them the same way (422 naming the parameter).
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from datetime import date
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
@@ -21,6 +20,7 @@ from billflow.services.reports import (
     EffectivenessReport,
     Grain,
     Report,
+    ReportDay,
     TopOverdueReport,
 )
 from billflow.web.auth import AUTH_RESPONSES, ViewerDep
@@ -30,9 +30,9 @@ from models.workflow_io import TimeZoneName
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=AUTH_RESPONSES)
 
 R = TypeVar("R")
-AsOf = Annotated[date | None, Query(description="at the end of this day (UTC); default today")]
-Start = Annotated[date | None, Query(description="first day, inclusive")]
-End = Annotated[date | None, Query(description="last day, inclusive; default today")]
+AsOf = Annotated[ReportDay | None, Query(description="at the end of this day (UTC); default today")]
+Start = Annotated[ReportDay | None, Query(description="first day, inclusive")]
+End = Annotated[ReportDay | None, Query(description="last day, inclusive; default today")]
 CSV_RESPONSE: dict[int | str, dict[str, object]] = {
     200: {"content": {"text/csv": {}}, "description": "the report's rows as CSV, amounts in minor units"}
 }
