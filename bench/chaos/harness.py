@@ -45,8 +45,10 @@ class ChaosStack:
             "CHAOS_FAULT_RATE": str(fault_rate),
             **(env or {}),
         }
-        self.worker = WorkerProcess(work_dir, self.settings_env)
         self.api = ApiProcess(work_dir, self.settings_env) if api else None
+        if self.api is not None:  # pay and invoice links in emails point at this app
+            self.settings_env["BILLFLOW_PUBLIC_URL"] = self.api.env["BILLFLOW_PUBLIC_URL"] = self.api.url
+        self.worker = WorkerProcess(work_dir, self.settings_env)
         self.client: Client | None = None
         self.db: Database | None = None
         self.supervise = True  # restart a dead worker within half a second

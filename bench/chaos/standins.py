@@ -1,0 +1,54 @@
+"""The project's Stripe and SendGrid stand-ins (tests/standins), served on loopback for a scenario, and the
+settings that point billflow's real backends at them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from bench.chaos.signing import STRIPE_WEBHOOK_SECRET, SendGridSigner
+
+
+@dataclass
+class Providers:
+    stripe: Any  # tests.standins.stripe_api.StripeStandIn
+    sendgrid: Any  # tests.standins.sendgrid_api.SendGridStandIn
+    signer: SendGridSigner
+    env: dict[str, str]
+
+    def mails_per_message(self) -> Counter[tuple[str, str]]:
+        """(invoice id, kind) -> mails the SendGrid stand-in accepted."""
+        return Counter(
+            (m["custom_args"]["billflow_invoice_id"], m["custom_args"]["billflow_kind"]) for m in self.sendgrid.mails
+        )
+
+    def sessions_per_invoice(self) -> Counter[str]:
+        """invoice id -> distinct Checkout Sessions the Stripe stand-in created."""
+        return Counter(s.get("metadata", {}).get("billflow_invoice_id", "?") for s in self.stripe.sessions.values())
+
+
+@contextmanager
+def providers(wrap: Any = None) -> Iterator[Providers]:
+    """Both stand-ins on free loopback ports; `wrap(app)` may put fault injection in front of each."""
+    from tests.standins.sendgrid_api import SendGridStandIn
+    from tests.standins.server import serve
+    from tests.standins.stripe_api import StripeStandIn
+
+    stripe_standin, sendgrid_standin, signer = StripeStandIn(), SendGridStandIn(), SendGridSigner()
+    with ExitStack() as stack:
+        stripe_url = stack.enter_context(serve(wrap(stripe_standin.app) if wrap else stripe_standin.app))
+        sendgrid_url = stack.enter_context(serve(wrap(sendgrid_standin.app) if wrap else sendgrid_standin.app))
+        env = {
+            "BILLFLOW_PAYMENT_BACKEND": "stripe",
+            "STRIPE_API_KEY": "sk_test_chaos",
+            "STRIPE_API_BASE": stripe_url,
+            "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+            "BILLFLOW_EMAIL_BACKEND": "sendgrid",
+            "SENDGRID_API_KEY": "SG.chaos",
+            "SENDGRID_API_HOST": sendgrid_url,
+            "SENDGRID_EVENT_PUBLIC_KEY": signer.public_key,
+        }
+        yield Providers(stripe=stripe_standin, sendgrid=sendgrid_standin, signer=signer, env=env)
