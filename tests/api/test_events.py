@@ -269,3 +269,15 @@ async def test_event_failing_midway_stores_nothing_and_a_retry_succeeds(
     assert retried.status_code == 202
     assert retried.json()["invoice_number"].startswith("INV-")
     assert "Idempotent-Replayed" not in retried.headers
+
+
+@pytest.mark.parametrize("name", ["confirmed", "cancelled", "rescheduled"])
+def test_example_event_files_match_the_schema(name: str) -> None:
+    from pathlib import Path
+
+    from pydantic import TypeAdapter
+
+    from models.booking_events import BookingEventIn
+
+    raw = (Path(__file__).parents[2] / "examples" / f"event-{name}.json").read_text()
+    assert TypeAdapter(BookingEventIn).validate_json(raw).type == f"booking.{name}"
