@@ -9,6 +9,7 @@ cumulative amount_refunded and what billflow has already recorded for that charg
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,10 +24,11 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import webhook_events as events_repo
 from billflow.services import invoicing
 from billflow.services.checkout import STRIPE_PROVIDER, apply_session
+from billflow.services.payments import deliver_payment
 from models.columns import utcnow
-from models.enums import PaymentKind
+from models.enums import EmailKind, PaymentKind
 from models.payments import Payment
-from models.workflow_io import PaymentReceived
+from models.workflow_io import PaymentReceived, SendEmailInput
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,18 @@ SESSION_EVENTS = {
 HANDLED = {*SESSION_EVENTS, "charge.refunded"}
 
 
-async def receive_stripe_event(db: Database, temporal: Client, event: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class StripeEventResult:
+    outcome: str
+    refund_email: SendEmailInput | None = None  # the client is told about a newly recorded refund
+
+    @property
+    def label(self) -> str:
+        """A small fixed vocabulary for metrics: the outcome's first word (paid, pending, duplicate, ...)."""
+        return self.outcome.split(" ", 1)[0]
+
+
+async def receive_stripe_event(db: Database, temporal: Client, event: dict[str, Any]) -> StripeEventResult:
     """Store the (verified) event once and apply it; a duplicate delivery applies nothing. Returns the outcome.
 
     The event row and its outcome commit together: if applying fails, nothing is stored and Stripe's retry
@@ -50,12 +63,17 @@ async def receive_stripe_event(db: Database, temporal: Client, event: dict[str, 
             session, provider="stripe", event_id=str(event["id"]), type=str(event.get("type", "")), payload=event
         )
         if stored.processed_at is not None:
-            return f"duplicate ({stored.outcome})"
+            return StripeEventResult(f"duplicate ({stored.outcome})")
         outcome, invoice_id = await _apply(db, temporal, event)
         stored.outcome, stored.invoice_id, stored.processed_at = outcome, invoice_id, utcnow()
         session.add(stored)
     log.info("stripe event %s %s: %s", event["id"], event.get("type"), outcome)
-    return outcome
+    if outcome.startswith("refunded") and invoice_id is not None:
+        email = SendEmailInput(
+            invoice_id=invoice_id, kind=EmailKind.refund, idempotency_key=f"stripe-refund:{event['id']}"
+        )
+        return StripeEventResult(outcome, refund_email=email)
+    return StripeEventResult(outcome)
 
 
 async def _apply(db: Database, temporal: Client, event: dict[str, Any]) -> tuple[str, int | None]:
@@ -75,11 +93,11 @@ async def _apply(db: Database, temporal: Client, event: dict[str, Any]) -> tuple
         raw_id = snapshot.metadata.get("billflow_invoice_id", "")
         return outcome.value, int(raw_id) if raw_id.isdigit() else None
     if kind == "charge.refunded":
-        return await _refund(db, obj, created)
+        return await _refund(db, temporal, obj, created)
     return "ignored", None
 
 
-async def _refund(db: Database, charge: dict[str, Any], created: datetime) -> tuple[str, int | None]:
+async def _refund(db: Database, temporal: Client, charge: dict[str, Any], created: datetime) -> tuple[str, int | None]:
     charge_id = str(charge.get("id"))
     total_refunded = int(charge.get("amount_refunded") or 0)
     currency = str(charge.get("currency") or "").upper()
@@ -103,13 +121,16 @@ async def _refund(db: Database, charge: dict[str, Any], created: datetime) -> tu
             received_at=created,
             method="card",
         )
-        # Recorded directly: a fully paid invoice's workflow has closed; a running one reads the new amounts
-        # back from record_payment at its next payment.
+        # Recorded here, as a refund: the workflow's signal carries payments only.
         outcome = await invoicing.record_payment(
             session, invoice_id=invoice_id, payment=refund, kind=PaymentKind.refund, note="Stripe refund"
         )
     if outcome.rejected_reason:
         return f"refund rejected: {outcome.rejected_reason}", invoice_id
+    # A still-running workflow is then told through payment_received with the same reference: its
+    # record_payment finds the reference already recorded (nothing new is written) and adopts the invoice's
+    # current amounts and status. A closed workflow makes this a no-op.
+    await deliver_payment(db, temporal, invoice=invoice, payment=refund, note="Stripe refund")
     return f"refunded {delta} ({outcome.status.value})", invoice_id
 
 

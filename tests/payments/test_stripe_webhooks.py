@@ -236,3 +236,68 @@ async def test_staff_payment_then_stripe_payment_is_recorded_not_lost(
         return any(p[1] == sid for p in await _payments(db, invoice))
 
     await wait_until(recorded)
+
+
+async def test_refund_on_a_running_workflow_updates_its_live_state(
+    http: httpx.AsyncClient,
+    time_env: WorkflowEnvironment,
+    worker: Worker,
+    db: Database,
+    stripe_api: tuple[StripeStandIn, str],
+) -> None:
+    from billflow.services.invoice_runs import query_state
+
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    action = MarkPaid(amount_minor=10_000, method="card")
+    await send_action(time_env.client, invoice.workflow_id, action)
+    await wait_for_action(time_env.client, invoice.workflow_id, action.action_id)
+    charge = {
+        "id": f"ch_running_{invoice.id}",
+        "object": "charge",
+        "currency": "gbp",
+        "amount_refunded": 4_000,
+        "metadata": {"billflow_invoice_id": str(invoice.id)},
+    }
+    response = await deliver(http, stripe_event("charge.refunded", charge, event_id=f"evt_refund_{invoice.id}"))
+    assert response.json()["outcome"].startswith("refunded 4000")
+
+    async def live_state_caught_up() -> bool:
+        state = await query_state(time_env.client, invoice.workflow_id)
+        return state is not None and state.amount_paid_minor == 6_000
+
+    await wait_until(live_state_caught_up)
+    assert sorted(p[0] for p in await _payments(db, invoice)) == ["payment", "refund"]  # nothing extra written
+
+
+async def test_a_recorded_refund_emails_the_client_once(
+    http: httpx.AsyncClient,
+    time_env: WorkflowEnvironment,
+    worker: Worker,
+    db: Database,
+    stripe_api: tuple[StripeStandIn, str],
+) -> None:
+    from billflow.repositories import messages as messages_repo
+
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    await time_env.client.get_workflow_handle(invoice.workflow_id).terminate("test: paid long ago")
+    charge = {
+        "id": f"ch_email_{invoice.id}",
+        "object": "charge",
+        "currency": "gbp",
+        "amount_refunded": 2_500,
+        "metadata": {"billflow_invoice_id": str(invoice.id)},
+    }
+    event = stripe_event("charge.refunded", charge, event_id=f"evt_refund_mail_{invoice.id}")
+    for _ in range(2):
+        assert (await deliver(http, event)).status_code == 200
+
+    async def refund_emails() -> list[str]:
+        async with db.session() as session:
+            messages = await messages_repo.list_messages(session, invoice_id=invoice.id)
+        return [m.subject for m in messages if m.kind == "refund"]
+
+    async def one_refund_email() -> bool:
+        return len(await refund_emails()) == 1
+
+    await wait_until(one_refund_email)
+    assert (await refund_emails())[0].startswith(f"Refund on invoice {invoice.number}")

@@ -14,6 +14,8 @@ from billflow.config import Settings
 from billflow.db import Database
 from billflow.services.email_events import apply_sendgrid_event
 from billflow.web.deps import DatabaseDep, SettingsDep
+from models.enums import EmailKind
+from models.workflow_io import SendEmailInput
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ async def sendgrid_webhook(
             result = await apply_sendgrid_event(session, event)
         counts[result.outcome] = counts.get(result.outcome, 0) + 1
         if result.bounced_invoice_id is not None:
-            background.add_task(_notify_staff_of_bounce, request, result.bounced_invoice_id)
+            background.add_task(send_email_now, request, bounce_notice(result.bounced_invoice_id))
     return {"received": len(events), "outcomes": counts}
 
 
@@ -59,12 +61,11 @@ def _verified(public_key: str, raw: bytes, signature: str, timestamp: str) -> bo
         return False
 
 
-async def _notify_staff_of_bounce(request: Request, invoice_id: int) -> None:
-    """One staff email per bounced invoice (claimed by its key like every email, so never twice)."""
+async def send_email_now(request: Request, data: SendEmailInput) -> None:
+    """Send one invoice email from the web process (after the response), through the same claim-before-send
+    path as the workflow's activity: its idempotency key makes a repeat a no-op."""
     from activities.email import EmailActivities
     from billflow.email import build_email_sender
-    from models.enums import EmailKind
-    from models.workflow_io import SendEmailInput
 
     state = request.app.state
     settings: Settings = state.settings
@@ -72,14 +73,17 @@ async def _notify_staff_of_bounce(request: Request, invoice_id: int) -> None:
     if getattr(state, "email_sender", None) is None:
         state.email_sender = build_email_sender(settings)
     try:
-        await EmailActivities(db, state.email_sender, settings).send_invoice_email(
-            SendEmailInput(
-                invoice_id=invoice_id,
-                kind=EmailKind.escalation,  # a staff notice; the template says what happened
-                template="bounce_notice",
-                to_staff=True,
-                idempotency_key=f"bounce-notice:{invoice_id}",
-            )
-        )
-    except Exception:  # the bounce is on the timeline either way; the notice must not fail the webhook
-        log.exception("could not email staff about the bounce on invoice %s", invoice_id)
+        await EmailActivities(db, state.email_sender, settings).send_invoice_email(data)
+    except Exception:  # what happened is on the timeline either way; the email must not fail the webhook
+        log.exception("could not send %s email for invoice %s", data.template or data.kind, data.invoice_id)
+
+
+def bounce_notice(invoice_id: int) -> SendEmailInput:
+    """One staff email per bounced invoice."""
+    return SendEmailInput(
+        invoice_id=invoice_id,
+        kind=EmailKind.escalation,  # a staff notice; the template says what happened
+        template="bounce_notice",
+        to_staff=True,
+        idempotency_key=f"bounce-notice:{invoice_id}",
+    )

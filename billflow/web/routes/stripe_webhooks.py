@@ -6,11 +6,12 @@ import json
 import logging
 
 import stripe
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 
 from billflow import metrics
 from billflow.payments.stripe_events import receive_stripe_event
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
+from billflow.web.routes.sendgrid_webhooks import send_email_now
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,9 @@ SIGNATURE_TOLERANCE_SECONDS = 300
 
 
 @router.post("/webhooks/stripe", summary="Stripe events (signed with STRIPE_WEBHOOK_SECRET)")
-async def stripe_webhook(request: Request, db: DatabaseDep, settings: SettingsDep, temporal: TemporalDep) -> dict:
+async def stripe_webhook(
+    request: Request, background: BackgroundTasks, db: DatabaseDep, settings: SettingsDep, temporal: TemporalDep
+) -> dict:
     raw = await request.body()
     header = request.headers.get("stripe-signature")
     secret = settings.stripe_webhook_secret
@@ -40,6 +43,8 @@ async def stripe_webhook(request: Request, db: DatabaseDep, settings: SettingsDe
     event = json.loads(raw)
     if not isinstance(event, dict) or "id" not in event:
         raise HTTPException(status_code=400, detail="body is not a Stripe event")
-    outcome = await receive_stripe_event(db, temporal, event)
-    metrics.payment_webhook("stripe", outcome)
-    return {"received": True, "outcome": outcome}
+    result = await receive_stripe_event(db, temporal, event)
+    metrics.payment_webhook("stripe", result.label)
+    if result.refund_email is not None:
+        background.add_task(send_email_now, request, result.refund_email)
+    return {"received": True, "outcome": result.outcome}
