@@ -73,3 +73,31 @@ async def test_invoice_page_renders_professionally_and_records_the_view(
     await served_db.dispose()
     refreshed = await load_invoice(db, invoice.id)
     assert refreshed.viewed_at is not None
+
+
+async def test_local_pay_page_pays_in_the_browser(
+    time_env: WorkflowEnvironment, worker: Worker, db: Database, database_url: str, settings: Settings
+) -> None:
+    from playwright.async_api import async_playwright
+
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    served_db = Database(database_url, pool_size=2)
+    app = create_app(
+        settings.model_copy(update={"business_name": "Northwind Design Studio"}), served_db, time_env.client
+    )
+    with serve(app) as base:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            try:
+                page = await browser.new_page(viewport={"width": 1200, "height": 900})
+                await page.goto(f"{base}/pay/{invoice.public_token}")
+                assert (await page.text_content("[data-testid=amount]") or "").strip() == "£385.00"
+                await page.screenshot(path=str(SHOTS / "pay-local.png"), full_page=True)
+                await page.click("[data-testid=pay-now]")
+                await page.wait_for_url(f"{base}/i/{invoice.public_token}")
+                assert "Paid in full" in (await page.content())
+                assert (await page.text_content("[data-testid=status]") or "").strip() == "Paid"
+                await page.screenshot(path=str(SHOTS / "invoice-paid.png"), full_page=True)
+            finally:
+                await browser.close()
+    await served_db.dispose()

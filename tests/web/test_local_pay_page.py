@@ -136,3 +136,12 @@ async def test_invoice_pdf_downloads(
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
     assert response.content.startswith(b"%PDF-")
+
+
+async def test_returning_from_checkout_shows_the_payment_is_being_confirmed(
+    http: httpx.AsyncClient, time_env: WorkflowEnvironment, worker: Worker, db: Database
+) -> None:
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    page = await http.get(f"/i/{invoice.public_token}?paid=1")
+    assert 'data-testid="confirming"' in page.text
+    assert 'data-testid="confirming"' not in (await http.get(f"/i/{invoice.public_token}")).text

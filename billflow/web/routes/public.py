@@ -82,7 +82,7 @@ def _urls(settings: Settings, token: str) -> dict[str, str]:
 
 
 @router.get("/i/{token}", response_class=HTMLResponse, summary="The client's invoice page")
-async def invoice_page(token: str, db: DatabaseDep, settings: SettingsDep) -> HTMLResponse:
+async def invoice_page(token: str, request: Request, db: DatabaseDep, settings: SettingsDep) -> HTMLResponse:
     async with db.session() as session:
         invoice, context = await _load(session, token)
         assert invoice.id is not None
@@ -95,6 +95,8 @@ async def invoice_page(token: str, db: DatabaseDep, settings: SettingsDep) -> HT
         **_urls(settings, token),
         lines=lines,
         can_pay=payments_service.payable(invoice),
+        # Stripe's success_url brings the client back here before the webhook may have arrived.
+        payment_returning="paid" in request.query_params,
     )
 
 
