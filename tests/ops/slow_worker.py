@@ -1,7 +1,7 @@
 """A worker process for the shutdown tests: one workflow whose one activity takes a while; it stops the way
 billflow's worker does (`worker.run_until_stopped`).
 
-python -m tests.ops.slow_worker ADDRESS TASK_QUEUE LOG_FILE GRACE_SECONDS
+python -m tests.ops.slow_worker ADDRESS TASK_QUEUE LOG_FILE GRACE_SECONDS [MAX_CONCURRENT_ACTIVITIES]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class SlowWorkflow:
 LOG_FILE = "slow_step.log"
 
 
-async def main(address: str, task_queue: str, log_file: str, grace: float) -> None:
+async def main(address: str, task_queue: str, log_file: str, grace: float, max_activities: int) -> None:
     from temporalio.client import Client
     from temporalio.worker import Worker
 
@@ -66,6 +66,7 @@ async def main(address: str, task_queue: str, log_file: str, grace: float) -> No
         workflows=[SlowWorkflow],
         activities=[slow_step],
         graceful_shutdown_timeout=timedelta(seconds=grace),
+        max_concurrent_activities=max_activities,
     )
     print("polling", flush=True)
     await run_until_stopped(worker)
@@ -73,4 +74,5 @@ async def main(address: str, task_queue: str, log_file: str, grace: float) -> No
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])))
+    max_activities = int(sys.argv[5]) if len(sys.argv) > 5 else 100
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), max_activities))

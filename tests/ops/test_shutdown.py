@@ -40,15 +40,16 @@ async def worker_process(
     started: list[asyncio.subprocess.Process] = []
     address = dev_env.client.service_client.config.target_host
 
-    async def start(grace: float) -> asyncio.subprocess.Process:
+    async def start(grace: float, *, log_name: str = "log", max_activities: int = 100) -> asyncio.subprocess.Process:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "tests.ops.slow_worker",
             address,
             task_queue,
-            str(tmp_path / "log"),
+            str(tmp_path / log_name),
             str(grace),
+            str(max_activities),
             cwd=ROOT,
             stdout=asyncio.subprocess.PIPE,
         )
@@ -114,3 +115,23 @@ async def test_activity_outlasting_the_grace_period_is_handed_back(
     async with Worker(dev_env.client, task_queue=task_queue, workflows=[SlowWorkflow], activities=[slow_step]):
         assert await asyncio.wait_for(handle.result(), timeout=30) == "done on attempt 2"
     assert _log(tmp_path) == ["started 1", "started 2", "finished 2"]
+
+
+async def test_workers_on_one_task_queue_share_the_load(
+    dev_env: WorkflowEnvironment,
+    worker_process,
+    task_queue: str,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Two worker processes with one activity slot each: four 1-second activities are spread over both."""
+    workers = [await worker_process(10.0, log_name=f"log-{n}", max_activities=1) for n in (1, 2)]
+    handles = [await _start_slow(dev_env, task_queue, seconds=1.0) for _ in range(4)]
+    results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), timeout=30)
+
+    assert results == ["done on attempt 1"] * 4
+    finished = [(tmp_path / f"log-{n}").read_text().count("finished") for n in (1, 2)]
+    assert sum(finished) == 4
+    assert min(finished) >= 1, finished
+    for proc in workers:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), timeout=15) == 0
