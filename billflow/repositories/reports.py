@@ -115,17 +115,22 @@ async def cash_collected(
         raise ValueError(f"unknown grain {grain!r}")
     await _without_jit(session)
     sql = """
-SELECT (date_trunc(:grain, received_at AT TIME ZONE :tz))::date AS period,
-       currency,
-       COALESCE(SUM(amount_minor) FILTER (WHERE kind <> 'refund'), 0) AS received_minor,
-       COALESCE(SUM(amount_minor) FILTER (WHERE kind = 'refund'), 0) AS refunded_minor,
-       SUM(CASE WHEN kind = 'refund' THEN -amount_minor ELSE amount_minor END) AS net_minor,
-       COUNT(*) FILTER (WHERE kind <> 'refund') AS payment_count,
-       COUNT(*) FILTER (WHERE kind = 'refund') AS refund_count
-FROM payments
-WHERE received_at >= :start AND received_at < :end
-GROUP BY 1, 2
-ORDER BY 1, 2
+-- Sum per (period, currency, kind) first: one plain aggregate per payment row, the pivot runs on the few groups.
+SELECT period, currency,
+       COALESCE(SUM(amount) FILTER (WHERE kind <> 'refund'), 0) AS received_minor,
+       COALESCE(SUM(amount) FILTER (WHERE kind = 'refund'), 0) AS refunded_minor,
+       SUM(CASE WHEN kind = 'refund' THEN -amount ELSE amount END) AS net_minor,
+       COALESCE(SUM(n) FILTER (WHERE kind <> 'refund'), 0) AS payment_count,
+       COALESCE(SUM(n) FILTER (WHERE kind = 'refund'), 0) AS refund_count
+FROM (
+    SELECT (date_trunc(:grain, received_at AT TIME ZONE :tz))::date AS period, currency, kind,
+           SUM(amount_minor) AS amount, COUNT(*) AS n
+    FROM payments
+    WHERE received_at >= :start AND received_at < :end
+    GROUP BY 1, 2, 3
+) AS per_kind
+GROUP BY period, currency
+ORDER BY period, currency
 """
     params = {"grain": grain, "start": start, "end": end, "tz": time_zone}
     return (await session.execute(text(sql), params)).all()
