@@ -75,6 +75,7 @@ class CalOutcome(StrEnum):
     invoice_started = "invoice_started"
     invoice_exists = "invoice_exists"
     paid = "paid"
+    payment_sent = "payment_sent"  # signalled to the workflow, not yet applied when the answer was given
     already_paid = "already_paid"
     rescheduled = "rescheduled"
     voided = "voided"

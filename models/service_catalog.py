@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Field as column
 from sqlmodel import SQLModel
 
@@ -40,6 +40,13 @@ class CatalogEntryIn(BaseModel):
     unit_price_minor: MinorAmount = Field(examples=[9000])
     currency: CurrencyCode = Field(examples=["GBP"])
     tax_rate_bp: int = Field(default=0, ge=0, le=10_000, description="basis points: 2000 = 20 %")
+
+    @field_validator("service_name")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        if "\x00" in value:  # PostgreSQL text cannot hold NUL
+            raise ValueError("NUL characters are not allowed")
+        return value
 
 
 class CatalogEntryOut(CatalogEntryIn):

@@ -36,6 +36,7 @@ from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services import invoice_runs, invoicing
+from models.booking_events import reject_nul
 from models.calcom import CalBooking, CalDeliveryResult, CalOutcome, CalTrigger, CalWebhook
 from models.columns import utcnow
 from models.enums import InvoiceStatus
@@ -110,6 +111,10 @@ def parse_delivery(body: bytes) -> Delivery:
     if not isinstance(raw, dict):
         raise PayloadError("body: a JSON object is expected")
     try:
+        reject_nul(raw)  # PostgreSQL text and JSONB cannot hold NUL: refuse it here, naming the field
+    except ValueError as err:
+        raise PayloadError(str(err)) from None
+    try:
         envelope = CalWebhook.model_validate(raw)
     except ValidationError as err:
         raise PayloadError(_problems(err, "")) from None
@@ -124,6 +129,11 @@ def parse_delivery(body: bytes) -> Delivery:
     if trigger not in (CalTrigger.booking_cancelled, CalTrigger.booking_rejected):
         client_from(booking)  # refuse an unusable attendee now, before anything is recorded
     return Delivery(raw, envelope, trigger, booking)
+
+
+def _clip(text: str, limit: int = 2000) -> str:
+    """Timeline messages and memos have a length limit; Cal.com's free text has none."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _zone(*names: str | None) -> str:
@@ -291,7 +301,7 @@ async def _paid(ctx: _Context) -> CalDeliveryResult:
         async with ctx.db.session() as session:
             await invoicing.record_payment(session, invoice_id=invoice.id, payment=payment, note="paid in Cal.com")
     invoice = await _wait_for_invoice(ctx, root, until=lambda i: i.amount_paid_minor > 0 or _final(i)) or invoice
-    return ctx.result(CalOutcome.paid, invoice=invoice)
+    return _paid_result(ctx, invoice, invoice.workflow_id)
 
 
 async def _rescheduled(ctx: _Context) -> CalDeliveryResult:
@@ -325,7 +335,7 @@ async def _rescheduled(ctx: _Context) -> CalDeliveryResult:
             client_id=invoice.client_id,
             invoice_id=invoice.id,
             kind="booking.rescheduled",
-            message=(
+            message=_clip(
                 f"Cal.com booking moved to {local_start:%Y-%m-%d %H:%M} ({invoice.timezone}); invoice {invoice.number} "
                 f"kept, service date {local_start.date().isoformat()}"
             ),
@@ -384,7 +394,7 @@ async def _cancelled(ctx: _Context) -> CalDeliveryResult:
             client_id=invoice.client_id,
             invoice_id=invoice.id,
             kind=f"booking.{verb}",
-            message=message,
+            message=_clip(message),
             data={
                 "integration": ctx.integration,
                 "uid": booking.uid,
@@ -451,7 +461,7 @@ def booking_in(ctx: _Context, root: str, client: ClientIn, price: _Price) -> Boo
         currency=price.currency,
         payment_terms=PAYMENT_TERMS,
         service_date=local_start.date() if local_start else None,
-        memo=" - ".join(memo)[:2000],
+        memo=_clip(" - ".join(memo)),
     )
 
 
@@ -470,11 +480,15 @@ async def _issue(ctx: _Context, root: str, *, paid: bool = False) -> CalDelivery
                 session,
                 client_id=client_id,
                 kind="booking.unpriced",
-                message=(
+                message=_clip(
                     f"Cal.com booking {ctx.booking.uid} ({ctx.booking.type or ctx.booking.event_type_id}) has no price "
                     "in billflow's catalog or in Cal.com: no invoice issued"
                 ),
-                data={"integration": ctx.integration, "uid": ctx.booking.uid, "event_type": ctx.booking.type or ""},
+                data={
+                    "integration": ctx.integration,
+                    "uid": ctx.booking.uid,
+                    "event_type": _clip(ctx.booking.type or "", 200),
+                },
                 key=ctx.key,
             )
             return ctx.result(CalOutcome.no_price, detail="no catalog entry and no Cal.com price")
@@ -483,7 +497,9 @@ async def _issue(ctx: _Context, root: str, *, paid: bool = False) -> CalDelivery
                 session,
                 client_id=client_id,
                 kind="booking.guests",
-                message=f"Guests on Cal.com booking {ctx.booking.uid}, noted and not billed: {_guests(ctx.booking)}",
+                message=_clip(
+                    f"Guests on Cal.com booking {ctx.booking.uid}, noted and not billed: {_guests(ctx.booking)}"
+                ),
                 data={"integration": ctx.integration, "uid": ctx.booking.uid},
                 key=f"{ctx.key}:guests",
             )
@@ -513,9 +529,16 @@ async def _issue(ctx: _Context, root: str, *, paid: bool = False) -> CalDelivery
         pass  # finished already: its invoice is below
     if paid:
         invoice = await _wait_for_invoice(ctx, root, until=lambda i: i.amount_paid_minor > 0 or _final(i))
-        return ctx.result(CalOutcome.paid, invoice=invoice, workflow_id=booking.workflow_id)
+        return _paid_result(ctx, invoice, booking.workflow_id)
     invoice = await _wait_for_invoice(ctx, root, until=lambda i: True)
     return ctx.result(CalOutcome.invoice_started, invoice=invoice, workflow_id=booking.workflow_id)
+
+
+def _paid_result(ctx: _Context, invoice: Invoice | None, workflow_id: str) -> CalDeliveryResult:
+    if invoice is not None and invoice.amount_paid_minor > 0:
+        return ctx.result(CalOutcome.paid, invoice=invoice, workflow_id=workflow_id)
+    # Signalled, but not applied within the answer's wait: the workflow records it when it gets to it.
+    return ctx.result(CalOutcome.payment_sent, invoice=invoice, workflow_id=workflow_id)
 
 
 def _payment(ctx: _Context, root: str, *, amount_minor: int, currency: str) -> PaymentReceived:
