@@ -20,6 +20,9 @@ class CheckoutSessionStatus:
     open = "open"
     complete = "complete"
     expired = "expired"
+    # billflow's own: Stripe answered the create with a 5xx, which it saves under the idempotency key; the
+    # attempt is used up so the next visit creates with a new key. stripe_session_id is "failed:<key>".
+    failed = "failed"
 
 
 class CheckoutSession(SQLModel, table=True):

@@ -18,7 +18,15 @@ log = logging.getLogger(__name__)
 
 
 class StripeUnavailable(Exception):
-    """429, 5xx or no answer: transient; an activity retry policy (or the client on its next visit) tries again."""
+    """429, 5xx or no answer: transient; an activity retry policy (or the client on its next visit) tries again.
+
+    `status` is None when no answer came (the request may have been applied: retry with the same idempotency
+    key); a 5xx answer is saved by Stripe under that key and would be replayed, so the next try needs a new one.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class StripeRejected(Exception):
@@ -69,10 +77,10 @@ class SessionSnapshot:
 
 def _translate(err: stripe.StripeError) -> Exception:
     status = err.http_status
-    if isinstance(err, stripe.APIConnectionError | stripe.RateLimitError) or status is None or status >= 500:
-        return StripeUnavailable(f"Stripe unavailable ({status or 'no response'}): {err.user_message or err}")
-    if status == 429:
-        return StripeUnavailable(f"Stripe rate limit: {err.user_message or err}")
+    if isinstance(err, stripe.APIConnectionError) or status is None:
+        return StripeUnavailable(f"Stripe did not answer: {err.user_message or err}")
+    if isinstance(err, stripe.RateLimitError) or status == 429 or status >= 500:
+        return StripeUnavailable(f"Stripe unavailable ({status}): {err.user_message or err}", status=status)
     message = err.user_message or str(err)
     return StripeRejected(message, status=status, code=err.code)
 
@@ -88,8 +96,8 @@ class StripeGateway:
         timeout_seconds: float = 20.0,
         max_network_retries: int = 0,
     ) -> None:
-        # Retries are the caller's (the activity retry policy); the library's own random idempotency key would
-        # make a retried create a second session, so every write passes ours.
+        # Every write passes our own idempotency key (the library's random one would make a retried create a
+        # second session), so the library's in-request retries and an activity's retries are both safe.
         self._client = stripe.StripeClient(
             api_key,
             base_addresses={"api": api_base} if api_base else None,
@@ -136,7 +144,11 @@ class StripePaymentProvider:
         return f"{self._base}/pay/{public_token}"
 
 
-def build_stripe_gateway(api_key: str | None, *, api_base: str | None = None) -> StripeGateway:
+def build_stripe_gateway(
+    api_key: str | None, *, api_base: str | None = None, max_network_retries: int = 0
+) -> StripeGateway:
+    """Activities keep the default 0 (their retry policy retries); the pay page passes a couple of quick
+    in-request retries so one Stripe blip does not show the client an error page (same idempotency key)."""
     if not api_key:
         raise ValueError("BILLFLOW_PAYMENT_BACKEND=stripe needs STRIPE_API_KEY")
-    return StripeGateway(api_key, api_base=api_base)
+    return StripeGateway(api_key, api_base=api_base, max_network_retries=max_network_retries)

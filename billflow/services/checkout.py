@@ -22,7 +22,7 @@ from temporalio.client import Client
 
 from billflow.config import Settings
 from billflow.db import Database
-from billflow.payments.stripe import SessionSnapshot, StripeGateway, StripeRejected
+from billflow.payments.stripe import SessionSnapshot, StripeGateway, StripeRejected, StripeUnavailable
 from billflow.repositories import checkout_sessions as sessions_repo
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
@@ -118,6 +118,7 @@ async def open_checkout(
         latest = await sessions_repo.latest_session(session, invoice_id=invoice.id)
         superseded: CheckoutSession | None = None
         completed: SessionSnapshot | None = None
+        unavailable: StripeUnavailable | None = None
         if latest is not None and latest.status == CheckoutSessionStatus.complete and latest.payment_status != "failed":
             return CheckoutResult(CheckoutOutcome.settled)  # paid or still settling: never a second session
         try:
@@ -132,10 +133,20 @@ async def open_checkout(
                 elif snapshot.status == CheckoutSessionStatus.open:
                     superseded = latest
             if completed is None:
-                created = await _create(session, gateway, invoice, latest=latest, superseded=superseded, base=base)
+                attempt = (latest.attempt + 1) if latest is not None else 1
+                try:
+                    created = await _create(
+                        session, gateway, invoice, attempt=attempt, superseded=superseded, base=base
+                    )
+                except StripeUnavailable as err:
+                    if err.status is not None and err.status >= 500:
+                        _use_up(session, invoice, attempt)
+                    unavailable = err
         except StripeRejected as err:
             await _staff_notice(session, invoice, err)
             return CheckoutResult(CheckoutOutcome.unavailable, message=str(err))
+    if unavailable is not None:
+        raise unavailable
     if completed is not None:
         await apply_session(db, temporal, completed, received_at=utcnow(), source="pay page")
         return CheckoutResult(CheckoutOutcome.settled)
@@ -148,7 +159,7 @@ async def _create(
     gateway: StripeGateway,
     invoice: Invoice,
     *,
-    latest: CheckoutSession | None,
+    attempt: int,
     superseded: CheckoutSession | None,
     base: str,
 ) -> SessionSnapshot:
@@ -157,7 +168,6 @@ async def _create(
     client = await clients_repo.get_client(session, client_id=invoice.client_id)
     assert client is not None
     lines = list(await invoices_repo.get_lines(session, invoice_id=invoice.id))
-    attempt = (latest.attempt + 1) if latest is not None else 1
     created = await gateway.create_session(
         checkout_params(invoice, client_email=client.email, lines=lines, base_url=base, attempt=attempt),
         idempotency_key=create_key(invoice, attempt),
@@ -175,6 +185,21 @@ async def _create(
         await _expire(gateway, superseded)
         session.add(superseded)
     return created
+
+
+def _use_up(session: Any, invoice: Invoice, attempt: int) -> None:
+    """Stripe saved a 5xx under this attempt's key: record the attempt as failed so the next uses a new key."""
+    assert invoice.id is not None
+    session.add(
+        CheckoutSession(
+            invoice_id=invoice.id,
+            attempt=attempt,
+            stripe_session_id=f"failed:{create_key(invoice, attempt)}"[:255],
+            amount_minor=invoice.balance_minor,
+            currency=invoice.currency,
+            status=CheckoutSessionStatus.failed,
+        )
+    )
 
 
 def _reusable(snapshot: SessionSnapshot, invoice: Invoice) -> bool:

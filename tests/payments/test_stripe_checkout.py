@@ -120,7 +120,7 @@ async def test_session_for_an_old_balance_is_superseded_and_expired(
     assert create.form["line_items[0][price_data][product_data][name]"] == f"Balance of invoice {invoice.number}"
 
 
-async def test_retry_after_a_500_reuses_the_idempotency_key(
+async def test_a_503_before_stripe_executed_is_retried_with_the_same_key(
     http: httpx.AsyncClient,
     time_env: WorkflowEnvironment,
     worker: Worker,
@@ -129,14 +129,50 @@ async def test_retry_after_a_500_reuses_the_idempotency_key(
 ) -> None:
     standin, _ = stripe_api
     invoice = await start_and_wait_issued(time_env.client, worker, db)
-    standin.inject(Fault(status=500, path_contains="/v1/checkout/sessions"))
-    failed = await http.get(f"/pay/{invoice.public_token}")
-    assert failed.status_code == 503
-    assert "try again" in failed.text
+    standin.inject(Fault(status=503, path_contains="/v1/checkout/sessions"))
     ok = await http.get(f"/pay/{invoice.public_token}")
     assert ok.status_code == 303
     keys = [r.headers["idempotency-key"] for r in standin.writes("/v1/checkout/sessions")]
-    assert len(keys) == 2 and keys[0] == keys[1]
+    assert keys == [f"billflow:checkout:{invoice.id}:1:38500GBP"] * 2
+    assert len(standin.sessions) == 1
+
+
+async def test_a_saved_500_uses_up_the_attempt_so_the_next_visit_gets_a_new_key(
+    http: httpx.AsyncClient,
+    time_env: WorkflowEnvironment,
+    worker: Worker,
+    db: Database,
+    stripe_api: tuple[StripeStandIn, str],
+) -> None:
+    """Stripe replays a 500 for the same idempotency key; retrying that key forever would never succeed."""
+    standin, _ = stripe_api
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    standin.inject(Fault(status=500, saved=True, path_contains="/v1/checkout/sessions"))
+    failed = await http.get(f"/pay/{invoice.public_token}")
+    assert failed.status_code == 503 and "try again" in failed.text
+    ok = await http.get(f"/pay/{invoice.public_token}")
+    assert ok.status_code == 303
+    keys = [r.headers["idempotency-key"] for r in standin.writes("/v1/checkout/sessions")]
+    first, second = f"billflow:checkout:{invoice.id}:1:38500GBP", f"billflow:checkout:{invoice.id}:2:38500GBP"
+    assert keys == [first, first, first, second]  # the library's two in-request retries got the saved 500
+    assert len(standin.sessions) == 1
+
+
+async def test_a_429_shows_an_apology_and_the_next_visit_reuses_the_key(
+    http: httpx.AsyncClient,
+    time_env: WorkflowEnvironment,
+    worker: Worker,
+    db: Database,
+    stripe_api: tuple[StripeStandIn, str],
+) -> None:
+    standin, _ = stripe_api
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    standin.inject(Fault(status=429, message="Too many requests", path_contains="/v1/checkout/sessions"))
+    limited = await http.get(f"/pay/{invoice.public_token}")
+    assert limited.status_code == 503 and "try again" in limited.text
+    ok = await http.get(f"/pay/{invoice.public_token}")
+    assert ok.status_code == 303
+    assert len({r.headers["idempotency-key"] for r in standin.writes("/v1/checkout/sessions")}) == 1
     assert len(standin.sessions) == 1
 
 

@@ -24,6 +24,9 @@ class Fault:
     message: str = "injected fault"
     delay: float = 0.0
     path_contains: str = ""
+    # Stripe saves the result of an idempotent request that began executing, a 500 included, and replays it
+    # for the same key; True mimics that.
+    saved: bool = False
 
 
 @dataclass
@@ -61,17 +64,20 @@ class StandIn:
         return recorded
 
     async def fault_response(self, request: Request) -> Response | None:
+        fault = await self.take_fault(request)
+        if fault is None or fault.status is None:
+            return None
+        return self.error(fault.status, fault.message)
+
+    async def take_fault(self, request: Request) -> Fault | None:
+        """The next fault for this request (after its delay), or None."""
         with self._lock:
             fault = next((f for f in self.faults if f.path_contains in request.url.path), None)
             if fault is not None:
                 self.faults.remove(fault)
-        if fault is None:
-            return None
-        if fault.delay:
+        if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
-        if fault.status is None:
-            return None
-        return self.error(fault.status, fault.message)
+        return fault
 
     def error(self, status: int, message: str, **extra: Any) -> Response:
         return JSONResponse({"errors": [{"message": message}]}, status_code=status)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import time
 import uuid
 from typing import Any
@@ -61,8 +62,6 @@ class StripeStandIn(StandIn):
     async def _create(self, request: Request) -> Response:
         recorded = await self.record(request)
         recorded.form = dict(parse_qsl(recorded.body.decode(), keep_blank_values=True))
-        if (fault := await self.fault_response(request)) is not None:
-            return fault
         key = recorded.headers.get("idempotency-key")
         digest = hashlib.sha256(recorded.body).hexdigest()
         if key and key in self._replay:
@@ -74,6 +73,12 @@ class StripeStandIn(StandIn):
                     code="idempotency_error",
                 )
             return JSONResponse(body, status_code=status, headers={"Idempotent-Replayed": "true"})
+        fault = await self.take_fault(request)
+        if fault is not None and fault.status is not None:
+            response = self.error(fault.status, fault.message)
+            if fault.saved and key:
+                self._replay[key] = (digest, fault.status, json.loads(bytes(response.body)))
+            return response
         form = recorded.form
         currency = form.get("line_items[0][price_data][currency]", "")
         if form.get("mode") != "payment" or not currency:

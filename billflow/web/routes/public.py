@@ -29,6 +29,8 @@ router = APIRouter(tags=["public pages"], include_in_schema=False)
 
 # Tokens are secrets.token_urlsafe(24) (32 chars); the bound only keeps junk out of the database query.
 TOKEN_MAX = 64
+# In-request retries of Stripe 409/5xx/connection errors on a pay-link visit (same idempotency key each time).
+PAY_PAGE_STRIPE_RETRIES = 2
 
 
 @lru_cache
@@ -176,7 +178,9 @@ async def _stripe_checkout(request: Request, invoice: Invoice) -> Response:
     if getattr(state, "stripe_gateway", None) is None:
         from billflow.payments.stripe import build_stripe_gateway
 
-        state.stripe_gateway = build_stripe_gateway(settings.stripe_api_key, api_base=settings.stripe_api_base)
+        state.stripe_gateway = build_stripe_gateway(
+            settings.stripe_api_key, api_base=settings.stripe_api_base, max_network_retries=PAY_PAGE_STRIPE_RETRIES
+        )
     assert invoice.id is not None
     urls = _urls(settings, invoice.public_token)
     try:
