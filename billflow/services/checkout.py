@@ -223,6 +223,10 @@ async def _expire(gateway: StripeGateway, row: CheckoutSession) -> None:
     except StripeRejected as err:
         log.info("superseded session %s not expired: %s", row.stripe_session_id, err)
         row.status = CheckoutSessionStatus.expired
+    except StripeUnavailable as err:
+        # The new session stands; the old one stays open here, so the reconciliation sweep still watches it
+        # (if the client pays it anyway, the payment is recorded, never lost).
+        log.warning("superseded session %s could not be expired now: %s", row.stripe_session_id, err)
     row.updated_at = utcnow()
 
 

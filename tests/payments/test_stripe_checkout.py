@@ -214,3 +214,25 @@ async def test_paid_invoice_shows_paid_instead_of_a_session(
     response = await http.get(f"/pay/{invoice.public_token}")
     assert response.status_code == 200 and "Already paid" in response.text
     assert standin.requests == []
+
+
+async def test_stripe_down_while_expiring_the_old_session_still_redirects_to_the_new_one(
+    http: httpx.AsyncClient,
+    time_env: WorkflowEnvironment,
+    worker: Worker,
+    db: Database,
+    stripe_api: tuple[StripeStandIn, str],
+) -> None:
+    from billflow.services.invoice_runs import send_action, wait_for_action
+    from models.workflow_io import MarkPaid
+
+    standin, _ = stripe_api
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    await http.get(f"/pay/{invoice.public_token}")
+    action = MarkPaid(amount_minor=5_000, method="cash")
+    await send_action(time_env.client, invoice.workflow_id, action)
+    await wait_for_action(time_env.client, invoice.workflow_id, action.action_id)
+    standin.inject(*(Fault(status=500, saved=True, path_contains="/expire") for _ in range(3)))
+    again = await http.get(f"/pay/{invoice.public_token}")
+    assert again.status_code == 303 and again.headers["location"].endswith(standin.session_id(2))
+    assert standin.sessions[standin.session_id(2)]["amount_total"] == 33_500
