@@ -292,3 +292,27 @@ async def test_unusable_booking_is_422_naming_the_field(
     assert "attendees" in response.json()["detail"]
     response = await post(http, name, secret, b"not json")
     assert response.status_code == 422
+
+
+async def test_five_concurrent_copies_of_a_new_delivery_make_one_invoice(
+    http: httpx.AsyncClient, worker: Worker, calcom: tuple[str, str], db: Database
+) -> None:
+    name, secret = calcom
+    body = documented_example(event_type=await catalog_slug(db))
+    responses = await asyncio.gather(*(post(http, name, secret, body) for _ in range(5)))
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.text for r in responses}) == 1
+    assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == 4
+    assert len(await invoices_of(db, name)) == 1
+
+
+async def test_created_and_paid_arriving_together_make_one_paid_invoice(
+    http: httpx.AsyncClient, worker: Worker, calcom: tuple[str, str], db: Database
+) -> None:
+    name, secret = calcom
+    created = documented_example(event_type=await catalog_slug(db))
+    paid = delivery(created, "BOOKING_PAID")
+    responses = await asyncio.gather(post(http, name, secret, created), post(http, name, secret, paid))
+    assert {r.status_code for r in responses} == {200}
+    invoice = await one_invoice(db, name)
+    assert (invoice.status, invoice.amount_paid_minor) == (InvoiceStatus.paid, CATALOG_TOTAL)
