@@ -20,9 +20,24 @@ from billflow.repositories import invoices as invoices_repo
 from models.clients import Client
 from models.invoices import Invoice, InvoiceLine
 
+# Common characters outside Latin-1 that have a readable stand-in (written as escapes for clarity).
+_STAND_INS = str.maketrans(
+    {
+        "\u20ac": "EUR",  # euro sign
+        "\u2013": "-",  # en dash
+        "\u2014": "-",  # em dash
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2026": "...",
+        "\u00d7": "x",  # multiplication sign (Latin-1 has it, but not every viewer's core font)
+    }
+)
+
 
 def _latin1(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
+    decomposed = unicodedata.normalize("NFKD", text.translate(_STAND_INS))
     folded = "".join(c for c in decomposed if not unicodedata.combining(c))
     return folded.encode("latin-1", errors="replace").decode("latin-1")
 
