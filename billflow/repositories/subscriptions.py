@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.clients import Client
+from models.columns import utcnow
 from models.invoices import Invoice
 from models.subscriptions import Subscription, SubscriptionPeriod, SubscriptionPlan
 
@@ -66,7 +67,9 @@ async def put_plan(
     session: AsyncSession, *, subscription_id: str, effective_from: date, lines: list[dict[str, Any]]
 ) -> None:
     """One version per effective date: a second change before that period replaces the first."""
-    stmt = insert(SubscriptionPlan).values(subscription_id=subscription_id, effective_from=effective_from, lines=lines)
+    stmt = insert(SubscriptionPlan).values(
+        subscription_id=subscription_id, effective_from=effective_from, lines=lines, created_at=utcnow()
+    )
     stmt = stmt.on_conflict_do_update(
         index_elements=[col(SubscriptionPlan.subscription_id), col(SubscriptionPlan.effective_from)],
         set_={"lines": stmt.excluded.lines},
@@ -95,6 +98,7 @@ async def insert_period_once(
         outcome=outcome,
         invoice_workflow_id=invoice_workflow_id,
         reason=reason,
+        recorded_at=utcnow(),
     )
     upsert = stmt.on_conflict_do_update(
         index_elements=[col(SubscriptionPeriod.subscription_id), col(SubscriptionPeriod.period_start)],

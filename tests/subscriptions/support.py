@@ -1,0 +1,60 @@
+"""Factories and helpers of the subscription tests."""
+
+from __future__ import annotations
+
+import calendar
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from billflow.db import Database
+from billflow.repositories import subscriptions as subs_repo
+from models.invoices import Invoice
+from models.subscription_io import BillingInterval, SubscriptionIn
+from models.workflow_io import LineIn, ReminderPolicy
+from tests.factories import make_client
+
+PLAN_TOTAL = 10_000  # make_subscription's one line: 100.00
+
+
+def make_subscription(**overrides: Any) -> SubscriptionIn:
+    values: dict[str, Any] = {
+        "subscription_id": f"sub-{uuid.uuid4().hex[:10]}",
+        "client": make_client(timezone="America/New_York"),
+        "lines": [LineIn(description="Monthly retainer", unit_price_minor=PLAN_TOTAL)],
+        "currency": "USD",
+        "interval": BillingInterval(kind="monthly"),
+        "start_date": date(2027, 1, 31),
+        "payment_terms": timedelta(days=14),
+        # No reminders: each invoice only goes overdue and escalates, which keeps the runs short.
+        "reminder_policy": ReminderPolicy(steps=[]),
+    }
+    return SubscriptionIn(**(values | overrides))
+
+
+def next_date_with(month: int, day: int, after: date) -> date:
+    """The first `month`/`day` strictly after `after`."""
+    candidate = date(after.year, month, day)
+    return candidate if candidate > after else date(after.year + 1, month, day)
+
+
+def month_end_clamped(year: int, month: int, day: int) -> date:
+    """Independent oracle: `day` or the month's last day."""
+    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+
+
+async def invoices_of(db: Database, subscription_id: str) -> list[Invoice]:
+    async with db.session() as session:
+        return list(await subs_repo.list_invoices(session, subscription_id=subscription_id))
+
+
+async def terminate_all(client: Client, workflow_ids: list[str]) -> None:
+    """Stop what a test left running, so later time skipping does not drive orphaned runs."""
+    for wf_id in workflow_ids:
+        try:
+            await client.get_workflow_handle(wf_id).terminate("test finished")
+        except RPCError:
+            pass  # already closed
