@@ -120,7 +120,7 @@ async def client_payments(session: AsyncSession, *, client_id: int, limit: int =
 
 
 async def client_timeline(session: AsyncSession, *, client_id: int, limit: int = 200) -> Sequence[Row[Any]]:
-    """Invoices, payments, emails (with their delivery state) and timeline events, newest first.
+    """Invoices, payments, emails (with their delivery state and events) and timeline events, newest first.
 
     Issues and payments come from their own tables (the record of truth); the timeline events that merely
     repeat them are left out, every other event (transitions, staff actions, email events, notes) is kept.
@@ -142,6 +142,12 @@ SELECT * FROM (
     SELECT COALESCE(m.sent_at, m.created_at), 'email.' || m.kind, i.number, NULL, NULL, m.status,
            m.subject || ' to ' || m.to_email
     FROM email_messages m LEFT JOIN invoices i ON i.id = m.invoice_id WHERE m.client_id = :client_id
+    UNION ALL
+    -- Delivery events of those emails as SendGrid reported them (bounces have their own timeline event).
+    SELECT w.received_at, 'email.' || w.type, i.number, NULL, NULL, w.outcome, 'Email event: ' || w.type
+    FROM webhook_events w JOIN invoices i ON i.id = w.invoice_id
+    WHERE i.client_id = :client_id AND w.provider = 'sendgrid' AND w.processed_at IS NOT NULL
+      AND w.type <> 'bounce'
     UNION ALL
     SELECT t.occurred_at, t.kind, i.number, NULL, NULL, NULL, t.message
     FROM timeline_events t LEFT JOIN invoices i ON i.id = t.invoice_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -11,7 +12,9 @@ from temporalio.worker import Worker
 
 from billflow.db import Database
 from billflow.repositories import clients as clients_repo
+from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
+from models.webhook_events import WebhookEvent
 from tests.api.support import CONFIRMED_TOTAL, confirmed_event, post_signed
 
 Headers = dict[str, str]
@@ -82,13 +85,30 @@ async def test_timeline_merges_invoices_payments_emails_and_notes(
     assert [e["at"] for e in timeline] == sorted((e["at"] for e in timeline), reverse=True)
 
 
-async def test_timeline_shows_an_emails_delivery_state(
-    http: httpx.AsyncClient, booked: dict[str, Any], staff_headers: Headers
+async def test_timeline_shows_emails_with_their_delivery_events(
+    http: httpx.AsyncClient, db: Database, booked: dict[str, Any], staff_headers: Headers
 ) -> None:
+    first = booked["numbers"][0]
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=first)
+        assert invoice is not None
+        session.add(
+            WebhookEvent(
+                provider="sendgrid",
+                event_id=uuid.uuid4().hex,
+                type="delivered",
+                invoice_id=invoice.id,
+                outcome="delivered",
+                processed_at=datetime.now(UTC),
+            )
+        )
     timeline = (await http.get(f"/v1/clients/{booked['client']['external_id']}/timeline", headers=staff_headers)).json()
     issued_emails = [e for e in timeline if e["kind"] == "email.invoice_issued"]
     assert len(issued_emails) == 2
     assert {e["status"] for e in issued_emails} == {"sent"}
+    assert [(e["kind"], e["invoice_number"]) for e in timeline if e["kind"] == "email.delivered"] == [
+        ("email.delivered", first)
+    ]
 
 
 async def test_note_is_stored_with_its_author(
