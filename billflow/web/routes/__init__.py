@@ -8,6 +8,7 @@ from billflow.web.api import clients as api_clients
 from billflow.web.api import events as api_events
 from billflow.web.api import invoices as api_invoices
 from billflow.web.api import reports as api_reports
+from billflow.web.api import subscriptions as api_subscriptions
 from billflow.web.routes import dashboard, health, public, sendgrid_webhooks, stripe_webhooks
 
 
@@ -21,6 +22,7 @@ def all_routers() -> list[APIRouter]:
         api_invoices.router,
         api_clients.router,
         api_reports.router,
+        api_subscriptions.router,
         api_catalog.router,
         api_calcom.router,
         dashboard.router,

@@ -1,0 +1,168 @@
+"""Staff subscription endpoints: create, list, show, and the actions (pause, resume, cancel, change, trigger),
+each answered with the subscription after the workflow applied it, or 409 with the reason it did not."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, Path, Query, status
+from pydantic import BaseModel, Field
+
+from billflow.repositories import subscriptions as subs_repo
+from billflow.services import subscriptions as service
+from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
+from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
+from models.subscription_io import (
+    CancelSubscription,
+    ChangePlan,
+    PauseSubscription,
+    ResumeSubscription,
+    SubscriptionAction,
+    SubscriptionIn,
+    SubscriptionStatus,
+    SubscriptionView,
+    TriggerBilling,
+)
+from models.workflow_io import LineIn
+
+router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"], responses=AUTH_RESPONSES)
+
+IdPath = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")]
+NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"description": "No subscription with this id"}}
+ACTION_RESPONSES: dict[int | str, dict[str, object]] = {
+    **NOT_FOUND,
+    409: {"description": "The action does not apply in the subscription's current state (the reason is given)"},
+}
+
+
+class SubscriptionSummary(BaseModel):
+    subscription_id: str
+    status: SubscriptionStatus
+    client_external_id: str
+    client_name: str
+    currency: str
+    interval: str
+    next_period_start: date | None
+    periods_billed: int
+
+
+class NoteIn(BaseModel):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ChangePlanIn(NoteIn):
+    lines: list[LineIn] = Field(min_length=1, max_length=200)
+
+
+class TriggerIn(NoteIn):
+    period_start: date | None = Field(default=None, description="a period's first day; default: the current one")
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create a subscription and start its billing")
+async def create_subscription(
+    data: SubscriptionIn, db: DatabaseDep, temporal: TemporalDep, settings: SettingsDep, _: StaffDep
+) -> SubscriptionView:
+    try:
+        return await service.create_and_start(db, temporal, data, task_queue=settings.task_queue)
+    except service.SubscriptionConflict as err:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
+
+
+@router.get("", summary="List subscriptions, newest first")
+async def list_subscriptions(
+    db: DatabaseDep,
+    _: ViewerDep,
+    status_filter: Annotated[SubscriptionStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[SubscriptionSummary]:
+    async with db.session() as session:
+        rows = await subs_repo.list_subscriptions(
+            session, status=status_filter.value if status_filter else None, limit=limit, offset=offset
+        )
+    return [
+        SubscriptionSummary(
+            subscription_id=sub.id,
+            status=SubscriptionStatus(sub.status),
+            client_external_id=client.external_id,
+            client_name=client.name,
+            currency=sub.currency,
+            interval=str(sub.interval.get("kind", "")),
+            next_period_start=sub.next_period_start,
+            periods_billed=sub.periods_billed,
+        )
+        for sub, client in rows
+    ]
+
+
+@router.get("/{subscription_id}", responses=NOT_FOUND, summary="A subscription, its plans and billed periods")
+async def show_subscription(subscription_id: IdPath, db: DatabaseDep, _: ViewerDep) -> SubscriptionView:
+    return await _view(db, subscription_id)
+
+
+async def _view(db: DatabaseDep, subscription_id: str) -> SubscriptionView:
+    try:
+        async with db.session() as session:
+            return await service.describe(session, subscription_id=subscription_id)
+    except service.SubscriptionNotFound as err:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from err
+
+
+async def _act(
+    db: DatabaseDep, temporal: TemporalDep, subscription_id: str, action: SubscriptionAction
+) -> SubscriptionView:
+    await _view(db, subscription_id)  # 404 first
+    try:
+        state = await service.act_and_wait(temporal, subscription_id, action)
+    except service.WorkflowClosed as err:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
+    if state is not None and state.last_rejection and action.action_id in state.processed_action_ids:
+        raise HTTPException(status.HTTP_409_CONFLICT, state.last_rejection)
+    return await _view(db, subscription_id)
+
+
+@router.post("/{subscription_id}/pause", responses=ACTION_RESPONSES, summary="Pause: periods starting now are skipped")
+async def pause(
+    subscription_id: IdPath, db: DatabaseDep, temporal: TemporalDep, principal: StaffDep,
+    body: Annotated[NoteIn | None, Body()] = None,
+) -> SubscriptionView:  # fmt: skip
+    note = body.note if body else None
+    return await _act(db, temporal, subscription_id, PauseSubscription(actor=principal.name, note=note))
+
+
+@router.post("/{subscription_id}/resume", responses=ACTION_RESPONSES, summary="Resume from the next period")
+async def resume(
+    subscription_id: IdPath, db: DatabaseDep, temporal: TemporalDep, principal: StaffDep,
+    body: Annotated[NoteIn | None, Body()] = None,
+) -> SubscriptionView:  # fmt: skip
+    note = body.note if body else None
+    return await _act(db, temporal, subscription_id, ResumeSubscription(actor=principal.name, note=note))
+
+
+@router.post("/{subscription_id}/cancel", responses=ACTION_RESPONSES, summary="Cancel after the current period")
+async def cancel(
+    subscription_id: IdPath, db: DatabaseDep, temporal: TemporalDep, principal: StaffDep,
+    body: Annotated[NoteIn | None, Body()] = None,
+) -> SubscriptionView:  # fmt: skip
+    note = body.note if body else None
+    return await _act(db, temporal, subscription_id, CancelSubscription(actor=principal.name, note=note))
+
+
+@router.post("/{subscription_id}/change", responses=ACTION_RESPONSES, summary="New plan lines from the next period")
+async def change_plan(
+    subscription_id: IdPath, body: ChangePlanIn, db: DatabaseDep, temporal: TemporalDep, principal: StaffDep
+) -> SubscriptionView:
+    action = ChangePlan(lines=body.lines, actor=principal.name, note=body.note)
+    return await _act(db, temporal, subscription_id, action)
+
+
+@router.post("/{subscription_id}/trigger", responses=ACTION_RESPONSES, summary="Bill a period now (never twice)")
+async def trigger(
+    subscription_id: IdPath, db: DatabaseDep, temporal: TemporalDep, principal: StaffDep,
+    body: Annotated[TriggerIn | None, Body()] = None,
+) -> SubscriptionView:  # fmt: skip
+    action = TriggerBilling(
+        period_start=body.period_start if body else None, actor=principal.name, note=body.note if body else None
+    )
+    return await _act(db, temporal, subscription_id, action)
