@@ -13,6 +13,8 @@ log = logging.getLogger(__name__)
 def build_email_sender(settings: Settings) -> EmailSender:
     backend = settings.email_backend
     log.info("email backend: %s", backend.value)
+    if backend is EmailBackend.outbox and settings.sendgrid_api_key:
+        log.warning("SENDGRID_API_KEY is set but BILLFLOW_EMAIL_BACKEND=outbox: set it to sendgrid to send real email")
     if backend is EmailBackend.outbox:
         from billflow.email.outbox import OutboxSender
 

@@ -13,6 +13,8 @@ log = logging.getLogger(__name__)
 def build_payment_provider(settings: Settings) -> PaymentProvider:
     backend = settings.payment_backend
     log.info("payment backend: %s", backend.value)
+    if backend is PaymentBackend.local and settings.stripe_api_key:
+        log.warning("STRIPE_API_KEY is set but BILLFLOW_PAYMENT_BACKEND=local: set it to stripe to take real payments")
     if backend is PaymentBackend.local:
         from billflow.payments.local import LocalPaymentProvider
 
