@@ -57,7 +57,7 @@ async def sessions_to_reconcile(
         .join(Invoice, col(Invoice.id) == col(CheckoutSession.invoice_id))
         .where(
             col(CheckoutSession.status).in_([CheckoutSessionStatus.open, CheckoutSessionStatus.complete]),
-            CheckoutSession.payment_status != "paid",
+            col(CheckoutSession.payment_status).not_in(["paid", "failed"]),
             CheckoutSession.created_at < created_before,
             col(Invoice.status).not_in(final),
         )
