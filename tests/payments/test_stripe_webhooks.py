@@ -301,3 +301,8 @@ async def test_a_recorded_refund_emails_the_client_once(
 
     await wait_until(one_refund_email)
     assert (await refund_emails())[0].startswith(f"Refund on invoice {invoice.number}")
+
+
+async def test_oversized_body_is_refused(http: httpx.AsyncClient) -> None:
+    response = await http.post("/webhooks/stripe", content=b"x" * 1_000_001, headers={"Stripe-Signature": "t=1,v1=0"})
+    assert response.status_code == 413

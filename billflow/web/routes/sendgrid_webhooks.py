@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
 
 MAX_EVENTS = 5000  # SendGrid batches at most about 1,000 events per POST
+MAX_BODY_BYTES = 10_000_000
 
 
 @router.post("/webhooks/sendgrid", summary="SendGrid event webhook (signed, ECDSA P-256)")
@@ -29,6 +30,8 @@ async def sendgrid_webhook(
     request: Request, background: BackgroundTasks, db: DatabaseDep, settings: SettingsDep
 ) -> dict[str, Any]:
     raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise HTTPException(status_code=413, detail=f"body larger than {MAX_BODY_BYTES} bytes")
     signature = request.headers.get(EventWebhookHeader.SIGNATURE)
     timestamp = request.headers.get(EventWebhookHeader.TIMESTAMP)
     if not settings.sendgrid_event_public_key:

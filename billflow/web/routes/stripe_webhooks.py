@@ -19,6 +19,8 @@ router = APIRouter(tags=["webhooks"])
 
 # Stripe's own default: a delivery signed more than 5 minutes ago is a replay.
 SIGNATURE_TOLERANCE_SECONDS = 300
+# A Stripe event is a few kilobytes; anything this large is not one.
+MAX_BODY_BYTES = 1_000_000
 
 
 @router.post("/webhooks/stripe", summary="Stripe events (signed with STRIPE_WEBHOOK_SECRET)")
@@ -26,6 +28,8 @@ async def stripe_webhook(
     request: Request, background: BackgroundTasks, db: DatabaseDep, settings: SettingsDep, temporal: TemporalDep
 ) -> dict:
     raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise HTTPException(status_code=413, detail=f"body larger than {MAX_BODY_BYTES} bytes")
     header = request.headers.get("stripe-signature")
     secret = settings.stripe_webhook_secret
     if not secret:
