@@ -12,6 +12,7 @@ from starter import events as events_cli
 from starter import integrations as integrations_cli
 from starter import keys as api_keys_cli
 from starter import reports as reports_cli
+from starter import subscriptions as subscriptions_cli
 
 app = typer.Typer(
     name="billflow",
@@ -20,6 +21,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(invoices.app, name="invoice", help="Create, list, show and act on invoices.")
+app.add_typer(
+    subscriptions_cli.app,
+    name="subscription",
+    help="Recurring billing: create, list, show, pause, resume, cancel, change, trigger.",
+)
 app.add_typer(clients_cli.app, name="client", help="Client records, timelines, notes and reminder settings.")
 app.add_typer(reports_cli.app, name="report", help="Receivables reports: aging, cash, dso, top-overdue, effectiveness.")
 app.add_typer(api_keys_cli.app, name="key", help="Create, list and revoke staff API keys.")

@@ -1,0 +1,103 @@
+"""`billflow subscription ...` against the test database, the time-skipping server and the real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+from typer.testing import CliRunner
+
+from billflow.config import Settings, get_settings
+from billflow.db import Database
+from billflow.services import subscriptions as service
+from starter.cli import app as cli
+from tests.subscriptions.support import invoices_of, terminate_all
+from worker import build_worker
+
+
+@pytest.fixture
+async def worker(
+    time_env: WorkflowEnvironment, db: Database, settings: Settings, task_queue: str
+) -> AsyncIterator[Worker]:
+    async with build_worker(time_env.client, db, settings, task_queue=task_queue) as running:
+        yield running
+
+
+@pytest.fixture
+def cli_env(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, task_queue: str, time_env: WorkflowEnvironment
+) -> Iterator[None]:
+    assert settings.database_url is not None
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("BILLFLOW_TASK_QUEUE", task_queue)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", time_env.client.service_client.config.target_host)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+async def invoke(*args: str) -> tuple[int, str]:
+    result = await asyncio.to_thread(CliRunner().invoke, cli, list(args))
+    return result.exit_code, result.output
+
+
+async def test_create_pause_change_trigger_cancel_from_the_cli(
+    cli_env: None, worker: Worker, time_env: WorkflowEnvironment, db: Database
+) -> None:
+    sub_id = f"sub-cli-{uuid.uuid4().hex[:8]}"
+    start = (await time_env.get_current_time()).date().isoformat()
+    try:
+        code, out = await invoke(
+            "subscription", "create", "--id", sub_id, "--client", f"c-{sub_id}", "--name", "Ada",
+            "--email", "ada@example.com", "--timezone", "Europe/Berlin", "--line", "Retainer=50000",
+            "--currency", "EUR", "--interval", "monthly", "--start", start, "--cycles", "6", "--json",
+        )  # fmt: skip
+        assert code == 0, out
+        created = json.loads(out)
+        assert created["subscription_id"] == sub_id and created["status"] == "active"
+
+        code, out = await invoke("subscription", "pause", sub_id, "--json")
+        assert code == 0 and json.loads(out)["status"] == "paused"
+        code, out = await invoke("subscription", "pause", sub_id)
+        assert code == 1 and "cannot pause" in out
+        code, out = await invoke("subscription", "resume", sub_id)
+        assert code == 0, out
+        code, out = await invoke("subscription", "change", sub_id, "--line", "Retainer=60000", "--line", "Extra=500x3")
+        assert code == 0 and "Plan" in out
+        code, out = await invoke("subscription", "trigger", sub_id, "--json")
+        assert code == 0, out
+        assert len(await invoices_of(db, sub_id)) == 1
+        code, out = await invoke("subscription", "list")
+        assert code == 0 and sub_id in out
+        code, out = await invoke("subscription", "cancel", sub_id, "--note", "closing")
+        assert code == 0 and "cancelled" in out
+        code, out = await invoke("subscription", "show", sub_id, "--json")
+        assert json.loads(out)["status"] == "cancelled"
+    finally:
+        wf = [service.workflow_id_for(sub_id), *[i.workflow_id for i in await invoices_of(db, sub_id)]]
+        await terminate_all(time_env.client, wf)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--line", "Retainer"], "description=unit_price_minor"),
+        (["--line", "Retainer=100", "--interval", "cron", "--cron", "* * * * *"], "cron"),
+        (["--line", "Retainer=100", "--currency", "ZZZ"], "currency"),
+    ],
+)
+async def test_bad_input_is_a_message_and_exit_code_2(cli_env: None, args: list[str], message: str) -> None:
+    base = ["subscription", "create", "--client", "c-bad", "--name", "Ada", "--email", "ada@example.com"]
+    code, out = await invoke(*base, *args)
+    assert code == 2
+    assert message in out
+
+
+async def test_unknown_subscription_fails(cli_env: None) -> None:
+    code, out = await invoke("subscription", "show", "sub-nope")
+    assert code == 1 and "does not exist" in out
