@@ -2,7 +2,8 @@
 
 The indexes they rely on are declared (with the reason) in models/invoices.py and models/payments.py:
 ix_invoices_unsettled_due (aging, top overdue, dashboard lists), ix_invoices_closed_at (aging as of a past date),
-ix_invoices_issue_date_cover (DSO sales), ix_payments_received_cover (cash collected, aging as of a past date).
+ix_invoices_issue_date_cover (DSO sales), ix_payments_received_cover (cash collected, aging as of a past date),
+ix_invoices_paid_at (reminder effectiveness).
 """
 
 from __future__ import annotations
@@ -158,11 +159,13 @@ async def reminder_effectiveness(
 SELECT m.reminder_step AS step,
        COUNT(DISTINCT m.invoice_id) AS reminded,
        COUNT(DISTINCT m.invoice_id) FILTER (
-           WHERE i.paid_at >= m.sent_at AND i.paid_at < m.sent_at + make_interval(days => :within_days)
+           WHERE p.paid_at >= m.sent_at AND p.paid_at < m.sent_at + make_interval(days => :within_days)
        ) AS paid_within
 FROM email_messages m
-JOIN invoices i ON i.id = m.invoice_id
+-- Only invoices paid since the window opened can count: read them from ix_invoices_paid_at, not every invoice.
+LEFT JOIN (SELECT id, paid_at FROM invoices WHERE paid_at >= :start) AS p ON p.id = m.invoice_id
 WHERE m.reminder_step IS NOT NULL
+  AND m.invoice_id IS NOT NULL
   AND m.sent_at IS NOT NULL
   AND m.sent_at >= :start AND m.sent_at < :end
 GROUP BY m.reminder_step
