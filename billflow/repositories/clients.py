@@ -80,8 +80,8 @@ async def balances(session: AsyncSession, *, client_ids: Sequence[int], as_of: d
     stmt = text(
         """
 SELECT client_id, currency,
-       SUM(total_minor) FILTER (WHERE status <> 'void') AS invoiced_minor,
-       SUM(amount_paid_minor) AS paid_minor,
+       COALESCE(SUM(total_minor) FILTER (WHERE status <> 'void'), 0) AS invoiced_minor,
+       COALESCE(SUM(amount_paid_minor), 0) AS paid_minor,
        COALESCE(SUM(total_minor - amount_paid_minor)
                 FILTER (WHERE status IN ('open', 'partially_paid', 'overdue')), 0) AS balance_minor,
        COALESCE(SUM(total_minor - amount_paid_minor)

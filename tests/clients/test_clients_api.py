@@ -62,6 +62,26 @@ async def test_detail_shows_contact_balance_and_invoices(
     ]
 
 
+async def test_balance_of_a_client_whose_invoices_are_all_void(
+    http: httpx.AsyncClient, booked: dict[str, Any], staff_headers: Headers
+) -> None:
+    for number in booked["numbers"]:
+        response = await http.post(f"/v1/invoices/{number}/void", headers=staff_headers, json={"reason": "cancelled"})
+        assert response.status_code == 200, response.text
+    response = await http.get(f"/v1/clients/{booked['client']['external_id']}", headers=staff_headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["balances"] == [
+        {
+            "currency": "GBP",
+            "invoiced_minor": 0,
+            "paid_minor": 0,
+            "balance_minor": 0,
+            "overdue_minor": 0,
+            "open_invoices": 0,
+        }
+    ]
+
+
 async def test_timeline_merges_invoices_payments_emails_and_notes(
     http: httpx.AsyncClient, booked: dict[str, Any], staff_headers: Headers
 ) -> None:
