@@ -16,7 +16,7 @@ from billflow.web.app import create_app
 async def main() -> None:
     settings = Settings()
     assert settings.database_url, "the chaos web app needs DATABASE_URL"
-    db = Database(settings.database_url, pool_size=20)
+    db = Database(settings.database_url)  # the pool `billflow api` uses
     client = await connect(settings)
     app = create_app(settings, db, client)
     config = uvicorn.Config(
