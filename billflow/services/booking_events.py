@@ -70,13 +70,34 @@ async def handle_event(
         )
         if row.payload_sha256 != digest:
             raise EventIdReused(f"event id {event.id!r} was already used for a different event")
-        if row.result:
-            return EventAccepted.model_validate(row.result), True
-        answer = await _act(
-            db, session, client, settings, integration=integration, event=event, number_wait=number_wait
-        )
-        await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
-    return answer, False
+        replayed = bool(row.result)
+        if replayed:
+            answer = EventAccepted.model_validate(row.result)
+        else:
+            # No number wait inside this transaction: it holds a pooled connection and the row lock, and under
+            # load (50 events/s) waiting here exhausted the API's pool (requests failed after the pool timeout).
+            answer = await _act(
+                db, session, client, settings, integration=integration, event=event, number_wait=timedelta(0)
+            )
+            await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
+    if answer.outcome is EventOutcome.invoice_started and answer.invoice_number is None and number_wait:
+        # First delivery and concurrent replays alike wait for the number, so they all answer the same.
+        state = await _issued_state(client, answer.workflow_id or "", number_wait)
+        if state is not None:
+            answer = answer.model_copy(update={"invoice_number": state.number, "invoice_status": state.status.value})
+            async with db.session() as session:  # later replays of this id answer with the number at once
+                row = await events_repo.claim_event(
+                    session,
+                    integration=integration,
+                    event_id=event.id,
+                    type=event.type,
+                    version=event.version,
+                    booking_id=event.data.booking_id,
+                    payload=payload,
+                    payload_sha256=digest,
+                )
+                await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
+    return answer, replayed
 
 
 async def _act(
@@ -132,12 +153,12 @@ async def _confirmed(
     number_wait: timedelta,
 ) -> EventAccepted:
     booking = booking_from_event(integration, event)
-    # Own short transaction (idempotent): the workflow's first activity upserts the same client row, and must
-    # not wait on a lock held while this request waits for the workflow.
-    async with db.session() as own:
-        client_id = await clients_repo.upsert_client(own, client=booking.client)
+    # In the event row's transaction, which now commits right after the start (the number is awaited after
+    # commit), so the workflow's first activity, upserting the same client, waits milliseconds at most. A second
+    # pooled session here deadlocked the pool under load: every connection held by a request waiting for one more.
+    client_id = await clients_repo.upsert_client(session, client=booking.client)
     await invoice_runs.start_invoice(client, booking, task_queue=settings.task_queue)
-    state = await _issued_state(client, booking.workflow_id, number_wait)
+    state = await _issued_state(client, booking.workflow_id, number_wait) if number_wait else None
     await timeline_repo.add_event(
         session,
         client_id=client_id,
@@ -218,6 +239,7 @@ async def _issued_state(client: Client, workflow_id: str, wait: timedelta) -> In
     """Poll the status query until the invoice has its number (None if not within `wait`)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait.total_seconds()
+    delay = 0.05  # backing off to 0.5 s: hundreds of waiting answers polling every 50 ms swamped the server
     while True:
         try:
             state = await invoice_runs.query_state(client, workflow_id)
@@ -229,7 +251,8 @@ async def _issued_state(client: Client, workflow_id: str, wait: timedelta) -> In
             state = None
         if state is not None or loop.time() >= deadline:
             return state
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.5)
 
 
 async def _invoice_of(db: Database, integration: str, booking_id: str) -> Invoice | None:
