@@ -1,4 +1,5 @@
-"""Protective edges of the HTTP app: a request-body size limit (413) and 503 while the database is unreachable.
+"""Protective edges of the HTTP app: a request-body size limit (413), 503 while the database is unreachable,
+and 4xx (never 500) for values PostgreSQL cannot hold (NUL characters, out-of-range numbers).
 
 A body is refused as soon as its declared Content-Length, or the bytes actually received, pass the limit, so
 an oversized upload is never buffered whole. A lost database connection is an outage, not a bug: clients get
@@ -49,6 +50,10 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
+            # PostgreSQL text cannot hold NUL: a token or filter with one would fail in the query as a 500
+            await self._answer(send, 400, "NUL characters are not allowed in the URL")
+            return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._too_large(send)
@@ -77,11 +82,14 @@ class BodySizeLimit:
                 await self._too_large(send)
 
     async def _too_large(self, send: Send) -> None:
-        body = json.dumps({"detail": f"request body larger than {self.max_bytes} bytes"}).encode()
+        await self._answer(send, 413, f"request body larger than {self.max_bytes} bytes")
+
+    async def _answer(self, send: Send, status: int, detail: str) -> None:
+        body = json.dumps({"detail": detail}).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
             }
         )
@@ -97,7 +105,16 @@ async def database_unavailable(request: Request, err: Exception) -> JSONResponse
     )
 
 
+async def value_not_storable(request: Request, err: Exception) -> JSONResponse:
+    log.warning("value not storable in %s %s: %s", request.method, request.url.path, err.__cause__ or err)
+    return JSONResponse(
+        {"detail": "a value cannot be stored: it contains a NUL character or is out of range"}, status_code=422
+    )
+
+
 def install(app: FastAPI, *, max_body_bytes: int = MAX_BODY_BYTES) -> None:
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     for error in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error, database_unavailable)
+    for error in (sa_exc.DataError, psycopg.DataError):  # SQLSTATE class 22: bad input that passed validation
+        app.add_exception_handler(error, value_not_storable)

@@ -55,3 +55,8 @@ async def test_streamed_oversized_body_without_length_is_413() -> None:
 async def test_unreachable_database_is_503_with_retry_after() -> None:
     response = await call("GET", "/db-down")
     assert response.status_code == 503 and response.headers["retry-after"] == str(limits.RETRY_AFTER_SECONDS)
+
+
+async def test_nul_in_the_url_is_400_before_any_query() -> None:
+    assert (await call("GET", "/db-down%00")).status_code == 400
+    assert (await call("GET", "/db-down?q=a%00b")).status_code == 400
