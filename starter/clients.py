@@ -12,7 +12,7 @@ from rich.table import Table
 
 from billflow.config import get_settings
 from billflow.services import clients as clients_service
-from billflow.services.clients import ClientNotFound, ReminderSettingsChange
+from billflow.services.clients import ClientNotFound, ReminderSettingsChange, SettingsOutcome
 from models.money import format_money
 from models.workflow_io import ReminderPolicy
 from starter.common import JsonOption, console, database, fail, print_json, run, temporal_client
@@ -180,18 +180,16 @@ async def _settings(
                 current = await clients_service.reminder_settings(session, client.id)
             print_json(current) if as_json else console.print(current.model_dump(mode="json"))
             return
-        # Pausing or resuming signals workflows; other changes need no Temporal connection.
-        temporal = await temporal_client(get_settings()) if pause is not None else None
         try:
-            outcome = await clients_service.update_reminder_settings(
-                db,
-                temporal,
-                external_id,
-                change,
-                actor="cli",  # type: ignore[arg-type]
-            )
+            saved, signals = await clients_service.save_reminder_settings(db, external_id, change, actor="cli")
         except ClientNotFound as err:
             fail(str(err))
+    # Temporal is needed only when running invoices must be paused or resumed.
+    signalled: list[str] = []
+    if signals.invoices:
+        temporal = await temporal_client(get_settings())
+        signalled = await clients_service.signal_reminder_change(temporal, signals, actor="cli")
+    outcome = SettingsOutcome(settings=saved, signalled=signalled)
     if as_json:
         print_json(outcome)
         return

@@ -2,7 +2,7 @@
 
 Reminder settings apply in two places: `effective_reminder_policy` is consulted when a booking's invoice is
 started (so a new invoice follows the client's policy), and `update_reminder_settings` signals the client's
-running invoice workflows when reminders are paused or resumed for the whole client.
+running invoice workflows when reminders are switched off (paused, auto-pay) or on again for the whole client.
 """
 
 from __future__ import annotations
@@ -54,6 +54,11 @@ class ReminderSettings(BaseModel):
     reminders_paused: bool = False
     auto_pay: bool = Field(default=False, description="charged automatically: no reminders at all")
     reminder_policy: ReminderPolicy | None = Field(default=None, description="None: the default policy")
+
+    @property
+    def reminders_off(self) -> bool:
+        """No reminders at all for this client's invoices: paused by staff, or paid automatically."""
+        return self.reminders_paused or self.auto_pay
 
 
 class ReminderSettingsChange(BaseModel):
@@ -250,13 +255,20 @@ async def pause_new_invoice_if_client_paused(
     return paused
 
 
-async def update_reminder_settings(
-    db: Database, temporal: TemporalClient | None, external_id: str, change: ReminderSettingsChange, *, actor: str
-) -> SettingsOutcome:
-    """Save the settings (one transaction, with a timeline event), then signal the open invoices.
+class ReminderSignals(BaseModel):
+    """The running invoices a settings change must reach: paused (pause=True) or resumed."""
 
-    Pausing sends PauseReminders to every open invoice of the client whose reminders run; resuming sends
-    ResumeReminders to every one that is paused. A workflow that finished meanwhile is skipped.
+    pause: bool
+    invoices: list[tuple[str, str]] = Field(default_factory=list)  # (number, workflow id)
+
+
+async def save_reminder_settings(
+    db: Database, external_id: str, change: ReminderSettingsChange, *, actor: str
+) -> tuple[ReminderSettings, ReminderSignals]:
+    """Save the settings with a timeline event (one transaction); return which open invoices to signal.
+
+    Reminders are off for a client that is paused or on auto-pay. When that turns on, every open invoice whose
+    reminders run is to be paused; when it turns off, every paused one is to be resumed.
     """
     async with db.session() as session:
         client = await require_client(session, external_id)
@@ -283,21 +295,26 @@ async def update_reminder_settings(
             message=_describe(before, after),
             data={"actor": actor},
         )
-        targets: Sequence[tuple[str, str]] = []
-        if after.reminders_paused != before.reminders_paused:
+        signals = ReminderSignals(pause=after.reminders_off)
+        if after.reminders_off != before.reminders_off:
             rows = await clients_repo.unsettled_workflows(
-                session, client_id=client.id, reminders_paused=not after.reminders_paused
+                session, client_id=client.id, reminders_paused=not after.reminders_off
             )
-            targets = [(r.number, r.workflow_id) for r in rows]
-    signalled: list[str] = []
-    if targets and temporal is None:
-        raise RuntimeError("pausing or resuming a client's reminders needs a Temporal client")
-    for number, workflow_id in targets:
-        assert temporal is not None
+            signals.invoices = [(r.number, r.workflow_id) for r in rows]
+    return after, signals
+
+
+async def signal_reminder_change(temporal: TemporalClient, signals: ReminderSignals, *, actor: str) -> list[str]:
+    """Send PauseReminders or ResumeReminders to each invoice; one that finished meanwhile is skipped.
+
+    Returns the numbers of the invoices signalled.
+    """
+    signalled = []
+    for number, workflow_id in signals.invoices:
         action = (
-            PauseReminders(actor=actor, note="paused for the client")
-            if after.reminders_paused
-            else ResumeReminders(actor=actor, note="resumed for the client")
+            PauseReminders(actor=actor, note="reminders off for the client")
+            if signals.pause
+            else ResumeReminders(actor=actor, note="reminders on again for the client")
         )
         try:
             await invoice_runs.send_action(temporal, workflow_id, action)
@@ -305,7 +322,16 @@ async def update_reminder_settings(
             log.info("invoice %s finished before the client-wide reminder change reached it", number)
             continue
         signalled.append(number)
-    return SettingsOutcome(settings=after, signalled=signalled)
+    return signalled
+
+
+async def update_reminder_settings(
+    db: Database, temporal: TemporalClient, external_id: str, change: ReminderSettingsChange, *, actor: str
+) -> SettingsOutcome:
+    """Save the settings, then bring the client's running invoices in line (see save_reminder_settings)."""
+    settings, signals = await save_reminder_settings(db, external_id, change, actor=actor)
+    signalled = await signal_reminder_change(temporal, signals, actor=actor)
+    return SettingsOutcome(settings=settings, signalled=signalled)
 
 
 def _describe(before: ReminderSettings, after: ReminderSettings) -> str:

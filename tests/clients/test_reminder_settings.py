@@ -86,14 +86,27 @@ async def test_resuming_a_client_resumes_its_paused_invoices(
         await state_when(time_env, workflow_id, lambda s: not s.paused)
 
 
+async def test_auto_pay_stops_the_reminders_of_open_invoices(
+    http: httpx.AsyncClient, time_env: WorkflowEnvironment, client_with_invoices: dict[str, Any], staff_headers: Headers
+) -> None:
+    path = f"/v1/clients/{client_with_invoices['external_id']}/settings"
+    response = await http.patch(path, headers=staff_headers, json={"auto_pay": True})
+    assert len(response.json()["signalled"]) == 2
+    for _, workflow_id in client_with_invoices["open"]:
+        await state_when(time_env, workflow_id, lambda s: s.paused)
+    # Pausing as well changes nothing more: reminders are already off.
+    response = await http.patch(path, headers=staff_headers, json={"reminders_paused": True})
+    assert response.json()["signalled"] == []
+
+
 async def test_settings_change_is_on_the_timeline(
     http: httpx.AsyncClient, client_with_invoices: dict[str, Any], staff_headers: Headers
 ) -> None:
     external_id = client_with_invoices["external_id"]
     await http.patch(f"/v1/clients/{external_id}/settings", headers=staff_headers, json={"auto_pay": True})
     timeline = (await http.get(f"/v1/clients/{external_id}/timeline", headers=staff_headers)).json()
-    assert timeline[0]["kind"] == "client.settings_changed"
-    assert "auto-pay on" in timeline[0]["message"]
+    changes = [e["message"] for e in timeline if e["kind"] == "client.settings_changed"]
+    assert changes == ["Reminder settings: auto-pay on (no reminders)"]
 
 
 async def test_invalid_policy_is_422_naming_the_field(
