@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 
 import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from billflow.config import Settings
 from billflow.db import Database
+from billflow.temporal import ensure_search_attributes
 from worker import build_worker
 
 
@@ -19,3 +22,19 @@ async def worker(
 ) -> AsyncIterator[Worker]:
     async with build_worker(time_env.client, db, settings, task_queue=task_queue) as running:
         yield running
+
+
+@pytest.fixture
+async def own_env(db: Database, settings: Settings, task_queue: str) -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of this test's own, with a worker on `task_queue`: its clock starts at the real
+    time (the shared server's clock has been moved on by other tests), and whatever this test does to the
+    server cannot stall the others."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=shutil.which("temporal-test-server")
+    )
+    try:
+        await ensure_search_attributes(env.client)
+        async with build_worker(env.client, db, settings, task_queue=task_queue):
+            yield env
+    finally:
+        await env.shutdown()

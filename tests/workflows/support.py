@@ -128,3 +128,17 @@ async def skip_to(env: WorkflowEnvironment, at: datetime) -> None:
 
 async def search_status(handle: WorkflowHandle) -> str | None:
     return (await handle.describe()).typed_search_attributes.get(INVOICE_STATUS)
+
+
+async def until_rows(
+    db: Database, workflow_id: str, predicate: Callable[[Rows], bool], *, timeout: float = 15.0
+) -> Rows:
+    """Poll the database (not the workflow) until `predicate` holds: safe while runs continue as new."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    found: Rows | None = None
+    while asyncio.get_running_loop().time() < deadline:
+        found = await rows(db, workflow_id)
+        if predicate(found):
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"rows not reached within {timeout}s; events: {found and found.event_kinds}")

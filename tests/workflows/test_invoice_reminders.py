@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from billflow.config import Settings
 from billflow.db import Database
-from billflow.temporal import ensure_search_attributes
 from models.enums import EmailKind, InvoiceStatus
 from models.workflow_io import BookingIn, ReminderPolicy, ReminderStep, VoidInvoice
 from tests.factories import make_booking, make_client
 from tests.workflows.support import DAY, booking, issued, rows, search_status, skip_to, start, until
-from worker import build_worker
 from workflows.invoice import InvoiceWorkflow
 
 
@@ -96,22 +92,9 @@ def _calendar_booking(zone: str, due: date, now: datetime) -> BookingIn:
 
 @pytest.mark.parametrize("zone", ["America/New_York", "Europe/Berlin"])
 async def test_reminder_lands_at_nine_local_on_both_sides_of_a_dst_change(
-    db: Database, settings: Settings, task_queue: str, zone: str
+    own_env: WorkflowEnvironment, db: Database, task_queue: str, zone: str
 ) -> None:
-    # A fresh test server: its clock starts at the real time, before the zone's next DST change (the shared
-    # server's clock has been moved on by other tests).
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=shutil.which("temporal-test-server")
-    )
-    try:
-        await ensure_search_attributes(env.client)
-        async with build_worker(env.client, db, settings, task_queue=task_queue):
-            await _check_nine_local_across_dst(env, db, task_queue, zone)
-    finally:
-        await env.shutdown()
-
-
-async def _check_nine_local_across_dst(env: WorkflowEnvironment, db: Database, task_queue: str, zone: str) -> None:
+    env = own_env  # its clock starts at the real time, before the zone's next DST change
     tz = ZoneInfo(zone)
     now = await env.get_current_time()
     change_day = _next_dst_change(tz, now.astimezone(tz).date() + 4 * DAY)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -14,10 +16,8 @@ from billflow.services.invoice_runs import start_invoice
 from models.enums import EmailKind, InvoiceStatus
 from models.invoices import Invoice
 from models.workflow_io import InvoiceWorkflowInput, PauseReminders, ResumeReminders
-from tests.workflows.support import DAY, booking, issued, payment, rows, skip_to, until
+from tests.workflows.support import DAY, booking, issued, payment, rows, skip_to, until, until_rows
 from workflows.invoice import InvoiceWorkflow
-
-pytestmark = pytest.mark.usefixtures("worker")
 
 
 async def invoices_for(db: Database, source_key: str) -> int:
@@ -26,6 +26,7 @@ async def invoices_for(db: Database, source_key: str) -> int:
         return (await session.exec(query)).one()
 
 
+@pytest.mark.usefixtures("worker")
 async def test_second_start_for_the_same_booking_joins_the_running_invoice(
     time_env: WorkflowEnvironment, db: Database, task_queue: str
 ) -> None:
@@ -50,7 +51,9 @@ async def test_second_start_for_the_same_booking_joins_the_running_invoice(
     assert (await rows(db, data.workflow_id)).email_kinds.count((EmailKind.invoice_issued, None)) == 1
 
 
-async def test_continue_as_new_carries_the_state(time_env: WorkflowEnvironment, db: Database, task_queue: str) -> None:
+async def test_continue_as_new_carries_the_state(own_env: WorkflowEnvironment, db: Database, task_queue: str) -> None:
+    # Its own server: the time-skipping server can stall when a continue-as-new races in-flight signals.
+    time_env = own_env
     data = booking(-3, 3)
     handle = await time_env.client.start_workflow(
         InvoiceWorkflow.run,
@@ -64,9 +67,13 @@ async def test_continue_as_new_carries_the_state(time_env: WorkflowEnvironment, 
     await until(handle, lambda s: s.steps_sent == 1)
     await handle.signal(InvoiceWorkflow.payment_received, payment(5_000))
 
-    for n in range(12):  # each applied action writes history: enough to pass 40 events more than once
+    # Each applied action writes history: enough to pass 40 events several times. Progress is read from the
+    # database, not queried: the time-skipping server can stall on a query racing a continue-as-new.
+    for n in range(12):
         await handle.signal(InvoiceWorkflow.pause_reminders, PauseReminders(action_id=f"pause-{n}"))
         await handle.signal(InvoiceWorkflow.resume_reminders, ResumeReminders(action_id=f"resume-{n}"))
+    await until_rows(db, data.workflow_id, lambda r: r.count_events("invoice.resumed") == 12)
+    await asyncio.sleep(0.3)  # let the last run settle before querying it
     state = await until(handle, lambda s: "resume-11" in s.processed_action_ids)
 
     latest = await time_env.client.get_workflow_handle(data.workflow_id).describe()
@@ -81,6 +88,10 @@ async def test_continue_as_new_carries_the_state(time_env: WorkflowEnvironment, 
 
     # A repeated action id from an earlier run is still recognised.
     await handle.signal(InvoiceWorkflow.pause_reminders, PauseReminders(action_id="pause-0"))
+    await handle.signal(InvoiceWorkflow.resume_reminders, ResumeReminders(action_id="after-repeat"))
+    # pause-0 is ignored, so resuming is rejected (reminders are not paused)
+    await until_rows(db, data.workflow_id, lambda r: r.count_events("invoice.rejected") == 1)
+    await asyncio.sleep(0.3)
     await skip_to(time_env, state.due_at + 4 * DAY)
     state = await until(handle, lambda s: s.escalated)
     await handle.signal(InvoiceWorkflow.payment_received, payment(state.balance_minor))
@@ -95,5 +106,5 @@ async def test_continue_as_new_carries_the_state(time_env: WorkflowEnvironment, 
         (EmailKind.escalation, None),
         (EmailKind.receipt, None),
     ]
-    assert found.count_events("invoice.paused") == 12
+    assert found.count_events("invoice.paused") == 12  # pause-0 repeated: applied once
     assert await invoices_for(db, data.source_key) == 1
