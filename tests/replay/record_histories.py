@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -30,6 +29,7 @@ from billflow.config import Settings
 from billflow.db import Database, start_embedded_postgres, to_psycopg_url
 from billflow.temporal import ensure_search_attributes
 from models.workflow_io import ExtendDueDate, PauseReminders, ResumeReminders, VoidInvoice, WriteOff
+from tests.conftest import bundled_binary
 from tests.factories import make_booking, make_client
 from tests.workflows.support import DAY, days_policy, issued, payment, skip_to, start, until
 from worker import build_worker
@@ -98,7 +98,7 @@ SCENARIOS: dict[str, Scenario] = {
 
 async def record_all(db: Database, settings: Settings) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=shutil.which("temporal-test-server")
+        data_converter=pydantic_data_converter, test_server_existing_path=bundled_binary("temporal-test-server")
     )
     try:
         await ensure_search_attributes(env.client)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,6 +12,7 @@ from temporalio.worker import Worker
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.temporal import ensure_search_attributes
+from tests.conftest import bundled_binary
 from worker import build_worker
 
 
@@ -30,7 +30,7 @@ async def own_env(db: Database, settings: Settings, task_queue: str) -> AsyncIte
     time (the shared server's clock has been moved on by other tests), and whatever this test does to the
     server cannot stall the others."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=shutil.which("temporal-test-server")
+        data_converter=pydantic_data_converter, test_server_existing_path=bundled_binary("temporal-test-server")
     )
     try:
         await ensure_search_attributes(env.client)
