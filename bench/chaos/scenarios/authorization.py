@@ -1,0 +1,187 @@
+"""Authorization: every staff endpoint (enumerated from the app's routes) refuses a missing, malformed, wrong,
+revoked or under-privileged key (401/403), and accepts the right one; the invoice page token carries at least
+128 random bits, and a page reveals its own invoice only."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import secrets
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+import psycopg
+from fastapi.routing import APIRoute
+
+from bench.chaos.context import SuiteContext
+from bench.chaos.harness import ChaosStack
+from bench.chaos.report import ScenarioResult
+from bench.chaos.workload import plan, start_all
+from billflow.db import Database
+from billflow.services.api_keys import NewApiKey, create_key, revoke_key
+from models.api_keys import ApiRole
+
+NAME = "authorization"
+ROLES = {f"require_{role.value}": role for role in ApiRole}
+URLSAFE_BITS_PER_CHAR = math.log2(64)
+
+
+def required_role(route: APIRoute) -> ApiRole | None:
+    """The role a route's `require_role` dependency demands (None: no staff key involved)."""
+    found: list[ApiRole] = []
+
+    def walk(dependant: Any) -> None:
+        name = getattr(dependant.call, "__name__", "")
+        if name in ROLES:
+            found.append(ROLES[name])
+        for sub in dependant.dependencies:
+            walk(sub)
+
+    walk(route.dependant)
+    return max(found, key=lambda r: r.rank) if found else None
+
+
+def api_routes(routes: list[Any]) -> list[APIRoute]:
+    """Every APIRoute, also inside included routers (FastAPI keeps them nested)."""
+    out: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            out.append(route)
+        elif hasattr(route, "original_router"):
+            out += api_routes(route.original_router.routes)
+        elif hasattr(route, "routes"):
+            out += api_routes(route.routes)
+    return out
+
+
+def staff_routes() -> tuple[list[tuple[str, str, ApiRole]], list[str]]:
+    """(method, path, role) of every operation the OpenAPI document marks as secured, with the role its
+    `require_role` dependency demands; and the secured operations whose role could not be determined."""
+    from billflow.config import Settings
+    from billflow.web.app import create_app
+
+    app = create_app(Settings(), None, None)  # type: ignore[arg-type]
+    roles = {
+        (method, route.path): role
+        for route in api_routes(app.routes)
+        if (role := required_role(route)) is not None
+        for method in route.methods or ()
+    }
+    secured = [
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") and path != "/v1/events"  # events: signature or key (checked by webhooks)
+    ]
+    known = [(m, p, roles[(m, p)]) for m, p in secured if (m, p) in roles]
+    unknown = [f"{m} {p}" for m, p in secured if (m, p) not in roles]
+    return known, unknown
+
+
+def fill(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "INV-2026-000001", path)
+
+
+async def run(ctx: SuiteContext) -> ScenarioResult:
+    began = time.monotonic()
+    result = ScenarioResult(NAME)
+    async with ChaosStack(ctx.postgres, ctx.scenario_dir("authorization"), api=True) as stack:
+        await _run(stack, result, invoices=5 if ctx.short else 50)
+    result.seconds = time.monotonic() - began
+    return result
+
+
+async def _run(stack: ChaosStack, result: ScenarioResult, *, invoices: int) -> None:
+    assert stack.api is not None and stack.client is not None
+    db = Database(stack.settings_env["DATABASE_URL"], pool_size=1)
+    keys = {role: (await create_key(db, NewApiKey(name=f"chaos {role.value}", role=role))).token for role in ApiRole}
+    revoked = await create_key(db, NewApiKey(name="chaos revoked", role=ApiRole.admin))
+    await revoke_key(db, key_id=revoked.key_id)
+    await db.dispose()
+    admin = keys[ApiRole.admin]
+    key_id = admin.split("_")[1]
+    bad: dict[str, dict[str, str]] = {
+        "missing": {},
+        "malformed": {"Authorization": "Bearer not-a-key"},
+        "empty bearer": {"Authorization": "Bearer"},
+        "unknown key": {"Authorization": f"Bearer bf_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"},
+        "wrong secret": {"Authorization": f"Bearer bf_{key_id}_{secrets.token_urlsafe(32)}"},
+        "revoked": {"Authorization": f"Bearer {revoked.token}"},
+        "revoked via X-API-Key": {"X-API-Key": revoked.token},
+        "basic scheme": {"Authorization": f"Basic {admin}"},
+    }
+    routes, unknown = staff_routes()
+    if not routes:
+        result.problems.append("no staff route found in the OpenAPI document")
+    result.problems += [f"{op}: secured, but no require_role dependency found" for op in unknown]
+    answers: Counter[str] = Counter()
+    async with httpx.AsyncClient(base_url=stack.api.url, timeout=30) as http:
+
+        async def call(method: str, path: str, headers: dict[str, str]) -> int:
+            body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
+            status = (await http.request(method, fill(path), headers=headers, json=body)).status_code
+            answers[str(status)] += 1
+            return status
+
+        for method, path, role in routes:
+            for label, headers in bad.items():
+                status = await call(method, path, headers)
+                if status != 401:
+                    result.problems.append(f"{method} {path} with a {label} key: {status}, expected 401")
+            for lower in (r for r in ApiRole if r.rank < role.rank):
+                status = await call(method, path, {"Authorization": f"Bearer {keys[lower]}"})
+                if status != 403:
+                    result.problems.append(f"{method} {path} with a {lower.value} key: {status}, expected 403")
+            status = await call(method, path, {"Authorization": f"Bearer {keys[role]}"})
+            if status in (401, 403):  # the check must be able to pass: the right key gets through
+                result.problems.append(f"{method} {path} refused its own role {role.value}: {status}")
+        await _tokens(stack, http, result, invoices)
+    result.faults = sum(answers.values())
+    result.notes.append(
+        f"{len(routes)} staff routes x {len(bad)} bad keys + under-privileged roles; answers "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(answers.items()))
+    )
+
+
+async def _tokens(stack: ChaosStack, http: httpx.AsyncClient, result: ScenarioResult, count: int) -> None:
+    assert stack.client is not None
+    planned = plan(count, paid_share=0.0)
+    await start_all(stack.client, planned, task_queue=stack.task_queue)
+    rows: list[tuple[str, str]] = []
+    for _ in range(120):
+        with psycopg.connect(stack.plain_url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT number, public_token FROM invoices WHERE workflow_id = ANY(%s)",
+                ([p.workflow_id for p in planned],),
+            ).fetchall()
+        if len(rows) == count:
+            break
+        await asyncio.sleep(0.5)
+    result.invoices = len(rows)
+    if len(rows) < count:
+        result.lost += count - len(rows)
+        result.problems.append(f"lost: {count - len(rows)} invoices never recorded")
+    tokens = [t for _, t in rows]
+    if len(set(tokens)) != len(tokens):
+        result.problems.append("two invoices share a page token")
+    weakest = min((len(t) * URLSAFE_BITS_PER_CHAR for t in tokens), default=0.0)
+    if any(not re.fullmatch(r"[A-Za-z0-9_-]+", t) for t in tokens) or weakest < 128:
+        result.problems.append(f"page tokens carry {weakest:.0f} bits (at least 128 required)")
+    numbers = [n for n, _ in rows]
+    for number, token in rows:
+        page = await http.get(f"/i/{token}")
+        others = [n for n in numbers if n != number and n in page.text]
+        if page.status_code != 200 or number not in page.text:
+            result.problems.append(f"/i/<token of {number}>: {page.status_code}, its own number missing")
+        if others:
+            result.problems.append(f"/i/<token of {number}> reveals other invoices: {others}")
+        near = token[:-1] + ("A" if token[-1] != "A" else "B")  # one character off
+        for guess in (near, token[:16], token.upper(), secrets.token_urlsafe(24)):
+            for prefix in ("/i/", "/pay/"):
+                status = (await http.get(f"{prefix}{guess}")).status_code
+                if status != 404:
+                    result.problems.append(f"{prefix}<guessed token>: {status}, expected 404")
+    result.notes.append(f"page tokens: {len(tokens)} unique, {weakest:.0f} bits each (url-safe base64)")
