@@ -110,6 +110,10 @@ class InvoiceWorkflow:
         while True:
             while self._inbox:
                 await self._apply(self._inbox.pop(0))
+            if state.status is InvoiceStatus.paid and not state.receipt_sent:  # written off, then paid in full
+                await self._email(EmailKind.receipt, "receipt")
+                state.receipt_sent = True
+                continue
             await workflow.wait_condition(workflow.all_handlers_finished)
             if not self._inbox:
                 break

@@ -190,6 +190,25 @@ async def test_write_off_marks_uncollectible_and_ends_the_run(
     assert await search_status(handle) == "uncollectible"
 
 
+async def test_payment_queued_behind_a_write_off_is_recorded_and_receipted(
+    time_env: WorkflowEnvironment, db: Database, task_queue: str
+) -> None:
+    data = booking()
+    handle = await start(time_env.client, data, task_queue)
+    await issued(handle)
+
+    await handle.signal(InvoiceWorkflow.write_off, WriteOff(reason="client unreachable"))
+    await handle.signal(InvoiceWorkflow.payment_received, payment(reference="pi_after_write_off"))
+    outcome = await handle.result()
+
+    assert (outcome.status, outcome.amount_paid_minor) == (InvoiceStatus.paid, BOOKING_TOTAL)
+    found = await rows(db, data.workflow_id)
+    assert (found.invoice.status, found.invoice.written_off_at is not None) == (InvoiceStatus.paid, True)
+    assert [p.provider_reference for p in found.payments] == ["pi_after_write_off"]
+    assert found.email_kinds == [(EmailKind.invoice_issued, None), (EmailKind.receipt, None)]
+    assert await search_status(handle) == "paid"
+
+
 async def test_mark_paid_defaults_to_the_balance(time_env: WorkflowEnvironment, db: Database, task_queue: str) -> None:
     data = booking()
     handle = await start(time_env.client, data, task_queue)
