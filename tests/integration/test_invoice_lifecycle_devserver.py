@@ -11,8 +11,10 @@ from billflow.config import Settings
 from billflow.db import Database
 from billflow.services.invoice_runs import send_payment, start_invoice
 from models.enums import EmailKind, InvoiceStatus, MessageStatus
-from tests.workflows.support import BOOKING_TOTAL, booking, issued, payment, rows
+from models.workflow_io import InvoiceWorkflowInput, PauseReminders, ResumeReminders
+from tests.workflows.support import BOOKING_TOTAL, booking, issued, payment, rows, until
 from worker import build_worker
+from workflows.invoice import InvoiceWorkflow
 
 pytestmark = pytest.mark.devserver
 
@@ -50,3 +52,32 @@ async def test_booking_to_paid_on_the_dev_server(
     assert [p.amount_minor for p in found.payments] == [BOOKING_TOTAL]
     assert await visible(dev_env, 'InvoiceStatus = "paid"', data.workflow_id)
     assert await visible(dev_env, f'InvoiceNumber = "{state.number}"', data.workflow_id)
+
+
+async def test_signals_racing_continue_as_new_are_not_lost_on_the_dev_server(
+    dev_env: WorkflowEnvironment, db: Database, settings: Settings, task_queue: str
+) -> None:
+    data = booking()
+    async with build_worker(dev_env.client, db, settings, task_queue=task_queue):
+        handle = await dev_env.client.start_workflow(
+            InvoiceWorkflow.run,
+            InvoiceWorkflowInput(booking=data, max_history_events=40),
+            id=data.workflow_id,
+            task_queue=task_queue,
+        )
+        first_run = handle.result_run_id
+        await issued(handle)
+        # In bursts sent back to back, so some signals arrive while a run is continuing as new.
+        for n in range(15):
+            await handle.signal(InvoiceWorkflow.pause_reminders, PauseReminders(action_id=f"pause-{n}"))
+            await handle.signal(InvoiceWorkflow.resume_reminders, ResumeReminders(action_id=f"resume-{n}"))
+            if n % 5 == 4:
+                await until(handle, lambda s, last=f"resume-{n}": last in s.processed_action_ids)  # type: ignore[misc]
+        await handle.signal(InvoiceWorkflow.payment_received, payment())
+        outcome = await handle.result()
+
+    assert outcome.status is InvoiceStatus.paid
+    assert (await dev_env.client.get_workflow_handle(data.workflow_id).describe()).run_id != first_run
+    found = await rows(db, data.workflow_id)
+    assert found.count_events("invoice.paused") == found.count_events("invoice.resumed") == 15
+    assert found.email_kinds == [(EmailKind.invoice_issued, None), (EmailKind.receipt, None)]
