@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio.testing import ActivityEnvironment
 
@@ -121,3 +122,15 @@ async def test_unknown_invoice_is_a_non_retryable_error(activities: InvoiceActiv
     with pytest.raises(ApplicationError) as raised:
         await activities.record_payment(RecordPaymentInput(invoice_id=987_654_321, workflow_id="wf", payment=payment()))
     assert raised.value.non_retryable and raised.value.type == "InvoiceNotFound"
+
+
+async def test_a_rolled_back_issue_returns_its_number(activities: InvoiceActivities) -> None:
+    issued_at = datetime(2032, 6, 1, 12, tzinfo=UTC)  # a year of its own: the counter starts at 1
+    first = make_booking(issued_at=issued_at)
+    one = await activities.record_invoice(RecordInvoiceInput(booking=first, workflow_id=first.workflow_id))
+    clash = make_booking(issued_at=issued_at)
+    with pytest.raises(IntegrityError):  # workflow_id is unique: fails after the number was drawn
+        await activities.record_invoice(RecordInvoiceInput(booking=clash, workflow_id=first.workflow_id))
+    two = await activities.record_invoice(RecordInvoiceInput(booking=clash, workflow_id=clash.workflow_id))
+
+    assert (one.number, two.number) == ("INV-2032-000001", "INV-2032-000002")
