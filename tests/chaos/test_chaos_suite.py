@@ -3,6 +3,7 @@ zero losses, no problem found. Marked `chaos`: `pytest -m chaos tests/chaos` (a 
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,14 +17,18 @@ pytestmark = pytest.mark.chaos
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SuiteContext]:
-    """The suite's own embedded PostgreSQL (scenarios stop it; the shared server is never touched)."""
-    work_dir: Path = tmp_path_factory.mktemp("chaos")
-    postgres = OwnedPostgres(work_dir / "postgres")
-    try:
-        yield SuiteContext(postgres=postgres, work_dir=work_dir, short=True)
-    finally:
-        postgres.close()
+def suite() -> Iterator[SuiteContext]:
+    """The suite's own embedded PostgreSQL (scenarios stop it; the shared server is never touched).
+
+    Not under pytest's tmp_path: the server runs as another system user, and every pytest session on the machine
+    makes /tmp/pytest-of-<user> private again, which cut a running server off its data directory."""
+    with tempfile.TemporaryDirectory(prefix="billflow-chaos-") as tmp:
+        work_dir = Path(tmp)
+        postgres = OwnedPostgres(work_dir / "postgres")
+        try:
+            yield SuiteContext(postgres=postgres, work_dir=work_dir, short=True)
+        finally:
+            postgres.close()
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
