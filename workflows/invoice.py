@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import schedule as schedule_activities
@@ -333,20 +334,28 @@ class InvoiceWorkflow:
         state = self._require_state()
         # A local activity: a mail send is one short HTTP call, and running it inside the workflow task halves
         # the server round trips per invoice; the claimed message row keeps it at most once across retries.
-        await workflow.execute_local_activity_method(
-            EmailActivities.send_invoice_email,
-            SendEmailInput(
-                invoice_id=state.invoice_id,
-                kind=kind,
-                reminder_step=step,
-                template=template,
-                to_staff=to_staff,
-                idempotency_key=f"{workflow.info().workflow_id}:{key}",
-            ),
-            summary=f"{kind.value} email" + (f" (step {step})" if step else ""),
-            start_to_close_timeout=PROVIDER_TIMEOUT,
-            retry_policy=PROVIDER_RETRY,
-        )
+        try:
+            await workflow.execute_local_activity_method(
+                EmailActivities.send_invoice_email,
+                SendEmailInput(
+                    invoice_id=state.invoice_id,
+                    kind=kind,
+                    reminder_step=step,
+                    template=template,
+                    to_staff=to_staff,
+                    idempotency_key=f"{workflow.info().workflow_id}:{key}",
+                ),
+                summary=f"{kind.value} email" + (f" (step {step})" if step else ""),
+                start_to_close_timeout=PROVIDER_TIMEOUT,
+                retry_policy=PROVIDER_RETRY,
+            )
+        except (ActivityError, ApplicationError) as err:
+            # Refused for good (bad address, suppressed recipient): the message row says failed; record it on
+            # the timeline and carry on, the invoice still has to be paid, reminded and settled.
+            cause = err.cause if isinstance(err, ActivityError) else err  # local activities raise it unwrapped
+            if not (isinstance(cause, ApplicationError) and cause.type == "EmailRejected"):
+                raise
+            await self._transition("email_failed", f"{kind.value} email refused: {cause.message}", key=f"{key}-failed")
 
     async def _transition(
         self, kind: str, message: str, *, key: str, data: dict[str, str] | None = None, **fields: object

@@ -206,6 +206,7 @@ _TRANSITION_STATUS: dict[str, InvoiceStatus | None] = {
     "escalated": None,
     "rejected": None,
     "email_unknown": None,
+    "email_failed": None,
 }
 
 
