@@ -22,17 +22,18 @@ from activities.email import EmailActivities
 from activities.invoices import InvoiceActivities
 from activities.payments import PaymentActivities
 from activities.subscriptions import SubscriptionActivities
-from billflow.config import Settings, get_settings
+from billflow.config import PaymentBackend, Settings, get_settings
 from billflow.db import Database, resolve_database_url
 from billflow.email import build_email_sender
 from billflow.payments import build_payment_provider
 from billflow.worker_telemetry import TelemetryInterceptor
 from workflows.invoice import InvoiceWorkflow
+from workflows.stripe_reconcile import StripeReconcileWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
 log = logging.getLogger("billflow.worker")
 
-WORKFLOWS: Sequence[type] = (InvoiceWorkflow, SubscriptionWorkflow)
+WORKFLOWS: Sequence[type] = (InvoiceWorkflow, SubscriptionWorkflow, StripeReconcileWorkflow)
 
 
 def build_activities(db: Database, settings: Settings) -> list[Any]:
@@ -48,7 +49,27 @@ def build_activities(db: Database, settings: Settings) -> list[Any]:
         schedule_activities.plan_reminders,
         schedule_activities.compute_extended_due,
         *subscription_activities(db),
+        *stripe_activities(db, settings),
     ]
+
+
+def stripe_activities(db: Database, settings: Settings) -> list[Any]:
+    """The sweep for missed Stripe webhooks, only when Stripe is the payment backend."""
+    if settings.payment_backend is not PaymentBackend.stripe:
+        return []
+    from billflow.payments.stripe import build_stripe_gateway
+    from billflow.payments.stripe_reconcile import StripeReconcileActivities
+
+    gateway = build_stripe_gateway(settings.stripe_api_key, api_base=settings.stripe_api_base)
+    return [StripeReconcileActivities(db, gateway).reconcile_checkout_sessions]
+
+
+async def ensure_schedules(client: Client, settings: Settings) -> None:
+    """Schedules the worker's configuration calls for (idempotent): the Stripe reconciliation sweep."""
+    if settings.payment_backend is PaymentBackend.stripe:
+        from billflow.payments.stripe_reconcile import ensure_reconcile_schedule
+
+        await ensure_reconcile_schedule(client, task_queue=settings.task_queue)
 
 
 # Imported lazily by pydantic/babel while validating payloads: pass them through instead of re-importing them
@@ -122,6 +143,7 @@ async def run_worker(settings: Settings | None = None) -> None:
     await db.create_schema()
     client = await connect(settings)
     worker = build_worker(client, db, settings)
+    await ensure_schedules(client, settings)
     stopping = asyncio.Event()
     endpoint = None
     if settings.metrics_port is not None:

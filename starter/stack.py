@@ -28,7 +28,7 @@ from billflow.db import Database, resolve_database_url
 from billflow.temporal import connect, ensure_search_attributes
 from billflow.web.app import create_app
 from starter.common import console, fail
-from worker import build_worker
+from worker import build_worker, ensure_schedules
 from workflows.search_attributes import dev_server_flags
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,7 @@ class DevStack:
 
             status.update("Starting the worker ...")
             self._worker = build_worker(self.client, self.db, self.settings)
+            await ensure_schedules(self.client, self.settings)
             self._tasks.append(asyncio.create_task(self._worker.run(), name="worker"))
             console.print(
                 f"[green]✓[/] worker on task queue [bold]{self.settings.task_queue}[/] "
