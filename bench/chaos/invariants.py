@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
@@ -109,8 +110,13 @@ def check(database_url: str, planned: list[Planned], ledger: LedgerSummary) -> V
 
 
 async def wait_for_settled(
-    database_url: str, planned: list[Planned], ledger_read, *, timeout: float, settle: float = 2.0
-) -> Verdict:  # type: ignore[no-untyped-def]
+    database_url: str,
+    planned: list[Planned],
+    ledger_read: Callable[[], LedgerSummary],
+    *,
+    timeout: float,
+    settle: float = 2.0,
+) -> Verdict:
     """Poll until nothing is missing (or the time is up), then look once more after `settle` seconds, so a
     late duplicate still shows."""
     deadline = time.monotonic() + timeout

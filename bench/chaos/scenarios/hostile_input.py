@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-import uuid
 from collections import Counter
 from typing import Any
 
@@ -251,6 +250,3 @@ async def _check_storage(
                 result.problems.append(f"{event_id}: invoice page answered {page.status_code}")
             elif "<script>alert" in page.text or ("{{7*7}}" in text and "49" in page.text.split("{{7*7}}")[0][-5:]):
                 result.problems.append(f"{event_id}: hostile text not escaped on the invoice page")
-
-
-__all__ = ["NAME", "run", "uuid"]

@@ -86,10 +86,12 @@ async def _run(stack: ChaosStack, seconds: float, result: ScenarioResult) -> Non
 
     async def pay_when_issued(http: httpx.AsyncClient, workflow_id: str) -> None:
         """Pay in full once the invoice is issued; time the payment until `paid` shows in the database."""
-        with psycopg.connect(stack.plain_url, autocommit=True) as conn:  # short-lived, outside the API's pool
+        conn = await psycopg.AsyncConnection.connect(stack.plain_url, autocommit=True)  # outside the API's pool
+        async with conn:
             row = None
             for _ in range(600):
-                row = conn.execute("SELECT total_minor FROM invoices WHERE workflow_id = %s", (workflow_id,)).fetchone()
+                cursor = await conn.execute("SELECT total_minor FROM invoices WHERE workflow_id = %s", (workflow_id,))
+                row = await cursor.fetchone()
                 if row:
                     break
                 await asyncio.sleep(0.1)
@@ -105,7 +107,8 @@ async def _run(stack: ChaosStack, seconds: float, result: ScenarioResult) -> Non
             sent = time.perf_counter()
             await retrying(lambda: invoice_runs.send_payment(client, workflow_id, payment), for_seconds=60)
             for _ in range(1200):
-                status = conn.execute("SELECT status FROM invoices WHERE workflow_id = %s", (workflow_id,)).fetchone()
+                cursor = await conn.execute("SELECT status FROM invoices WHERE workflow_id = %s", (workflow_id,))
+                status = await cursor.fetchone()
                 if status and status[0] == "paid":
                     paid_ms.append((time.perf_counter() - sent) * 1000)
                     return

@@ -44,8 +44,9 @@ async def pay_through_checkout(http: httpx.AsyncClient, stack: ChaosStack, prov:
     """The client opens the pay link (retrying a polite error page), pays on "Stripe"; the webhook follows."""
     token = None
     for _ in range(240):
-        with psycopg.connect(stack.plain_url, autocommit=True) as conn:
-            row = conn.execute("SELECT public_token FROM invoices WHERE workflow_id = %s", (p.workflow_id,)).fetchone()
+        async with await psycopg.AsyncConnection.connect(stack.plain_url, autocommit=True) as conn:
+            cursor = await conn.execute("SELECT public_token FROM invoices WHERE workflow_id = %s", (p.workflow_id,))
+            row = await cursor.fetchone()
         if row:
             token = row[0]
             break
