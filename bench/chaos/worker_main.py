@@ -14,9 +14,7 @@ from pathlib import Path
 
 from temporalio.worker import Worker
 
-from activities import schedule as schedule_activities
 from activities.email import EmailActivities
-from activities.invoices import InvoiceActivities
 from activities.payments import PaymentActivities
 from bench.chaos.ledger import FaultDice, Ledger, LedgerEmailSender, LedgerPaymentProvider
 from billflow.config import Settings
@@ -24,7 +22,7 @@ from billflow.db import Database
 from billflow.email import build_email_sender
 from billflow.payments import build_payment_provider
 from billflow.temporal import connect
-from worker import SANDBOX, WORKFLOWS, subscription_activities
+from worker import SANDBOX, WORKFLOWS, build_activities
 
 
 async def main() -> None:
@@ -34,24 +32,17 @@ async def main() -> None:
     dice = FaultDice(float(os.environ.get("CHAOS_FAULT_RATE", "0")), seed=os.getpid())
     db = Database(settings.database_url, pool_size=10)
     client = await connect(settings)
-    invoices = InvoiceActivities(db)
     payments = PaymentActivities(db, LedgerPaymentProvider(build_payment_provider(settings), ledger, dice))
     email = EmailActivities(db, LedgerEmailSender(build_email_sender(settings), ledger, dice), settings)
+    wrapped = {"create_payment_link": payments.create_payment_link, "send_invoice_email": email.send_invoice_email}
+    # billflow's own activity list, with the two provider-facing activities swapped for ledgered ones
+    activities = [wrapped.get(a.__name__, a) for a in build_activities(db, settings)]
     worker = Worker(
         client,
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
         workflow_runner=SANDBOX,
-        activities=[
-            invoices.record_invoice,
-            invoices.record_payment,
-            invoices.apply_transition,
-            payments.create_payment_link,
-            email.send_invoice_email,
-            schedule_activities.plan_reminders,
-            schedule_activities.compute_extended_due,
-            *subscription_activities(db),
-        ],
+        activities=activities,
         max_concurrent_activities=100,
         max_concurrent_local_activities=100,
     )
