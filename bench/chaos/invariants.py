@@ -21,6 +21,7 @@ class Verdict:
     lost: int = 0
     problems: list[str] = field(default_factory=list)
     email_attempts: Counter[int] = field(default_factory=Counter)  # attempts per message -> messages
+    unsent_optional: int = 0  # optional emails (not required by the final state) the provider never got
 
     def dup(self, n: int, what: str) -> None:
         self.duplicates += n
@@ -32,8 +33,10 @@ class Verdict:
 
 
 def expected_emails(p: Planned) -> set[tuple[str, int | None]]:
+    """The emails that must be accepted exactly once; any other email of the invoice (the issue email of one
+    paid on arrival, a reminder sent before the payment) must be accepted at most once."""
     if p.pay:
-        return {("invoice_issued", None), ("receipt", None)}
+        return {("receipt", None)}
     steps = {("reminder" if off <= 0 else "overdue", i + 1) for i, off in enumerate(STEP_OFFSETS)}
     return {("invoice_issued", None), ("escalation", None), *steps}
 
@@ -99,13 +102,16 @@ def check(database_url: str, planned: list[Planned], ledger: LedgerSummary) -> V
                 verdict.dup(n - 1, f"{wf}: {n} {kind} emails (step {step})")
         for kind, step in expected_emails(p) - set(per_kind):
             verdict.missing(f"{wf}: {kind} email (step {step}) never written")
+        required = expected_emails(p)
         for kind, step, key, status, attempts in rows:
             verdict.email_attempts[attempts] += 1
             accepted = ledger.emails.get(key, 0)
             if accepted > 1:
                 verdict.dup(accepted - 1, f"{wf}: {kind} (step {step}) accepted {accepted} times by the provider")
-            elif accepted == 0:
+            elif accepted == 0 and (kind, step) in required:
                 verdict.missing(f"{wf}: {kind} (step {step}) is {status} but the provider never got it")
+            elif accepted == 0:
+                verdict.unsent_optional += 1
     return verdict
 
 

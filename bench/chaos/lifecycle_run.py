@@ -25,6 +25,8 @@ def verdict_into(result: ScenarioResult, verdict: Verdict) -> None:
     result.problems.extend(verdict.problems)
     attempts = ", ".join(f"{n} sent on attempt {a}" for a, n in sorted(verdict.email_attempts.items()))
     result.notes.append(f"emails: {attempts}")
+    if verdict.unsent_optional:
+        result.notes.append(f"{verdict.unsent_optional} optional emails never reached the provider (not required)")
 
 
 async def run_lifecycle(
