@@ -221,6 +221,9 @@ class SubscriptionWorkflowInput(BaseModel):
     carried_state: SubscriptionRunState | None = None
     # Periods handled per run before continue-as-new keeps the history short (a weekly plan runs for years).
     periods_per_run: int = Field(default=50, ge=1)
+    # Fire up to this many seconds after a period's instant, spread by subscription and period, so thousands of
+    # subscriptions due at the same minute do not all wake at the same second (the server's write ceiling).
+    spread_seconds: int = Field(default=0, ge=0, le=3600)
 
 
 class SubscriptionOutcome(BaseModel):

@@ -8,7 +8,8 @@ change are business events with rules, and the whole process runs under the time
 from __future__ import annotations
 
 import contextlib
-from datetime import date, timedelta
+import zlib
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -78,7 +79,8 @@ class SubscriptionWorkflow:
                 await self._change(SubscriptionStatus.ended, key="ended", ends_on=last_day, actor="schedule")
                 break
             now = workflow.now()
-            if now >= period.starts_at:  # due, or overdue after an outage: each missed period is billed once
+            fire_at = self._fire_at(period, data.spread_seconds)
+            if now >= fire_at:  # due, or overdue after an outage: each missed period is billed once
                 if state.status is SubscriptionStatus.paused:
                     await self._record(period, PeriodOutcome.skipped, reason="paused")
                 else:
@@ -94,11 +96,12 @@ class SubscriptionWorkflow:
                             subscription_id=data.subscription_id,
                             carried_state=state,
                             periods_per_run=data.periods_per_run,
+                            spread_seconds=data.spread_seconds,
                         )
                     )
                 continue
             with contextlib.suppress(TimeoutError):  # a timeout means: the next period has started
-                await workflow.wait_condition(lambda: bool(self._inbox), timeout=period.starts_at - now)
+                await workflow.wait_condition(lambda: bool(self._inbox), timeout=fire_at - now)
 
         await workflow.wait_condition(workflow.all_handlers_finished)
         return SubscriptionOutcome(
@@ -107,6 +110,13 @@ class SubscriptionWorkflow:
             periods_billed=state.periods_billed,
             periods_skipped=state.periods_skipped,
         )
+
+    def _fire_at(self, period: Period, spread_seconds: int) -> datetime:
+        """The period's instant plus a stable offset (crc32, not hash(): the same on every replay and worker)."""
+        if not spread_seconds:
+            return period.starts_at
+        key = f"{self._require_state().subscription_id}:{period.key}".encode()
+        return period.starts_at + timedelta(seconds=zlib.crc32(key) % spread_seconds)
 
     async def _bill(self, period: Period) -> None:
         """Start the period's invoice workflow. Its id comes from the subscription and the period, so a second

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import uuid
 from datetime import date, timedelta
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -51,10 +53,22 @@ async def invoices_of(db: Database, subscription_id: str) -> list[Invoice]:
         return list(await subs_repo.list_invoices(session, subscription_id=subscription_id))
 
 
+async def first_task_done(client: Client, workflow_id: str, timeout: float = 5.0) -> None:
+    """Wait until the run has completed a workflow task: the time-skipping server keeps time locked forever for a
+    run terminated while its first task is outstanding (every later `env.sleep` then hangs)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        if any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for e in history.events):
+            return
+        await asyncio.sleep(0.05)
+
+
 async def terminate_all(client: Client, workflow_ids: list[str]) -> None:
     """Stop what a test left running, so later time skipping does not drive orphaned runs."""
     for wf_id in workflow_ids:
         try:
+            await first_task_done(client, wf_id)
             await client.get_workflow_handle(wf_id).terminate("test finished")
         except RPCError:
             pass  # already closed

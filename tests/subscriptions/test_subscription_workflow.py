@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio.client import WorkflowHandle
@@ -32,6 +33,7 @@ from models.subscription_io import (
 from models.workflow_io import LineIn
 from tests.subscriptions.support import (
     PLAN_TOTAL,
+    first_task_done,
     invoices_of,
     make_subscription,
     month_end_clamped,
@@ -107,6 +109,9 @@ async def test_monthly_from_jan_31_issues_twelve_invoices_with_their_periods(
     ends = [d - DAY for d in [*starts[1:], date(year + 1, 1, 31)]]
     assert [(i.period_start, i.period_end) for i in invoices] == list(zip(starts, ends, strict=True))
     assert [i.issue_date for i in invoices] == starts  # issued on each period's first day, local time
+    # ... at 09:00 New York time, within the one-minute spread that keeps simultaneous wake-ups apart.
+    local = [i.issued_at.astimezone(ZoneInfo("America/New_York")) for i in invoices]
+    assert {(t.hour, t.minute) for t in local} == {(9, 0)}
     assert all(i.total_minor == PLAN_TOTAL and i.currency == "USD" for i in invoices)
     # Unpaid earlier invoices did not stop the next ones: all twelve are open or overdue together.
     assert all(i.status in ("open", "overdue") for i in invoices)
@@ -197,6 +202,19 @@ async def test_cancel_ends_after_the_current_period(
     assert view.ends_on == invoices[0].period_end  # the current period stays billed and served
     with pytest.raises(service.WorkflowClosed):
         await service.send_action(time_env.client, sub_id, PauseSubscription())
+    again = await service.create_and_start(db, time_env.client, data, task_queue=task_queue)
+    assert again.status is SubscriptionStatus.cancelled  # a repeated create does not revive it
+
+
+async def test_create_again_after_the_run_was_terminated_does_not_fail(
+    time_env: WorkflowEnvironment, db: Database, worker: Worker, task_queue: str, started: list[str]
+) -> None:
+    data = make_subscription(start_date=await today(time_env) + DAY)
+    handle = await begin(time_env, db, task_queue, started, data)
+    await first_task_done(time_env.client, handle.id)
+    await handle.terminate("operator stopped it")
+    view = await service.create_and_start(db, time_env.client, data, task_queue=task_queue)
+    assert view.workflow_id == handle.id
 
 
 async def test_plan_change_applies_from_the_next_period(
