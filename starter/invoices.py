@@ -19,6 +19,7 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
+from billflow.services import clients as clients_service
 from billflow.services import invoice_runs, staff_actions
 from models.enums import InvoiceStatus
 from models.money import format_money
@@ -76,7 +77,8 @@ async def _create_from(raw: dict[str, object], as_json: bool) -> None:
     booking = BookingIn.model_validate(raw)  # inside run(): a validation error becomes a clear message
     settings = get_settings()
     client = await temporal_client(settings)
-    handle = await invoice_runs.start_invoice(client, booking, task_queue=settings.task_queue)
+    async with database(settings) as db, db.session() as session:
+        handle = await clients_service.start_client_invoice(session, client, booking, task_queue=settings.task_queue)
     state = await _wait_issued(client, handle.id)
     if as_json:
         print_json({"workflow_id": handle.id, "state": state.model_dump(mode="json") if state else None})

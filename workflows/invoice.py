@@ -76,7 +76,11 @@ class InvoiceWorkflow:
         self._max_history_events = data.max_history_events
         state = self._state = data.carried_state or await self._issue(data)
         self._publish()
-        if not state.issued_email_sent:
+        # A payment that arrived with the start (a booking paid elsewhere) settles first: a paid invoice gets a
+        # receipt, not an "invoice issued" email.
+        while self._inbox and isinstance(self._inbox[0], PaymentReceived) and not state.issued_email_sent:
+            await self._apply(self._inbox.pop(0))
+        if not state.issued_email_sent and not state.status.is_final:
             await self._email(EmailKind.invoice_issued, "issued")
             state.issued_email_sent = True
 

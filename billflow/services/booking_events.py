@@ -24,6 +24,7 @@ from billflow.repositories import booking_events as events_repo
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
+from billflow.services import clients as clients_service
 from billflow.services import invoice_runs, staff_actions
 from models.booking_events import (
     BookingCancelledEvent,
@@ -157,7 +158,7 @@ async def _confirmed(
     # commit), so the workflow's first activity, upserting the same client, waits milliseconds at most. A second
     # pooled session here deadlocked the pool under load: every connection held by a request waiting for one more.
     client_id = await clients_repo.upsert_client(session, client=booking.client)
-    await invoice_runs.start_invoice(client, booking, task_queue=settings.task_queue)
+    await clients_service.start_client_invoice(session, client, booking, task_queue=settings.task_queue)
     state = await _issued_state(client, booking.workflow_id, number_wait) if number_wait else None
     await timeline_repo.add_event(
         session,

@@ -25,8 +25,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from billflow.config import Settings
 from billflow.db import Database
@@ -35,6 +33,7 @@ from billflow.repositories import catalog as catalog_repo
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
+from billflow.services import clients as clients_service
 from billflow.services import invoice_runs, invoicing
 from models.booking_events import reject_nul
 from models.calcom import CalBooking, CalDeliveryResult, CalOutcome, CalTrigger, CalWebhook
@@ -46,12 +45,10 @@ from models.workflow_io import (
     BookingIn,
     ClientIn,
     InvoiceState,
-    InvoiceWorkflowInput,
     LineIn,
     PaymentReceived,
     VoidInvoice,
 )
-from workflows.invoice import InvoiceWorkflow
 
 SIGNATURE_HEADER = "X-Cal-Signature-256"
 PROVIDER = "calcom"  # the payment source of bookings paid inside Cal.com
@@ -507,26 +504,14 @@ async def _issue(ctx: _Context, root: str, *, paid: bool = False) -> CalDelivery
     if existing is not None and not paid:
         return ctx.result(CalOutcome.invoice_exists, invoice=existing)
     booking = booking_in(ctx, root, client, price)
-    signal: dict[str, Any] = {}
+    payment = None
     if paid:
-        # Signal-with-start: the payment is in the workflow's inbox before its first step, so it is applied
-        # right after the invoice is issued and no reminder can fall due first.
         total = sum(invoicing.price_line(line).total_minor for line in booking.lines)
         payment = _payment(ctx, root, amount_minor=total, currency=booking.currency)
-        signal = {"start_signal": InvoiceWorkflow.payment_received.__name__, "start_signal_args": [payment]}
-    try:
-        await ctx.temporal.start_workflow(
-            InvoiceWorkflow.run,
-            InvoiceWorkflowInput(booking=booking),
-            id=booking.workflow_id,
-            task_queue=ctx.settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=f"Invoice for Cal.com booking {ctx.integration}/{root}",
-            **signal,
+    async with ctx.db.session() as session:  # the client's reminder settings apply to Cal.com bookings too
+        await clients_service.start_client_invoice(
+            session, ctx.temporal, booking, task_queue=ctx.settings.task_queue, paid_with=payment
         )
-    except WorkflowAlreadyStartedError:
-        pass  # finished already: its invoice is below
     if paid:
         invoice = await _wait_for_invoice(ctx, root, until=lambda i: i.amount_paid_minor > 0 or _final(i))
         return _paid_result(ctx, invoice, booking.workflow_id)

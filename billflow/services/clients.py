@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client as TemporalClient
+from temporalio.client import WorkflowHandle
 
 from billflow.db import Database
 from billflow.repositories import clients as clients_repo
@@ -21,7 +22,7 @@ from billflow.repositories import timeline as timeline_repo
 from billflow.services import invoice_runs
 from models.client_settings import ClientSettings
 from models.clients import Client
-from models.workflow_io import PauseReminders, ReminderPolicy, ResumeReminders
+from models.workflow_io import BookingIn, PauseReminders, PaymentReceived, ReminderPolicy, ResumeReminders
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +254,37 @@ async def pause_new_invoice_if_client_paused(
         action = PauseReminders(action_id=f"client-pause-{workflow_id}"[-64:], actor="client settings")
         await invoice_runs.send_action(temporal, workflow_id, action)
     return paused
+
+
+async def start_client_invoice(
+    session: AsyncSession,
+    temporal: TemporalClient,
+    booking: BookingIn,
+    *,
+    task_queue: str,
+    paid_with: PaymentReceived | None = None,
+) -> WorkflowHandle:
+    """Start a booking's invoice with the client's reminder settings applied: every path that turns a booking
+    into an invoice (booking events, Cal.com, the CLI) goes through here.
+
+    A policy the booking states itself is kept, except for auto-pay clients, who get no reminders; a client
+    whose reminders staff paused gets the new invoice paused too.
+    """
+    external_id = booking.client.external_id
+    if "reminder_policy" not in booking.model_fields_set or await _auto_pay(session, external_id):
+        policy = await effective_reminder_policy(session, external_id, booking.reminder_policy)
+        booking = booking.model_copy(update={"reminder_policy": policy})
+    paused = await reminders_paused_for(session, external_id)
+    handle = await invoice_runs.start_invoice(temporal, booking, task_queue=task_queue, paid_with=paid_with)
+    if paused:
+        action = PauseReminders(action_id=f"client-pause-{booking.workflow_id}"[-64:], actor="client settings")
+        await invoice_runs.send_action(temporal, booking.workflow_id, action)
+    return handle
+
+
+async def _auto_pay(session: AsyncSession, external_id: str) -> bool:
+    client = await clients_repo.get_client(session, external_id=external_id)
+    return client is not None and client.id is not None and (await reminder_settings(session, client.id)).auto_pay
 
 
 class ReminderSignals(BaseModel):

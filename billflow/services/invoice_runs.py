@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.workflow_io import (
@@ -39,17 +41,30 @@ class WorkflowClosed(Exception):
     """The invoice's workflow has finished; the change must go straight to the database (or not at all)."""
 
 
-async def start_invoice(client: Client, booking: BookingIn, *, task_queue: str) -> WorkflowHandle:
-    """Start the invoice's workflow, or return the running/finished one for the same booking: never two."""
-    return await client.start_workflow(
-        InvoiceWorkflow.run,
-        InvoiceWorkflowInput(booking=booking),
-        id=booking.workflow_id,
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        static_summary=f"Invoice for booking {booking.source}/{booking.booking_id}",
-    )
+async def start_invoice(
+    client: Client, booking: BookingIn, *, task_queue: str, paid_with: PaymentReceived | None = None
+) -> WorkflowHandle:
+    """Start the invoice's workflow, or return the running/finished one for the same booking: never two.
+
+    `paid_with` (a booking already paid elsewhere) is delivered with the start, so the payment is in the
+    workflow's inbox before its first step and no reminder or "invoice issued" email can go out first.
+    """
+    with_payment: dict[str, Any] = {}
+    if paid_with is not None:
+        with_payment = {"start_signal": InvoiceWorkflow.payment_received.__name__, "start_signal_args": [paid_with]}
+    try:
+        return await client.start_workflow(
+            InvoiceWorkflow.run,
+            InvoiceWorkflowInput(booking=booking),
+            id=booking.workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=f"Invoice for booking {booking.source}/{booking.booking_id}",
+            **with_payment,
+        )
+    except WorkflowAlreadyStartedError:  # the run finished already (paid, void): it is the booking's invoice
+        return client.get_workflow_handle(booking.workflow_id)
 
 
 async def query_state(client: Client, workflow_id: str) -> InvoiceState | None:
