@@ -239,8 +239,11 @@ def register(app: typer.Typer) -> None:
         keep_running: bool = typer.Option(False, "--keep-running", help="Keep the stack up after the demo."),
         ui_port: int = ui_port_option,
     ) -> None:
-        """Start the stack and push four demo bookings through in about a minute: paid by the client, marked paid
-        by staff, paused and resumed, and one that goes overdue and is escalated."""
+        """Four demo invoices through their whole life in about a minute, shown live.
+
+        Starts the stack like `billflow dev`, then: one paid by the client, one marked paid by staff, one paused
+        and resumed, and one that goes overdue and is escalated.
+        """
         from starter.demo import run_demo
 
         with contextlib.suppress(KeyboardInterrupt):
