@@ -122,13 +122,20 @@ async def wait_for_settled(
     *,
     timeout: float,
     settle: float = 2.0,
+    stalled: float = 45.0,
 ) -> Verdict:
-    """Poll until nothing is missing (or the time is up), then look once more after `settle` seconds, so a
-    late duplicate still shows."""
+    """Poll until nothing is missing, the time is up, or nothing has changed for `stalled` seconds (a loss that
+    will not heal); then look once more after `settle` seconds, so a late duplicate still shows."""
     deadline = time.monotonic() + timeout
+    last: tuple[int, int, int] | None = None
+    changed = time.monotonic()
     while True:
         verdict = await asyncio.to_thread(check, database_url, planned, ledger_read())
-        if verdict.lost == 0 or time.monotonic() > deadline:
+        now = time.monotonic()
+        progress = (verdict.lost, verdict.duplicates, sum(verdict.email_attempts.values()))
+        if progress != last:
+            last, changed = progress, now
+        if verdict.lost == 0 or now > deadline or now - changed > stalled:
             break
         await asyncio.sleep(1.0)
     await asyncio.sleep(settle)
