@@ -15,6 +15,7 @@ from sqlmodel import SQLModel
 
 from models.columns import instant, jsonb
 from models.money import CurrencyCode, MinorAmount
+from models.subscription_io import SubscriptionIn
 from models.workflow_io import BusinessKey, ClientIn
 
 
@@ -112,8 +113,25 @@ class BookingRescheduledEvent(_EventBase):
     data: RescheduledBooking
 
 
+class NewSubscription(SubscriptionIn):
+    """A subscription sold through a booking system; its invoices follow its billing schedule."""
+
+    @property
+    def booking_id(self) -> str:
+        return self.subscription_id or ""
+
+
+class SubscriptionCreatedEvent(_EventBase):
+    """Starts recurring billing. Without `data.subscription_id` the id is `{integration}-{event id}`, so a
+    repeated event never creates a second subscription."""
+
+    type: Literal["subscription.created"]
+    data: NewSubscription
+
+
 BookingEventIn = Annotated[
-    BookingConfirmedEvent | BookingCancelledEvent | BookingRescheduledEvent, Field(discriminator="type")
+    BookingConfirmedEvent | BookingCancelledEvent | BookingRescheduledEvent | SubscriptionCreatedEvent,
+    Field(discriminator="type"),
 ]
 
 
@@ -124,6 +142,7 @@ class EventOutcome(StrEnum):
     already_closed = "already_closed"
     rescheduled_noted = "rescheduled_noted"
     no_invoice = "no_invoice"
+    subscription_started = "subscription_started"
 
 
 class EventAccepted(BaseModel):

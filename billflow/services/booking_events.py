@@ -26,6 +26,7 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services import clients as clients_service
 from billflow.services import invoice_runs, staff_actions
+from billflow.services import subscriptions as subscriptions_service
 from models.booking_events import (
     BookingCancelledEvent,
     BookingConfirmedEvent,
@@ -33,9 +34,11 @@ from models.booking_events import (
     BookingRescheduledEvent,
     EventAccepted,
     EventOutcome,
+    SubscriptionCreatedEvent,
 )
 from models.enums import InvoiceStatus
 from models.invoices import Invoice
+from models.subscription_io import SUBSCRIPTION_ID_MAX
 from models.workflow_io import BookingIn, InvoiceState, LineIn, VoidInvoice
 
 # How long an answer waits for the new workflow to issue its invoice number (else `invoice_number: null`).
@@ -120,6 +123,24 @@ async def _act(
             return await _cancelled(db, session, client, integration, event)
         case BookingRescheduledEvent():
             return await _rescheduled(db, session, client, integration, event)
+        case SubscriptionCreatedEvent():
+            return await _subscription_created(db, client, settings, integration, event)
+
+
+async def _subscription_created(
+    db: Database, client: Client, settings: Settings, integration: str, event: SubscriptionCreatedEvent
+) -> EventAccepted:
+    data = event.data
+    if not data.subscription_id:
+        data = data.model_copy(update={"subscription_id": f"{integration}-{event.id}"[:SUBSCRIPTION_ID_MAX]})
+    view = await subscriptions_service.create_and_start(db, client, data, task_queue=settings.task_queue)
+    return EventAccepted(
+        event_id=event.id,
+        type=event.type,
+        booking_id=view.subscription_id,
+        outcome=EventOutcome.subscription_started,
+        workflow_id=subscriptions_service.workflow_id_for(view.subscription_id),
+    )
 
 
 def booking_from_event(integration: str, event: BookingConfirmedEvent) -> BookingIn:
