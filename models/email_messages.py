@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from models.columns import instant, text_enum
@@ -12,6 +13,15 @@ from models.enums import MessageStatus
 
 class EmailMessage(SQLModel, table=True):
     __tablename__ = "email_messages"
+    __table_args__ = (
+        # Reminder-effectiveness report: the reminders sent in a window, with step and invoice, from the index.
+        Index(
+            "ix_email_messages_reminders_sent",
+            "sent_at",
+            postgresql_include=["reminder_step", "invoice_id"],
+            postgresql_where=text("reminder_step IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(max_length=300, unique=True)
