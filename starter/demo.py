@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import httpx
+from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from sqlalchemy import func
@@ -276,7 +277,9 @@ async def run_demo(settings: Settings, *, keep_running: bool, ui_port: int = 823
             story.done = True
 
         scripts = asyncio.gather(*(play(s) for s in cast))
-        with Live(render(cast, demo, 0), console=console, refresh_per_second=4) as live:
+        # Piped into a file or CI log there is no terminal width to follow: print the table at a readable one.
+        screen = console if console.is_terminal else Console(width=150)
+        with Live(render(cast, demo, 0), console=screen, refresh_per_second=4) as live:
             while not scripts.done() and demo.elapsed() < TIME_LIMIT and not stack.stop_requested:
                 for story in cast:  # keep every row fresh, also for stories waiting on a long sleep
                     story.state = await invoice_runs.query_state(demo.client, story.workflow_id) or story.state
