@@ -28,6 +28,7 @@ NAME = "load: events at 50/s + payments"
 RATE = 50.0  # events per second
 MAX_IN_FLIGHT = 400  # the client's own bound: beyond it, sending waits (reported as the achieved rate)
 PAY_EVERY = 3  # one invoice in three is paid while the load runs
+PAYERS = 30  # payments in progress at once (each polls the database on its own connection)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -84,10 +85,11 @@ async def _run(stack: ChaosStack, seconds: float, result: ScenarioResult) -> Non
     in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
     payments: list[asyncio.Task[None]] = []
 
+    payers = asyncio.Semaphore(PAYERS)
+
     async def pay_when_issued(http: httpx.AsyncClient, workflow_id: str) -> None:
         """Pay in full once the invoice is issued; time the payment until `paid` shows in the database."""
-        conn = await psycopg.AsyncConnection.connect(stack.plain_url, autocommit=True)  # outside the API's pool
-        async with conn:
+        async with payers, await psycopg.AsyncConnection.connect(stack.plain_url, autocommit=True) as conn:
             row = None
             for _ in range(600):
                 cursor = await conn.execute("SELECT total_minor FROM invoices WHERE workflow_id = %s", (workflow_id,))
@@ -147,7 +149,7 @@ async def _run(stack: ChaosStack, seconds: float, result: ScenarioResult) -> Non
             posts.append(asyncio.create_task(post(http, i)))
         await asyncio.gather(*posts)
         sending = time.perf_counter() - start
-        await asyncio.wait_for(asyncio.gather(*payments), timeout=180)
+        await asyncio.wait_for(asyncio.gather(*payments), timeout=600)
     # every accepted event has its invoice (the workflow recorded it), every paid one is paid
     with psycopg.connect(stack.plain_url, autocommit=True) as conn:
         deadline = time.monotonic() + 120
