@@ -81,6 +81,7 @@ async def _run(stack: ChaosStack, seconds: float, result: ScenarioResult) -> Non
     statuses: Counter[str] = Counter()
     accept_ms: list[float] = []
     paid_ms: list[float] = []
+    signalled: set[str] = set()  # invoices whose payment was sent: each must end `paid`
     accepted: dict[str, str] = {}  # event id -> workflow id
     in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
     payments: list[asyncio.Task[None]] = []
@@ -108,6 +109,7 @@ async def _run(stack: ChaosStack, seconds: float, result: ScenarioResult) -> Non
             )
             sent = time.perf_counter()
             await retrying(lambda: invoice_runs.send_payment(client, workflow_id, payment), for_seconds=60)
+            signalled.add(workflow_id)
             for _ in range(1200):
                 cursor = await conn.execute("SELECT status FROM invoices WHERE workflow_id = %s", (workflow_id,))
                 status = await cursor.fetchone()
@@ -163,6 +165,17 @@ async def _run(stack: ChaosStack, seconds: float, result: ScenarioResult) -> Non
             if len(found) == len(set(accepted.values())) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(1)
+        while True:  # a payment slower than the timing window still has to land
+            paid = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT workflow_id FROM invoices WHERE status = 'paid' AND workflow_id = ANY(%s)",
+                    (list(signalled),),
+                )
+            }
+            if paid >= signalled or time.monotonic() > deadline + 60:
+                break
+            await asyncio.sleep(1)
         stored = conn.execute("SELECT count(*) FROM booking_events WHERE integration = 'loadgen'").fetchone()
         dup = conn.execute(
             "SELECT count(*) - count(DISTINCT workflow_id) FROM invoices WHERE workflow_id = ANY(%s)",
@@ -186,6 +199,10 @@ async def _run(stack: ChaosStack, seconds: float, result: ScenarioResult) -> Non
         f"payment-to-paid p50 {percentile(paid_ms, 0.5):.0f} ms, p99 {percentile(paid_ms, 0.99):.0f} ms "
         f"({len(paid_ms)} payments)"
     )
-    if len(paid_ms) < len(payments):
-        result.lost += len(payments) - len(paid_ms)
-        result.problems.append(f"{len(payments) - len(paid_ms)} payments did not reach `paid`")
+    if len(signalled) < len(payments):
+        result.problems.append(f"{len(payments) - len(signalled)} payments never sent (invoice not issued in 60 s)")
+    if unpaid := signalled - paid:
+        result.lost += len(unpaid)
+        result.problems += [f"lost: payment to {wf} never reached `paid`" for wf in sorted(unpaid)[:10]]
+    if slow := len(signalled & paid) - len(paid_ms):
+        result.notes.append(f"{slow} payments reached `paid` after the 60 s timing window (not in the percentiles)")
