@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -160,5 +162,15 @@ async def run_worker(settings: Settings | None = None) -> None:
         await db.dispose()
 
 
+def exit_now(code: int = 0) -> None:
+    """Leave without interpreter teardown, once everything is shut down: temporalio's Rust threads can abort
+    it ("PyGILState_Release ... finalizing", temporalio/sdk-python#300), turning a clean stop into exit 134."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
     asyncio.run(run_worker())
+    exit_now(0)

@@ -76,3 +76,6 @@ async def main(address: str, task_queue: str, log_file: str, grace: float, max_a
 if __name__ == "__main__":
     max_activities = int(sys.argv[5]) if len(sys.argv) > 5 else 100
     asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), max_activities))
+    from worker import exit_now
+
+    exit_now(0)
