@@ -29,6 +29,7 @@ RATE = 50.0  # events per second
 MAX_IN_FLIGHT = 400  # the client's own bound: beyond it, sending waits (reported as the achieved rate)
 PAY_EVERY = 3  # one invoice in three is paid while the load runs
 PAYERS = 30  # payments in progress at once (each polls the database on its own connection)
+ISSUE_WAIT_POLLS = 1200  # x 0.25 s: a payer waits up to 5 minutes for its invoice to exist
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -92,12 +93,12 @@ async def _run(stack: ChaosStack, seconds: float, result: ScenarioResult) -> Non
         """Pay in full once the invoice is issued; time the payment until `paid` shows in the database."""
         async with payers, await psycopg.AsyncConnection.connect(stack.plain_url, autocommit=True) as conn:
             row = None
-            for _ in range(600):
+            for _ in range(ISSUE_WAIT_POLLS):  # under backlog an invoice can take minutes to be issued
                 cursor = await conn.execute("SELECT total_minor FROM invoices WHERE workflow_id = %s", (workflow_id,))
                 row = await cursor.fetchone()
                 if row:
                     break
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.25)
             if row is None:
                 return  # counted as lost below
             payment = PaymentReceived(
@@ -200,7 +201,7 @@ async def _run(stack: ChaosStack, seconds: float, result: ScenarioResult) -> Non
         f"({len(paid_ms)} payments)"
     )
     if len(signalled) < len(payments):
-        result.problems.append(f"{len(payments) - len(signalled)} payments never sent (invoice not issued in 60 s)")
+        result.problems.append(f"{len(payments) - len(signalled)} payments never sent (invoice not issued in 5 min)")
     if unpaid := signalled - paid:
         result.lost += len(unpaid)
         result.problems += [f"lost: payment to {wf} never reached `paid`" for wf in sorted(unpaid)[:10]]
