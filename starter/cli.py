@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+
 import typer
 
 from starter import api as api_cmd
@@ -13,6 +15,8 @@ from starter import integrations as integrations_cli
 from starter import keys as api_keys_cli
 from starter import reports as reports_cli
 from starter import subscriptions as subscriptions_cli
+from starter.common import err_console
+from worker import exit_now
 
 app = typer.Typer(
     name="billflow",
@@ -40,7 +44,17 @@ stack.register(app)
 
 
 def main() -> None:
-    app()
+    """Run the command, then leave without interpreter teardown (see worker.exit_now: temporalio's threads can
+    abort it, turning a clean exit into 134). Exit handlers still run: the embedded PostgreSQL stops."""
+    try:
+        app()
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if isinstance(done.code, str):
+            err_console.print(done.code)
+    atexit._run_exitfuncs()
+    exit_now(code)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 
 from billflow.config import Settings, get_settings
@@ -50,6 +51,11 @@ def print_json(data: Any) -> None:
 async def database(settings: Settings | None = None) -> AsyncIterator[Database]:
     settings = settings or get_settings()
     db = Database(resolve_database_url(settings), pool_size=2)
+    try:
+        await db.create_schema()  # at head already: one quick check; a fresh data folder gets its tables
+    except OperationalError as err:
+        await db.dispose()
+        fail(f"cannot reach the database: {err.orig or err}")
     try:
         yield db
     finally:
