@@ -11,6 +11,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from billflow.services.invoicing import price_line
+from models.money import format_money
 from models.workflow_io import (
     BookingIn,
     ExtendDueDate,
@@ -60,11 +62,21 @@ async def start_invoice(
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=f"Invoice for booking {booking.source}/{booking.booking_id}",
+            static_summary=_summary(booking),
             **with_payment,
         )
     except WorkflowAlreadyStartedError:  # the run finished already (paid, void): it is the booking's invoice
         return client.get_workflow_handle(booking.workflow_id)
+
+
+def _summary(booking: BookingIn) -> str:
+    """The run's static summary in the Temporal UI (its number, once issued, is in the current details)."""
+    total = sum(price_line(line).total_minor for line in booking.lines)
+    terms = f"{booking.payment_terms.days} days" if booking.payment_terms.days else str(booking.payment_terms)
+    return (
+        f"Invoice for booking {booking.source}/{booking.booking_id}: {format_money(total, booking.currency)}, "
+        f"due {terms} after issue"
+    )
 
 
 async def query_state(client: Client, workflow_id: str) -> InvoiceState | None:
