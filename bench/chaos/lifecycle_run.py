@@ -25,6 +25,9 @@ def verdict_into(result: ScenarioResult, verdict: Verdict) -> None:
     result.problems.extend(verdict.problems)
     attempts = ", ".join(f"{n} sent on attempt {a}" for a, n in sorted(verdict.email_attempts.items()))
     result.notes.append(f"emails: {attempts}")
+    result.unknown = len(verdict.unknown_unsent)
+    for what in verdict.unknown_unsent:
+        result.notes.append(f"at-most-once residual: {what} flagged unknown, never reached the provider")
     if verdict.unsent_optional:
         result.notes.append(f"{verdict.unsent_optional} optional emails never reached the provider (not required)")
 
