@@ -48,11 +48,15 @@ def print_json(data: Any) -> None:
 
 
 @asynccontextmanager
-async def database(settings: Settings | None = None) -> AsyncIterator[Database]:
+async def database(settings: Settings | None = None, *, upgrade: bool = True) -> AsyncIterator[Database]:
+    """The configured database; with `upgrade`, its schema is brought to head first (a no-op when it is)."""
     settings = settings or get_settings()
     db = Database(resolve_database_url(settings), pool_size=2)
     try:
-        await db.create_schema()  # at head already: one quick check; a fresh data folder gets its tables
+        if upgrade:
+            await db.create_schema()  # at head already: one quick check; a fresh data folder gets its tables
+        else:
+            await db.ping()
     except OperationalError as err:
         await db.dispose()
         fail(f"cannot reach the database: {err.orig or err}")

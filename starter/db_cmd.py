@@ -19,7 +19,7 @@ def upgrade(
     """Apply the migrations up to REVISION (idempotent; concurrent runs wait for each other)."""
 
     async def _upgrade() -> str | None:
-        async with database() as db:
+        async with database(upgrade=False) as db:
             await migrate.upgrade(db.engine, revision)
             return await migrate.current(db.engine)
 
@@ -33,7 +33,7 @@ def downgrade(
     """Revert the migrations down to REVISION. `base` drops every billflow table and its data."""
 
     async def _downgrade() -> str | None:
-        async with database() as db:
+        async with database(upgrade=False) as db:
             await migrate.downgrade(db.engine, revision)
             return await migrate.current(db.engine)
 
@@ -45,7 +45,7 @@ def current() -> None:
     """Print the database's revision and the newest one in the code; exit 1 when they differ."""
 
     async def _current() -> str | None:
-        async with database() as db:
+        async with database(upgrade=False) as db:
             return await migrate.current(db.engine)
 
     at, heads = run(_current()), migrate.head_revisions()
@@ -59,7 +59,7 @@ def revision(message: Annotated[str, typer.Option("-m", "--message", help="What 
     """Autogenerate a new revision from the models (upgrade the database to head first)."""
 
     async def _revision() -> None:
-        async with database() as db:
+        async with database(upgrade=False) as db:
             heads = migrate.head_revisions()
             if heads and await migrate.current(db.engine) not in heads:
                 fail("the database is not at head: run `billflow db upgrade` before generating a revision")
