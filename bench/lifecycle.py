@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import multiprocessing
 import multiprocessing.synchronize
-import os
 import shutil
 import statistics
 import sys
@@ -42,8 +41,8 @@ from temporalio.testing import WorkflowEnvironment
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.floor import FloorWorkflow
+from bench.support import fresh_database
 from billflow.config import Settings
-from billflow.db import start_embedded_postgres, to_psycopg_url
 from billflow.services import invoice_runs
 from models.workflow_io import BookingIn, ClientIn, LineIn, PaymentReceived
 from workflows.search_attributes import ALL_KEYS
@@ -244,17 +243,6 @@ async def run_floor(client: Client, task_queue: str, count: int, concurrency: in
 
 
 # --- setup and report -------------------------------------------------------------------------------
-
-
-def fresh_database() -> tuple[str, str]:
-    """(url of a new database, admin url to drop it) on DATABASE_URL's server or the embedded one."""
-    base = os.environ.get("DATABASE_URL")
-    server = make_url(to_psycopg_url(base) if base else start_embedded_postgres(Path(".billflow")))
-    name = f"billflow_bench_{uuid.uuid4().hex[:8]}"
-    admin = server.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return server.set(database=name).render_as_string(hide_password=False), admin
 
 
 async def main(count: int, concurrency: int) -> None:

@@ -17,7 +17,6 @@ import asyncio
 import math
 import multiprocessing
 import multiprocessing.synchronize
-import os
 import shutil
 import sys
 import tempfile
@@ -36,8 +35,9 @@ from temporalio.testing import WorkflowEnvironment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.support import fresh_database
 from billflow.config import Settings
-from billflow.db import Database, start_embedded_postgres, to_psycopg_url
+from billflow.db import Database
 from billflow.services import subscriptions as service
 from models.subscription_io import BillingInterval, IntervalKind, SubscriptionIn
 from models.workflow_io import ClientIn, LineIn, ReminderPolicy
@@ -69,17 +69,6 @@ async def _worker_main(
         ready.set()
         await stop.wait()
     await db.dispose()
-
-
-def fresh_database() -> tuple[str, str]:
-    """(url of a new database, admin url to drop it) on DATABASE_URL's server or the embedded one."""
-    base = os.environ.get("DATABASE_URL")
-    server = make_url(to_psycopg_url(base) if base else start_embedded_postgres(Path(".billflow")))
-    name = f"billflow_bench_{uuid.uuid4().hex[:8]}"
-    admin = server.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return server.set(database=name).render_as_string(hide_password=False), admin
 
 
 def subscription(run_id: str, index: int, due: datetime) -> SubscriptionIn:
