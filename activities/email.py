@@ -47,7 +47,7 @@ class EmailActivities:
                 return SentEmail(
                     message_id=message.id, provider_message_id=message.provider_message_id, already_sent=True
                 )
-            if message.status == MessageStatus.claimed and message.attempts > 0:
+            if message.status == MessageStatus.claimed and message.attempts > 0 and not self._sender.repeat_is_harmless:
                 # An earlier attempt handed the message over and ended (worker killed) before recording the
                 # answer: it may have gone out, so it is settled as unknown, never handed over again.
                 message.status = MessageStatus.unknown

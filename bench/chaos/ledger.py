@@ -92,6 +92,8 @@ class LedgerEmailSender:
         self._ledger = ledger
         self._dice = dice
         self.name = inner.name
+        # The ledger stands for a real provider: what reaches it counts as delivered, so no repeats.
+        self.repeat_is_harmless = False
 
     async def send(self, email: OutgoingEmail) -> str:
         fault = self._dice.roll()

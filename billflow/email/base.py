@@ -37,6 +37,9 @@ class DeliveryUnknown(Exception):
 
 class EmailSender(Protocol):
     name: str
+    # True when handing the same message over twice cannot deliver it twice (nothing leaves the machine, or the
+    # provider de-duplicates): then an attempt that died before its answer was recorded is simply repeated.
+    repeat_is_harmless: bool
 
     async def send(self, email: OutgoingEmail) -> str:
         """Hand the message to the provider; return its message id."""

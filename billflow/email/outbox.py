@@ -9,6 +9,7 @@ from billflow.email.base import OutgoingEmail
 
 class OutboxSender:
     name = "outbox"
+    repeat_is_harmless = True  # nothing is delivered anywhere: the row in email_messages is the message
 
     async def send(self, email: OutgoingEmail) -> str:
         # Nothing leaves the machine: the claimed row already holds the whole rendered message.

@@ -88,6 +88,7 @@ def _error_message(err: HTTPError) -> str:
 
 class SendGridSender:
     name = "sendgrid"
+    repeat_is_harmless = False  # no idempotency key: a repeat could reach the client twice
 
     def __init__(
         self,

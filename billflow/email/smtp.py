@@ -47,6 +47,7 @@ def message_id(email: OutgoingEmail) -> str:
 
 class SmtpSender:
     name = "smtp"
+    repeat_is_harmless = False  # no idempotency key: a repeat could reach the client twice
 
     def __init__(
         self,

@@ -27,6 +27,7 @@ class CountingSender:
     """An EmailSender that records what it was handed; optionally fails the first calls."""
 
     name = "counting"
+    repeat_is_harmless = False  # stands for a real provider: what it was handed counts
 
     def __init__(self, *failures: Exception) -> None:
         self.sent: list[OutgoingEmail] = []
@@ -158,3 +159,27 @@ async def test_email_for_a_missing_invoice_is_a_non_retryable_error(db: Database
             .where(col(EmailMessage.idempotency_key) == data.idempotency_key)
         )
         assert (await session.exec(stored)).one() == 0
+
+
+class CrashingOutbox(CountingSender):
+    """Like the outbox backend (a repeat delivers nothing twice); its first call dies like a killed worker."""
+
+    repeat_is_harmless = True
+
+
+@pytest.mark.parametrize("sender_type", [CountingSender, CrashingOutbox])
+async def test_attempt_that_died_before_its_answer_is_repeated_only_where_repeats_are_harmless(
+    db: Database, settings: Settings, invoice: IssuedInvoice, sender_type: type[CountingSender]
+) -> None:
+    sender = sender_type(RuntimeError("worker killed mid-send"))
+    activities = EmailActivities(db, sender, settings)
+    data = email_input(invoice)
+    with pytest.raises(RuntimeError):
+        await activities.send_invoice_email(data)
+    await activities.send_invoice_email(data)
+
+    [row] = await messages_with_key(db, data.idempotency_key)
+    if sender.repeat_is_harmless:
+        assert (len(sender.sent), row.status) == (2, MessageStatus.sent)  # not lost
+    else:
+        assert (len(sender.sent), row.status) == (1, MessageStatus.unknown)  # never handed over twice

@@ -22,6 +22,7 @@ class RefusesReminders:
     """Accepts every email except reminders, which it refuses permanently (as a provider does a bad address)."""
 
     name = "refuses-reminders"
+    repeat_is_harmless = False
 
     async def send(self, email: OutgoingEmail) -> str:
         if EmailKind.reminder in email.categories:
