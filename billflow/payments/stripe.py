@@ -20,13 +20,15 @@ log = logging.getLogger(__name__)
 class StripeUnavailable(Exception):
     """429, 5xx or no answer: transient; an activity retry policy (or the client on its next visit) tries again.
 
-    `status` is None when no answer came (the request may have been applied: retry with the same idempotency
-    key); a 5xx answer is saved by Stripe under that key and would be replayed, so the next try needs a new one.
+    `status` is None when no answer came. Either way the request may have been applied, so the next try uses the
+    same idempotency key: Stripe then replays what it did. Only a replayed 5xx (`replayed`, Stripe's
+    Idempotent-Replayed header) means the key is spent: Stripe saved that failure and will answer it forever.
     """
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, replayed: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.replayed = replayed
 
 
 class StripeRejected(Exception):
@@ -75,12 +77,20 @@ class SessionSnapshot:
         )
 
 
+def _header(err: stripe.StripeError, name: str) -> str | None:
+    headers = err.headers or {}
+    return next((value for key, value in headers.items() if key.lower() == name.lower()), None)
+
+
 def _translate(err: stripe.StripeError) -> Exception:
     status = err.http_status
     if isinstance(err, stripe.APIConnectionError) or status is None:
         return StripeUnavailable(f"Stripe did not answer: {err.user_message or err}")
     if isinstance(err, stripe.RateLimitError) or status == 429 or status >= 500:
-        return StripeUnavailable(f"Stripe unavailable ({status}): {err.user_message or err}", status=status)
+        replayed = str(_header(err, "Idempotent-Replayed")).lower() == "true"
+        return StripeUnavailable(
+            f"Stripe unavailable ({status}): {err.user_message or err}", status=status, replayed=replayed
+        )
     message = err.user_message or str(err)
     return StripeRejected(message, status=status, code=err.code)
 

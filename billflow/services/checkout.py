@@ -139,7 +139,7 @@ async def open_checkout(
                         session, gateway, invoice, attempt=attempt, superseded=superseded, base=base
                     )
                 except StripeUnavailable as err:
-                    if err.status is not None and err.status >= 500:
+                    if err.replayed and err.status is not None and err.status >= 500:
                         _use_up(session, invoice, attempt)
                     unavailable = err
         except StripeRejected as err:
@@ -188,7 +188,8 @@ async def _create(
 
 
 def _use_up(session: Any, invoice: Invoice, attempt: int) -> None:
-    """Stripe saved a 5xx under this attempt's key: record the attempt as failed so the next uses a new key."""
+    """Stripe replayed a saved 5xx for this attempt's key: record the attempt as failed so the next uses a new
+    key. A first 5xx is not enough: the session may exist, and only the same key finds it again."""
     assert invoice.id is not None
     session.add(
         CheckoutSession(

@@ -158,6 +158,31 @@ async def test_a_saved_500_uses_up_the_attempt_so_the_next_visit_gets_a_new_key(
     assert len(standin.sessions) == 1
 
 
+async def test_a_500_after_stripe_created_the_session_keeps_the_key_so_no_second_session_exists(
+    http: httpx.AsyncClient,
+    time_env: WorkflowEnvironment,
+    worker: Worker,
+    db: Database,
+    stripe_api: tuple[StripeStandIn, str],
+) -> None:
+    """The session was made but every answer the client heard was a fresh (not replayed) 500: the next visit
+    must ask with the same key and get that session back, not open a second one."""
+    standin, _ = stripe_api
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    standin.inject(
+        Fault(status=500, answer_lost=True, path_contains="/v1/checkout/sessions"),
+        *(Fault(status=500, path_contains="/v1/checkout/sessions") for _ in range(2)),
+    )
+    failed = await http.get(f"/pay/{invoice.public_token}")
+    assert failed.status_code == 503 and "try again" in failed.text
+    ok = await http.get(f"/pay/{invoice.public_token}")
+    assert ok.status_code == 303
+    assert ok.headers["location"] == standin.sessions[standin.session_id(1)]["url"]
+    keys = {r.headers["idempotency-key"] for r in standin.writes("/v1/checkout/sessions")}
+    assert keys == {f"billflow:checkout:{invoice.id}:1:38500GBP"}
+    assert len(standin.sessions) == 1
+
+
 async def test_a_429_shows_an_apology_and_the_next_visit_reuses_the_key(
     http: httpx.AsyncClient,
     time_env: WorkflowEnvironment,

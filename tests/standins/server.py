@@ -27,6 +27,9 @@ class Fault:
     # Stripe saves the result of an idempotent request that began executing, a 500 included, and replays it
     # for the same key; True mimics that.
     saved: bool = False
+    # The provider executed the request (and saved its success under the key) but the answer was lost on the
+    # way back: the client sees `status` instead (Stripe's create honours it).
+    answer_lost: bool = False
 
 
 @dataclass

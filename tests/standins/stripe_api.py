@@ -64,6 +64,9 @@ class StripeStandIn(StandIn):
         recorded.form = dict(parse_qsl(recorded.body.decode(), keep_blank_values=True))
         key = recorded.headers.get("idempotency-key")
         digest = hashlib.sha256(recorded.body).hexdigest()
+        fault = await self.take_fault(request)  # faults sit in front of Stripe, before its idempotency layer
+        if fault is not None and fault.status is not None and not fault.answer_lost and not fault.saved:
+            return self.error(fault.status, fault.message)
         if key and key in self._replay:
             first_digest, status, body = self._replay[key]
             if first_digest != digest:
@@ -73,10 +76,9 @@ class StripeStandIn(StandIn):
                     code="idempotency_error",
                 )
             return JSONResponse(body, status_code=status, headers={"Idempotent-Replayed": "true"})
-        fault = await self.take_fault(request)
-        if fault is not None and fault.status is not None:
+        if fault is not None and fault.status is not None and fault.saved:
             response = self.error(fault.status, fault.message)
-            if fault.saved and key:
+            if key:
                 self._replay[key] = (digest, fault.status, json.loads(bytes(response.body)))
             return response
         form = recorded.form
@@ -108,6 +110,8 @@ class StripeStandIn(StandIn):
         self.sessions[sid] = session
         if key:
             self._replay[key] = (digest, 200, dict(session))
+        if fault is not None and fault.status is not None:  # answer_lost: created, but the client hears an error
+            return self.error(fault.status, fault.message)
         return JSONResponse(session)
 
     async def _retrieve(self, request: Request) -> Response:
