@@ -29,13 +29,14 @@ from billflow.db import Database, resolve_database_url
 from billflow.email import build_email_sender
 from billflow.payments import build_payment_provider
 from billflow.worker_telemetry import TelemetryInterceptor
+from workflows.email_reconcile import EmailReconcileWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.stripe_reconcile import StripeReconcileWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
 log = logging.getLogger("billflow.worker")
 
-WORKFLOWS: Sequence[type] = (InvoiceWorkflow, SubscriptionWorkflow, StripeReconcileWorkflow)
+WORKFLOWS: Sequence[type] = (InvoiceWorkflow, SubscriptionWorkflow, StripeReconcileWorkflow, EmailReconcileWorkflow)
 
 
 def build_activities(db: Database, settings: Settings) -> list[Any]:
@@ -48,6 +49,7 @@ def build_activities(db: Database, settings: Settings) -> list[Any]:
         invoices.apply_transition,
         payments.create_payment_link,
         email.send_invoice_email,
+        email.resend_unsettled_emails,
         schedule_activities.plan_reminders,
         schedule_activities.compute_extended_due,
         *subscription_activities(db),
@@ -67,11 +69,25 @@ def stripe_activities(db: Database, settings: Settings) -> list[Any]:
 
 
 async def ensure_schedules(client: Client, settings: Settings) -> None:
-    """Schedules the worker's configuration calls for (idempotent): the Stripe reconciliation sweep."""
+    """Schedules the worker's configuration calls for (idempotent): the Stripe reconciliation sweep, and the
+    unsettled-email sweep when SendGrid's Event Webhook gives the evidence it needs."""
     if settings.payment_backend is PaymentBackend.stripe:
         from billflow.payments.stripe_reconcile import ensure_reconcile_schedule
 
         await ensure_reconcile_schedule(client, task_queue=settings.task_queue)
+    if settings.email_reconciliation:
+        from billflow.schedules import ensure_interval_schedule
+        from models.workflow_io import ResendUnsettledInput
+        from workflows.email_reconcile import SCHEDULE_ID
+
+        await ensure_interval_schedule(
+            client,
+            SCHEDULE_ID,
+            EmailReconcileWorkflow.run,
+            ResendUnsettledInput(resend_after_seconds=settings.email_resend_after_seconds),
+            every=timedelta(seconds=settings.email_reconcile_every_seconds),
+            task_queue=settings.task_queue,
+        )
 
 
 # The sandbox still refuses non-deterministic calls (clock, random, I/O) in workflow code, but imports every module

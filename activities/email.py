@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import logging
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from temporalio import activity
@@ -15,9 +16,13 @@ from billflow.email.render import render_email
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
+from billflow.repositories import timeline as timeline_repo
+from billflow.repositories import webhook_events as events_repo
 from models.email_messages import EmailMessage
 from models.enums import EmailKind, MessageStatus
-from models.workflow_io import SendEmailInput, SentEmail
+from models.workflow_io import ResendUnsettledInput, ResendUnsettledResult, SendEmailInput, SentEmail
+
+log = logging.getLogger(__name__)
 
 _DELIVERED = {
     MessageStatus.sent,
@@ -49,7 +54,8 @@ class EmailActivities:
                 )
             if message.status == MessageStatus.claimed and message.attempts > 0 and not self._sender.repeat_is_harmless:
                 # An earlier attempt handed the message over and ended (worker killed) before recording the
-                # answer: it may have gone out, so it is settled as unknown, never handed over again.
+                # answer: it may have gone out, so it is marked unknown and not handed over again here; the
+                # unsettled-email sweep re-sends it only once the provider's events show it never arrived.
                 message.status = MessageStatus.unknown
                 message.error = "an earlier attempt ended before the provider's answer was recorded"
                 session.add(message)
@@ -59,6 +65,63 @@ class EmailActivities:
             message.attempts += 1
             session.add(message)
             attachments = await self._invoice_pdf(session, data.invoice_id)
+        assert message.id is not None
+        return await self._hand_over(message, data.invoice_id, attachments)
+
+    @activity.defn
+    async def resend_unsettled_emails(self, data: ResendUnsettledInput) -> ResendUnsettledResult:
+        """Settle emails whose hand-over ended without an answer (worker killed, timeout), using the provider's
+        own evidence: SendGrid posts a `processed` event for every message it accepts, which moves the message
+        to `sent` (billflow.services.email_events). So a message still unsettled `resend_after` seconds after its
+        hand-over, while events for later hand-overs did arrive, never reached SendGrid: it is handed over again
+        (claimed first, so a crash here leaves it unsettled for the next sweep, never sent twice by it)."""
+        checked = resent = 0
+        now = datetime.now(UTC)
+        async with self._db.session() as session:
+            newest_event = await events_repo.latest_received_at(session, provider=self._sender.name)
+        if newest_event is None:
+            return ResendUnsettledResult(checked=0, resent=0)  # no evidence that events flow at all
+        before = min(now - timedelta(seconds=data.resend_after_seconds), newest_event)
+        while checked < data.limit:
+            async with self._db.session() as session:
+                batch = await messages_repo.unsettled_messages(
+                    session, backend=self._sender.name, handed_over_before=before, limit=1
+                )
+                if not batch:
+                    break
+                message = batch[0]
+                checked += 1
+                message.status = MessageStatus.claimed
+                message.attempts += 1
+                message.error = "re-sent: the provider never confirmed an earlier hand-over"
+                message.updated_at = datetime.now(UTC)
+                session.add(message)
+                if message.client_id is not None:
+                    await timeline_repo.add_event(
+                        session,
+                        client_id=message.client_id,
+                        invoice_id=message.invoice_id,
+                        kind="email.resent",
+                        message=f"{message.kind} email to {message.to_email} re-sent: SendGrid never confirmed "
+                        "an earlier hand-over",
+                        data={"message_id": message.id, "attempt": message.attempts},
+                        key=f"email:{message.id}:resent:{message.attempts}",
+                    )
+                attachments = await self._invoice_pdf(session, message.invoice_id) if message.invoice_id else []
+            if activity.in_activity():
+                activity.heartbeat(checked)
+            log.warning("email %s (%s): no provider event after hand-over, re-sending", message.id, message.kind)
+            try:
+                await self._hand_over(message, message.invoice_id, attachments)
+                resent += 1
+            except ApplicationError as err:  # refused: recorded as failed on the message
+                log.warning("email %s: re-send refused: %s", message.id, err)
+        return ResendUnsettledResult(checked=checked, resent=resent)
+
+    async def _hand_over(
+        self, message: EmailMessage, invoice_id: int | None, attachments: list[Attachment]
+    ) -> SentEmail:
+        """Give the claimed message to the provider and record its answer."""
         assert message.id is not None
         outgoing = OutgoingEmail(
             idempotency_key=message.idempotency_key,
@@ -70,7 +133,7 @@ class EmailActivities:
             categories=["billflow", message.kind],
             custom_args={
                 "billflow_message_id": str(message.id),
-                "billflow_invoice_id": str(data.invoice_id),
+                "billflow_invoice_id": str(invoice_id or ""),
                 "billflow_kind": message.kind,
             },
             attachments=attachments,

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     smtp_password: str | None = Field(default=None, alias="SMTP_PASSWORD")
     smtp_security: Literal["none", "starttls", "tls"] = Field(default="none", alias="SMTP_SECURITY")
     email_timeout_seconds: float = Field(default=20.0, gt=0, le=120, alias="BILLFLOW_EMAIL_TIMEOUT")
+    # Unsettled emails (handed to SendGrid, no answer recorded): re-sent when no SendGrid event names them this
+    # long after the hand-over while later events did arrive; the sweep runs every `email_reconcile_every`.
+    email_resend_after_seconds: int = Field(default=600, ge=1, alias="BILLFLOW_EMAIL_RESEND_AFTER")
+    email_reconcile_every_seconds: int = Field(default=300, ge=1, alias="BILLFLOW_EMAIL_RECONCILE_EVERY")
 
     # Operations. production: JSON logs, and every secret must be given (no embedded database, no defaults).
     env: Literal["development", "production"] = Field(default="development", alias="BILLFLOW_ENV")
@@ -68,6 +72,11 @@ class Settings(BaseSettings):
     # The worker's Prometheus metrics and /healthz, /readyz; unset: not served.
     metrics_port: int | None = Field(default=None, alias="BILLFLOW_METRICS_PORT")
     metrics_host: str = Field(default="127.0.0.1", alias="BILLFLOW_METRICS_HOST")
+
+    @property
+    def email_reconciliation(self) -> bool:
+        """Unsettled emails can be settled only with provider evidence: SendGrid with its signed Event Webhook."""
+        return self.email_backend is EmailBackend.sendgrid and bool(self.sendgrid_event_public_key)
 
     @property
     def json_logs(self) -> bool:

@@ -21,6 +21,12 @@ class EmailMessage(SQLModel, table=True):
             postgresql_include=["reminder_step", "invoice_id"],
             postgresql_where=text("reminder_step IS NOT NULL"),
         ),
+        # The unsettled-email sweep: the few messages whose hand-over has no answer, oldest first.
+        Index(
+            "ix_email_messages_unsettled",
+            "updated_at",
+            postgresql_where=text("status IN ('unknown', 'claimed')"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

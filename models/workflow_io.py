@@ -365,3 +365,15 @@ class SentEmail(BaseModel):
     message_id: int
     provider_message_id: str | None
     already_sent: bool
+
+
+class ResendUnsettledInput(BaseModel):
+    """The unsettled-email sweep: hand-overs older than this with no provider event are re-sent."""
+
+    resend_after_seconds: int = Field(default=600, ge=1)
+    limit: int = Field(default=500, ge=1, le=10_000)
+
+
+class ResendUnsettledResult(BaseModel):
+    checked: int
+    resent: int

@@ -22,7 +22,6 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
     email_attempts: Counter[int] = field(default_factory=Counter)  # attempts per message -> messages
     unsent_optional: int = 0  # optional emails (not required by the final state) the provider never got
-    unknown_unsent: list[str] = field(default_factory=list)  # required, flagged unknown, never received
 
     def dup(self, n: int, what: str) -> None:
         self.duplicates += n
@@ -109,10 +108,6 @@ def check(database_url: str, planned: list[Planned], ledger: LedgerSummary) -> V
             accepted = ledger.emails.get(key, 0)
             if accepted > 1:
                 verdict.dup(accepted - 1, f"{wf}: {kind} (step {step}) accepted {accepted} times by the provider")
-            elif accepted == 0 and (kind, step) in required and status == "unknown":
-                # at most once: a crash between recording the attempt and the provider accepting it; billflow
-                # flags the message `unknown` instead of risking a second copy (see docs/faults.md)
-                verdict.unknown_unsent.append(f"{wf}: {kind} (step {step})")
             elif accepted == 0 and (kind, step) in required:
                 verdict.missing(f"{wf}: {kind} (step {step}) is {status} but the provider never got it")
             elif accepted == 0:

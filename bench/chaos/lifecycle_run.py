@@ -11,9 +11,12 @@ from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from bench.chaos.context import SuiteContext
 from bench.chaos.harness import ChaosStack
 from bench.chaos.invariants import Verdict, wait_for_settled
+from bench.chaos.ledger import LedgerSummary
 from bench.chaos.report import ScenarioResult
 from bench.chaos.workload import pay, plan, start_all
 
@@ -25,9 +28,6 @@ def verdict_into(result: ScenarioResult, verdict: Verdict) -> None:
     result.problems.extend(verdict.problems)
     attempts = ", ".join(f"{n} sent on attempt {a}" for a, n in sorted(verdict.email_attempts.items()))
     result.notes.append(f"emails: {attempts}")
-    result.unknown = len(verdict.unknown_unsent)
-    for what in verdict.unknown_unsent:
-        result.notes.append(f"at-most-once residual: {what} flagged unknown, never reached the provider")
     if verdict.unsent_optional:
         result.notes.append(f"{verdict.unsent_optional} optional emails never reached the provider (not required)")
 
@@ -43,11 +43,16 @@ async def run_lifecycle(
     api: bool = False,
     settle_timeout: float = 90,
     during: Callable[[ChaosStack], Awaitable[None]] | None = None,
+    env: dict[str, str] | None = None,
+    on_start: Callable[[ChaosStack], None] | None = None,
+    provider_summary: Callable[[ChaosStack], LedgerSummary] | None = None,
 ) -> ScenarioResult:
     began = time.monotonic()
     result = ScenarioResult(name, invoices=count)
     planned = plan(count)
-    async with ChaosStack(ctx.postgres, work_dir, api=api, fault_rate=fault_rate) as stack:
+    async with ChaosStack(ctx.postgres, work_dir, api=api, fault_rate=fault_rate, env=env) as stack:
+        if on_start is not None:
+            on_start(stack)
         client = stack.client
         assert client is not None
         workload_in = asyncio.Event()
@@ -58,8 +63,12 @@ async def run_lifecycle(
         if during is not None:
             await during(stack)
         result.faults = await injector
-        verdict = await wait_for_settled(stack.plain_url, planned, stack.ledger_summary, timeout=settle_timeout)
+        summary = (lambda: provider_summary(stack)) if provider_summary is not None else stack.ledger_summary
+        verdict = await wait_for_settled(stack.plain_url, planned, summary, timeout=settle_timeout)
         verdict_into(result, verdict)
+        resent, unsettled = await asyncio.to_thread(_email_settlement, stack.plain_url)
+        if resent or unsettled:
+            result.notes.append(f"emails re-sent by the unsettled-email sweep: {resent}; still unsettled: {unsettled}")
         injected = stack.ledger_summary().faults
         if injected:
             result.faults += sum(injected.values())
@@ -67,3 +76,14 @@ async def run_lifecycle(
         result.notes.append(f"worker started {stack.worker.starts} times, SIGKILLed {stack.worker.kills} times")
     result.seconds = time.monotonic() - began
     return result
+
+
+def _email_settlement(plain_url: str) -> tuple[int, int]:
+    """(emails the unsettled-email sweep re-sent, emails still of unknown outcome)."""
+    with psycopg.connect(plain_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM timeline_events WHERE kind = 'email.resent'), "
+            "(SELECT count(*) FROM email_messages WHERE status IN ('unknown', 'claimed'))"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])

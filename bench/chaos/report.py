@@ -17,7 +17,6 @@ class ScenarioResult:
     faults: int = 0
     duplicates: int = 0
     lost: int = 0
-    unknown: int = 0  # required emails flagged `unknown` by billflow that the provider never received
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # figures worth printing (latencies, attempts)
     seconds: float = 0.0
@@ -37,7 +36,7 @@ class ScenarioResult:
         colour = {"PASS": "green", "FAIL": "red", "SKIPPED": "yellow"}[self.result]
         console.print(
             f"[bold]{self.scenario}[/]: invoices {self.invoices}, faults injected {self.faults}, "
-            f"duplicates {self.duplicates}, lost {self.lost}, unknown {self.unknown}, "
+            f"duplicates {self.duplicates}, lost {self.lost}, "
             f"[{colour}]{self.result}[/] ({self.seconds:.0f} s)"
         )
         for note in self.notes:
@@ -51,13 +50,8 @@ class ScenarioResult:
 
 
 def summary_table(results: list[ScenarioResult], *, title: str) -> Table:
-    table = Table(
-        title=title,
-        header_style="bold",
-        caption="unknown: emails billflow flagged as of unknown outcome after a crash (at most once) that the "
-        "provider never received; not counted as lost, see docs/faults.md",
-    )
-    for column in ("scenario", "invoices", "faults injected", "duplicates", "lost", "unknown", "result", "seconds"):
+    table = Table(title=title, header_style="bold")
+    for column in ("scenario", "invoices", "faults injected", "duplicates", "lost", "result", "seconds"):
         table.add_column(column, justify="left" if column == "scenario" else "right")
     for r in results:
         colour = {"PASS": "green", "FAIL": "red", "SKIPPED": "yellow"}[r.result]
@@ -67,7 +61,6 @@ def summary_table(results: list[ScenarioResult], *, title: str) -> Table:
             str(r.faults),
             str(r.duplicates),
             str(r.lost),
-            str(r.unknown),
             f"[{colour}]{r.result}[/]",
             f"{r.seconds:.0f}",
         )

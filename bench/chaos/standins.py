@@ -9,6 +9,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+
+from bench.chaos.ledger import LedgerSummary
 from bench.chaos.signing import STRIPE_WEBHOOK_SECRET, SendGridSigner
 
 
@@ -24,6 +27,21 @@ class Providers:
         return Counter(
             (m["custom_args"]["billflow_invoice_id"], m["custom_args"]["billflow_kind"]) for m in self.sendgrid.mails
         )
+
+    def post_email_events_to(self, api_url: str) -> None:
+        """Let the SendGrid stand-in post a signed `processed` event for each message it accepts, as SendGrid's
+        Event Webhook does."""
+        self.sendgrid.event_webhook = (f"{api_url}/webhooks/sendgrid", self.signer.delivery)
+
+    def summary(self, plain_url: str, ledger: LedgerSummary) -> LedgerSummary:
+        """What the SendGrid stand-in accepted, keyed like the ledger (email idempotency key); links from the
+        ledger."""
+        with psycopg.connect(plain_url, autocommit=True) as conn:
+            keys: dict[str, str] = dict(conn.execute("SELECT id::text, idempotency_key FROM email_messages").fetchall())
+        emails: Counter[str] = Counter(
+            keys.get(m["custom_args"].get("billflow_message_id", ""), "?") for m in self.sendgrid.mails
+        )
+        return LedgerSummary(emails=emails, links=ledger.links, link_calls=ledger.link_calls, faults=Counter())
 
     def sessions_per_invoice(self) -> Counter[str]:
         """invoice id -> distinct Checkout Sessions the Stripe stand-in created."""
@@ -52,3 +70,6 @@ def providers(wrap: Any = None) -> Iterator[Providers]:
             "SENDGRID_EVENT_PUBLIC_KEY": signer.public_key,
         }
         yield Providers(stripe=stripe_standin, sendgrid=sendgrid_standin, signer=signer, env=env)
+
+
+SENDGRID_ENV = ("BILLFLOW_EMAIL_BACKEND", "SENDGRID_API_KEY", "SENDGRID_API_HOST", "SENDGRID_EVENT_PUBLIC_KEY")

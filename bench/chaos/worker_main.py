@@ -22,7 +22,7 @@ from billflow.db import Database
 from billflow.email import build_email_sender
 from billflow.payments import build_payment_provider
 from billflow.temporal import connect
-from worker import SANDBOX, WORKFLOWS, build_activities
+from worker import SANDBOX, WORKFLOWS, build_activities, ensure_schedules
 
 
 async def main() -> None:
@@ -34,7 +34,11 @@ async def main() -> None:
     client = await connect(settings)
     payments = PaymentActivities(db, LedgerPaymentProvider(build_payment_provider(settings), ledger, dice))
     email = EmailActivities(db, LedgerEmailSender(build_email_sender(settings), ledger, dice), settings)
-    wrapped = {"create_payment_link": payments.create_payment_link, "send_invoice_email": email.send_invoice_email}
+    wrapped = {
+        "create_payment_link": payments.create_payment_link,
+        "send_invoice_email": email.send_invoice_email,
+        "resend_unsettled_emails": email.resend_unsettled_emails,
+    }
     # billflow's own activity list, with the two provider-facing activities swapped for ledgered ones
     activities = [wrapped.get(a.__name__, a) for a in build_activities(db, settings)]
     worker = Worker(
@@ -46,6 +50,7 @@ async def main() -> None:
         max_concurrent_activities=100,
         max_concurrent_local_activities=100,
     )
+    await ensure_schedules(client, settings)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     run = asyncio.create_task(worker.run())

@@ -13,12 +13,12 @@ from datetime import timedelta
 
 from pydantic import BaseModel, Field
 from temporalio import activity
-from temporalio.client import Client, Schedule, ScheduleActionStartWorkflow, ScheduleIntervalSpec, ScheduleSpec
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 from billflow.db import Database
 from billflow.payments.stripe import StripeGateway, StripeRejected, StripeUnavailable
+from billflow.schedules import ensure_interval_schedule
 from billflow.services.checkout import reconcile_sessions
 
 SCHEDULE_ID = "billflow-stripe-reconcile"
@@ -67,17 +67,6 @@ async def ensure_reconcile_schedule(client: Client, *, task_queue: str, every: t
     """Create the schedule once (an existing one is left as it is)."""
     from workflows.stripe_reconcile import StripeReconcileWorkflow
 
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            StripeReconcileWorkflow.run, ReconcileInput(), id=f"{SCHEDULE_ID}-run", task_queue=task_queue
-        ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+    await ensure_interval_schedule(
+        client, SCHEDULE_ID, StripeReconcileWorkflow.run, ReconcileInput(), every=every, task_queue=task_queue
     )
-    try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
-    except RPCError as err:
-        if err.status is not RPCStatusCode.ALREADY_EXISTS:
-            raise
-    except Exception as err:  # temporalio raises ScheduleAlreadyRunningError for an existing id
-        if type(err).__name__ != "ScheduleAlreadyRunningError":
-            raise

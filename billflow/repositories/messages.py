@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.email_messages import EmailMessage
+from models.enums import MessageStatus
 
 
 async def claim_message(session: AsyncSession, *, message: EmailMessage) -> EmailMessage:
@@ -48,3 +50,26 @@ async def list_messages(
     if invoice_id is not None:
         query = query.where(EmailMessage.invoice_id == invoice_id)
     return (await session.exec(query.order_by(col(EmailMessage.id).desc()).limit(limit))).all()
+
+
+# Handed to the provider with no answer recorded: `unknown`, or `claimed` by an attempt that never finished.
+UNSETTLED = (MessageStatus.unknown, MessageStatus.claimed)
+
+
+async def unsettled_messages(
+    session: AsyncSession, *, backend: str, handed_over_before: datetime, limit: int
+) -> Sequence[EmailMessage]:
+    """Unsettled messages of a backend, oldest first, locked for this sweep (a concurrent sweep skips them)."""
+    query = (
+        select(EmailMessage)
+        .where(
+            col(EmailMessage.status).in_([s.value for s in UNSETTLED]),
+            EmailMessage.attempts > 0,
+            EmailMessage.backend == backend,
+            EmailMessage.updated_at < handed_over_before,
+        )
+        .order_by(col(EmailMessage.updated_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.exec(query)).all()

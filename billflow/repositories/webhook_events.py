@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
@@ -35,3 +36,14 @@ async def count_events(session: AsyncSession, *, provider: str, event_id: str | 
     if event_id is not None:
         query = query.where(WebhookEvent.event_id == event_id)
     return len((await session.exec(query)).all())
+
+
+async def latest_received_at(session: AsyncSession, *, provider: str) -> datetime | None:
+    """When the provider's newest event arrived (newest rows first by primary key: no scan of old events)."""
+    query = (
+        select(WebhookEvent.received_at)
+        .where(WebhookEvent.provider == provider)
+        .order_by(col(WebhookEvent.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(query)).first()

@@ -59,6 +59,10 @@ _RANK = {
     MessageStatus.spam: 4,
 }
 _EVENT_STATUS = {
+    # processed/deferred: SendGrid accepted the message. They settle one whose hand-over had no answer
+    # (`unknown`), so the unsettled-email sweep never sends it again.
+    "processed": MessageStatus.sent,
+    "deferred": MessageStatus.sent,
     "delivered": MessageStatus.delivered,
     "open": MessageStatus.opened,
     "click": MessageStatus.opened,
@@ -109,6 +113,9 @@ async def _apply(session: AsyncSession, kind: str, event: dict[str, Any]) -> Ema
         message.status = status
         if status is MessageStatus.bounced or status is MessageStatus.dropped:
             message.error = str(event.get("reason") or kind)[:2000]
+        if message.provider_message_id is None:  # the hand-over's answer was lost: SendGrid's id from its event
+            message.provider_message_id = str(event.get("sg_message_id") or "").split(".", 1)[0][:200] or None
+            message.sent_at = message.sent_at or at
         message.updated_at = utcnow()
         session.add(message)
     if status is MessageStatus.opened and message.invoice_id is not None:

@@ -130,5 +130,7 @@ async def test_dropped_and_spamreport_update_the_message(
     message = await _issued_message(db, invoice)
     await _post(http, signer, [_event(message, "delivered", 1), _event(message, "spamreport", 2)])
     assert (await _message(db, message.id)).status == MessageStatus.spam
-    response = await _post(http, signer, [{"event": "processed", "sg_event_id": "sg-unrelated", "email": "x@y"}])
+    response = await _post(
+        http, signer, [{"event": "group_unsubscribe", "sg_event_id": "sg-unrelated", "email": "x@y"}]
+    )
     assert response.json()["outcomes"] == {"ignored": 1}

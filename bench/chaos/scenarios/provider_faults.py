@@ -17,7 +17,6 @@ from bench.chaos.context import SuiteContext
 from bench.chaos.faulty import wrappers
 from bench.chaos.harness import ChaosStack
 from bench.chaos.invariants import wait_for_settled
-from bench.chaos.ledger import LedgerSummary
 from bench.chaos.lifecycle_run import verdict_into
 from bench.chaos.report import ScenarioResult
 from bench.chaos.signing import stripe_delivery, stripe_event
@@ -27,17 +26,6 @@ from bench.chaos.workload import Planned, plan, start_all
 NAME = "provider faults (20 %)"
 RATE = 0.2
 EMAIL_TIMEOUT = 2.0  # BILLFLOW_EMAIL_TIMEOUT for the run; a stalled answer comes 1 s after it
-
-
-def standin_summary(prov: Providers, stack: ChaosStack) -> LedgerSummary:
-    """What the stand-ins accepted, keyed like the ledger (email idempotency key), links from the ledger."""
-    with psycopg.connect(stack.plain_url, autocommit=True) as conn:
-        keys: dict[str, str] = dict(conn.execute("SELECT id::text, idempotency_key FROM email_messages").fetchall())
-    emails: Counter[str] = Counter(
-        keys.get(m["custom_args"].get("billflow_message_id", ""), "?") for m in prov.sendgrid.mails
-    )
-    ledger = stack.ledger_summary()
-    return LedgerSummary(emails=emails, links=ledger.links, link_calls=ledger.link_calls, faults=Counter())
 
 
 async def pay_through_checkout(http: httpx.AsyncClient, stack: ChaosStack, prov: Providers, p: Planned) -> str:
@@ -95,7 +83,7 @@ async def run(ctx: SuiteContext) -> ScenarioResult:
             verdict = await wait_for_settled(
                 stack.plain_url,
                 planned,
-                lambda: standin_summary(prov, stack),
+                lambda: prov.summary(stack.plain_url, stack.ledger_summary()),
                 timeout=150 if ctx.short else 900,
             )
             verdict_into(result, verdict)

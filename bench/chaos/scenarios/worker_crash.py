@@ -1,5 +1,9 @@
 """Worker crashes: the worker process is SIGKILLed every few seconds (and restarted by the supervisor) while
-invoices with a reminder policy in seconds are issued, reminded, paid and escalated."""
+invoices with a reminder policy in seconds are issued, reminded, paid and escalated.
+
+Email goes through billflow's SendGrid backend to the SendGrid stand-in, which posts `processed` events to the
+web app like SendGrid's Event Webhook; emails are counted at the stand-in. A hand-over cut off by a kill is
+settled by those events or re-sent by the unsettled-email sweep (every 5 s here, after 10 s without an event)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from bench.chaos.context import SuiteContext
 from bench.chaos.harness import ChaosStack
 from bench.chaos.lifecycle_run import run_lifecycle
 from bench.chaos.report import ScenarioResult
+from bench.chaos.standins import SENDGRID_ENV, providers
 
 NAME = "worker crashes"
 POLICY_SPAN = 20.0  # seconds: the reminder policy, due instant and escalation of the last invoice started
@@ -30,11 +35,26 @@ async def kill_repeatedly(stack: ChaosStack, workload_in: asyncio.Event) -> int:
 
 async def run(ctx: SuiteContext) -> ScenarioResult:
     count = 50 if ctx.short else 1000
-    return await run_lifecycle(
-        ctx,
-        NAME,
-        ctx.scenario_dir("worker_crash"),
-        count=count,
-        fault=kill_repeatedly,
-        settle_timeout=90 if ctx.short else 900,
-    )
+    with providers() as prov:
+        env = {
+            **{k: v for k, v in prov.env.items() if k in SENDGRID_ENV},
+            "BILLFLOW_EMAIL_RECONCILE_EVERY": "5",
+            "BILLFLOW_EMAIL_RESEND_AFTER": "10",
+        }
+        return await run_lifecycle(
+            ctx,
+            NAME,
+            ctx.scenario_dir("worker_crash"),
+            count=count,
+            fault=kill_repeatedly,
+            api=True,
+            env=env,
+            on_start=lambda stack: prov.post_email_events_to(_api_url(stack)),
+            provider_summary=lambda stack: prov.summary(stack.plain_url, stack.ledger_summary()),
+            settle_timeout=90 if ctx.short else 900,
+        )
+
+
+def _api_url(stack: ChaosStack) -> str:
+    assert stack.api is not None
+    return stack.api.url
