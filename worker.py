@@ -124,6 +124,7 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=200,
         max_concurrent_local_activities=200,
+        max_cached_workflows=settings.worker_cache_size,
         graceful_shutdown_timeout=timedelta(seconds=20),
         interceptors=[TelemetryInterceptor()],
     )

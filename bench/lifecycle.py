@@ -45,6 +45,7 @@ from bench.floor import FloorWorkflow
 from bench.support import fresh_database
 from billflow.config import Settings
 from billflow.services import invoice_runs
+from billflow.temporal import DEV_SERVER_SQLITE_FLAGS
 from models.workflow_io import BookingIn, ClientIn, LineIn, PaymentReceived
 from workflows.search_attributes import ALL_KEYS
 
@@ -322,6 +323,7 @@ async def main(count: int, concurrency: int) -> None:
             dev_server_existing_path=temporal_cli,
             dev_server_database_filename=str(Path(tmp) / "temporal.sqlite"),
             search_attributes=ALL_KEYS,
+            dev_server_extra_args=DEV_SERVER_SQLITE_FLAGS,
         )
         address = env.client.service_client.config.target_host
         task_queue = f"bench-{uuid.uuid4().hex[:6]}"

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     temporal_address: str = Field(default="127.0.0.1:7233", alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
     task_queue: str = Field(default="billflow", alias="BILLFLOW_TASK_QUEUE")
+    # Workflow runs a worker keeps in memory; an evicted run is replayed from its history on its next task.
+    # Raise it when many runs wake together (10,000 subscriptions due in one minute: bench/recurring.py).
+    worker_cache_size: int = Field(default=1000, ge=0, alias="BILLFLOW_WORKER_CACHE")
 
     public_base_url: str = Field(default="http://127.0.0.1:8000", alias="BILLFLOW_PUBLIC_URL")
     api_host: str = Field(default="127.0.0.1", alias="BILLFLOW_API_HOST")

@@ -25,7 +25,7 @@ from temporalio.worker import Worker
 
 from billflow.config import Settings, get_settings
 from billflow.db import Database, resolve_database_url
-from billflow.temporal import connect, ensure_search_attributes
+from billflow.temporal import DEV_SERVER_SQLITE_FLAGS, connect, ensure_search_attributes
 from billflow.web.app import create_app
 from starter.common import console, fail
 from worker import build_worker, ensure_schedules
@@ -147,6 +147,7 @@ class DevStack:
             "start-dev",
             "--db-filename",
             str(db_file),
+            *DEV_SERVER_SQLITE_FLAGS,
             "--ip",
             host or "127.0.0.1",
             "--port",

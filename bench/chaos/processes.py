@@ -94,6 +94,7 @@ class TemporalDevServer(ManagedProcess):
         self.address = f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        from billflow.temporal import DEV_SERVER_SQLITE_FLAGS
         from workflows.search_attributes import dev_server_flags
 
         cli = Path(sys.executable).parent / "temporal"
@@ -113,6 +114,7 @@ class TemporalDevServer(ManagedProcess):
                 str(free_port()),
                 "--db-filename",
                 str(self.db_file),
+                *DEV_SERVER_SQLITE_FLAGS,
                 "--log-level",
                 "error",
                 *dev_server_flags(),

@@ -15,7 +15,7 @@ import json
 from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from billflow.config import Settings
@@ -25,7 +25,7 @@ from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services import clients as clients_service
-from billflow.services import invoice_runs, staff_actions
+from billflow.services import staff_actions
 from billflow.services import subscriptions as subscriptions_service
 from models.booking_events import (
     BookingCancelledEvent,
@@ -39,7 +39,7 @@ from models.booking_events import (
 from models.enums import InvoiceStatus
 from models.invoices import Invoice
 from models.subscription_io import SUBSCRIPTION_ID_MAX
-from models.workflow_io import BookingIn, InvoiceState, LineIn, VoidInvoice
+from models.workflow_io import BookingIn, LineIn, VoidInvoice
 
 # How long an answer waits for the new workflow to issue its invoice number (else `invoice_number: null`).
 NUMBER_WAIT = timedelta(seconds=5)
@@ -86,9 +86,9 @@ async def handle_event(
             await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
     if answer.outcome is EventOutcome.invoice_started and answer.invoice_number is None and number_wait:
         # First delivery and concurrent replays alike wait for the number, so they all answer the same.
-        state = await _issued_state(client, answer.workflow_id or "", number_wait)
-        if state is not None:
-            answer = answer.model_copy(update={"invoice_number": state.number, "invoice_status": state.status.value})
+        issued = await _issued(db, client, answer.workflow_id or "", number_wait)
+        if issued is not None:
+            answer = answer.model_copy(update={"invoice_number": issued.number, "invoice_status": issued.status})
             async with db.session() as session:  # later replays of this id answer with the number at once
                 row = await events_repo.claim_event(
                     session,
@@ -180,7 +180,7 @@ async def _confirmed(
     # pooled session here deadlocked the pool under load: every connection held by a request waiting for one more.
     client_id = await clients_repo.upsert_client(session, client=booking.client)
     await clients_service.start_client_invoice(session, client, booking, task_queue=settings.task_queue)
-    state = await _issued_state(client, booking.workflow_id, number_wait) if number_wait else None
+    issued = await _issued(db, client, booking.workflow_id, number_wait) if number_wait else None
     await timeline_repo.add_event(
         session,
         client_id=client_id,
@@ -195,8 +195,8 @@ async def _confirmed(
         booking_id=booking.booking_id,
         outcome=EventOutcome.invoice_started,
         workflow_id=booking.workflow_id,
-        invoice_number=state.number if state else None,
-        invoice_status=state.status.value if state else None,
+        invoice_number=issued.number if issued else None,
+        invoice_status=issued.status if issued else None,
     )
 
 
@@ -257,22 +257,30 @@ async def _rescheduled(
     return _answer(event, invoice, EventOutcome.rescheduled_noted)
 
 
-async def _issued_state(client: Client, workflow_id: str, wait: timedelta) -> InvoiceState | None:
-    """Poll the status query until the invoice has its number (None if not within `wait`)."""
+async def _issued(db: Database, client: Client, workflow_id: str, wait: timedelta) -> Invoice | None:
+    """Wait until the workflow has recorded its invoice (None if not within `wait`, or no such workflow).
+
+    Polls PostgreSQL, not the workflow's status query: a query is a task for the busy worker (and a replay if
+    the run left its cache), and at 50 events/s hundreds of waiting answers querying starved the invoices
+    they waited for."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait.total_seconds()
-    delay = 0.05  # backing off to 0.5 s: hundreds of waiting answers polling every 50 ms swamped the server
+    delay = 0.05  # backing off to 0.5 s
+    checked_run = False
     while True:
-        try:
-            state = await invoice_runs.query_state(client, workflow_id)
-        except RPCError as err:
-            if err.status is RPCStatusCode.NOT_FOUND:
-                return None  # no such workflow
-            state = None  # the first workflow task has not run yet
-        except WorkflowQueryFailedError:
-            state = None
-        if state is not None or loop.time() >= deadline:
-            return state
+        async with db.session() as session:
+            invoice = await invoices_repo.get_invoice(session, workflow_id=workflow_id)
+        if invoice is not None:
+            return invoice
+        if not checked_run:
+            checked_run = True
+            try:
+                await client.get_workflow_handle(workflow_id).describe()
+            except RPCError as err:
+                if err.status is RPCStatusCode.NOT_FOUND:
+                    return None  # no such workflow: nothing will be issued
+        if loop.time() >= deadline:
+            return None
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.5)
 
@@ -288,8 +296,7 @@ async def _issued_invoice_of(db: Database, client: Client, integration: str, boo
     invoice = await _invoice_of(db, integration, booking_id)
     if invoice is None:
         workflow_id = f"invoice-{integration}-{booking_id}"  # BookingIn.workflow_id of this booking
-        if await _issued_state(client, workflow_id, NUMBER_WAIT) is not None:
-            invoice = await _invoice_of(db, integration, booking_id)
+        invoice = await _issued(db, client, workflow_id, NUMBER_WAIT)
     return invoice
 
 
