@@ -15,6 +15,8 @@ from temporalio.worker import Worker
 
 from billflow.config import EmailBackend, Settings
 from billflow.db import Database
+from billflow.repositories import messages as messages_repo
+from models.email_messages import EmailMessage
 from tests.standins.fixtures import running_worker, sendgrid_api, web_client
 from tests.standins.sendgrid_api import SendGridStandIn
 
@@ -38,6 +40,13 @@ class EventSigner:
             "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
             "Content-Type": "application/json",
         }
+
+
+async def load_message(db: Database, message_id: int | None) -> EmailMessage:
+    async with db.session() as session:
+        found = await messages_repo.get_message(session, message_id=message_id)
+    assert found is not None
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from billflow.repositories import webhook_events as events_repo
 from models.email_messages import EmailMessage
 from models.enums import MessageStatus
 from models.invoices import Invoice
-from tests.email.conftest import EventSigner
+from tests.email.conftest import EventSigner, load_message
 from tests.standins.fixtures import load_invoice, start_and_wait_issued, wait_until
 
 
@@ -45,13 +45,6 @@ async def _post(http: httpx.AsyncClient, signer: EventSigner, events: list[dict[
     return await http.post("/webhooks/sendgrid", content=body, headers=signer.headers(body))
 
 
-async def _message(db: Database, message_id: int | None) -> EmailMessage:
-    async with db.session() as session:
-        found = await messages_repo.get_message(session, message_id=message_id)
-    assert found is not None
-    return found
-
-
 async def test_open_marks_the_invoice_viewed_and_out_of_order_events_do_not_downgrade(
     http: httpx.AsyncClient, time_env: WorkflowEnvironment, worker: Worker, db: Database, signer: EventSigner
 ) -> None:
@@ -61,7 +54,7 @@ async def test_open_marks_the_invoice_viewed_and_out_of_order_events_do_not_down
     response = await _post(http, signer, [opened, delivered, opened])  # open first, then delivered, then a repeat
     assert response.status_code == 200
     assert response.json()["outcomes"] == {"open": 1, "delivered": 1, "duplicate": 1}
-    assert (await _message(db, message.id)).status == MessageStatus.opened
+    assert (await load_message(db, message.id)).status == MessageStatus.opened
     refreshed = await load_invoice(db, invoice.id)
     assert refreshed.viewed_at is not None and int(refreshed.viewed_at.timestamp()) == 1764000002
     async with db.session() as session:
@@ -91,7 +84,7 @@ async def test_bad_signatures_are_rejected_and_change_nothing(
         assert response.status_code == 400, name
     async with db.session() as session:
         assert await events_repo.count_events(session, provider="sendgrid", event_id=event["sg_event_id"]) == 0
-    assert (await _message(db, message.id)).status == MessageStatus.sent
+    assert (await load_message(db, message.id)).status == MessageStatus.sent
     assert (await load_invoice(db, invoice.id)).viewed_at is None
 
 
@@ -104,7 +97,7 @@ async def test_bounce_flags_the_client_and_notifies_staff_once(
     for _ in range(2):
         assert (await _post(http, signer, [bounce])).status_code == 200
     assert (await _post(http, signer, [_event(message, "bounce", 4, reason="again")])).status_code == 200
-    found = await _message(db, message.id)
+    found = await load_message(db, message.id)
     assert found.status == MessageStatus.bounced and "does not exist" in (found.error or "")
     async with db.session() as session:
         client = await clients_repo.get_client(session, client_id=invoice.client_id)
@@ -129,7 +122,7 @@ async def test_dropped_and_spamreport_update_the_message(
     invoice = await start_and_wait_issued(time_env.client, worker, db)
     message = await _issued_message(db, invoice)
     await _post(http, signer, [_event(message, "delivered", 1), _event(message, "spamreport", 2)])
-    assert (await _message(db, message.id)).status == MessageStatus.spam
+    assert (await load_message(db, message.id)).status == MessageStatus.spam
     response = await _post(
         http, signer, [{"event": "group_unsubscribe", "sg_event_id": "sg-unrelated", "email": "x@y"}]
     )

@@ -21,7 +21,7 @@ from models.email_messages import EmailMessage
 from models.enums import EmailKind, MessageStatus
 from models.invoices import Invoice
 from models.workflow_io import ResendUnsettledInput, SendEmailInput
-from tests.email.conftest import EventSigner
+from tests.email.conftest import EventSigner, load_message
 from tests.standins.fixtures import start_and_wait_issued
 from tests.standins.sendgrid_api import SendGridStandIn
 from tests.standins.server import Fault
@@ -78,13 +78,6 @@ async def _unsettled(db: Database, invoice: Invoice, *, handed_over: datetime, k
     return message
 
 
-async def _status(db: Database, message_id: int | None) -> EmailMessage:
-    async with db.session() as session:
-        found = await messages_repo.get_message(session, message_id=message_id)
-    assert found is not None
-    return found
-
-
 async def test_a_processed_event_settles_a_timed_out_message_and_the_sweep_leaves_it(
     time_env: WorkflowEnvironment,
     worker: Worker,
@@ -100,9 +93,9 @@ async def test_a_processed_event_settles_a_timed_out_message_and_the_sweep_leave
     activities = EmailActivities(db, build_email_sender(sendgrid_settings), sendgrid_settings)
     data = SendEmailInput(invoice_id=invoice.id or 0, kind=EmailKind.reminder, idempotency_key=f"{invoice.id}:r1")
     sent = await activities.send_invoice_email(data)
-    assert (await _status(db, sent.message_id)).status == MessageStatus.unknown
+    assert (await load_message(db, sent.message_id)).status == MessageStatus.unknown
     await _post_event(http, signer, _processed(sent.message_id, "sg-msg-00001", 1))
-    settled = await _status(db, sent.message_id)
+    settled = await load_message(db, sent.message_id)
     assert (settled.status, settled.provider_message_id) == (MessageStatus.sent, "sg-msg-00001")
     report = await activities.resend_unsettled_emails(ResendUnsettledInput(resend_after_seconds=1))
     assert (report.checked, report.resent) == (0, 0)
@@ -135,9 +128,9 @@ async def test_a_hand_over_that_never_arrived_is_resent_once_when_later_events_s
     assert (report.checked, report.resent) == (1, 1)
     (mail,) = standin.mails
     assert mail["custom_args"]["billflow_message_id"] == str(lost.id)
-    resent = await _status(db, lost.id)
+    resent = await load_message(db, lost.id)
     assert (resent.status, resent.attempts, resent.provider_message_id) == (MessageStatus.sent, 2, "sg-msg-00001")
-    assert (await _status(db, young.id)).status == MessageStatus.unknown  # within its 10 minutes
+    assert (await load_message(db, young.id)).status == MessageStatus.unknown  # within its 10 minutes
 
     assert (await activities.resend_unsettled_emails(sweep)).resent == 0
     assert len(standin.mails) == 1
