@@ -39,6 +39,7 @@ from bench.support import fresh_database
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.services import subscriptions as service
+from billflow.temporal import DEV_SERVER_SQLITE_FLAGS
 from models.subscription_io import BillingInterval, IntervalKind, SubscriptionIn
 from models.workflow_io import ClientIn, LineIn, ReminderPolicy
 from workflows.search_attributes import ALL_KEYS
@@ -49,18 +50,25 @@ ASSUMED_STARTS_PER_SECOND = 40
 ASSUMED_CREATES_PER_SECOND = 150
 
 
-def worker_process(address: str, database_url: str, task_queue: str, ready: multiprocessing.synchronize.Event) -> None:
-    asyncio.run(_worker_main(address, database_url, task_queue, ready))
+def worker_process(
+    address: str, database_url: str, task_queue: str, cache_size: int, ready: multiprocessing.synchronize.Event
+) -> None:
+    asyncio.run(_worker_main(address, database_url, task_queue, cache_size, ready))
 
 
 async def _worker_main(
-    address: str, database_url: str, task_queue: str, ready: multiprocessing.synchronize.Event
+    address: str, database_url: str, task_queue: str, cache_size: int, ready: multiprocessing.synchronize.Event
 ) -> None:
     import signal
 
     from worker import build_worker
 
-    settings = Settings(DATABASE_URL=database_url, TEMPORAL_ADDRESS=address, BILLFLOW_TASK_QUEUE=task_queue)
+    settings = Settings(
+        DATABASE_URL=database_url,
+        TEMPORAL_ADDRESS=address,
+        BILLFLOW_TASK_QUEUE=task_queue,
+        BILLFLOW_WORKER_CACHE=cache_size,
+    )
     client = await Client.connect(address, data_converter=pydantic_data_converter)
     db = Database(database_url, pool_size=20)
     stop = asyncio.Event()
@@ -136,12 +144,15 @@ async def main(count: int, concurrency: int, timeout_s: float) -> None:
             dev_server_existing_path=temporal_cli,
             dev_server_database_filename=str(Path(tmp) / "temporal.sqlite"),
             search_attributes=ALL_KEYS,
+            dev_server_extra_args=DEV_SERVER_SQLITE_FLAGS,
         )
         address = env.client.service_client.config.target_host
         task_queue = f"bench-{run_id}"
         ctx = multiprocessing.get_context("spawn")
         ready = ctx.Event()
-        proc = ctx.Process(target=worker_process, args=(address, database_url, task_queue, ready), daemon=True)
+        proc = ctx.Process(
+            target=worker_process, args=(address, database_url, task_queue, 2 * count + 100, ready), daemon=True
+        )
         proc.start()
         try:
             await asyncio.to_thread(ready.wait, 60)
