@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -61,3 +62,13 @@ async def record_result(session: AsyncSession, *, event: BookingEvent, result: d
 async def count_events(session: AsyncSession, *, integration: str, event_id: str) -> int:
     query = select(BookingEvent.id).where(BookingEvent.integration == integration, BookingEvent.event_id == event_id)
     return len((await session.exec(query)).all())
+
+
+async def forget_unfinished(session: AsyncSession, *, integration: str, event_id: str) -> None:
+    """Remove a claimed event that has no result yet (its handling failed), so nothing half-done is stored."""
+    stmt = delete(BookingEvent).where(
+        col(BookingEvent.integration) == integration,
+        col(BookingEvent.event_id) == event_id,
+        col(BookingEvent.processed_at).is_(None),
+    )
+    await session.exec(stmt)  # type: ignore[call-overload]

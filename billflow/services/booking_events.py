@@ -9,9 +9,10 @@ step is idempotent: workflow ids and timeline keys come from the booking and the
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import hashlib
 import json
+from collections.abc import Awaitable
 from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,9 +28,11 @@ from billflow.repositories import timeline as timeline_repo
 from billflow.services import clients as clients_service
 from billflow.services import staff_actions
 from billflow.services import subscriptions as subscriptions_service
+from billflow.services.issued_watch import issued_watch
 from models.booking_events import (
     BookingCancelledEvent,
     BookingConfirmedEvent,
+    BookingEvent,
     BookingEventIn,
     BookingRescheduledEvent,
     EventAccepted,
@@ -61,8 +64,9 @@ async def handle_event(
     """Handle the event once; returns its answer and whether this delivery was a replay."""
     payload = event.model_dump(mode="json")
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    async with db.session() as session:
-        row = await events_repo.claim_event(
+
+    def claim(session: AsyncSession) -> Awaitable[BookingEvent]:
+        return events_repo.claim_event(
             session,
             integration=integration,
             event_id=event.id,
@@ -72,34 +76,51 @@ async def handle_event(
             payload=payload,
             payload_sha256=digest,
         )
+
+    prepared: clients_service.PreparedInvoice | None = None
+    async with db.session() as session:
+        row = await claim(session)
         if row.payload_sha256 != digest:
             raise EventIdReused(f"event id {event.id!r} was already used for a different event")
         replayed = bool(row.result)
         if replayed:
             answer = EventAccepted.model_validate(row.result)
+        elif isinstance(event, BookingConfirmedEvent):
+            # The workflow start happens after this commit, holding no pooled connection: under load a Temporal
+            # round trip inside the transaction made the pool the API's ceiling. A delivery that dies before
+            # recording its result leaves the row without one, so the provider's retry does the work again.
+            prepared = await clients_service.prepare_client_invoice(session, booking_from_event(integration, event))
         else:
             # No number wait inside this transaction: it holds a pooled connection and the row lock, and under
             # load (50 events/s) waiting here exhausted the API's pool (requests failed after the pool timeout).
-            answer = await _act(
-                db, session, client, settings, integration=integration, event=event, number_wait=timedelta(0)
-            )
+            answer = await _act(db, session, client, settings, integration=integration, event=event)
             await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
+    if prepared is not None:
+        assert isinstance(event, BookingConfirmedEvent)
+        # Concurrent deliveries of one id may all get here: the start is idempotent by workflow id, and the first
+        # to record its result below is the answer every other one replays.
+        try:
+            await clients_service.launch_client_invoice(client, prepared, task_queue=settings.task_queue)
+            async with db.session() as session:
+                row = await claim(session)
+                replayed = bool(row.result)
+                if replayed:
+                    answer = EventAccepted.model_validate(row.result)
+                else:
+                    answer = await _confirmed(session, integration, event, prepared.booking)
+                    await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
+        except BaseException:
+            with contextlib.suppress(Exception):  # best effort: a row left behind is redone by the retry anyway
+                async with db.session() as session:
+                    await events_repo.forget_unfinished(session, integration=integration, event_id=event.id)
+            raise
     if answer.outcome is EventOutcome.invoice_started and answer.invoice_number is None and number_wait:
         # First delivery and concurrent replays alike wait for the number, so they all answer the same.
         issued = await _issued(db, client, answer.workflow_id or "", number_wait)
         if issued is not None:
             answer = answer.model_copy(update={"invoice_number": issued.number, "invoice_status": issued.status})
             async with db.session() as session:  # later replays of this id answer with the number at once
-                row = await events_repo.claim_event(
-                    session,
-                    integration=integration,
-                    event_id=event.id,
-                    type=event.type,
-                    version=event.version,
-                    booking_id=event.data.booking_id,
-                    payload=payload,
-                    payload_sha256=digest,
-                )
+                row = await claim(session)
                 await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
     return answer, replayed
 
@@ -112,19 +133,18 @@ async def _act(
     *,
     integration: str,
     event: BookingEventIn,
-    number_wait: timedelta,
 ) -> EventAccepted:
-    """Act on the event; its timeline note goes into `session` (the event row's transaction), so a failure
-    leaves no note of an event that was not accepted."""
+    """Act on an event other than booking.confirmed; its timeline note goes into `session` (the event row's
+    transaction), so a failure leaves no note of an event that was not accepted."""
     match event:
-        case BookingConfirmedEvent():
-            return await _confirmed(db, session, client, settings, integration, event, number_wait)
         case BookingCancelledEvent():
             return await _cancelled(db, session, client, integration, event)
         case BookingRescheduledEvent():
             return await _rescheduled(db, session, client, integration, event)
         case SubscriptionCreatedEvent():
             return await _subscription_created(db, client, settings, integration, event)
+        case BookingConfirmedEvent():
+            raise AssertionError("booking.confirmed is handled by handle_event in two transactions")
 
 
 async def _subscription_created(
@@ -166,21 +186,10 @@ def booking_from_event(integration: str, event: BookingConfirmedEvent) -> Bookin
 
 
 async def _confirmed(
-    db: Database,
-    session: AsyncSession,
-    client: Client,
-    settings: Settings,
-    integration: str,
-    event: BookingConfirmedEvent,
-    number_wait: timedelta,
+    session: AsyncSession, integration: str, event: BookingConfirmedEvent, booking: BookingIn
 ) -> EventAccepted:
-    booking = booking_from_event(integration, event)
-    # In the event row's transaction, which now commits right after the start (the number is awaited after
-    # commit), so the workflow's first activity, upserting the same client, waits milliseconds at most. A second
-    # pooled session here deadlocked the pool under load: every connection held by a request waiting for one more.
+    """After the start: the client row (upserted last, so its lock lasts milliseconds) and the timeline note."""
     client_id = await clients_repo.upsert_client(session, client=booking.client)
-    await clients_service.start_client_invoice(session, client, booking, task_queue=settings.task_queue)
-    issued = await _issued(db, client, booking.workflow_id, number_wait) if number_wait else None
     await timeline_repo.add_event(
         session,
         client_id=client_id,
@@ -195,8 +204,6 @@ async def _confirmed(
         booking_id=booking.booking_id,
         outcome=EventOutcome.invoice_started,
         workflow_id=booking.workflow_id,
-        invoice_number=issued.number if issued else None,
-        invoice_status=issued.status if issued else None,
     )
 
 
@@ -260,29 +267,22 @@ async def _rescheduled(
 async def _issued(db: Database, client: Client, workflow_id: str, wait: timedelta) -> Invoice | None:
     """Wait until the workflow has recorded its invoice (None if not within `wait`, or no such workflow).
 
-    Polls PostgreSQL, not the workflow's status query: a query is a task for the busy worker (and a replay if
-    the run left its cache), and at 50 events/s hundreds of waiting answers querying starved the invoices
-    they waited for."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait.total_seconds()
-    delay = 0.05  # backing off to 0.5 s
-    checked_run = False
-    while True:
-        async with db.session() as session:
-            invoice = await invoices_repo.get_invoice(session, workflow_id=workflow_id)
-        if invoice is not None:
-            return invoice
-        if not checked_run:
-            checked_run = True
-            try:
-                await client.get_workflow_handle(workflow_id).describe()
-            except RPCError as err:
-                if err.status is RPCStatusCode.NOT_FOUND:
-                    return None  # no such workflow: nothing will be issued
-        if loop.time() >= deadline:
-            return None
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.5)
+    Watches PostgreSQL (one shared poll, billflow.services.issued_watch), not the workflow's status query: a
+    query is a task for the busy worker, and at 50 events/s hundreds of waiting answers querying starved the
+    invoices they waited for."""
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, workflow_id=workflow_id)
+    if invoice is not None:
+        return invoice
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            return None  # no such workflow: nothing will be issued
+    if not await issued_watch(db).wait(workflow_id, wait.total_seconds()):
+        return None
+    async with db.session() as session:
+        return await invoices_repo.get_invoice(session, workflow_id=workflow_id)
 
 
 async def _invoice_of(db: Database, integration: str, booking_id: str) -> Invoice | None:

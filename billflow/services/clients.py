@@ -265,18 +265,38 @@ async def start_client_invoice(
     paid_with: PaymentReceived | None = None,
 ) -> WorkflowHandle:
     """Start a booking's invoice with the client's reminder settings applied: every path that turns a booking
-    into an invoice (booking events, Cal.com, the CLI) goes through here.
+    into an invoice (booking events, Cal.com, the CLI) goes through here (or its two halves below).
 
     A policy the booking states itself is kept, except for auto-pay clients, who get no reminders; a client
     whose reminders staff paused gets the new invoice paused too.
     """
+    prepared = await prepare_client_invoice(session, booking)
+    return await launch_client_invoice(temporal, prepared, task_queue=task_queue, paid_with=paid_with)
+
+
+class PreparedInvoice(BaseModel):
+    """A booking with the client's reminder settings applied, ready to start (no database needed any more)."""
+
+    booking: BookingIn
+    paused: bool
+
+
+async def prepare_client_invoice(session: AsyncSession, booking: BookingIn) -> PreparedInvoice:
+    """The database half of `start_client_invoice`: read the client's reminder settings."""
     external_id = booking.client.external_id
     if "reminder_policy" not in booking.model_fields_set or await _auto_pay(session, external_id):
         policy = await effective_reminder_policy(session, external_id, booking.reminder_policy)
         booking = booking.model_copy(update={"reminder_policy": policy})
-    paused = await reminders_paused_for(session, external_id)
+    return PreparedInvoice(booking=booking, paused=await reminders_paused_for(session, external_id))
+
+
+async def launch_client_invoice(
+    temporal: TemporalClient, prepared: PreparedInvoice, *, task_queue: str, paid_with: PaymentReceived | None = None
+) -> WorkflowHandle:
+    """The Temporal half: start the workflow (idempotent by its id) and pause it for a paused client."""
+    booking = prepared.booking
     handle = await invoice_runs.start_invoice(temporal, booking, task_queue=task_queue, paid_with=paid_with)
-    if paused:
+    if prepared.paused:
         action = PauseReminders(action_id=f"client-pause-{booking.workflow_id}"[-64:], actor="client settings")
         await invoice_runs.send_action(temporal, booking.workflow_id, action)
     return handle
