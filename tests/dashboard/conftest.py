@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -23,6 +24,15 @@ from tests.api.conftest import (  # noqa: F401  (re-exported fixtures)
 
 # Debian's package (apt-get install -y chromium): Playwright's own browser download cannot run here.
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Without the browser the page checks are skipped, saying how to get it (.ci/run installs it)."""
+    if not Path(CHROMIUM).exists():
+        skip = pytest.mark.skip(reason="chromium not installed (apt-get install chromium; .ci/run installs it)")
+        for item in items:
+            if "browser" in getattr(item, "fixturenames", ()):
+                item.add_marker(skip)
 
 
 @pytest.fixture
