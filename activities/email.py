@@ -114,8 +114,11 @@ class EmailActivities:
             try:
                 await self._hand_over(message, message.invoice_id, attachments)
                 resent += 1
-            except ApplicationError as err:  # refused: recorded as failed on the message
+            except ApplicationError as err:
                 log.warning("email %s: re-send refused: %s", message.id, err)
+                if not err.non_retryable:  # 429/5xx: not sent; left unsettled, so a later sweep tries again
+                    assert message.id is not None
+                    await self._finish(message.id, MessageStatus.unknown, error=f"re-send refused for now: {err}")
         return ResendUnsettledResult(checked=checked, resent=resent)
 
     async def _hand_over(

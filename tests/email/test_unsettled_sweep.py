@@ -134,3 +134,24 @@ async def test_a_hand_over_that_never_arrived_is_resent_once_when_later_events_s
 
     assert (await activities.resend_unsettled_emails(sweep)).resent == 0
     assert len(standin.mails) == 1
+
+
+async def test_a_resend_refused_for_now_stays_unsettled_for_the_next_sweep(
+    time_env: WorkflowEnvironment,
+    worker: Worker,
+    db: Database,
+    http: httpx.AsyncClient,
+    signer: EventSigner,
+    sendgrid_settings: Settings,
+    sendgrid_api: tuple[SendGridStandIn, str],
+) -> None:
+    standin, _ = sendgrid_api
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    activities = EmailActivities(db, build_email_sender(sendgrid_settings), sendgrid_settings)
+    lost = await _unsettled(db, invoice, handed_over=datetime.now(UTC) - timedelta(minutes=20), key="refused")
+    await _post_event(http, signer, _processed(999_998, "sg-other-2", 3))
+    standin.inject(Fault(status=429, message="Too many requests"))
+    assert (await activities.resend_unsettled_emails(ResendUnsettledInput(resend_after_seconds=600))).resent == 0
+    refused = await load_message(db, lost.id)
+    assert refused.status == MessageStatus.unknown and "Too many requests" in (refused.error or "")
+    assert standin.mails == []
