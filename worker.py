@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, ScheduleOverlapPolicy
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -87,6 +87,9 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
             ResendUnsettledInput(resend_after_seconds=settings.email_resend_after_seconds),
             every=timedelta(seconds=settings.email_reconcile_every_seconds),
             task_queue=settings.task_queue,
+            # A sweep whose worker died waits out its heartbeat timeout; the next ones need not wait for it
+            # (each message is claimed in its own transaction, so overlapping sweeps never send one twice).
+            overlap=ScheduleOverlapPolicy.ALLOW_ALL,
         )
 
 

@@ -24,6 +24,6 @@ class EmailReconcileWorkflow:
             EmailActivities.resend_unsettled_emails,
             data,
             start_to_close_timeout=timedelta(minutes=10),
-            heartbeat_timeout=timedelta(minutes=2),
+            heartbeat_timeout=timedelta(seconds=60),  # beats after every message; one hand-over is <= 25 s
             retry_policy=RetryPolicy(initial_interval=timedelta(seconds=5), maximum_attempts=5),
         )

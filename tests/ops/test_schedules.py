@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, ScheduleOverlapPolicy
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -45,4 +45,6 @@ async def test_the_email_sweep_is_scheduled_only_with_sendgrid_events_and_only_o
     await ensure_schedules(client, sendgrid)
     await ensure_schedules(client, sendgrid)  # a second worker starting: no error, nothing new
     assert await _interval(client, EMAIL_SCHEDULE) == timedelta(minutes=2)
+    described = await client.get_schedule_handle(EMAIL_SCHEDULE).describe()
+    assert described.schedule.policy.overlap is ScheduleOverlapPolicy.ALLOW_ALL  # a stuck sweep blocks none
     await client.get_schedule_handle(EMAIL_SCHEDULE).delete()

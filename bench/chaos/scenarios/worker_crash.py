@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import random
 
+import psycopg
+
 from bench.chaos.context import SuiteContext
 from bench.chaos.harness import ChaosStack
 from bench.chaos.lifecycle_run import run_lifecycle
@@ -17,20 +19,34 @@ from bench.chaos.report import ScenarioResult
 from bench.chaos.standins import SENDGRID_ENV, providers
 
 NAME = "worker crashes"
+MAX_KILLING = 600.0  # seconds after POLICY_SPAN at the most
 POLICY_SPAN = 20.0  # seconds: the reminder policy, due instant and escalation of the last invoice started
 
 
 async def kill_repeatedly(stack: ChaosStack, workload_in: asyncio.Event) -> int:
-    """SIGKILL the worker every 2-5 s until the policy of the last invoice has run its course."""
+    """SIGKILL the worker every 2-5 s until the policy of the last invoice has run its course and every invoice
+    has reached its final state, so crashes fall on the whole run, not only on its start."""
     rng = random.Random()
     loop = asyncio.get_running_loop()
     end: float | None = None
-    while end is None or loop.time() < end:
+    while end is None or loop.time() < end or not await asyncio.to_thread(_all_final, stack.plain_url):
         await asyncio.sleep(rng.uniform(2.0, 5.0))
         await asyncio.to_thread(stack.worker.kill)
         if end is None and workload_in.is_set():
             end = loop.time() + POLICY_SPAN
+        if end is not None and loop.time() > end + MAX_KILLING:
+            break  # a run that cannot finish is reported by the verdict, not by killing forever
     return stack.worker.kills
+
+
+def _all_final(plain_url: str) -> bool:
+    """Every invoice paid, or overdue and escalated (the end of each planned invoice's life)."""
+    with psycopg.connect(plain_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE NOT (status = 'paid' OR (status = 'overdue' AND escalated_at IS NOT NULL))) "
+            "FROM invoices"
+        ).fetchone()
+    return row is not None and row[0] == 0
 
 
 async def run(ctx: SuiteContext) -> ScenarioResult:
