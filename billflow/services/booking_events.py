@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -97,23 +97,7 @@ async def handle_event(
             await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
     if prepared is not None:
         assert isinstance(event, BookingConfirmedEvent)
-        # Concurrent deliveries of one id may all get here: the start is idempotent by workflow id, and the first
-        # to record its result below is the answer every other one replays.
-        try:
-            await clients_service.launch_client_invoice(client, prepared, task_queue=settings.task_queue)
-            async with db.session() as session:
-                row = await claim(session)
-                replayed = bool(row.result)
-                if replayed:
-                    answer = EventAccepted.model_validate(row.result)
-                else:
-                    answer = await _confirmed(session, integration, event, prepared.booking)
-                    await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
-        except BaseException:
-            with contextlib.suppress(Exception):  # best effort: a row left behind is redone by the retry anyway
-                async with db.session() as session:
-                    await events_repo.forget_unfinished(session, integration=integration, event_id=event.id)
-            raise
+        answer, replayed = await _start_confirmed(db, client, settings, integration, event, prepared, claim)
     if answer.outcome is EventOutcome.invoice_started and answer.invoice_number is None and number_wait:
         # First delivery and concurrent replays alike wait for the number, so they all answer the same.
         issued = await _issued(db, client, answer.workflow_id or "", number_wait)
@@ -123,6 +107,34 @@ async def handle_event(
                 row = await claim(session)
                 await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
     return answer, replayed
+
+
+async def _start_confirmed(
+    db: Database,
+    client: Client,
+    settings: Settings,
+    integration: str,
+    event: BookingConfirmedEvent,
+    prepared: clients_service.PreparedInvoice,
+    claim: Callable[[AsyncSession], Awaitable[BookingEvent]],
+) -> tuple[EventAccepted, bool]:
+    """Start the invoice workflow outside any transaction, then record the answer. Concurrent deliveries of one
+    id may all get here: the start is idempotent by workflow id, and the first to record its result is the
+    answer every other one replays. A failure forgets the claimed event, so nothing half-done is stored."""
+    try:
+        await clients_service.launch_client_invoice(client, prepared, task_queue=settings.task_queue)
+        async with db.session() as session:
+            row = await claim(session)
+            if row.result:
+                return EventAccepted.model_validate(row.result), True
+            answer = await _confirmed(session, integration, event, prepared.booking)
+            await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
+            return answer, False
+    except BaseException:
+        with contextlib.suppress(Exception):  # best effort: a row left behind is redone by the retry anyway
+            async with db.session() as session:
+                await events_repo.forget_unfinished(session, integration=integration, event_id=event.id)
+        raise
 
 
 async def _act(
