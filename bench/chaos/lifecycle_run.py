@@ -42,6 +42,7 @@ async def run_lifecycle(
     fault_rate: float = 0.0,
     api: bool = False,
     settle_timeout: float = 90,
+    stalled: float = 45.0,
     during: Callable[[ChaosStack], Awaitable[None]] | None = None,
     env: dict[str, str] | None = None,
     on_start: Callable[[ChaosStack], None] | None = None,
@@ -64,7 +65,7 @@ async def run_lifecycle(
             await during(stack)
         result.faults = await injector
         summary = (lambda: provider_summary(stack)) if provider_summary is not None else stack.ledger_summary
-        verdict = await wait_for_settled(stack.plain_url, planned, summary, timeout=settle_timeout)
+        verdict = await wait_for_settled(stack.plain_url, planned, summary, timeout=settle_timeout, stalled=stalled)
         verdict_into(result, verdict)
         resent, unsettled = await asyncio.to_thread(_email_settlement, stack.plain_url)
         if resent or unsettled:
