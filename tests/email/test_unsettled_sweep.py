@@ -38,6 +38,12 @@ async def clean_slate(db: Database) -> None:
         await session.exec(text("DELETE FROM webhook_events WHERE provider = 'sendgrid'"))  # type: ignore[call-overload]
 
 
+@pytest.fixture
+def email(db: Database, sendgrid_settings: Settings) -> EmailActivities:
+    """The email activities on billflow's SendGrid backend, pointed at the stand-in."""
+    return EmailActivities(db, build_email_sender(sendgrid_settings), sendgrid_settings)
+
+
 async def _post_event(http: httpx.AsyncClient, signer: EventSigner, event: dict[str, object]) -> None:
     body = json.dumps([event]).encode()
     response = await http.post("/webhooks/sendgrid", content=body, headers=signer.headers(body))
@@ -84,20 +90,19 @@ async def test_a_processed_event_settles_a_timed_out_message_and_the_sweep_leave
     db: Database,
     http: httpx.AsyncClient,
     signer: EventSigner,
-    sendgrid_settings: Settings,
+    email: EmailActivities,
     sendgrid_api: tuple[SendGridStandIn, str],
 ) -> None:
     standin, _ = sendgrid_api
     invoice = await start_and_wait_issued(time_env.client, worker, db)
     standin.inject(Fault(delay=2.5))  # SendGrid accepts after the 1 s timeout: the answer is lost
-    activities = EmailActivities(db, build_email_sender(sendgrid_settings), sendgrid_settings)
     data = SendEmailInput(invoice_id=invoice.id or 0, kind=EmailKind.reminder, idempotency_key=f"{invoice.id}:r1")
-    sent = await activities.send_invoice_email(data)
+    sent = await email.send_invoice_email(data)
     assert (await load_message(db, sent.message_id)).status == MessageStatus.unknown
     await _post_event(http, signer, _processed(sent.message_id, "sg-msg-00001", 1))
     settled = await load_message(db, sent.message_id)
     assert (settled.status, settled.provider_message_id) == (MessageStatus.sent, "sg-msg-00001")
-    report = await activities.resend_unsettled_emails(ResendUnsettledInput(resend_after_seconds=1))
+    report = await email.resend_unsettled_emails(ResendUnsettledInput(resend_after_seconds=1))
     assert (report.checked, report.resent) == (0, 0)
     assert len(standin.mails) == 1
 
@@ -108,23 +113,22 @@ async def test_a_hand_over_that_never_arrived_is_resent_once_when_later_events_s
     db: Database,
     http: httpx.AsyncClient,
     signer: EventSigner,
-    sendgrid_settings: Settings,
+    email: EmailActivities,
     sendgrid_api: tuple[SendGridStandIn, str],
 ) -> None:
     standin, _ = sendgrid_api
     invoice = await start_and_wait_issued(time_env.client, worker, db)
-    activities = EmailActivities(db, build_email_sender(sendgrid_settings), sendgrid_settings)
     sweep = ResendUnsettledInput(resend_after_seconds=600)
     lost = await _unsettled(db, invoice, handed_over=datetime.now(UTC) - timedelta(minutes=20), key="lost")
     young = await _unsettled(db, invoice, handed_over=datetime.now(UTC) - timedelta(minutes=2), key="young")
 
     # No SendGrid event has ever arrived: no evidence that one would have, so nothing is re-sent.
-    assert (await activities.resend_unsettled_emails(sweep)).resent == 0
+    assert (await email.resend_unsettled_emails(sweep)).resent == 0
     assert standin.mails == []
 
     # An event for another message arrives after both hand-overs: events flow, and none named `lost`.
     await _post_event(http, signer, _processed(999_999, "sg-other", 2))
-    report = await activities.resend_unsettled_emails(sweep)
+    report = await email.resend_unsettled_emails(sweep)
     assert (report.checked, report.resent) == (1, 1)
     (mail,) = standin.mails
     assert mail["custom_args"]["billflow_message_id"] == str(lost.id)
@@ -132,7 +136,7 @@ async def test_a_hand_over_that_never_arrived_is_resent_once_when_later_events_s
     assert (resent.status, resent.attempts, resent.provider_message_id) == (MessageStatus.sent, 2, "sg-msg-00001")
     assert (await load_message(db, young.id)).status == MessageStatus.unknown  # within its 10 minutes
 
-    assert (await activities.resend_unsettled_emails(sweep)).resent == 0
+    assert (await email.resend_unsettled_emails(sweep)).resent == 0
     assert len(standin.mails) == 1
 
 
@@ -142,16 +146,15 @@ async def test_a_resend_refused_for_now_stays_unsettled_for_the_next_sweep(
     db: Database,
     http: httpx.AsyncClient,
     signer: EventSigner,
-    sendgrid_settings: Settings,
+    email: EmailActivities,
     sendgrid_api: tuple[SendGridStandIn, str],
 ) -> None:
     standin, _ = sendgrid_api
     invoice = await start_and_wait_issued(time_env.client, worker, db)
-    activities = EmailActivities(db, build_email_sender(sendgrid_settings), sendgrid_settings)
     lost = await _unsettled(db, invoice, handed_over=datetime.now(UTC) - timedelta(minutes=20), key="refused")
     await _post_event(http, signer, _processed(999_998, "sg-other-2", 3))
     standin.inject(Fault(status=429, message="Too many requests"))
-    assert (await activities.resend_unsettled_emails(ResendUnsettledInput(resend_after_seconds=600))).resent == 0
+    assert (await email.resend_unsettled_emails(ResendUnsettledInput(resend_after_seconds=600))).resent == 0
     refused = await load_message(db, lost.id)
     assert refused.status == MessageStatus.unknown and "Too many requests" in (refused.error or "")
     assert standin.mails == []
