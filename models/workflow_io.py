@@ -371,7 +371,7 @@ class ResendUnsettledInput(BaseModel):
     """The unsettled-email sweep: hand-overs older than this with no provider event are re-sent."""
 
     resend_after_seconds: int = Field(default=600, ge=1)
-    limit: int = Field(default=500, ge=1, le=10_000)
+    limit: int = Field(default=100, ge=1, le=1_000)  # x at most 25 s a hand-over: within the 45-min timeout
 
 
 class ResendUnsettledResult(BaseModel):

@@ -23,7 +23,7 @@ class EmailReconcileWorkflow:
         return await workflow.execute_activity_method(
             EmailActivities.resend_unsettled_emails,
             data,
-            start_to_close_timeout=timedelta(minutes=10),
+            start_to_close_timeout=timedelta(minutes=45),
             heartbeat_timeout=timedelta(seconds=60),  # beats after every message; one hand-over is <= 25 s
             retry_policy=RetryPolicy(initial_interval=timedelta(seconds=5), maximum_attempts=5),
         )

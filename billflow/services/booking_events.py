@@ -2,9 +2,12 @@
 
 booking.confirmed upserts the client and starts the invoice workflow; booking.cancelled voids the unpaid
 invoice (a paid one is flagged on the timeline for a refund decision); booking.rescheduled only notes the new
-time. The event row stays locked while the event is handled, so concurrent deliveries of one id wait and then
-get the first delivery's answer; if handling fails, the row rolls back and a retry handles it again (every
-step is idempotent: workflow ids and timeline keys come from the booking and the event).
+time. Cancel and reschedule keep the event row locked while they are handled, so concurrent deliveries of one id
+wait and then get the first delivery's answer. booking.confirmed claims the row, starts the workflow outside
+any transaction, then records the answer; concurrent deliveries may both start (the start is idempotent by
+workflow id) and the first answer recorded is the one every other replays. If handling fails, nothing stays
+stored and a retry handles it again (every step is idempotent: workflow ids and timeline keys come from the
+booking and the event).
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ async def handle_event(
         answer, replayed = await _start_confirmed(db, client, settings, integration, event, prepared, claim)
     if answer.outcome is EventOutcome.invoice_started and answer.invoice_number is None and number_wait:
         # First delivery and concurrent replays alike wait for the number, so they all answer the same.
-        issued = await _issued(db, client, answer.workflow_id or "", number_wait)
+        issued = await _issued(db, answer.workflow_id or "", number_wait)
         if issued is not None:
             answer = answer.model_copy(update={"invoice_number": issued.number, "invoice_status": issued.status})
             async with db.session() as session:  # later replays of this id answer with the number at once
@@ -276,23 +279,16 @@ async def _rescheduled(
     return _answer(event, invoice, EventOutcome.rescheduled_noted)
 
 
-async def _issued(db: Database, client: Client, workflow_id: str, wait: timedelta) -> Invoice | None:
-    """Wait until the workflow has recorded its invoice (None if not within `wait`, or no such workflow).
+async def _issued(db: Database, workflow_id: str, wait: timedelta) -> Invoice | None:
+    """Wait until the (started) workflow has recorded its invoice; None if not within `wait`.
 
     Watches PostgreSQL (one shared poll, billflow.services.issued_watch), not the workflow's status query: a
     query is a task for the busy worker, and at 50 events/s hundreds of waiting answers querying starved the
     invoices they waited for."""
     async with db.session() as session:
         invoice = await invoices_repo.get_invoice(session, workflow_id=workflow_id)
-    if invoice is not None:
+    if invoice is not None or not await issued_watch(db).wait(workflow_id, wait.total_seconds()):
         return invoice
-    try:
-        await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            return None  # no such workflow: nothing will be issued
-    if not await issued_watch(db).wait(workflow_id, wait.total_seconds()):
-        return None
     async with db.session() as session:
         return await invoices_repo.get_invoice(session, workflow_id=workflow_id)
 
@@ -308,7 +304,12 @@ async def _issued_invoice_of(db: Database, client: Client, integration: str, boo
     invoice = await _invoice_of(db, integration, booking_id)
     if invoice is None:
         workflow_id = f"invoice-{integration}-{booking_id}"  # BookingIn.workflow_id of this booking
-        invoice = await _issued(db, client, workflow_id, NUMBER_WAIT)
+        try:
+            await client.get_workflow_handle(workflow_id).describe()
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                return None  # never confirmed: nothing will be issued, no need to wait
+        invoice = await _issued(db, workflow_id, NUMBER_WAIT)
     return invoice
 
 
