@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -76,6 +76,15 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, alias="BILLFLOW_METRICS_PORT")
     metrics_host: str = Field(default="127.0.0.1", alias="BILLFLOW_METRICS_HOST")
 
+    # Payload encryption (issue 17, docs/encryption.md): key id -> base64 AES-256 key, as JSON; several during a
+    # rotation, the active one encrypts. Unset in development: a key generated under data_dir on first start.
+    codec_keys: dict[str, SecretStr] = Field(default_factory=dict, alias="BILLFLOW_CODEC_KEYS")
+    codec_active_key: str | None = Field(default=None, alias="BILLFLOW_CODEC_ACTIVE_KEY")
+    # Origins allowed to call the codec server (/codec/encode, /codec/decode) from a browser: the Temporal UI's.
+    codec_cors_origins: list[str] = Field(
+        default=["http://127.0.0.1:8233", "http://localhost:8233"], alias="BILLFLOW_CODEC_CORS_ORIGINS"
+    )
+
     @property
     def email_reconciliation(self) -> bool:
         """Unsettled emails can be settled only with provider evidence: SendGrid with its signed Event Webhook."""
@@ -89,7 +98,7 @@ class Settings(BaseSettings):
     def _production_has_its_secrets(self) -> Settings:
         if self.env != "production":
             return self
-        required = {"DATABASE_URL": self.database_url}
+        required: dict[str, object] = {"DATABASE_URL": self.database_url, "BILLFLOW_CODEC_KEYS": self.codec_keys}
         if self.payment_backend is PaymentBackend.stripe:
             required |= {"STRIPE_API_KEY": self.stripe_api_key, "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret}
         if self.email_backend is EmailBackend.sendgrid:
