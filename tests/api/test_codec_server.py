@@ -56,7 +56,7 @@ async def test_staff_decodes_what_billflow_encrypted(http: httpx.AsyncClient, st
     assert payloads_of(response) == [CLEAR]
 
 
-async def test_encode_returns_payloads_billflow_decrypts(http: httpx.AsyncClient, staff_headers: dict[str, str]) -> None:
+async def test_encode_gives_payloads_billflow_decrypts(http: httpx.AsyncClient, staff_headers: dict[str, str]) -> None:
     response = await http.post("/codec/encode", content=body(CLEAR), headers=staff_headers)
     assert response.status_code == 200, response.text
     (encoded,) = payloads_of(response)
