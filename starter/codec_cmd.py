@@ -73,8 +73,8 @@ async def dev_ui_endpoint(settings: Settings, db: Database, web_url: str) -> str
     path = Path(settings.data_dir) / UI_KEY_FILE
     token = path.read_text().strip() if path.exists() else ""
     if not token or await api_keys.verify_token(db, token) is None:
-        created = await api_keys.create_key(db, api_keys.NewApiKey(name="Temporal UI (billflow dev)", role=ApiRole.staff))
-        token = created.token
+        new = api_keys.NewApiKey(name="Temporal UI (billflow dev)", role=ApiRole.staff)
+        token = (await api_keys.create_key(db, new)).token
         path.write_text(token + "\n")
         path.chmod(0o600)
     return f"{web_url}/codec/k/{token}"
