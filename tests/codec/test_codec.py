@@ -57,7 +57,7 @@ def test_after_rotation_old_payloads_decode_and_new_ones_use_the_new_key() -> No
 
 def test_a_payload_of_a_removed_key_fails_naming_the_key() -> None:
     sealed = codec().encrypt([CLEAR])
-    with pytest.raises(CodecKeyError, match="'old'.*BILLFLOW_CODEC_KEYS"):
+    with pytest.raises(CodecKeyError, match=r"'old'.*BILLFLOW_CODEC_KEYS"):
         codec("new", new=NEW).decrypt(sealed)
 
 

@@ -121,19 +121,29 @@ async def sign_in(
     return response
 
 
+async def codec_staff(
+    request: Request,
+    db: DatabaseDep,
+    cors: CorsDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    header_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal:
+    """A staff key from the Authorization / X-API-Key header, else from the sign-in cookie."""
+    return await _staff(db, presented_token(bearer, header_key) or request.cookies.get(COOKIE), cors)
+
+
+codec_staff.__name__ = "require_staff"  # named as require_role names its checks (bench/chaos authorization)
+
+
 @router.post("/{operation}", summary="Remote codec: encode or decrypt Temporal payloads (staff only)")
 async def convert(
     operation: Operation,
     request: Request,
-    db: DatabaseDep,
+    _staff_caller: Annotated[Principal, Depends(codec_staff)],
     settings: SettingsDep,
     codec: Annotated[EncryptionCodec, Depends(_codec)],
     cors: CorsDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-    header_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Response:
-    token = presented_token(bearer, header_key) or request.cookies.get(COOKIE)
-    await _staff(db, token, cors)
     return await _convert(operation, request, settings, codec, cors)
 
 
@@ -144,11 +154,11 @@ async def convert_with_path_key(
     request: Request,
     db: DatabaseDep,
     settings: SettingsDep,
-    codec: Annotated[EncryptionCodec, Depends(_codec)],
     cors: CorsDep,
+    temporal: TemporalDep,
 ) -> Response:
     await _staff(db, key, cors)
-    return await _convert(operation, request, settings, codec, cors)
+    return await _convert(operation, request, settings, _codec(temporal), cors)
 
 
 @router.options("/{operation}", include_in_schema=False)
