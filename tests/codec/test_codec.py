@@ -137,3 +137,12 @@ def test_generate_key_adds_an_active_key_beside_the_configured_ones(monkeypatch:
         assert again.exit_code == 2 and "already" in again.output
     finally:
         get_settings.cache_clear()
+
+
+def test_the_env_template_values_mean_no_keys_and_garbage_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLFLOW_CODEC_KEYS", "")
+    monkeypatch.setenv("BILLFLOW_CODEC_ACTIVE_KEY", "")
+    assert (Settings().codec_keys, Settings().codec_active_key) == ({}, None)
+    monkeypatch.setenv("BILLFLOW_CODEC_KEYS", "k1:abc")
+    with pytest.raises(ValidationError, match="BILLFLOW_CODEC_KEYS"):
+        Settings()
