@@ -408,15 +408,26 @@ async def main(count: int, concurrency: int, codec_rounds: int) -> None:
                     floor = await run_floor(encrypted, queues["on"], count, concurrency, progress)
                 plain_url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
                 rounds: dict[str, list[Figures]] = {"on": [], "off": []}
+                cpu = {"on": 0.0, "off": 0.0}  # worker CPU seconds per mode: steadier than throughput under load
+                clients = {"on": encrypted, "off": clear}
                 with RssSampler(pid) as rss_invoice:
-                    for _ in range(codec_rounds):  # alternated, so a burst of load elsewhere hits both alike
-                        for mode, client in (("off", clear), ("on", encrypted)):
-                            label = f"invoice, codec {mode}"
+                    for index in range(codec_rounds):  # alternated, so a burst of load elsewhere hits both alike
+                        for mode in ("off", "on") if index % 2 == 0 else ("on", "off"):
+                            worker_pid = procs[mode].pid
+                            assert worker_pid is not None
+                            before = _cpu_seconds(worker_pid)
                             rounds[mode].append(
                                 await run_invoices(
-                                    client, plain_url, queues[mode], count, concurrency, progress, name=label
+                                    clients[mode],
+                                    plain_url,
+                                    queues[mode],
+                                    count,
+                                    concurrency,
+                                    progress,
+                                    name=f"invoice, codec {mode}",
                                 )
                             )
+                            cpu[mode] += _cpu_seconds(worker_pid) - before
                 invoice = rounds["on"][-1]
                 invoice.name = "invoice (booking -> paid)"
                 # Latency at half the capacity just measured: payments spread out as webhooks arrive.
@@ -463,10 +474,15 @@ async def main(count: int, concurrency: int, codec_rounds: int) -> None:
         f"invoice p99 payment->paid with payments paced at half capacity ({paced.name.split()[-1]}): "
         f"[bold]{paced_p99:.0f} ms[/] (target < 250 ms: {'met' if paced_p99 < 250 else 'NOT met'})"
     )
-    report_codec(rounds, key, per_invoice)
+    report_codec(rounds, cpu, key, per_invoice)
 
 
-def report_codec(rounds: dict[str, list[Figures]], key: str, per_invoice: int) -> None:
+def _cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def report_codec(rounds: dict[str, list[Figures]], cpu: dict[str, float], key: str, per_invoice: int) -> None:
     def rate(mode: str) -> float:
         figures = rounds[mode]
         return sum(f.count for f in figures) / sum(f.elapsed for f in figures)
@@ -477,6 +493,13 @@ def report_codec(rounds: dict[str, list[Figures]], key: str, per_invoice: int) -
     console.print(
         f"codec: invoices per second with/without encryption {on:.1f}/{off:.1f} (rounds: {each}); "
         f"ratio [bold]{on / off:.3f}[/], cost {cost * 100:.1f} % (target < 5 %: {'met' if cost < 0.05 else 'NOT met'})"
+    )
+    per = {mode: cpu[mode] / sum(f.count for f in rounds[mode]) * 1000 for mode in cpu}
+    cpu_cost = per["on"] / per["off"] - 1 if per["off"] else 0.0
+    console.print(
+        f"codec: worker CPU per invoice with/without encryption {per['on']:.1f}/{per['off']:.1f} ms; "
+        f"cost [bold]{cpu_cost * 100:.1f} %[/] (target < 5 %: {'met' if cpu_cost < 0.05 else 'NOT met'}; "
+        "CPU time is what a busy machine's noise changes least)"
     )
     micro = codec_cost_us(key)
     console.print(
