@@ -6,6 +6,7 @@ import base64
 import json
 
 import httpx
+from fastapi import FastAPI
 from temporalio.api.common.v1 import Payload
 
 from billflow.codec import ENCODING, EncryptionCodec
@@ -86,6 +87,17 @@ async def test_the_key_in_the_path_authenticates(http: httpx.AsyncClient, make_k
     assert payloads_of(ok) == [CLEAR]
     wrong = await http.post(f"/codec/k/{token[:-3]}xyz/decode", content=body(*CODEC.encrypt([CLEAR])))
     assert wrong.status_code == 401
+
+
+async def test_no_key_in_a_path_in_production(app: FastAPI, http: httpx.AsyncClient, make_key: KeyFactory) -> None:
+    app.state.settings = app.state.settings.model_copy(update={"env": "production"})
+    token = await make_key(ApiRole.staff)
+    refused = await http.post(f"/codec/k/{token}/decode", content=body(*CODEC.encrypt([CLEAR])))
+    assert refused.status_code == 404
+    by_header = await http.post(
+        "/codec/decode", content=body(*CODEC.encrypt([CLEAR])), headers={"Authorization": f"Bearer {token}"}
+    )
+    assert payloads_of(by_header) == [CLEAR]
 
 
 async def test_signing_in_sets_the_cookie_the_ui_sends(http: httpx.AsyncClient, make_key: KeyFactory) -> None:

@@ -7,7 +7,7 @@ the namespace in `X-Namespace`. Only staff may call them, with a staff API key p
 - the `billflow_codec` cookie set by signing in at `/codec/session`: the UI with "Include cross-origin
   credentials" on (the UI and billflow on one site, e.g. subdomains of one domain);
 - in the path, `/codec/k/<key>/decode`: for a UI that can send neither (the dev server's UI, which
-  `billflow dev` wires this way with a key of its own). A key in a URL can end up in logs: development only.
+  `billflow dev` wires this way with a key of its own). A key in a URL can end up in logs: 404 in production.
 
 CORS answers only the configured origins (BILLFLOW_CODEC_CORS_ORIGINS), with credentials allowed.
 """
@@ -157,6 +157,8 @@ async def convert_with_path_key(
     cors: CorsDep,
     temporal: TemporalDep,
 ) -> Response:
+    if settings.env == "production":  # a key in a URL ends up in proxies' logs: headers or the cookie there
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found", cors)
     await _staff(db, key, cors)
     return await _convert(operation, request, settings, _codec(temporal), cors)
 
