@@ -155,6 +155,8 @@ class DevStack:
         host, _, port = self.settings.temporal_address.rpartition(":")
         if port_open(host or "127.0.0.1", int(port)):
             console.print(f"[green]✓[/] Temporal already running at {self.settings.temporal_address}: using it")
+            if codec_endpoint:  # its UI shows ciphertext unless it was started with the codec endpoint
+                console.print("  its UI decrypts runs only if started with --ui-codec-endpoint (docs/encryption.md)")
             return
         db_file = data_dir / "temporal.sqlite"
         log_file = (data_dir / "temporal.log").open("ab")
