@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class PaymentBackend(StrEnum):
@@ -76,6 +77,36 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, alias="BILLFLOW_METRICS_PORT")
     metrics_host: str = Field(default="127.0.0.1", alias="BILLFLOW_METRICS_HOST")
 
+    # Payload encryption (issue 17, docs/encryption.md): key id -> base64 AES-256 key, as JSON; several during a
+    # rotation, the active one encrypts. Unset in development: a key generated under data_dir on first start.
+    codec_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict, alias="BILLFLOW_CODEC_KEYS")
+    codec_active_key: str | None = Field(default=None, alias="BILLFLOW_CODEC_ACTIVE_KEY")
+    # Origins allowed to call the codec server (/codec/encode, /codec/decode) from a browser: the Temporal UI's.
+    codec_cors_origins: list[str] = Field(
+        default=["http://127.0.0.1:8233", "http://localhost:8233"], alias="BILLFLOW_CODEC_CORS_ORIGINS"
+    )
+
+    @field_validator("codec_keys", mode="before")
+    @classmethod
+    def _codec_keys_json(cls, value: object) -> object:
+        """An empty value (the .env template's) is no keys; anything else must be a JSON object of strings."""
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return {}
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise ValueError('must be a JSON object: {"<key id>": "<base64 key>"} (billflow codec generate-key)')
+        return parsed
+
+    @field_validator("codec_active_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @property
     def email_reconciliation(self) -> bool:
         """Unsettled emails can be settled only with provider evidence: SendGrid with its signed Event Webhook."""
@@ -89,7 +120,7 @@ class Settings(BaseSettings):
     def _production_has_its_secrets(self) -> Settings:
         if self.env != "production":
             return self
-        required = {"DATABASE_URL": self.database_url}
+        required: dict[str, object] = {"DATABASE_URL": self.database_url, "BILLFLOW_CODEC_KEYS": self.codec_keys}
         if self.payment_backend is PaymentBackend.stripe:
             required |= {"STRIPE_API_KEY": self.stripe_api_key, "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret}
         if self.email_backend is EmailBackend.sendgrid:

@@ -9,7 +9,7 @@ import typer
 from starter import api as api_cmd
 from starter import catalog as catalog_cli
 from starter import clients as clients_cli
-from starter import db_cmd, invoices, outbox, stack, temporal_cmd
+from starter import codec_cmd, db_cmd, invoices, outbox, stack, temporal_cmd
 from starter import events as events_cli
 from starter import integrations as integrations_cli
 from starter import keys as api_keys_cli
@@ -39,6 +39,7 @@ app.add_typer(catalog_cli.app, name="catalog", help="Prices of booked event type
 api_cmd.register(app)
 app.add_typer(outbox.app, name="outbox", help="The emails billflow sent; `billflow outbox ID` prints one.")
 app.add_typer(db_cmd.app, name="db", help="The database schema: `billflow db upgrade`, downgrade, current.")
+app.add_typer(codec_cmd.app, name="codec", help="Payload encryption keys: `billflow codec generate-key --id ID`.")
 app.add_typer(temporal_cmd.app, name="temporal", help="Prepare a Temporal namespace: `billflow temporal setup`.")
 stack.register(app)
 

@@ -67,11 +67,14 @@ async def database(settings: Settings | None = None, *, upgrade: bool = True) ->
 
 
 async def temporal_client(settings: Settings | None = None) -> Client:
+    from billflow.codec import CodecKeyError
     from billflow.temporal import connect
 
     settings = settings or get_settings()
     try:
         return await connect(settings)
+    except CodecKeyError as err:
+        fail(str(err))
     except RuntimeError as err:
         fail(f"cannot reach Temporal at {settings.temporal_address} ({err}); is `billflow dev` running?")
 

@@ -9,7 +9,7 @@ from billflow.web.api import events as api_events
 from billflow.web.api import invoices as api_invoices
 from billflow.web.api import reports as api_reports
 from billflow.web.api import subscriptions as api_subscriptions
-from billflow.web.routes import dashboard, health, public, sendgrid_webhooks, stripe_webhooks
+from billflow.web.routes import codec, dashboard, health, public, sendgrid_webhooks, stripe_webhooks
 
 
 def all_routers() -> list[APIRouter]:
@@ -26,4 +26,5 @@ def all_routers() -> list[APIRouter]:
         api_catalog.router,
         api_calcom.router,
         dashboard.router,
+        codec.router,
     ]
