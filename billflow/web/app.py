@@ -7,6 +7,7 @@ from temporalio.client import Client
 
 from billflow.config import Settings
 from billflow.db import Database
+from billflow.logging import redact_access_log
 from billflow.web import limits, observability, throttle
 from billflow.web.routes import all_routers
 from billflow.web.security_headers import SecurityHeaders
@@ -36,4 +37,5 @@ def create_app(settings: Settings, db: Database, temporal: Client) -> FastAPI:
         route_limits={"/webhooks/sendgrid": settings.sendgrid_max_body_bytes},
     )
     app.add_middleware(SecurityHeaders)
+    redact_access_log()  # page tokens never reach the access log, however uvicorn's logging is configured
     return app

@@ -20,6 +20,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from billflow.logging import redact
+
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024  # booking events and staff actions are a few KiB; Stripe and Cal.com well under 1 MiB
@@ -47,7 +49,9 @@ class BodySizeLimit:
 
     `route_limits` maps exact paths to their own limit; every other path gets `max_bytes`."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, route_limits: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, route_limits: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.route_limits = route_limits or {}
@@ -113,7 +117,7 @@ def _is_too_large(err: BaseException) -> bool:
 
 
 async def database_unavailable(request: Request, err: Exception) -> JSONResponse:
-    log.warning("database unavailable during %s %s: %s", request.method, request.url.path, type(err).__name__)
+    log.warning("database unavailable during %s %s: %s", request.method, redact(request.url.path), type(err).__name__)
     return JSONResponse(
         {"detail": "the database is unavailable; retry shortly"},
         status_code=503,
@@ -122,7 +126,7 @@ async def database_unavailable(request: Request, err: Exception) -> JSONResponse
 
 
 async def value_not_storable(request: Request, err: Exception) -> JSONResponse:
-    log.warning("value not storable in %s %s: %s", request.method, request.url.path, err.__cause__ or err)
+    log.warning("value not storable in %s %s: %s", request.method, redact(request.url.path), err.__cause__ or err)
     return JSONResponse(
         {"detail": "a value cannot be stored: it contains a NUL character or is out of range"}, status_code=422
     )

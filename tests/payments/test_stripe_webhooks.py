@@ -305,14 +305,19 @@ async def test_a_recorded_refund_emails_the_client_once(
 
 
 async def test_oversized_body_is_refused(http: httpx.AsyncClient) -> None:
-    response = await http.post("/webhooks/stripe", content=b"x" * (1024 * 1024 + 1), headers={"Stripe-Signature": "t=1,v1=0"})
+    response = await http.post(
+        "/webhooks/stripe", content=b"x" * (1024 * 1024 + 1), headers={"Stripe-Signature": "t=1,v1=0"}
+    )
     assert response.status_code == 413
 
 
 async def test_signed_but_malformed_events_are_400_and_store_nothing(http: httpx.AsyncClient, db: Database) -> None:
     session = {"id": "cs_malformed", "object": "checkout.session", "status": "complete", "payment_status": "paid"}
     cases = {
-        "created not a number": {**stripe_event("charge.refunded", {"id": "ch_x"}, event_id="evt_m1"), "created": "abc"},
+        "created not a number": {
+            **stripe_event("charge.refunded", {"id": "ch_x"}, event_id="evt_m1"),
+            "created": "abc",
+        },
         "amount_total not a number": stripe_event(
             "checkout.session.completed", {**session, "amount_total": "lots"}, event_id="evt_m2"
         ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import httpx
 import pytest
@@ -19,11 +19,11 @@ from models.api_keys import ApiRole
 from tests.email.conftest import EventSigner
 
 BUDGET = 5
-Client = Callable[[str], "AsyncIterator[httpx.AsyncClient]"]
+Throttled = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
 @pytest.fixture
-def throttled(settings: Settings, db: Database, time_env: WorkflowEnvironment) -> Callable[..., object]:
+def throttled(settings: Settings, db: Database, time_env: WorkflowEnvironment) -> Throttled:
     """Clients of one app (a budget of 5 failures a minute), each from the client address given."""
     limited = settings.model_copy(
         update={
@@ -52,7 +52,7 @@ def _wrong_key() -> dict[str, str]:
     return {"Authorization": f"Bearer bf_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"}
 
 
-async def test_wrong_keys_beyond_the_budget_get_429_with_retry_after(throttled, viewer_key: str) -> None:  # type: ignore[no-untyped-def]
+async def test_wrong_keys_beyond_the_budget_get_429_with_retry_after(throttled: Throttled, viewer_key: str) -> None:
     async with throttled("198.51.100.1") as attacker, throttled("198.51.100.2") as staff:
         statuses = [(await attacker.get("/v1/invoices", headers=_wrong_key())).status_code for _ in range(BUDGET + 3)]
         assert statuses == [401] * BUDGET + [429] * 3
@@ -62,15 +62,16 @@ async def test_wrong_keys_beyond_the_budget_get_429_with_retry_after(throttled, 
         assert (await staff.get("/v1/invoices", headers={"Authorization": f"Bearer {viewer_key}"})).status_code == 200
 
 
-async def test_successful_requests_spend_no_budget(throttled, viewer_key: str) -> None:  # type: ignore[no-untyped-def]
+async def test_successful_requests_spend_no_budget(throttled: Throttled, viewer_key: str) -> None:
     async with throttled("198.51.100.3") as staff:
+        good = {"Authorization": f"Bearer {viewer_key}"}
         for _ in range(BUDGET * 6):
-            assert (await staff.get("/v1/invoices", headers={"Authorization": f"Bearer {viewer_key}"})).status_code == 200
+            assert (await staff.get("/v1/invoices", headers=good)).status_code == 200
         assert (await staff.get("/v1/invoices", headers=_wrong_key())).status_code == 401
 
 
 @pytest.mark.parametrize("prefix", ["/i/", "/pay/", "/i/{}/pdf"])
-async def test_unknown_token_guesses_beyond_the_budget_get_429(throttled, prefix: str) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_token_guesses_beyond_the_budget_get_429(throttled: Throttled, prefix: str) -> None:
     async with throttled(f"198.51.100.{10 + len(prefix)}") as guesser:
         statuses = []
         for _ in range(BUDGET + 2):
@@ -80,7 +81,7 @@ async def test_unknown_token_guesses_beyond_the_budget_get_429(throttled, prefix
         assert statuses == [404] * BUDGET + [429] * 2
 
 
-async def test_bad_webhook_signatures_spend_the_budget(throttled) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_webhook_signatures_spend_the_budget(throttled: Throttled) -> None:
     async with throttled("198.51.100.30") as forger:
         statuses = []
         for n in range(BUDGET + 1):
@@ -89,7 +90,7 @@ async def test_bad_webhook_signatures_spend_the_budget(throttled) -> None:  # ty
         assert statuses == [401] * BUDGET + [429]
 
 
-async def test_forged_stripe_and_sendgrid_deliveries_spend_the_budget(throttled) -> None:  # type: ignore[no-untyped-def]
+async def test_forged_stripe_and_sendgrid_deliveries_spend_the_budget(throttled: Throttled) -> None:
     forged_sendgrid = EventSigner().headers(b"[]")  # signed with a key that is not the configured one
     async with throttled("198.51.100.31") as forger:
         statuses = []
@@ -97,12 +98,13 @@ async def test_forged_stripe_and_sendgrid_deliveries_spend_the_budget(throttled)
             if n % 2:
                 response = await forger.post("/webhooks/sendgrid", content=b"[]", headers=forged_sendgrid)
             else:
-                response = await forger.post("/webhooks/stripe", content=b"{}", headers={"Stripe-Signature": "t=1,v1=0"})
+                forged = {"Stripe-Signature": "t=1,v1=0"}
+                response = await forger.post("/webhooks/stripe", content=b"{}", headers=forged)
             statuses.append(response.status_code)
         assert statuses == [400] * BUDGET + [429]
 
 
-async def test_a_malformed_but_signed_delivery_spends_no_budget(throttled) -> None:  # type: ignore[no-untyped-def]
+async def test_a_malformed_but_signed_delivery_spends_no_budget(throttled: Throttled) -> None:
     import stripe
 
     raw = "[1, 2]"

@@ -10,8 +10,8 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from billflow import metrics
 from billflow.payments.stripe_events import MalformedEvent, parse_event, receive_stripe_event
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
-from billflow.web.throttle import count_failure
 from billflow.web.routes.sendgrid_webhooks import send_email_now
+from billflow.web.throttle import count_failure
 
 log = logging.getLogger(__name__)
 
