@@ -106,6 +106,35 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+    # Web edges (issue 11): body limits per route, webhook freshness, throttling, what production exposes.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, alias="BILLFLOW_MAX_BODY_BYTES")
+    # SendGrid posts batches of up to thousands of events (2,500 events are about 1.1 MB).
+    sendgrid_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, alias="BILLFLOW_SENDGRID_MAX_BODY_BYTES")
+    # A SendGrid delivery signed longer ago (or further ahead) than this is refused as a replay, as Stripe's 300 s.
+    sendgrid_event_tolerance_seconds: int = Field(default=300, ge=1, alias="SENDGRID_EVENT_TOLERANCE")
+    # Failed authentications and unknown page tokens per client address (`limits` notation); "" turns it off.
+    auth_failure_limit: str = Field(default="20/minute", alias="BILLFLOW_AUTH_FAILURE_LIMIT")
+    # /docs, /redoc, /openapi.json and /metrics: unset means on in development, off in production.
+    expose_docs: bool | None = Field(default=None, alias="BILLFLOW_EXPOSE_DOCS")
+    expose_metrics: bool | None = Field(default=None, alias="BILLFLOW_EXPOSE_METRICS")
+    metrics_token: str | None = Field(default=None, alias="BILLFLOW_METRICS_TOKEN")  # set: /metrics needs it
+
+    @property
+    def docs_exposed(self) -> bool:
+        return self.expose_docs if self.expose_docs is not None else self.env != "production"
+
+    @property
+    def metrics_exposed(self) -> bool:
+        return self.expose_metrics if self.expose_metrics is not None else self.env != "production"
+
+    @field_validator("auth_failure_limit")
+    @classmethod
+    def _limit_parses(cls, value: str) -> str:
+        if value.strip():
+            from limits import parse  # raises ValueError naming the bad notation
+
+            parse(value)
+        return value.strip()
 
     @property
     def email_reconciliation(self) -> bool:

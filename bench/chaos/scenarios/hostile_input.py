@@ -1,6 +1,7 @@
 """Hostile input: oversized bodies, wrong types, unknown currencies, negative or huge amounts, invalid time
 zones, unicode and injection strings in every text field of a booking event, staff actions, query strings and
-public tokens. Every answer is a clear 4xx (422 naming the field) or a faithful 2xx; nothing refused is
+public tokens; chunked oversized bodies, signed but malformed payloads and a stale delivery on the webhooks
+(hostile_webhooks). Every answer is a clear 4xx (422 naming the field) or a faithful 2xx; nothing refused is
 stored; nothing crashes (no 5xx); stored hostile text comes back verbatim and is escaped on the invoice page."""
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ import psycopg
 from bench.chaos.context import SuiteContext
 from bench.chaos.harness import ChaosStack
 from bench.chaos.report import ScenarioResult
+from bench.chaos.scenarios.hostile_webhooks import run_webhook_cases, webhook_env
+from bench.chaos.signing import SendGridSigner
 from billflow.db import Database
 from billflow.services.api_keys import NewApiKey, create_key
+from billflow.services.integrations import NewIntegration, create_integration
 from models.api_keys import ApiRole
 
 NAME = "hostile input"
@@ -111,16 +115,18 @@ def put(doc: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any
 async def run(ctx: SuiteContext) -> ScenarioResult:
     began = time.monotonic()
     result = ScenarioResult(NAME)
-    async with ChaosStack(ctx.postgres, ctx.scenario_dir("hostile_input"), api=True) as stack:
-        await _run(stack, result)
+    signer = SendGridSigner()
+    async with ChaosStack(ctx.postgres, ctx.scenario_dir("hostile_input"), api=True, env=webhook_env(signer)) as stack:
+        await _run(stack, result, signer)
     result.seconds = time.monotonic() - began
     return result
 
 
-async def _run(stack: ChaosStack, result: ScenarioResult) -> None:
+async def _run(stack: ChaosStack, result: ScenarioResult, signer: SendGridSigner) -> None:
     assert stack.api is not None
     db = Database(stack.settings_env["DATABASE_URL"], pool_size=1)
     token = (await create_key(db, NewApiKey(name="hostile", role=ApiRole.admin))).token
+    calcom = await create_integration(db, NewIntegration(name="hostile-calcom"))
     await db.dispose()
     auth = {"Authorization": f"Bearer {token}"}
     answers: Counter[str] = Counter()
@@ -200,14 +206,21 @@ async def _run(stack: ChaosStack, result: ScenarioResult) -> None:
                 result.problems.append(f"{method} {url[:60]}: {answer.status_code} {answer.text[:160]}")
             elif answer.status_code < 400 and method == "POST":
                 result.problems.append(f"{method} {url[:60]}: accepted ({answer.status_code})")
-        await asyncio.sleep(3)  # the accepted events' workflows record their invoices
+        await asyncio.sleep(3)  # the accepted events' workflows record their invoices (and their emails)
         await _check_storage(stack, http, refused, accepted, result)
+        webhook_cases = await run_webhook_cases(
+            http, stack.plain_url, signer, (calcom.name, calcom.secret), answers, result
+        )
     result.invoices = len(accepted)
     result.faults = sum(answers.values())
     result.notes.append(
         f"{result.faults} hostile requests; answers " + ", ".join(f"{k}: {v}" for k, v in sorted(answers.items()))
     )
     result.notes.append(f"{len(refused)} refused events left no row; {len(accepted)} hostile texts stored verbatim")
+    result.notes.append(
+        f"{webhook_cases} webhook cases (chunked oversized bodies, signed malformed payloads, a stale SendGrid "
+        "delivery): none stored"
+    )
 
 
 async def _check_storage(
