@@ -12,12 +12,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class PaymentBackend(StrEnum):
-    local = "local"  # billflow's own pay page; zero setup
+    local = "local"  # billflow's own demo pay page (no money moves); zero setup, refused in production
     stripe = "stripe"
 
 
 class EmailBackend(StrEnum):
-    outbox = "outbox"  # rendered mail is stored in the database and printable; zero setup
+    outbox = "outbox"  # rendered mail is stored in the database and printable; zero setup, refused in production
     sendgrid = "sendgrid"
     smtp = "smtp"
 
@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     email_resend_after_seconds: int = Field(default=600, ge=1, alias="BILLFLOW_EMAIL_RESEND_AFTER")
     email_reconcile_every_seconds: int = Field(default=300, ge=1, alias="BILLFLOW_EMAIL_RECONCILE_EVERY")
 
-    # Operations. production: JSON logs, and every secret must be given (no embedded database, no defaults).
+    # Operations. production: JSON logs, every secret given (no embedded database, no defaults), and real
+    # providers only (Stripe; SendGrid or SMTP).
     env: Literal["development", "production"] = Field(default="development", alias="BILLFLOW_ENV")
     log_format: Literal["console", "json"] | None = Field(default=None, alias="BILLFLOW_LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="BILLFLOW_LOG_LEVEL")
@@ -89,9 +90,20 @@ class Settings(BaseSettings):
     def _production_has_its_secrets(self) -> Settings:
         if self.env != "production":
             return self
+        # The demo backends move no money and send no mail: in production they would mark invoices paid for
+        # anyone holding a pay link, and keep every invoice email in a table nobody reads.
+        if self.payment_backend is PaymentBackend.local:
+            raise ValueError(
+                "BILLFLOW_ENV=production refuses BILLFLOW_PAYMENT_BACKEND=local (the demo pay page: no money moves); "
+                "set BILLFLOW_PAYMENT_BACKEND=stripe"
+            )
+        if self.email_backend is EmailBackend.outbox:
+            raise ValueError(
+                "BILLFLOW_ENV=production refuses BILLFLOW_EMAIL_BACKEND=outbox (emails are stored, never sent); "
+                "set BILLFLOW_EMAIL_BACKEND=sendgrid or smtp"
+            )
         required = {"DATABASE_URL": self.database_url}
-        if self.payment_backend is PaymentBackend.stripe:
-            required |= {"STRIPE_API_KEY": self.stripe_api_key, "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret}
+        required |= {"STRIPE_API_KEY": self.stripe_api_key, "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret}
         if self.email_backend is EmailBackend.sendgrid:
             required["SENDGRID_API_KEY"] = self.sendgrid_api_key
         missing = sorted(name for name, value in required.items() if not value)
