@@ -7,14 +7,12 @@ can be added later without breaking runs in flight.
 from __future__ import annotations
 
 import re
-import zoneinfo
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
 from uuid import uuid4
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     EmailStr,
@@ -26,18 +24,8 @@ from pydantic import (
 
 from models.enums import EmailKind, InvoiceStatus
 from models.money import CurrencyCode, MinorAmount
+from models.time_zones import TimeZoneName
 
-# Computed once outside the workflow sandbox; membership is all validation needs.
-_TIME_ZONES = frozenset(zoneinfo.available_timezones())
-
-
-def _check_time_zone(name: str) -> str:
-    if name not in _TIME_ZONES:
-        raise ValueError(f"unknown IANA time zone {name!r}")
-    return name
-
-
-TimeZoneName = Annotated[str, AfterValidator(_check_time_zone)]
 _KEY = re.compile(r"^[A-Za-z0-9._:@-]{1,120}$")
 BusinessKey = Annotated[str, Field(pattern=_KEY.pattern)]
 

@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import json
 import re
-import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +40,7 @@ from models.columns import utcnow
 from models.enums import InvoiceStatus
 from models.invoices import Invoice
 from models.money import CurrencyCode
+from models.time_zones import is_iana_zone
 from models.workflow_io import (
     BookingIn,
     ClientIn,
@@ -56,7 +56,6 @@ PAYMENT_TERMS = timedelta(days=14)
 # How long an answer waits for the workflow to issue (or settle) the invoice; Cal.com gets the number if it did.
 ANSWER_WAIT = timedelta(seconds=5)
 
-_TIME_ZONES = frozenset(zoneinfo.available_timezones())
 _KEY = re.compile(r"^[A-Za-z0-9._:@-]{1,120}$")
 _CURRENCY: TypeAdapter[str] = TypeAdapter(CurrencyCode)
 
@@ -134,7 +133,8 @@ def _clip(text: str, limit: int = 2000) -> str:
 
 
 def _zone(*names: str | None) -> str:
-    return next((n for n in names if n in _TIME_ZONES), "UTC")
+    """The first IANA zone name given (attendee, then organizer); Cal.com passes the browser's, unchecked."""
+    return next((n for n in names if n is not None and is_iana_zone(n)), "UTC")
 
 
 def client_from(booking: CalBooking) -> ClientIn:

@@ -28,7 +28,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def test_production_refuses_the_local_pay_backend() -> None:
     with pytest.raises(ValidationError, match="BILLFLOW_PAYMENT_BACKEND=local") as err:
-        Settings(BILLFLOW_ENV="production", BILLFLOW_PAYMENT_BACKEND="local", BILLFLOW_EMAIL_BACKEND="sendgrid", **PROVIDERS)
+        Settings(
+            BILLFLOW_ENV="production", BILLFLOW_PAYMENT_BACKEND="local", BILLFLOW_EMAIL_BACKEND="sendgrid", **PROVIDERS
+        )
     assert "stripe" in str(err.value)
 
 
@@ -39,12 +41,16 @@ def test_production_refuses_the_default_backends() -> None:
 
 def test_production_refuses_the_outbox_email_backend() -> None:
     with pytest.raises(ValidationError, match="BILLFLOW_EMAIL_BACKEND=outbox"):
-        Settings(BILLFLOW_ENV="production", BILLFLOW_PAYMENT_BACKEND="stripe", BILLFLOW_EMAIL_BACKEND="outbox", **PROVIDERS)
+        Settings(
+            BILLFLOW_ENV="production", BILLFLOW_PAYMENT_BACKEND="stripe", BILLFLOW_EMAIL_BACKEND="outbox", **PROVIDERS
+        )
 
 
 @pytest.mark.parametrize("email", ["sendgrid", "smtp"])
 def test_production_starts_with_stripe_and_a_real_email_backend(email: str) -> None:
-    settings = Settings(BILLFLOW_ENV="production", BILLFLOW_PAYMENT_BACKEND="stripe", BILLFLOW_EMAIL_BACKEND=email, **PROVIDERS)
+    settings = Settings(
+        BILLFLOW_ENV="production", BILLFLOW_PAYMENT_BACKEND="stripe", BILLFLOW_EMAIL_BACKEND=email, **PROVIDERS
+    )
     assert settings.payment_backend == "stripe"
 
 
