@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from models.enums import EmailKind, InvoiceStatus
-from models.money import CurrencyCode, MinorAmount
+from models.money import CurrencyCode, MinorAmount, check_total, price_amounts
 from models.time_zones import TimeZoneName
 
 _KEY = re.compile(r"^[A-Za-z0-9._:@-]{1,120}$")
@@ -49,6 +49,21 @@ class LineIn(BaseModel):
     quantity: Decimal = Field(default=Decimal(1), gt=0, le=1_000_000, decimal_places=3)
     unit_price_minor: MinorAmount
     tax_rate_bp: int = Field(default=0, ge=0, le=10_000, description="tax rate in basis points: 2000 = 20 %")
+
+    @model_validator(mode="after")
+    def _total_in_range(self) -> LineIn:
+        check_total(self.total_minor, "line total")
+        return self
+
+    @property
+    def total_minor(self) -> int:
+        return sum(price_amounts(self.quantity, self.unit_price_minor, self.tax_rate_bp))
+
+
+def check_lines_total(lines: list[LineIn]) -> list[LineIn]:
+    """The invoice total (every line, tax included) stays within MAX_TOTAL_MINOR."""
+    check_total(sum(line.total_minor for line in lines), "invoice total")
+    return lines
 
 
 class ReminderStep(BaseModel):
@@ -104,6 +119,11 @@ class BookingIn(BaseModel):
         if value < timedelta(0) or value > timedelta(days=366):
             raise ValueError("payment_terms must be between 0 and 366 days")
         return value
+
+    @field_validator("lines")
+    @classmethod
+    def _lines_total(cls, lines: list[LineIn]) -> list[LineIn]:
+        return check_lines_total(lines)
 
     @property
     def source_key(self) -> str:
