@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     email_resend_after_seconds: int = Field(default=600, ge=1, alias="BILLFLOW_EMAIL_RESEND_AFTER")
     email_reconcile_every_seconds: int = Field(default=300, ge=1, alias="BILLFLOW_EMAIL_RECONCILE_EVERY")
 
+    # Recurring billing: a subscription created with a past start date bills the periods already due at once
+    # (one invoice workflow each); more than this many is refused (422 naming start_date).
+    subscription_max_backfill_periods: int = Field(
+        default=12, ge=0, le=1000, alias="BILLFLOW_SUBSCRIPTION_MAX_BACKFILL"
+    )
+
     # Operations. production: JSON logs, every secret given (no embedded database, no defaults), and real
     # providers only (Stripe; SendGrid or SMTP).
     env: Literal["development", "production"] = Field(default="development", alias="BILLFLOW_ENV")

@@ -168,7 +168,13 @@ async def _subscription_created(
     data = event.data
     if not data.subscription_id:
         data = data.model_copy(update={"subscription_id": f"{integration}-{event.id}"[:SUBSCRIPTION_ID_MAX]})
-    view = await subscriptions_service.create_and_start(db, client, data, task_queue=settings.task_queue)
+    view = await subscriptions_service.create_and_start(
+        db,
+        client,
+        data,
+        task_queue=settings.task_queue,
+        max_backfill_periods=settings.subscription_max_backfill_periods,
+    )
     return EventAccepted(
         event_id=event.id,
         type=event.type,

@@ -72,6 +72,26 @@ class SubscriptionConflict(ValueError):
     """The id is taken by a different subscription, or the action does not apply in the current state."""
 
 
+class BackfillTooLong(ValueError):
+    """A past start date would bill more periods at once than the bound allows; names the field (422)."""
+
+    field = "start_date"
+
+
+# BILLFLOW_SUBSCRIPTION_MAX_BACKFILL's default, for callers without settings.
+MAX_BACKFILL_PERIODS = 12
+BACKFILL_SETTING = "BILLFLOW_SUBSCRIPTION_MAX_BACKFILL"
+
+
+def check_backfill(schedule: BillingSchedule, *, now: datetime, max_periods: int) -> None:
+    due = periods.count_due(schedule, now, stop_after=max_periods)
+    if due > max_periods:
+        raise BackfillTooLong(
+            f"start_date: {schedule.start_date.isoformat()} would bill more than {max_periods} past periods at once "
+            f"(at most {max_periods}, {BACKFILL_SETTING}); choose a later start date"
+        )
+
+
 class WorkflowClosed(Exception):
     """The subscription's workflow has finished (cancelled or ended): it takes no more actions."""
 
@@ -125,12 +145,17 @@ async def _require(session: AsyncSession, subscription_id: str, *, for_update: b
     return sub
 
 
-async def create_subscription(session: AsyncSession, *, data: SubscriptionIn) -> tuple[Subscription, bool]:
+async def create_subscription(
+    session: AsyncSession, *, data: SubscriptionIn, max_backfill_periods: int = MAX_BACKFILL_PERIODS
+) -> tuple[Subscription, bool]:
     """Insert the subscription and its first plan version; (subscription, created). The same id again returns
-    the first one, unless it names a different client (a conflict, not a silent overwrite)."""
+    the first one, unless it names a different client (a conflict, not a silent overwrite). A new subscription
+    whose start date lies so far back that more than `max_backfill_periods` periods are due is refused."""
     subscription_id = data.subscription_id or new_subscription_id()
-    client_id = await clients_repo.upsert_client(session, client=data.client)
     existing = await _existing(session, subscription_id)
+    if existing is None:  # before any write: a refused backfill stores nothing
+        check_backfill(data.schedule(), now=utcnow(), max_periods=max_backfill_periods)
+    client_id = await clients_repo.upsert_client(session, client=data.client)
     if existing is not None:
         if existing.client_id != client_id:
             raise SubscriptionConflict(f"subscription_id {subscription_id} belongs to another client")
@@ -368,12 +393,17 @@ async def start_workflow(client: Client, subscription_id: str, *, task_queue: st
 
 
 async def create_and_start(
-    db: Database, temporal: Client, data: SubscriptionIn, *, task_queue: str
+    db: Database,
+    temporal: Client,
+    data: SubscriptionIn,
+    *,
+    task_queue: str,
+    max_backfill_periods: int = MAX_BACKFILL_PERIODS,
 ) -> SubscriptionView:
     """Create (or find) the subscription and make sure its workflow runs: shared by the API, the CLI and the
     `subscription.created` booking event. Safe to repeat with the same subscription_id."""
     async with db.session() as session:
-        sub, _created = await create_subscription(session, data=data)
+        sub, _created = await create_subscription(session, data=data, max_backfill_periods=max_backfill_periods)
     if not SubscriptionStatus(sub.status).is_final:
         # A run that closed earlier is not started again (REJECT_DUPLICATE): that is what we want.
         with contextlib.suppress(WorkflowAlreadyStartedError):

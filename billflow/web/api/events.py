@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials
 from temporalio.service import RPCError
 
 from billflow.services import booking_events, integrations
+from billflow.services import subscriptions as subscriptions_service
 from billflow.services.api_keys import verify_token
 from billflow.web.auth import UNAUTHORIZED, api_key_scheme, bearer_scheme, presented_token
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
@@ -155,6 +157,12 @@ async def receive_event(
         answer, replayed = await booking_events.handle_event(db, temporal, settings, integration=source, event=event)
     except booking_events.EventIdReused as err:
         raise HTTPException(409, str(err)) from None
+    except subscriptions_service.SubscriptionConflict as err:
+        raise HTTPException(409, str(err)) from None
+    except subscriptions_service.BackfillTooLong as err:  # nothing stored: the event's transaction rolled back
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", "data", err.field), "msg": str(err)}]
+        ) from None
     except RPCError as err:  # Temporal unreachable: nothing was stored, the integration should retry
         raise HTTPException(503, f"workflow service unavailable: {err.message}", headers={"Retry-After": "5"}) from None
     if replayed:

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from billflow.repositories import subscriptions as subs_repo
@@ -64,9 +65,17 @@ async def create_subscription(
     data: SubscriptionIn, db: DatabaseDep, temporal: TemporalDep, settings: SettingsDep, _: StaffDep
 ) -> SubscriptionView:
     try:
-        return await service.create_and_start(db, temporal, data, task_queue=settings.task_queue)
+        return await service.create_and_start(
+            db,
+            temporal,
+            data,
+            task_queue=settings.task_queue,
+            max_backfill_periods=settings.subscription_max_backfill_periods,
+        )
     except service.SubscriptionConflict as err:
         raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
+    except service.BackfillTooLong as err:
+        raise RequestValidationError([{"type": "value_error", "loc": ("body", err.field), "msg": str(err)}]) from None
 
 
 @router.get("", summary="List subscriptions, newest first")
