@@ -70,7 +70,10 @@ class InvoiceActivities:
                     invoice = await invoices_repo.get_invoice(session, invoice_id=invoice_id)
                     client_id = invoice.client_id if invoice else None
                 elif data is not None:
-                    client_id = await clients_repo.upsert_client(session, client=data.booking.client)
+                    booking = data.booking
+                    client_id = await clients_repo.upsert_client(
+                        session, client=booking.client, source=booking.client_owner, actor=booking.requester
+                    )
                 if client_id is None:
                     return
                 await timeline_repo.add_event(

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from models.client_sources import source_of_booking
 from models.enums import EmailKind, InvoiceStatus
 from models.money import CurrencyCode, MinorAmount, check_total, price_amounts
 from models.time_zones import TimeZoneName
@@ -112,6 +113,18 @@ class BookingIn(BaseModel):
     subscription_id: str | None = None
     period_start: date | None = None
     period_end: date | None = None
+    # Set by billflow's intake, never taken from a body: whose client this is ("staff", "integration:{name}")
+    # and who sent the booking (recorded when it changes the client's email). None in runs started earlier.
+    client_source: str | None = Field(default=None, max_length=80)
+    requested_by: str | None = Field(default=None, max_length=200)
+
+    @property
+    def client_owner(self) -> str:
+        return self.client_source or source_of_booking(self.source)
+
+    @property
+    def requester(self) -> str:
+        return self.requested_by or self.client_owner
 
     @field_validator("payment_terms")
     @classmethod

@@ -131,6 +131,7 @@ async def _create(raw: Any, as_json: bool) -> None:
                 data,
                 task_queue=settings.task_queue,
                 max_backfill_periods=settings.subscription_max_backfill_periods,
+                actor="cli",
             )
         except service.SubscriptionConflict as err:
             fail(str(err))

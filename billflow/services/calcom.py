@@ -36,6 +36,7 @@ from billflow.services import clients as clients_service
 from billflow.services import invoice_runs, invoicing
 from models.booking_events import reject_nul
 from models.calcom import CalBooking, CalDeliveryResult, CalOutcome, CalTrigger, CalWebhook
+from models.client_sources import integration_source
 from models.columns import utcnow
 from models.enums import InvoiceStatus
 from models.invoices import Invoice
@@ -446,6 +447,8 @@ def booking_in(ctx: _Context, root: str, client: ClientIn, price: _Price) -> Boo
         memo.append(f"Guests (not billed): {guests}")
     return BookingIn(
         source=ctx.integration,
+        client_source=integration_source(ctx.integration),
+        requested_by=f"calcom:{ctx.integration}",
         booking_id=root,
         client=client,
         lines=[
@@ -470,7 +473,9 @@ async def _issue(ctx: _Context, root: str, *, paid: bool = False) -> CalDelivery
     """Upsert the client and start the chain's invoice workflow (with the Cal.com payment when `paid`)."""
     client = client_from(ctx.booking)
     async with ctx.db.session() as session:
-        client_id = await clients_repo.upsert_client(session, client=client)
+        client_id = await clients_repo.upsert_client(
+            session, client=client, source=integration_source(ctx.integration), actor=f"calcom:{ctx.integration}"
+        )
         price = await price_of(session, ctx.booking)
         if price is None:
             await timeline_repo.add_event(

@@ -47,7 +47,9 @@ async def issue_invoice(session: AsyncSession, *, booking: BookingIn, workflow_i
         return existing
     if booking.issued_at is None:
         raise ValueError("issued_at must be fixed by the caller so that retries agree")
-    client_id = await clients_repo.upsert_client(session, client=booking.client)
+    client_id = await clients_repo.upsert_client(
+        session, client=booking.client, source=booking.client_owner, actor=booking.requester
+    )
     tz = booking.client.timezone
     due_date, due_at = initial_due(booking.reminder_policy, tz, booking.issued_at, booking.payment_terms)
     issue_date = booking.issued_at.astimezone(ZoneInfo(tz)).date()

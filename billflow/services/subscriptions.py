@@ -28,6 +28,7 @@ from billflow.db import Database
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import subscriptions as subs_repo
 from billflow.repositories import timeline as timeline_repo
+from models.client_sources import STAFF_SOURCE
 from models.clients import Client as ClientRow
 from models.columns import utcnow
 from models.enums import InvoiceStatus
@@ -124,6 +125,8 @@ def booking_for_period(sub: Subscription, client: ClientRow, lines: list[LineIn]
         source=BOOKING_SOURCE,
         booking_id=invoice_booking_id(sub.id, period.start),
         client=ClientIn(external_id=client.external_id, name=client.name, email=client.email, timezone=sub.timezone),
+        client_source=client.source,  # the subscription's own client, whoever else uses the external id
+        requested_by=f"subscription:{sub.id}",
         lines=lines,
         currency=sub.currency,
         payment_terms=timedelta(seconds=sub.payment_terms_seconds),
@@ -146,7 +149,12 @@ async def _require(session: AsyncSession, subscription_id: str, *, for_update: b
 
 
 async def create_subscription(
-    session: AsyncSession, *, data: SubscriptionIn, max_backfill_periods: int = MAX_BACKFILL_PERIODS
+    session: AsyncSession,
+    *,
+    data: SubscriptionIn,
+    max_backfill_periods: int = MAX_BACKFILL_PERIODS,
+    client_source: str = STAFF_SOURCE,
+    actor: str = STAFF_SOURCE,
 ) -> tuple[Subscription, bool]:
     """Insert the subscription and its first plan version; (subscription, created). The same id again returns
     the first one, unless it names a different client (a conflict, not a silent overwrite). A new subscription
@@ -155,7 +163,7 @@ async def create_subscription(
     existing = await _existing(session, subscription_id)
     if existing is None:  # before any write: a refused backfill stores nothing
         check_backfill(data.schedule(), now=utcnow(), max_periods=max_backfill_periods)
-    client_id = await clients_repo.upsert_client(session, client=data.client)
+    client_id = await clients_repo.upsert_client(session, client=data.client, source=client_source, actor=actor)
     if existing is not None:
         if existing.client_id != client_id:
             raise SubscriptionConflict(f"subscription_id {subscription_id} belongs to another client")
@@ -399,11 +407,15 @@ async def create_and_start(
     *,
     task_queue: str,
     max_backfill_periods: int = MAX_BACKFILL_PERIODS,
+    client_source: str = STAFF_SOURCE,
+    actor: str = STAFF_SOURCE,
 ) -> SubscriptionView:
     """Create (or find) the subscription and make sure its workflow runs: shared by the API, the CLI and the
     `subscription.created` booking event. Safe to repeat with the same subscription_id."""
     async with db.session() as session:
-        sub, _created = await create_subscription(session, data=data, max_backfill_periods=max_backfill_periods)
+        sub, _created = await create_subscription(
+            session, data=data, max_backfill_periods=max_backfill_periods, client_source=client_source, actor=actor
+        )
     if not SubscriptionStatus(sub.status).is_final:
         # A run that closed earlier is not started again (REJECT_DUPLICATE): that is what we want.
         with contextlib.suppress(WorkflowAlreadyStartedError):

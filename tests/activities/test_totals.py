@@ -100,7 +100,7 @@ async def test_a_data_error_is_non_retryable_logged_and_on_the_timeline(
     assert "NumericValueOutOfRange" in str(raised.value)
     assert any(data.workflow_id in r.getMessage() for r in caplog.records)
     async with db.session() as session:
-        client = await clients_repo.get_client(session, external_id=data.client.external_id)
+        client = await clients_repo.get_client(session, external_id=data.client.external_id, source="staff")
         assert client is not None and client.id is not None
         events = await timeline_repo.list_events(session, client_id=client.id)
     failed = [e for e in events if e.kind == "invoice.failed"]

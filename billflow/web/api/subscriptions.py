@@ -62,7 +62,7 @@ class TriggerIn(NoteIn):
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a subscription and start its billing")
 async def create_subscription(
-    data: SubscriptionIn, db: DatabaseDep, temporal: TemporalDep, settings: SettingsDep, _: StaffDep
+    data: SubscriptionIn, db: DatabaseDep, temporal: TemporalDep, settings: SettingsDep, principal: StaffDep
 ) -> SubscriptionView:
     try:
         return await service.create_and_start(
@@ -71,6 +71,7 @@ async def create_subscription(
             data,
             task_queue=settings.task_queue,
             max_backfill_periods=settings.subscription_max_backfill_periods,
+            actor=principal.actor,
         )
     except service.SubscriptionConflict as err:
         raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
