@@ -13,12 +13,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class PaymentBackend(StrEnum):
-    local = "local"  # billflow's own pay page; zero setup
+    local = "local"  # billflow's own demo pay page (no money moves); zero setup, refused in production
     stripe = "stripe"
 
 
 class EmailBackend(StrEnum):
-    outbox = "outbox"  # rendered mail is stored in the database and printable; zero setup
+    outbox = "outbox"  # rendered mail is stored in the database and printable; zero setup, refused in production
     sendgrid = "sendgrid"
     smtp = "smtp"
 
@@ -69,7 +69,14 @@ class Settings(BaseSettings):
     email_resend_after_seconds: int = Field(default=600, ge=1, alias="BILLFLOW_EMAIL_RESEND_AFTER")
     email_reconcile_every_seconds: int = Field(default=300, ge=1, alias="BILLFLOW_EMAIL_RECONCILE_EVERY")
 
-    # Operations. production: JSON logs, and every secret must be given (no embedded database, no defaults).
+    # Recurring billing: a subscription created with a past start date bills the periods already due at once
+    # (one invoice workflow each); more than this many is refused (422 naming start_date).
+    subscription_max_backfill_periods: int = Field(
+        default=12, ge=0, le=1000, alias="BILLFLOW_SUBSCRIPTION_MAX_BACKFILL"
+    )
+
+    # Operations. production: JSON logs, every secret given (no embedded database, no defaults), and real
+    # providers only (Stripe; SendGrid or SMTP).
     env: Literal["development", "production"] = Field(default="development", alias="BILLFLOW_ENV")
     log_format: Literal["console", "json"] | None = Field(default=None, alias="BILLFLOW_LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="BILLFLOW_LOG_LEVEL")
@@ -106,6 +113,7 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
     # Web edges (issue 11): body limits per route, webhook freshness, throttling, what production exposes.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, alias="BILLFLOW_MAX_BODY_BYTES")
     # SendGrid posts batches of up to thousands of events (2,500 events are about 1.1 MB).
@@ -149,9 +157,20 @@ class Settings(BaseSettings):
     def _production_has_its_secrets(self) -> Settings:
         if self.env != "production":
             return self
+        # The demo backends move no money and send no mail: in production they would mark invoices paid for
+        # anyone holding a pay link, and keep every invoice email in a table nobody reads.
+        if self.payment_backend is PaymentBackend.local:
+            raise ValueError(
+                "BILLFLOW_ENV=production refuses BILLFLOW_PAYMENT_BACKEND=local (the demo pay page: no money moves); "
+                "set BILLFLOW_PAYMENT_BACKEND=stripe"
+            )
+        if self.email_backend is EmailBackend.outbox:
+            raise ValueError(
+                "BILLFLOW_ENV=production refuses BILLFLOW_EMAIL_BACKEND=outbox (emails are stored, never sent); "
+                "set BILLFLOW_EMAIL_BACKEND=sendgrid or smtp"
+            )
         required: dict[str, object] = {"DATABASE_URL": self.database_url, "BILLFLOW_CODEC_KEYS": self.codec_keys}
-        if self.payment_backend is PaymentBackend.stripe:
-            required |= {"STRIPE_API_KEY": self.stripe_api_key, "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret}
+        required |= {"STRIPE_API_KEY": self.stripe_api_key, "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret}
         if self.email_backend is EmailBackend.sendgrid:
             required["SENDGRID_API_KEY"] = self.sendgrid_api_key
         missing = sorted(name for name, value in required.items() if not value)

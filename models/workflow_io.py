@@ -7,14 +7,12 @@ can be added later without breaking runs in flight.
 from __future__ import annotations
 
 import re
-import zoneinfo
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
 from uuid import uuid4
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     EmailStr,
@@ -24,20 +22,11 @@ from pydantic import (
     model_validator,
 )
 
+from models.client_sources import source_of_booking
 from models.enums import EmailKind, InvoiceStatus
-from models.money import CurrencyCode, MinorAmount
+from models.money import CurrencyCode, MinorAmount, check_total, price_amounts
+from models.time_zones import TimeZoneName
 
-# Computed once outside the workflow sandbox; membership is all validation needs.
-_TIME_ZONES = frozenset(zoneinfo.available_timezones())
-
-
-def _check_time_zone(name: str) -> str:
-    if name not in _TIME_ZONES:
-        raise ValueError(f"unknown IANA time zone {name!r}")
-    return name
-
-
-TimeZoneName = Annotated[str, AfterValidator(_check_time_zone)]
 _KEY = re.compile(r"^[A-Za-z0-9._:@-]{1,120}$")
 BusinessKey = Annotated[str, Field(pattern=_KEY.pattern)]
 
@@ -61,6 +50,21 @@ class LineIn(BaseModel):
     quantity: Decimal = Field(default=Decimal(1), gt=0, le=1_000_000, decimal_places=3)
     unit_price_minor: MinorAmount
     tax_rate_bp: int = Field(default=0, ge=0, le=10_000, description="tax rate in basis points: 2000 = 20 %")
+
+    @model_validator(mode="after")
+    def _total_in_range(self) -> LineIn:
+        check_total(self.total_minor, "line total")
+        return self
+
+    @property
+    def total_minor(self) -> int:
+        return sum(price_amounts(self.quantity, self.unit_price_minor, self.tax_rate_bp))
+
+
+def check_lines_total(lines: list[LineIn]) -> list[LineIn]:
+    """The invoice total (every line, tax included) stays within MAX_TOTAL_MINOR."""
+    check_total(sum(line.total_minor for line in lines), "invoice total")
+    return lines
 
 
 class ReminderStep(BaseModel):
@@ -109,6 +113,18 @@ class BookingIn(BaseModel):
     subscription_id: str | None = None
     period_start: date | None = None
     period_end: date | None = None
+    # Set by billflow's intake, never taken from a body: whose client this is ("staff", "integration:{name}")
+    # and who sent the booking (recorded when it changes the client's email). None in runs started earlier.
+    client_source: str | None = Field(default=None, max_length=80)
+    requested_by: str | None = Field(default=None, max_length=200)
+
+    @property
+    def client_owner(self) -> str:
+        return self.client_source or source_of_booking(self.source)
+
+    @property
+    def requester(self) -> str:
+        return self.requested_by or self.client_owner
 
     @field_validator("payment_terms")
     @classmethod
@@ -116,6 +132,11 @@ class BookingIn(BaseModel):
         if value < timedelta(0) or value > timedelta(days=366):
             raise ValueError("payment_terms must be between 0 and 366 days")
         return value
+
+    @field_validator("lines")
+    @classmethod
+    def _lines_total(cls, lines: list[LineIn]) -> list[LineIn]:
+        return check_lines_total(lines)
 
     @property
     def source_key(self) -> str:

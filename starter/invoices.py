@@ -21,6 +21,7 @@ from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services import clients as clients_service
 from billflow.services import invoice_runs, staff_actions
+from models.client_sources import STAFF_SOURCE
 from models.enums import InvoiceStatus
 from models.money import format_money
 from models.workflow_io import (
@@ -75,6 +76,8 @@ def create(
 
 async def _create_from(raw: dict[str, object], as_json: bool) -> None:
     booking = BookingIn.model_validate(raw)  # inside run(): a validation error becomes a clear message
+    # The CLI is staff: its bookings' clients are staff's, whatever the file says (models/client_sources).
+    booking = booking.model_copy(update={"client_source": STAFF_SOURCE, "requested_by": "cli"})
     settings = get_settings()
     client = await temporal_client(settings)
     async with database(settings) as db, db.session() as session:
@@ -107,20 +110,26 @@ async def _wait_issued(client, workflow_id: str, seconds: float = 10) -> Invoice
 def list_invoices(
     status: Annotated[InvoiceStatus | None, typer.Option(help="Only invoices in this status.")] = None,
     client: Annotated[str | None, typer.Option(help="Only this client's invoices (external id).")] = None,
+    client_source: Annotated[
+        str | None, typer.Option(help='The client\'s source ("staff", "integration:NAME") if several use the id.')
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
     as_json: bool = JsonOption,
 ) -> None:
     """The newest invoices, optionally filtered."""
-    run(_list(status, client, limit, as_json))
+    run(_list(status, client, client_source, limit, as_json))
 
 
-async def _list(status: InvoiceStatus | None, client_external_id: str | None, limit: int, as_json: bool) -> None:
+async def _list(
+    status: InvoiceStatus | None, client_external_id: str | None, client_source: str | None, limit: int, as_json: bool
+) -> None:
     async with database() as db, db.session() as session:
         client_id = None
         if client_external_id is not None:
-            found = await clients_repo.get_client(session, external_id=client_external_id)
-            if found is None:
-                fail(f"no client with external id {client_external_id!r}")
+            try:  # staff's own client when several sources use the id is not guessed: say so
+                found = await clients_service.require_client(session, client_external_id, source=client_source)
+            except (clients_service.ClientNotFound, clients_service.AmbiguousClient) as err:
+                fail(f"{err} (--client-source)" if isinstance(err, clients_service.AmbiguousClient) else str(err))
             client_id = found.id
         rows = await invoices_repo.list_invoices(session, status=status, client_id=client_id, limit=limit)
     if as_json:

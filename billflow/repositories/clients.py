@@ -14,40 +14,81 @@ from models.clients import Client
 from models.columns import utcnow
 from models.invoices import Invoice
 from models.payments import Payment
+from models.timeline import TimelineEvent
 from models.workflow_io import ClientIn
 
 
-async def upsert_client(session: AsyncSession, *, client: ClientIn) -> int:
-    """Insert or refresh the client by its external id; returns the client's id."""
-    stmt = insert(Client).values(
-        external_id=client.external_id,
-        name=client.name,
-        email=str(client.email),
-        timezone=client.timezone,
-        created_at=utcnow(),
-        updated_at=utcnow(),
-    )
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[col(Client.external_id)],
-        set_={
-            "name": stmt.excluded.name,
-            "email": stmt.excluded.email,
-            "timezone": stmt.excluded.timezone,
-            "updated_at": stmt.excluded.updated_at,
-        },
-    ).returning(col(Client.id))
-    return (await session.exec(upsert)).scalar_one()  # type: ignore[call-overload]
+async def upsert_client(session: AsyncSession, *, client: ClientIn, source: str, actor: str) -> int:
+    """Insert or refresh the client of `source` with this external id; returns the client's id.
+
+    The same external id of another source is another client: a source only ever changes its own clients. A
+    changed email is written to the client's timeline with `actor` (the integration, key or user behind it).
+    """
+    query = select(Client).where(Client.source == source, Client.external_id == client.external_id)
+    existing = (await session.exec(query.with_for_update())).first()
+    if existing is None:
+        inserted = (
+            insert(Client)
+            .values(
+                source=source,
+                external_id=client.external_id,
+                name=client.name,
+                email=str(client.email),
+                timezone=client.timezone,
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=[col(Client.source), col(Client.external_id)])
+            .returning(col(Client.id))
+        )
+        new_id = (await session.exec(inserted)).first()  # type: ignore[call-overload]
+        if new_id is not None:
+            return int(new_id[0])
+        existing = (await session.exec(query.with_for_update())).one()  # a concurrent insert won the race
+    assert existing.id is not None
+    email = str(client.email)
+    if existing.email != email:
+        await session.exec(  # type: ignore[call-overload]
+            insert(TimelineEvent).values(
+                client_id=existing.id,
+                kind="client.email_changed",
+                message=f"Email changed from {existing.email} to {email} by {actor}"[:2000],
+                data={"from": existing.email, "to": email, "by": actor, "source": source},
+                occurred_at=utcnow(),
+            )
+        )
+    if (existing.name, existing.email, existing.timezone) != (client.name, email, client.timezone):
+        existing.name, existing.email, existing.timezone = client.name, email, client.timezone
+        existing.updated_at = utcnow()
+        session.add(existing)
+        await session.flush()
+    return existing.id
 
 
 async def get_client(
-    session: AsyncSession, *, client_id: int | None = None, external_id: str | None = None
+    session: AsyncSession,
+    *,
+    client_id: int | None = None,
+    external_id: str | None = None,
+    source: str | None = None,
 ) -> Client | None:
+    """One client by id, or by (source, external id). By external id alone see `find_clients`."""
     query = select(Client)
     if client_id is not None:
         query = query.where(Client.id == client_id)
     if external_id is not None:
-        query = query.where(Client.external_id == external_id)
+        if source is None:
+            raise ValueError("a client is identified by its source and external id")
+        query = query.where(Client.external_id == external_id, Client.source == source)
     return (await session.exec(query)).first()
+
+
+async def find_clients(session: AsyncSession, *, external_id: str, source: str | None = None) -> Sequence[Client]:
+    """The clients with this external id (one per source), or the one of `source`."""
+    query = select(Client).where(Client.external_id == external_id)
+    if source is not None:
+        query = query.where(Client.source == source)
+    return (await session.exec(query.order_by(col(Client.id)).limit(20))).all()
 
 
 # --- client records (staff API, CLI, dashboard) ---------------------------------------------------

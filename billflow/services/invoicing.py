@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,7 +17,7 @@ from billflow.schedule import initial_due
 from models.columns import utcnow
 from models.enums import InvoiceStatus, PaymentKind
 from models.invoices import Invoice, InvoiceLine
-from models.money import round_minor
+from models.money import price_amounts
 from models.workflow_io import BookingIn, InvoiceTransition, LineIn, PaymentOutcome, PaymentReceived
 
 
@@ -38,9 +37,7 @@ class LineAmounts:
 
 def price_line(line: LineIn) -> LineAmounts:
     """Quantity x unit price, then tax on the rounded subtotal, each rounded half up to a minor unit."""
-    subtotal = round_minor(line.quantity * line.unit_price_minor)
-    tax = round_minor(Decimal(subtotal) * line.tax_rate_bp / 10_000)
-    return LineAmounts(subtotal, tax)
+    return LineAmounts(*price_amounts(line.quantity, line.unit_price_minor, line.tax_rate_bp))
 
 
 async def issue_invoice(session: AsyncSession, *, booking: BookingIn, workflow_id: str) -> Invoice:
@@ -50,7 +47,9 @@ async def issue_invoice(session: AsyncSession, *, booking: BookingIn, workflow_i
         return existing
     if booking.issued_at is None:
         raise ValueError("issued_at must be fixed by the caller so that retries agree")
-    client_id = await clients_repo.upsert_client(session, client=booking.client)
+    client_id = await clients_repo.upsert_client(
+        session, client=booking.client, source=booking.client_owner, actor=booking.requester
+    )
     tz = booking.client.timezone
     due_date, due_at = initial_due(booking.reminder_policy, tz, booking.issued_at, booking.payment_terms)
     issue_date = booking.issued_at.astimezone(ZoneInfo(tz)).date()

@@ -19,6 +19,7 @@ from sqlalchemy import Row
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.repositories import reports as reports_repo
+from models.time_zones import check_time_zone
 
 
 class Grain(StrEnum):
@@ -124,7 +125,7 @@ async def cash_collected(
     if first > last:
         raise ValueError("start must not be after end")
     try:
-        tz = ZoneInfo(time_zone)
+        tz = ZoneInfo(check_time_zone(time_zone))
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise ValueError(f"unknown time zone {time_zone!r}") from err
     rows = await reports_repo.cash_collected(

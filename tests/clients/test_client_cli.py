@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.repositories import clients as clients_repo
+from models.client_sources import STAFF_SOURCE
 from starter.cli import app
 from tests.factories import make_client
 
@@ -22,7 +23,7 @@ async def external_id(db: Database, settings: Settings, monkeypatch: pytest.Monk
     monkeypatch.setattr("starter.common.get_settings", lambda: settings)
     client = make_client(name="Hedy Lamarr")
     async with db.session() as session:
-        await clients_repo.upsert_client(session, client=client)
+        await clients_repo.upsert_client(session, client=client, source=STAFF_SOURCE, actor="test")
     return client.external_id
 
 
