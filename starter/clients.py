@@ -35,7 +35,9 @@ def list_clients(
 
 async def _list(query: str | None, limit: int, offset: int, as_json: bool) -> None:
     async with database() as db, db.session() as session:
-        clients = await clients_service.list_clients(session, query=query, limit=limit, offset=offset)
+        clients = await clients_service.list_clients(
+            session, query=query, limit=limit, offset=offset, zone=get_settings().reporting_timezone
+        )
     if as_json:
         print_json(clients)
         return
@@ -67,7 +69,7 @@ def show(
 async def _show(external_id: str, limit: int, as_json: bool) -> None:
     async with database() as db, db.session() as session:
         try:
-            detail = await clients_service.client_detail(session, external_id)
+            detail = await clients_service.client_detail(session, external_id, zone=get_settings().reporting_timezone)
             timeline = await clients_service.client_timeline(session, external_id, limit=limit)
         except ClientNotFound as err:
             fail(str(err))

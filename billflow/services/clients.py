@@ -17,6 +17,7 @@ from temporalio.client import Client as TemporalClient
 from temporalio.client import WorkflowHandle
 
 from billflow.db import Database
+from billflow.reporting import end_of_day, today_in
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services import invoice_runs
@@ -126,17 +127,20 @@ async def require_client(session: AsyncSession, external_id: str) -> Client:
 
 
 async def list_clients(
-    session: AsyncSession, *, query: str | None = None, limit: int = 50, offset: int = 0
+    session: AsyncSession, *, query: str | None = None, limit: int = 50, offset: int = 0, zone: str = "UTC"
 ) -> list[ClientSummary]:
+    """`zone`: the reporting time zone, whose "today" decides what is past due (as in every report)."""
     clients = await clients_repo.search_clients(session, query=query, limit=limit, offset=offset)
-    by_client = await _balances(session, [c.id for c in clients if c.id is not None])
+    by_client = await _balances(session, [c.id for c in clients if c.id is not None], zone)
     return [_summary(c, by_client.get(c.id or 0, [])) for c in clients]
 
 
-async def client_detail(session: AsyncSession, external_id: str, *, limit: int = 100) -> ClientDetail:
+async def client_detail(
+    session: AsyncSession, external_id: str, *, limit: int = 100, zone: str = "UTC"
+) -> ClientDetail:
     client = await require_client(session, external_id)
     assert client.id is not None
-    balances = (await _balances(session, [client.id])).get(client.id, [])
+    balances = (await _balances(session, [client.id], zone)).get(client.id, [])
     invoices = await clients_repo.client_invoices(session, client_id=client.id, limit=limit)
     payments = await clients_repo.client_payments(session, client_id=client.id, limit=limit)
     return ClientDetail(
@@ -160,11 +164,12 @@ async def client_timeline(session: AsyncSession, external_id: str, *, limit: int
     return [TimelineEntry.model_validate(r._mapping) for r in rows]
 
 
-async def _balances(session: AsyncSession, client_ids: Sequence[int]) -> dict[int, list[Balance]]:
+async def _balances(session: AsyncSession, client_ids: Sequence[int], zone: str) -> dict[int, list[Balance]]:
     result: dict[int, list[Balance]] = {}
     if not client_ids:
         return result
-    for row in await clients_repo.balances(session, client_ids=client_ids, as_of=datetime.now(UTC).date()):
+    due_before = end_of_day(today_in(zone), zone)
+    for row in await clients_repo.balances(session, client_ids=client_ids, due_before=due_before):
         result.setdefault(row.client_id, []).append(Balance.model_validate(row._mapping))
     return result
 
