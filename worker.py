@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -28,6 +26,7 @@ from billflow.config import PaymentBackend, Settings, get_settings
 from billflow.db import Database, resolve_database_url
 from billflow.email import build_email_sender
 from billflow.payments import build_payment_provider
+from billflow.process import exit_now  # also imported as worker.exit_now
 from billflow.worker_telemetry import TelemetryInterceptor
 from workflows.email_reconcile import EmailReconcileWorkflow
 from workflows.invoice import InvoiceWorkflow
@@ -179,15 +178,6 @@ async def run_worker(settings: Settings | None = None) -> None:
             endpoint.should_exit = True
             await serving
         await db.dispose()
-
-
-def exit_now(code: int = 0) -> None:
-    """Leave without interpreter teardown, once everything is shut down: temporalio's Rust threads can abort
-    it ("PyGILState_Release ... finalizing", temporalio/sdk-python#300), turning a clean stop into exit 134."""
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 if __name__ == "__main__":

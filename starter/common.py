@@ -7,16 +7,18 @@ import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from sqlalchemy.exc import OperationalError
-from temporalio.client import Client
 
 from billflow.config import Settings, get_settings
 from billflow.db import Database, resolve_database_url
+
+if TYPE_CHECKING:  # temporalio is imported by the commands that talk to Temporal, not by every command
+    from temporalio.client import Client
 
 console = Console()
 err_console = Console(stderr=True)

@@ -19,8 +19,6 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.services import clients as clients_service
-from billflow.services import invoice_runs, staff_actions
 from models.enums import InvoiceStatus
 from models.money import format_money
 from models.workflow_io import (
@@ -74,6 +72,8 @@ def create(
 
 
 async def _create_from(raw: dict[str, object], as_json: bool) -> None:
+    from billflow.services import clients as clients_service
+
     booking = BookingIn.model_validate(raw)  # inside run(): a validation error becomes a clear message
     settings = get_settings()
     client = await temporal_client(settings)
@@ -95,6 +95,8 @@ async def _create_from(raw: dict[str, object], as_json: bool) -> None:
 
 
 async def _wait_issued(client, workflow_id: str, seconds: float = 10) -> InvoiceState | None:  # type: ignore[no-untyped-def]
+    from billflow.services import invoice_runs
+
     for _ in range(int(seconds / 0.1)):
         state = await invoice_runs.query_state(client, workflow_id)
         if state is not None:
@@ -236,6 +238,7 @@ async def _show(number: str, as_json: bool) -> None:
 
 async def _live_state(workflow_id: str) -> InvoiceState | None:
     """The workflow's status query, or None when Temporal cannot be reached (the database still answers)."""
+    from billflow.services import invoice_runs
     from billflow.temporal import connect
 
     try:
@@ -267,6 +270,8 @@ def _act(number: str, action: StaffAction, as_json: bool) -> None:
 
 
 async def _perform(number: str, action: StaffAction, as_json: bool) -> None:
+    from billflow.services import staff_actions
+
     settings = get_settings()
     client = await temporal_client(settings)
     async with database(settings) as db:

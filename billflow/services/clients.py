@@ -10,20 +10,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client as TemporalClient
-from temporalio.client import WorkflowHandle
 
 from billflow.db import Database
 from billflow.reporting import end_of_day, today_in
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.services import invoice_runs
 from models.client_settings import ClientSettings
 from models.clients import Client
 from models.workflow_io import BookingIn, PauseReminders, PaymentReceived, ReminderPolicy, ResumeReminders
+
+if TYPE_CHECKING:  # the Temporal side is imported where it is used: listing clients needs none of it
+    from temporalio.client import Client as TemporalClient
+    from temporalio.client import WorkflowHandle
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +255,8 @@ async def pause_new_invoice_if_client_paused(
     The action id is derived from the workflow id, so a repeated call (a replayed booking event) is applied
     once. True if the pause was signalled.
     """
+    from billflow.services import invoice_runs
+
     async with db.session() as session:
         paused = await reminders_paused_for(session, client_external_id)
     if paused:
@@ -299,6 +303,8 @@ async def launch_client_invoice(
     temporal: TemporalClient, prepared: PreparedInvoice, *, task_queue: str, paid_with: PaymentReceived | None = None
 ) -> WorkflowHandle:
     """The Temporal half: start the workflow (idempotent by its id) and pause it for a paused client."""
+    from billflow.services import invoice_runs
+
     booking = prepared.booking
     handle = await invoice_runs.start_invoice(temporal, booking, task_queue=task_queue, paid_with=paid_with)
     if prepared.paused:
@@ -366,6 +372,8 @@ async def signal_reminder_change(temporal: TemporalClient, signals: ReminderSign
 
     Returns the numbers of the invoices signalled.
     """
+    from billflow.services import invoice_runs
+
     signalled = []
     for number, workflow_id in signals.invoices:
         action = (
