@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import atexit
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
+
+if TYPE_CHECKING:  # typer carries its own click (typer._click); these are its types
+    from typer._click import Command, Context, HelpFormatter
 
 # Sub-apps: name -> (module whose `app` holds the commands, help).
 SUBAPPS: dict[str, tuple[str, str]] = {
@@ -53,17 +55,17 @@ class LazyGroup(TyperGroup):
 
     _listing = False
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         return list(ORDER)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         if cmd_name not in SUBAPPS and cmd_name not in COMMANDS:
             return None
         if self._listing:  # the help page needs a name and a line of help, not the command
-            return click.Command(cmd_name, help=(SUBAPPS.get(cmd_name) or COMMANDS[cmd_name])[1])
+            return TyperCommand(cmd_name, help=(SUBAPPS.get(cmd_name) or COMMANDS[cmd_name])[1])
         return load_command(cmd_name)
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
         self._listing = True
         try:
             super().format_help(ctx, formatter)
@@ -71,7 +73,7 @@ class LazyGroup(TyperGroup):
             self._listing = False
 
 
-def load_command(name: str) -> click.Command:
+def load_command(name: str) -> Command:
     """The real click command `name`, built by typer from its module."""
     holder = typer.Typer()
     if name in SUBAPPS:
