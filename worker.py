@@ -116,7 +116,10 @@ def build_worker(
     *,
     task_queue: str | None = None,
     executor: ThreadPoolExecutor | None = None,
+    graceful_shutdown: timedelta = timedelta(seconds=20),
 ) -> Worker:
+    """`graceful_shutdown`: how long in-flight activities may finish after a stop before they are cancelled
+    (and retried by the server elsewhere); `billflow dev` passes a short one so Ctrl-C stops it promptly."""
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -127,7 +130,7 @@ def build_worker(
         max_concurrent_activities=200,
         max_concurrent_local_activities=200,
         max_cached_workflows=settings.worker_cache_size,
-        graceful_shutdown_timeout=timedelta(seconds=20),
+        graceful_shutdown_timeout=graceful_shutdown,
         interceptors=[TelemetryInterceptor()],
     )
 
