@@ -77,6 +77,10 @@ class Settings(BaseSettings):
 
     # Operations. production: JSON logs, every secret given (no embedded database, no defaults), and real
     # providers only (Stripe; SendGrid or SMTP).
+    # Reports (issue 11, item 12): "today" and "as of a day" are read in this IANA zone, for every report, list,
+    # the dashboard and the client views alike, whatever each client's own zone.
+    reporting_timezone: str = Field(default="UTC", alias="BILLFLOW_REPORTING_TIMEZONE")
+
     env: Literal["development", "production"] = Field(default="development", alias="BILLFLOW_ENV")
     log_format: Literal["console", "json"] | None = Field(default=None, alias="BILLFLOW_LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="BILLFLOW_LOG_LEVEL")
@@ -152,6 +156,22 @@ class Settings(BaseSettings):
     @property
     def json_logs(self) -> bool:
         return self.log_format == "json" or (self.log_format is None and self.env == "production")
+
+    @field_validator("reporting_timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        # "localtime" and file paths name whatever the server is set to: not one rule for the business.
+        bad = value in {"localtime", "posixrules", "Factory"} or value.startswith(("/", ".")) or ".." in value
+        try:
+            if not bad:
+                ZoneInfo(value)
+        except (ValueError, KeyError):
+            bad = True
+        if bad:
+            raise ValueError(f"BILLFLOW_REPORTING_TIMEZONE must be an IANA time zone name, not {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _production_has_its_secrets(self) -> Settings:

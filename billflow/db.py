@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -44,6 +45,20 @@ def start_embedded_postgres(data_dir: Path) -> str:
             conn.execute(f'CREATE DATABASE "{EMBEDDED_DATABASE}"')
     log.info("embedded PostgreSQL running under %s", pgdata)
     return to_psycopg_url(server.get_uri(EMBEDDED_DATABASE))
+
+
+def embedded_state(data_dir: Path) -> str:
+    """What the embedded PostgreSQL under data_dir is before billflow touches it: "new" (no cluster: starting
+    creates an empty database), "stopped" (a cluster no server runs: no `billflow dev` here), or "running"."""
+    pgdata = (data_dir / "postgres").resolve()
+    if not (pgdata / "PG_VERSION").exists():
+        return "new"
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return "stopped"
+    return "running"
 
 
 def resolve_database_url(settings: Settings) -> str:

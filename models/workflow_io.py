@@ -230,6 +230,9 @@ class InvoiceWorkflowInput(BaseModel):
     carried_state: InvoiceState | None = None
     # Continue as new once the history reaches this many events (None: only when the server suggests it).
     max_history_events: int | None = Field(default=None, ge=20)
+    # A new run for an invoice that reopened after its run closed (a refund): carried_state is rebuilt from the
+    # database (billflow/services/invoice_reopen.py), and reminders missed while it was settled are caught up.
+    reopened: bool = False
 
 
 class InvoiceOutcome(BaseModel):

@@ -41,7 +41,9 @@ def list_clients(
 
 async def _list(query: str | None, limit: int, offset: int, as_json: bool) -> None:
     async with database() as db, db.session() as session:
-        clients = await clients_service.list_clients(session, query=query, limit=limit, offset=offset)
+        clients = await clients_service.list_clients(
+            session, query=query, limit=limit, offset=offset, zone=get_settings().reporting_timezone
+        )
     if as_json:
         print_json(clients)
         return
@@ -74,7 +76,9 @@ def show(
 async def _show(external_id: str, limit: int, source: str | None, as_json: bool) -> None:
     async with database() as db, db.session() as session:
         try:
-            detail = await clients_service.client_detail(session, external_id, source=source)
+            detail = await clients_service.client_detail(
+                session, external_id, source=source, zone=get_settings().reporting_timezone
+            )
             timeline = await clients_service.client_timeline(session, external_id, limit=limit, source=source)
         except (ClientNotFound, AmbiguousClient) as err:
             fail(str(err))

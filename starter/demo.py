@@ -252,8 +252,10 @@ async def count_emails(db: Database, since: datetime) -> int:
         return int((await session.exec(query)).one())
 
 
-async def run_demo(settings: Settings, *, keep_running: bool, ui_port: int = 8233) -> None:
-    async with DevStack(settings, ui_port=ui_port) as stack:
+async def run_demo(
+    settings: Settings, *, keep_running: bool, ui_port: int = 8233, use_running_temporal: bool = False
+) -> None:
+    async with DevStack(settings, ui_port=ui_port, use_running_temporal=use_running_temporal) as stack:
         demo = Demo(stack)
         began = datetime.now(UTC)
         run_id = began.strftime("%Y%m%d-%H%M%S")

@@ -19,8 +19,6 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.services import clients as clients_service
-from billflow.services import invoice_runs, staff_actions
 from models.client_sources import STAFF_SOURCE
 from models.enums import InvoiceStatus
 from models.money import format_money
@@ -75,6 +73,8 @@ def create(
 
 
 async def _create_from(raw: dict[str, object], as_json: bool) -> None:
+    from billflow.services import clients as clients_service
+
     booking = BookingIn.model_validate(raw)  # inside run(): a validation error becomes a clear message
     # The CLI is staff: its bookings' clients are staff's, whatever the file says (models/client_sources).
     booking = booking.model_copy(update={"client_source": STAFF_SOURCE, "requested_by": "cli"})
@@ -98,6 +98,8 @@ async def _create_from(raw: dict[str, object], as_json: bool) -> None:
 
 
 async def _wait_issued(client, workflow_id: str, seconds: float = 10) -> InvoiceState | None:  # type: ignore[no-untyped-def]
+    from billflow.services import invoice_runs
+
     for _ in range(int(seconds / 0.1)):
         state = await invoice_runs.query_state(client, workflow_id)
         if state is not None:
@@ -245,6 +247,7 @@ async def _show(number: str, as_json: bool) -> None:
 
 async def _live_state(workflow_id: str) -> InvoiceState | None:
     """The workflow's status query, or None when Temporal cannot be reached (the database still answers)."""
+    from billflow.services import invoice_runs
     from billflow.temporal import connect
 
     try:
@@ -276,6 +279,8 @@ def _act(number: str, action: StaffAction, as_json: bool) -> None:
 
 
 async def _perform(number: str, action: StaffAction, as_json: bool) -> None:
+    from billflow.services import staff_actions
+
     settings = get_settings()
     client = await temporal_client(settings)
     async with database(settings) as db:

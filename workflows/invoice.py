@@ -52,6 +52,8 @@ PROVIDER_RETRY = RetryPolicy(
 )
 # Processed staff-action ids kept for de-duplication and for callers waiting on their action.
 ACTION_MEMORY = 100
+# Patch id of the reopened-run catch-up (issue 11, item 13); runs recorded before it never take the branch.
+REOPENED_PATCH = "reopened-run-catches-up-reminders"
 
 Inbound = PaymentReceived | StaffAction
 
@@ -75,6 +77,8 @@ class InvoiceWorkflow:
         self._policy = data.booking.reminder_policy
         self._max_history_events = data.max_history_events
         state = self._state = data.carried_state or await self._issue(data)
+        if data.reopened and workflow.patched(REOPENED_PATCH):
+            self._catch_up_reopened(state)
         self._publish()
         # A payment that arrived with the start (a booking paid elsewhere) settles first: a paid invoice gets a
         # receipt, not an "invoice issued" email.
@@ -185,6 +189,13 @@ class InvoiceWorkflow:
         kind = EmailKind.overdue if step.at > state.due_at else EmailKind.reminder
         await self._email(kind, f"reminder-{step.step}", step=step.step, template=step.template)
         step.sent = True
+
+    def _catch_up_reopened(self, state: InvoiceState) -> None:
+        """Steps that fell due while the invoice was settled are not sent in a burst: the latest of them goes out
+        now, once; the earlier ones are skipped, as during a pause. Later steps follow the policy."""
+        missed = [r for r in state.reminders if not r.done and r.at <= workflow.now()]
+        for step in missed[:-1]:
+            step.skipped = True
 
     def _history_too_long(self) -> bool:
         info = workflow.info()

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, or_, text
@@ -116,8 +116,9 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def balances(session: AsyncSession, *, client_ids: Sequence[int], as_of: date) -> Sequence[Row[Any]]:
-    """Per client and currency: invoiced (void excluded), paid, open balance and the part past due at as_of."""
+async def balances(session: AsyncSession, *, client_ids: Sequence[int], due_before: datetime) -> Sequence[Row[Any]]:
+    """Per client and currency: invoiced (void excluded), paid, open balance and the part due before the instant
+    `due_before` (the end of the reporting day, as in the reports)."""
     stmt = text(
         """
 SELECT client_id, currency,
@@ -126,7 +127,7 @@ SELECT client_id, currency,
        COALESCE(SUM(total_minor - amount_paid_minor)
                 FILTER (WHERE status IN ('open', 'partially_paid', 'overdue')), 0) AS balance_minor,
        COALESCE(SUM(total_minor - amount_paid_minor)
-                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue') AND due_date < :as_of), 0)
+                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue') AND due_at < :due_before), 0)
            AS overdue_minor,
        COUNT(*) FILTER (WHERE status IN ('open', 'partially_paid', 'overdue')) AS open_invoices
 FROM invoices
@@ -135,7 +136,7 @@ GROUP BY client_id, currency
 ORDER BY client_id, currency
 """
     )
-    return (await session.execute(stmt, {"client_ids": list(client_ids), "as_of": as_of})).all()
+    return (await session.execute(stmt, {"client_ids": list(client_ids), "due_before": due_before})).all()
 
 
 async def client_invoices(session: AsyncSession, *, client_id: int, limit: int = 100) -> Sequence[Invoice]:

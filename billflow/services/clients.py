@@ -10,19 +10,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client as TemporalClient
-from temporalio.client import WorkflowHandle
 
 from billflow.db import Database
+from billflow.reporting import end_of_day, today_in
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.services import invoice_runs
 from models.client_settings import ClientSettings
 from models.clients import Client
 from models.workflow_io import BookingIn, PauseReminders, PaymentReceived, ReminderPolicy, ResumeReminders
+
+if TYPE_CHECKING:  # the Temporal side is imported where it is used: listing clients needs none of it
+    from temporalio.client import Client as TemporalClient
+    from temporalio.client import WorkflowHandle
 
 log = logging.getLogger(__name__)
 
@@ -137,19 +140,20 @@ async def require_client(session: AsyncSession, external_id: str, *, source: str
 
 
 async def list_clients(
-    session: AsyncSession, *, query: str | None = None, limit: int = 50, offset: int = 0
+    session: AsyncSession, *, query: str | None = None, limit: int = 50, offset: int = 0, zone: str = "UTC"
 ) -> list[ClientSummary]:
+    """`zone`: the reporting time zone, whose "today" decides what is past due (as in every report)."""
     clients = await clients_repo.search_clients(session, query=query, limit=limit, offset=offset)
-    by_client = await _balances(session, [c.id for c in clients if c.id is not None])
+    by_client = await _balances(session, [c.id for c in clients if c.id is not None], zone)
     return [_summary(c, by_client.get(c.id or 0, [])) for c in clients]
 
 
 async def client_detail(
-    session: AsyncSession, external_id: str, *, limit: int = 100, source: str | None = None
+    session: AsyncSession, external_id: str, *, limit: int = 100, source: str | None = None, zone: str = "UTC"
 ) -> ClientDetail:
     client = await require_client(session, external_id, source=source)
     assert client.id is not None
-    balances = (await _balances(session, [client.id])).get(client.id, [])
+    balances = (await _balances(session, [client.id], zone)).get(client.id, [])
     invoices = await clients_repo.client_invoices(session, client_id=client.id, limit=limit)
     payments = await clients_repo.client_payments(session, client_id=client.id, limit=limit)
     return ClientDetail(
@@ -175,11 +179,12 @@ async def client_timeline(
     return [TimelineEntry.model_validate(r._mapping) for r in rows]
 
 
-async def _balances(session: AsyncSession, client_ids: Sequence[int]) -> dict[int, list[Balance]]:
+async def _balances(session: AsyncSession, client_ids: Sequence[int], zone: str) -> dict[int, list[Balance]]:
     result: dict[int, list[Balance]] = {}
     if not client_ids:
         return result
-    for row in await clients_repo.balances(session, client_ids=client_ids, as_of=datetime.now(UTC).date()):
+    due_before = end_of_day(today_in(zone), zone)
+    for row in await clients_repo.balances(session, client_ids=client_ids, due_before=due_before):
         result.setdefault(row.client_id, []).append(Balance.model_validate(row._mapping))
     return result
 
@@ -266,6 +271,8 @@ async def pause_new_invoice_if_client_paused(
     The action id is derived from the workflow id, so a repeated call (a replayed booking event) is applied
     once. True if the pause was signalled.
     """
+    from billflow.services import invoice_runs
+
     async with db.session() as session:
         paused = await reminders_paused_for(session, client_external_id, source=source)
     if paused:
@@ -312,6 +319,8 @@ async def launch_client_invoice(
     temporal: TemporalClient, prepared: PreparedInvoice, *, task_queue: str, paid_with: PaymentReceived | None = None
 ) -> WorkflowHandle:
     """The Temporal half: start the workflow (idempotent by its id) and pause it for a paused client."""
+    from billflow.services import invoice_runs
+
     booking = prepared.booking
     handle = await invoice_runs.start_invoice(temporal, booking, task_queue=task_queue, paid_with=paid_with)
     if prepared.paused:
@@ -379,6 +388,8 @@ async def signal_reminder_change(temporal: TemporalClient, signals: ReminderSign
 
     Returns the numbers of the invoices signalled.
     """
+    from billflow.services import invoice_runs
+
     signalled = []
     for number, workflow_id in signals.invoices:
         action = (

@@ -19,7 +19,7 @@ from billflow.services.clients import (
     TimelineEntry,
 )
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
-from billflow.web.deps import DatabaseDep, SessionDep, TemporalDep
+from billflow.web.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"], responses=AUTH_RESPONSES)
 
@@ -58,25 +58,31 @@ def _not_found(err: ClientNotFound | AmbiguousClient) -> HTTPException:
 async def list_clients(
     session: SessionDep,
     _: ViewerDep,
+    settings: SettingsDep,
     q: Annotated[
         str | None, Query(max_length=200, pattern=NO_NUL, description="matches name, email or external id")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[ClientSummary]:
-    return await clients_service.list_clients(session, query=q, limit=limit, offset=offset)
+    return await clients_service.list_clients(
+        session, query=q, limit=limit, offset=offset, zone=settings.reporting_timezone
+    )
 
 
 @router.get("/{external_id}", summary="Client detail: contact, balances, invoices, payments", responses=NOT_FOUND)
 async def client_detail(
     session: SessionDep,
     _: ViewerDep,
+    settings: SettingsDep,
     external_id: ExternalId,
     limit: Annotated[int, Query(ge=1, le=500, description="most recent invoices and payments")] = 100,
     source: Source = None,
 ) -> ClientDetail:
     try:
-        return await clients_service.client_detail(session, external_id, limit=limit, source=source)
+        return await clients_service.client_detail(
+            session, external_id, limit=limit, source=source, zone=settings.reporting_timezone
+        )
     except (ClientNotFound, AmbiguousClient) as err:
         raise _not_found(err) from err
 

@@ -127,6 +127,7 @@ class ResendIn(BaseModel):
 async def list_invoices(
     _: ViewerDep,
     db: DatabaseDep,
+    settings: SettingsDep,
     status: Annotated[list[InvoiceStatus] | None, Query(description="one or more statuses")] = None,
     client_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     overdue_days: Annotated[int | None, Query(ge=0, le=36_500, description="unpaid, due >= N days ago")] = None,
@@ -149,6 +150,7 @@ async def list_invoices(
         issued_from=issued_from,
         issued_to=issued_to,
         search=q.replace("\x00", "") if q else None,
+        zone=settings.reporting_timezone,
     )
     return await invoice_views.list_page(db, where=where, limit=limit, offset=offset)
 
