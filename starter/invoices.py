@@ -125,6 +125,8 @@ def list_invoices(
 async def _list(
     status: InvoiceStatus | None, client_external_id: str | None, client_source: str | None, limit: int, as_json: bool
 ) -> None:
+    from billflow.services import clients as clients_service
+
     async with database() as db, db.session() as session:
         client_id = None
         if client_external_id is not None:
