@@ -10,7 +10,7 @@ import re
 import zoneinfo
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import uuid4
 
 from pydantic import (
@@ -24,7 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from models.enums import EmailKind, InvoiceStatus
+from models.documents import TaxLine, check_country, check_vat_id
+from models.enums import BuyerKind, EmailKind, InvoiceKind, InvoiceStatus, TaxCategory
 from models.money import CurrencyCode, MinorAmount
 
 # Computed once outside the workflow sandbox; membership is all validation needs.
@@ -54,6 +55,13 @@ class ClientIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
     timezone: TimeZoneName = "UTC"
+    # --- billing details (issue 14): the buyer on the invoice ---
+    kind: BuyerKind | None = None  # unset: business when a VAT id is given, else what is on file (consumer)
+    address_line1: str | None = Field(default=None, max_length=200)
+    postcode: str | None = Field(default=None, max_length=20)
+    city: str | None = Field(default=None, max_length=100)
+    country: Annotated[str, AfterValidator(check_country)] | None = None
+    vat_id: Annotated[str, AfterValidator(check_vat_id)] | None = None
 
 
 class LineIn(BaseModel):
@@ -61,6 +69,43 @@ class LineIn(BaseModel):
     quantity: Decimal = Field(default=Decimal(1), gt=0, le=1_000_000, decimal_places=3)
     unit_price_minor: MinorAmount
     tax_rate_bp: int = Field(default=0, ge=0, le=10_000, description="tax rate in basis points: 2000 = 20 %")
+    # Unset: standard when the rate is above zero, zero-rated otherwise (what every booking meant before).
+    tax_category: TaxCategory | None = None
+    exemption_reason: str | None = Field(default=None, min_length=1, max_length=300)
+
+    @property
+    def category(self) -> TaxCategory:
+        if self.tax_category is not None:
+            return self.tax_category
+        return TaxCategory.standard if self.tax_rate_bp > 0 else TaxCategory.zero
+
+    @property
+    def tax_line(self) -> TaxLine:
+        return TaxLine(category=self.category, rate_bp=self.tax_rate_bp, exemption_reason=self.exemption_reason)
+
+    @model_validator(mode="after")
+    def _category_fits_the_rate(self) -> LineIn:
+        category = self.category
+        if category is TaxCategory.standard and self.tax_rate_bp == 0:
+            raise ValueError("tax_rate_bp: a standard-rated line needs a rate above 0 (EN 16931 BR-S-05)")
+        if category is not TaxCategory.standard and self.tax_rate_bp != 0:
+            raise ValueError(f"tax_rate_bp: a {category.value} line carries no VAT, the rate must be 0")
+        if category is TaxCategory.exempt and not self.exemption_reason:
+            raise ValueError("exemption_reason: an exempt line needs the reason for the exemption (BR-E-10)")
+        return self
+
+
+class DepositIn(BaseModel):
+    """The part of a booking invoiced in advance: a gross amount or a percentage of the gross total."""
+
+    amount_minor: int | None = Field(default=None, gt=0, le=10**13)
+    percent_bp: int | None = Field(default=None, gt=0, lt=10_000, description="3000 = 30 %")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DepositIn:
+        if (self.amount_minor is None) == (self.percent_bp is None):
+            raise ValueError("deposit: give exactly one of amount_minor or percent_bp")
+        return self
 
 
 class ReminderStep(BaseModel):
@@ -109,6 +154,36 @@ class BookingIn(BaseModel):
     subscription_id: str | None = None
     period_start: date | None = None
     period_end: date | None = None
+    # --- documents (issue 14) ---
+    # Ask for an advance payment: a deposit invoice now, the final invoice (deposit deducted) later.
+    deposit: DepositIn | None = None
+    # Set by billflow: which document of the booking this is, and for a final invoice the deposit's source key.
+    kind: InvoiceKind = InvoiceKind.invoice
+    deposit_source_key: str | None = Field(default=None, max_length=300)
+    # On a deposit invoice's booking: the whole booking, from which its final invoice is made later.
+    deposit_of: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _document_rules(self) -> BookingIn:
+        """Inputs that cannot make a valid document are refused before issue, naming the field and the rule."""
+        for index, line in enumerate(self.lines):
+            if line.category is TaxCategory.reverse_charge:
+                if not self.client.vat_id:
+                    raise ValueError(
+                        f"client.vat_id: lines[{index}] is reverse charge, which needs the buyer's VAT id (BR-AE-02)"
+                    )
+                if self.client.kind is BuyerKind.consumer:
+                    raise ValueError(f"client.kind: lines[{index}] is reverse charge, only possible to a business")
+        if self.period_start and self.period_end and self.period_end < self.period_start:
+            raise ValueError("period_end: the service period ends before it starts")
+        if self.deposit is not None:
+            if self.kind is not InvoiceKind.invoice:
+                raise ValueError("deposit: only a booking's own invoice can ask for a deposit")
+            if self.deposit.amount_minor is not None:
+                gross = _gross_estimate(self.lines)
+                if self.deposit.amount_minor >= gross:
+                    raise ValueError(f"deposit.amount_minor: must be less than the booking's total ({gross})")
+        return self
 
     @field_validator("payment_terms")
     @classmethod
@@ -125,6 +200,13 @@ class BookingIn(BaseModel):
     def workflow_id(self) -> str:
         """Derived from the booking, so a second start for the same booking finds the first run."""
         return f"invoice-{self.source}-{self.booking_id}"
+
+
+def _gross_estimate(lines: list[LineIn]) -> int:
+    """The booking's gross total, rounded as its document will be."""
+    from models import tax
+
+    return tax.totals(tax.breakdown((line.tax_line, tax.line_net(line.quantity, line.unit_price_minor)) for line in lines))[2]
 
 
 # --- workflow input, state and query ----------------------------------------------------------------

@@ -17,6 +17,20 @@ from models.payments import Payment
 from models.workflow_io import ClientIn
 
 
+def _billing_values(client: ClientIn) -> dict[str, str]:
+    """The buyer's billing details this booking gives (issue 14); kind follows the VAT id when not given."""
+    kind = client.kind.value if client.kind else ("business" if client.vat_id else None)
+    values = {
+        "kind": kind,
+        "address_line1": client.address_line1,
+        "postcode": client.postcode,
+        "city": client.city,
+        "country": client.country,
+        "vat_id": client.vat_id,
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
 async def upsert_client(session: AsyncSession, *, client: ClientIn) -> int:
     """Insert or refresh the client by its external id; returns the client's id."""
     stmt = insert(Client).values(
@@ -26,6 +40,7 @@ async def upsert_client(session: AsyncSession, *, client: ClientIn) -> int:
         timezone=client.timezone,
         created_at=utcnow(),
         updated_at=utcnow(),
+        **{"kind": "consumer", **_billing_values(client)},
     )
     upsert = stmt.on_conflict_do_update(
         index_elements=[col(Client.external_id)],
@@ -34,6 +49,8 @@ async def upsert_client(session: AsyncSession, *, client: ClientIn) -> int:
             "email": stmt.excluded.email,
             "timezone": stmt.excluded.timezone,
             "updated_at": stmt.excluded.updated_at,
+            # Billing details: a booking that leaves one out keeps what is on file.
+            **{name: getattr(stmt.excluded, name) for name in _billing_values(client)},
         },
     ).returning(col(Client.id))
     return (await session.exec(upsert)).scalar_one()  # type: ignore[call-overload]
