@@ -1,6 +1,6 @@
-"""Tax arithmetic in one place (pure, so contracts and services share it), rounded as EN 16931 does it: each line's net amount is rounded, then VAT is
-computed once per group of category and rate on the sum of that group's net amounts (BR-CO-17), so the
-document's VAT is the sum of the breakdown and never a sum of per-line roundings."""
+"""Tax arithmetic in one place (pure, so contracts and services share it), rounded as EN 16931 does it:
+each line's net amount is rounded, then VAT is computed once per group of category and rate on the sum of that
+group's net amounts (BR-CO-17), so the document's VAT is the sum of the breakdown, not of per-line roundings."""
 
 from __future__ import annotations
 

@@ -206,7 +206,8 @@ def _gross_estimate(lines: list[LineIn]) -> int:
     """The booking's gross total, rounded as its document will be."""
     from models import tax
 
-    return tax.totals(tax.breakdown((line.tax_line, tax.line_net(line.quantity, line.unit_price_minor)) for line in lines))[2]
+    rows = tax.breakdown((line.tax_line, tax.line_net(line.quantity, line.unit_price_minor)) for line in lines)
+    return tax.totals(rows)[2]
 
 
 # --- workflow input, state and query ----------------------------------------------------------------
@@ -261,13 +262,14 @@ class InvoiceState(BaseModel):
     paused_until: datetime | None = None
     escalated: bool = False
     receipt_sent: bool = False
+    credited_minor: int = 0  # credit notes issued against the invoice (issue 14)
     processed_action_ids: list[str] = Field(default_factory=list)
     last_rejection: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def balance_minor(self) -> int:
-        return self.total_minor - self.amount_paid_minor
+        return self.total_minor - self.credited_minor - self.amount_paid_minor
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -414,6 +416,15 @@ class PaymentOutcome(BaseModel):
     status: InvoiceStatus
     amount_paid_minor: int
     total_minor: int
+    credited_minor: int = 0  # credit notes against the invoice (issue 14): the balance is net of them
+
+
+class CreditNoteIssued(BaseModel):
+    """Signal: a credit note was issued outside the workflow (staff correction); the invoice's amounts now."""
+
+    number: str
+    credited_minor: int
+    status: InvoiceStatus
 
 
 class InvoiceTransition(BaseModel):
@@ -432,6 +443,8 @@ class InvoiceTransition(BaseModel):
 
 class TransitionResult(BaseModel):
     status: InvoiceStatus
+    credit_note_id: int | None = None  # a void's cancellation credit note (issue 14)
+    credited_minor: int = 0
 
 
 class SendEmailInput(BaseModel):
@@ -441,6 +454,7 @@ class SendEmailInput(BaseModel):
     reminder_step: int | None = None
     template: str | None = None
     to_staff: bool = False
+    credit_note_id: int | None = None  # the credit note this email carries (its PDF is attached)
 
 
 class SentEmail(BaseModel):

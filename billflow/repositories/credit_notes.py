@@ -28,7 +28,11 @@ async def next_credit_note_number(session: AsyncSession, *, year: int) -> str:
 
 
 async def get_credit_note(
-    session: AsyncSession, *, number: str | None = None, idempotency_key: str | None = None, credit_note_id: int | None = None
+    session: AsyncSession,
+    *,
+    number: str | None = None,
+    idempotency_key: str | None = None,
+    credit_note_id: int | None = None,
 ) -> CreditNote | None:
     query = select(CreditNote)
     if number is not None:
@@ -57,3 +61,4 @@ async def list_credit_notes(
         query = query.where(CreditNote.invoice_id == invoice_id)
     query = query.order_by(col(CreditNote.id).desc()).limit(limit).offset(offset)
     return (await session.exec(query)).all()
+

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
+
 from models.documents import Party, PaymentMeans, PostalAddress, check_country, check_vat_id
 
 if TYPE_CHECKING:

@@ -20,6 +20,7 @@ from models.documents import TaxBreakdown, TaxLine
 from models.enums import CreditNoteKind, InvoiceStatus
 from models.invoices import Invoice
 from models.money import format_money
+from models.workflow_io import InvoiceTransition
 
 
 class CreditNoteRefused(ValueError):
@@ -162,3 +163,14 @@ def _within(groups: list[tuple[TaxLine, int]], *, limit: int) -> list[tuple[TaxL
         i = max(range(len(groups)), key=lambda k: groups[k][1])
         groups[i] = (groups[i][0], groups[i][1] - 1)
     return [g for g in groups if g[1] > 0]
+
+
+async def cancel_invoice(session: AsyncSession, *, invoice_id: int, change: InvoiceTransition) -> CreditNote | None:
+    """The cancellation credit note of a void: everything not yet credited, keyed by the void's event."""
+    return await issue_credit_note(
+        session,
+        invoice_id=invoice_id,
+        kind=CreditNoteKind.cancellation,
+        reason=change.message or "Invoice voided",
+        key=f"void:{change.event_key}",
+    )

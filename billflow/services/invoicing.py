@@ -11,15 +11,15 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.repositories import clients as clients_repo
-from billflow.services.business_profile import BusinessProfile
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.schedule import initial_due
+from billflow.services.business_profile import BusinessProfile
 from models import tax
+from models.clients import Client
 from models.columns import utcnow
 from models.documents import Party, PostalAddress, TaxLine
-from models.clients import Client
 from models.enums import BuyerKind, InvoiceKind, InvoiceStatus, PaymentKind, TaxCategory
 from models.invoices import Invoice, InvoiceLine
 from models.money import round_minor
@@ -179,7 +179,9 @@ def buyer_party(client: Client) -> Party:
     return Party(
         name=client.name,
         legal_name=client.name,
-        address=PostalAddress(line1=client.address_line1, postcode=client.postcode, city=client.city, country=client.country),
+        address=PostalAddress(
+            line1=client.address_line1, postcode=client.postcode, city=client.city, country=client.country
+        ),
         vat_id=client.vat_id,
         email=client.email,
         kind=BuyerKind(client.kind),
@@ -223,6 +225,7 @@ async def record_payment(
             status=InvoiceStatus(invoice.status),
             amount_paid_minor=invoice.amount_paid_minor,
             total_minor=invoice.total_minor,
+            credited_minor=invoice.credited_minor,
         )
 
     if payment.currency != invoice.currency:
