@@ -10,7 +10,7 @@ import re
 import zoneinfo
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import uuid4
 
 from pydantic import (
@@ -160,8 +160,6 @@ class BookingIn(BaseModel):
     # Set by billflow: which document of the booking this is, and for a final invoice the deposit's source key.
     kind: InvoiceKind = InvoiceKind.invoice
     deposit_source_key: str | None = Field(default=None, max_length=300)
-    # On a deposit invoice's booking: the whole booking, from which its final invoice is made later.
-    deposit_of: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _document_rules(self) -> BookingIn:
@@ -193,13 +191,32 @@ class BookingIn(BaseModel):
         return value
 
     @property
+    def document_kind(self) -> InvoiceKind:
+        """A booking that asks for a deposit is first the deposit invoice's booking."""
+        return InvoiceKind.deposit if self.deposit is not None else self.kind
+
+    @property
     def source_key(self) -> str:
-        return f"booking:{self.source}:{self.booking_id}"
+        suffix = ":deposit" if self.deposit is not None else ""
+        return f"booking:{self.source}:{self.booking_id}{suffix}"
 
     @property
     def workflow_id(self) -> str:
-        """Derived from the booking, so a second start for the same booking finds the first run."""
-        return f"invoice-{self.source}-{self.booking_id}"
+        """Derived from the booking, so a second start for the same booking finds the first run. The deposit
+        invoice runs as `invoice-{source}-{booking}-deposit`; its final invoice later takes the booking's own id."""
+        suffix = "-deposit" if self.deposit is not None else ""
+        return f"invoice-{self.source}-{self.booking_id}{suffix}"
+
+    def final_booking(self, *, deposit_source_key: str) -> BookingIn:
+        """The booking of the final invoice that deducts this booking's deposit invoice."""
+        return self.model_copy(
+            update={
+                "deposit": None,
+                "kind": InvoiceKind.final,
+                "deposit_source_key": deposit_source_key,
+                "issued_at": None,
+            }
+        )
 
 
 def _gross_estimate(lines: list[LineIn]) -> int:

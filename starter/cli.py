@@ -10,6 +10,7 @@ from starter import api as api_cmd
 from starter import catalog as catalog_cli
 from starter import clients as clients_cli
 from starter import db_cmd, invoices, outbox, stack, temporal_cmd
+from starter import documents as documents_cli
 from starter import events as events_cli
 from starter import integrations as integrations_cli
 from starter import keys as api_keys_cli
@@ -25,6 +26,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(invoices.app, name="invoice", help="Create, list, show and act on invoices.")
+# Issue 14: credit notes, documents as issued, the final invoice of a deposit.
+app.add_typer(documents_cli.app, name="credit-note", help="Credit notes: list, show, issue a partial one.")
+app.add_typer(documents_cli.document_app, name="document", help="Any invoice or credit note as issued (--pdf).")
+invoices.app.command("issue-final")(documents_cli.issue_final)
 app.add_typer(
     subscriptions_cli.app,
     name="subscription",

@@ -20,9 +20,9 @@ from temporalio.client import Client
 from billflow.db import Database
 from billflow.payments.stripe import SessionSnapshot
 from billflow.repositories import checkout_sessions as sessions_repo
+from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import webhook_events as events_repo
-from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.services import credit_notes, invoicing
 from billflow.services.checkout import STRIPE_PROVIDER, apply_session
 from billflow.services.payments import deliver_payment

@@ -61,4 +61,3 @@ async def list_credit_notes(
         query = query.where(CreditNote.invoice_id == invoice_id)
     query = query.order_by(col(CreditNote.id).desc()).limit(limit).offset(offset)
     return (await session.exec(query)).all()
-

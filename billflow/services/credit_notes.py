@@ -4,10 +4,11 @@ transaction of whatever caused it (a void, a refund, a staff correction)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.repositories import credit_notes as credit_notes_repo
@@ -21,6 +22,47 @@ from models.enums import CreditNoteKind, InvoiceStatus
 from models.invoices import Invoice
 from models.money import format_money
 from models.workflow_io import InvoiceTransition
+
+
+class CreditNoteSummary(BaseModel):
+    number: str
+    invoice_number: str
+    kind: CreditNoteKind
+    reason: str
+    currency: str
+    subtotal_minor: int
+    tax_minor: int
+    total_minor: int
+    issue_date: date
+    refund_reference: str | None = None
+
+    @classmethod
+    def of(cls, note: CreditNote, invoice: Invoice) -> CreditNoteSummary:
+        return cls(
+            number=note.number,
+            invoice_number=invoice.number,
+            kind=CreditNoteKind(note.kind),
+            reason=note.reason,
+            currency=note.currency,
+            subtotal_minor=note.subtotal_minor,
+            tax_minor=note.tax_minor,
+            total_minor=note.total_minor,
+            issue_date=note.issue_date,
+            refund_reference=note.refund_reference,
+        )
+
+
+async def list_credit_notes(
+    session: AsyncSession, *, invoice_number: str | None = None, limit: int = 50, offset: int = 0
+) -> list[CreditNoteSummary]:
+    invoice_id = None
+    if invoice_number is not None:
+        invoice = await invoices_repo.get_invoice(session, number=invoice_number)
+        if invoice is None:
+            return []
+        invoice_id = invoice.id
+    rows = await credit_notes_repo.list_credit_notes(session, invoice_id=invoice_id, limit=limit, offset=offset)
+    return [CreditNoteSummary.of(note, invoice) for note, invoice in rows]
 
 
 class CreditNoteRefused(ValueError):

@@ -43,8 +43,8 @@ class LineAmounts:
 def price_line(line: LineIn) -> LineAmounts:
     """Quantity x unit price, then tax on the rounded subtotal, each rounded half up to a minor unit."""
     subtotal = round_minor(line.quantity * line.unit_price_minor)
-    tax = round_minor(Decimal(subtotal) * line.tax_rate_bp / 10_000)
-    return LineAmounts(subtotal, tax)
+    vat = round_minor(Decimal(subtotal) * line.tax_rate_bp / 10_000)
+    return LineAmounts(subtotal, vat)
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,25 @@ class PricedLine:
 def _priced(line: LineIn) -> PricedLine:
     net = tax.line_net(line.quantity, line.unit_price_minor)
     return PricedLine(line.description, line.quantity, line.unit_price_minor, line.tax_line, net)
+
+
+def _deposit_lines(booking: BookingIn) -> list[PricedLine]:
+    """The advance-payment invoice: the deposit's gross amount spread over the booking's VAT groups (the VAT on
+    an advance payment is due at the rate of the supply it pays for), one line per group."""
+    assert booking.deposit is not None
+    rows = tax.breakdown((line.tax_line, tax.line_net(line.quantity, line.unit_price_minor)) for line in booking.lines)
+    gross = tax.totals(rows)[2]
+    share = booking.deposit.amount_minor
+    label = f"Advance payment for booking {booking.booking_id}"
+    if booking.deposit.percent_bp is not None:
+        share = round_minor(Decimal(gross) * booking.deposit.percent_bp / 10_000)
+        label = f"Advance payment ({Decimal(booking.deposit.percent_bp) / 100:g} %) for booking {booking.booking_id}"
+    assert share is not None
+    lines = []
+    for line_tax, net in tax.split_gross(min(share, gross), rows):
+        rate = f", {Decimal(line_tax.rate_bp) / 100:g} % VAT" if line_tax.rate_bp else ""
+        lines.append(PricedLine(f"{label}{rate}", Decimal(1), net, line_tax, net))
+    return lines
 
 
 async def _deduction_lines(session: AsyncSession, *, deposit_key: str) -> tuple[Invoice | None, list[PricedLine]]:
@@ -103,9 +122,10 @@ async def issue_invoice(
     tz = booking.client.timezone
     due_date, due_at = initial_due(booking.reminder_policy, tz, booking.issued_at, booking.payment_terms)
     issue_date = booking.issued_at.astimezone(ZoneInfo(tz)).date()
-    priced = [_priced(line) for line in booking.lines]
+    kind = booking.document_kind
+    priced = _deposit_lines(booking) if kind is InvoiceKind.deposit else [_priced(line) for line in booking.lines]
     deposit: Invoice | None = None
-    if booking.kind is InvoiceKind.final and booking.deposit_source_key:
+    if kind is InvoiceKind.final and booking.deposit_source_key:
         deposit, deductions = await _deduction_lines(session, deposit_key=booking.deposit_source_key)
         priced += deductions
     rows = tax.breakdown((p.tax, p.net_minor) for p in priced)
@@ -130,13 +150,14 @@ async def issue_invoice(
         period_end=booking.period_end,
         subscription_id=booking.subscription_id,
         memo=booking.memo,
-        kind=booking.kind,
+        kind=kind,
         seller=profile.party.model_dump(mode="json") if profile else {},
         buyer=buyer_party(client).model_dump(mode="json"),
         tax_breakdown=[r.model_dump(mode="json") for r in rows],
         payment_means={"iban": profile.iban, "bic": profile.bic} if profile else {},
         deposit_invoice_id=deposit.id if deposit else None,
-        booking=booking.deposit_of,
+        # A deposit invoice keeps its booking: the final invoice is made from it (services/deposits.py).
+        booking=booking.model_dump(mode="json", exclude={"issued_at"}) if kind is InvoiceKind.deposit else None,
     )
     if invoice.total_minor == 0:
         invoice.status = InvoiceStatus.paid
@@ -160,7 +181,7 @@ async def issue_invoice(
                 total_minor=line.net_minor + line.tax_minor,
             )
         )
-    label = {InvoiceKind.deposit: "Deposit invoice", InvoiceKind.final: "Final invoice"}.get(booking.kind, "Invoice")
+    label = {InvoiceKind.deposit: "Deposit invoice", InvoiceKind.final: "Final invoice"}.get(kind, "Invoice")
     await timeline_repo.add_event(
         session,
         client_id=client_id,
