@@ -34,7 +34,15 @@ class Invoice(SQLModel, table=True):
             "due_date",
             "id",
             postgresql_where=text("status IN ('open', 'partially_paid', 'overdue')"),
-            postgresql_include=["client_id", "currency", "total_minor", "amount_paid_minor", "issue_date", "status"],
+            postgresql_include=[
+                "client_id",
+                "currency",
+                "total_minor",
+                "amount_paid_minor",
+                "issue_date",
+                "status",
+                "credited_minor",
+            ],
         ),
         # Aging as of a past date also counts invoices voided or written off since: few rows, found directly.
         Index(

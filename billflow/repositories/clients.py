@@ -97,11 +97,11 @@ async def balances(session: AsyncSession, *, client_ids: Sequence[int], as_of: d
     stmt = text(
         """
 SELECT client_id, currency,
-       COALESCE(SUM(total_minor) FILTER (WHERE status <> 'void'), 0) AS invoiced_minor,
+       COALESCE(SUM(total_minor - credited_minor) FILTER (WHERE status <> 'void'), 0) AS invoiced_minor,
        COALESCE(SUM(amount_paid_minor), 0) AS paid_minor,
-       COALESCE(SUM(total_minor - amount_paid_minor)
+       COALESCE(SUM(total_minor - credited_minor - amount_paid_minor)
                 FILTER (WHERE status IN ('open', 'partially_paid', 'overdue')), 0) AS balance_minor,
-       COALESCE(SUM(total_minor - amount_paid_minor)
+       COALESCE(SUM(total_minor - credited_minor - amount_paid_minor)
                 FILTER (WHERE status IN ('open', 'partially_paid', 'overdue') AND due_date < :as_of), 0)
            AS overdue_minor,
        COUNT(*) FILTER (WHERE status IN ('open', 'partially_paid', 'overdue')) AS open_invoices

@@ -43,6 +43,19 @@ END $$;
 """
 
 
+def _unsettled_index(*, include_credited: bool) -> None:
+    include = ["client_id", "currency", "total_minor", "amount_paid_minor", "issue_date", "status"]
+    op.drop_index("ix_invoices_unsettled_due", table_name="invoices")
+    op.create_index(
+        "ix_invoices_unsettled_due",
+        "invoices",
+        ["due_date", "id"],
+        unique=False,
+        postgresql_where=sa.text("status IN ('open', 'partially_paid', 'overdue')"),
+        postgresql_include=[*include, "credited_minor"] if include_credited else include,
+    )
+
+
 def upgrade() -> None:
     # --- buyer details on the client ---
     op.add_column("clients", sa.Column("kind", sa.String(length=32), nullable=False, server_default="consumer"))
@@ -71,6 +84,8 @@ def upgrade() -> None:
     )
     op.add_column("invoices", sa.Column("booking", postgresql.JSONB(astext_type=sa.Text()), nullable=True))
     op.add_column("invoices", sa.Column("credited_minor", sa.BigInteger(), nullable=False, server_default="0"))
+    # Balances are net of credit notes: the unsettled index carries credited_minor so aging stays index-only.
+    _unsettled_index(include_credited=True)
     op.add_column(
         "invoice_lines", sa.Column("tax_category", sa.String(length=32), nullable=False, server_default="standard")
     )
@@ -176,6 +191,7 @@ def downgrade() -> None:
     op.drop_table("credit_note_counters")
     op.drop_column("invoice_lines", "exemption_reason")
     op.drop_column("invoice_lines", "tax_category")
+    _unsettled_index(include_credited=False)
     op.drop_constraint("invoices_deposit_invoice_id_fkey", "invoices", type_="foreignkey")
     for name in ("credited_minor", "booking", "deposit_invoice_id", "tax_breakdown", "payment_means", "buyer", "seller", "kind"):
         op.drop_column("invoices", name)
