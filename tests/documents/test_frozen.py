@@ -42,7 +42,9 @@ async def test_status_and_payment_columns_stay_updatable(db: Database, doc_setti
             ),
             {"id": invoice.id},
         )
-        status = (await session.execute(text("SELECT status FROM invoices WHERE id = :id"), {"id": invoice.id})).scalar()
+        status = (
+            await session.execute(text("SELECT status FROM invoices WHERE id = :id"), {"id": invoice.id})
+        ).scalar()
     assert status == "overdue"
 
 
