@@ -40,7 +40,7 @@ WORKFLOWS: Sequence[type] = (InvoiceWorkflow, SubscriptionWorkflow, StripeReconc
 
 
 def build_activities(db: Database, settings: Settings) -> list[Any]:
-    invoices = InvoiceActivities(db)
+    invoices = InvoiceActivities(db, settings)
     payments = PaymentActivities(db, build_payment_provider(settings))
     email = EmailActivities(db, build_email_sender(settings), settings)
     return [

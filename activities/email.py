@@ -14,6 +14,7 @@ from billflow.db import Database
 from billflow.email.base import Attachment, DeliveryRejected, DeliveryUnknown, EmailSender, OutgoingEmail
 from billflow.email.render import render_email
 from billflow.repositories import clients as clients_repo
+from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import timeline as timeline_repo
@@ -64,7 +65,7 @@ class EmailActivities:
             message.status = MessageStatus.claimed  # a failed attempt's row is handed over again
             message.attempts += 1
             session.add(message)
-            attachments = await self._invoice_pdf(session, data.invoice_id)
+            attachments = await self._attachments(session, data.invoice_id, data.credit_note_id)
         assert message.id is not None
         return await self._hand_over(message, data.invoice_id, attachments)
 
@@ -171,6 +172,18 @@ class EmailActivities:
                 message.sent_at = message.updated_at
             session.add(message)
 
+    async def _attachments(self, session, invoice_id: int, credit_note_id: int | None) -> list[Attachment]:  # type: ignore[no-untyped-def]
+        """A credit note's email carries the credit note; every other email the invoice."""
+        if credit_note_id is None:
+            return await self._invoice_pdf(session, invoice_id)
+        from billflow.pdf import render_number_pdf
+
+        note = await credit_notes_repo.get_credit_note(session, credit_note_id=credit_note_id)
+        if note is None:
+            return await self._invoice_pdf(session, invoice_id)
+        pdf = await render_number_pdf(session, number=note.number, settings=self._settings)
+        return [Attachment(filename=f"{note.number}.pdf", content_type="application/pdf", content=pdf)]
+
     async def _invoice_pdf(self, session, invoice_id: int) -> list[Attachment]:  # type: ignore[no-untyped-def]
         """The invoice as a PDF attachment, rendered from the current database state (fpdf2)."""
         from billflow.pdf import render_invoice_pdf_for
@@ -192,7 +205,11 @@ class EmailActivities:
         lines = await invoices_repo.get_lines(session, invoice_id=data.invoice_id)
         base = self._settings.public_base_url.rstrip("/")
         today = datetime.now(UTC).astimezone(ZoneInfo(invoice.timezone)).date()
+        credit_note = None
+        if data.credit_note_id is not None:
+            credit_note = await credit_notes_repo.get_credit_note(session, credit_note_id=data.credit_note_id)
         context = {
+            "credit_note": credit_note,
             "invoice": invoice,
             "client": client,
             "lines": lines,

@@ -10,11 +10,13 @@ from sqlalchemy.exc import DBAPIError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from billflow.config import Settings, get_settings
 from billflow.db import Database
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.services import invoicing
+from billflow.services import credit_notes, invoicing
+from billflow.services.business_profile import current_business_profile
 from models.enums import InvoiceStatus
 from models.workflow_io import (
     InvoiceTransition,
@@ -42,8 +44,9 @@ class InvoiceActivities:
     after a log line and a timeline entry, instead of retrying the same refused write forever.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, settings: Settings | None = None) -> None:
         self._db = db
+        self._settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
     async def _data_errors(
@@ -91,7 +94,12 @@ class InvoiceActivities:
     @activity.defn
     async def record_invoice(self, data: RecordInvoiceInput) -> IssuedInvoice:
         async with self._data_errors(data.workflow_id, data=data), self._db.session() as session:
-            invoice = await invoicing.issue_invoice(session, booking=data.booking, workflow_id=data.workflow_id)
+            invoice = await invoicing.issue_invoice(
+                session,
+                booking=data.booking,
+                workflow_id=data.workflow_id,
+                profile=current_business_profile(self._settings),
+            )
         assert invoice.id is not None
         return IssuedInvoice(
             invoice_id=invoice.id,
@@ -125,6 +133,16 @@ class InvoiceActivities:
                 self._data_errors(change.workflow_id, invoice_id=change.invoice_id),
                 self._db.session() as session,
             ):
-                return TransitionResult(status=await invoicing.apply_transition(session, change=change))
+                status = await invoicing.apply_transition(session, change=change)
+                credit_note = None
+                if change.kind == "void":  # voiding an issued invoice issues its cancellation credit note
+                    credit_note = await credit_notes.cancel_invoice(
+                        session, invoice_id=change.invoice_id, change=change
+                    )
+                return TransitionResult(
+                    status=status,
+                    credit_note_id=credit_note.id if credit_note else None,
+                    credited_minor=credit_note.total_minor if credit_note else 0,
+                )
         except invoicing.InvoiceNotFound as err:
             raise ApplicationError(str(err), type="InvoiceNotFound", non_retryable=True) from err

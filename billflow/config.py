@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     business_name: str = Field(default="billflow demo studio", alias="BILLFLOW_BUSINESS_NAME")
     staff_email: str = Field(default="billing@example.com", alias="BILLFLOW_STAFF_EMAIL")
     from_email: str = Field(default="invoices@example.com", alias="BILLFLOW_FROM_EMAIL")
+    # The seller on every document (issue 14; workspaces will move it to a table): read it only through
+    # billflow.services.business_profile.current_business_profile, which validates it (VAT id, IBAN/BIC).
+    business_legal_name: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_LEGAL_NAME")
+    business_address_line1: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_ADDRESS_LINE1")
+    business_postcode: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_POSTCODE")
+    business_city: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_CITY")
+    business_country: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_COUNTRY")  # ISO 3166 alpha-2
+    business_vat_id: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_VAT_ID")
+    business_registration: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_REGISTRATION")
+    business_iban: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_IBAN")
+    business_bic: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_BIC")
 
     payment_backend: PaymentBackend = Field(default=PaymentBackend.local, alias="BILLFLOW_PAYMENT_BACKEND")
     email_backend: EmailBackend = Field(default=EmailBackend.outbox, alias="BILLFLOW_EMAIL_BACKEND")
@@ -172,6 +183,14 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"BILLFLOW_REPORTING_TIMEZONE must be an IANA time zone name, not {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _business_profile_is_valid(self) -> Settings:
+        """A bad VAT id, IBAN or country stops the process at start, not at the first invoice."""
+        from billflow.services.business_profile import current_business_profile
+
+        current_business_profile(self)
+        return self
 
     @model_validator(mode="after")
     def _production_has_its_secrets(self) -> Settings:

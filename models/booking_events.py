@@ -14,9 +14,10 @@ from sqlmodel import Field as column
 from sqlmodel import SQLModel
 
 from models.columns import instant, jsonb
+from models.enums import TaxCategory
 from models.money import CurrencyCode, MinorAmount, check_total, price_amounts
 from models.subscription_io import SubscriptionIn
-from models.workflow_io import BusinessKey, ClientIn
+from models.workflow_io import BusinessKey, ClientIn, DepositIn, LineIn
 
 
 class BookingEvent(SQLModel, table=True):
@@ -49,6 +50,10 @@ class EventService(BaseModel):
     tax_rate_bp: int | None = Field(
         default=None, ge=0, le=10_000, description="per-line tax rate in basis points; defaults to the booking's"
     )
+    tax_category: TaxCategory | None = Field(
+        default=None, description="standard, zero, exempt (with exemption_reason) or reverse_charge"
+    )
+    exemption_reason: str | None = Field(default=None, min_length=1, max_length=300)
 
     @model_validator(mode="after")
     def _total_in_range(self) -> EventService:
@@ -70,6 +75,28 @@ class ConfirmedBooking(BaseModel):
     payment_terms_days: int = Field(default=14, ge=0, le=366)
     starts_at: AwareDatetime | None = None
     memo: str | None = Field(default=None, max_length=2000)
+    deposit: DepositIn | None = Field(default=None, description="invoice part of it in advance (issue 14)")
+
+    def lines(self) -> list[LineIn]:
+        return [
+            LineIn(
+                description=s.description,
+                quantity=s.quantity,
+                unit_price_minor=s.unit_price_minor,
+                tax_rate_bp=self.tax_rate_bp if s.tax_rate_bp is None else s.tax_rate_bp,
+                tax_category=s.tax_category,
+                exemption_reason=s.exemption_reason,
+            )
+            for s in self.services
+        ]
+
+    @model_validator(mode="after")
+    def _makes_a_valid_document(self) -> ConfirmedBooking:
+        """Refused here (422 naming the field) rather than when the invoice is issued."""
+        for index, line in enumerate(self.lines()):
+            if line.category is TaxCategory.reverse_charge and not self.client.vat_id:
+                raise ValueError(f"client.vat_id: services[{index}] is reverse charge, which needs the buyer's VAT id")
+        return self
 
     @field_validator("services")
     @classmethod

@@ -8,7 +8,8 @@ from sqlalchemy import Column, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from models.client_sources import SOURCE_MAX, STAFF_SOURCE
-from models.columns import instant
+from models.columns import instant, text_enum
+from models.enums import BuyerKind
 
 
 class Client(SQLModel, table=True):
@@ -28,3 +29,11 @@ class Client(SQLModel, table=True):
     email_bounced: bool = False
     created_at: datetime = instant(nullable=False, default_now=True)
     updated_at: datetime = instant(nullable=False, default_now=True)
+
+    # --- billing details (issue 14): the buyer block of every document, snapshotted onto each invoice ---
+    kind: str = text_enum(BuyerKind.consumer)  # business or consumer
+    address_line1: str | None = Field(default=None, max_length=200)
+    postcode: str | None = Field(default=None, max_length=20)
+    city: str | None = Field(default=None, max_length=100)
+    country: str | None = Field(default=None, max_length=2)  # ISO 3166-1 alpha-2
+    vat_id: str | None = Field(default=None, max_length=20)

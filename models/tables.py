@@ -8,6 +8,7 @@ from models.calcom_bookings import CalcomBooking, CalcomDelivery
 from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
 from models.clients import Client
+from models.credit_notes import CreditNote, CreditNoteCounter, CreditNoteLine
 from models.email_messages import EmailMessage
 from models.integrations import Integration
 from models.invoices import Invoice, InvoiceCounter, InvoiceLine
@@ -27,6 +28,9 @@ __all__ = [
     "CheckoutSession",
     "Client",
     "ClientSettings",
+    "CreditNote",
+    "CreditNoteCounter",
+    "CreditNoteLine",
     "EmailMessage",
     "Integration",
     "Invoice",

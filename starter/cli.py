@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # typer carries its own click (typer._click); these are its t
 # Sub-apps: name -> (module whose `app` holds the commands, help).
 SUBAPPS: dict[str, tuple[str, str]] = {
     "invoice": ("starter.invoices", "Create, list, show and act on invoices."),
+    "credit-note": ("starter.documents", "Credit notes: list, show, issue a partial one."),
+    "document": ("starter.documents:document_app", "Any invoice or credit note as issued (--pdf)."),
     "subscription": (
         "starter.subscriptions",
         "Recurring billing: create, list, show, pause, resume, cancel, change, trigger.",
@@ -47,7 +49,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "demo": ("starter.stack", "Four demo invoices through their whole life in about a minute, shown live."),
 }
-ORDER = ["invoice", "subscription", "client", "report", "key", "integration", "events", "catalog", "api"]
+ORDER = [
+    "invoice",
+    "credit-note",
+    "document",
+    "subscription",
+    "client",
+    "report",
+    "key",
+    "integration",
+    "events",
+    "catalog",
+    "api",
+]
 ORDER += ["outbox", "db", "codec", "temporal", "dev", "demo"]
 
 
@@ -78,8 +92,10 @@ def load_command(name: str) -> Command:
     """The real click command `name`, built by typer from its module."""
     holder = typer.Typer()
     if name in SUBAPPS:
-        module_name, help_text = SUBAPPS[name]
-        holder.add_typer(importlib.import_module(module_name).app, name=name, help=help_text)
+        target, help_text = SUBAPPS[name]
+        module_name, _, attribute = target.partition(":")
+        sub_app = getattr(importlib.import_module(module_name), attribute or "app")
+        holder.add_typer(sub_app, name=name, help=help_text)
     else:
         importlib.import_module(COMMANDS[name][0]).register(holder)
     return typer.main.get_group(holder).commands[name]

@@ -378,3 +378,13 @@ def write_off(
 ) -> None:
     """Mark the balance uncollectible (a later payment is still recorded)."""
     _act(number, WriteOff(reason=reason, actor="cli"), as_json)
+
+
+def _register_document_commands() -> None:
+    """`invoice issue-final` lives with the other document commands (starter/documents.py)."""
+    from starter.documents import issue_final
+
+    app.command("issue-final")(issue_final)
+
+
+_register_document_commands()

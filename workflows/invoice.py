@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from models.enums import EmailKind, InvoiceStatus
     from models.workflow_io import (
+        CreditNoteIssued,
         DueDateInput,
         ExtendDueDate,
         InvoiceOutcome,
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         ScheduledReminder,
         SendEmailInput,
         StaffAction,
+        TransitionResult,
         VoidInvoice,
         WriteOff,
     )
@@ -55,7 +57,7 @@ ACTION_MEMORY = 100
 # Patch id of the reopened-run catch-up (issue 11, item 13); runs recorded before it never take the branch.
 REOPENED_PATCH = "reopened-run-catches-up-reminders"
 
-Inbound = PaymentReceived | StaffAction
+Inbound = PaymentReceived | StaffAction | CreditNoteIssued
 
 
 @workflow.defn
@@ -221,6 +223,11 @@ class InvoiceWorkflow:
         if isinstance(item, PaymentReceived):
             await self._record_payment(item, note=None)
             return
+        if isinstance(item, CreditNoteIssued):  # written by the credit-note service; the run adopts the amounts
+            state.credited_minor = max(state.credited_minor, item.credited_minor)
+            if not state.status.is_final:
+                self._set_status(item.status)
+            return
         if item.action_id in state.processed_action_ids:
             return  # the same staff action delivered twice
         reason = rejection_reason(state, item, now=workflow.now())
@@ -262,7 +269,11 @@ class InvoiceWorkflow:
             case ExtendDueDate():
                 await self._extend_due(action, key=key, data=data)
             case VoidInvoice(reason=reason):
-                await self._transition("void", f"Voided: {reason}", key=key, data=data)
+                result = await self._transition("void", f"Voided: {reason}", key=key, data=data)
+                # The void issued a cancellation credit note (issue 14): the client gets it with its document.
+                if result.credit_note_id is not None and workflow.patched("void-credit-note-email"):
+                    state.credited_minor += result.credited_minor
+                    await self._email(EmailKind.credit_note, "credit-note-void", credit_note_id=result.credit_note_id)
             case WriteOff(reason=reason):
                 await self._transition("write_off", f"Written off: {reason}", key=key, data=data)
 
@@ -289,6 +300,7 @@ class InvoiceWorkflow:
             )
             return
         state.amount_paid_minor = outcome.amount_paid_minor
+        state.credited_minor = outcome.credited_minor
         self._set_status(outcome.status)
 
     async def _extend_due(self, action: ExtendDueDate, *, key: str, data: dict[str, str]) -> None:
@@ -345,6 +357,7 @@ class InvoiceWorkflow:
         step: int | None = None,
         template: str | None = None,
         to_staff: bool = False,
+        credit_note_id: int | None = None,
     ) -> None:
         state = self._require_state()
         # A local activity: a mail send is one short HTTP call, and running it inside the workflow task halves
@@ -359,6 +372,7 @@ class InvoiceWorkflow:
                     template=template,
                     to_staff=to_staff,
                     idempotency_key=f"{workflow.info().workflow_id}:{key}",
+                    credit_note_id=credit_note_id,
                 ),
                 summary=f"{kind.value} email" + (f" (step {step})" if step else ""),
                 start_to_close_timeout=PROVIDER_TIMEOUT,
@@ -374,7 +388,7 @@ class InvoiceWorkflow:
 
     async def _transition(
         self, kind: str, message: str, *, key: str, data: dict[str, str] | None = None, **fields: object
-    ) -> None:
+    ) -> TransitionResult:
         state = self._require_state()
         result = await workflow.execute_local_activity_method(
             InvoiceActivities.apply_transition,
@@ -392,6 +406,7 @@ class InvoiceWorkflow:
             retry_policy=DB_RETRY,
         )
         self._set_status(result.status)
+        return result
 
     def _set_status(self, status: InvoiceStatus) -> None:
         state = self._require_state()
@@ -449,6 +464,10 @@ class InvoiceWorkflow:
     @workflow.signal
     def write_off(self, action: WriteOff) -> None:
         self._inbox.append(action)
+
+    @workflow.signal
+    def credit_note_issued(self, issued: CreditNoteIssued) -> None:
+        self._inbox.append(issued)
 
     @workflow.query
     def status(self) -> InvoiceState | None:

@@ -22,13 +22,15 @@ from temporalio.client import Client
 from billflow.db import Database
 from billflow.payments.stripe import SessionSnapshot
 from billflow.repositories import checkout_sessions as sessions_repo
+from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import webhook_events as events_repo
-from billflow.services import invoicing
+from billflow.services import credit_notes, invoicing
 from billflow.services.checkout import STRIPE_PROVIDER, apply_session
 from billflow.services.payments import deliver_payment
 from models.columns import utcnow
-from models.enums import EmailKind, PaymentKind
+from models.enums import CreditNoteKind, EmailKind, PaymentKind
+from models.money import format_money
 from models.payments import Payment
 from models.workflow_io import PaymentReceived, SendEmailInput
 
@@ -145,8 +147,15 @@ async def receive_stripe_event(db: Database, temporal: Client, event: dict[str, 
         session.add(stored)
     log.info("stripe event %s %s: %s", event["id"], event.get("type"), outcome)
     if outcome.startswith("refunded") and invoice_id is not None:
+        charge = (event.get("data") or {}).get("object") or {}
+        reference = f"{charge.get('id')}:refunded:{int(charge.get('amount_refunded') or 0)}"
+        async with db.session() as session:  # the refund's credit note (if it lowered the price) goes with it
+            note = await credit_notes_repo.get_credit_note(session, idempotency_key=f"refund:{reference}")
         email = SendEmailInput(
-            invoice_id=invoice_id, kind=EmailKind.refund, idempotency_key=f"stripe-refund:{event['id']}"
+            invoice_id=invoice_id,
+            kind=EmailKind.refund,
+            idempotency_key=f"stripe-refund:{event['id']}",
+            credit_note_id=note.id if note else None,
         )
         return StripeEventResult(outcome, refund_email=email)
     return StripeEventResult(outcome)
@@ -197,6 +206,20 @@ async def _refund(db: Database, temporal: Client, charge: dict[str, Any], create
             received_at=created,
             method="card",
         )
+        # Money returned lowers the price (beyond any overpayment): the refund records its credit note, issued
+        # first and in the same transaction, so the balance stays settled instead of reopening.
+        credit = credit_notes.refund_credit_minor(invoice, delta)
+        if credit > 0:
+            await credit_notes.issue_credit_note(
+                session,
+                invoice_id=invoice_id,
+                kind=CreditNoteKind.refund,
+                reason=f"Refund of {format_money(delta, currency)} by card",
+                key=f"refund:{refund.provider_reference}",
+                amount_minor=credit,
+                refund_reference=refund.provider_reference,
+                issued_at=created,
+            )
         # Recorded here, as a refund: the workflow's signal carries payments only.
         outcome = await invoicing.record_payment(
             session, invoice_id=invoice_id, payment=refund, kind=PaymentKind.refund, note="Stripe refund"

@@ -18,12 +18,28 @@ from models.timeline import TimelineEvent
 from models.workflow_io import ClientIn
 
 
+def _billing_values(client: ClientIn) -> dict[str, str]:
+    """The buyer's billing details this booking gives (issue 14); kind follows the VAT id when not given."""
+    kind = client.kind.value if client.kind else ("business" if client.vat_id else None)
+    values = {
+        "kind": kind,
+        "address_line1": client.address_line1,
+        "postcode": client.postcode,
+        "city": client.city,
+        "country": client.country,
+        "vat_id": client.vat_id,
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
 async def upsert_client(session: AsyncSession, *, client: ClientIn, source: str, actor: str) -> int:
     """Insert or refresh the client of `source` with this external id; returns the client's id.
 
     The same external id of another source is another client: a source only ever changes its own clients. A
     changed email is written to the client's timeline with `actor` (the integration, key or user behind it).
+    Billing details a booking leaves out keep what is on file.
     """
+    billing = _billing_values(client)
     query = select(Client).where(Client.source == source, Client.external_id == client.external_id)
     existing = (await session.exec(query.with_for_update())).first()
     if existing is None:
@@ -37,6 +53,7 @@ async def upsert_client(session: AsyncSession, *, client: ClientIn, source: str,
                 timezone=client.timezone,
                 created_at=utcnow(),
                 updated_at=utcnow(),
+                **{"kind": "consumer", **billing},
             )
             .on_conflict_do_nothing(index_elements=[col(Client.source), col(Client.external_id)])
             .returning(col(Client.id))
@@ -57,8 +74,10 @@ async def upsert_client(session: AsyncSession, *, client: ClientIn, source: str,
                 occurred_at=utcnow(),
             )
         )
-    if (existing.name, existing.email, existing.timezone) != (client.name, email, client.timezone):
-        existing.name, existing.email, existing.timezone = client.name, email, client.timezone
+    wanted = {"name": client.name, "email": email, "timezone": client.timezone, **billing}
+    if any(getattr(existing, name) != value for name, value in wanted.items()):
+        for name, value in wanted.items():
+            setattr(existing, name, value)
         existing.updated_at = utcnow()
         session.add(existing)
         await session.flush()
@@ -122,11 +141,11 @@ async def balances(session: AsyncSession, *, client_ids: Sequence[int], due_befo
     stmt = text(
         """
 SELECT client_id, currency,
-       COALESCE(SUM(total_minor) FILTER (WHERE status <> 'void'), 0) AS invoiced_minor,
+       COALESCE(SUM(total_minor - credited_minor) FILTER (WHERE status <> 'void'), 0) AS invoiced_minor,
        COALESCE(SUM(amount_paid_minor), 0) AS paid_minor,
-       COALESCE(SUM(total_minor - amount_paid_minor)
+       COALESCE(SUM(total_minor - credited_minor - amount_paid_minor)
                 FILTER (WHERE status IN ('open', 'partially_paid', 'overdue')), 0) AS balance_minor,
-       COALESCE(SUM(total_minor - amount_paid_minor)
+       COALESCE(SUM(total_minor - credited_minor - amount_paid_minor)
                 FILTER (WHERE status IN ('open', 'partially_paid', 'overdue') AND due_at < :due_before), 0)
            AS overdue_minor,
        COUNT(*) FILTER (WHERE status IN ('open', 'partially_paid', 'overdue')) AS open_invoices

@@ -107,7 +107,7 @@ async def send_action(client: Client, subscription_id: str, action: Subscription
 async def query_state(client: Client, subscription_id: str) -> SubscriptionRunState:
     handle = client.get_workflow_handle(service.workflow_id_for(subscription_id))
     # The query answers None only before the run's first task; callers query after the start.
-    state: SubscriptionRunState = await handle.query(SubscriptionWorkflow.status)  # type: ignore[call-overload]
+    state: SubscriptionRunState = await handle.query(SubscriptionWorkflow.status)  # type: ignore[arg-type,call-overload,unused-ignore]
     return state
 
 

@@ -48,7 +48,7 @@ from models.client_sources import integration_source
 from models.enums import InvoiceStatus
 from models.invoices import Invoice
 from models.subscription_io import SUBSCRIPTION_ID_MAX
-from models.workflow_io import BookingIn, LineIn, VoidInvoice
+from models.workflow_io import BookingIn, VoidInvoice
 
 # How long an answer waits for the new workflow to issue its invoice number (else `invoice_number: null`).
 NUMBER_WAIT = timedelta(seconds=5)
@@ -219,19 +219,12 @@ def booking_from_event(sender: Sender, event: BookingConfirmedEvent) -> BookingI
         requested_by=sender.actor,
         booking_id=data.booking_id,
         client=data.client,
-        lines=[
-            LineIn(
-                description=s.description,
-                quantity=s.quantity,
-                unit_price_minor=s.unit_price_minor,
-                tax_rate_bp=data.tax_rate_bp if s.tax_rate_bp is None else s.tax_rate_bp,
-            )
-            for s in data.services
-        ],
+        lines=data.lines(),
         currency=data.currency,
         payment_terms=timedelta(days=data.payment_terms_days),
         service_date=data.starts_at.date() if data.starts_at else None,
         memo=data.memo,
+        deposit=data.deposit,
     )
 
 

@@ -105,6 +105,11 @@ async def wait_for_action(
         await asyncio.sleep(0.05)
 
 
+async def signal(client: Client, workflow_id: str, signal: object, arg: object) -> None:
+    """Any signal to an invoice run; WorkflowClosed if it has ended."""
+    await _signal(client, workflow_id, signal, arg)
+
+
 async def _signal(client: Client, workflow_id: str, signal: object, arg: object) -> None:
     try:
         await client.get_workflow_handle(workflow_id).signal(signal, arg)  # type: ignore[call-overload]

@@ -10,6 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from billflow.db import Database
+from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import webhook_events as events_repo
 from billflow.services.invoice_runs import send_action, wait_for_action
@@ -163,7 +164,7 @@ async def test_payment_for_a_closed_workflow_is_still_recorded(
     assert await _status(db, invoice) == InvoiceStatus.paid
 
 
-async def test_refund_reopens_the_balance_once_per_amount_even_out_of_order(
+async def test_refund_records_its_credit_note_once_per_amount_even_out_of_order(
     http: httpx.AsyncClient,
     time_env: WorkflowEnvironment,
     worker: Worker,
@@ -190,8 +191,16 @@ async def test_refund_reopens_the_balance_once_per_amount_even_out_of_order(
     assert refunds == [("refund", f"ch_{sid}:refunded:15000", 15_000)]
     refreshed = await load_invoice(db, invoice.id)
     assert refreshed.amount_paid_minor == 23_500
-    assert refreshed.balance_minor == 15_000
-    assert refreshed.status in (InvoiceStatus.partially_paid, InvoiceStatus.overdue)
+    # Issue 14: the money returned lowered the price by a credit note, so nothing is owed again.
+    assert refreshed.credited_minor == 15_000
+    assert refreshed.balance_minor == 0
+    assert refreshed.status == InvoiceStatus.paid
+    async with db.session() as session:
+        notes = await credit_notes_repo.list_credit_notes(session, invoice_id=invoice.id)
+    assert [(n.kind, n.total_minor, n.refund_reference) for n, _ in notes] == [
+        ("refund", 15_000, f"ch_{sid}:refunded:15000")
+    ]
+    assert notes[0][0].number.startswith("CN-")
 
 
 async def test_events_for_other_stripe_products_are_acknowledged_and_ignored(

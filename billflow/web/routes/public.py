@@ -20,6 +20,7 @@ from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import payment_lookups
 from billflow.services import payments as payments_service
+from billflow.services.documents import load_document
 from billflow.services.email_events import record_invoice_viewed
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
 from models.invoices import Invoice
@@ -91,11 +92,13 @@ async def invoice_page(token: str, request: Request, db: DatabaseDep, settings: 
         if invoice.viewed_at is None:
             await record_invoice_viewed(session, invoice_id=invoice.id, source="invoice page")
         lines = await invoices_repo.get_lines(session, invoice_id=invoice.id)
+        document = await load_document(session, number=invoice.number, settings=settings)
     return _render(
         "invoice.html.j2",
         **context,
         **_urls(settings, token),
         lines=lines,
+        document=document,
         can_pay=payments_service.payable(invoice),
         # Stripe's success_url brings the client back here before the webhook may have arrived.
         payment_returning="paid" in request.query_params,
