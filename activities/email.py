@@ -201,6 +201,7 @@ class EmailActivities:
             "invoice_url": f"{base}/i/{invoice.public_token}",
             "balance_minor": invoice.balance_minor,
             "days_to_due": (invoice.due_date - today).days,
+            "details": data.details,
         }
         rendered = render_email(data.template or data.kind.value, context)
         return EmailMessage(

@@ -10,6 +10,7 @@ import re
 import zoneinfo
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated
 from uuid import uuid4
 
@@ -159,6 +160,28 @@ class IssuedInvoice(BaseModel):
     public_token: str
 
 
+class HoldKind(StrEnum):
+    processing = "processing"  # a payment in flight (Stripe async method, or a transfer the client says they made)
+    promise = "promise"  # the client promised to pay by a date
+    dispute = "dispute"  # the client disputes the invoice until staff resolve it
+
+
+class CollectionHold(BaseModel):
+    """Why reminders (and escalation) wait: one at a time; `until` None means until an event ends it."""
+
+    kind: HoldKind
+    reference: str  # "stripe:cs_...", "answer:<id>": the payment or answer that started it
+    since: datetime
+    until: datetime | None = None
+    label: str = ""  # shown to staff and in the Temporal UI, e.g. "bank transfer ref 4711 on 2026-12-01"
+
+    @property
+    def rank(self) -> int:
+        """A weaker hold never replaces a stronger one: a promise does not end a payment in flight, and neither
+        ends a dispute (only staff do)."""
+        return {HoldKind.promise: 1, HoldKind.processing: 2, HoldKind.dispute: 3}[self.kind]
+
+
 class InvoiceState(BaseModel):
     """What the `status` query returns, and what continue-as-new carries over."""
 
@@ -181,6 +204,10 @@ class InvoiceState(BaseModel):
     receipt_sent: bool = False
     processed_action_ids: list[str] = Field(default_factory=list)
     last_rejection: str | None = None
+    # Collections (issue 16): what holds reminders back now, and the references/answers already handled.
+    hold: CollectionHold | None = None
+    closed_references: list[str] = Field(default_factory=list)
+    handled_answer_ids: list[str] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -273,6 +300,59 @@ class WriteOff(StaffAction):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class ResolveDispute(StaffAction):
+    """Staff close the client's dispute; reminders resume (void, write off or extend separately if needed)."""
+
+    resolution: str = Field(min_length=1, max_length=1000)
+
+
+# --- collections: payments in flight and the client's answers (issue 16) ----------------------------
+
+
+class PaymentProcessing(BaseModel):
+    """A payment started but not settled (e.g. a Checkout Session completed with payment_status unpaid)."""
+
+    provider: str = Field(pattern=r"^[a-z_]{1,32}$")
+    provider_reference: str = Field(min_length=1, max_length=200)
+    started_at: AwareDatetime
+    method: str = Field(default="async", max_length=32)
+    until: AwareDatetime | None = None  # None: until the provider says it succeeded or failed
+
+
+class PaymentFailed(BaseModel):
+    provider: str = Field(pattern=r"^[a-z_]{1,32}$")
+    provider_reference: str = Field(min_length=1, max_length=200)
+    failed_at: AwareDatetime
+    reason: str = Field(default="", max_length=500)
+
+
+class ClientAnswer(BaseModel):
+    """Sent by the client from the invoice page; `answer_id` is derived from its content, so the same answer
+    submitted twice has one effect."""
+
+    answer_id: str = Field(pattern=r"^[0-9a-f]{16,64}$")
+    received_at: AwareDatetime
+
+
+class TransferClaimed(ClientAnswer):
+    """ "I paid by bank transfer": the invoice waits in processing until `until` (computed by the service)."""
+
+    paid_on: date
+    reference: str = Field(min_length=1, max_length=100)
+    until: AwareDatetime
+
+
+class PaymentPromised(ClientAnswer):
+    """ "I'll pay on <date>": reminders wait until `until` (the end of that local day plus the grace period)."""
+
+    pay_on: date
+    until: AwareDatetime
+
+
+class DisputeRaised(ClientAnswer):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
 # --- activity payloads ------------------------------------------------------------------------------
 
 
@@ -359,6 +439,7 @@ class SendEmailInput(BaseModel):
     reminder_step: int | None = None
     template: str | None = None
     to_staff: bool = False
+    details: dict[str, str] = Field(default_factory=dict)  # extra template values (e.g. a client's answer)
 
 
 class SentEmail(BaseModel):

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         PlanRemindersInput,
         RecordInvoiceInput,
         RecordPaymentInput,
+        ResolveDispute,
         ResumeReminders,
         ScheduledReminder,
         SendEmailInput,
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         VoidInvoice,
         WriteOff,
     )
+    from workflows.invoice_collections import CollectionSignal, InvoiceCollections
     from workflows.invoice_rules import rejection_reason
     from workflows.run_details import current_details, next_event
     from workflows.search_attributes import invoice_updates
@@ -53,11 +55,11 @@ PROVIDER_RETRY = RetryPolicy(
 # Processed staff-action ids kept for de-duplication and for callers waiting on their action.
 ACTION_MEMORY = 100
 
-Inbound = PaymentReceived | StaffAction
+Inbound = PaymentReceived | StaffAction | CollectionSignal
 
 
 @workflow.defn
-class InvoiceWorkflow:
+class InvoiceWorkflow(InvoiceCollections):
     """Issue, send, wait, remind, settle. Signals are queued and applied in order by the main loop, so every
     database write happens from one place and in a deterministic order."""
 
@@ -162,6 +164,8 @@ class InvoiceWorkflow:
             # keyed by the due instant: after an extension the new due date can pass too
             await self._transition("overdue", "The due date passed unpaid", key=f"overdue-{state.due_at.isoformat()}")
             return True
+        if await self._expire_hold(now):  # collections: a promise or a claimed transfer ran out
+            return True
         if state.paused and state.paused_until is not None and now >= state.paused_until:
             await self._transition("resumed", "Pause ended", key=f"resume-at-{state.paused_until.isoformat()}")
             state.paused, state.paused_until = False, None
@@ -170,7 +174,13 @@ class InvoiceWorkflow:
         if step is not None and now >= step.at:
             await self._remind(step)
             return True
-        if step is None and state.status is InvoiceStatus.overdue and not state.escalated and not state.paused:
+        if (
+            step is None
+            and state.status is InvoiceStatus.overdue
+            and not state.escalated
+            and not state.paused
+            and not self._hold_blocks_reminders()
+        ):
             await self._email(EmailKind.escalation, "escalation", to_staff=True)
             await self._transition("escalated", "Unpaid after every reminder: staff notified", key="escalated")
             state.escalated = True
@@ -179,7 +189,9 @@ class InvoiceWorkflow:
 
     async def _remind(self, step: ScheduledReminder) -> None:
         state = self._require_state()
-        if state.paused:  # a step that falls due while paused is skipped, not sent on resume
+        # A step that falls due while paused, or while a payment is in flight, promised or disputed, is skipped,
+        # not sent on resume.
+        if state.paused or self._hold_blocks_reminders():
             step.skipped = True
             return
         kind = EmailKind.overdue if step.at > state.due_at else EmailKind.reminder
@@ -201,6 +213,8 @@ class InvoiceWorkflow:
         step = state.next_reminder
         if step is not None:
             candidates.append(step.at)
+        if (hold_until := self._hold_wake()) is not None:
+            candidates.append(hold_until)
         return min(candidates, default=None)
 
     # --- inbound signals, applied by the main loop --------------------------------------------------
@@ -209,6 +223,9 @@ class InvoiceWorkflow:
         state = self._require_state()
         if isinstance(item, PaymentReceived):
             await self._record_payment(item, note=None)
+            return
+        if not isinstance(item, StaffAction):
+            await self._apply_collection(item)
             return
         if item.action_id in state.processed_action_ids:
             return  # the same staff action delivered twice
@@ -254,6 +271,8 @@ class InvoiceWorkflow:
                 await self._transition("void", f"Voided: {reason}", key=key, data=data)
             case WriteOff(reason=reason):
                 await self._transition("write_off", f"Written off: {reason}", key=key, data=data)
+            case ResolveDispute():
+                await self._resolve_dispute(action, key=key, data=data)
 
     async def _record_payment(self, payment: PaymentReceived, *, note: str | None) -> None:
         state = self._require_state()
@@ -334,6 +353,7 @@ class InvoiceWorkflow:
         step: int | None = None,
         template: str | None = None,
         to_staff: bool = False,
+        details: dict[str, str] | None = None,
     ) -> None:
         state = self._require_state()
         # A local activity: a mail send is one short HTTP call, and running it inside the workflow task halves
@@ -348,6 +368,7 @@ class InvoiceWorkflow:
                     template=template,
                     to_staff=to_staff,
                     idempotency_key=f"{workflow.info().workflow_id}:{key}",
+                    details=details or {},
                 ),
                 summary=f"{kind.value} email" + (f" (step {step})" if step else ""),
                 start_to_close_timeout=PROVIDER_TIMEOUT,

@@ -116,8 +116,8 @@ def settled_status(invoice: Invoice) -> InvoiceStatus:
         return current  # money on a void invoice is recorded and flagged, the invoice stays void
     if invoice.balance_minor <= 0:
         return InvoiceStatus.paid
-    if current is InvoiceStatus.uncollectible:
-        return current
+    if current in (InvoiceStatus.uncollectible, InvoiceStatus.processing, InvoiceStatus.disputed):
+        return current  # a part payment while a payment is in flight or disputed keeps the hold's status
     if invoice.overdue_at is not None:
         return InvoiceStatus.overdue
     return InvoiceStatus.partially_paid if invoice.amount_paid_minor > 0 else InvoiceStatus.open
@@ -207,7 +207,16 @@ _TRANSITION_STATUS: dict[str, InvoiceStatus | None] = {
     "rejected": None,
     "email_unknown": None,
     "email_failed": None,
+    # Collections (issue 16): holds set a status, releases recompute it from the amounts and due date.
+    "processing": InvoiceStatus.processing,
+    "disputed": InvoiceStatus.disputed,
+    "promised": None,
+    "processing_noted": None,
+    "answer_recorded": None,
+    "payment_failed_noted": None,
 }
+# Ends of a hold: the status goes back to what the amounts and the due date say.
+_RELEASES = {"hold_ended", "promise_broken", "dispute_resolved", "payment_failed"}
 
 
 async def apply_transition(session: AsyncSession, *, change: InvoiceTransition) -> InvoiceStatus:
@@ -219,8 +228,12 @@ async def apply_transition(session: AsyncSession, *, change: InvoiceTransition) 
         return InvoiceStatus(invoice.status)
     now = utcnow()
     _apply_fields(invoice, change, now)
-    target = _TRANSITION_STATUS[change.kind]
-    if target is not None:
+    target = _TRANSITION_STATUS.get(change.kind)
+    if change.kind in _RELEASES:
+        if InvoiceStatus(invoice.status).is_on_hold:
+            invoice.status = InvoiceStatus.open  # settled_status keeps a hold's status: start from open
+            invoice.status = settled_status(invoice)
+    elif target is not None:
         invoice.status = target
     elif change.kind == "due_date_extended":
         invoice.status = settled_status(invoice)
