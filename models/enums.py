@@ -24,7 +24,8 @@ class InvoiceStatus(StrEnum):
         return self in (InvoiceStatus.processing, InvoiceStatus.disputed)
 
 
-# Unsettled: money is still owed (what aging, balances and the dashboard count).
+# Unsettled: money is still owed (what aging, balances and the dashboard count). The SQL in
+# billflow/repositories (reports, clients) and the partial index ix_invoices_unsettled_due spell the same list.
 UNSETTLED_STATUSES = ("open", "partially_paid", "overdue", "processing", "disputed")
 
 

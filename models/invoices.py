@@ -31,7 +31,7 @@ class Invoice(SQLModel, table=True):
             "ix_invoices_unsettled_due",
             "due_date",
             "id",
-            postgresql_where=text("status IN ('open', 'partially_paid', 'overdue')"),
+            postgresql_where=text("status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')"),
             postgresql_include=["client_id", "currency", "total_minor", "amount_paid_minor", "issue_date", "status"],
         ),
         # Aging as of a past date also counts invoices voided or written off since: few rows, found directly.

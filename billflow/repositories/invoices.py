@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.clients import Client
+from models.enums import UNSETTLED_STATUSES
 from models.invoices import Invoice, InvoiceLine
 
 
@@ -102,7 +103,7 @@ def _filtered(query: Any, f: InvoiceFilter) -> Any:
         query = query.where(Invoice.client_id == f.client_id)
     if f.overdue_days is not None:
         cutoff = (f.today or datetime.now(UTC).date()) - timedelta(days=f.overdue_days)
-        unpaid = ("open", "partially_paid", "overdue")
+        unpaid = UNSETTLED_STATUSES
         query = query.where(col(Invoice.status).in_(unpaid), col(Invoice.due_date) <= cutoff)
     if f.amount_min is not None:
         query = query.where(col(Invoice.total_minor) >= f.amount_min)
