@@ -230,6 +230,35 @@ class InvoiceState(BaseModel):
         return next((r for r in self.reminders if not r.done), None)
 
 
+class PlanEntry(BaseModel):
+    """One thing the invoice's run will do, and when."""
+
+    at: datetime  # UTC instant
+    kind: str  # reminder, overdue, escalation, promise_ends, wait_ends, pause_ends
+    label: str  # what happens, in plain words
+    local_label: str | None = None  # "2026-12-01 09:00 Europe/London" where the planner formatted it
+    step: int | None = None
+    skipped: bool = False  # falls inside a pause or a hold: it will not be sent
+    note: str = ""
+
+
+class InvoicePlan(BaseModel):
+    """The plan ahead (the `plan` query, the API, the CLI, the invoice page and dry runs)."""
+
+    number: str
+    status: InvoiceStatus
+    as_of: datetime
+    due_date: date
+    due_at: datetime
+    timezone: str
+    hold: CollectionHold | None = None
+    entries: list[PlanEntry] = Field(default_factory=list)
+
+    @property
+    def next_reminder(self) -> PlanEntry | None:
+        return next((e for e in self.entries if e.kind == "reminder" and not e.skipped), None)
+
+
 class InvoiceWorkflowInput(BaseModel):
     booking: BookingIn
     # Set only by continue-as-new: the run picks up exactly where the previous one stopped.

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         DueDateInput,
         ExtendDueDate,
         InvoiceOutcome,
+        InvoicePlan,
         InvoiceState,
         InvoiceTransition,
         InvoiceWorkflowInput,
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         PlanRemindersInput,
         RecordInvoiceInput,
         RecordPaymentInput,
+        ReminderPolicy,
         ResolveDispute,
         ResumeReminders,
         ScheduledReminder,
@@ -38,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         WriteOff,
     )
     from workflows.invoice_collections import CollectionSignal, InvoiceCollections
+    from workflows.invoice_plan import plan_ahead
     from workflows.invoice_rules import rejection_reason
     from workflows.run_details import current_details, next_event
     from workflows.search_attributes import invoice_updates
@@ -464,3 +467,13 @@ class InvoiceWorkflow(InvoiceCollections):
     def status(self) -> InvoiceState | None:
         """Live state; None only in the first moments, before the invoice is recorded."""
         return self._state
+
+    @workflow.query
+    def plan(self) -> InvoicePlan | None:
+        """What happens next and when (reminders at the client's local time, overdue, holds, escalation)."""
+        return plan_ahead(self._state, now=workflow.now()) if self._state is not None else None
+
+    @workflow.query
+    def reminder_policy(self) -> ReminderPolicy:
+        """The policy in force, so a dry run of a staff action can re-plan outside the workflow."""
+        return self._policy
