@@ -8,6 +8,8 @@ signalled, so nothing changes.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
@@ -20,6 +22,8 @@ from models.workflow_io import ExtendDueDate, InvoicePlan, PauseReminders, Remin
 from workflows.invoice import InvoiceWorkflow
 from workflows.invoice_plan import plan_ahead
 from workflows.invoice_rules import rejection_reason
+
+log = logging.getLogger(__name__)
 
 
 class PlanPreview(BaseModel):
@@ -38,6 +42,18 @@ async def current_plan(db: Database, temporal: Client, *, number: str) -> Invoic
     if plan is None:
         raise staff_actions.ActionRejected(f"invoice {number} is still being issued")
     return plan
+
+
+async def plan_for_page(temporal: Client, *, workflow_id: str, timeout: float = 2.0) -> InvoicePlan | None:
+    """The plan for the client's invoice page; None if the run is closed or cannot answer quickly (the page
+    then shows only what the database knows)."""
+    try:
+        handle = temporal.get_workflow_handle(workflow_id)
+        plan: InvoicePlan | None = await asyncio.wait_for(handle.query(InvoiceWorkflow.plan), timeout=timeout)
+        return plan
+    except Exception as err:  # never let the workflow service break a public page
+        log.info("plan of %s not available for the invoice page: %s", workflow_id, err)
+        return None
 
 
 async def preview_action(

@@ -181,3 +181,17 @@ async def test_paid_invoice_shows_no_answer_forms_and_ignores_posts(
         f"/i/{invoice.public_token}/answer", data={"kind": "dispute", "reason": "too late now", "form_token": token}
     )
     assert response.status_code == 303 and response.headers["location"] == f"/i/{invoice.public_token}"
+
+
+async def test_invoice_page_shows_due_date_and_next_reminder_then_the_promise(
+    http: httpx.AsyncClient, time_env: WorkflowEnvironment, worker: Worker, db: Database
+) -> None:
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    page = await http.get(f"/i/{invoice.public_token}")
+    assert 'data-testid="plan"' in page.text
+    assert "Next reminder:" in page.text and "09:00 Europe/London" in page.text
+    pay_on = (datetime.now(UTC) + timedelta(days=20)).date()
+    await _answer(http, invoice, kind="promise", pay_on=pay_on.isoformat())
+    await _state(time_env, invoice, lambda s: s.hold is not None)
+    page = await http.get(f"/i/{invoice.public_token}")
+    assert "We will not send a reminder before" in page.text

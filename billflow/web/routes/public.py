@@ -21,6 +21,7 @@ from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import payment_lookups
 from billflow.services import client_answers as answers_service
+from billflow.services import invoice_plans
 from billflow.services import payments as payments_service
 from billflow.services.email_events import record_invoice_viewed
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
@@ -86,15 +87,22 @@ def _urls(settings: Settings, token: str) -> dict[str, str]:
 
 
 @router.get("/i/{token}", response_class=HTMLResponse, summary="The client's invoice page")
-async def invoice_page(token: str, request: Request, db: DatabaseDep, settings: SettingsDep) -> HTMLResponse:
+async def invoice_page(
+    token: str, request: Request, db: DatabaseDep, settings: SettingsDep, temporal: TemporalDep
+) -> HTMLResponse:
     async with db.session() as session:
         invoice, context = await _load(session, token)
         assert invoice.id is not None
         if invoice.viewed_at is None:
             await record_invoice_viewed(session, invoice_id=invoice.id, source="invoice page")
         lines = await invoices_repo.get_lines(session, invoice_id=invoice.id)
+    plan = None
+    if answers_service.can_answer(invoice):  # the plan ahead only matters while something is owed
+        plan = await invoice_plans.plan_for_page(temporal, workflow_id=invoice.workflow_id)
     return _render(
         "invoice.html.j2",
+        next_reminder=plan.next_reminder if plan else None,
+        hold_until=plan.hold.until if plan and plan.hold and plan.hold.until else None,
         **context,
         **_urls(settings, token),
         lines=lines,
