@@ -196,7 +196,7 @@ def quote_interest(
     numerator = sum(s.numerator for s in segments)
     denominator = _BP * DAYS_PER_YEAR
     interest = (2 * numerator + denominator) // (2 * denominator)  # half up, exact
-    late = any(s.on > due_date for s in settlements or []) or until > due_date
+    # Compensation is owed once the invoice was paid late at all (a day with a balance after the due date).
     fee = compensation_minor(
         preset, principal_minor=principal_minor, currency=currency, agreed_fee_minor=agreed_fee_minor
     )
