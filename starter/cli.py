@@ -12,6 +12,7 @@ from starter import clients as clients_cli
 from starter import db_cmd, invoices, outbox, stack, temporal_cmd
 from starter import events as events_cli
 from starter import integrations as integrations_cli
+from starter import interest as interest_cli
 from starter import keys as api_keys_cli
 from starter import reports as reports_cli
 from starter import subscriptions as subscriptions_cli
@@ -36,6 +37,9 @@ app.add_typer(api_keys_cli.app, name="key", help="Create, list and revoke staff 
 app.add_typer(integrations_cli.app, name="integration", help="Booking systems that post signed events.")
 app.add_typer(events_cli.app, name="events", help="Send a booking event by hand: `billflow events send FILE`.")
 app.add_typer(catalog_cli.app, name="catalog", help="Prices of booked event types: add, list, remove.")
+app.add_typer(
+    interest_cli.app, name="interest", help="Late-payment interest: reference rates, quotes, interest invoices."
+)
 api_cmd.register(app)
 app.add_typer(outbox.app, name="outbox", help="The emails billflow sent; `billflow outbox ID` prints one.")
 app.add_typer(db_cmd.app, name="db", help="The database schema: `billflow db upgrade`, downgrade, current.")
