@@ -29,6 +29,17 @@ class InvoiceStatus(StrEnum):
 UNSETTLED_STATUSES = ("open", "partially_paid", "overdue", "processing", "disputed")
 
 
+class InterestPreset(StrEnum):
+    """Which law (or the contract) sets late-payment interest (billflow.domain.interest)."""
+
+    eu_b2b = "eu_b2b"
+    de_b2b = "de_b2b"
+    de_consumer = "de_consumer"
+    fr_b2b = "fr_b2b"
+    uk_b2b = "uk_b2b"
+    contractual = "contractual"
+
+
 class PaymentKind(StrEnum):
     payment = "payment"
     refund = "refund"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Column, Index, Numeric, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from models.columns import instant, minor_units, text_enum
@@ -81,6 +83,8 @@ class Invoice(SQLModel, table=True):
     period_end: date | None = None
     subscription_id: str | None = Field(default=None, max_length=200, index=True)
     memo: str | None = Field(default=None, max_length=2000)
+    # Late-payment interest terms from the booking (models.workflow_io.LateInterestTerms), if any.
+    interest_terms: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     created_at: datetime = instant(nullable=False, default_now=True)
     updated_at: datetime = instant(nullable=False, default_now=True)
 

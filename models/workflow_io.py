@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from models.enums import EmailKind, InvoiceStatus
+from models.enums import EmailKind, InterestPreset, InvoiceStatus
 from models.money import CurrencyCode, MinorAmount
 
 # Computed once outside the workflow sandbox; membership is all validation needs.
@@ -94,6 +94,15 @@ class ReminderPolicy(BaseModel):
         )
 
 
+class LateInterestTerms(BaseModel):
+    """Late-payment interest agreed or owed by law for this invoice (shown in reminder emails and the plan)."""
+
+    preset: InterestPreset
+    consumer: bool = False  # the statutory B2B presets then do not apply
+    contractual_rate_bp: int | None = Field(default=None, ge=0, le=5_000, description="contractual preset only")
+    agreed_fee_minor: int = Field(default=0, ge=0, le=10**9, description="contractual preset only")
+
+
 class BookingIn(BaseModel):
     """A booking or sale from which one invoice is generated."""
 
@@ -110,6 +119,7 @@ class BookingIn(BaseModel):
     subscription_id: str | None = None
     period_start: date | None = None
     period_end: date | None = None
+    late_interest: LateInterestTerms | None = None
 
     @field_validator("payment_terms")
     @classmethod

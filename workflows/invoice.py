@@ -471,7 +471,10 @@ class InvoiceWorkflow(InvoiceCollections):
     @workflow.query
     def plan(self) -> InvoicePlan | None:
         """What happens next and when (reminders at the client's local time, overdue, holds, escalation)."""
-        return plan_ahead(self._state, now=workflow.now()) if self._state is not None else None
+        if self._state is None:
+            return None
+        terms = self._booking.late_interest
+        return plan_ahead(self._state, now=workflow.now(), interest_preset=terms.preset.value if terms else None)
 
     @workflow.query
     def reminder_policy(self) -> ReminderPolicy:

@@ -29,7 +29,9 @@ def _skip_reason(state: InvoiceState, at: datetime) -> str:
     return ""
 
 
-def plan_ahead(state: InvoiceState, *, now: datetime) -> InvoicePlan:
+def plan_ahead(state: InvoiceState, *, now: datetime, interest_preset: str | None = None) -> InvoicePlan:
+    """Everything still to come, in time order; `interest_preset` (the booking's late-payment terms) adds when
+    interest starts to accrue."""
     plan = InvoicePlan(
         number=state.number,
         status=state.status,
@@ -50,6 +52,15 @@ def plan_ahead(state: InvoiceState, *, now: datetime) -> InvoicePlan:
                 kind="overdue",
                 label=f"becomes overdue after {state.due_date.isoformat()}",
                 note=note,
+            )
+        )
+    if interest_preset is not None and not state.status.is_on_hold:
+        entries.append(
+            PlanEntry(
+                at=max(state.due_at, now),
+                kind="interest",
+                label=f"late-payment interest ({interest_preset}) accrues daily after {state.due_date.isoformat()}",
+                note="while unpaid; never while disputed",
             )
         )
     hold = state.hold

@@ -23,17 +23,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
+from models.enums import InterestPreset
+
 DAYS_PER_YEAR = 365
 _BP = 10_000  # basis points in 100 %
 
 
-class Preset(StrEnum):
-    eu_b2b = "eu_b2b"
-    de_b2b = "de_b2b"
-    de_consumer = "de_consumer"
-    fr_b2b = "fr_b2b"
-    uk_b2b = "uk_b2b"
-    contractual = "contractual"
+Preset = InterestPreset  # the presets are part of the booking contract (models.enums)
 
 
 class ReferenceRateName(StrEnum):

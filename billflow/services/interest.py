@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from billflow.db import Database
@@ -18,6 +19,7 @@ from billflow.domain.interest import (
     RULES,
     InterestExcluded,
     InterestQuote,
+    MissingReferenceRate,
     Preset,
     RatePeriod,
     ReferenceRateName,
@@ -28,12 +30,11 @@ from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import reference_rates as rates_repo
-from billflow.services import invoice_runs
 from models.collections import ReferenceRate
 from models.columns import utcnow
 from models.enums import InvoiceStatus, PaymentKind
 from models.invoices import Invoice
-from models.workflow_io import BookingIn, ClientIn, LineIn, ReminderPolicy
+from models.workflow_io import BookingIn, ClientIn, LateInterestTerms, LineIn, ReminderPolicy
 
 RATE_MIN_BP, RATE_MAX_BP = -1_000, 5_000  # -10 % .. 50 %: anything outside is a typo
 
@@ -103,15 +104,37 @@ async def quote_for_invoice(
         invoice = await invoices_repo.get_invoice(session, number=number)
         if invoice is None:
             raise InvoiceNotFound(f"no invoice numbered {number}")
-        assert invoice.id is not None
-        payments = await payments_repo.list_payments(session, invoice_id=invoice.id)
-        rule = RULES[preset]
-        rates = await rates_repo.list_rates(session, rate=rule.reference.value) if rule.reference else []
+        quote = await quote_in_session(
+            session,
+            invoice,
+            preset=preset,
+            until=until,
+            consumer=consumer,
+            contractual_rate_bp=contractual_rate_bp,
+            agreed_fee_minor=agreed_fee_minor,
+        )
+    return InvoiceInterest(number=number, quote=quote)
+
+
+async def quote_in_session(
+    session: AsyncSession,
+    invoice: Invoice,
+    *,
+    preset: Preset,
+    until: date | None = None,
+    consumer: bool = False,
+    contractual_rate_bp: int | None = None,
+    agreed_fee_minor: int = 0,
+) -> InterestQuote:
+    assert invoice.id is not None
     status = InvoiceStatus(invoice.status)
     if status is InvoiceStatus.disputed:
-        raise InterestExcluded(f"invoice {number} is disputed: no interest until the dispute is resolved")
+        raise InterestExcluded(f"invoice {invoice.number} is disputed: no interest until the dispute is resolved")
     if status in (InvoiceStatus.void, InvoiceStatus.uncollectible):
-        raise InterestExcluded(f"invoice {number} is {status.value}")
+        raise InterestExcluded(f"invoice {invoice.number} is {status.value}")
+    payments = await payments_repo.list_payments(session, invoice_id=invoice.id)
+    rule = RULES[preset]
+    rates = await rates_repo.list_rates(session, rate=rule.reference.value) if rule.reference else []
     tz = ZoneInfo(invoice.timezone)
     settlements = [
         Settlement(
@@ -121,7 +144,7 @@ async def quote_for_invoice(
         for p in payments
     ]
     end = until or (invoice.paid_at.astimezone(tz).date() if invoice.paid_at else utcnow().astimezone(tz).date())
-    quote = quote_interest(
+    return quote_interest(
         preset,
         principal_minor=invoice.total_minor,
         currency=invoice.currency,
@@ -133,7 +156,33 @@ async def quote_for_invoice(
         contractual_rate_bp=contractual_rate_bp,
         agreed_fee_minor=agreed_fee_minor,
     )
-    return InvoiceInterest(number=number, quote=quote)
+
+
+async def accrued_for_email(session: AsyncSession, invoice: Invoice) -> dict[str, object] | None:
+    """What a reminder email says about interest: accrued so far under the invoice's terms, or None (no terms,
+    not late yet, disputed, excluded, or a reference rate missing: the email then says nothing about it)."""
+    if not invoice.interest_terms:
+        return None
+    terms = LateInterestTerms.model_validate(invoice.interest_terms)
+    try:
+        quote = await quote_in_session(
+            session,
+            invoice,
+            preset=terms.preset,
+            consumer=terms.consumer,
+            contractual_rate_bp=terms.contractual_rate_bp,
+            agreed_fee_minor=terms.agreed_fee_minor,
+        )
+    except (InterestExcluded, MissingReferenceRate, ValueError):
+        return None
+    if quote.total_minor <= 0:
+        return None
+    return {
+        "preset": terms.preset.value,
+        "interest_minor": quote.interest_minor,
+        "compensation_minor": quote.compensation_minor,
+        "until": quote.until.isoformat(),
+    }
 
 
 def interest_booking(invoice: Invoice, client: ClientIn, quote: InterestQuote) -> BookingIn:
@@ -184,5 +233,7 @@ async def issue_interest_invoice(
         raise InterestExcluded(f"invoice {number} is disputed: no interest until the dispute is resolved")
     client_in = ClientIn(external_id=client.external_id, name=client.name, email=client.email, timezone=client.timezone)
     booking = interest_booking(invoice, client_in, quote)
+    from billflow.services import invoice_runs  # here: the email activities import this module for quotes
+
     await invoice_runs.start_invoice(temporal, booking, task_queue=task_queue)
     return booking.workflow_id

@@ -75,6 +75,7 @@ async def issue_invoice(session: AsyncSession, *, booking: BookingIn, workflow_i
         period_end=booking.period_end,
         subscription_id=booking.subscription_id,
         memo=booking.memo,
+        interest_terms=booking.late_interest.model_dump(mode="json") if booking.late_interest else None,
     )
     if invoice.total_minor == 0:
         invoice.status = InvoiceStatus.paid

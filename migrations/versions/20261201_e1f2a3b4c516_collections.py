@@ -1,4 +1,4 @@
-"""collections: client answers, reference rates, processing and disputed invoices count as unsettled
+"""collections: client answers, reference rates, invoice interest terms; processing and disputed count as unsettled
 
 Revision ID: e1f2a3b4c516
 Revises: a3f1c2d4e5b6
@@ -61,11 +61,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("rate", "valid_from", name="uq_reference_rates_rate_from"),
     )
+    op.add_column("invoices", sa.Column("interest_terms", postgresql.JSONB(astext_type=sa.Text()), nullable=True))
     _unsettled_index(_NEW)
 
 
 def downgrade() -> None:
     _unsettled_index(_OLD)
+    op.drop_column("invoices", "interest_terms")
     op.drop_table("reference_rates")
     op.drop_index("ix_client_answers_invoice_time", table_name="client_answers")
     op.drop_table("client_answers")

@@ -167,3 +167,41 @@ async def test_cli_sets_lists_rates_and_quotes(
     assert (json.loads(out)["interest_minor"], json.loads(out)["compensation_minor"]) == (10_274, 4_000)
     code, out = await invoke("interest", "quote", invoice.number, "--preset", "fr_b2b", "--consumer")
     assert code == 1 and "consumers" in out
+
+
+async def test_overdue_email_shows_the_interest_accrued_under_the_invoices_terms(
+    db: Database, settings: Settings, ecb_rates: None
+) -> None:
+    from activities.email import EmailActivities
+    from billflow.email.outbox import OutboxSender
+    from billflow.repositories import messages as messages_repo
+    from models.enums import EmailKind, InterestPreset
+    from models.workflow_io import LateInterestTerms, SendEmailInput
+
+    booking = make_booking(
+        client=make_client(timezone="UTC"),
+        lines=[LineIn(description="Consulting", unit_price_minor=1_000_000)],
+        currency="EUR",
+        issued_at=datetime(2024, 3, 17, 12, tzinfo=UTC),
+        late_interest=LateInterestTerms(preset=InterestPreset.eu_b2b),
+    )
+    async with db.session() as session:
+        invoice = await invoicing.issue_invoice(session, booking=booking, workflow_id=f"test-{uuid.uuid4().hex}")
+    # A 0.01 part payment on 30 Apr 2024, and accrual counted up to that day (paid_at): 30 days on 10,000.00 at
+    # 12.50 % = 102.74 EUR, plus the EUR 40 compensation.
+    await _pay(db, invoice, 1, datetime(2024, 4, 30, 10, tzinfo=UTC))
+    async with db.session() as session:
+        row = await invoices_repo.get_invoice(session, invoice_id=invoice.id, for_update=True)
+        assert row is not None
+        row.paid_at = datetime(2024, 4, 30, 10, tzinfo=UTC)  # accrual ends on that day
+        session.add(row)
+    activities = EmailActivities(db, OutboxSender(), settings)
+    key = f"test-interest-{uuid.uuid4().hex}"
+    await activities.send_invoice_email(
+        SendEmailInput(invoice_id=invoice.id or 0, kind=EmailKind.overdue, idempotency_key=key, reminder_step=3)
+    )
+    async with db.session() as session:
+        message = await messages_repo.get_message(session, idempotency_key=key)
+    assert message is not None
+    assert "Late-payment interest of €102.74 has accrued up to 2024-04-30" in message.body_text
+    assert "fixed compensation of €40.00" in message.body_text

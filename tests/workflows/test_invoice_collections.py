@@ -222,3 +222,25 @@ async def test_resolve_dispute_is_rejected_when_not_disputed(
     assert state.last_rejection and "not disputed" in state.last_rejection
     assert datetime.now(UTC) > state.issued_at - DAY  # the invoice is untouched otherwise
     assert state.status is InvoiceStatus.open
+
+
+async def test_plan_shows_interest_accrual_when_the_booking_has_late_interest_terms(
+    time_env: WorkflowEnvironment, db: Database, task_queue: str
+) -> None:
+    from models.enums import InterestPreset
+    from models.workflow_io import LateInterestTerms
+
+    data = booking(-3, 3, late_interest=LateInterestTerms(preset=InterestPreset.de_b2b))
+    handle = await start(time_env.client, data, task_queue)
+    state = await issued(handle)
+    plan = await handle.query(InvoiceWorkflow.plan)
+    assert plan is not None
+    interest = [e for e in plan.entries if e.kind == "interest"]
+    assert len(interest) == 1 and interest[0].at == state.due_at and "de_b2b" in interest[0].label
+    assert [e.kind for e in plan.entries] == ["reminder", "overdue", "interest", "reminder", "escalation"]
+    assert (await rows(db, data.workflow_id)).invoice.interest_terms == {
+        "preset": "de_b2b",
+        "consumer": False,
+        "contractual_rate_bp": None,
+        "agreed_fee_minor": 0,
+    }
