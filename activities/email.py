@@ -19,6 +19,7 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.repositories import webhook_events as events_repo
+from billflow.services.interest import accrued_for_email
 from models.email_messages import EmailMessage
 from models.enums import EmailKind, MessageStatus
 from models.workflow_io import ResendUnsettledInput, ResendUnsettledResult, SendEmailInput, SentEmail
@@ -218,6 +219,11 @@ class EmailActivities:
             "invoice_url": f"{base}/i/{invoice.public_token}",
             "balance_minor": invoice.balance_minor,
             "days_to_due": (invoice.due_date - today).days,
+            "details": data.details,
+            # Collections: interest accrued so far under the invoice's late-payment terms (reminders only).
+            "interest": await accrued_for_email(session, invoice)
+            if data.kind in (EmailKind.reminder, EmailKind.overdue, EmailKind.promise_broken)
+            else None,
         }
         rendered = render_email(data.template or data.kind.value, context)
         return EmailMessage(

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     # long after the hand-over while later events did arrive; the sweep runs every `email_reconcile_every`.
     email_resend_after_seconds: int = Field(default=600, ge=1, alias="BILLFLOW_EMAIL_RESEND_AFTER")
     email_reconcile_every_seconds: int = Field(default=300, ge=1, alias="BILLFLOW_EMAIL_RECONCILE_EVERY")
+    # Collections (issue 16): how long a transfer the client reports is awaited, the grace after a promised
+    # day, how far ahead a promise may go, and how many answers one invoice page may send per hour.
+    transfer_wait_days: int = Field(default=5, ge=1, le=60, alias="BILLFLOW_TRANSFER_WAIT_DAYS")
+    promise_grace_days: int = Field(default=2, ge=0, le=30, alias="BILLFLOW_PROMISE_GRACE_DAYS")
+    promise_max_days: int = Field(default=60, ge=1, le=366, alias="BILLFLOW_PROMISE_MAX_DAYS")
+    client_answers_per_hour: int = Field(default=5, ge=1, le=1000, alias="BILLFLOW_CLIENT_ANSWERS_PER_HOUR")
 
     # Recurring billing: a subscription created with a past start date bills the periods already due at once
     # (one invoice workflow each); more than this many is refused (422 naming start_date).

@@ -8,6 +8,7 @@ from models.calcom_bookings import CalcomBooking, CalcomDelivery
 from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
 from models.clients import Client
+from models.collections import ClientAnswer, ReferenceRate
 from models.credit_notes import CreditNote, CreditNoteCounter, CreditNoteLine
 from models.email_messages import EmailMessage
 from models.integrations import Integration
@@ -27,6 +28,7 @@ __all__ = [
     "CalcomDelivery",
     "CheckoutSession",
     "Client",
+    "ClientAnswer",
     "ClientSettings",
     "CreditNote",
     "CreditNoteCounter",
@@ -37,6 +39,7 @@ __all__ = [
     "InvoiceCounter",
     "InvoiceLine",
     "Payment",
+    "ReferenceRate",
     "ServiceCatalogEntry",
     "Subscription",
     "SubscriptionPeriod",

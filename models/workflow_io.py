@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated
 from uuid import uuid4
 
@@ -25,7 +26,7 @@ from pydantic import (
 
 from models.client_sources import source_of_booking
 from models.documents import TaxLine, check_country, check_vat_id
-from models.enums import BuyerKind, EmailKind, InvoiceKind, InvoiceStatus, TaxCategory
+from models.enums import BuyerKind, EmailKind, InterestPreset, InvoiceKind, InvoiceStatus, TaxCategory
 from models.money import MAX_TOTAL_MINOR, CurrencyCode, MinorAmount, check_total, price_amounts
 from models.time_zones import TimeZoneName
 
@@ -143,6 +144,15 @@ class ReminderPolicy(BaseModel):
         )
 
 
+class LateInterestTerms(BaseModel):
+    """Late-payment interest agreed or owed by law for this invoice (shown in reminder emails and the plan)."""
+
+    preset: InterestPreset
+    consumer: bool = False  # the statutory B2B presets then do not apply
+    contractual_rate_bp: int | None = Field(default=None, ge=0, le=5_000, description="contractual preset only")
+    agreed_fee_minor: int = Field(default=0, ge=0, le=10**9, description="contractual preset only")
+
+
 class BookingIn(BaseModel):
     """A booking or sale from which one invoice is generated."""
 
@@ -200,6 +210,8 @@ class BookingIn(BaseModel):
                 if self.deposit.amount_minor >= gross:
                     raise ValueError(f"deposit.amount_minor: must be less than the booking's total ({gross})")
         return self
+
+    late_interest: LateInterestTerms | None = None
 
     @field_validator("payment_terms")
     @classmethod
@@ -282,6 +294,28 @@ class IssuedInvoice(BaseModel):
     public_token: str
 
 
+class HoldKind(StrEnum):
+    processing = "processing"  # a payment in flight (Stripe async method, or a transfer the client says they made)
+    promise = "promise"  # the client promised to pay by a date
+    dispute = "dispute"  # the client disputes the invoice until staff resolve it
+
+
+class CollectionHold(BaseModel):
+    """Why reminders (and escalation) wait: one at a time; `until` None means until an event ends it."""
+
+    kind: HoldKind
+    reference: str  # "stripe:cs_...", "answer:<id>": the payment or answer that started it
+    since: datetime
+    until: datetime | None = None
+    label: str = ""  # shown to staff and in the Temporal UI, e.g. "bank transfer ref 4711 on 2026-12-01"
+
+    @property
+    def rank(self) -> int:
+        """A weaker hold never replaces a stronger one: a promise does not end a payment in flight, and neither
+        ends a dispute (only staff do)."""
+        return {HoldKind.promise: 1, HoldKind.processing: 2, HoldKind.dispute: 3}[self.kind]
+
+
 class InvoiceState(BaseModel):
     """What the `status` query returns, and what continue-as-new carries over."""
 
@@ -305,6 +339,10 @@ class InvoiceState(BaseModel):
     credited_minor: int = 0  # credit notes issued against the invoice (issue 14)
     processed_action_ids: list[str] = Field(default_factory=list)
     last_rejection: str | None = None
+    # Collections (issue 16): what holds reminders back now, and the references/answers already handled.
+    hold: CollectionHold | None = None
+    closed_references: list[str] = Field(default_factory=list)
+    handled_answer_ids: list[str] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -325,6 +363,35 @@ class InvoiceState(BaseModel):
     @property
     def next_reminder(self) -> ScheduledReminder | None:
         return next((r for r in self.reminders if not r.done), None)
+
+
+class PlanEntry(BaseModel):
+    """One thing the invoice's run will do, and when."""
+
+    at: datetime  # UTC instant
+    kind: str  # reminder, overdue, escalation, promise_ends, wait_ends, pause_ends
+    label: str  # what happens, in plain words
+    local_label: str | None = None  # "2026-12-01 09:00 Europe/London" where the planner formatted it
+    step: int | None = None
+    skipped: bool = False  # falls inside a pause or a hold: it will not be sent
+    note: str = ""
+
+
+class InvoicePlan(BaseModel):
+    """The plan ahead (the `plan` query, the API, the CLI, the invoice page and dry runs)."""
+
+    number: str
+    status: InvoiceStatus
+    as_of: datetime
+    due_date: date
+    due_at: datetime
+    timezone: str
+    hold: CollectionHold | None = None
+    entries: list[PlanEntry] = Field(default_factory=list)
+
+    @property
+    def next_reminder(self) -> PlanEntry | None:
+        return next((e for e in self.entries if e.kind == "reminder" and not e.skipped), None)
 
 
 class InvoiceWorkflowInput(BaseModel):
@@ -398,6 +465,59 @@ class VoidInvoice(StaffAction):
 
 class WriteOff(StaffAction):
     reason: str = Field(min_length=1, max_length=500)
+
+
+class ResolveDispute(StaffAction):
+    """Staff close the client's dispute; reminders resume (void, write off or extend separately if needed)."""
+
+    resolution: str = Field(min_length=1, max_length=1000)
+
+
+# --- collections: payments in flight and the client's answers (issue 16) ----------------------------
+
+
+class PaymentProcessing(BaseModel):
+    """A payment started but not settled (e.g. a Checkout Session completed with payment_status unpaid)."""
+
+    provider: str = Field(pattern=r"^[a-z_]{1,32}$")
+    provider_reference: str = Field(min_length=1, max_length=200)
+    started_at: AwareDatetime
+    method: str = Field(default="async", max_length=32)
+    until: AwareDatetime | None = None  # None: until the provider says it succeeded or failed
+
+
+class PaymentFailed(BaseModel):
+    provider: str = Field(pattern=r"^[a-z_]{1,32}$")
+    provider_reference: str = Field(min_length=1, max_length=200)
+    failed_at: AwareDatetime
+    reason: str = Field(default="", max_length=500)
+
+
+class ClientAnswer(BaseModel):
+    """Sent by the client from the invoice page; `answer_id` is derived from its content, so the same answer
+    submitted twice has one effect."""
+
+    answer_id: str = Field(pattern=r"^[0-9a-f]{16,64}$")
+    received_at: AwareDatetime
+
+
+class TransferClaimed(ClientAnswer):
+    """ "I paid by bank transfer": the invoice waits in processing until `until` (computed by the service)."""
+
+    paid_on: date
+    reference: str = Field(min_length=1, max_length=100)
+    until: AwareDatetime
+
+
+class PaymentPromised(ClientAnswer):
+    """ "I'll pay on <date>": reminders wait until `until` (the end of that local day plus the grace period)."""
+
+    pay_on: date
+    until: AwareDatetime
+
+
+class DisputeRaised(ClientAnswer):
+    reason: str = Field(min_length=1, max_length=1000)
 
 
 # --- activity payloads ------------------------------------------------------------------------------
@@ -498,6 +618,7 @@ class SendEmailInput(BaseModel):
     template: str | None = None
     to_staff: bool = False
     credit_note_id: int | None = None  # the credit note this email carries (its PDF is attached)
+    details: dict[str, str] = Field(default_factory=dict)  # extra template values (e.g. a client's answer)
 
 
 class SentEmail(BaseModel):

@@ -32,6 +32,7 @@ SUBAPPS: dict[str, tuple[str, str]] = {
     "integration": ("starter.integrations", "Booking systems that post signed events."),
     "events": ("starter.events", "Send a booking event by hand: `billflow events send FILE`."),
     "catalog": ("starter.catalog", "Prices of booked event types: add, list, remove."),
+    "interest": ("starter.interest", "Late-payment interest: reference rates, quotes, interest invoices."),
     "outbox": ("starter.outbox", "The emails billflow sent; `billflow outbox ID` prints one."),
     "db": ("starter.db_cmd", "The database schema: `billflow db upgrade`, downgrade, current."),
     "codec": ("starter.codec_cmd", "Payload encryption keys: `billflow codec generate-key --id ID`."),

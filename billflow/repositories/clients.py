@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.client_settings import ClientSettings
 from models.clients import Client
 from models.columns import utcnow
+from models.enums import UNSETTLED_STATUSES
 from models.invoices import Invoice
 from models.payments import Payment
 from models.timeline import TimelineEvent
@@ -144,11 +145,14 @@ SELECT client_id, currency,
        COALESCE(SUM(total_minor - credited_minor) FILTER (WHERE status <> 'void'), 0) AS invoiced_minor,
        COALESCE(SUM(amount_paid_minor), 0) AS paid_minor,
        COALESCE(SUM(total_minor - credited_minor - amount_paid_minor)
-                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue')), 0) AS balance_minor,
+                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')), 0)
+           AS balance_minor,
        COALESCE(SUM(total_minor - credited_minor - amount_paid_minor)
-                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue') AND due_at < :due_before), 0)
+                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')
+                        AND due_at < :due_before), 0)
            AS overdue_minor,
-       COUNT(*) FILTER (WHERE status IN ('open', 'partially_paid', 'overdue')) AS open_invoices
+       COUNT(*) FILTER (WHERE status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed'))
+           AS open_invoices
 FROM invoices
 WHERE client_id = ANY(:client_ids)
 GROUP BY client_id, currency
@@ -238,7 +242,7 @@ async def unsettled_workflows(
 ) -> Sequence[Row[Any]]:
     """Number and workflow id of the client's invoices that still run reminders (open, part paid, overdue)."""
     stmt = select(col(Invoice.number), col(Invoice.workflow_id)).where(
-        Invoice.client_id == client_id, col(Invoice.status).in_(("open", "partially_paid", "overdue"))
+        Invoice.client_id == client_id, col(Invoice.status).in_(UNSETTLED_STATUSES)
     )
     if reminders_paused is not None:
         stmt = stmt.where(Invoice.reminders_paused == reminders_paused)

@@ -46,7 +46,7 @@ balances AS (
     SELECT i.client_id, i.currency, i.due_at,
            i.total_minor - i.credited_minor - i.amount_paid_minor + COALESCE(l.paid_later, 0) AS balance
     FROM invoices i LEFT JOIN later_by_invoice l ON l.invoice_id = i.id
-    WHERE i.status IN ('open', 'partially_paid', 'overdue') AND i.issued_at < :cutoff
+    WHERE i.status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed') AND i.issued_at < :cutoff
     UNION ALL
     SELECT i.client_id, i.currency, i.due_at, i.total_minor - i.credited_minor - i.amount_paid_minor + l.paid_later
     FROM later_by_invoice l JOIN invoices i ON i.id = l.invoice_id
@@ -211,7 +211,7 @@ SELECT i.number, i.status, i.currency, i.total_minor, i.amount_paid_minor,
        c.name AS client_name, c.external_id AS client_external_id
 FROM invoices i
 JOIN clients c ON c.id = i.client_id
-WHERE i.status IN ('open', 'partially_paid', 'overdue')
+WHERE i.status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')
   AND (CAST(:due_from AS timestamptz) IS NULL OR i.due_at >= :due_from)
   AND (CAST(:due_to AS timestamptz) IS NULL OR i.due_at < :due_to)
   AND (NOT :overdue_only OR i.status = 'overdue')

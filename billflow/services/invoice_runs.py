@@ -15,14 +15,20 @@ from billflow.services.invoicing import price_line
 from models.money import format_money
 from models.workflow_io import (
     BookingIn,
+    DisputeRaised,
     ExtendDueDate,
     InvoiceState,
     InvoiceWorkflowInput,
     MarkPaid,
     PauseReminders,
+    PaymentFailed,
+    PaymentProcessing,
+    PaymentPromised,
     PaymentReceived,
+    ResolveDispute,
     ResumeReminders,
     StaffAction,
+    TransferClaimed,
     VoidInvoice,
     WriteOff,
 )
@@ -36,6 +42,15 @@ SIGNALS = {
     ExtendDueDate: InvoiceWorkflow.extend_due_date,
     VoidInvoice: InvoiceWorkflow.void,
     WriteOff: InvoiceWorkflow.write_off,
+    ResolveDispute: InvoiceWorkflow.resolve_dispute,
+}
+# Collections (issue 16): payments in flight and the client's answers -> their signals.
+COLLECTION_SIGNALS = {
+    PaymentProcessing: InvoiceWorkflow.payment_processing,
+    PaymentFailed: InvoiceWorkflow.payment_failed,
+    TransferClaimed: InvoiceWorkflow.transfer_claimed,
+    PaymentPromised: InvoiceWorkflow.payment_promised,
+    DisputeRaised: InvoiceWorkflow.dispute_raised,
 }
 
 
@@ -89,6 +104,14 @@ async def send_payment(client: Client, workflow_id: str, payment: PaymentReceive
 
 async def send_action(client: Client, workflow_id: str, action: StaffAction) -> None:
     await _signal(client, workflow_id, SIGNALS[type(action)], action)
+
+
+async def send_collection(
+    client: Client,
+    workflow_id: str,
+    item: PaymentProcessing | PaymentFailed | TransferClaimed | PaymentPromised | DisputeRaised,
+) -> None:
+    await _signal(client, workflow_id, COLLECTION_SIGNALS[type(item)], item)
 
 
 async def wait_for_action(

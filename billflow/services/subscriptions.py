@@ -18,7 +18,7 @@ from billflow.repositories import timeline as timeline_repo
 from models.client_sources import STAFF_SOURCE
 from models.clients import Client as ClientRow
 from models.columns import utcnow
-from models.enums import InvoiceStatus
+from models.enums import UNSETTLED_STATUSES, InvoiceStatus
 from models.subscription_io import (
     BillingInterval,
     BillingSchedule,
@@ -314,7 +314,7 @@ async def describe(session: AsyncSession, *, subscription_id: str) -> Subscripti
                 total_minor=inv.total_minor if inv else None,
             )
         )
-    unpaid = (InvoiceStatus.open, InvoiceStatus.partially_paid, InvoiceStatus.overdue)
+    unpaid = tuple(InvoiceStatus(s) for s in UNSETTLED_STATUSES)
     return SubscriptionView(
         subscription_id=sub.id,
         status=SubscriptionStatus(sub.status),

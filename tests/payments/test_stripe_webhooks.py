@@ -11,12 +11,13 @@ from temporalio.worker import Worker
 
 from billflow.db import Database
 from billflow.repositories import credit_notes as credit_notes_repo
+from billflow.repositories import messages as messages_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import webhook_events as events_repo
 from billflow.services.invoice_runs import send_action, wait_for_action
-from models.enums import InvoiceStatus
+from models.enums import EmailKind, InvoiceStatus
 from models.invoices import Invoice
-from models.workflow_io import MarkPaid
+from models.workflow_io import MarkPaid, ResolveDispute
 from tests.payments.conftest import WEBHOOK_SECRET, deliver, signed, stripe_event
 from tests.standins.fixtures import load_invoice, start_and_wait_issued, wait_until
 from tests.standins.stripe_api import StripeStandIn
@@ -137,14 +138,47 @@ async def test_pending_payment_does_not_mark_paid_and_blocks_a_second_session(
         "checkout.session.completed", standin.complete(sid, payment_status="unpaid"), event_id=f"evt_{sid}_p"
     )
     assert (await deliver(http, pending)).json()["outcome"] == "pending"
-    assert await _status(db, invoice) == InvoiceStatus.open
+
+    async def status_is(status: InvoiceStatus) -> bool:
+        return await _status(db, invoice) == status
+
+    await wait_until(lambda: status_is(InvoiceStatus.processing))  # in progress: reminders wait
     again = await http.get(f"/pay/{invoice.public_token}")
     assert again.headers["location"] == f"/i/{invoice.public_token}"  # no second session while it settles
     failed = stripe_event("checkout.session.async_payment_failed", standin.sessions[sid], event_id=f"evt_{sid}_f")
     assert (await deliver(http, failed)).json()["outcome"] == "failed"
+    await wait_until(lambda: status_is(InvoiceStatus.open))  # failed: reminders resume
     retry = await http.get(f"/pay/{invoice.public_token}")
     assert retry.headers["location"].endswith(standin.session_id(2))  # after a failure the client may retry
     assert await _payments(db, invoice) == []
+    async with db.session() as session:
+        emails = await messages_repo.list_messages(session, invoice_id=invoice.id or 0, limit=50)
+    assert [m.kind for m in emails].count(EmailKind.payment_failed) == 1  # the client is told, once
+
+
+async def test_failed_before_completed_never_holds_the_invoice(
+    http: httpx.AsyncClient,
+    time_env: WorkflowEnvironment,
+    worker: Worker,
+    db: Database,
+    stripe_api: tuple[StripeStandIn, str],
+) -> None:
+    standin, _ = stripe_api
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    sid = await _open_session(http, standin, invoice)
+    unpaid = standin.complete(sid, payment_status="unpaid")
+    failed = stripe_event("checkout.session.async_payment_failed", unpaid, event_id=f"evt_{sid}_f1")
+    pending = stripe_event("checkout.session.completed", unpaid, event_id=f"evt_{sid}_p1")
+    assert (await deliver(http, failed)).json()["outcome"] == "failed"
+    assert (await deliver(http, pending)).json()["outcome"] == "pending"  # late: the failure already came
+    await deliver(http, stripe_event("checkout.session.completed", unpaid, event_id=f"evt_{sid}_p2"))
+    # The inbox is applied in order: once this (rejected) staff action is done, every event above was applied.
+    probe = ResolveDispute(action_id=f"probe-{sid}"[:64], resolution="probe")
+    await send_action(time_env.client, invoice.workflow_id, probe)
+    state = await wait_for_action(time_env.client, invoice.workflow_id, probe.action_id)
+    assert state is not None and probe.action_id in state.processed_action_ids
+    assert (state.status, state.hold) == (InvoiceStatus.open, None)
+    assert await _status(db, invoice) == InvoiceStatus.open
 
 
 async def test_payment_for_a_closed_workflow_is_still_recorded(
