@@ -15,6 +15,7 @@ from models.payments import Payment
 from models.service_catalog import ServiceCatalogEntry
 from models.subscriptions import Subscription, SubscriptionPeriod, SubscriptionPlan
 from models.timeline import TimelineEvent
+from models.users import LoginAttempt, StaffToken, StaffUser
 from models.webhook_events import WebhookEvent
 
 metadata = SQLModel.metadata
@@ -32,8 +33,11 @@ __all__ = [
     "Invoice",
     "InvoiceCounter",
     "InvoiceLine",
+    "LoginAttempt",
     "Payment",
     "ServiceCatalogEntry",
+    "StaffToken",
+    "StaffUser",
     "Subscription",
     "SubscriptionPeriod",
     "SubscriptionPlan",

@@ -15,6 +15,7 @@ from starter import integrations as integrations_cli
 from starter import keys as api_keys_cli
 from starter import reports as reports_cli
 from starter import subscriptions as subscriptions_cli
+from starter import users as users_cli
 from starter.common import err_console
 from worker import exit_now
 
@@ -32,6 +33,7 @@ app.add_typer(
 )
 app.add_typer(clients_cli.app, name="client", help="Client records, timelines, notes and reminder settings.")
 app.add_typer(reports_cli.app, name="report", help="Receivables reports: aging, cash, dso, top-overdue, effectiveness.")
+app.add_typer(users_cli.app, name="user", help="Staff accounts of the web app: create (the first admin), list.")
 app.add_typer(api_keys_cli.app, name="key", help="Create, list and revoke staff API keys.")
 app.add_typer(integrations_cli.app, name="integration", help="Booking systems that post signed events.")
 app.add_typer(events_cli.app, name="events", help="Send a booking event by hand: `billflow events send FILE`.")

@@ -7,7 +7,7 @@ from temporalio.client import Client
 
 from billflow.config import Settings
 from billflow.db import Database
-from billflow.web import limits, observability
+from billflow.web import limits, observability, sessions
 from billflow.web.routes import all_routers
 
 
@@ -24,4 +24,5 @@ def create_app(settings: Settings, db: Database, temporal: Client) -> FastAPI:
         app.include_router(router)
     observability.install(app)  # request metrics and /metrics
     limits.install(app)  # 413 over the body limit, 503 while the database is unreachable
+    sessions.install(app, settings)  # staff app: session cookie and CSRF, under /app only
     return app

@@ -1,0 +1,18 @@
+"""The staff app: server-rendered pages under /app (Jinja2 templates in billflow/templates/app)."""
+
+from fastapi import APIRouter
+
+from billflow.web.pages import accounts, admin, assets, invoices, new_invoice, overview, policy
+
+
+def page_routers() -> list[APIRouter]:
+    # new_invoice before invoices: /app/invoices/new must not be read as an invoice number.
+    return [
+        assets.router,
+        accounts.router,
+        overview.router,
+        new_invoice.router,
+        invoices.router,
+        policy.router,
+        admin.router,
+    ]
