@@ -64,7 +64,8 @@ def cash(report: CashReport, *, kind: str = "bar") -> str:
     if kind == "bar":
         for trace in data:
             trace.pop("mode")
-    return _figure(data, xaxis={"type": "date"})
+    tick = "%b %Y" if report.grain.value == "month" else "%d %b"
+    return _figure(data, xaxis={"type": "date", "tickformat": tick})
 
 
 def dso(points: list[DsoPoint]) -> str:
@@ -77,4 +78,4 @@ def dso(points: list[DsoPoint]) -> str:
         {"type": "scatter", "mode": "lines+markers", "name": currency, "x": xs, "y": ys}
         for currency, (xs, ys) in sorted(by_currency.items())
     ]
-    return _figure(data, yaxis={"title": {"text": "days"}})
+    return _figure(data, xaxis={"type": "date", "tickformat": "%b %Y"}, yaxis={"title": {"text": "days"}})
