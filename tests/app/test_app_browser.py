@@ -23,7 +23,7 @@ from billflow.services import clients as clients_service
 from billflow.services import invoice_runs
 from models.api_keys import ApiRole
 from tests.app.support import PASSWORD, make_user
-from tests.factories import make_booking, make_client
+from tests.factories import make_booking
 
 SCREENSHOTS = Path(os.environ.get("BILLFLOW_SCREENSHOT_DIR", "/tmp/billflow-screenshots"))
 PHONE = {"width": 360, "height": 780}
@@ -163,12 +163,19 @@ async def test_staff_create_a_client_and_an_invoice_by_hand(
     await expect(page.locator(".note.ok")).to_contain_text(f"created for Studio Nord {suffix}")
     await expect(page.locator("[data-testid=balance]")).to_have_text("€1,071.00")  # 2 x 450 + 19 % tax
     await expect(page.locator("#invoice-status [data-testid=status]")).to_have_text("open")
+    # The new client is in the client list, with the invoice's balance; staff add a note to its timeline.
+    await page.get_by_role("link", name="Clients", exact=True).click()
+    await page.get_by_label("Search").fill(f"Studio Nord {suffix}")
+    await page.get_by_role("button", name="Search").click()
+    await expect(page.locator("#clients-table")).to_contain_text("€1,071.00")
+    await page.get_by_role("link", name=f"Studio Nord {suffix}").click()
+    await page.get_by_label("Note (on the client's timeline)").fill("Asked for a PO number")
+    await page.get_by_role("button", name="Add note").click()
+    await expect(page.locator("#client-timeline")).to_contain_text("Asked for a PO number")
+    await shoot(page, "client")
 
 
 async def test_changing_the_policy_changes_the_preview(page: Page, live_server: str, db: Database) -> None:
-    client = make_client(name=f"Policy Client {uuid.uuid4().hex[:6]}")
-    async with db.session() as session:
-        await clients_service.prepare_client_invoice(session, make_booking(client=client))
     await sign_in(page, live_server, (await make_user(db, ApiRole.staff)).email)
     await page.goto(f"{live_server}/app/settings")
     await expect(page.locator("#preview li")).to_have_count(5)

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from billflow.web.pages import accounts, admin, assets, invoices, new_invoice, overview, policy
+from billflow.web.pages import accounts, admin, assets, clients, invoices, new_invoice, overview, policy, reports
 
 
 def page_routers() -> list[APIRouter]:
@@ -13,6 +13,8 @@ def page_routers() -> list[APIRouter]:
         overview.router,
         new_invoice.router,
         invoices.router,
+        clients.router,
+        reports.router,
         policy.router,
         admin.router,
     ]

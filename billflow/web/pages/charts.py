@@ -12,6 +12,7 @@ from babel.numbers import get_currency_precision
 
 from billflow.services.overview import DsoPoint
 from billflow.services.reports import AgingReport, CashReport
+from models.money import format_money
 
 LAYOUT: dict[str, Any] = {
     "margin": {"l": 48, "r": 12, "t": 12, "b": 40},
@@ -30,8 +31,12 @@ AGING_BUCKETS = [
 ]
 
 
-def _major(minor: int, currency: str) -> float:
+def major(minor: int, currency: str) -> float:
     return minor / 10 ** get_currency_precision(currency)
+
+
+def money(minor: int, currency: str) -> str:
+    return format_money(int(minor), currency)
 
 
 def _figure(data: list[dict[str, Any]], **layout: Any) -> str:
@@ -44,7 +49,7 @@ def aging(report: AgingReport) -> str:
             "type": "bar",
             "name": label,
             "x": [row.currency for row in report.rows],
-            "y": [_major(getattr(row, field), row.currency) for row in report.rows],
+            "y": [major(getattr(row, field), row.currency) for row in report.rows],
         }
         for field, label in AGING_BUCKETS
     ]
@@ -56,7 +61,7 @@ def cash(report: CashReport, *, kind: str = "bar") -> str:
     for row in report.rows:
         xs, ys = by_currency.setdefault(row.currency, ([], []))
         xs.append(row.period.isoformat())
-        ys.append(_major(row.net_minor, row.currency))
+        ys.append(major(row.net_minor, row.currency))
     data = [
         {"type": "bar" if kind == "bar" else "scatter", "mode": "lines+markers", "name": currency, "x": xs, "y": ys}
         for currency, (xs, ys) in sorted(by_currency.items())
