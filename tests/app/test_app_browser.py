@@ -165,7 +165,7 @@ async def test_staff_create_a_client_and_an_invoice_by_hand(
     await expect(page.locator("#invoice-status [data-testid=status]")).to_have_text("open")
     # The new client is in the client list, with the invoice's balance; staff add a note to its timeline.
     await page.get_by_role("link", name="Clients", exact=True).click()
-    await page.get_by_label("Search").fill(f"Studio Nord {suffix}")
+    await page.get_by_role("searchbox", name="Search").fill(f"Studio Nord {suffix}")
     await page.get_by_role("button", name="Search").click()
     await expect(page.locator("#clients-table")).to_contain_text("€1,071.00")
     await page.get_by_role("link", name=f"Studio Nord {suffix}").click()
