@@ -2,7 +2,18 @@
 
 from fastapi import APIRouter
 
-from billflow.web.pages import accounts, admin, assets, clients, invoices, new_invoice, overview, policy, reports
+from billflow.web.pages import (
+    accounts,
+    admin,
+    assets,
+    clients,
+    invoices,
+    new_invoice,
+    overview,
+    policy,
+    reports,
+    subscriptions,
+)
 
 
 def page_routers() -> list[APIRouter]:
@@ -14,6 +25,7 @@ def page_routers() -> list[APIRouter]:
         new_invoice.router,
         invoices.router,
         clients.router,
+        subscriptions.router,
         reports.router,
         policy.router,
         admin.router,
