@@ -99,3 +99,39 @@ async def test_plotly_js_is_served_from_the_installed_wheel(web_app: FastAPI) ->
         assert response.status_code == 200 and "plotly" in response.text[:2000].lower()
         assert (await http.get("/app/static/app.css")).status_code == 200
         assert (await http.get("/app/static/..%2Fsecret.css")).status_code == 404
+
+
+async def test_the_invoice_list_pages_by_keyset_without_gaps_or_repeats(web_app: FastAPI, db: Database) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from models.invoices import Invoice
+
+    client = await _client(db)
+    tag = uuid.uuid4().hex[:6].upper()
+    today = datetime.now(UTC).date()
+    async with db.session() as session:
+        for i in range(60):
+            due = today + timedelta(days=i % 7)  # many equal due dates: the id breaks the ties
+            session.add(
+                Invoice(
+                    number=f"PG{tag}-{i:03d}", source_key=f"test:pg:{tag}:{i}", workflow_id=f"invoice-pg-{tag}-{i}",
+                    client_id=client.id, currency="EUR", subtotal_minor=1000 + i, total_minor=1000 + i, status="open",
+                    issue_date=today, due_date=due, due_at=datetime.combine(due, datetime.min.time(), tzinfo=UTC),
+                    timezone="UTC", public_token=uuid.uuid4().hex,
+                )
+            )  # fmt: skip
+    async with browserless(web_app) as http:
+        await sign_in(http, (await make_user(db, ApiRole.viewer)).email)
+        seen: list[str] = []
+        url = f"/app/invoices?q=PG{tag}&sort=due"
+        for _ in range(5):
+            page = await http.get(url)
+            assert page.status_code == 200
+            seen += [n for n in page.text.split('data-number="')[1:] for n in [n.split('"')[0]]]
+            if 'rel="next"' not in page.text:
+                break
+            url = page.text.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+        assert "60 invoices" in page.text or len(seen) == 60
+        assert len(seen) == 60 and len(set(seen)) == 60
+        stale = await http.get(f"/app/invoices?q=PG{tag}&sort=due&cursor=garbage")
+        assert stale.status_code == 422 and "stale" in stale.text
