@@ -135,3 +135,28 @@ async def test_the_invoice_list_pages_by_keyset_without_gaps_or_repeats(web_app:
         assert len(seen) == 60 and len(set(seen)) == 60
         stale = await http.get(f"/app/invoices?q=PG{tag}&sort=due&cursor=garbage")
         assert stale.status_code == 422 and "stale" in stale.text
+
+
+async def test_admins_price_the_catalog_and_create_an_integration(web_app: FastAPI, db: Database) -> None:
+    slug = f"svc-{uuid.uuid4().hex[:6]}"
+    async with browserless(web_app) as http:
+        await sign_in(http, (await make_user(db, ApiRole.admin)).email)
+        page = "/app/settings/catalog"
+        bad = await post_form(
+            http, page, page, {"event_type": slug, "service_name": "Yoga", "price": "ten", "currency": "EUR"}
+        )
+        assert bad.status_code == 422 and 'data-error-for="price"' in bad.text
+        added = await post_form(
+            http,
+            page,
+            page,
+            {"event_type": slug, "service_name": "Yoga", "price": "45.50", "currency": "eur", "tax": "7.7"},
+        )
+        assert added.status_code == 303
+        listed = await http.get(page)
+        assert f'data-event-type="{slug}"' in listed.text and "€45.50" in listed.text and "7.7 %" in listed.text
+        name = f"cal-{uuid.uuid4().hex[:6]}"
+        created = await post_form(http, page, "/app/settings/integrations", {"name": name})
+        assert created.status_code == 200 and 'id="new-secret"' in created.text
+        again = await post_form(http, page, "/app/settings/integrations", {"name": name})
+        assert again.status_code == 409

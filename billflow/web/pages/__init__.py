@@ -6,6 +6,7 @@ from billflow.web.pages import (
     accounts,
     admin,
     assets,
+    catalog,
     clients,
     invoices,
     new_invoice,
@@ -28,5 +29,6 @@ def page_routers() -> list[APIRouter]:
         subscriptions.router,
         reports.router,
         policy.router,
+        catalog.router,
         admin.router,
     ]

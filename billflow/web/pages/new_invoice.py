@@ -68,7 +68,7 @@ async def new_form(request: Request, db: DatabaseDep, user: StaffUser) -> HTMLRe
     return await _form(request, db, user)
 
 
-def _percent_to_bp(field: str, text: str) -> int:
+def percent_to_bp(field: str, text: str) -> int:
     if not text.strip():
         return 0
     try:
@@ -139,7 +139,7 @@ def _booking(data: dict[str, str], clients: list[Any], catalog: list[CatalogChoi
         else:
             raise forms.FieldError(f"line{i}_price", "enter the unit price")
         tax_text = data.get(f"line{i}_tax", "")
-        tax = _percent_to_bp(f"line{i}_tax", tax_text) if tax_text.strip() or entry is None else entry.tax_rate_bp
+        tax = percent_to_bp(f"line{i}_tax", tax_text) if tax_text.strip() or entry is None else entry.tax_rate_bp
         try:
             quantity = Decimal(data.get(f"line{i}_quantity", "1").strip() or "1")
             lines.append(
