@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", alias="BILLFLOW_API_HOST")
     api_port: int = Field(default=8000, alias="BILLFLOW_API_PORT")
 
+    # Signs staff app session and CSRF cookies; unset: a random one per process (sessions end at restart).
+    secret_key: str | None = Field(default=None, min_length=32, alias="BILLFLOW_SECRET_KEY")
+
     business_name: str = Field(default="billflow demo studio", alias="BILLFLOW_BUSINESS_NAME")
     staff_email: str = Field(default="billing@example.com", alias="BILLFLOW_STAFF_EMAIL")
     from_email: str = Field(default="invoices@example.com", alias="BILLFLOW_FROM_EMAIL")

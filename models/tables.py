@@ -17,6 +17,7 @@ from models.payments import Payment
 from models.service_catalog import ServiceCatalogEntry
 from models.subscriptions import Subscription, SubscriptionPeriod, SubscriptionPlan
 from models.timeline import TimelineEvent
+from models.users import LoginAttempt, StaffToken, StaffUser
 from models.webhook_events import WebhookEvent
 
 metadata = SQLModel.metadata
@@ -38,9 +39,12 @@ __all__ = [
     "Invoice",
     "InvoiceCounter",
     "InvoiceLine",
+    "LoginAttempt",
     "Payment",
     "ReferenceRate",
     "ServiceCatalogEntry",
+    "StaffToken",
+    "StaffUser",
     "Subscription",
     "SubscriptionPeriod",
     "SubscriptionPlan",

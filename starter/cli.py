@@ -28,6 +28,7 @@ SUBAPPS: dict[str, tuple[str, str]] = {
     ),
     "client": ("starter.clients", "Client records, timelines, notes and reminder settings."),
     "report": ("starter.reports", "Receivables reports: aging, cash, dso, top-overdue, effectiveness."),
+    "user": ("starter.users", "Staff accounts of the web app: create (the first admin), list."),
     "key": ("starter.keys", "Create, list and revoke staff API keys."),
     "integration": ("starter.integrations", "Booking systems that post signed events."),
     "events": ("starter.events", "Send a booking event by hand: `billflow events send FILE`."),
@@ -50,20 +51,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "demo": ("starter.stack", "Four demo invoices through their whole life in about a minute, shown live."),
 }
-ORDER = [
-    "invoice",
-    "credit-note",
-    "document",
-    "subscription",
-    "client",
-    "report",
-    "key",
-    "integration",
-    "events",
-    "catalog",
-    "api",
-]
-ORDER += ["outbox", "db", "codec", "temporal", "dev", "demo"]
+ORDER = ["invoice", "credit-note", "document", "subscription", "client", "report", "user", "key", "integration"]
+ORDER += ["events", "catalog", "interest", "api", "outbox", "db", "codec", "temporal", "dev", "demo"]
 
 
 class LazyGroup(TyperGroup):

@@ -8,7 +8,7 @@ from temporalio.client import Client
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.logging import redact_access_log
-from billflow.web import limits, observability, throttle
+from billflow.web import limits, observability, sessions, throttle
 from billflow.web.routes import all_routers
 from billflow.web.security_headers import SecurityHeaders
 
@@ -38,4 +38,5 @@ def create_app(settings: Settings, db: Database, temporal: Client) -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
     redact_access_log()  # page tokens never reach the access log, however uvicorn's logging is configured
+    sessions.install(app, settings)  # staff app: session cookie and CSRF, under /app only
     return app
