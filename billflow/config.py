@@ -44,6 +44,19 @@ class Settings(BaseSettings):
     business_name: str = Field(default="billflow demo studio", alias="BILLFLOW_BUSINESS_NAME")
     staff_email: str = Field(default="billing@example.com", alias="BILLFLOW_STAFF_EMAIL")
     from_email: str = Field(default="invoices@example.com", alias="BILLFLOW_FROM_EMAIL")
+    # The seller on every document (issue 14; workspaces will move it to a table): read it only through
+    # billflow.services.business_profile.current_business_profile, which validates it (VAT id, IBAN/BIC).
+    business_legal_name: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_LEGAL_NAME")
+    business_address_line1: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_ADDRESS_LINE1")
+    business_postcode: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_POSTCODE")
+    business_city: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_CITY")
+    business_country: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_COUNTRY")  # ISO 3166 alpha-2
+    business_vat_id: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_VAT_ID")
+    business_registration: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_REGISTRATION")
+    business_iban: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_IBAN")
+    business_bic: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_BIC")
+    # The logo printed on documents (PNG or JPEG file); unset: the business name alone.
+    business_logo: Path | None = Field(default=None, alias="BILLFLOW_BUSINESS_LOGO")
 
     payment_backend: PaymentBackend = Field(default=PaymentBackend.local, alias="BILLFLOW_PAYMENT_BACKEND")
     email_backend: EmailBackend = Field(default=EmailBackend.outbox, alias="BILLFLOW_EMAIL_BACKEND")
