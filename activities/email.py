@@ -64,7 +64,7 @@ class EmailActivities:
             message.status = MessageStatus.claimed  # a failed attempt's row is handed over again
             message.attempts += 1
             session.add(message)
-            attachments = await self._invoice_pdf(session, data.invoice_id)
+            attachments = await self._invoice_files(session, data.invoice_id, kind=data.kind.value)
         assert message.id is not None
         return await self._hand_over(message, data.invoice_id, attachments)
 
@@ -107,7 +107,11 @@ class EmailActivities:
                         data={"message_id": message.id, "attempt": message.attempts},
                         key=f"email:{message.id}:resent:{message.attempts}",
                     )
-                attachments = await self._invoice_pdf(session, message.invoice_id) if message.invoice_id else []
+                attachments = (
+                    await self._invoice_files(session, message.invoice_id, kind=message.kind)
+                    if message.invoice_id
+                    else []
+                )
             if activity.in_activity():
                 activity.heartbeat(checked)
             log.warning("email %s (%s): no provider event after hand-over, re-sending", message.id, message.kind)
@@ -171,15 +175,18 @@ class EmailActivities:
                 message.sent_at = message.updated_at
             session.add(message)
 
-    async def _invoice_pdf(self, session, invoice_id: int) -> list[Attachment]:  # type: ignore[no-untyped-def]
-        """The invoice as a PDF attachment, rendered from the current database state (fpdf2)."""
-        from billflow.pdf import render_invoice_pdf_for
+    async def _invoice_files(self, session, invoice_id: int, *, kind: str) -> list[Attachment]:  # type: ignore[no-untyped-def]
+        """The invoice's PDF (Factur-X) and, on the issue email, the e-invoice file of the client's format;
+        each rendered once per document version and then read back (billflow.services.document_files)."""
+        from billflow.services.document_files import attachments_for
 
         invoice = await invoices_repo.get_invoice(session, invoice_id=invoice_id)
         if invoice is None:
             return []
-        pdf = await render_invoice_pdf_for(session, invoice=invoice, settings=self._settings)
-        return [Attachment(filename=f"{invoice.number}.pdf", content_type="application/pdf", content=pdf)]
+        files = await attachments_for(
+            session, invoice=invoice, settings=self._settings, with_einvoice=kind == EmailKind.invoice_issued
+        )
+        return [Attachment(filename=f.filename, content_type=f.content_type, content=f.content) for f in files]
 
     async def _render(self, session, data: SendEmailInput) -> EmailMessage:  # type: ignore[no-untyped-def]
         invoice = await invoices_repo.get_invoice(session, invoice_id=data.invoice_id)

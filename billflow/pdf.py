@@ -8,13 +8,13 @@ are subset-embedded, as PDF/A requires. The same document always renders the sam
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import tempfile
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 
 from fontTools.ttLib import TTFont
@@ -51,12 +51,20 @@ _BLOCKS = ((0x20, 0x24F), (0x2000, 0x206F), (0x20A0, 0x20CF), (0x2100, 0x214F))
 
 @cache
 def _package_fonts() -> dict[str, Path]:
-    mpl = Path(str(files("matplotlib"))) / "mpl-data" / "fonts" / "ttf"
+    mpl = _package_dir("matplotlib") / "mpl-data" / "fonts" / "ttf"
     return {
         "": mpl / "DejaVuSans.ttf",
         "B": mpl / "DejaVuSans-Bold.ttf",
-        "japanese": Path(str(files("japanize_matplotlib"))) / "fonts" / "ipaexg.ttf",
+        "japanese": _package_dir("japanize_matplotlib") / "fonts" / "ipaexg.ttf",
     }
+
+
+def _package_dir(name: str) -> Path:
+    """Where an installed package lives, found without importing it (matplotlib's import alone takes ~1 s)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the {name} package (it ships the PDF's fonts) is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _reduced(source: Path) -> Path:
@@ -175,8 +183,15 @@ def render_document_pdf(doc: EInvoice, *, logo: Path | None = None, invoice_url:
     pdf.set_auto_page_break(auto=True, margin=22)
     seller = doc.seller
     pdf.footer_text = " · ".join(
-        filter(None, [seller.name, ", ".join(_address_lines(seller)), seller.vat_id and f"VAT {seller.vat_id}",
-                      seller.legal_registration_id])
+        filter(
+            None,
+            [
+                seller.name,
+                ", ".join(_address_lines(seller)),
+                seller.vat_id and f"VAT {seller.vat_id}",
+                seller.legal_registration_id,
+            ],
+        )
     )
     pdf.add_page()
     width = pdf.w - pdf.l_margin - pdf.r_margin
@@ -226,7 +241,7 @@ def render_document_pdf(doc: EInvoice, *, logo: Path | None = None, invoice_url:
     if doc.due_date and doc.type_code is not DocumentType.credit_note:
         facts.append(("Due date", _day(doc.due_date)))
     if doc.period_start and doc.period_end:
-        facts.append(("Service period", f"{_day(doc.period_start)} – {_day(doc.period_end)}"))
+        facts.append(("Service period", f"{_day(doc.period_start)} \u2013 {_day(doc.period_end)}"))
     elif doc.delivery_date:
         facts.append(("Date of supply", _day(doc.delivery_date)))
     if doc.buyer_reference:
@@ -262,7 +277,9 @@ def render_document_pdf(doc: EInvoice, *, logo: Path | None = None, invoice_url:
         table.row(["Description", "Qty", "Unit price", "VAT", "Amount"])
         for line in doc.lines:
             rate = _pct(line.rate) if line.category.has_rate else _CATEGORY_LABELS[line.category]
-            table.row([line.description, _qty(line.quantity), money(line.unit_price_minor), rate, money(line.net_minor)])
+            table.row(
+                [line.description, _qty(line.quantity), money(line.unit_price_minor), rate, money(line.net_minor)]
+            )
     pdf.ln(5)
 
     # Totals on the right; the VAT breakdown per category and rate beneath the lines on the left.
@@ -273,7 +290,11 @@ def render_document_pdf(doc: EInvoice, *, logo: Path | None = None, invoice_url:
     pdf.set_text_color(*_INK)
     pdf.set_font("DejaVu", "", 8.5)
     for row in doc.tax_breakdown:
-        label = f"{_CATEGORY_LABELS[row.category]} {_pct(row.rate)}" if row.category.has_rate else _CATEGORY_LABELS[row.category]
+        label = (
+            f"{_CATEGORY_LABELS[row.category]} {_pct(row.rate)}"
+            if row.category.has_rate
+            else _CATEGORY_LABELS[row.category]
+        )
         pdf.cell(width * 0.2, 4.6, label)
         pdf.cell(width * 0.15, 4.6, f"on {money(row.taxable_minor)}", align="R")
         pdf.cell(width * 0.13, 4.6, money(row.tax_minor), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)

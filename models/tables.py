@@ -8,6 +8,7 @@ from models.calcom_bookings import CalcomBooking, CalcomDelivery
 from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
 from models.clients import Client
+from models.einvoice import RenderedDocument
 from models.email_messages import EmailMessage
 from models.integrations import Integration
 from models.invoices import Invoice, InvoiceCounter, InvoiceLine
@@ -33,6 +34,7 @@ __all__ = [
     "InvoiceCounter",
     "InvoiceLine",
     "Payment",
+    "RenderedDocument",
     "ServiceCatalogEntry",
     "Subscription",
     "SubscriptionPeriod",

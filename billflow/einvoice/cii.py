@@ -50,7 +50,8 @@ def _party(target: TradeParty, party: Party, *, with_contact: bool) -> None:
         address.line_two = party.address.line2
     if party.address.city:
         address.city_name = party.address.city
-    address.country_id = party.address.country
+    if party.address.country:
+        address.country_id = party.address.country
     if party.endpoint_id and party.endpoint_scheme:
         target.electronic_address.uri_ID = (party.endpoint_scheme, party.endpoint_id)
     if party.vat_id:

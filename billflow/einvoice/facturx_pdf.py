@@ -23,5 +23,7 @@ def render_facturx(doc: EInvoice, *, logo: Path | None = None, invoice_url: str 
     }
     # The XML is validated in the tests (XSD + Schematron); checking the XSD here again would cost ~40 ms a file.
     return bytes(
-        generate_from_binary(pdf, xml, flavor="factur-x", level="en16931", check_xsd=False, pdf_metadata=metadata, lang="en")
+        generate_from_binary(
+            pdf, xml, flavor="factur-x", level="en16931", check_xsd=False, pdf_metadata=metadata, lang="en"
+        )
     )

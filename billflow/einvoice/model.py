@@ -44,7 +44,10 @@ class TaxCategory(StrEnum):
 # The legal notes a category needs when the business gives none (BT-120 text, BT-121 VATEX code).
 DEFAULT_EXEMPTION = {
     TaxCategory.exempt: ("Exempt from VAT", None),
-    TaxCategory.reverse_charge: ("Reverse charge: VAT to be paid by the recipient (art. 196 2006/112/EC)", "VATEX-EU-AE"),
+    TaxCategory.reverse_charge: (
+        "Reverse charge: VAT to be paid by the recipient (art. 196 2006/112/EC)",
+        "VATEX-EU-AE",
+    ),
     TaxCategory.intra_community: ("Intra-community supply (art. 138 2006/112/EC)", "VATEX-EU-IC"),
     TaxCategory.export: ("Export outside the EU (art. 146 2006/112/EC)", "VATEX-EU-G"),
     TaxCategory.not_subject: ("Not subject to VAT", "VATEX-EU-O"),
@@ -65,7 +68,7 @@ class Address(BaseModel):
     line2: str | None = None
     postcode: str | None = None
     city: str | None = None
-    country: str = Field(min_length=2, max_length=2)  # ISO 3166-1 alpha-2 (BT-40 / BT-55)
+    country: str | None = Field(default=None, min_length=2, max_length=2)  # ISO 3166-1 alpha-2 (BT-40 / BT-55)
 
 
 class Party(BaseModel):
@@ -213,6 +216,10 @@ class EInvoice(BaseModel):
 
         Checked before any XML is written, so a document that cannot be valid is refused with a reason."""
         found: list[str] = []
+        if not self.seller.address.country:
+            found.append("BR-09: seller.address.country is required (BILLFLOW_BUSINESS_COUNTRY)")
+        if not self.buyer.address.country:
+            found.append("BR-11: buyer.address.country is required")
         categories = {line.category for line in self.lines}
         seller_tax_id = self.seller.vat_id or self.seller.tax_registration_id
         for line in self.lines:

@@ -57,7 +57,8 @@ def _party(parent: etree._Element, tag: str, party: Party) -> None:
         _cbc(address, "CityName", party.address.city)
     if party.address.postcode:
         _cbc(address, "PostalZone", party.address.postcode)
-    _cbc(_cac(address, "Country"), "IdentificationCode", party.address.country)
+    if party.address.country:
+        _cbc(_cac(address, "Country"), "IdentificationCode", party.address.country)
     for company_id, scheme in ((party.vat_id, "VAT"), (party.tax_registration_id, "FC")):
         if company_id:
             tax_scheme = _cac(node, "PartyTaxScheme")

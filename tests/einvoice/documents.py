@@ -44,7 +44,10 @@ EU_BUSINESS = BUYER.model_copy(
     }
 )
 JAPANESE_BUYER = BUYER.model_copy(
-    update={"name": "山田太郎商店", "address": Address(line1="千代田1-1", postcode="100-0001", city="東京", country="JP")}
+    update={
+        "name": "山田太郎商店",
+        "address": Address(line1="千代田1-1", postcode="100-0001", city="東京", country="JP"),
+    }
 )
 
 
@@ -85,9 +88,7 @@ def make_document(**overrides: Any) -> EInvoice:
         "buyer": BUYER,
         "buyer_reference": "04011000-12345-34",
         "lines": [line(1, 12_000, quantity="2.5", description="Strategy workshop (hours)")],
-        "payment_means": [
-            PaymentMeans(iban="DE89370400440532013000", bic="COBADEFFXXX", remittance="INV-2026-000001")
-        ],
+        "payment_means": [PaymentMeans(iban="DE89370400440532013000", bic="COBADEFFXXX", remittance="INV-2026-000001")],
         "payment_terms": "Payable within 14 days",
     }
     fields.update(overrides)

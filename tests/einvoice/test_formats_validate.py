@@ -75,7 +75,9 @@ def test_broken_cii_total_fails_validation() -> None:
 
 def test_broken_ubl_tax_breakdown_fails_validation() -> None:
     xml = build_ubl(KINDS["several_rates"])
-    broken = xml.replace(b'<cbc:TaxAmount currencyID="EUR">1.75</cbc:TaxAmount>', b'<cbc:TaxAmount currencyID="EUR">9.75</cbc:TaxAmount>')
+    broken = xml.replace(
+        b'<cbc:TaxAmount currencyID="EUR">1.75</cbc:TaxAmount>', b'<cbc:TaxAmount currencyID="EUR">9.75</cbc:TaxAmount>'
+    )
     assert broken != xml
     report = validate_ubl(broken)
     assert not report.ok
