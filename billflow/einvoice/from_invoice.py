@@ -91,10 +91,10 @@ def einvoice_from_invoice(
                 remittance=invoice.number,
             )
         )
-    if pay_url:
-        means.append(
-            PaymentMeans(code=PaymentMeansCode.online, information=f"Pay online: {pay_url}", remittance=invoice.number)
-        )
+    if pay_url and not means:
+        # CII allows one payment means code per document (CII-SR-467): the link is the means only without an IBAN.
+        means.append(PaymentMeans(code=PaymentMeansCode.online, information=f"Pay online: {pay_url}"))
+    terms = f"Payable by {invoice.due_date.isoformat()}" + (f"; pay online at {pay_url}" if pay_url else "")
     return EInvoice(
         number=invoice.number,
         issue_date=invoice.issue_date,
@@ -122,6 +122,6 @@ def einvoice_from_invoice(
         period_start=invoice.period_start if invoice.period_end else None,
         period_end=invoice.period_end if invoice.period_start else None,
         payment_means=means,
-        payment_terms=f"Payable by {invoice.due_date.isoformat()}",
+        payment_terms=terms,
         notes=[invoice.memo] if invoice.memo else [],
     )

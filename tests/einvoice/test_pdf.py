@@ -35,13 +35,25 @@ def _fonts(pdf: bytes) -> set[str]:
     return names
 
 
+GERMAN_POLISH = "Übersetzung für Paweł \u2013 €, £ und ¥"  # an en dash too
+
+
 def test_unicode_text_and_currency_signs_print_as_themselves() -> None:
     doc = make_document(
         buyer=KINDS["jpy"].buyer,
-        lines=[line(1, 5_000, description="Übersetzung für Paweł – €, £ und ¥"), line(2, 1_000, description="日本語の名前")],
+        lines=[
+            line(1, 5_000, description=GERMAN_POLISH),
+            line(2, 1_000, description="日本語の名前"),
+        ],
     )
     text = _text(render_document_pdf(doc))
-    for expected in ("Atelier Łódź GmbH", "山田太郎商店", "Übersetzung für Paweł – €, £ und ¥", "日本語の名前", "€50.00"):
+    for expected in (
+        "Atelier Łódź GmbH",
+        "山田太郎商店",
+        GERMAN_POLISH,
+        "日本語の名前",
+        "€50.00",
+    ):
         assert expected in text
     assert _fonts(render_document_pdf(doc)) == {"DejaVuSansBook", "DejaVuSansBold", "IPAexGothic"}
 
