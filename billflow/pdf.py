@@ -67,13 +67,27 @@ def _package_dir(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _reduced(source: Path) -> Path:
-    """DejaVu cut down to _BLOCKS, once per machine (a file in the temp dir, keyed by the package's font):
-    fpdf2 parses and subsets its fonts for every document, and the 6,000-glyph original costs ~100 ms a style
-    where the Latin cut costs a few. Text outside it falls back to the full font, added only when needed."""
+def _jis_level1() -> tuple[int, ...]:
+    """Kana, CJK punctuation, full-width forms and the 2,965 JIS X 0208 level-1 kanji (enumerated by Python's
+    EUC-JP codec): most Japanese names and words, a quarter of IPAex's glyphs."""
+    kanji = set()
+    for row in range(0xB0, 0xD0):
+        for cell in range(0xA1, 0xFF):
+            try:
+                kanji.add(ord(bytes([row, cell]).decode("euc_jp")))
+            except UnicodeDecodeError:
+                continue
+    return tuple(sorted(kanji | set(range(0x3000, 0x3100)) | set(range(0xFF00, 0xFFF0))))
+
+
+def _reduced(source: Path, label: str, unicodes: Iterable[int]) -> Path:
+    """A font cut down to `unicodes`, once per machine (a file in the temp dir, keyed by the package's font):
+    fpdf2 parses and subsets its fonts for every document, and the 6,000-glyph DejaVu costs ~100 ms a style
+    where the Latin cut costs a few. Text outside a cut falls back to the full font, added only when needed."""
+    wanted = sorted(set(unicodes))
     stat = source.stat()
-    key = hashlib.sha256(f"{source}:{stat.st_size}:{stat.st_mtime_ns}:{_BLOCKS}".encode()).hexdigest()[:16]
-    target = Path(tempfile.gettempdir()) / "billflow-fonts" / f"{source.stem}-latin-{key}.ttf"
+    key = hashlib.sha256(f"{source}:{stat.st_size}:{stat.st_mtime_ns}:{wanted}".encode()).hexdigest()[:16]
+    target = Path(tempfile.gettempdir()) / "billflow-fonts" / f"{source.stem}-{label}-{key}.ttf"
     if not target.exists():
         from fontTools import subset
 
@@ -81,7 +95,7 @@ def _reduced(source: Path) -> Path:
         options = subset.Options(layout_features=["*"], name_IDs=["*"], glyph_names=True, notdef_outline=True)
         options.drop_tables += ["FFTM"]
         subsetter = subset.Subsetter(options)
-        subsetter.populate(unicodes=[cp for start, end in _BLOCKS for cp in range(start, end + 1)])
+        subsetter.populate(unicodes=wanted)
         subsetter.subset(font)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(f".{os.getpid()}.tmp")
@@ -92,7 +106,13 @@ def _reduced(source: Path) -> Path:
 
 @cache
 def _latin() -> dict[str, Path]:
-    return {style: _reduced(_package_fonts()[style]) for style in ("", "B")}
+    latin = [cp for start, end in _BLOCKS for cp in range(start, end + 1)]
+    return {style: _reduced(_package_fonts()[style], "latin", latin) for style in ("", "B")}
+
+
+@cache
+def _japanese_common() -> Path:
+    return _reduced(_package_fonts()["japanese"], "jis1", _jis_level1())
 
 
 @cache
@@ -112,8 +132,12 @@ def _add_fonts(pdf: FPDF, texts: Iterable[str]) -> None:
             pdf.add_font("DejaVuFull", style, str(_package_fonts()[style]))
         fallbacks.append("DejaVuFull")
         missing -= _covers(_package_fonts()[""])
-    if missing:
-        # IPAex ships no bold cut: with exact_match=False the regular one stands in for bold text.
+    # IPAex ships no bold cut: with exact_match=False the regular one stands in for bold text.
+    if missing & _covers(_japanese_common()):
+        pdf.add_font("IPAexJIS1", "", str(_japanese_common()))
+        fallbacks.append("IPAexJIS1")
+        missing -= _covers(_japanese_common())
+    if missing:  # rarer kanji (JIS level 2 and beyond), or glyphs no font has (fpdf2 then warns once)
         pdf.add_font("IPAexGothic", "", str(_package_fonts()["japanese"]))
         fallbacks.append("IPAexGothic")
     if fallbacks:
