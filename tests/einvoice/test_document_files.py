@@ -187,7 +187,7 @@ async def test_without_a_business_profile_the_pdf_still_renders_and_xml_is_refus
 ) -> None:
     pdf = await _file(db, settings, invoice, FileKind.pdf)
     assert pdf.content.startswith(b"%PDF-")
-    with pytest.raises(document_files.DocumentInvalid, match="BR-09: seller.address.country"):
+    with pytest.raises(document_files.DocumentInvalid, match=r"BR-09: seller\.address\.country"):
         await _file(db, settings, invoice, FileKind.peppol)
 
 
