@@ -244,3 +244,14 @@ async def test_client_format_is_chosen_through_the_api(http: httpx.AsyncClient, 
     assert (await http.get(url, headers=staff)).json()["buyer_reference"] == "991-01234-44"
     viewer = await _headers(db, ApiRole.viewer)
     assert (await http.patch(url, json={"einvoice_format": "pdf"}, headers=viewer)).status_code == 403
+
+
+async def test_invoice_page_links_the_e_invoice_files(http: httpx.AsyncClient, db: Database, invoice: Invoice) -> None:
+    await _set_format(db, invoice, DocumentFormat.peppol)
+    page = await http.get(f"/i/{invoice.public_token}")
+    assert page.status_code == 200
+    for kind in ("cii", "peppol"):
+        link = f"/i/{invoice.public_token}/document/{kind}"
+        assert f'href="{link}"' in page.text
+        assert (await http.get(link)).status_code == 200
+    assert "/document/xrechnung" not in page.text
