@@ -8,7 +8,7 @@ from pathlib import Path
 
 from billflow.einvoice.cii import CiiProfile, build_cii
 from billflow.einvoice.facturx_pdf import render_facturx
-from billflow.einvoice.model import EInvoice
+from billflow.einvoice.model import DocumentType, EInvoice
 from billflow.einvoice.ubl import UblProfile, build_ubl
 from billflow.pdf import render_document_pdf
 from models.einvoice import DocumentFormat, FileKind
@@ -34,8 +34,12 @@ def problems(doc: EInvoice, kind: FileKind) -> list[str]:
     if kind in (FileKind.xrechnung, FileKind.xrechnung_cii):
         if not doc.buyer_reference:
             found.append("BR-DE-15: buyer_reference (the Leitweg-ID) is required for XRechnung")
-        if not (doc.seller.phone or doc.seller.email):
-            found.append("BR-DE-6: the seller's contact phone or email is required for XRechnung")
+        if not doc.seller.phone:
+            found.append("BR-DE-6: the seller's contact phone is required for XRechnung (BILLFLOW_BUSINESS_PHONE)")
+        if not doc.seller.email:
+            found.append("BR-DE-7: the seller's contact email is required for XRechnung")
+        if doc.type_code is DocumentType.prepayment:
+            found.append("BR-DE-17: XRechnung has no advance-payment type (386): send deposits as Factur-X or Peppol")
         if not doc.payment_means:
             found.append("BR-DE-1: payment instructions are required for XRechnung (BILLFLOW_BUSINESS_IBAN)")
     if kind is FileKind.peppol:

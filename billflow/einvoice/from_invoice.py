@@ -43,6 +43,7 @@ def seller_from_settings(settings: Settings) -> Party:
         vat_id=settings.business_vat_id,
         legal_registration_id=settings.business_registration,
         email=settings.from_email,
+        phone=settings.business_phone,
         contact_name=settings.business_name,
         endpoint_id=settings.from_email,
         endpoint_scheme=_EMAIL_SCHEME,

@@ -39,6 +39,7 @@ BUSINESS = {
     "business_vat_id": "DE123456789",
     "business_iban": "DE89 3704 0044 0532 0130 00",
     "business_bic": "COBADEFFXXX",
+    "business_phone": "+49 30 1234567",
 }
 
 

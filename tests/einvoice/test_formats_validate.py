@@ -92,3 +92,18 @@ def test_reverse_charge_without_buyer_vat_id_is_refused_by_the_model() -> None:
 def test_a_currency_with_three_decimals_is_refused() -> None:
     with pytest.raises(ValueError, match="currency"):
         make_document(currency="KWD")
+
+
+def test_xrechnung_refuses_what_kosit_would_reject() -> None:
+    from billflow.einvoice.files import problems
+    from models.einvoice import FileKind
+
+    no_phone = KINDS["invoice"].model_copy(
+        update={"seller": KINDS["invoice"].seller.model_copy(update={"phone": None})}
+    )
+    assert any(p.startswith("BR-DE-6") for p in problems(no_phone, FileKind.xrechnung))
+    assert any(p.startswith("BR-DE-17") for p in problems(KINDS["deposit"], FileKind.xrechnung))
+    no_reference = KINDS["invoice"].model_copy(update={"buyer_reference": None})
+    assert any(p.startswith("BR-DE-15") for p in problems(no_reference, FileKind.xrechnung_cii))
+    assert problems(KINDS["invoice"], FileKind.xrechnung) == []
+    assert problems(KINDS["deposit"], FileKind.peppol) == []
