@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     business_registration: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_REGISTRATION")
     business_iban: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_IBAN")
     business_bic: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_BIC")
+    # The seller's contact phone on documents (XRechnung requires it, BR-DE-6).
+    business_phone: str | None = Field(default=None, alias="BILLFLOW_BUSINESS_PHONE")
+    # The logo printed on documents (PNG or JPEG file); unset: the business name alone.
+    business_logo: Path | None = Field(default=None, alias="BILLFLOW_BUSINESS_LOGO")
 
     payment_backend: PaymentBackend = Field(default=PaymentBackend.local, alias="BILLFLOW_PAYMENT_BACKEND")
     email_backend: EmailBackend = Field(default=EmailBackend.outbox, alias="BILLFLOW_EMAIL_BACKEND")

@@ -9,6 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from models.client_sources import SOURCE_MAX, STAFF_SOURCE
 from models.columns import instant, text_enum
+from models.einvoice import DocumentFormat
 from models.enums import BuyerKind
 
 
@@ -27,6 +28,14 @@ class Client(SQLModel, table=True):
     email: str = Field(max_length=320, index=True)
     timezone: str = Field(default="UTC", max_length=64)
     email_bounced: bool = False
+    # E-invoicing (issue 14): the format the issue email carries, and the buyer reference (BT-10; for German
+    # public buyers the Leitweg-ID) that XRechnung requires.
+    # A server default too: bulk inserts (upserts, benchmarks) that name no format get the PDF.
+    einvoice_format: str = Field(
+        default=DocumentFormat.pdf.value,
+        sa_column=Column(String(20), nullable=False, server_default=DocumentFormat.pdf.value),
+    )
+    buyer_reference: str | None = Field(default=None, max_length=100)
     created_at: datetime = instant(nullable=False, default_now=True)
     updated_at: datetime = instant(nullable=False, default_now=True)
 

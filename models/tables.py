@@ -10,6 +10,7 @@ from models.client_settings import ClientSettings
 from models.clients import Client
 from models.collections import ClientAnswer, ReferenceRate
 from models.credit_notes import CreditNote, CreditNoteCounter, CreditNoteLine
+from models.einvoice import RenderedDocument
 from models.email_messages import EmailMessage
 from models.integrations import Integration
 from models.invoices import Invoice, InvoiceCounter, InvoiceLine
@@ -42,6 +43,7 @@ __all__ = [
     "LoginAttempt",
     "Payment",
     "ReferenceRate",
+    "RenderedDocument",
     "ServiceCatalogEntry",
     "StaffToken",
     "StaffUser",

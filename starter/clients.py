@@ -1,4 +1,5 @@
-"""`billflow client list|show|note|settings`: client records, their timeline and reminder settings."""
+"""`billflow client list|show|note|settings|documents`: client records, their timeline, reminder settings and
+the document format they receive."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rich.table import Table
 from billflow.config import get_settings
 from billflow.services import clients as clients_service
 from billflow.services.clients import AmbiguousClient, ClientNotFound, ReminderSettingsChange, SettingsOutcome
+from models.einvoice import DocumentFormat
 from models.money import format_money
 from models.workflow_io import ReminderPolicy
 from starter.common import JsonOption, console, database, fail, print_json, run, temporal_client
@@ -217,3 +219,42 @@ async def _settings(
     console.print(f"Saved: {outcome.settings.model_dump(mode='json', exclude={'reminder_policy'})}")
     if outcome.signalled:
         console.print(f"Signalled {len(outcome.signalled)} open invoice(s): {', '.join(outcome.signalled)}")
+
+
+@app.command()
+def documents(
+    external_id: ExternalIdArg,
+    format: Annotated[
+        DocumentFormat | None, typer.Option("--format", help="What the issue email carries besides the PDF.")
+    ] = None,
+    buyer_reference: Annotated[
+        str | None, typer.Option(help="The buyer reference (BT-10); the Leitweg-ID for XRechnung.")
+    ] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Show or choose the document format the client receives (pdf, facturx, xrechnung, peppol)."""
+    run(_documents(external_id, format, buyer_reference, as_json))
+
+
+async def _documents(external_id: str, fmt: DocumentFormat | None, buyer_reference: str | None, as_json: bool) -> None:
+    from billflow.services import client_documents
+
+    async with database() as db:
+        try:
+            async with db.session() as session:
+                if fmt is None and buyer_reference is None:
+                    current = await client_documents.document_settings(session, external_id)
+                else:
+                    change = client_documents.DocumentSettingsChange(
+                        einvoice_format=fmt, buyer_reference=buyer_reference
+                    )
+                    current = await client_documents.update_document_settings(session, external_id, change)
+        except ClientNotFound as err:
+            fail(str(err))
+        except client_documents.DocumentSettingsRefused as err:
+            fail(str(err), code=2)
+    if as_json:
+        print_json(current)
+    else:
+        reference = current.buyer_reference or "none"
+        console.print(f"{escape(external_id)}: {current.einvoice_format.value} (buyer reference: {escape(reference)})")

@@ -105,9 +105,9 @@ async def _show(number: str, as_json: bool, *, pdf: Path | None) -> None:
         except documents.DocumentNotFound as err:
             fail(str(err))
     if pdf is not None:
-        from billflow.pdf import render_document_pdf
+        from billflow.einvoice.from_document import document_pdf
 
-        await asyncio.to_thread(pdf.write_bytes, render_document_pdf(doc))
+        await asyncio.to_thread(pdf.write_bytes, document_pdf(doc, settings))
     if as_json:
         print_json(doc)
         return

@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field
 
+from billflow.services import client_documents
 from billflow.services import clients as clients_service
+from billflow.services.client_documents import DocumentSettings, DocumentSettingsChange
 from billflow.services.clients import (
     AmbiguousClient,
     ClientDetail,
@@ -156,3 +158,32 @@ async def change_settings(
         )
     except (ClientNotFound, AmbiguousClient) as err:
         raise _not_found(err) from err
+
+
+@router.get(
+    "/{external_id}/documents",
+    summary="The document format the client receives and its buyer reference (Leitweg-ID)",
+    responses=NOT_FOUND,
+)
+async def get_document_settings(session: SessionDep, _: ViewerDep, external_id: ExternalId) -> DocumentSettings:
+    try:
+        return await client_documents.document_settings(session, external_id)
+    except ClientNotFound as err:
+        raise _not_found(err) from err
+
+
+@router.patch(
+    "/{external_id}/documents",
+    summary="Choose the format the client receives: pdf, facturx, xrechnung (needs a buyer reference) or peppol",
+    responses=NOT_FOUND,
+)
+async def change_document_settings(
+    db: DatabaseDep, _: StaffDep, external_id: ExternalId, change: DocumentSettingsChange
+) -> DocumentSettings:
+    try:
+        async with db.session() as session:
+            return await client_documents.update_document_settings(session, external_id, change)
+    except ClientNotFound as err:
+        raise _not_found(err) from err
+    except client_documents.DocumentSettingsRefused as err:
+        raise HTTPException(422, [{"loc": ["body", err.field], "msg": str(err), "type": "value_error"}]) from err

@@ -190,15 +190,29 @@ def _answer_problem(status: int, heading: str, text: str, urls: dict[str, str]) 
 
 @router.get("/i/{token}/pdf", summary="The invoice as a PDF")
 async def invoice_pdf(token: str, db: DatabaseDep, settings: SettingsDep) -> Response:
-    from billflow.pdf import render_invoice_pdf_for  # fpdf2 is only needed here and for attachments
+    return await invoice_document(token, "pdf", db, settings)
 
+
+@router.get("/i/{token}/document/{kind}", summary="The invoice as a file: pdf, cii, xrechnung, xrechnung-cii, peppol")
+async def invoice_document(token: str, kind: str, db: DatabaseDep, settings: SettingsDep) -> Response:
+    from billflow.services.document_files import DocumentInvalid, document_file
+    from models.einvoice import FileKind
+
+    try:
+        file_kind = FileKind(kind)
+    except ValueError:
+        raise HTTPException(status_code=404, detail="unknown document format") from None
     async with db.session() as session:
         invoice, _ = await _load(session, token)
-        pdf = await render_invoice_pdf_for(session, invoice=invoice, settings=settings)
+        try:
+            file = await document_file(session, invoice=invoice, settings=settings, kind=file_kind)
+        except DocumentInvalid as err:
+            raise HTTPException(status_code=409, detail=f"this invoice cannot be produced as {kind}: {err}") from err
+    disposition = "inline" if file.content_type == "application/pdf" else "attachment"
     return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{invoice.number}.pdf"', "Cache-Control": "no-store"},
+        file.content,
+        media_type=file.content_type,
+        headers={"Content-Disposition": f'{disposition}; filename="{file.filename}"', "Cache-Control": "no-store"},
     )
 
 
