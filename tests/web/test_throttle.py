@@ -113,3 +113,12 @@ async def test_a_malformed_but_signed_delivery_spends_no_budget(throttled: Throt
             header = stripe.WebhookSignature.generate_signature_header(raw, "whsec_throttle")
             response = await stripe_ip.post("/webhooks/stripe", content=raw, headers={"Stripe-Signature": header})
             assert response.status_code == 400
+
+
+def test_the_budget_setting_takes_the_limits_notation_only() -> None:
+    from pydantic import ValidationError
+
+    assert Settings(BILLFLOW_AUTH_FAILURE_LIMIT="100 per hour").auth_failure_limit == "100 per hour"
+    assert Settings(BILLFLOW_AUTH_FAILURE_LIMIT="").auth_failure_limit == ""  # off
+    with pytest.raises(ValidationError, match="BILLFLOW_AUTH_FAILURE_LIMIT"):
+        Settings(BILLFLOW_AUTH_FAILURE_LIMIT="lots")
