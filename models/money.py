@@ -10,10 +10,11 @@ from pydantic import AfterValidator, Field
 
 # A cap well above any real invoice; keeps sums far inside BIGINT.
 MAX_MINOR = 10**13
-# The largest line total and invoice total (tax included): 10^12 minor units, 10 billion in a 2-decimal currency.
-# Twelve digits is the widest amount Stripe takes in any currency (most currencies allow 8 per charge); BIGINT
-# (9.2 x 10^18) still sums 9 million invoices at the cap, so no total, balance or report sum can overflow.
-MAX_TOTAL_MINOR = 10**12
+# The largest line total and invoice total (tax included): 12 digits of minor units, the widest amount Stripe
+# takes in any currency (most take 8 per charge: larger totals are paid otherwise), about 10 billion in a
+# 2-decimal currency. BIGINT (9.2 x 10^18) still sums 9 million invoices at the cap: no total, balance or
+# report sum can overflow.
+MAX_TOTAL_MINOR = 999_999_999_999
 
 _CURRENCIES = frozenset(list_currencies())
 
@@ -42,7 +43,7 @@ def price_amounts(quantity: Decimal, unit_price_minor: int, tax_rate_bp: int) ->
 
 def check_total(total_minor: int, what: str) -> None:
     if total_minor > MAX_TOTAL_MINOR:
-        raise ValueError(f"{what} {total_minor} exceeds the maximum of {MAX_TOTAL_MINOR} minor units (10^12)")
+        raise ValueError(f"{what} {total_minor} exceeds the maximum of {MAX_TOTAL_MINOR} minor units")
 
 
 def format_money(amount_minor: int, currency: str, locale: str = "en_US") -> str:

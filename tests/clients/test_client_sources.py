@@ -4,12 +4,18 @@ emails and pay links, stay where they were. A change of a client's email is on i
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
+from typer.testing import CliRunner
 
+from billflow.config import Settings, get_settings
 from billflow.db import Database
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
@@ -17,8 +23,9 @@ from billflow.repositories import messages as messages_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services import integrations
 from models.client_sources import STAFF_SOURCE, integration_source
+from starter.cli import app as cli
 from tests.api.support import confirmed_event, post_signed
-from tests.factories import make_client
+from tests.factories import make_booking, make_client
 
 
 async def _second_integration(db: Database) -> tuple[str, str]:
@@ -124,3 +131,40 @@ async def test_client_lookups_by_external_id_ask_for_the_source_when_two_use_it(
         f"/v1/clients/{external_id}/timeline", params={"source": f"integration:{other}"}, headers=staff_headers
     )
     assert timeline.status_code == 200
+
+
+async def test_a_cli_booking_naming_an_integration_gets_a_staff_client(
+    monkeypatch: pytest.MonkeyPatch,
+    api_settings: Settings,
+    time_env: WorkflowEnvironment,
+    worker: Worker,
+    db: Database,
+    tmp_path: Path,
+) -> None:
+    owner = integration_source("owner")
+    external_id = f"cus-{uuid.uuid4().hex[:8]}"
+    async with db.session() as session:
+        await clients_repo.upsert_client(
+            session, client=make_client(external_id=external_id, email="grace@example.com"), source=owner, actor=owner
+        )
+    # The file claims the integration's source and client source: the CLI is staff whatever the file says.
+    booking = make_booking(
+        source="owner", client=make_client(external_id=external_id, email="mallory@example.com")
+    ).model_dump(mode="json") | {"client_source": owner}
+    path = tmp_path / "booking.json"
+    path.write_text(json.dumps(booking))
+    assert api_settings.database_url is not None
+    monkeypatch.setenv("DATABASE_URL", api_settings.database_url)
+    monkeypatch.setenv("BILLFLOW_TASK_QUEUE", api_settings.task_queue)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", time_env.client.service_client.config.target_host)
+    get_settings.cache_clear()
+    try:
+        result = await asyncio.to_thread(CliRunner().invoke, cli, ["invoice", "create", str(path), "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    async with db.session() as session:
+        owned = await clients_repo.get_client(session, external_id=external_id, source=owner)
+        staffs = await clients_repo.get_client(session, external_id=external_id, source=STAFF_SOURCE)
+    assert owned is not None and owned.email == "grace@example.com"
+    assert staffs is not None and staffs.email == "mallory@example.com"

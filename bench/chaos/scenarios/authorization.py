@@ -151,6 +151,7 @@ async def _run(stack: ChaosStack, result: ScenarioResult, *, invoices: int) -> N
             if status in (401, 403):  # the check must be able to pass: the right key gets through
                 result.problems.append(f"{method} {path} refused its own role {role.value}: {status}")
         tokens = await _tokens(stack, http, result, invoices, first_address=len(routes))
+        await _client_takeover(stack, http, result, staff_key=keys[ApiRole.staff])
         budget = parse(stack.settings.auth_failure_limit).amount  # BILLFLOW_AUTH_FAILURE_LIMIT of the stack
         await _throttling(http, result, keys[ApiRole.viewer], tokens, answers, budget=budget)
     result.faults = sum(answers.values())
@@ -256,4 +257,82 @@ async def _throttling(
     result.notes.append(
         f"throttling: {budget} failures per address and minute, then 429 with Retry-After; "
         f"legitimate requests from another address answered in {took * 1000:.0f} ms"
+    )
+
+
+# --- issue 11: one source cannot take over another source's client ----------------------------------------
+
+
+def _booking(event_id: str, external_id: str, email: str) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "type": "booking.confirmed",
+        "data": {
+            "booking_id": f"bk-{event_id}",
+            "client": {"external_id": external_id, "name": "Grace Hopper", "email": email, "timezone": "UTC"},
+            "services": [{"description": "Session", "unit_price_minor": 5000}],
+            "currency": "EUR",
+        },
+    }
+
+
+async def _client_takeover(
+    stack: ChaosStack, http: httpx.AsyncClient, result: ScenarioResult, *, staff_key: str
+) -> None:
+    """Integration A books client `victim`; integration B, then a staff key naming A, post bookings with the
+    same client id and another email. A's client keeps its email, and A's invoice mails only it."""
+    import json
+
+    from billflow.services import integrations
+
+    run = secrets.token_hex(4)
+    db = Database(stack.settings_env["DATABASE_URL"], pool_size=1)
+    owner = await integrations.create_integration(db, integrations.NewIntegration(name=f"owner-{run}"))
+    rival = await integrations.create_integration(db, integrations.NewIntegration(name=f"rival-{run}"))
+    await db.dispose()
+    victim, victim_email, attacker_email = f"victim-{run}", f"victim-{run}@example.com", f"mallory-{run}@example.com"
+
+    async def signed(name: str, secret: str, body: dict[str, Any]) -> httpx.Response:
+        raw = json.dumps(body).encode()
+        headers = integrations.signed_headers(name, secret, raw) | {"Content-Type": "application/json"}
+        return await http.post("/v1/events", content=raw, headers=headers)
+
+    answers = [
+        await signed(owner.name, owner.secret, _booking(f"own-{run}", victim, victim_email)),
+        await signed(rival.name, rival.secret, _booking(f"rival-{run}", victim, attacker_email)),
+        await http.post(
+            "/v1/events",
+            json=_booking(f"staff-{run}", victim, attacker_email),
+            headers={"Authorization": f"Bearer {staff_key}", integrations.INTEGRATION_HEADER: owner.name},
+        ),
+    ]
+    result.problems += [
+        f"takeover step {n}: {a.status_code} {a.text[:120]}" for n, a in enumerate(answers) if a.status_code >= 500
+    ]
+    owned: tuple[Any, ...] | None = None
+    mailed: list[str] = []
+    for _ in range(60):  # the owner's invoice is issued and emailed by its workflow
+        with psycopg.connect(stack.plain_url, autocommit=True) as conn:
+            owned = conn.execute(
+                "SELECT id, email FROM clients WHERE source = %s AND external_id = %s",
+                (f"integration:{owner.name}", victim),
+            ).fetchone()
+            mailed = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT m.to_email FROM email_messages m JOIN invoices i ON i.id = m.invoice_id "
+                    "WHERE i.source_key = %s",
+                    (f"booking:{owner.name}:bk-own-{run}",),
+                ).fetchall()
+            ]
+        if owned is not None and mailed:
+            break
+        await asyncio.sleep(0.5)
+    if owned is None or owned[1] != victim_email:
+        result.problems.append(f"takeover: the owner's client is now {owned!r} (expected {victim_email})")
+    if not mailed or set(mailed) != {victim_email}:
+        result.problems.append(f"takeover: the owner's invoice mailed {sorted(set(mailed))} (expected {victim_email})")
+    result.notes.append(
+        f"issue 11: cross-source takeover (a second integration, a staff key naming the first) answered "
+        f"{[a.status_code for a in answers]}; the owner's client and its invoice emails kept {victim_email}"
     )
