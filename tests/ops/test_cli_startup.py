@@ -7,6 +7,7 @@ took (bench/cli_startup.py prints the timings).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -23,8 +24,8 @@ print(json.dumps({"exit": result.exit_code, "output": result.output,
 """
 
 
-def probe(*args: str) -> dict[str, object]:
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120)
+def probe(*args: str, env: dict[str, str] | None = None) -> dict[str, object]:
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -41,6 +42,14 @@ def test_help_imports_neither_temporal_nor_the_database_nor_providers() -> None:
 def test_read_only_commands_import_no_temporal_web_or_provider_code(command: list[str]) -> None:
     result = probe(*command, "--help")
     assert result["exit"] == 0
+    loaded = set(map(str, result["loaded"]))  # type: ignore[call-overload]
+    assert not loaded & {"temporalio", "stripe", "sendgrid", "fastapi", "workflows", "activities", "worker"}
+
+
+@pytest.mark.parametrize("command", [["invoice", "list"], ["client", "list"], ["report", "aging"]])
+def test_read_only_commands_run_without_temporal_web_or_provider_code(command: list[str], database_url: str) -> None:
+    result = probe(*command, env={**os.environ, "DATABASE_URL": database_url})
+    assert result["exit"] == 0, result["output"]
     loaded = set(map(str, result["loaded"]))  # type: ignore[call-overload]
     assert not loaded & {"temporalio", "stripe", "sendgrid", "fastapi", "workflows", "activities", "worker"}
 
