@@ -403,6 +403,7 @@ class InvoiceWorkflowInput(BaseModel):
     # A new run for an invoice that reopened after its run closed (a refund): carried_state is rebuilt from the
     # database (billflow/services/invoice_reopen.py), and reminders missed while it was settled are caught up.
     reopened: bool = False
+    client_id: int | None = None  # a reopened run's client, for its ClientId search attribute
 
 
 class InvoiceOutcome(BaseModel):

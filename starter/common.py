@@ -59,7 +59,10 @@ async def database(settings: Settings | None = None, *, upgrade: bool = True) ->
         err_console.print(context)
     try:
         if upgrade:
-            await db.create_schema()  # at head already: one quick check; a fresh data folder gets its tables
+            from billflow.schema_version import at_head
+
+            if not await at_head(db.engine):  # a quick read; Alembic is imported only to migrate
+                await db.create_schema()  # a fresh data folder gets its tables
         else:
             await db.ping()
     except OperationalError as err:

@@ -85,6 +85,7 @@ class InvoiceWorkflow(InvoiceCollections):
         self._max_history_events = data.max_history_events
         state = self._state = data.carried_state or await self._issue(data)
         if data.reopened and workflow.patched(REOPENED_PATCH):
+            self._client_id = data.client_id
             self._catch_up_reopened(state)
         self._publish()
         # A payment that arrived with the start (a booking paid elsewhere) settles first: a paid invoice gets a

@@ -4,8 +4,8 @@ A refund of a paid invoice reopens it in PostgreSQL (partially paid, balance > 0
 completed as "paid". A new run is started under the invoice's workflow id (ID reuse is allowed once a run has
 closed) with the invoice's state rebuilt from the database: it records no second invoice or pay link (the state is
 carried, not issued), sends no second "invoice issued" email (marked sent; its idempotency key is taken anyway),
-publishes true search attributes (InvoiceStatus, AmountDueMinor ...), and resumes the reminders the invoice's
-policy has left. Starting it is idempotent: a run already going is used as it is.
+publishes true search attributes (InvoiceStatus, AmountDueMinor, ClientId ...) from its first task, and resumes
+the reminders the invoice's policy has left. Starting it is idempotent: a run already going is used as it is.
 """
 
 from __future__ import annotations
@@ -13,24 +13,16 @@ from __future__ import annotations
 import logging
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from billflow import schedule
 from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
+from billflow.services import invoice_runs
 from models.enums import EmailKind, InvoiceStatus
 from models.invoices import Invoice
 from models.money import format_money
 from models.workflow_io import InvoiceState, InvoiceWorkflowInput, ReminderPolicy
-from workflows.invoice import InvoiceWorkflow
-from workflows.search_attributes import invoice_updates
 
 log = logging.getLogger(__name__)
 
@@ -50,35 +42,19 @@ async def reopen_if_unsettled(db: Database, temporal: Client, *, invoice_id: int
     sent_steps = {m.reminder_step for m in messages if m.reminder_step is not None}
     escalated = any(m.kind == EmailKind.escalation for m in messages)
     state = _state_of(invoice, previous.booking.reminder_policy, sent_steps=sent_steps, escalated=escalated)
-    attributes = invoice_updates(
-        status=state.status.value,
-        number=state.number,
-        client_id=invoice.client_id,
-        amount_due_minor=state.balance_minor,
-        currency=state.currency,
-        due_date=state.due_date,
-        subscription_id=previous.booking.subscription_id,
+    started = await invoice_runs.restart_invoice(
+        temporal,
+        InvoiceWorkflowInput(
+            booking=previous.booking,
+            carried_state=state,
+            max_history_events=previous.max_history_events,
+            reopened=True,
+            client_id=invoice.client_id,
+        ),
+        workflow_id=invoice.workflow_id,
+        task_queue=described.task_queue,
+        summary=f"Invoice {invoice.number} reopened: {format_money(state.balance_minor, state.currency)} due again",
     )
-    try:
-        started = await temporal.start_workflow(
-            InvoiceWorkflow.run,
-            InvoiceWorkflowInput(
-                booking=previous.booking,
-                carried_state=state,
-                max_history_events=previous.max_history_events,
-                reopened=True,
-            ),
-            id=invoice.workflow_id,
-            task_queue=described.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,  # two refunds at once start one run
-            search_attributes=TypedSearchAttributes([SearchAttributePair(u.key, u.value) for u in attributes]),
-            static_summary=(
-                f"Invoice {invoice.number} reopened: {format_money(state.balance_minor, state.currency)} due again"
-            ),
-        )
-    except WorkflowAlreadyStartedError:
-        return handle
     log.info("invoice %s reopened (balance %s): new run %s", invoice.number, state.balance_minor, started.run_id)
     return started
 

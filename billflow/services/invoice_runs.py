@@ -84,6 +84,25 @@ async def start_invoice(
         return client.get_workflow_handle(booking.workflow_id)
 
 
+async def restart_invoice(
+    client: Client, data: InvoiceWorkflowInput, *, workflow_id: str, task_queue: str, summary: str
+) -> WorkflowHandle:
+    """A new run under the invoice's workflow id once its run has closed (the invoice reopened): ID reuse is
+    allowed for closed runs, and a run already going (two refunds at once) is used as it is."""
+    try:
+        return await client.start_workflow(
+            InvoiceWorkflow.run,
+            data,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            static_summary=summary,
+        )
+    except WorkflowAlreadyStartedError:
+        return client.get_workflow_handle(workflow_id)
+
+
 def _summary(booking: BookingIn) -> str:
     """The run's static summary in the Temporal UI (its number, once issued, is in the current details)."""
     total = sum(price_line(line).total_minor for line in booking.lines)

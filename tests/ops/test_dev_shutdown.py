@@ -128,6 +128,7 @@ async def test_dev_stops_within_10_seconds_while_an_email_activity_hangs(
         dev.send_signal(signal.SIGINT)
         code = await asyncio.wait_for(dev.wait(), timeout=60)
         took = time.monotonic() - interrupted
+        print(f"billflow dev stopped {took:.1f}s after Ctrl-C")
         assert took < 10, f"stopped {took:.1f}s after Ctrl-C"
         assert code == 0
     finally:

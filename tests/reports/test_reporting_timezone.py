@@ -15,6 +15,8 @@ from sqlalchemy import text
 
 from billflow.db import Database
 from billflow.reporting import today_in
+from billflow.repositories import invoices as invoices_repo
+from billflow.repositories.invoices import InvoiceFilter
 from billflow.services import clients as clients_service
 from billflow.services import reports
 from billflow.services.invoicing import issue_invoice
@@ -73,6 +75,12 @@ async def test_reports_lists_and_dashboard_agree_for_clients_either_side_of_utc(
         )
         dashboard = await reports.dashboard(session, today=today, zone=zone, limit=200)
         listed = await clients_service.list_clients(session, limit=1000, zone=zone)
+        late_listed, _ = await invoices_repo.search_invoices(
+            session, where=InvoiceFilter(currency=currency, overdue_days=1, today=today, zone=zone)
+        )
+        issued_today, _ = await invoices_repo.search_invoices(
+            session, where=InvoiceFilter(currency=currency, issued_from=today, issued_to=today, zone=zone)
+        )
 
     dash_aging = next(r for r in dashboard.aging.rows if r.currency == currency)
     balances = [b for c in listed if c.external_id in clients for b in c.balances if b.currency == currency]
@@ -88,6 +96,9 @@ async def test_reports_lists_and_dashboard_agree_for_clients_either_side_of_utc(
     late = [i for i in dashboard.overdue if i.currency == currency]
     assert sorted(i.total_minor for i in late) == [10_000, 20_000]
     assert all(i.days_past_due >= 1 for i in late)
+    # The staff invoice list agrees: the same two are at least a day past due, the other two issued today.
+    assert sorted(i.total_minor for i, _ in late_listed) == [10_000, 20_000]
+    assert sorted(i.total_minor for i, _ in issued_today) == [1_000, 2_000]
 
 
 async def _mark_overdue_as_the_workflow_does(db: Database, *, currency: str, now: datetime) -> None:
