@@ -123,6 +123,8 @@ async def test_cors_answers_the_ui_origin_only(http: httpx.AsyncClient, staff_he
 async def test_bad_input_is_400_naming_the_problem(http: httpx.AsyncClient, staff_headers: dict[str, str]) -> None:
     malformed = await http.post("/codec/decode", content='{"payloads": [{"data": 5}]}', headers=staff_headers)
     assert malformed.status_code == 400 and "payloads" in malformed.json()["detail"]
+    for junk in (b"\xff\xfe", b"", b"[" * 100_000):
+        assert (await http.post("/codec/decode", content=junk, headers=staff_headers)).status_code == 400
     tampered = CODEC.encrypt([CLEAR])[0]
     tampered.data = tampered.data[:-1] + bytes([tampered.data[-1] ^ 1])
     refused = await http.post("/codec/decode", content=body(tampered), headers=staff_headers)

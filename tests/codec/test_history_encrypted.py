@@ -4,6 +4,9 @@ any payload Temporal stores, read with a client that has no codec (what an opera
 from __future__ import annotations
 
 import pytest
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.query.v1 import WorkflowQuery
+from temporalio.api.workflowservice.v1 import QueryWorkflowRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -28,6 +31,16 @@ async def test_a_paid_invoice_run_stores_no_personal_data_in_clear(
         state = await issued(handle)
         await send_action(dev_env.client, data.workflow_id, ResumeReminders(action_id="not-paused"))  # rejected
         await until(handle, lambda s: s.last_rejection is not None)
+        # Query answers travel through the server too: the status and the UI's current details, read raw.
+        for query_type in ("status", "__temporal_workflow_metadata"):
+            answer = await dev_env.client.workflow_service.query_workflow(
+                QueryWorkflowRequest(
+                    namespace=dev_env.client.namespace,
+                    execution=WorkflowExecution(workflow_id=data.workflow_id),
+                    query=WorkflowQuery(query_type=query_type),
+                )
+            )
+            assert answer.query_result.payloads and unencrypted(answer) == [] and leaked(answer) == []
         await send_payment(dev_env.client, data.workflow_id, payment(state.total_minor))
         assert (await handle.result()).status is InvoiceStatus.paid
 

@@ -77,8 +77,8 @@ async def _convert(
         )
     try:
         payloads = json_format.Parse(await request.body(), Payloads(), ignore_unknown_fields=True)
-    except json_format.ParseError as err:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"payloads: {err}", cors) from None
+    except (json_format.ParseError, ValueError, RecursionError) as err:  # not JSON, not UTF-8, too deep
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"payloads: {err}"[:300], cors) from None
     try:
         converted = codec.encrypt(payloads.payloads) if operation == "encode" else codec.decrypt(payloads.payloads)
     except CodecKeyError as err:
