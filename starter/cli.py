@@ -30,6 +30,7 @@ app.add_typer(invoices.app, name="invoice", help="Create, list, show and act on 
 app.add_typer(documents_cli.app, name="credit-note", help="Credit notes: list, show, issue a partial one.")
 app.add_typer(documents_cli.document_app, name="document", help="Any invoice or credit note as issued (--pdf).")
 invoices.app.command("issue-final")(documents_cli.issue_final)
+clients_cli.app.command("billing")(documents_cli.client_billing)
 app.add_typer(
     subscriptions_cli.app,
     name="subscription",
