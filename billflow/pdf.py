@@ -61,6 +61,15 @@ def render_invoice_pdf(
     return render_document_pdf(doc.model_copy(update={"public_url": invoice_url}))
 
 
+def _fit(pdf: FPDF, text: str, width: float) -> str:
+    """Cut a cell's text to its column (with an ellipsis) so it never runs into the next one."""
+    if pdf.get_string_width(text) <= width:
+        return text
+    while text and pdf.get_string_width(text + "...") > width:
+        text = text[:-1]
+    return text.rstrip() + "..."
+
+
 def _party_lines(party: Party) -> list[str]:
     address = party.address
     rows = [party.legal_name or party.name]
@@ -168,7 +177,7 @@ def render_document_pdf(doc: InvoiceDocument) -> bytes:
             else line.tax.category.code
         )
         cells = (
-            _latin1(line.description)[:70],
+            _fit(pdf, _latin1(line.description), width * columns[0][1] - 2),
             format(Decimal(line.quantity).normalize(), "f"),
             _amount(line.unit_price_minor, cur),
             rate,
