@@ -16,7 +16,7 @@ from billflow.services.invoice_runs import query_state, start_invoice
 from models.enums import EmailKind, InvoiceKind, InvoiceStatus
 from models.invoices import Invoice
 from models.workflow_io import BookingIn, DepositIn, InvoiceState, LineIn
-from tests.api.support import confirmed_event, post_signed
+from tests.api.support import confirmed_event, event, post_signed
 from tests.factories import make_booking
 from tests.standins.fixtures import wait_until
 
@@ -194,3 +194,40 @@ async def test_booking_event_carries_buyer_details_onto_the_document(
         {"category": "reverse_charge", "rate_bp": 0, "taxable_minor": 50_000, "tax_minor": 0, "exemption_reason": None}
     ]
     assert any("Reverse charge" in n for n in doc["notes"])
+
+
+async def test_booking_event_with_a_deposit_then_cancelled_voids_the_deposit_with_its_credit_note(
+    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], db: Database, staff_headers: dict[str, str]
+) -> None:
+    name, secret = integration
+    body = confirmed_event(deposit={"amount_minor": 5_000})
+    booking_id = body["data"]["booking_id"]
+    response = await post_signed(http, name, secret, body)
+    assert response.status_code in (200, 201, 202), response.text
+    assert response.json()["workflow_id"] == f"invoice-{name}-{booking_id}-deposit"
+    deposit = await _wait_invoice(db, f"invoice-{name}-{booking_id}-deposit")
+    assert deposit.kind == InvoiceKind.deposit and deposit.total_minor == 5_000
+
+    cancelled = await post_signed(http, name, secret, event("booking.cancelled", booking_id))
+    assert cancelled.status_code in (200, 202), cancelled.text
+    assert cancelled.json()["invoice_number"] == deposit.number
+
+    async def voided_with_credit_note() -> bool:
+        notes = (await http.get("/v1/credit-notes", params={"invoice": deposit.number}, headers=staff_headers)).json()
+        return [n["kind"] for n in notes] == ["cancellation"]
+
+    await wait_until(voided_with_credit_note)
+
+
+async def test_invoice_page_shows_parties_breakdown_and_payment_terms(
+    http: httpx.AsyncClient, worker: Worker, time_env: WorkflowEnvironment, db: Database
+) -> None:
+    from tests.documents.conftest import business_booking
+
+    invoice = await _issued(time_env, db, business_booking(), worker)
+    page = await http.get(f"/i/{invoice.public_token}")
+    assert page.status_code == 200
+    html = page.text
+    assert 'data-testid="parties"' in html and "VAT id FR40303265045" in html and "75002" in html
+    assert 'data-testid="tax-breakdown"' in html and "Zero" in html
+    assert "Payable within 14 days" in html
