@@ -21,6 +21,7 @@ from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services import clients as clients_service
 from billflow.services import invoice_runs, staff_actions
+from billflow.services.business_profile import current_business_profile, refusal_for
 from models.enums import InvoiceStatus
 from models.money import format_money
 from models.workflow_io import (
@@ -76,6 +77,9 @@ def create(
 async def _create_from(raw: dict[str, object], as_json: bool) -> None:
     booking = BookingIn.model_validate(raw)  # inside run(): a validation error becomes a clear message
     settings = get_settings()
+    refused = refusal_for(booking.lines, current_business_profile(settings))
+    if refused:
+        fail(refused, code=2)
     client = await temporal_client(settings)
     async with database(settings) as db, db.session() as session:
         handle = await clients_service.start_client_invoice(session, client, booking, task_queue=settings.task_queue)

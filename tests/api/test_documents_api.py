@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from billflow.config import Settings
 from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.services.invoice_runs import query_state, start_invoice
+from billflow.web.app import create_app
 from models.enums import EmailKind, InvoiceKind, InvoiceStatus
 from models.invoices import Invoice
 from models.workflow_io import BookingIn, DepositIn, InvoiceState, LineIn
@@ -166,9 +170,42 @@ async def test_booking_event_with_reverse_charge_but_no_vat_id_is_refused_naming
     assert "client.vat_id" in response.text
 
 
-async def test_booking_event_carries_buyer_details_onto_the_document(
-    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], db: Database, staff_headers: dict[str, str]
+def _reverse_charge_event() -> dict[str, object]:
+    body = confirmed_event(
+        services=[{"description": "Consulting", "unit_price_minor": 50_000, "tax_category": "reverse_charge"}],
+        tax_rate_bp=0,
+    )
+    body["data"]["client"] |= {"kind": "business", "vat_id": "NL004495445B01"}  # type: ignore[index]
+    return body
+
+
+async def test_reverse_charge_is_refused_while_the_seller_has_no_vat_id(
+    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str]
 ) -> None:
+    name, secret = integration
+    response = await post_signed(http, name, secret, _reverse_charge_event())
+    assert response.status_code == 422 and "BILLFLOW_BUSINESS_VAT_ID" in response.text
+
+
+@pytest.fixture
+async def seller_http(
+    api_settings: Settings, db: Database, time_env: WorkflowEnvironment
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with a seller VAT id in its business profile."""
+    settings = api_settings.model_copy(update={"business_vat_id": "DE136695976"})
+    app = create_app(settings, db, time_env.client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billflow.test") as client:
+        yield client
+
+
+async def test_booking_event_carries_buyer_details_onto_the_document(
+    seller_http: httpx.AsyncClient,
+    worker: Worker,
+    integration: tuple[str, str],
+    db: Database,
+    staff_headers: dict[str, str],
+) -> None:
+    http = seller_http
     name, secret = integration
     body = confirmed_event(
         services=[{"description": "Consulting", "unit_price_minor": 50_000, "tax_category": "reverse_charge"}],
