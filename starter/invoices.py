@@ -202,6 +202,8 @@ async def _show(number: str, as_json: bool) -> None:
         )
     lines_table.add_section()
     lines_table.add_row("Total", "", "", money(invoice.tax_minor), f"[bold]{money(invoice.total_minor)}[/]")
+    if invoice.credited_minor:  # credit notes (issue 14): `billflow credit-note list --invoice NUMBER`
+        lines_table.add_row("Credited", "", "", "", money(invoice.credited_minor))
     lines_table.add_row("Paid", "", "", "", money(invoice.amount_paid_minor))
     lines_table.add_row("Balance", "", "", "", f"[bold]{money(invoice.balance_minor)}[/]")
     console.print(lines_table)

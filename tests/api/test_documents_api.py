@@ -268,3 +268,15 @@ async def test_invoice_page_shows_parties_breakdown_and_payment_terms(
     assert 'data-testid="parties"' in html and "VAT id FR40303265045" in html and "75002" in html
     assert 'data-testid="tax-breakdown"' in html and "Zero" in html
     assert "Payable within 14 days" in html
+
+
+async def test_invoice_detail_lists_its_credit_notes(
+    http: httpx.AsyncClient, worker: Worker, time_env: WorkflowEnvironment, db: Database, staff_headers: dict[str, str]
+) -> None:
+    invoice = await _issued(time_env, db, make_booking(), worker)
+    body = {"amount_minor": 1_000, "reason": "goodwill"}
+    created = await http.post(f"/v1/invoices/{invoice.number}/credit-notes", json=body, headers=staff_headers)
+    detail = (await http.get(f"/v1/invoices/{invoice.number}", headers=staff_headers)).json()
+    assert detail["credited_minor"] == 1_000 and detail["balance_minor"] == invoice.total_minor - 1_000
+    assert [n["number"] for n in detail["credit_notes"]] == [created.json()["number"]]
+    assert "credit_note.issued" in [e["kind"] for e in detail["timeline"]]
