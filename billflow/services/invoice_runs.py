@@ -15,6 +15,7 @@ from billflow.services.invoicing import price_line
 from models.money import format_money
 from models.workflow_io import (
     BookingIn,
+    CreditNoteIssued,
     ExtendDueDate,
     InvoiceState,
     InvoiceWorkflowInput,
@@ -105,9 +106,9 @@ async def wait_for_action(
         await asyncio.sleep(0.05)
 
 
-async def signal(client: Client, workflow_id: str, signal: object, arg: object) -> None:
-    """Any signal to an invoice run; WorkflowClosed if it has ended."""
-    await _signal(client, workflow_id, signal, arg)
+async def send_credit_note(client: Client, workflow_id: str, issued: CreditNoteIssued) -> None:
+    """Tell the invoice's run about a credit note issued outside it; WorkflowClosed if it has ended."""
+    await _signal(client, workflow_id, InvoiceWorkflow.credit_note_issued, issued)
 
 
 async def _signal(client: Client, workflow_id: str, signal: object, arg: object) -> None:
