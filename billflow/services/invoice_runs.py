@@ -74,8 +74,9 @@ def _summary(booking: BookingIn) -> str:
     """The run's static summary in the Temporal UI (its number, once issued, is in the current details)."""
     total = sum(price_line(line).total_minor for line in booking.lines)
     terms = f"{booking.payment_terms.days} days" if booking.payment_terms.days else str(booking.payment_terms)
+    kind = {"deposit": "Deposit invoice", "final": "Final invoice"}.get(booking.document_kind.value, "Invoice")
     return (
-        f"Invoice for booking {booking.source}/{booking.booking_id}: {format_money(total, booking.currency)}, "
+        f"{kind} for booking {booking.source}/{booking.booking_id}: {format_money(total, booking.currency)}, "
         f"due {terms} after issue"
     )
 
