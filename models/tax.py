@@ -49,10 +49,12 @@ def totals(rows: Sequence[TaxBreakdown]) -> tuple[int, int, int]:
 
 def split_gross(gross_minor: int, rows: Sequence[TaxBreakdown]) -> list[tuple[TaxLine, int]]:
     """Spread a gross amount (a deposit, a credit) over a document's VAT groups in proportion to their gross
-    amounts; returns (tax, net) per group such that net + VAT on it is that group's share.
+    amounts; returns (tax, net) per group such that the groups' net plus VAT add up to the amount.
 
-    Shares are apportioned by largest remainder, so they add up to the amount exactly; within a group the net
-    amount is the one whose VAT brings it closest to the share (exact except where no whole net amount fits).
+    Shares are apportioned by largest remainder; each group's net is the one whose VAT brings it closest to its
+    share, and one group (a zero-rated one if there is one, which is exact) absorbs what rounding left over. With
+    only taxed groups a gross amount may have no exact net (net + VAT skips values): it is then off by one minor
+    unit, as EN 16931 rounds VAT per group (BR-CO-17).
     """
     weights = [r.taxable_minor + r.tax_minor for r in rows]
     whole = sum(weights)
@@ -63,12 +65,24 @@ def split_gross(gross_minor: int, rows: Sequence[TaxBreakdown]) -> list[tuple[Ta
     by_remainder = sorted(range(len(rows)), key=lambda i: raw[i] - shares[i], reverse=True)
     for i in by_remainder[: gross_minor - sum(shares)]:
         shares[i] += 1
-    result: list[tuple[TaxLine, int]] = []
-    for row, share in zip(rows, shares, strict=True):
-        if share <= 0:
-            continue
-        guess = round_minor(Decimal(share) * 10_000 / (10_000 + row.rate_bp))
-        net = min(range(guess - 2, guess + 3), key=lambda n: (abs(n + tax_on(n, row.rate_bp) - share), abs(n - guess)))
-        tax = TaxLine(category=row.category, rate_bp=row.rate_bp, exemption_reason=row.exemption_reason)
-        result.append((tax, net))
-    return result
+    live = [i for i in range(len(rows)) if shares[i] > 0]
+    if not live:
+        return []
+    absorber = min(live, key=lambda i: (rows[i].rate_bp, -shares[i]))
+    nets = {i: _net_for(shares[i], rows[i].rate_bp) for i in live if i != absorber}
+    left = gross_minor - sum(n + tax_on(n, rows[i].rate_bp) for i, n in nets.items())
+    nets[absorber] = _net_for(left, rows[absorber].rate_bp)
+    return [
+        (
+            TaxLine(category=rows[i].category, rate_bp=rows[i].rate_bp, exemption_reason=rows[i].exemption_reason),
+            nets[i],
+        )
+        for i in live
+        if nets[i] > 0
+    ]
+
+
+def _net_for(gross_minor: int, rate_bp: int) -> int:
+    """The net amount whose VAT brings it closest to `gross_minor`."""
+    guess = round_minor(Decimal(gross_minor) * 10_000 / (10_000 + rate_bp))
+    return min(range(guess - 2, guess + 3), key=lambda n: (abs(n + tax_on(n, rate_bp) - gross_minor), abs(n - guess)))

@@ -258,3 +258,13 @@ async def _documents(external_id: str, fmt: DocumentFormat | None, buyer_referen
     else:
         reference = current.buyer_reference or "none"
         console.print(f"{escape(external_id)}: {current.einvoice_format.value} (buyer reference: {escape(reference)})")
+
+
+def _register_document_commands() -> None:
+    """`client billing` lives with the other document commands (starter/documents.py)."""
+    from starter.documents import client_billing
+
+    app.command("billing")(client_billing)
+
+
+_register_document_commands()

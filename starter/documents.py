@@ -12,7 +12,8 @@ import typer
 from rich.table import Table
 
 from billflow.config import get_settings
-from billflow.services import corrections, credit_notes, deposits, documents
+from billflow.services import billing_details, corrections, credit_notes, deposits, documents
+from models.enums import BuyerKind
 from models.money import format_money
 from starter.common import JsonOption, console, database, fail, print_json, run, temporal_client
 
@@ -168,3 +169,32 @@ async def _issue_final(number: str, as_json: bool) -> None:
         print_json({"deposit_number": number, "workflow_id": workflow_id})
         return
     console.print(f"Final invoice for deposit {number}: workflow [bold]{workflow_id}[/]")
+
+
+def client_billing(
+    external_id: Annotated[str, typer.Argument(help="The client's external id.")],
+    kind: Annotated[BuyerKind | None, typer.Option(help="business or consumer")] = None,
+    address: Annotated[str | None, typer.Option(help="Street address (one line).")] = None,
+    postcode: Annotated[str | None, typer.Option()] = None,
+    city: Annotated[str | None, typer.Option()] = None,
+    country: Annotated[str | None, typer.Option(help="ISO 3166 alpha-2, e.g. DE.")] = None,
+    vat_id: Annotated[str | None, typer.Option(help="EU VAT id, e.g. FR40303265045.")] = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Set the client's billing details, printed in the buyer block of its next invoices."""
+    given = {"kind": kind, "address_line1": address, "postcode": postcode, "city": city, "country": country}
+    given["vat_id"] = vat_id
+    run(_billing(external_id, {k: v for k, v in given.items() if v is not None}, as_json))
+
+
+async def _billing(external_id: str, values: dict[str, object], as_json: bool) -> None:
+    change = billing_details.BillingDetails.model_validate(values)  # inside run(): a bad VAT id is a clear error
+    async with database() as db, db.session() as session:
+        try:
+            view = await billing_details.update_billing(session, external_id=external_id, change=change, actor="cli")
+        except billing_details.ClientNotFound as err:
+            fail(str(err))
+    if as_json:
+        print_json(view)
+        return
+    console.print(f"[bold]{view.name}[/] ({view.kind.value}) VAT id {view.vat_id or '-'}, {view.country or '-'}")

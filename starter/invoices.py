@@ -19,6 +19,7 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
+from billflow.services.business_profile import current_business_profile, refusal_for
 from models.client_sources import STAFF_SOURCE
 from models.enums import InvoiceStatus
 from models.money import format_money
@@ -83,6 +84,9 @@ async def _create_from(raw: dict[str, object], as_json: bool) -> None:
     # The CLI is staff: its bookings' clients are staff's, whatever the file says (models/client_sources).
     booking = booking.model_copy(update={"client_source": STAFF_SOURCE, "requested_by": "cli"})
     settings = get_settings()
+    refused = refusal_for(booking.lines, current_business_profile(settings))
+    if refused:
+        fail(refused, code=2)
     client = await temporal_client(settings)
     async with database(settings) as db, db.session() as session:
         handle = await clients_service.start_client_invoice(session, client, booking, task_queue=settings.task_queue)
@@ -217,6 +221,8 @@ async def _show(number: str, as_json: bool) -> None:
         )
     lines_table.add_section()
     lines_table.add_row("Total", "", "", money(invoice.tax_minor), f"[bold]{money(invoice.total_minor)}[/]")
+    if invoice.credited_minor:  # credit notes (issue 14): `billflow credit-note list --invoice NUMBER`
+        lines_table.add_row("Credited", "", "", "", money(invoice.credited_minor))
     lines_table.add_row("Paid", "", "", "", money(invoice.amount_paid_minor))
     lines_table.add_row("Balance", "", "", "", f"[bold]{money(invoice.balance_minor)}[/]")
     console.print(lines_table)

@@ -324,21 +324,28 @@ async def _issued(db: Database, workflow_id: str, wait: timedelta) -> Invoice | 
 
 
 async def _invoice_of(db: Database, integration: str, booking_id: str) -> Invoice | None:
+    """The booking's invoice; for a booking with a deposit, its final invoice or else its deposit invoice."""
     async with db.session() as session:
-        return await invoices_repo.get_invoice(session, source_key=f"booking:{integration}:{booking_id}")
+        for key in (f"booking:{integration}:{booking_id}", f"booking:{integration}:{booking_id}:deposit"):
+            invoice = await invoices_repo.get_invoice(session, source_key=key)
+            if invoice is not None:
+                return invoice
+    return None
 
 
 async def _issued_invoice_of(db: Database, client: Client, integration: str, booking_id: str) -> Invoice | None:
     """The booking's invoice; if its workflow is still issuing it (a cancel right after the confirm), wait
     briefly for it rather than answering that there is none."""
     invoice = await _invoice_of(db, integration, booking_id)
-    if invoice is None:
-        workflow_id = f"invoice-{integration}-{booking_id}"  # BookingIn.workflow_id of this booking
+    # BookingIn.workflow_id of this booking, or of its deposit invoice when it asked for one.
+    for workflow_id in (f"invoice-{integration}-{booking_id}", f"invoice-{integration}-{booking_id}-deposit"):
+        if invoice is not None:
+            break
         try:
             await client.get_workflow_handle(workflow_id).describe()
         except RPCError as err:
             if err.status is RPCStatusCode.NOT_FOUND:
-                return None  # never confirmed: nothing will be issued, no need to wait
+                continue  # never started: nothing will be issued, no need to wait
         invoice = await _issued(db, workflow_id, NUMBER_WAIT)
     return invoice
 

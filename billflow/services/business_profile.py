@@ -5,13 +5,15 @@ From the BILLFLOW_BUSINESS_* settings today; workspaces will move them to a tabl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
 from models.documents import Party, PaymentMeans, PostalAddress, check_country, check_vat_id
+from models.enums import TaxCategory
+from models.workflow_io import LineIn
 
 if TYPE_CHECKING:
     from billflow.config import Settings
@@ -77,3 +79,14 @@ def current_business_profile(settings: Settings) -> BusinessProfile:
         email=settings.from_email,
     )
     return BusinessProfile(party, iban, bic)
+
+
+def refusal_for(lines: Iterable[LineIn], profile: BusinessProfile) -> str | None:
+    """What the seller's profile lacks for these lines (None: nothing); checked before a booking is accepted."""
+    for index, line in enumerate(lines):
+        if line.category is TaxCategory.reverse_charge and not profile.party.vat_id:
+            return (
+                f"BILLFLOW_BUSINESS_VAT_ID: lines[{index}] is reverse charge, which needs the seller's VAT id "
+                "(BR-AE-03); set it in the business profile"
+            )
+    return None

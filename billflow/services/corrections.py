@@ -16,7 +16,6 @@ from billflow.services import credit_notes, invoice_runs
 from models.credit_notes import CreditNote
 from models.enums import CreditNoteKind, EmailKind, InvoiceStatus
 from models.workflow_io import CreditNoteIssued, SendEmailInput
-from workflows.invoice import InvoiceWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ async def credit_invoice(
             number=note.number, credited_minor=invoice.credited_minor, status=InvoiceStatus(invoice.status)
         )
     try:
-        await invoice_runs.signal(temporal, invoice.workflow_id, InvoiceWorkflow.credit_note_issued, issued)
+        await invoice_runs.send_credit_note(temporal, invoice.workflow_id, issued)
     except invoice_runs.WorkflowClosed:
         pass  # a settled invoice's run has ended: the database is the record
     await send_credit_note_email(db, settings, invoice_id=invoice.id, note=note)

@@ -160,12 +160,11 @@ async def issue_credit_note(
     await session.flush()
     assert note.id is not None
     for position, (line_tax, line_net) in enumerate(groups, start=1):
-        rate = f" ({Decimal(line_tax.rate_bp) / 100:g} % VAT)" if line_tax.rate_bp else ""
         session.add(
             CreditNoteLine(
                 credit_note_id=note.id,
                 position=position,
-                description=f"{label} of invoice {invoice.number} of {invoice.issue_date.isoformat()}{rate}",
+                description=f"{label} of invoice {invoice.number} of {invoice.issue_date.isoformat()}",
                 quantity=Decimal(1),
                 unit_price_minor=line_net,
                 tax_rate_bp=line_tax.rate_bp,

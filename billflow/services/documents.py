@@ -158,7 +158,7 @@ def credit_note_document(
         net_minor=net,
         tax_minor=vat,
         total_minor=gross,
-        service_date=invoice.service_date,
+        service_date=invoice.service_date or invoice.issue_date,  # the supply it corrects
         period_start=invoice.period_start,
         period_end=invoice.period_end,
         payment=_payment(invoice.payment_means, settings),

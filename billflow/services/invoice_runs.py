@@ -15,6 +15,7 @@ from billflow.services.invoicing import price_line
 from models.money import format_money
 from models.workflow_io import (
     BookingIn,
+    CreditNoteIssued,
     DisputeRaised,
     ExtendDueDate,
     InvoiceState,
@@ -107,8 +108,9 @@ def _summary(booking: BookingIn) -> str:
     """The run's static summary in the Temporal UI (its number, once issued, is in the current details)."""
     total = sum(price_line(line).total_minor for line in booking.lines)
     terms = f"{booking.payment_terms.days} days" if booking.payment_terms.days else str(booking.payment_terms)
+    kind = {"deposit": "Deposit invoice", "final": "Final invoice"}.get(booking.document_kind.value, "Invoice")
     return (
-        f"Invoice for booking {booking.source}/{booking.booking_id}: {format_money(total, booking.currency)}, "
+        f"{kind} for booking {booking.source}/{booking.booking_id}: {format_money(total, booking.currency)}, "
         f"due {terms} after issue"
     )
 
@@ -147,9 +149,9 @@ async def wait_for_action(
         await asyncio.sleep(0.05)
 
 
-async def signal(client: Client, workflow_id: str, signal: object, arg: object) -> None:
-    """Any signal to an invoice run; WorkflowClosed if it has ended."""
-    await _signal(client, workflow_id, signal, arg)
+async def send_credit_note(client: Client, workflow_id: str, issued: CreditNoteIssued) -> None:
+    """Tell the invoice's run about a credit note issued outside it; WorkflowClosed if it has ended."""
+    await _signal(client, workflow_id, InvoiceWorkflow.credit_note_issued, issued)
 
 
 async def _signal(client: Client, workflow_id: str, signal: object, arg: object) -> None:

@@ -4,19 +4,23 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from billflow.config import Settings
 from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.services.invoice_runs import query_state, start_invoice
+from billflow.web.app import create_app
 from models.enums import EmailKind, InvoiceKind, InvoiceStatus
 from models.invoices import Invoice
 from models.workflow_io import BookingIn, DepositIn, InvoiceState, LineIn
-from tests.api.support import confirmed_event, post_signed
+from tests.api.support import confirmed_event, event, post_signed
 from tests.factories import make_booking
 from tests.standins.fixtures import wait_until
 
@@ -166,9 +170,42 @@ async def test_booking_event_with_reverse_charge_but_no_vat_id_is_refused_naming
     assert "client.vat_id" in response.text
 
 
-async def test_booking_event_carries_buyer_details_onto_the_document(
-    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], db: Database, staff_headers: dict[str, str]
+def _reverse_charge_event() -> dict[str, object]:
+    body = confirmed_event(
+        services=[{"description": "Consulting", "unit_price_minor": 50_000, "tax_category": "reverse_charge"}],
+        tax_rate_bp=0,
+    )
+    body["data"]["client"] |= {"kind": "business", "vat_id": "NL004495445B01"}  # type: ignore[index]
+    return body
+
+
+async def test_reverse_charge_is_refused_while_the_seller_has_no_vat_id(
+    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str]
 ) -> None:
+    name, secret = integration
+    response = await post_signed(http, name, secret, _reverse_charge_event())
+    assert response.status_code == 422 and "BILLFLOW_BUSINESS_VAT_ID" in response.text
+
+
+@pytest.fixture
+async def seller_http(
+    api_settings: Settings, db: Database, time_env: WorkflowEnvironment
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with a seller VAT id in its business profile."""
+    settings = api_settings.model_copy(update={"business_vat_id": "DE136695976"})
+    app = create_app(settings, db, time_env.client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billflow.test") as client:
+        yield client
+
+
+async def test_booking_event_carries_buyer_details_onto_the_document(
+    seller_http: httpx.AsyncClient,
+    worker: Worker,
+    integration: tuple[str, str],
+    db: Database,
+    staff_headers: dict[str, str],
+) -> None:
+    http = seller_http
     name, secret = integration
     body = confirmed_event(
         services=[{"description": "Consulting", "unit_price_minor": 50_000, "tax_category": "reverse_charge"}],
@@ -194,3 +231,52 @@ async def test_booking_event_carries_buyer_details_onto_the_document(
         {"category": "reverse_charge", "rate_bp": 0, "taxable_minor": 50_000, "tax_minor": 0, "exemption_reason": None}
     ]
     assert any("Reverse charge" in n for n in doc["notes"])
+
+
+async def test_booking_event_with_a_deposit_then_cancelled_voids_the_deposit_with_its_credit_note(
+    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], db: Database, staff_headers: dict[str, str]
+) -> None:
+    name, secret = integration
+    body = confirmed_event(deposit={"amount_minor": 5_000})
+    booking_id = body["data"]["booking_id"]
+    response = await post_signed(http, name, secret, body)
+    assert response.status_code in (200, 201, 202), response.text
+    assert response.json()["workflow_id"] == f"invoice-{name}-{booking_id}-deposit"
+    deposit = await _wait_invoice(db, f"invoice-{name}-{booking_id}-deposit")
+    assert deposit.kind == InvoiceKind.deposit and deposit.total_minor == 5_000
+
+    cancelled = await post_signed(http, name, secret, event("booking.cancelled", booking_id))
+    assert cancelled.status_code in (200, 202), cancelled.text
+    assert cancelled.json()["invoice_number"] == deposit.number
+
+    async def voided_with_credit_note() -> bool:
+        notes = (await http.get("/v1/credit-notes", params={"invoice": deposit.number}, headers=staff_headers)).json()
+        return [n["kind"] for n in notes] == ["cancellation"]
+
+    await wait_until(voided_with_credit_note)
+
+
+async def test_invoice_page_shows_parties_breakdown_and_payment_terms(
+    http: httpx.AsyncClient, worker: Worker, time_env: WorkflowEnvironment, db: Database
+) -> None:
+    from tests.documents.conftest import business_booking
+
+    invoice = await _issued(time_env, db, business_booking(), worker)
+    page = await http.get(f"/i/{invoice.public_token}")
+    assert page.status_code == 200
+    html = page.text
+    assert 'data-testid="parties"' in html and "VAT id FR40303265045" in html and "75002" in html
+    assert 'data-testid="tax-breakdown"' in html and "Zero" in html
+    assert "Payable within 14 days" in html
+
+
+async def test_invoice_detail_lists_its_credit_notes(
+    http: httpx.AsyncClient, worker: Worker, time_env: WorkflowEnvironment, db: Database, staff_headers: dict[str, str]
+) -> None:
+    invoice = await _issued(time_env, db, make_booking(), worker)
+    body = {"amount_minor": 1_000, "reason": "goodwill"}
+    created = await http.post(f"/v1/invoices/{invoice.number}/credit-notes", json=body, headers=staff_headers)
+    detail = (await http.get(f"/v1/invoices/{invoice.number}", headers=staff_headers)).json()
+    assert detail["credited_minor"] == 1_000 and detail["balance_minor"] == invoice.total_minor - 1_000
+    assert [n["number"] for n in detail["credit_notes"]] == [created.json()["number"]]
+    assert "credit_note.issued" in [e["kind"] for e in detail["timeline"]]

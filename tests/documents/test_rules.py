@@ -119,3 +119,18 @@ def test_an_invalid_seller_setting_stops_the_start_naming_it(setting: str, value
     with pytest.raises(ValidationError) as err:
         Settings(**{setting: value})
     assert setting in str(err.value)
+
+
+def test_split_gross_is_exact_when_a_zero_rated_group_can_absorb_the_rounding() -> None:
+    rows = [
+        TaxBreakdown(category=TaxCategory.standard, rate_bp=2000, taxable_minor=30_000, tax_minor=6_000),
+        TaxBreakdown(category=TaxCategory.zero, rate_bp=0, taxable_minor=2_500, tax_minor=0),
+    ]
+    for gross in range(9_990, 10_011):
+        assert tax.totals(tax.breakdown(tax.split_gross(gross, rows)))[2] == gross
+
+
+def test_split_gross_with_one_taxed_group_is_within_a_minor_unit() -> None:
+    rows = [TaxBreakdown(category=TaxCategory.standard, rate_bp=2000, taxable_minor=30_000, tax_minor=6_000)]
+    for gross in range(9_340, 9_360):
+        assert abs(tax.totals(tax.breakdown(tax.split_gross(gross, rows)))[2] - gross) <= 1

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from billflow.services import corrections, credit_notes, deposits, documents
+from billflow.services import billing_details, corrections, credit_notes, deposits, documents
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
 from billflow.web.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep
 from models.documents import InvoiceDocument
@@ -140,3 +140,22 @@ async def issue_final_invoice(
     except deposits.FinalInvoiceRefused as err:
         raise HTTPException(422, str(err)) from None
     return FinalInvoiceStarted(deposit_number=number, workflow_id=workflow_id)
+
+
+@router.patch(
+    "/v1/clients/{external_id}/billing",
+    summary="The client's billing details (buyer block of the next invoices; issued ones keep theirs)",
+    responses={404: {"description": "No client with this external id"}},
+)
+async def update_billing(
+    external_id: Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00]*$")],
+    body: billing_details.BillingDetails,
+    session: SessionDep,
+    principal: StaffDep,
+) -> billing_details.BillingView:
+    try:
+        return await billing_details.update_billing(
+            session, external_id=external_id, change=body, actor=principal.actor
+        )
+    except billing_details.ClientNotFound as err:
+        raise HTTPException(404, str(err)) from None

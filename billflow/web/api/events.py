@@ -14,10 +14,11 @@ from temporalio.service import RPCError
 from billflow.services import booking_events, integrations
 from billflow.services import subscriptions as subscriptions_service
 from billflow.services.api_keys import verify_token
+from billflow.services.business_profile import current_business_profile, refusal_for
 from billflow.web.auth import UNAUTHORIZED, api_key_scheme, bearer_scheme, presented_token
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
 from models.api_keys import ApiRole
-from models.booking_events import BookingEventIn, EventAccepted
+from models.booking_events import BookingConfirmedEvent, BookingEventIn, EventAccepted
 from models.client_sources import STAFF_SOURCE, integration_source
 
 router = APIRouter(prefix="/v1", tags=["booking events"])
@@ -158,6 +159,10 @@ async def receive_event(
     temporal: TemporalDep,
     settings: SettingsDep,
 ) -> EventAccepted:
+    if isinstance(event, BookingConfirmedEvent):  # issue 14: the seller's profile must fit the booking's lines
+        refused = refusal_for(event.data.lines(), current_business_profile(settings))
+        if refused:
+            raise HTTPException(422, refused)
     try:
         answer, replayed = await booking_events.handle_event(
             db,
