@@ -132,7 +132,8 @@ class DevStack:
             if self.serve_web:
                 status.update("Starting the web app ...")
                 await self._start_web()
-                console.print(f"[green]✓[/] web app on {self.web_url} (OpenAPI: {self.web_url}/docs)")
+                url = self.web_url
+                console.print(f"[green]✓[/] web app on {url} (staff app: {url}/app, OpenAPI: {url}/docs)")
 
     async def _start_temporal(self, data_dir: Path) -> None:
         host, _, port = self.settings.temporal_address.rpartition(":")
