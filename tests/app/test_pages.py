@@ -193,3 +193,22 @@ async def test_hostile_form_input_is_answered_without_a_server_error(web_app: Fa
         assert zone.status_code == 422 and 'data-error-for="client_timezone"' in zone.text
         assert (await http.get("/app/invoices", params={"due_from": "2026-13-45", "sort": "x"})).status_code == 422
         assert 400 <= (await http.get("/app/invoices/%00")).status_code < 500
+
+
+async def test_a_contact_edit_is_saved_and_recorded_on_the_timeline(web_app: FastAPI, db: Database) -> None:
+    client = await _client(db)
+    async with browserless(web_app) as http:
+        await sign_in(http, (await make_user(db, ApiRole.staff)).email)
+        page = f"/app/clients/{client.external_id}"
+        bad = await post_form(
+            http, page, f"{page}/contact", {"name": client.name, "email": client.email, "timezone": "Nowhere/City"}
+        )
+        assert bad.status_code == 422 and 'data-error-for="contact.timezone"' in bad.text
+        new_email = f"new-{uuid.uuid4().hex[:6]}@example.com"
+        saved = await post_form(
+            http, page, f"{page}/contact", {"name": client.name, "email": new_email, "timezone": "Europe/Paris"}
+        )
+        assert saved.status_code == 303
+        detail = await http.get(page)
+        assert f"email {client.email} → {new_email}" in detail.text and "timezone UTC → Europe/Paris" in detail.text
+        assert 'data-kind="client.contact_changed"' in detail.text
