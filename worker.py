@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, ScheduleOverlapPolicy
+from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -28,6 +28,7 @@ from billflow.config import PaymentBackend, Settings, get_settings
 from billflow.db import Database, resolve_database_url
 from billflow.email import build_email_sender
 from billflow.payments import build_payment_provider
+from billflow.runs.schedules import ensure_schedules
 from billflow.worker_telemetry import TelemetryInterceptor
 from workflows.email_reconcile import EmailReconcileWorkflow
 from workflows.invoice import InvoiceWorkflow
@@ -61,36 +62,11 @@ def stripe_activities(db: Database, settings: Settings) -> list[Any]:
     """The sweep for missed Stripe webhooks, only when Stripe is the payment backend."""
     if settings.payment_backend is not PaymentBackend.stripe:
         return []
+    from activities.stripe_reconcile import StripeReconcileActivities
     from billflow.payments.stripe import build_stripe_gateway
-    from billflow.payments.stripe_reconcile import StripeReconcileActivities
 
     gateway = build_stripe_gateway(settings.stripe_api_key, api_base=settings.stripe_api_base)
     return [StripeReconcileActivities(db, gateway).reconcile_checkout_sessions]
-
-
-async def ensure_schedules(client: Client, settings: Settings) -> None:
-    """Schedules the worker's configuration calls for (idempotent): the Stripe reconciliation sweep, and the
-    unsettled-email sweep when SendGrid's Event Webhook gives the evidence it needs."""
-    if settings.payment_backend is PaymentBackend.stripe:
-        from billflow.payments.stripe_reconcile import ensure_reconcile_schedule
-
-        await ensure_reconcile_schedule(client, task_queue=settings.task_queue)
-    if settings.email_reconciliation:
-        from billflow.schedules import ensure_interval_schedule
-        from models.workflow_io import ResendUnsettledInput
-        from workflows.email_reconcile import SCHEDULE_ID
-
-        await ensure_interval_schedule(
-            client,
-            SCHEDULE_ID,
-            EmailReconcileWorkflow.run,
-            ResendUnsettledInput(resend_after_seconds=settings.email_resend_after_seconds),
-            every=timedelta(seconds=settings.email_reconcile_every_seconds),
-            task_queue=settings.task_queue,
-            # A sweep whose worker died waits out its heartbeat timeout; the next ones need not wait for it
-            # (each message is claimed in its own transaction, so overlapping sweeps never send one twice).
-            overlap=ScheduleOverlapPolicy.ALLOW_ALL,
-        )
 
 
 # The sandbox still refuses non-deterministic calls (clock, random, I/O) in workflow code, but imports every module

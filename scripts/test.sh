@@ -9,4 +9,6 @@ export PATH="$PWD/$bin:$PATH"
 "$bin/ruff" check .
 "$bin/ruff" format --check .
 "$bin/mypy"
+# Layers import in one direction (contracts in pyproject.toml).
+"$bin/lint-imports"
 "$bin/pytest" "$@"

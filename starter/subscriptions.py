@@ -17,6 +17,7 @@ from rich.table import Table
 
 from billflow.config import get_settings
 from billflow.repositories import subscriptions as subs_repo
+from billflow.runs import subscriptions as subscription_runs
 from billflow.services import subscriptions as service
 from models.money import format_money
 from models.subscription_io import (
@@ -125,7 +126,7 @@ async def _create(raw: Any, as_json: bool) -> None:
     client = await temporal_client(settings)
     async with database(settings) as db:
         try:
-            view = await service.create_and_start(db, client, data, task_queue=settings.task_queue)
+            view = await subscription_runs.create_and_start(db, client, data, task_queue=settings.task_queue)
         except service.SubscriptionConflict as err:
             fail(str(err))
     _print_view(view, as_json)
@@ -229,7 +230,7 @@ async def _act(subscription_id: str, action: SubscriptionAction, as_json: bool) 
                 fail(f"subscription {subscription_id} does not exist")
         client = await temporal_client(settings)
         try:
-            state = await service.act_and_wait(client, subscription_id, action)
+            state = await subscription_runs.act_and_wait(client, subscription_id, action)
         except service.WorkflowClosed as err:
             fail(str(err))
         if state is not None and state.last_rejection and action.action_id in state.processed_action_ids:

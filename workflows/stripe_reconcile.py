@@ -8,7 +8,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from billflow.payments.stripe_reconcile import ReconcileInput, ReconcileResult, StripeReconcileActivities
+    from activities.stripe_reconcile import ReconcileInput, ReconcileResult, StripeReconcileActivities
+
+SCHEDULE_ID = "billflow-stripe-reconcile"
+EVERY = timedelta(minutes=15)
 
 
 @workflow.defn

@@ -28,6 +28,7 @@ from billflow.repositories import booking_events as events_repo
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
+from billflow.runs import subscriptions as subscription_runs
 from billflow.services import clients as clients_service
 from billflow.services import staff_actions
 from billflow.services import subscriptions as subscriptions_service
@@ -168,7 +169,7 @@ async def _subscription_created(
     data = event.data
     if not data.subscription_id:
         data = data.model_copy(update={"subscription_id": f"{integration}-{event.id}"[:SUBSCRIPTION_ID_MAX]})
-    view = await subscriptions_service.create_and_start(db, client, data, task_queue=settings.task_queue)
+    view = await subscription_runs.create_and_start(db, client, data, task_queue=settings.task_queue)
     return EventAccepted(
         event_id=event.id,
         type=event.type,

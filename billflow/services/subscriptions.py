@@ -1,5 +1,5 @@
 """Recurring billing rules: creating subscriptions, their periods, the booking each period is invoiced from,
-status and plan changes; and the one path (API, CLI, booking events) that starts and signals their workflows.
+status and plan changes. Starting and signalling their workflows is billflow.runs.subscriptions.
 
 Changes to a running subscription go through its workflow (signals), which writes them with `apply_change`:
 the workflow is the single writer, so a pause sent from the Temporal UI lands in the database too.
@@ -7,24 +7,11 @@ the workflow is the single writer, so a pause sent from the Temporal UI lands in
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client, WorkflowHandle
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from billflow import periods
-from billflow.db import Database
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import subscriptions as subs_repo
 from billflow.repositories import timeline as timeline_repo
@@ -34,29 +21,20 @@ from models.enums import InvoiceStatus
 from models.subscription_io import (
     BillingInterval,
     BillingSchedule,
-    CancelSubscription,
-    ChangePlan,
-    PauseSubscription,
     Period,
     PeriodCounts,
     PeriodOutcome,
     PeriodView,
     PlanVersionView,
     RecordPeriodInput,
-    ResumeSubscription,
-    SubscriptionAction,
     SubscriptionChange,
     SubscriptionIn,
-    SubscriptionRunState,
     SubscriptionStatus,
     SubscriptionView,
-    SubscriptionWorkflowInput,
-    TriggerBilling,
     new_subscription_id,
 )
 from models.subscriptions import Subscription
 from models.workflow_io import BookingIn, ClientIn, LineIn, ReminderPolicy
-from workflows.search_attributes import SUBSCRIPTION_ID
 
 BOOKING_SOURCE = "subscription"
 # Invoices of a period go out within this many seconds of its instant, spread by subscription: 10,000 plans due at
@@ -329,95 +307,3 @@ async def describe(session: AsyncSession, *, subscription_id: str) -> Subscripti
         periods=period_views,
         balance_minor=sum(i.balance_minor for i in invoices.values() if i.status in unpaid),
     )
-
-
-# --- Temporal: start and signal ---------------------------------------------------------------------
-
-
-# Imported late: the workflow module imports the activities, which import this module.
-def _workflow() -> Any:
-    from workflows.subscription import SubscriptionWorkflow
-
-    return SubscriptionWorkflow
-
-
-def _signal_for(action: SubscriptionAction) -> Any:
-    wf = _workflow()
-    signals: dict[type[SubscriptionAction], Any] = {
-        PauseSubscription: wf.pause,
-        ResumeSubscription: wf.resume,
-        CancelSubscription: wf.cancel,
-        ChangePlan: wf.change_plan,
-        TriggerBilling: wf.trigger,
-    }
-    return signals[type(action)]
-
-
-async def start_workflow(client: Client, subscription_id: str, *, task_queue: str) -> WorkflowHandle[Any, Any]:
-    """Start the subscription's workflow, or find the one already running: never two."""
-    return await client.start_workflow(
-        _workflow().run,
-        SubscriptionWorkflowInput(subscription_id=subscription_id, spread_seconds=FIRE_SPREAD_SECONDS),
-        id=workflow_id_for(subscription_id),
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes([SearchAttributePair(SUBSCRIPTION_ID, subscription_id)]),
-        static_summary=f"Recurring billing of subscription {subscription_id}",
-    )
-
-
-async def create_and_start(
-    db: Database, temporal: Client, data: SubscriptionIn, *, task_queue: str
-) -> SubscriptionView:
-    """Create (or find) the subscription and make sure its workflow runs: shared by the API, the CLI and the
-    `subscription.created` booking event. Safe to repeat with the same subscription_id."""
-    async with db.session() as session:
-        sub, _created = await create_subscription(session, data=data)
-    if not SubscriptionStatus(sub.status).is_final:
-        # A run that closed earlier is not started again (REJECT_DUPLICATE): that is what we want.
-        with contextlib.suppress(WorkflowAlreadyStartedError):
-            await start_workflow(temporal, sub.id, task_queue=task_queue)
-    async with db.session() as session:
-        return await describe(session, subscription_id=sub.id)
-
-
-# The hook the booking-events endpoint calls for a `subscription.created` event.
-handle_subscription_created = create_and_start
-
-
-async def send_action(client: Client, subscription_id: str, action: SubscriptionAction) -> None:
-    try:
-        await client.get_workflow_handle(workflow_id_for(subscription_id)).signal(_signal_for(action), action)
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise WorkflowClosed(f"subscription {subscription_id} is no longer running") from err
-        raise
-
-
-async def query_state(client: Client, subscription_id: str) -> SubscriptionRunState:
-    handle = client.get_workflow_handle(workflow_id_for(subscription_id))
-    state: SubscriptionRunState = await handle.query(_workflow().status)
-    return state
-
-
-async def act_and_wait(
-    client: Client,
-    subscription_id: str,
-    action: SubscriptionAction,
-    *,
-    timeout: timedelta = timedelta(seconds=10),
-) -> SubscriptionRunState | None:
-    """Signal the action, then poll the status query until the workflow has applied it (or closed)."""
-    await send_action(client, subscription_id, action)
-    deadline = asyncio.get_running_loop().time() + timeout.total_seconds()
-    while True:
-        try:
-            state = await query_state(client, subscription_id)
-        except RPCError:
-            return None  # closed right after applying it (cancel)
-        if action.action_id in state.processed_action_ids or state.status.is_final:
-            return state
-        if asyncio.get_running_loop().time() > deadline:
-            return state
-        await asyncio.sleep(0.05)

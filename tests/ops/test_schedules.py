@@ -10,7 +10,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from billflow.config import EmailBackend, PaymentBackend, Settings
-from worker import ensure_schedules
+from billflow.runs.schedules import ensure_schedules
 from workflows.email_reconcile import SCHEDULE_ID as EMAIL_SCHEDULE
 
 

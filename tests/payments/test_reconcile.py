@@ -8,10 +8,10 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.stripe_reconcile import ReconcileInput, ReconcileResult, StripeReconcileActivities
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.payments.stripe import build_stripe_gateway
-from billflow.payments.stripe_reconcile import ReconcileInput, ReconcileResult, StripeReconcileActivities
 from billflow.repositories import payments as payments_repo
 from models.enums import InvoiceStatus
 from tests.payments.conftest import deliver, stripe_event

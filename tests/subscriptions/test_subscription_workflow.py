@@ -16,6 +16,7 @@ from billflow import periods
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.repositories import subscriptions as subs_repo
+from billflow.runs import subscriptions as subscription_runs
 from billflow.services import subscriptions as service
 from billflow.services.invoice_runs import start_invoice
 from models.subscription_io import (
@@ -69,10 +70,10 @@ async def started(time_env: WorkflowEnvironment, db: Database, task_queue: str) 
 async def begin(
     env: WorkflowEnvironment, db: Database, task_queue: str, started: list[str], data: SubscriptionIn
 ) -> WorkflowHandle:
-    view = await service.create_and_start(db, env.client, data, task_queue=task_queue)
+    view = await subscription_runs.create_and_start(db, env.client, data, task_queue=task_queue)
     started.append(view.subscription_id)
     # A second start finds the same run; the handle the env's client returns skips time while awaiting result().
-    return await service.start_workflow(env.client, view.subscription_id, task_queue=task_queue)
+    return await subscription_runs.start_workflow(env.client, view.subscription_id, task_queue=task_queue)
 
 
 async def until_state(
@@ -82,7 +83,7 @@ async def until_state(
     deadline = asyncio.get_running_loop().time() + timeout
     state = None
     while asyncio.get_running_loop().time() < deadline:
-        state = await service.query_state(env.client, sub_id)
+        state = await subscription_runs.query_state(env.client, sub_id)
         if state is not None and predicate(state):
             return state
         await asyncio.sleep(0.05)
@@ -135,14 +136,14 @@ async def test_double_fire_and_backfill_over_billed_periods_create_nothing(
     before = await invoices_of(db, sub_id)
 
     # Fire again: a second workflow start, triggers for every billed period, a direct invoice start.
-    again = await service.create_and_start(db, time_env.client, data, task_queue=task_queue)
+    again = await subscription_runs.create_and_start(db, time_env.client, data, task_queue=task_queue)
     assert again.workflow_id == handle.id
     for period in due:
-        await service.act_and_wait(time_env.client, sub_id, TriggerBilling(period_start=period.start))
+        await subscription_runs.act_and_wait(time_env.client, sub_id, TriggerBilling(period_start=period.start))
     async with db.session() as session:
         booking = await service.period_booking(session, subscription_id=sub_id, period=due[0])
     await start_invoice(time_env.client, booking, task_queue=task_queue)
-    state = await service.act_and_wait(time_env.client, sub_id, TriggerBilling())
+    state = await subscription_runs.act_and_wait(time_env.client, sub_id, TriggerBilling())
 
     after = await invoices_of(db, sub_id)
     assert [i.id for i in after] == [i.id for i in before]
@@ -160,9 +161,9 @@ async def test_pause_skips_periods_and_resume_continues_from_the_next(
     await begin(time_env, db, task_queue, started, data)
     sub_id = data.subscription_id or ""
     await time_env.sleep(timedelta(days=2))  # week 1 billed
-    await service.act_and_wait(time_env.client, sub_id, PauseSubscription())
+    await subscription_runs.act_and_wait(time_env.client, sub_id, PauseSubscription())
     await time_env.sleep(timedelta(days=14))  # weeks 2 and 3 start while paused
-    state = await service.act_and_wait(time_env.client, sub_id, ResumeSubscription())
+    state = await subscription_runs.act_and_wait(time_env.client, sub_id, ResumeSubscription())
     assert state is not None and state.status is SubscriptionStatus.active
     await time_env.sleep(timedelta(days=7))  # week 4
 
@@ -176,8 +177,12 @@ async def test_pause_skips_periods_and_resume_continues_from_the_next(
         (start + timedelta(weeks=3), "billed"),
     ]
     # An operator may still bill a skipped period by hand, once.
-    await service.act_and_wait(time_env.client, sub_id, TriggerBilling(period_start=start + timedelta(weeks=1)))
-    await service.act_and_wait(time_env.client, sub_id, TriggerBilling(period_start=start + timedelta(weeks=1)))
+    await subscription_runs.act_and_wait(
+        time_env.client, sub_id, TriggerBilling(period_start=start + timedelta(weeks=1))
+    )
+    await subscription_runs.act_and_wait(
+        time_env.client, sub_id, TriggerBilling(period_start=start + timedelta(weeks=1))
+    )
     assert len(await invoices_of(db, sub_id)) == 3
     assert (await _view(db, sub_id)).periods_skipped == 1
 
@@ -190,7 +195,7 @@ async def test_cancel_ends_after_the_current_period(
     handle = await begin(time_env, db, task_queue, started, data)
     sub_id = data.subscription_id or ""
     await time_env.sleep(timedelta(days=3))
-    await service.send_action(time_env.client, sub_id, CancelSubscription(note="moving away"))
+    await subscription_runs.send_action(time_env.client, sub_id, CancelSubscription(note="moving away"))
     outcome = await handle.result()
     await time_env.sleep(timedelta(days=70))  # two more period starts pass
 
@@ -201,8 +206,8 @@ async def test_cancel_ends_after_the_current_period(
     assert view.status is SubscriptionStatus.cancelled
     assert view.ends_on == invoices[0].period_end  # the current period stays billed and served
     with pytest.raises(service.WorkflowClosed):
-        await service.send_action(time_env.client, sub_id, PauseSubscription())
-    again = await service.create_and_start(db, time_env.client, data, task_queue=task_queue)
+        await subscription_runs.send_action(time_env.client, sub_id, PauseSubscription())
+    again = await subscription_runs.create_and_start(db, time_env.client, data, task_queue=task_queue)
     assert again.status is SubscriptionStatus.cancelled  # a repeated create does not revive it
 
 
@@ -213,7 +218,7 @@ async def test_create_again_after_the_run_was_terminated_does_not_fail(
     handle = await begin(time_env, db, task_queue, started, data)
     await first_task_done(time_env.client, handle.id)
     await handle.terminate("operator stopped it")
-    view = await service.create_and_start(db, time_env.client, data, task_queue=task_queue)
+    view = await subscription_runs.create_and_start(db, time_env.client, data, task_queue=task_queue)
     assert view.workflow_id == handle.id
 
 
@@ -226,7 +231,7 @@ async def test_plan_change_applies_from_the_next_period(
     sub_id = data.subscription_id or ""
     await time_env.sleep(timedelta(days=2))
     new_lines = [LineIn(description="Premium retainer", quantity=2, unit_price_minor=7_500)]
-    state = await service.act_and_wait(time_env.client, sub_id, ChangePlan(lines=new_lines))
+    state = await subscription_runs.act_and_wait(time_env.client, sub_id, ChangePlan(lines=new_lines))
     assert state is not None and state.last_rejection is None
     outcome = await handle.result()
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field
 
 from billflow.repositories import subscriptions as subs_repo
+from billflow.runs import subscriptions as subscription_runs
 from billflow.services import subscriptions as service
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
@@ -64,7 +65,7 @@ async def create_subscription(
     data: SubscriptionIn, db: DatabaseDep, temporal: TemporalDep, settings: SettingsDep, _: StaffDep
 ) -> SubscriptionView:
     try:
-        return await service.create_and_start(db, temporal, data, task_queue=settings.task_queue)
+        return await subscription_runs.create_and_start(db, temporal, data, task_queue=settings.task_queue)
     except service.SubscriptionConflict as err:
         raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
 
@@ -114,7 +115,7 @@ async def _act(
 ) -> SubscriptionView:
     await _view(db, subscription_id)  # 404 first
     try:
-        state = await service.act_and_wait(temporal, subscription_id, action)
+        state = await subscription_runs.act_and_wait(temporal, subscription_id, action)
     except service.WorkflowClosed as err:
         raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
     if state is not None and state.last_rejection and action.action_id in state.processed_action_ids:

@@ -2,7 +2,7 @@
 
 Runs as an activity (`StripeReconcileActivities.reconcile_checkout_sessions`) of the small
 `StripeReconcileWorkflow` (workflows/stripe_reconcile.py), started every 15 minutes by a Temporal Schedule
-(`ensure_reconcile_schedule`). 429 and 5xx from Stripe fail the activity and its retry policy tries again with
+(billflow.runs.schedules). 429 and 5xx from Stripe fail the activity and its retry policy tries again with
 backoff; a session Stripe refuses to show (4xx) is skipped and logged. A paid session is recorded exactly as
 the webhook would have recorded it (keyed by the session id), so a webhook arriving later records nothing new.
 """
@@ -18,11 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from billflow.db import Database
 from billflow.payments.stripe import StripeGateway, StripeRejected, StripeUnavailable
-from billflow.schedules import ensure_interval_schedule
 from billflow.services.checkout import reconcile_sessions
-
-SCHEDULE_ID = "billflow-stripe-reconcile"
-EVERY = timedelta(minutes=15)
 
 
 class ReconcileInput(BaseModel):
@@ -61,12 +57,3 @@ class StripeReconcileActivities:
             raise ApplicationError(f"Stripe refused: {err}", type="StripeRejected", non_retryable=True) from err
         activity.logger.info("reconciled %d checkout sessions, %d paid", report.checked, report.paid)
         return ReconcileResult(checked=report.checked, paid=report.paid)
-
-
-async def ensure_reconcile_schedule(client: Client, *, task_queue: str, every: timedelta = EVERY) -> None:
-    """Create the schedule once (an existing one is left as it is)."""
-    from workflows.stripe_reconcile import StripeReconcileWorkflow
-
-    await ensure_interval_schedule(
-        client, SCHEDULE_ID, StripeReconcileWorkflow.run, ReconcileInput(), every=every, task_queue=task_queue
-    )

@@ -1,0 +1,123 @@
+"""The Temporal client side of recurring billing: start a subscription's workflow and signal it.
+
+Shared by the API, the CLI and the `subscription.created` booking event; the rules live in
+billflow.services.subscriptions, which never imports the workflow (the workflow's activities import it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from billflow.db import Database
+from billflow.services import subscriptions as service
+from models.subscription_io import (
+    CancelSubscription,
+    ChangePlan,
+    PauseSubscription,
+    ResumeSubscription,
+    SubscriptionAction,
+    SubscriptionIn,
+    SubscriptionRunState,
+    SubscriptionStatus,
+    SubscriptionView,
+    SubscriptionWorkflowInput,
+    TriggerBilling,
+)
+from workflows.search_attributes import SUBSCRIPTION_ID
+from workflows.subscription import SubscriptionWorkflow
+
+
+def _signal_for(action: SubscriptionAction) -> Any:
+    wf = SubscriptionWorkflow
+    signals: dict[type[SubscriptionAction], Any] = {
+        PauseSubscription: wf.pause,
+        ResumeSubscription: wf.resume,
+        CancelSubscription: wf.cancel,
+        ChangePlan: wf.change_plan,
+        TriggerBilling: wf.trigger,
+    }
+    return signals[type(action)]
+
+
+async def start_workflow(client: Client, subscription_id: str, *, task_queue: str) -> WorkflowHandle[Any, Any]:
+    """Start the subscription's workflow, or find the one already running: never two."""
+    return await client.start_workflow(
+        SubscriptionWorkflow.run,
+        SubscriptionWorkflowInput(subscription_id=subscription_id, spread_seconds=service.FIRE_SPREAD_SECONDS),
+        id=service.workflow_id_for(subscription_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(SUBSCRIPTION_ID, subscription_id)]),
+        static_summary=f"Recurring billing of subscription {subscription_id}",
+    )
+
+
+async def create_and_start(
+    db: Database, temporal: Client, data: SubscriptionIn, *, task_queue: str
+) -> SubscriptionView:
+    """Create (or find) the subscription and make sure its workflow runs: shared by the API, the CLI and the
+    `subscription.created` booking event. Safe to repeat with the same subscription_id."""
+    async with db.session() as session:
+        sub, _created = await service.create_subscription(session, data=data)
+    if not SubscriptionStatus(sub.status).is_final:
+        # A run that closed earlier is not started again (REJECT_DUPLICATE): that is what we want.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await start_workflow(temporal, sub.id, task_queue=task_queue)
+    async with db.session() as session:
+        return await service.describe(session, subscription_id=sub.id)
+
+
+# The hook the booking-events endpoint calls for a `subscription.created` event.
+handle_subscription_created = create_and_start
+
+
+async def send_action(client: Client, subscription_id: str, action: SubscriptionAction) -> None:
+    try:
+        await client.get_workflow_handle(service.workflow_id_for(subscription_id)).signal(_signal_for(action), action)
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise service.WorkflowClosed(f"subscription {subscription_id} is no longer running") from err
+        raise
+
+
+async def query_state(client: Client, subscription_id: str) -> SubscriptionRunState:
+    handle = client.get_workflow_handle(service.workflow_id_for(subscription_id))
+    # The query answers None only before the run's first task; callers query after the start.
+    state: SubscriptionRunState = await handle.query(SubscriptionWorkflow.status)  # type: ignore[call-overload]
+    return state
+
+
+async def act_and_wait(
+    client: Client,
+    subscription_id: str,
+    action: SubscriptionAction,
+    *,
+    timeout: timedelta = timedelta(seconds=10),
+) -> SubscriptionRunState | None:
+    """Signal the action, then poll the status query until the workflow has applied it (or closed)."""
+    await send_action(client, subscription_id, action)
+    deadline = asyncio.get_running_loop().time() + timeout.total_seconds()
+    while True:
+        try:
+            state = await query_state(client, subscription_id)
+        except RPCError:
+            return None  # closed right after applying it (cancel)
+        if action.action_id in state.processed_action_ids or state.status.is_final:
+            return state
+        if asyncio.get_running_loop().time() > deadline:
+            return state
+        await asyncio.sleep(0.05)
