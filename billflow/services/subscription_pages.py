@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from billflow.db import Database
 from billflow.repositories import subscriptions as subs_repo
+from billflow.runs import subscriptions as subscription_runs
 from billflow.services import subscriptions as service
 from models.subscription_io import SubscriptionAction, SubscriptionStatus
 
@@ -51,7 +52,7 @@ async def list_subscriptions(
 async def act(temporal: Client, subscription_id: str, action: SubscriptionAction) -> None:
     """Signal and wait until the workflow applied it; ActionRefused with the workflow's reason."""
     try:
-        state = await service.act_and_wait(temporal, subscription_id, action)
+        state = await subscription_runs.act_and_wait(temporal, subscription_id, action)
     except service.WorkflowClosed as err:
         raise ActionRefused(str(err)) from err
     if state is not None and state.last_rejection and action.action_id in state.processed_action_ids:
