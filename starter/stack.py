@@ -155,7 +155,8 @@ class DevStack:
             if self.serve_web:
                 status.update("Starting the web app ...")
                 await self._start_web()
-                console.print(f"[green]✓[/] web app on {self.web_url} (OpenAPI: {self.web_url}/docs)")
+                url = self.web_url
+                console.print(f"[green]✓[/] web app on {url} (staff app: {url}/app, OpenAPI: {url}/docs)")
 
     async def _ui_codec_endpoint(self) -> str | None:
         """Payloads are encrypted (a dev key under the data folder unless BILLFLOW_CODEC_KEYS is set); the UI reads

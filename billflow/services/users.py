@@ -68,7 +68,7 @@ class LastAdmin(ValueError):
 
 class NewUser(BaseModel):
     email: EmailStr = Field(max_length=320)
-    name: str = Field(default="", max_length=200)
+    name: str = Field(default="", max_length=200, pattern=r"^[^\x00]*$")
     role: ApiRole = ApiRole.viewer
 
 
@@ -163,8 +163,8 @@ async def session_user(db: Database, *, user_id: int, epoch: int) -> UserOut | N
 
 async def sign_in(db: Database, *, email: str, password: str, address: str) -> UserOut:
     """Check the password; every attempt is recorded, and too many failures lock the account and the address."""
-    email = email.strip().lower()[:320]
-    address = address[:64]
+    email = email.replace("\x00", "").strip().lower()[:320]
+    address = address.replace("\x00", "")[:64]
     now = utcnow()
     since = now - THROTTLE_WINDOW
     async with db.session() as session:
@@ -268,7 +268,7 @@ async def request_reset(db: Database, settings: Settings, sender: EmailSender, *
     """Email a reset link to an active account; None (and nothing sent) for any other address, which the caller
     must not reveal."""
     async with db.session() as session:
-        user = await users_repo.get_user(session, email=email[:320])
+        user = await users_repo.get_user(session, email=email.replace("\x00", "")[:320])
     if user is None or user.password_hash is None or user.disabled_at is not None:
         return None
     return await _issue_link(db, settings, sender, user=user, purpose=TokenPurpose.reset, extra={})

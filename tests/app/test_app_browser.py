@@ -8,7 +8,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,8 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.services import clients as clients_service
 from billflow.services import invoice_runs
 from models.api_keys import ApiRole
+from models.clients import Client
+from models.invoices import Invoice
 from tests.app.support import PASSWORD, make_user
 from tests.factories import make_booking
 
@@ -83,14 +85,38 @@ async def overdue_invoice(db: Database, env: WorkflowEnvironment, settings: Sett
     raise AssertionError("the invoice did not turn overdue")
 
 
+async def recorded_overdue(db: Database, *, days_late: int, currency: str, total: int) -> str:
+    """An invoice recorded as overdue long ago (rows only, no workflow): fills the aging buckets."""
+    today = datetime.now(UTC).date()
+    suffix = uuid.uuid4().hex[:8]
+    due = today - timedelta(days=days_late)
+    async with db.session() as session:
+        client = Client(external_id=f"aged-{suffix}", name=f"Aged Client {suffix[:4]}", email=f"a-{suffix}@example.com")
+        session.add(client)
+        await session.flush()
+        assert client.id is not None
+        invoice = Invoice(
+            number=f"AGED-{suffix}", source_key=f"test:aged:{suffix}", workflow_id=f"invoice-aged-{suffix}",
+            client_id=client.id, currency=currency, subtotal_minor=total, total_minor=total, status="overdue",
+            issue_date=due - timedelta(days=14), due_date=due,
+            due_at=datetime.combine(due, datetime.min.time(), tzinfo=UTC), timezone="UTC",
+            public_token=uuid.uuid4().hex, overdue_at=datetime.combine(due, datetime.min.time(), tzinfo=UTC),
+        )  # fmt: skip
+        session.add(invoice)
+    return invoice.number
+
+
 async def test_staff_find_an_overdue_invoice_pause_it_and_record_a_bank_transfer(
     page: Page, live_server: str, db: Database, time_env: WorkflowEnvironment, worker: Worker, api_settings: Settings
 ) -> None:
+    for days, currency, total in ((12, "GBP", 48_000), (45, "GBP", 125_000), (75, "EUR", 90_000), (130, "EUR", 33_000)):
+        await recorded_overdue(db, days_late=days, currency=currency, total=total)
     number = await overdue_invoice(db, time_env, api_settings)
     staff = await make_user(db, ApiRole.staff)
     await sign_in(page, live_server, staff.email)
     await expect(page.locator("#attention")).to_contain_text(number)
-    await expect(page.locator("#aging-chart .main-svg").first).to_be_attached()  # plotly.js drew the chart
+    # plotly.js (4.6 MB, parsed once per page) drew the chart; generous under a loaded CI machine.
+    await expect(page.locator("#aging-chart .main-svg").first).to_be_attached(timeout=30_000)
     await shoot(page, "overview")
 
     await page.get_by_role("link", name="Invoices", exact=True).click()
@@ -185,10 +211,13 @@ async def test_changing_the_policy_changes_the_preview(page: Page, live_server: 
     await page.get_by_role("button", name="Preview").click()
     await expect(page.locator("#preview li")).to_have_count(3)
     await expect(page.locator("#preview li").nth(2)).to_contain_text("08:00 America/New_York")
+    await shoot(page, "policy")
     await page.get_by_label("Reminder days, relative to the due date").fill("0, 0")
     await page.get_by_role("button", name="Preview").click()
     await expect(page.locator("[data-error-for=days]")).to_contain_text("list each day once")
-    await shoot(page, "policy")
+    await page.get_by_role("link", name="Reports", exact=True).click()
+    await expect(page.locator("#report-table")).to_be_visible()
+    await shoot(page, "reports")
 
 
 async def test_a_viewer_sees_but_cannot_act(

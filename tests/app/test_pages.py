@@ -12,7 +12,7 @@ from billflow.db import Database
 from billflow.web.app import create_app
 from models.api_keys import ApiRole
 from models.clients import Client
-from tests.app.support import browserless, make_user, post_form, sign_in
+from tests.app.support import PASSWORD, browserless, make_user, post_form, sign_in
 
 
 @pytest.fixture
@@ -160,3 +160,55 @@ async def test_admins_price_the_catalog_and_create_an_integration(web_app: FastA
         assert created.status_code == 200 and 'id="new-secret"' in created.text
         again = await post_form(http, page, "/app/settings/integrations", {"name": name})
         assert again.status_code == 409
+
+
+async def test_hostile_form_input_is_answered_without_a_server_error(web_app: FastAPI, db: Database) -> None:
+    admin = await make_user(db, ApiRole.admin)
+    async with browserless(web_app) as http:
+        nul = await post_form(http, "/app/login", "/app/login", {"email": "a\x00@b.c", "password": "x\x00" * 10})
+        assert nul.status_code == 401
+        odd_next = await post_form(
+            http, "/app/login", "/app/login", {"email": admin.email, "password": PASSWORD, "next": "/app\x00\r\nX: y"}
+        )
+        assert odd_next.status_code == 303 and odd_next.headers["location"] == "/app"
+        offsite = await post_form(http, "/app/forgot", "/app/forgot", {"email": "x\x00@example.com"})
+        assert offsite.status_code == 200
+        key = await post_form(
+            http, "/app/settings/api-keys", "/app/settings/api-keys", {"name": "n\x00ame", "role": "x"}
+        )
+        assert key.status_code == 422 and 'data-error-for="role"' in key.text
+        invite = await post_form(
+            http, "/app/settings/users", "/app/settings/users/invite", {"email": "not an address", "role": "staff"}
+        )
+        assert invite.status_code == 422 and 'data-error-for="email"' in invite.text
+        huge = await post_form(http, "/app/invoices/new", "/app/invoices/new", {
+            "currency": "EUR", "client_name": "X", "client_email": "x@example.com", "terms_days": "14",
+            "line1_description": "A", "line1_price": "1e999999",
+        })  # fmt: skip
+        assert huge.status_code == 422 and 'data-error-for="line1_price"' in huge.text
+        zone = await post_form(http, "/app/invoices/new", "/app/invoices/new", {
+            "currency": "EUR", "client_name": "X", "client_email": "x@example.com", "client_timezone": "Mars/Base",
+            "terms_days": "14", "line1_description": "A", "line1_price": "10",
+        })  # fmt: skip
+        assert zone.status_code == 422 and 'data-error-for="client_timezone"' in zone.text
+        assert (await http.get("/app/invoices", params={"due_from": "2026-13-45", "sort": "x"})).status_code == 422
+        assert 400 <= (await http.get("/app/invoices/%00")).status_code < 500
+
+
+async def test_a_contact_edit_is_saved_and_recorded_on_the_timeline(web_app: FastAPI, db: Database) -> None:
+    client = await _client(db)
+    async with browserless(web_app) as http:
+        await sign_in(http, (await make_user(db, ApiRole.staff)).email)
+        page = f"/app/clients/{client.external_id}"
+        bad = await post_form(
+            http, page, f"{page}/contact", {"name": client.name, "email": client.email, "timezone": "Nowhere/City"}
+        )
+        assert bad.status_code == 422 and 'data-error-for="contact.timezone"' in bad.text
+        new_email = f"new-{uuid.uuid4().hex[:6]}@example.com"
+        saved = await post_form(
+            http, page, f"{page}/contact", {"name": client.name, "email": new_email, "timezone": "Europe/Paris"}
+        )
+        assert saved.status_code == 303
+        detail = await http.get(page)
+        assert f"email {client.email} → {new_email}" in detail.text and "timezone UTC → Europe/Paris" in detail.text
+        assert 'data-kind="client.contact_changed"' in detail.text

@@ -8,7 +8,7 @@ from temporalio.worker import Worker
 
 from billflow.config import Settings
 from billflow.db import Database
-from billflow.services import subscriptions as service
+from billflow.runs import subscriptions as subscription_runs
 from billflow.web.app import create_app
 from models.api_keys import ApiRole
 from tests.app.support import browserless, make_user, post_form, sign_in
@@ -19,7 +19,7 @@ async def test_staff_pause_and_resume_a_subscription(
     time_env: WorkflowEnvironment, worker: Worker, db: Database, api_settings: Settings
 ) -> None:
     start = (await time_env.get_current_time()).date()
-    view = await service.create_and_start(
+    view = await subscription_runs.create_and_start(
         db, time_env.client, make_subscription(start_date=start), task_queue=api_settings.task_queue
     )
     app = create_app(api_settings, db, time_env.client)

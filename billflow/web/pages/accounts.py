@@ -32,7 +32,8 @@ def email_sender(request: Request) -> EmailSender:
 
 def _safe_next(target: str) -> str:
     # Only paths inside the app: never an open redirect to another site.
-    if target.startswith("/app") and not target.startswith("//") and "\\" not in target:
+    clean = target.startswith("/app") and "\\" not in target and all(32 < ord(c) < 127 for c in target)
+    if clean:
         return target
     return "/app"
 

@@ -114,7 +114,8 @@ async def create_key(
         errors["role"] = "choose viewer, staff or admin"
     if errors:
         return await _keys_page(request, db, user, status_code=422, errors=errors, values=values)
-    created = await api_keys.create_key(db, api_keys.NewApiKey(name=name.strip(), role=_role(role) or ApiRole.viewer))
+    clean = name.replace("\x00", "").strip()
+    created = await api_keys.create_key(db, api_keys.NewApiKey(name=clean, role=_role(role) or ApiRole.viewer))
     # Shown once, on this response only (never stored in the session or a redirect).
     return await _keys_page(request, db, user, created=created)
 

@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 
+from billflow.services import client_contacts
 from billflow.services import clients as clients_service
 from billflow.services.users import UserOut
 from billflow.web.deps import DatabaseDep, TemporalDep
@@ -38,6 +40,7 @@ async def _detail(
     *,
     status_code: int = 200,
     errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
 ) -> HTMLResponse:
     try:
         async with db.session() as session:
@@ -54,6 +57,7 @@ async def _detail(
         timeline=timeline,
         can_act=user.role.allows(ApiRole.staff),
         errors=errors or {},
+        values=values or {"name": client.name, "email": client.email, "timezone": client.timezone},
     )
 
 
@@ -97,4 +101,30 @@ async def change_settings(
         return render(request, "not_found.html", status_code=404, user=user, message=str(err))
     reached = f"; {len(outcome.signalled)} open invoice(s) updated" if outcome.signalled else ""
     flash(request, f"Reminder settings saved{reached}.")
+    return redirect(f"/app/clients/{external_id}")
+
+
+@router.post("/{external_id}/contact", response_class=HTMLResponse)
+async def change_contact(
+    request: Request,
+    db: DatabaseDep,
+    user: StaffUser,
+    external_id: ExternalId,
+    name: FormStr = "",
+    email: FormStr = "",
+    timezone: FormStr = "",
+) -> Response:
+    values = {"name": name, "email": email, "timezone": timezone}
+    try:
+        change = client_contacts.ContactChange(name=name.strip(), email=email.strip(), timezone=timezone.strip())
+        changed = await client_contacts.change_contact(db, external_id, change, actor=user.actor)
+    except ValidationError as err:
+        problem = err.errors()[0]
+        field = str(problem["loc"][0]) if problem["loc"] else "name"
+        return await _detail(
+            request, db, user, external_id, status_code=422, errors={f"contact.{field}": problem["msg"]}, values=values
+        )
+    except clients_service.ClientNotFound as err:
+        return render(request, "not_found.html", status_code=404, user=user, message=str(err))
+    flash(request, "Contact saved: " + "; ".join(changed) if changed else "Nothing changed.")
     return redirect(f"/app/clients/{external_id}")

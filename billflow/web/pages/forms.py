@@ -12,6 +12,13 @@ from babel.numbers import get_currency_precision
 from models.money import MAX_MINOR
 
 
+def form_text(form: object) -> dict[str, str]:
+    """A submitted form's text fields, without the CSRF token and without NUL characters (PostgreSQL text
+    cannot hold them, and nothing a person types contains one)."""
+    items = form.items()  # type: ignore[attr-defined]
+    return {k: v.replace("\x00", "") for k, v in items if isinstance(v, str) and k != "csrftoken"}
+
+
 class FieldError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -33,6 +40,8 @@ def amount_minor(field: str, text: str, currency: str, *, required: bool = True)
         raise FieldError(field, f"not an amount: {text[:40]!r}") from None
     if not value.is_finite() or value <= 0:
         raise FieldError(field, "the amount must be more than zero")
+    if value.adjusted() > 15:  # before quantize, which fails on huge exponents
+        raise FieldError(field, "the amount is too large")
     if value != value.quantize(Decimal(1).scaleb(-digits)):
         raise FieldError(field, f"{currency} amounts have at most {digits} decimals")
     minor = int(value.scaleb(digits))

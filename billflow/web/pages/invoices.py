@@ -231,7 +231,7 @@ async def act(
     if name not in ACTIONS:
         return render(request, "not_found.html", status_code=404, user=user, message=f"no action {name[:20]!r}")
     form = await request.form()
-    data = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrftoken"}
+    data = forms.form_text(form)
     back = f"/app/invoices/{number}"
     values = {f"{name}.{k}": v for k, v in data.items()}
     if data.get("confirm") != "yes":

@@ -172,7 +172,7 @@ async def create(
     request: Request, db: DatabaseDep, temporal: TemporalDep, settings: SettingsDep, user: StaffUser
 ) -> Response:
     form = await request.form()
-    data = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrftoken"}
+    data = forms.form_text(form)
     clients, catalog = await _choices(db)
     try:
         booking = _booking(data, clients, catalog)

@@ -68,7 +68,9 @@ async def act(
     try:
         async with db.session() as session:
             await service.describe(session, subscription_id=subscription_id)  # 404 before any signal
-        await subscription_pages.act(temporal, subscription_id, ACTIONS[name](actor=user.actor, note=note or None))
+        await subscription_pages.act(
+            temporal, subscription_id, ACTIONS[name](actor=user.actor, note=note.replace("\x00", "") or None)
+        )
     except service.SubscriptionNotFound as err:
         return render(request, "not_found.html", status_code=404, user=user, message=str(err))
     except subscription_pages.ActionRefused as err:
