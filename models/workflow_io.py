@@ -119,6 +119,9 @@ class ReminderStep(BaseModel):
 
     offset: timedelta
     template: str = Field(default="reminder", pattern=r"^[a-z_]{1,40}$")
+    # Collections: at this step, also issue the interest invoice for the interest accrued so far (only for a
+    # booking with late-interest terms, never while a hold stops the step).
+    issue_interest: bool = False
 
 
 class ReminderPolicy(BaseModel):
@@ -626,6 +629,16 @@ class SentEmail(BaseModel):
     message_id: int
     provider_message_id: str | None
     already_sent: bool
+
+
+class PrepareInterestInput(BaseModel):
+    invoice_id: int
+    as_of: datetime  # the interest is counted up to this instant's local day
+
+
+class PreparedInterest(BaseModel):
+    booking: BookingIn | None = None  # None: nothing owed, excluded, or a reference rate is missing
+    reason: str = ""
 
 
 class ResendUnsettledInput(BaseModel):

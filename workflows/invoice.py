@@ -207,6 +207,7 @@ class InvoiceWorkflow(InvoiceCollections):
         kind = EmailKind.overdue if step.at > state.due_at else EmailKind.reminder
         await self._email(kind, f"reminder-{step.step}", step=step.step, template=step.template)
         step.sent = True
+        await self._interest_at_step(step)  # collections: a step may also issue the interest invoice
 
     def _catch_up_reopened(self, state: InvoiceState) -> None:
         """Steps that fell due while the invoice was settled are not sent in a burst: the latest of them goes out

@@ -12,22 +12,31 @@ payment reference or answer id seen before changes nothing, so deliveries twice 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.interest import InterestActivities
     from models.enums import EmailKind, InvoiceStatus
     from models.workflow_io import (
+        BookingIn,
         CollectionHold,
         DisputeRaised,
         HoldKind,
         InvoiceState,
+        InvoiceWorkflowInput,
         PaymentFailed,
         PaymentProcessing,
         PaymentPromised,
+        PrepareInterestInput,
+        ReminderPolicy,
         ResolveDispute,
+        ScheduledReminder,
         TransferClaimed,
     )
 
@@ -37,6 +46,10 @@ if TYPE_CHECKING:
 # Marks the first command written for a collections signal, so `workflow.patched` documents the change for
 # replays (runs recorded before it never carry these signals).
 COLLECTIONS_PATCH = "collections-v1"
+# Marks the first interest invoice a policy step issues (policies without `issue_interest` never reach it).
+INTEREST_STEP_PATCH = "collections-interest-step-v1"
+INTEREST_TIMEOUT = timedelta(seconds=15)
+INTEREST_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=["InvoiceNotFound"])
 # References and answer ids remembered for de-duplication (a continued run carries them over).
 COLLECTION_MEMORY = 100
 
@@ -47,6 +60,8 @@ class InvoiceCollections:
     """Signals and handling of payments in flight and of client answers; mixed into InvoiceWorkflow."""
 
     _inbox: list[Any]  # InvoiceWorkflow's Inbound: payments, staff actions, these signals and more
+    _policy: ReminderPolicy
+    _booking: BookingIn
 
     if TYPE_CHECKING:  # provided by InvoiceWorkflow
 
@@ -114,6 +129,47 @@ class InvoiceCollections:
                     return  # the same answer delivered twice
                 state.handled_answer_ids = [*state.handled_answer_ids, item.answer_id][-COLLECTION_MEMORY:]
                 await self._client_answer(item)
+
+    async def _interest_at_step(self, step: ScheduledReminder) -> None:
+        """A step marked `issue_interest` also issues the interest invoice for the interest accrued so far: its
+        own invoice run (a child that outlives this one), once per step."""
+        steps = self._policy.steps
+        policy_step = steps[step.step - 1] if 0 < step.step <= len(steps) else None
+        if policy_step is None or not policy_step.issue_interest or self._booking.late_interest is None:
+            return
+        workflow.patched(INTEREST_STEP_PATCH)
+        state = self._require_state()
+        prepared = await workflow.execute_local_activity_method(
+            InterestActivities.prepare_interest_invoice,
+            PrepareInterestInput(invoice_id=state.invoice_id, as_of=workflow.now()),
+            summary="prepare interest invoice",
+            start_to_close_timeout=INTEREST_TIMEOUT,
+            retry_policy=INTEREST_RETRY,
+        )
+        key = f"interest-step-{step.step}"
+        if prepared.booking is None:
+            await self._transition(
+                "interest_skipped", f"No interest invoice at step {step.step}: {prepared.reason}", key=key
+            )
+            return
+        booking = prepared.booking
+        try:
+            await workflow.start_child_workflow(
+                "InvoiceWorkflow",
+                InvoiceWorkflowInput(booking=booking),
+                id=booking.workflow_id,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=f"Interest invoice for {state.number}",
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # issued already (by hand, for the same day): one interest invoice, never two
+        await self._transition(
+            "interest_invoiced",
+            f"Interest invoice issued at step {step.step} ({booking.booking_id})",
+            key=key,
+            data={"workflow_id": booking.workflow_id},
+        )
 
     async def _resolve_dispute(self, action: ResolveDispute, *, key: str, data: dict[str, str]) -> None:
         state = self._require_state()

@@ -134,6 +134,12 @@ def compensation_minor(preset: Preset, *, principal_minor: int, currency: str, a
     return 40_00
 
 
+def _from(segment: Segment, day: date) -> Segment:
+    if segment.first_day >= day:
+        return segment
+    return Segment(day, segment.last_day, segment.principal_minor, segment.rate_bp)
+
+
 def _rate_on(day: date, periods: list[RatePeriod], name: str) -> int:
     for period in periods:
         if period.covers(day):
@@ -153,9 +159,14 @@ def quote_interest(
     consumer: bool = False,
     contractual_rate_bp: int | None = None,
     agreed_fee_minor: int = 0,
+    accrue_from: date | None = None,
+    with_compensation: bool = True,
 ) -> InterestQuote:
     """Interest on `principal_minor` due on `due_date`, accrued up to and including `until` (the payment day,
-    or today), with `settlements` (payments, part payments, refunds) changing the balance on their dates."""
+    or today), with `settlements` (payments, part payments, refunds) changing the balance on their dates.
+
+    `accrue_from` (default: the day after the due date) starts counting later, after an interest invoice already
+    covered the days before; `with_compensation` False leaves out the fixed fee (owed once per invoice)."""
     rule = RULES[preset]
     if consumer and not rule.consumers:
         raise InterestExcluded(f"{preset.value} does not apply to consumers")
@@ -174,7 +185,8 @@ def quote_interest(
     elif rule.fixed_rate:
         fixed_rate = _rate_on(due_date + timedelta(days=1), rates or [], rule.reference.value) + rule.margin_bp
     segments: list[Segment] = []
-    day = due_date + timedelta(days=1)
+    first_day = due_date + timedelta(days=1)
+    day = first_day
     while day <= until and balance > 0:
         if fixed_rate is not None:
             rate = fixed_rate
@@ -189,6 +201,8 @@ def quote_interest(
             segments.append(Segment(day, day, balance, rate))
         balance -= changes.get(day, 0)  # money received that day stops interest from the next day
         day += timedelta(days=1)
+    if accrue_from is not None:  # days already invoiced: counted for the balance above, not charged again
+        segments = [_from(s, accrue_from) for s in segments if s.last_day >= accrue_from]
     numerator = sum(s.numerator for s in segments)
     denominator = _BP * DAYS_PER_YEAR
     interest = (2 * numerator + denominator) // (2 * denominator)  # half up, exact
@@ -202,6 +216,6 @@ def quote_interest(
         due_date=due_date,
         until=until,
         interest_minor=interest,
-        compensation_minor=fee if segments else 0,
+        compensation_minor=fee if segments and with_compensation else 0,
         segments=segments,
     )

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.collections import ReferenceRate
+from models.invoices import Invoice
 
 
 async def list_rates(session: AsyncSession, *, rate: str | None = None) -> Sequence[ReferenceRate]:
@@ -31,3 +32,10 @@ async def put_rate(
     session.add(row)
     await session.flush()
     return row
+
+
+async def interest_invoice_keys(session: AsyncSession, *, number: str) -> Sequence[str]:
+    """Source keys of the interest invoices already issued for invoice `number` (interest:<number>-<until>)."""
+    prefix = f"booking:interest:{number}-"
+    query = select(Invoice.source_key).where(col(Invoice.source_key).startswith(prefix))
+    return (await session.exec(query)).all()

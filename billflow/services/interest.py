@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,7 +34,7 @@ from models.collections import ReferenceRate
 from models.columns import utcnow
 from models.enums import InvoiceStatus, PaymentKind
 from models.invoices import Invoice
-from models.workflow_io import BookingIn, ClientIn, LateInterestTerms, LineIn, ReminderPolicy
+from models.workflow_io import BookingIn, ClientIn, LateInterestTerms, LineIn, PreparedInterest, ReminderPolicy
 
 RATE_MIN_BP, RATE_MAX_BP = -1_000, 5_000  # -10 % .. 50 %: anything outside is a typo
 
@@ -144,6 +144,12 @@ async def quote_in_session(
         for p in payments
     ]
     end = until or (invoice.paid_at.astimezone(tz).date() if invoice.paid_at else utcnow().astimezone(tz).date())
+    # An interest invoice issued before covered the days up to its end: count from the day after, no second fee.
+    covered = [
+        _covered_until(key, invoice.number)
+        for key in await rates_repo.interest_invoice_keys(session, number=invoice.number)
+    ]
+    last = max((d for d in covered if d is not None), default=None)
     return quote_interest(
         preset,
         principal_minor=invoice.total_minor,
@@ -155,7 +161,46 @@ async def quote_in_session(
         consumer=consumer,
         contractual_rate_bp=contractual_rate_bp,
         agreed_fee_minor=agreed_fee_minor,
+        accrue_from=last + timedelta(days=1) if last else None,
+        with_compensation=last is None,
     )
+
+
+def _covered_until(source_key: str, number: str) -> date | None:
+    try:
+        return date.fromisoformat(source_key.removeprefix(f"booking:interest:{number}-"))
+    except ValueError:
+        return None
+
+
+async def prepare_interest_booking(session: AsyncSession, *, invoice_id: int, as_of: datetime) -> PreparedInterest:
+    """The interest invoice a policy step issues: interest accrued up to `as_of`'s local day under the invoice's
+    own terms, or why there is none (no terms, nothing owed, excluded, a reference rate missing)."""
+    invoice = await invoices_repo.get_invoice(session, invoice_id=invoice_id)
+    if invoice is None:
+        raise InvoiceNotFound(f"invoice {invoice_id} does not exist")
+    if not invoice.interest_terms:
+        return PreparedInterest(reason="the invoice has no late-interest terms")
+    terms = LateInterestTerms.model_validate(invoice.interest_terms)
+    until = as_of.astimezone(ZoneInfo(invoice.timezone)).date()
+    try:
+        quote = await quote_in_session(
+            session,
+            invoice,
+            preset=terms.preset,
+            until=until,
+            consumer=terms.consumer,
+            contractual_rate_bp=terms.contractual_rate_bp,
+            agreed_fee_minor=terms.agreed_fee_minor,
+        )
+    except (InterestExcluded, MissingReferenceRate, ValueError) as err:
+        return PreparedInterest(reason=str(err))
+    if quote.total_minor <= 0:
+        return PreparedInterest(reason="no interest is owed")
+    client = await clients_repo.get_client(session, client_id=invoice.client_id)
+    assert client is not None
+    client_in = ClientIn(external_id=client.external_id, name=client.name, email=client.email, timezone=client.timezone)
+    return PreparedInterest(booking=interest_booking(invoice, client_in, quote))
 
 
 async def accrued_for_email(session: AsyncSession, invoice: Invoice) -> dict[str, object] | None:
@@ -193,7 +238,7 @@ def interest_booking(invoice: Invoice, client: ClientIn, quote: InterestQuote) -
         lines.append(
             LineIn(
                 description=f"Late-payment interest on invoice {invoice.number} ({quote.preset.value}), "
-                f"{quote.due_date + timedelta(days=1)} to {quote.until}",
+                f"{quote.segments[0].first_day if quote.segments else quote.until} to {quote.until}",
                 unit_price_minor=quote.interest_minor,
             )
         )

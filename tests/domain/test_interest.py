@@ -179,3 +179,29 @@ def test_a_day_without_a_reference_rate_is_an_error_naming_it() -> None:
             until=date(2026, 1, 5),
             rates=ECB,
         )
+
+
+def test_a_second_interest_invoice_counts_from_the_day_after_the_first_and_charges_no_second_fee() -> None:
+    # The EU example split at 15 Apr 2024: 15 days (51.37) then 15 days (51.37) = the 30 days of one invoice,
+    # to a cent of rounding: 1,000,000 x 1250 x 15 / 3,650,000 = 5,136.99 -> 5,137 each.
+    first = quote_interest(
+        Preset.eu_b2b,
+        principal_minor=1_000_000,
+        currency="EUR",
+        due_date=date(2024, 3, 31),
+        until=date(2024, 4, 15),
+        rates=ECB,
+    )
+    second = quote_interest(
+        Preset.eu_b2b,
+        principal_minor=1_000_000,
+        currency="EUR",
+        due_date=date(2024, 3, 31),
+        until=date(2024, 4, 30),
+        rates=ECB,
+        accrue_from=date(2024, 4, 16),
+        with_compensation=False,
+    )
+    assert (first.interest_minor, first.compensation_minor) == (5_137, 4_000)
+    assert (second.interest_minor, second.compensation_minor) == (5_137, 0)
+    assert [(s.first_day, s.days) for s in second.segments] == [(date(2024, 4, 16), 15)]

@@ -244,3 +244,56 @@ async def test_plan_shows_interest_accrual_when_the_booking_has_late_interest_te
         "contractual_rate_bp": None,
         "agreed_fee_minor": 0,
     }
+
+
+async def test_a_policy_step_issues_the_interest_invoice_once_as_its_own_run(
+    time_env: WorkflowEnvironment, db: Database, task_queue: str
+) -> None:
+    from billflow.domain.interest import ReferenceRateName
+    from billflow.services import interest
+    from models.enums import InterestPreset
+    from models.workflow_io import LateInterestTerms, ReminderPolicy, ReminderStep
+
+    today = date.today()
+    await interest.set_rate(
+        db,
+        rate=ReferenceRateName.ecb_mro,
+        valid_from=date(today.year - 1, 1, 1),
+        valid_to=date(today.year + 1, 12, 31),
+        rate_bp=215,
+        source="test: one long period",
+    )
+    policy = ReminderPolicy(
+        send_hour=None,
+        steps=[
+            ReminderStep(offset=-3 * DAY),
+            ReminderStep(offset=3 * DAY, template="overdue", issue_interest=True),
+        ],
+    )
+    data = booking(
+        currency="EUR", reminder_policy=policy, late_interest=LateInterestTerms(preset=InterestPreset.eu_b2b)
+    )
+    handle = await start(time_env.client, data, task_queue)
+    state = await issued(handle)
+    await skip_to(time_env, state.due_at + 3 * DAY + timedelta(hours=1))
+    state = await until(handle, lambda s: s.steps_sent == 2)
+    found = await until_rows_interest(db, data.workflow_id)
+    child_id = next(e for e in found.events if e.kind == "invoice.interest_invoiced").data["workflow_id"]
+    child = time_env.client.get_workflow_handle(child_id)
+    child_state = await until(child, lambda s: s.issued_email_sent)
+    # 3 days on 385.00 EUR at 2.15 + 8 = 10.15 %, rounded half up, plus the EUR 40 compensation.
+    expected = (38_500 * 1015 * 3 * 2 + 3_650_000) // 7_300_000 + 4_000
+    assert (child_state.total_minor, child_state.currency) == (expected, "EUR")
+    assert child_state.number != state.number
+    await handle.signal(InvoiceWorkflow.payment_received, payment(currency="EUR"))
+    assert (await handle.result()).status is InvoiceStatus.paid
+    from temporalio.client import WorkflowExecutionStatus
+
+    # The interest invoice's run outlives the original's (abandoned, not cancelled, when the parent closes).
+    assert (await child.describe()).status is WorkflowExecutionStatus.RUNNING
+
+
+async def until_rows_interest(db: Database, workflow_id: str):  # type: ignore[no-untyped-def]
+    from tests.workflows.support import until_rows
+
+    return await until_rows(db, workflow_id, lambda r: r.count_events("invoice.interest_invoiced") == 1)
