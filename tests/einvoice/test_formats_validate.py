@@ -107,3 +107,13 @@ def test_xrechnung_refuses_what_kosit_would_reject() -> None:
     assert any(p.startswith("BR-DE-15") for p in problems(no_reference, FileKind.xrechnung_cii))
     assert problems(KINDS["invoice"], FileKind.xrechnung) == []
     assert problems(KINDS["deposit"], FileKind.peppol) == []
+
+
+def test_control_characters_cannot_break_a_file() -> None:
+    from billflow.pdf import render_document_pdf
+    from tests.einvoice.documents import line
+
+    doc = make_document(lines=[line(1, 100, description="Sess\x01ion\x1f\tone\ufffe")], notes=["a\x0bb"])
+    assert doc.lines[0].description == "Session one" and doc.notes == ["ab"]
+    assert validate_cii(build_cii(doc)).fatal == [] and validate_ubl(build_ubl(doc)).fatal == []
+    assert render_document_pdf(doc).startswith(b"%PDF-")
