@@ -29,7 +29,8 @@ class _Text(BaseModel):
     @classmethod
     def _xml_safe(cls, value: object) -> object:
         if isinstance(value, str):
-            return _NOT_XML.sub("", value.replace("\t", " "))
+            cleaned = _NOT_XML.sub("", value.replace("\t", " "))
+            return cleaned if cleaned or not value else "\ufffd"  # nothing but controls: visibly unreadable
         if isinstance(value, list):
             return [cls._xml_safe(item) for item in value]
         if isinstance(value, dict):
