@@ -306,7 +306,11 @@ def render_document_pdf(doc: EInvoice, *, logo: Path | None = None, invoice_url:
             )
     pdf.ln(5)
 
-    # Totals on the right; the VAT breakdown per category and rate beneath the lines on the left.
+    # Totals on the right; the VAT breakdown per category and rate beneath the lines on the left. The two
+    # columns are drawn side by side, so they start on a new page when they would not fit on this one.
+    needed = 8 + 6.2 * 5 + 4.6 * len(doc.tax_breakdown)
+    if pdf.get_y() + needed > pdf.h - pdf.b_margin:
+        pdf.add_page()
     totals_top = pdf.get_y()
     pdf.set_font("DejaVu", "B", 8.5)
     pdf.set_text_color(*_MUTED)

@@ -21,6 +21,7 @@ from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services.business_profile import current_business_profile, refusal_for
 from models.client_sources import STAFF_SOURCE
+from models.einvoice import FileKind
 from models.enums import InvoiceStatus
 from models.money import format_money
 from models.workflow_io import (
@@ -479,6 +480,35 @@ async def _plan(number: str, as_json: bool) -> None:
         return
     console.print(f"[bold]{found.number}[/] {styled_status(found.status)}, due {found.due_date} ({found.timezone})")
     print_plan(found)
+
+
+@app.command()
+def document(
+    number: NumberArg,
+    format: Annotated[
+        FileKind, typer.Option("--format", "-f", help="pdf (Factur-X), cii, xrechnung, xrechnung-cii or peppol.")
+    ] = FileKind.pdf,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", dir_okay=False, help="Where to write it (default: its name).")
+    ] = None,
+) -> None:
+    """Write the invoice as a file: the Factur-X PDF/A-3 or an e-invoice XML (rendered once, then stored)."""
+    run(_document(number, format, output))
+
+
+async def _document(number: str, kind: FileKind, output: Path | None) -> None:
+    from billflow.services import document_files
+
+    async with database() as db:
+        try:
+            file = await document_files.invoice_file(db, get_settings(), number=number, kind=kind)
+        except document_files.InvoiceNotFound as err:
+            fail(str(err))
+        except document_files.DocumentInvalid as err:
+            fail(f"invoice {number} cannot be produced as {kind.value}: {err}", code=2)
+    target = output or Path(file.filename)
+    target.write_bytes(file.content)
+    console.print(f"Wrote {escape(str(target))} ({len(file.content):,} bytes, {file.content_type}).")
 
 
 def _register_document_commands() -> None:

@@ -7,14 +7,35 @@ Business term numbers (BT-n / BG-n) name the EN 16931 semantic fields each attri
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
 from babel.numbers import get_currency_precision
-from pydantic import BaseModel, Field, computed_field, model_validator
+from pydantic import BaseModel, Field, computed_field, field_validator, model_validator
 
 from models.money import CurrencyCode
+
+# Characters XML 1.0 cannot carry (C0 controls but tab, newline and return; non-characters; lone surrogates).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+class _Text(BaseModel):
+    """Every text of the document is made safe for XML (and for the PDF's fonts) as it enters the model: a
+    control character pasted into a booking cannot make a file fail to render."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _xml_safe(cls, value: object) -> object:
+        if isinstance(value, str):
+            cleaned = _NOT_XML.sub("", value.replace("\t", " "))
+            return cleaned if cleaned or not value else "\ufffd"  # nothing but controls: visibly unreadable
+        if isinstance(value, list):
+            return [cls._xml_safe(item) for item in value]
+        if isinstance(value, dict):
+            return {key: cls._xml_safe(item) for key, item in value.items()}
+        return value
 
 
 class DocumentType(StrEnum):
@@ -63,7 +84,7 @@ class PaymentMeansCode(StrEnum):
     online = "68"  # online payment service (the pay link)
 
 
-class Address(BaseModel):
+class Address(_Text):
     line1: str | None = None  # BT-35 / BT-50
     line2: str | None = None
     postcode: str | None = None
@@ -71,7 +92,7 @@ class Address(BaseModel):
     country: str | None = Field(default=None, min_length=2, max_length=2)  # ISO 3166-1 alpha-2 (BT-40 / BT-55)
 
 
-class Party(BaseModel):
+class Party(_Text):
     name: str = Field(min_length=1)  # BT-27 / BT-44
     trading_name: str | None = None
     address: Address
@@ -86,7 +107,7 @@ class Party(BaseModel):
     endpoint_scheme: str | None = None
 
 
-class Line(BaseModel):
+class Line(_Text):
     id: str  # BT-126
     description: str = Field(min_length=1)  # BT-153 item name
     quantity: Decimal  # BT-129
@@ -100,7 +121,7 @@ class Line(BaseModel):
     period_end: date | None = None
 
 
-class TaxSubtotal(BaseModel):
+class TaxSubtotal(_Text):
     """One row of the VAT breakdown (BG-23)."""
 
     category: TaxCategory
@@ -111,7 +132,7 @@ class TaxSubtotal(BaseModel):
     exemption_reason_code: str | None = None  # BT-121
 
 
-class PaymentMeans(BaseModel):
+class PaymentMeans(_Text):
     code: PaymentMeansCode = PaymentMeansCode.sepa_credit_transfer
     iban: str | None = None  # BT-84
     bic: str | None = None  # BT-86
@@ -120,14 +141,14 @@ class PaymentMeans(BaseModel):
     information: str | None = None  # BT-82 (the pay link)
 
 
-class PrecedingInvoice(BaseModel):
+class PrecedingInvoice(_Text):
     """BG-3: the invoice a credit note corrects, or the deposit invoice a final invoice deducts."""
 
     number: str
     issue_date: date | None = None
 
 
-class EInvoice(BaseModel):
+class EInvoice(_Text):
     number: str = Field(min_length=1)  # BT-1
     type_code: DocumentType = DocumentType.invoice  # BT-3
     issue_date: date  # BT-2

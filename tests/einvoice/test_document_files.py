@@ -4,13 +4,14 @@ by the staff API and the client's page, attached in the client's format."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import Result
 from facturx import get_xml_from_pdf
 from temporalio.testing import WorkflowEnvironment
 
@@ -256,3 +257,46 @@ async def test_invoice_page_links_the_e_invoice_files(http: httpx.AsyncClient, d
         assert f'href="{link}"' in page.text
         assert (await http.get(link)).status_code == 200
     assert "/document/xrechnung" not in page.text
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, doc_settings: Settings) -> Iterator[None]:
+    from billflow.config import get_settings
+
+    assert doc_settings.database_url is not None
+    monkeypatch.setenv("DATABASE_URL", doc_settings.database_url)
+    for name, value in BUSINESS.items():
+        monkeypatch.setenv(f"BILLFLOW_{name.upper()}", value)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+async def _cli(*args: str) -> Result:
+    from typer.testing import CliRunner
+
+    from starter.cli import app as cli
+
+    return await asyncio.to_thread(CliRunner().invoke, cli, list(args))
+
+
+async def test_cli_writes_the_file_and_sets_the_format(
+    cli_env: None, db: Database, invoice: Invoice, tmp_path: Path
+) -> None:
+    target = tmp_path / "out.xml"
+    written = await _cli("invoice", "document", invoice.number, "--format", "peppol", "--output", str(target))
+    assert written.exit_code == 0, written.output
+    assert validate_ubl(target.read_bytes()).fatal == []
+    refused = await _cli("invoice", "document", invoice.number, "-f", "xrechnung", "-o", str(target))
+    assert refused.exit_code == 2 and "BR-DE-15" in refused.output
+    assert (await _cli("invoice", "document", "INV-1999-000001")).exit_code == 1
+    async with db.session() as session:
+        client = await clients_repo.get_client(session, client_id=invoice.client_id)
+    assert client is not None
+    needs_reference = await _cli("client", "documents", client.external_id, "--format", "xrechnung")
+    assert needs_reference.exit_code == 2 and "Leitweg-ID" in needs_reference.output
+    chosen = await _cli(
+        "client", "documents", client.external_id, "--format", "xrechnung", "--buyer-reference", "991-1"
+    )
+    assert chosen.exit_code == 0 and "xrechnung" in chosen.output
+    assert (await _cli("invoice", "document", invoice.number, "-f", "xrechnung", "-o", str(target))).exit_code == 0

