@@ -182,7 +182,7 @@ class EmailActivities:
         if data.credit_note_id is not None:
             note = await credit_notes_repo.get_credit_note(session, credit_note_id=data.credit_note_id)
             if note is not None:
-                from billflow.einvoice.from_document import render_number_pdf
+                from billflow.services.document_files import render_number_pdf
 
                 pdf = await render_number_pdf(session, number=note.number, settings=self._settings)
                 return [Attachment(filename=f"{note.number}.pdf", content_type="application/pdf", content=pdf)]

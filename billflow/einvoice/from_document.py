@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from billflow.config import Settings
 from billflow.einvoice.files import render_file
 from billflow.einvoice.model import (
@@ -145,13 +143,3 @@ def document_pdf(doc: InvoiceDocument, settings: Settings) -> bytes:
     plain PDF/A (billflow.einvoice.files.render_file)."""
     einvoice = einvoice_from_document(doc, phone=settings.business_phone)
     return render_file(einvoice, FileKind.pdf, logo=settings.business_logo, invoice_url=doc.public_url).content
-
-
-async def render_number_pdf(session: AsyncSession, *, number: str, settings: Settings) -> bytes:
-    """The PDF of the invoice or credit note with this number, as issued."""
-    import asyncio
-
-    from billflow.services.documents import load_document
-
-    doc = await load_document(session, number=number, settings=settings)
-    return await asyncio.to_thread(document_pdf, doc, settings)
