@@ -192,7 +192,7 @@ async def _billing(external_id: str, values: dict[str, object], as_json: bool) -
     async with database() as db, db.session() as session:
         try:
             view = await billing_details.update_billing(session, external_id=external_id, change=change, actor="cli")
-        except billing_details.ClientNotFound as err:
+        except (billing_details.ClientNotFound, billing_details.AmbiguousClient) as err:
             fail(str(err))
     if as_json:
         print_json(view)
