@@ -19,6 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities import schedule as schedule_activities
 from activities.email import EmailActivities
+from activities.interest import InterestActivities
 from activities.invoices import InvoiceActivities
 from activities.payments import PaymentActivities
 from activities.subscriptions import SubscriptionActivities
@@ -40,9 +41,10 @@ WORKFLOWS: Sequence[type] = (InvoiceWorkflow, SubscriptionWorkflow, StripeReconc
 
 
 def build_activities(db: Database, settings: Settings) -> list[Any]:
-    invoices = InvoiceActivities(db)
+    invoices = InvoiceActivities(db, settings)
     payments = PaymentActivities(db, build_payment_provider(settings))
     email = EmailActivities(db, build_email_sender(settings), settings)
+    interest = InterestActivities(db)
     return [
         invoices.record_invoice,
         invoices.record_payment,
@@ -52,6 +54,7 @@ def build_activities(db: Database, settings: Settings) -> list[Any]:
         email.resend_unsettled_emails,
         schedule_activities.plan_reminders,
         schedule_activities.compute_extended_due,
+        interest.prepare_interest_invoice,
         *subscription_activities(db),
         *stripe_activities(db, settings),
     ]

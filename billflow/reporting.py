@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from models.time_zones import check_time_zone
+
 
 def zone_of(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
+        return ZoneInfo(check_time_zone(name))
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise ValueError(f"unknown time zone {name!r}") from err
 

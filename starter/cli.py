@@ -20,18 +20,23 @@ if TYPE_CHECKING:  # typer carries its own click (typer._click); these are its t
 # Sub-apps: name -> (module whose `app` holds the commands, help).
 SUBAPPS: dict[str, tuple[str, str]] = {
     "invoice": ("starter.invoices", "Create, list, show and act on invoices."),
+    "credit-note": ("starter.documents", "Credit notes: list, show, issue a partial one."),
+    "document": ("starter.documents:document_app", "Any invoice or credit note as issued (--pdf)."),
     "subscription": (
         "starter.subscriptions",
         "Recurring billing: create, list, show, pause, resume, cancel, change, trigger.",
     ),
     "client": ("starter.clients", "Client records, timelines, notes and reminder settings."),
     "report": ("starter.reports", "Receivables reports: aging, cash, dso, top-overdue, effectiveness."),
+    "user": ("starter.users", "Staff accounts of the web app: create (the first admin), list."),
     "key": ("starter.keys", "Create, list and revoke staff API keys."),
     "integration": ("starter.integrations", "Booking systems that post signed events."),
     "events": ("starter.events", "Send a booking event by hand: `billflow events send FILE`."),
     "catalog": ("starter.catalog", "Prices of booked event types: add, list, remove."),
+    "interest": ("starter.interest", "Late-payment interest: reference rates, quotes, interest invoices."),
     "outbox": ("starter.outbox", "The emails billflow sent; `billflow outbox ID` prints one."),
     "db": ("starter.db_cmd", "The database schema: `billflow db upgrade`, downgrade, current."),
+    "codec": ("starter.codec_cmd", "Payload encryption keys: `billflow codec generate-key --id ID`."),
     "temporal": ("starter.temporal_cmd", "Prepare a Temporal namespace: `billflow temporal setup`."),
 }
 # Top-level commands: name -> (module whose `register(app)` defines it, help shown in `billflow --help`).
@@ -46,8 +51,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "demo": ("starter.stack", "Four demo invoices through their whole life in about a minute, shown live."),
 }
-ORDER = ["invoice", "subscription", "client", "report", "key", "integration", "events", "catalog", "api"]
-ORDER += ["outbox", "db", "temporal", "dev", "demo"]
+ORDER = ["invoice", "credit-note", "document", "subscription", "client", "report", "user", "key", "integration"]
+ORDER += ["events", "catalog", "interest", "api", "outbox", "db", "codec", "temporal", "dev", "demo"]
 
 
 class LazyGroup(TyperGroup):
@@ -77,8 +82,10 @@ def load_command(name: str) -> Command:
     """The real click command `name`, built by typer from its module."""
     holder = typer.Typer()
     if name in SUBAPPS:
-        module_name, help_text = SUBAPPS[name]
-        holder.add_typer(importlib.import_module(module_name).app, name=name, help=help_text)
+        target, help_text = SUBAPPS[name]
+        module_name, _, attribute = target.partition(":")
+        sub_app = getattr(importlib.import_module(module_name), attribute or "app")
+        holder.add_typer(sub_app, name=name, help=help_text)
     else:
         importlib.import_module(COMMANDS[name][0]).register(holder)
     return typer.main.get_group(holder).commands[name]

@@ -136,7 +136,7 @@ class DevStack:
             console.print(f"[green]✓[/] PostgreSQL ({where}), schema ready")
 
             status.update("Starting the Temporal dev server ...")
-            await self._start_temporal(data_dir)
+            await self._start_temporal(data_dir, await self._ui_codec_endpoint())
             self.client = await self._connect_temporal()
             added = await ensure_search_attributes(self.client, self.settings.temporal_namespace)
             if added:
@@ -155,7 +155,25 @@ class DevStack:
             if self.serve_web:
                 status.update("Starting the web app ...")
                 await self._start_web()
-                console.print(f"[green]✓[/] web app on {self.web_url} (OpenAPI: {self.web_url}/docs)")
+                url = self.web_url
+                console.print(f"[green]✓[/] web app on {url} (staff app: {url}/app, OpenAPI: {url}/docs)")
+
+    async def _ui_codec_endpoint(self) -> str | None:
+        """Payloads are encrypted (a dev key under the data folder unless BILLFLOW_CODEC_KEYS is set); the UI reads
+        them through the web app's codec server."""
+        from billflow.codec import keyring_for
+        from starter.codec_cmd import dev_ui_endpoint
+
+        keyring = await asyncio.to_thread(keyring_for, self.settings)  # creates the dev key on first start
+        source = "BILLFLOW_CODEC_KEYS" if self.settings.codec_keys else str(self.settings.data_dir / "codec-keys.json")
+        console.print(f"[green]✓[/] payloads encrypted with key [bold]{keyring.active}[/] ({source})")
+        if not self.serve_web:
+            return None
+        if self.ui_url not in self.settings.codec_cors_origins:  # a --ui-port of its own
+            origins = [*self.settings.codec_cors_origins, self.ui_url]
+            self.settings = self.settings.model_copy(update={"codec_cors_origins": origins})
+        assert self.db is not None
+        return await dev_ui_endpoint(self.settings, self.db, self.web_url)
 
     def _temporal_listening(self) -> bool:
         host, _, port = self.settings.temporal_address.rpartition(":")
@@ -170,7 +188,7 @@ class DevStack:
             "port, or pass --use-running-temporal to join it."
         )
 
-    async def _start_temporal(self, data_dir: Path) -> None:
+    async def _start_temporal(self, data_dir: Path, codec_endpoint: str | None = None) -> None:
         host, _, port = self.settings.temporal_address.rpartition(":")
         if self._temporal_listening():  # only with --use-running-temporal (checked in _start)
             console.print(
@@ -198,6 +216,7 @@ class DevStack:
             "--namespace",
             self.settings.temporal_namespace,
             *dev_server_flags(),
+            *(["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []),
         ]
         # Own session: Ctrl-C reaches billflow, which then stops the server in order.
         self._temporal = await asyncio.create_subprocess_exec(

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.reporting import end_of_day, start_of_day, today_in
 from models.clients import Client
+from models.enums import UNSETTLED_STATUSES
 from models.invoices import Invoice, InvoiceLine
 
 
@@ -107,7 +108,7 @@ def _filtered(query: Any, f: InvoiceFilter) -> Any:
         # At least N days past due: as in the reports, 1 day once the due instant passes before today's end.
         today = f.today or today_in(f.zone)
         cutoff = end_of_day(today - timedelta(days=f.overdue_days - 1), f.zone)
-        unpaid = ("open", "partially_paid", "overdue")
+        unpaid = UNSETTLED_STATUSES
         query = query.where(col(Invoice.status).in_(unpaid), col(Invoice.due_at) < cutoff)
     if f.amount_min is not None:
         query = query.where(col(Invoice.total_minor) >= f.amount_min)

@@ -26,26 +26,35 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 # The balance adds back what was received after the cutoff instead of summing every payment before it, so only
 # recent payments are read (ix_payments_received_cover).
 _RECEIVABLE_AS_OF = """
-WITH later AS (
+WITH later_parts AS (
     SELECT invoice_id,
            SUM(CASE WHEN kind = 'refund' THEN -amount_minor ELSE amount_minor END) AS paid_later
     FROM payments
     WHERE received_at >= :cutoff
     GROUP BY invoice_id
+    -- Credit notes lower what is owed (issue 14); those issued after the cutoff are added back like payments.
+    UNION ALL
+    SELECT invoice_id, SUM(total_minor) AS paid_later
+    FROM credit_notes
+    WHERE issued_at >= :cutoff
+    GROUP BY invoice_id
+),
+later_by_invoice AS (
+    SELECT invoice_id, SUM(paid_later) AS paid_later FROM later_parts GROUP BY invoice_id
 ),
 balances AS (
     SELECT i.client_id, i.currency, i.due_at,
-           i.total_minor - i.amount_paid_minor + COALESCE(l.paid_later, 0) AS balance
-    FROM invoices i LEFT JOIN later l ON l.invoice_id = i.id
-    WHERE i.status IN ('open', 'partially_paid', 'overdue') AND i.issued_at < :cutoff
+           i.total_minor - i.credited_minor - i.amount_paid_minor + COALESCE(l.paid_later, 0) AS balance
+    FROM invoices i LEFT JOIN later_by_invoice l ON l.invoice_id = i.id
+    WHERE i.status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed') AND i.issued_at < :cutoff
     UNION ALL
-    SELECT i.client_id, i.currency, i.due_at, i.total_minor - i.amount_paid_minor + l.paid_later
-    FROM later l JOIN invoices i ON i.id = l.invoice_id
+    SELECT i.client_id, i.currency, i.due_at, i.total_minor - i.credited_minor - i.amount_paid_minor + l.paid_later
+    FROM later_by_invoice l JOIN invoices i ON i.id = l.invoice_id
     WHERE i.status = 'paid' AND i.issued_at < :cutoff
     UNION ALL
     SELECT i.client_id, i.currency, i.due_at,
-           i.total_minor - i.amount_paid_minor + COALESCE(l.paid_later, 0)
-    FROM invoices i LEFT JOIN later l ON l.invoice_id = i.id
+           i.total_minor - i.credited_minor - i.amount_paid_minor + COALESCE(l.paid_later, 0)
+    FROM invoices i LEFT JOIN later_by_invoice l ON l.invoice_id = i.id
     WHERE i.status IN ('void', 'uncollectible') AND COALESCE(i.voided_at, i.written_off_at) >= :cutoff
       AND i.issued_at < :cutoff
 ),
@@ -142,15 +151,23 @@ ORDER BY period, currency
 
 
 async def credit_sales(session: AsyncSession, *, start: datetime, end: datetime) -> Sequence[Row[Any]]:
-    """Invoiced totals issued in [start, end) per currency, void invoices excluded (they were never owed)."""
+    """Invoiced totals issued in [start, end) per currency, net of the credit notes issued in it (issue 14);
+    void invoices are excluded (they were never owed), and so are their cancellation credit notes."""
     await _without_jit(session)
     # The issue-date range (client-local dates, at most a day and a bit from any zone's) keeps the covering
     # index in play; the instant decides.
     sql = """
-SELECT currency, SUM(total_minor) AS sales_minor, COUNT(*) AS invoice_count
-FROM invoices
-WHERE issue_date BETWEEN CAST(:start AS date) - 2 AND CAST(:end AS date) + 2
-  AND issued_at >= :start AND issued_at < :end AND status <> 'void'
+SELECT currency, SUM(amount) AS sales_minor, COUNT(*) FILTER (WHERE is_invoice) AS invoice_count
+FROM (
+    SELECT currency, total_minor AS amount, TRUE AS is_invoice
+    FROM invoices
+    WHERE issue_date BETWEEN CAST(:start AS date) - 2 AND CAST(:end AS date) + 2
+      AND issued_at >= :start AND issued_at < :end AND status <> 'void'
+    UNION ALL
+    SELECT n.currency, -n.total_minor, FALSE
+    FROM credit_notes n JOIN invoices i ON i.id = n.invoice_id
+    WHERE n.issued_at >= :start AND n.issued_at < :end AND i.status <> 'void'
+) AS sales
 GROUP BY currency
 ORDER BY currency
 """
@@ -189,11 +206,12 @@ async def unsettled_invoices(
     those whose due instant falls in [due_from, due_to)."""
     sql = """
 SELECT i.number, i.status, i.currency, i.total_minor, i.amount_paid_minor,
-       i.total_minor - i.amount_paid_minor AS balance_minor, i.due_date, i.due_at, i.reminders_paused,
+       i.total_minor - i.credited_minor - i.amount_paid_minor AS balance_minor,
+       i.due_date, i.due_at, i.reminders_paused,
        c.name AS client_name, c.external_id AS client_external_id
 FROM invoices i
 JOIN clients c ON c.id = i.client_id
-WHERE i.status IN ('open', 'partially_paid', 'overdue')
+WHERE i.status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')
   AND (CAST(:due_from AS timestamptz) IS NULL OR i.due_at >= :due_from)
   AND (CAST(:due_to AS timestamptz) IS NULL OR i.due_at < :due_to)
   AND (NOT :overdue_only OR i.status = 'overdue')
