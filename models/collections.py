@@ -24,7 +24,8 @@ class ClientAnswer(SQLModel, table=True):
     answer_id: str = Field(max_length=64, unique=True)
     kind: str = Field(max_length=16)  # transfer, promise, dispute
     payload: dict[str, Any] = jsonb()
-    outcome: str = Field(default="signalled", max_length=32)  # signalled, closed (the invoice had settled)
+    # pending (stored, not yet delivered), signalled (delivered to the workflow), closed (the invoice had settled)
+    outcome: str = Field(default="pending", max_length=32)
     created_at: datetime = instant(nullable=False, default_now=True)
 
 
