@@ -69,6 +69,21 @@ class EmailActivities:
         assert message.id is not None
         return await self._hand_over(message, data.invoice_id, attachments)
 
+    async def send_rendered(self, message: EmailMessage) -> SentEmail:
+        """Send a message rendered outside an invoice (the portal's magic link) through the same send-once path:
+        claimed under its idempotency key, handed over once."""
+        async with self._db.session() as session:
+            claimed = await messages_repo.claim_message(session, message=message)
+            assert claimed.id is not None
+            if claimed.status in _DELIVERED or claimed.status == MessageStatus.unknown:
+                return SentEmail(
+                    message_id=claimed.id, provider_message_id=claimed.provider_message_id, already_sent=True
+                )
+            claimed.status = MessageStatus.claimed
+            claimed.attempts += 1
+            session.add(claimed)
+        return await self._hand_over(claimed, None, [])
+
     @activity.defn
     async def resend_unsettled_emails(self, data: ResendUnsettledInput) -> ResendUnsettledResult:
         """Settle emails whose hand-over ended without an answer (worker killed, timeout), using the provider's

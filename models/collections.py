@@ -43,3 +43,16 @@ class ReferenceRate(SQLModel, table=True):
     rate_bp: int  # 2.15 % = 215
     source: str = Field(max_length=500)
     created_at: datetime = instant(nullable=False, default_now=True)
+
+
+class PortalLink(SQLModel, table=True):
+    """A magic link to the client portal: only the token's SHA-256 is stored; it expires and can be revoked."""
+
+    __tablename__ = "portal_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(foreign_key="clients.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = instant(nullable=False)
+    revoked_at: datetime | None = instant()
+    created_at: datetime = instant(nullable=False, default_now=True)

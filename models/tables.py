@@ -8,7 +8,7 @@ from models.calcom_bookings import CalcomBooking, CalcomDelivery
 from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
 from models.clients import Client
-from models.collections import ClientAnswer, ReferenceRate
+from models.collections import ClientAnswer, PortalLink, ReferenceRate
 from models.email_messages import EmailMessage
 from models.integrations import Integration
 from models.invoices import Invoice, InvoiceCounter, InvoiceLine
@@ -35,6 +35,7 @@ __all__ = [
     "InvoiceCounter",
     "InvoiceLine",
     "Payment",
+    "PortalLink",
     "ReferenceRate",
     "ServiceCatalogEntry",
     "Subscription",

@@ -14,6 +14,7 @@ from starter import events as events_cli
 from starter import integrations as integrations_cli
 from starter import interest as interest_cli
 from starter import keys as api_keys_cli
+from starter import portal as portal_cli
 from starter import reports as reports_cli
 from starter import subscriptions as subscriptions_cli
 from starter.common import err_console
@@ -40,6 +41,7 @@ app.add_typer(catalog_cli.app, name="catalog", help="Prices of booked event type
 app.add_typer(
     interest_cli.app, name="interest", help="Late-payment interest: reference rates, quotes, interest invoices."
 )
+app.add_typer(portal_cli.app, name="portal", help="Client portal: email a magic link, revoke links.")
 api_cmd.register(app)
 app.add_typer(outbox.app, name="outbox", help="The emails billflow sent; `billflow outbox ID` prints one.")
 app.add_typer(db_cmd.app, name="db", help="The database schema: `billflow db upgrade`, downgrade, current.")

@@ -185,6 +185,23 @@ def _answer_problem(status: int, heading: str, text: str, urls: dict[str, str]) 
     return response
 
 
+@router.get("/p/{token}", response_class=HTMLResponse, summary="The client portal (magic link)")
+async def portal_page(token: str, db: DatabaseDep, settings: SettingsDep) -> HTMLResponse:
+    from billflow.services import portal
+
+    view = await portal.open_portal(db, token=token) if len(token) <= TOKEN_MAX else None
+    if view is None:
+        raise HTTPException(status_code=404, detail="link not found or expired")
+    return _render(
+        "portal.html.j2",
+        client=view.client,
+        invoices=view.invoices,
+        payments=view.payments,
+        expires_at=view.expires_at,
+        business_name=settings.business_name,
+    )
+
+
 @router.get("/i/{token}/pdf", summary="The invoice as a PDF")
 async def invoice_pdf(token: str, db: DatabaseDep, settings: SettingsDep) -> Response:
     from billflow.pdf import render_invoice_pdf_for  # fpdf2 is only needed here and for attachments
