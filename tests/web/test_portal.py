@@ -115,3 +115,25 @@ async def test_cli_links_and_revokes(
     assert (await http.get(path)).status_code == 404
     code, out = await invoke("portal", "link", "nobody-here")
     assert code == 1 and "no client" in out
+
+
+async def test_statement_pdf_lists_the_clients_invoices_and_the_balance_due(
+    http: httpx.AsyncClient, time_env: WorkflowEnvironment, worker: Worker, db: Database, settings: Settings
+) -> None:
+    import zlib
+
+    client = make_client()
+    invoice = await _issued_for(time_env, worker, db, client)
+    issued = await portal.issue_link(db, settings, external_id=client.external_id)
+    path = issued.url.removeprefix("http://billflow.test")
+    page = await http.get(path)
+    assert f"{path}/statement.pdf" in page.text
+    response = await http.get(f"{path}/statement.pdf")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    text = b"".join(
+        zlib.decompress(part.split(b"endstream")[0].strip(b"\r\n"))
+        for part in response.content.split(b"stream")[1:]
+        if part.split(b"endstream")[0].strip(b"\r\n")[:1] == b"x"
+    )
+    assert invoice.number.encode() in text and b"Balance due: 385.00 GBP" in text
+    assert (await http.get("/p/nope/statement.pdf")).status_code == 404
