@@ -52,6 +52,7 @@ class EmailKind(StrEnum):
     receipt = "receipt"
     refund = "refund"
     escalation = "escalation"
+    credit_note = "credit_note"
     payment_failed = "payment_failed"  # an async payment (SEPA, ACH, bank transfer) failed: please pay again
     promise_broken = "promise_broken"  # the date the client promised to pay by has passed
     client_answer = "client_answer"  # to staff: the client says they paid by transfer, or disputes the invoice
@@ -67,3 +68,36 @@ class MessageStatus(StrEnum):
     bounced = "bounced"
     dropped = "dropped"
     spam = "spam"
+
+
+# --- documents (issue 14) ---------------------------------------------------------------------------
+
+
+class TaxCategory(StrEnum):
+    """VAT category of a line (EN 16931 BT-151, codes from UNCL 5305)."""
+
+    standard = "standard"
+    zero = "zero"
+    exempt = "exempt"  # needs its exemption reason on the document
+    reverse_charge = "reverse_charge"  # the buyer accounts for the VAT: needs both VAT ids and the legal note
+
+    @property
+    def code(self) -> str:
+        return {"standard": "S", "zero": "Z", "exempt": "E", "reverse_charge": "AE"}[self.value]
+
+
+class InvoiceKind(StrEnum):
+    invoice = "invoice"
+    deposit = "deposit"  # an advance-payment invoice (UNTDID 1001 code 386)
+    final = "final"  # the final invoice of a booking with a deposit, the deposit deducted
+
+
+class CreditNoteKind(StrEnum):
+    cancellation = "cancellation"  # the whole remaining amount: issued when an invoice is voided
+    partial = "partial"  # a correction of part of the amount
+    refund = "refund"  # recorded with a refund of money already paid
+
+
+class BuyerKind(StrEnum):
+    business = "business"
+    consumer = "consumer"

@@ -9,6 +9,8 @@ from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
 from models.clients import Client
 from models.collections import ClientAnswer, PortalLink, ReferenceRate
+from models.credit_notes import CreditNote, CreditNoteCounter, CreditNoteLine
+from models.einvoice import RenderedDocument
 from models.email_messages import EmailMessage
 from models.integrations import Integration
 from models.invoices import Invoice, InvoiceCounter, InvoiceLine
@@ -16,6 +18,7 @@ from models.payments import Payment
 from models.service_catalog import ServiceCatalogEntry
 from models.subscriptions import Subscription, SubscriptionPeriod, SubscriptionPlan
 from models.timeline import TimelineEvent
+from models.users import LoginAttempt, StaffToken, StaffUser
 from models.webhook_events import WebhookEvent
 
 metadata = SQLModel.metadata
@@ -29,15 +32,22 @@ __all__ = [
     "Client",
     "ClientAnswer",
     "ClientSettings",
+    "CreditNote",
+    "CreditNoteCounter",
+    "CreditNoteLine",
     "EmailMessage",
     "Integration",
     "Invoice",
     "InvoiceCounter",
     "InvoiceLine",
+    "LoginAttempt",
     "Payment",
     "PortalLink",
     "ReferenceRate",
+    "RenderedDocument",
     "ServiceCatalogEntry",
+    "StaffToken",
+    "StaffUser",
     "Subscription",
     "SubscriptionPeriod",
     "SubscriptionPlan",

@@ -19,8 +19,9 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.services import clients as clients_service
-from billflow.services import invoice_runs, staff_actions
+from billflow.services.business_profile import current_business_profile, refusal_for
+from models.client_sources import STAFF_SOURCE
+from models.einvoice import FileKind
 from models.enums import InvoiceStatus
 from models.money import format_money
 from models.workflow_io import (
@@ -78,8 +79,15 @@ def create(
 
 
 async def _create_from(raw: dict[str, object], as_json: bool) -> None:
+    from billflow.services import clients as clients_service
+
     booking = BookingIn.model_validate(raw)  # inside run(): a validation error becomes a clear message
+    # The CLI is staff: its bookings' clients are staff's, whatever the file says (models/client_sources).
+    booking = booking.model_copy(update={"client_source": STAFF_SOURCE, "requested_by": "cli"})
     settings = get_settings()
+    refused = refusal_for(booking.lines, current_business_profile(settings))
+    if refused:
+        fail(refused, code=2)
     client = await temporal_client(settings)
     async with database(settings) as db, db.session() as session:
         handle = await clients_service.start_client_invoice(session, client, booking, task_queue=settings.task_queue)
@@ -99,6 +107,8 @@ async def _create_from(raw: dict[str, object], as_json: bool) -> None:
 
 
 async def _wait_issued(client, workflow_id: str, seconds: float = 10) -> InvoiceState | None:  # type: ignore[no-untyped-def]
+    from billflow.services import invoice_runs
+
     for _ in range(int(seconds / 0.1)):
         state = await invoice_runs.query_state(client, workflow_id)
         if state is not None:
@@ -111,20 +121,28 @@ async def _wait_issued(client, workflow_id: str, seconds: float = 10) -> Invoice
 def list_invoices(
     status: Annotated[InvoiceStatus | None, typer.Option(help="Only invoices in this status.")] = None,
     client: Annotated[str | None, typer.Option(help="Only this client's invoices (external id).")] = None,
+    client_source: Annotated[
+        str | None, typer.Option(help='The client\'s source ("staff", "integration:NAME") if several use the id.')
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
     as_json: bool = JsonOption,
 ) -> None:
     """The newest invoices, optionally filtered."""
-    run(_list(status, client, limit, as_json))
+    run(_list(status, client, client_source, limit, as_json))
 
 
-async def _list(status: InvoiceStatus | None, client_external_id: str | None, limit: int, as_json: bool) -> None:
+async def _list(
+    status: InvoiceStatus | None, client_external_id: str | None, client_source: str | None, limit: int, as_json: bool
+) -> None:
+    from billflow.services import clients as clients_service
+
     async with database() as db, db.session() as session:
         client_id = None
         if client_external_id is not None:
-            found = await clients_repo.get_client(session, external_id=client_external_id)
-            if found is None:
-                fail(f"no client with external id {client_external_id!r}")
+            try:  # staff's own client when several sources use the id is not guessed: say so
+                found = await clients_service.require_client(session, client_external_id, source=client_source)
+            except (clients_service.ClientNotFound, clients_service.AmbiguousClient) as err:
+                fail(f"{err} (--client-source)" if isinstance(err, clients_service.AmbiguousClient) else str(err))
             client_id = found.id
         rows = await invoices_repo.list_invoices(session, status=status, client_id=client_id, limit=limit)
     if as_json:
@@ -204,6 +222,8 @@ async def _show(number: str, as_json: bool) -> None:
         )
     lines_table.add_section()
     lines_table.add_row("Total", "", "", money(invoice.tax_minor), f"[bold]{money(invoice.total_minor)}[/]")
+    if invoice.credited_minor:  # credit notes (issue 14): `billflow credit-note list --invoice NUMBER`
+        lines_table.add_row("Credited", "", "", "", money(invoice.credited_minor))
     lines_table.add_row("Paid", "", "", "", money(invoice.amount_paid_minor))
     lines_table.add_row("Balance", "", "", "", f"[bold]{money(invoice.balance_minor)}[/]")
     console.print(lines_table)
@@ -264,6 +284,7 @@ def print_plan(plan: InvoicePlan, *, title: str = "Plan ahead") -> None:
 
 async def _live_state(workflow_id: str) -> InvoiceState | None:
     """The workflow's status query, or None when Temporal cannot be reached (the database still answers)."""
+    from billflow.services import invoice_runs
     from billflow.temporal import connect
 
     try:
@@ -302,7 +323,7 @@ def _act(number: str, action: StaffAction, as_json: bool, *, dry_run: bool = Fal
 
 
 async def _preview(number: str, action: ExtendDueDate | PauseReminders, name: str, as_json: bool) -> None:
-    from billflow.services import invoice_plans
+    from billflow.services import invoice_plans, staff_actions
 
     settings = get_settings()
     client = await temporal_client(settings)
@@ -322,6 +343,8 @@ async def _preview(number: str, action: ExtendDueDate | PauseReminders, name: st
 
 
 async def _perform(number: str, action: StaffAction, as_json: bool) -> None:
+    from billflow.services import staff_actions
+
     settings = get_settings()
     client = await temporal_client(settings)
     async with database(settings) as db:
@@ -441,7 +464,7 @@ def plan(number: NumberArg, as_json: bool = JsonOption) -> None:
 
 
 async def _plan(number: str, as_json: bool) -> None:
-    from billflow.services import invoice_plans
+    from billflow.services import invoice_plans, staff_actions
 
     settings = get_settings()
     client = await temporal_client(settings)
@@ -457,3 +480,42 @@ async def _plan(number: str, as_json: bool) -> None:
         return
     console.print(f"[bold]{found.number}[/] {styled_status(found.status)}, due {found.due_date} ({found.timezone})")
     print_plan(found)
+
+
+@app.command()
+def document(
+    number: NumberArg,
+    format: Annotated[
+        FileKind, typer.Option("--format", "-f", help="pdf (Factur-X), cii, xrechnung, xrechnung-cii or peppol.")
+    ] = FileKind.pdf,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", dir_okay=False, help="Where to write it (default: its name).")
+    ] = None,
+) -> None:
+    """Write the invoice as a file: the Factur-X PDF/A-3 or an e-invoice XML (rendered once, then stored)."""
+    run(_document(number, format, output))
+
+
+async def _document(number: str, kind: FileKind, output: Path | None) -> None:
+    from billflow.services import document_files
+
+    async with database() as db:
+        try:
+            file = await document_files.invoice_file(db, get_settings(), number=number, kind=kind)
+        except document_files.InvoiceNotFound as err:
+            fail(str(err))
+        except document_files.DocumentInvalid as err:
+            fail(f"invoice {number} cannot be produced as {kind.value}: {err}", code=2)
+    target = output or Path(file.filename)
+    target.write_bytes(file.content)
+    console.print(f"Wrote {escape(str(target))} ({len(file.content):,} bytes, {file.content_type}).")
+
+
+def _register_document_commands() -> None:
+    """`invoice issue-final` lives with the other document commands (starter/documents.py)."""
+    from starter.documents import issue_final
+
+    app.command("issue-final")(issue_final)
+
+
+_register_document_commands()

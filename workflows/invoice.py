@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from models.enums import EmailKind, InvoiceStatus
     from models.workflow_io import (
+        CreditNoteIssued,
         DueDateInput,
         ExtendDueDate,
         InvoiceOutcome,
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         ScheduledReminder,
         SendEmailInput,
         StaffAction,
+        TransitionResult,
         VoidInvoice,
         WriteOff,
     )
@@ -57,8 +59,10 @@ PROVIDER_RETRY = RetryPolicy(
 )
 # Processed staff-action ids kept for de-duplication and for callers waiting on their action.
 ACTION_MEMORY = 100
+# Patch id of the reopened-run catch-up (issue 11, item 13); runs recorded before it never take the branch.
+REOPENED_PATCH = "reopened-run-catches-up-reminders"
 
-Inbound = PaymentReceived | StaffAction | CollectionSignal
+Inbound = PaymentReceived | StaffAction | CreditNoteIssued | CollectionSignal
 
 
 @workflow.defn
@@ -80,6 +84,9 @@ class InvoiceWorkflow(InvoiceCollections):
         self._policy = data.booking.reminder_policy
         self._max_history_events = data.max_history_events
         state = self._state = data.carried_state or await self._issue(data)
+        if data.reopened and workflow.patched(REOPENED_PATCH):
+            self._client_id = data.client_id
+            self._catch_up_reopened(state)
         self._publish()
         # A payment that arrived with the start (a booking paid elsewhere) settles first: a paid invoice gets a
         # receipt, not an "invoice issued" email.
@@ -202,6 +209,13 @@ class InvoiceWorkflow(InvoiceCollections):
         step.sent = True
         await self._interest_at_step(step)  # collections: a step may also issue the interest invoice
 
+    def _catch_up_reopened(self, state: InvoiceState) -> None:
+        """Steps that fell due while the invoice was settled are not sent in a burst: the latest of them goes out
+        now, once; the earlier ones are skipped, as during a pause. Later steps follow the policy."""
+        missed = [r for r in state.reminders if not r.done and r.at <= workflow.now()]
+        for step in missed[:-1]:
+            step.skipped = True
+
     def _history_too_long(self) -> bool:
         info = workflow.info()
         limit = self._max_history_events
@@ -227,6 +241,11 @@ class InvoiceWorkflow(InvoiceCollections):
         state = self._require_state()
         if isinstance(item, PaymentReceived):
             await self._record_payment(item, note=None)
+            return
+        if isinstance(item, CreditNoteIssued):  # written by the credit-note service; the run adopts the amounts
+            state.credited_minor = max(state.credited_minor, item.credited_minor)
+            if not state.status.is_final:
+                self._set_status(item.status)
             return
         if not isinstance(item, StaffAction):
             await self._apply_collection(item)
@@ -272,7 +291,11 @@ class InvoiceWorkflow(InvoiceCollections):
             case ExtendDueDate():
                 await self._extend_due(action, key=key, data=data)
             case VoidInvoice(reason=reason):
-                await self._transition("void", f"Voided: {reason}", key=key, data=data)
+                result = await self._transition("void", f"Voided: {reason}", key=key, data=data)
+                # The void issued a cancellation credit note (issue 14): the client gets it with its document.
+                if result.credit_note_id is not None and workflow.patched("void-credit-note-email"):
+                    state.credited_minor += result.credited_minor
+                    await self._email(EmailKind.credit_note, "credit-note-void", credit_note_id=result.credit_note_id)
             case WriteOff(reason=reason):
                 await self._transition("write_off", f"Written off: {reason}", key=key, data=data)
             case ResolveDispute():
@@ -301,6 +324,7 @@ class InvoiceWorkflow(InvoiceCollections):
             )
             return
         state.amount_paid_minor = outcome.amount_paid_minor
+        state.credited_minor = outcome.credited_minor
         self._set_status(outcome.status)
 
     async def _extend_due(self, action: ExtendDueDate, *, key: str, data: dict[str, str]) -> None:
@@ -357,6 +381,7 @@ class InvoiceWorkflow(InvoiceCollections):
         step: int | None = None,
         template: str | None = None,
         to_staff: bool = False,
+        credit_note_id: int | None = None,
         details: dict[str, str] | None = None,
     ) -> None:
         state = self._require_state()
@@ -372,6 +397,7 @@ class InvoiceWorkflow(InvoiceCollections):
                     template=template,
                     to_staff=to_staff,
                     idempotency_key=f"{workflow.info().workflow_id}:{key}",
+                    credit_note_id=credit_note_id,
                     details=details or {},
                 ),
                 summary=f"{kind.value} email" + (f" (step {step})" if step else ""),
@@ -388,7 +414,7 @@ class InvoiceWorkflow(InvoiceCollections):
 
     async def _transition(
         self, kind: str, message: str, *, key: str, data: dict[str, str] | None = None, **fields: object
-    ) -> None:
+    ) -> TransitionResult:
         state = self._require_state()
         result = await workflow.execute_local_activity_method(
             InvoiceActivities.apply_transition,
@@ -406,6 +432,7 @@ class InvoiceWorkflow(InvoiceCollections):
             retry_policy=DB_RETRY,
         )
         self._set_status(result.status)
+        return result
 
     def _set_status(self, status: InvoiceStatus) -> None:
         state = self._require_state()
@@ -463,6 +490,10 @@ class InvoiceWorkflow(InvoiceCollections):
     @workflow.signal
     def write_off(self, action: WriteOff) -> None:
         self._inbox.append(action)
+
+    @workflow.signal
+    def credit_note_issued(self, issued: CreditNoteIssued) -> None:
+        self._inbox.append(issued)
 
     @workflow.query
     def status(self) -> InvoiceState | None:

@@ -13,7 +13,7 @@ payment reference or answer id seen before changes nothing, so deliveries twice 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 if TYPE_CHECKING:
-    from models.workflow_io import PaymentReceived, StaffAction
+    pass
 
 # Marks the first command written for a collections signal, so `workflow.patched` documents the change for
 # replays (runs recorded before it never carry these signals).
@@ -59,7 +59,7 @@ CollectionSignal = PaymentProcessing | PaymentFailed | TransferClaimed | Payment
 class InvoiceCollections:
     """Signals and handling of payments in flight and of client answers; mixed into InvoiceWorkflow."""
 
-    _inbox: list[PaymentReceived | StaffAction | CollectionSignal]
+    _inbox: list[Any]  # InvoiceWorkflow's Inbound: payments, staff actions, these signals and more
     _policy: ReminderPolicy
     _booking: BookingIn
 
@@ -80,7 +80,7 @@ class InvoiceCollections:
 
         async def _transition(
             self, kind: str, message: str, *, key: str, data: dict[str, str] | None = None, **fields: object
-        ) -> None: ...
+        ) -> Any: ...
 
     # --- hooks the main loop calls ------------------------------------------------------------------
 

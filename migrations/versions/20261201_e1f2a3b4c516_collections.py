@@ -1,7 +1,7 @@
 """collections: client answers, reference rates, portal links, invoice interest terms; processing and disputed count as unsettled
 
 Revision ID: e1f2a3b4c516
-Revises: a3f1c2d4e5b6
+Revises: c1d2e3f4a514
 Create Date: 2026-12-01 20:30:00
 """
 
@@ -13,11 +13,12 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "e1f2a3b4c516"
-down_revision: str | None = "a3f1c2d4e5b6"
+down_revision: str | None = "c1d2e3f4a514"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_INCLUDE = ["client_id", "currency", "total_minor", "amount_paid_minor", "issue_date", "status"]
+# credited_minor: added by c1d2e3f4a514 (credit notes), which runs first.
+_INCLUDE = ["client_id", "currency", "total_minor", "amount_paid_minor", "issue_date", "status", "credited_minor"]
 _OLD = "status IN ('open', 'partially_paid', 'overdue')"
 _NEW = "status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')"
 

@@ -8,16 +8,17 @@ from collections.abc import Awaitable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, HTTPException, Path, Query
+from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 from temporalio.service import RPCError
 
 from billflow.repositories.invoices import InvoiceFilter
-from billflow.services import invoice_plans, invoice_runs, invoice_views, staff_actions
+from billflow.services import document_files, invoice_plans, invoice_runs, invoice_views, staff_actions
 from billflow.services.api_keys import Principal
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
 from models.booking_events import reject_nul
+from models.einvoice import FileKind
 from models.enums import EmailKind, InvoiceStatus
 from models.money import MAX_MINOR
 from models.workflow_io import (
@@ -134,6 +135,7 @@ class ResendIn(BaseModel):
 async def list_invoices(
     _: ViewerDep,
     db: DatabaseDep,
+    settings: SettingsDep,
     status: Annotated[list[InvoiceStatus] | None, Query(description="one or more statuses")] = None,
     client_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     overdue_days: Annotated[int | None, Query(ge=0, le=36_500, description="unpaid, due >= N days ago")] = None,
@@ -156,8 +158,41 @@ async def list_invoices(
         issued_from=issued_from,
         issued_to=issued_to,
         search=q.replace("\x00", "") if q else None,
+        zone=settings.reporting_timezone,
     )
     return await invoice_views.list_page(db, where=where, limit=limit, offset=offset)
+
+
+@router.get(
+    "/{number}/document",
+    summary="The invoice as a file: Factur-X PDF, Factur-X CII, XRechnung (UBL or CII), Peppol BIS 3.0 UBL",
+    response_class=Response,
+    responses={
+        **NOT_FOUND,
+        200: {"content": {"application/pdf": {}, "application/xml": {}}, "description": "the file"},
+        409: {"description": "The invoice's data cannot make this format (the rules and fields are named)"},
+    },
+)
+async def get_invoice_document(
+    number: NumberPath,
+    _: ViewerDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    format: Annotated[
+        FileKind, Query(description="pdf (Factur-X), cii, xrechnung, xrechnung-cii or peppol")
+    ] = FileKind.pdf,
+) -> Response:
+    try:
+        file = await document_files.invoice_file(db, settings, number=number, kind=format)
+    except document_files.InvoiceNotFound as err:
+        raise HTTPException(404, str(err)) from None
+    except document_files.DocumentInvalid as err:
+        raise HTTPException(409, f"invoice {number} cannot be produced as {format.value}: {err}") from None
+    return Response(
+        file.content,
+        media_type=file.content_type,
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+    )
 
 
 @router.get(

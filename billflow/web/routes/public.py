@@ -23,6 +23,7 @@ from billflow.repositories import payment_lookups
 from billflow.services import client_answers as answers_service
 from billflow.services import invoice_plans
 from billflow.services import payments as payments_service
+from billflow.services.documents import load_document
 from billflow.services.email_events import record_invoice_viewed
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
 from models.invoices import Invoice
@@ -96,6 +97,7 @@ async def invoice_page(
         if invoice.viewed_at is None:
             await record_invoice_viewed(session, invoice_id=invoice.id, source="invoice page")
         lines = await invoices_repo.get_lines(session, invoice_id=invoice.id)
+        document = await load_document(session, number=invoice.number, settings=settings)
     plan = None
     if answers_service.can_answer(invoice):  # the plan ahead only matters while something is owed
         plan = await invoice_plans.plan_for_page(temporal, workflow_id=invoice.workflow_id)
@@ -106,6 +108,7 @@ async def invoice_page(
         **context,
         **_urls(settings, token),
         lines=lines,
+        document=document,
         can_pay=payments_service.payable(invoice),
         # Stripe's success_url brings the client back here before the webhook may have arrived.
         payment_returning="paid" in request.query_params,
@@ -227,15 +230,29 @@ async def portal_statement(token: str, db: DatabaseDep, settings: SettingsDep) -
 
 @router.get("/i/{token}/pdf", summary="The invoice as a PDF")
 async def invoice_pdf(token: str, db: DatabaseDep, settings: SettingsDep) -> Response:
-    from billflow.pdf import render_invoice_pdf_for  # fpdf2 is only needed here and for attachments
+    return await invoice_document(token, "pdf", db, settings)
 
+
+@router.get("/i/{token}/document/{kind}", summary="The invoice as a file: pdf, cii, xrechnung, xrechnung-cii, peppol")
+async def invoice_document(token: str, kind: str, db: DatabaseDep, settings: SettingsDep) -> Response:
+    from billflow.services.document_files import DocumentInvalid, document_file
+    from models.einvoice import FileKind
+
+    try:
+        file_kind = FileKind(kind)
+    except ValueError:
+        raise HTTPException(status_code=404, detail="unknown document format") from None
     async with db.session() as session:
         invoice, _ = await _load(session, token)
-        pdf = await render_invoice_pdf_for(session, invoice=invoice, settings=settings)
+        try:
+            file = await document_file(session, invoice=invoice, settings=settings, kind=file_kind)
+        except DocumentInvalid as err:
+            raise HTTPException(status_code=409, detail=f"this invoice cannot be produced as {kind}: {err}") from err
+    disposition = "inline" if file.content_type == "application/pdf" else "attachment"
     return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{invoice.number}.pdf"', "Cache-Control": "no-store"},
+        file.content,
+        media_type=file.content_type,
+        headers={"Content-Disposition": f'{disposition}; filename="{file.filename}"', "Cache-Control": "no-store"},
     )
 
 
