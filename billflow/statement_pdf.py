@@ -3,17 +3,32 @@ the payments received, and the balance due per currency."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 
+from babel.numbers import format_decimal, get_currency_precision
 from fpdf import FPDF
 
-from billflow.pdf import _amount, _latin1
 from models.clients import Client
 from models.enums import UNSETTLED_STATUSES
 from models.invoices import Invoice
 from models.payments import Payment
+
+
+def _latin1(text: str) -> str:
+    """Core PDF fonts: accents folded, anything else outside Latin-1 replaced (names stay readable)."""
+    folded = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return folded.encode("latin-1", errors="replace").decode("latin-1")
+
+
+def _amount(minor: int, currency: str) -> str:
+    """`1,234.50 GBP`: the ISO code, never a symbol the core fonts may lack."""
+    digits = get_currency_precision(currency)
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return f"{format_decimal(Decimal(minor).scaleb(-digits), format=pattern, locale='en_US')} {currency}"
 
 
 def render_statement_pdf(

@@ -17,17 +17,20 @@ app = typer.Typer(no_args_is_help=True)
 def link(
     external_id: Annotated[str, typer.Argument(help="The client's external id.")],
     days: Annotated[int, typer.Option(min=1, max=portal.MAX_DAYS, help="Days until the link expires.")] = 7,
+    source: Annotated[
+        str | None, typer.Option(help='Whose client ("staff", "integration:NAME"), when several sources use the id.')
+    ] = None,
     as_json: bool = JsonOption,
 ) -> None:
     """Email the client a magic link (no password) to all their invoices and payments."""
-    run(_link(external_id, days, as_json))
+    run(_link(external_id, days, source, as_json))
 
 
-async def _link(external_id: str, days: int, as_json: bool) -> None:
+async def _link(external_id: str, days: int, source: str | None, as_json: bool) -> None:
     settings = get_settings()
     async with database(settings) as db:
         try:
-            issued = await portal.issue_link(db, settings, external_id=external_id, days=days)
+            issued = await portal.issue_link(db, settings, external_id=external_id, source=source, days=days)
         except portal.ClientNotFound as err:
             fail(str(err))
     if as_json:

@@ -49,15 +49,20 @@ class PortalView:
     expires_at: datetime
 
 
-async def issue_link(db: Database, settings: Settings, *, external_id: str, days: int = 7) -> IssuedLink:
-    """Create a link for the client and email it to them (once per link)."""
+async def issue_link(
+    db: Database, settings: Settings, *, external_id: str, source: str | None = None, days: int = 7
+) -> IssuedLink:
+    """Create a link for the client (by external id, and source when several sources use it) and email it."""
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"days: must be between 1 and {MAX_DAYS}")
     token = secrets.token_urlsafe(32)
     async with db.session() as session:
-        client = await clients_repo.get_client(session, external_id=external_id)
-        if client is None:
+        found = await clients_repo.find_clients(session, external_id=external_id, source=source)
+        if not found:
             raise ClientNotFound(f"no client with external id {external_id}")
+        if len(found) > 1:
+            raise ClientNotFound(f"several sources use the external id {external_id}: give the source")
+        client = found[0]
         assert client.id is not None
         link = PortalLink(client_id=client.id, token_hash=token_hash(token), expires_at=utcnow() + timedelta(days=days))
         session.add(link)
