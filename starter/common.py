@@ -27,6 +27,19 @@ T = TypeVar("T")
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
 
 
+class LazyModule:
+    """A module imported on first attribute access: command modules name their services at the top (for
+    readers and mypy, under TYPE_CHECKING) but import them only when a command runs (CLI start-up time)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attribute)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     err_console.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)

@@ -1,7 +1,7 @@
 """Security headers on every response: a strict Content-Security-Policy, no framing, no Referer, no sniffing.
 
 The pages are server-rendered with inline styles and no scripts, so the default policy allows exactly that.
-A route that needs more sets its own Content-Security-Policy (the dashboard runs its inline script); the
+The staff app (/app) gets a policy for its own scripts and stylesheet from this origin; the
 interactive API docs (/docs, /redoc) load Swagger UI / ReDoc from their CDN and get a policy allowing it.
 `Referrer-Policy: no-referrer` matters most: the invoice and pay pages' URLs carry their only credential.
 """
@@ -23,6 +23,11 @@ DOCS_CSP = (
     "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
     "connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+# The staff app (/app) loads its own script, stylesheet and plotly.js from this origin, and nothing inline.
+APP_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 HEADERS = {
     b"referrer-policy": b"no-referrer",
@@ -41,7 +46,8 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope.get("path") in DOCS_PATHS else PAGE_CSP
+        path = str(scope.get("path", ""))
+        csp = DOCS_CSP if path in DOCS_PATHS else APP_CSP if path.startswith("/app") else PAGE_CSP
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -31,6 +31,9 @@ from billflow.config import Settings
 log = logging.getLogger(__name__)
 
 TOKEN_PAGES = ("/i/", "/pay/")
+# The staff app throttles its own sign-ins (per account and per address: billflow/services/users.py); counting
+# them here too would block an address's sign-in page before the app could answer it.
+OWN_THROTTLE = ("/app",)
 FAILED_FLAG = "billflow_auth_failed"
 
 
@@ -55,6 +58,9 @@ class FailureThrottle:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if str(scope.get("path", "")).startswith(OWN_THROTTLE):
             await self.app(scope, receive, send)
             return
         client = scope.get("client")

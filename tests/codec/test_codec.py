@@ -92,9 +92,18 @@ async def test_values_and_failure_messages_are_encrypted_by_the_data_converter()
 
 def test_production_refuses_to_start_without_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BILLFLOW_CODEC_KEYS")
+    providers = {  # production's real backends (the demo ones are refused first)
+        "BILLFLOW_PAYMENT_BACKEND": "stripe",
+        "STRIPE_API_KEY": "sk_test_x",
+        "STRIPE_WEBHOOK_SECRET": "whsec_x",
+        "BILLFLOW_EMAIL_BACKEND": "sendgrid",
+        "SENDGRID_API_KEY": "SG.x",
+    }
     with pytest.raises(ValidationError, match="BILLFLOW_CODEC_KEYS"):
-        Settings(BILLFLOW_ENV="production", DATABASE_URL="postgresql://db/billflow")
-    ready = Settings(BILLFLOW_ENV="production", DATABASE_URL="postgresql://db/x", BILLFLOW_CODEC_KEYS={"k": OLD})
+        Settings(BILLFLOW_ENV="production", DATABASE_URL="postgresql://db/billflow", **providers)
+    ready = Settings(
+        BILLFLOW_ENV="production", DATABASE_URL="postgresql://db/x", BILLFLOW_CODEC_KEYS={"k": OLD}, **providers
+    )
     assert keyring_for(ready).active == "k"
 
 

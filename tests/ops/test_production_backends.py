@@ -16,6 +16,7 @@ PROVIDERS = {
     "STRIPE_API_KEY": "sk_test_x",
     "STRIPE_WEBHOOK_SECRET": "whsec_x",
     "SENDGRID_API_KEY": "SG.x",
+    "BILLFLOW_CODEC_KEYS": '{"k1": "' + "A" * 43 + '="}',  # a 32-byte key, base64
 }
 
 
@@ -67,7 +68,13 @@ def test_env_example_is_production_shaped() -> None:
     )
     assert values["BILLFLOW_PAYMENT_BACKEND"] == "stripe"
     assert values["BILLFLOW_EMAIL_BACKEND"] in {"sendgrid", "smtp"}
-    for secret in ("STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "SENDGRID_API_KEY", "POSTGRES_PASSWORD"):
+    for secret in (
+        "STRIPE_API_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+        "SENDGRID_API_KEY",
+        "POSTGRES_PASSWORD",
+        "BILLFLOW_CODEC_KEYS",
+    ):
         assert values[secret] == "", f"{secret} is a placeholder to fill in, never a value"
     # Filled in, the example is accepted by production settings (docker-compose sets BILLFLOW_ENV=production).
     filled = {**values, **PROVIDERS, "BILLFLOW_ENV": "production"}

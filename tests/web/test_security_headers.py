@@ -41,10 +41,11 @@ async def test_every_answer_carries_the_headers(http: httpx.AsyncClient, path: s
     _assert_hardened(await http.get(path))
 
 
-async def test_dashboard_keeps_its_own_policy_and_docs_get_theirs(http: httpx.AsyncClient) -> None:
-    dashboard = await http.get("/dashboard")
-    _assert_hardened(dashboard)
-    assert "script-src 'unsafe-inline'" in dashboard.headers["content-security-policy"]
+async def test_staff_app_runs_only_its_own_scripts_and_docs_get_theirs(http: httpx.AsyncClient) -> None:
+    app_page = await http.get("/app/login")
+    _assert_hardened(app_page)
+    policy = app_page.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
     docs = await http.get("/docs")
     assert docs.status_code == 200
     _assert_hardened(docs)

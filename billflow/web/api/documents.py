@@ -159,3 +159,5 @@ async def update_billing(
         )
     except billing_details.ClientNotFound as err:
         raise HTTPException(404, str(err)) from None
+    except billing_details.AmbiguousClient as err:
+        raise HTTPException(409, str(err)) from None
