@@ -73,6 +73,7 @@ async def test_a_partial_credit_note_corrects_each_vat_group_in_proportion(
     async with db.session() as session:
         doc = await documents.load_document(session, number=note.number, settings=doc_settings)
     assert doc.document_type == "credit_note" and doc.credit_note_kind is CreditNoteKind.partial
+    assert doc.type_code == "381"
     assert [(r.category, r.rate_bp, r.taxable_minor, r.tax_minor) for r in doc.tax_breakdown] == [
         (TaxCategory.standard, 2000, 9_000, 1_800),
         (TaxCategory.zero, 0, 750, 0),
