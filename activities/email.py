@@ -108,7 +108,11 @@ class EmailActivities:
                         data={"message_id": message.id, "attempt": message.attempts},
                         key=f"email:{message.id}:resent:{message.attempts}",
                     )
-                attachments = await self._invoice_pdf(session, message.invoice_id) if message.invoice_id else []
+                attachments = (
+                    await self._attachments(session, message.invoice_id, message.credit_note_id)
+                    if message.invoice_id
+                    else []
+                )
             if activity.in_activity():
                 activity.heartbeat(checked)
             log.warning("email %s (%s): no provider event after hand-over, re-sending", message.id, message.kind)
@@ -231,6 +235,7 @@ class EmailActivities:
             body_text=rendered.text,
             body_html=rendered.html,
             backend=self._sender.name,
+            credit_note_id=data.credit_note_id,
         )
 
 

@@ -11,6 +11,7 @@ from activities.email import EmailActivities
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.email.base import OutgoingEmail
+from billflow.repositories import messages as messages_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services import credit_notes, documents, reports
 from billflow.services.credit_notes import CreditNoteRefused
@@ -170,6 +171,9 @@ async def test_a_credit_note_is_emailed_with_its_pdf(db: Database, doc_settings:
     assert email.subject.startswith(f"Credit note {note.number} for invoice {invoice.number}")
     assert [a.filename for a in email.attachments] == [f"{note.number}.pdf"]
     assert email.attachments[0].content.startswith(b"%PDF-")
+    async with db.session() as session:  # the row remembers it, so the unsettled-email sweep re-attaches it
+        row = await messages_repo.get_message(session, idempotency_key=f"cn-mail:{note.number}")
+    assert row is not None and row.credit_note_id == note.id
 
 
 def test_a_refund_of_an_overpayment_needs_no_credit_note() -> None:
