@@ -19,6 +19,7 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.repositories import webhook_events as events_repo
+from billflow.services.interest import accrued_for_email
 from models.email_messages import EmailMessage
 from models.enums import EmailKind, MessageStatus
 from models.workflow_io import ResendUnsettledInput, ResendUnsettledResult, SendEmailInput, SentEmail
@@ -65,7 +66,9 @@ class EmailActivities:
             message.status = MessageStatus.claimed  # a failed attempt's row is handed over again
             message.attempts += 1
             session.add(message)
-            attachments = await self._attachments(session, data.invoice_id, data.credit_note_id)
+            attachments = await self._attachments(
+                session, data.invoice_id, kind=data.kind.value, credit_note_id=data.credit_note_id
+            )
         assert message.id is not None
         return await self._hand_over(message, data.invoice_id, attachments)
 
@@ -109,7 +112,9 @@ class EmailActivities:
                         key=f"email:{message.id}:resent:{message.attempts}",
                     )
                 attachments = (
-                    await self._attachments(session, message.invoice_id, message.credit_note_id)
+                    await self._attachments(
+                        session, message.invoice_id, kind=message.kind, credit_note_id=message.credit_note_id
+                    )
                     if message.invoice_id
                     else []
                 )
@@ -176,27 +181,32 @@ class EmailActivities:
                 message.sent_at = message.updated_at
             session.add(message)
 
-    async def _attachments(self, session, invoice_id: int, credit_note_id: int | None) -> list[Attachment]:  # type: ignore[no-untyped-def]
-        """A credit note's email carries the credit note; every other email the invoice."""
-        if credit_note_id is None:
-            return await self._invoice_pdf(session, invoice_id)
-        from billflow.pdf import render_number_pdf
+    async def _attachments(  # type: ignore[no-untyped-def]
+        self, session, invoice_id: int, *, kind: str, credit_note_id: int | None
+    ) -> list[Attachment]:
+        """A credit note's email carries the credit note (also when the sweep re-sends it: the row keeps its id);
+        every other email the invoice's files."""
+        if credit_note_id is not None:
+            note = await credit_notes_repo.get_credit_note(session, credit_note_id=credit_note_id)
+            if note is not None:
+                from billflow.services.document_files import render_number_pdf
 
-        note = await credit_notes_repo.get_credit_note(session, credit_note_id=credit_note_id)
-        if note is None:
-            return await self._invoice_pdf(session, invoice_id)
-        pdf = await render_number_pdf(session, number=note.number, settings=self._settings)
-        return [Attachment(filename=f"{note.number}.pdf", content_type="application/pdf", content=pdf)]
+                pdf = await render_number_pdf(session, number=note.number, settings=self._settings)
+                return [Attachment(filename=f"{note.number}.pdf", content_type="application/pdf", content=pdf)]
+        return await self._invoice_files(session, invoice_id, kind=kind)
 
-    async def _invoice_pdf(self, session, invoice_id: int) -> list[Attachment]:  # type: ignore[no-untyped-def]
-        """The invoice as a PDF attachment, rendered from the current database state (fpdf2)."""
-        from billflow.pdf import render_invoice_pdf_for
+    async def _invoice_files(self, session, invoice_id: int, *, kind: str) -> list[Attachment]:  # type: ignore[no-untyped-def]
+        """The invoice's PDF (Factur-X) and, on the issue email, the e-invoice file of the client's format;
+        each rendered once per document version and then read back (billflow.services.document_files)."""
+        from billflow.services.document_files import attachments_for
 
         invoice = await invoices_repo.get_invoice(session, invoice_id=invoice_id)
         if invoice is None:
             return []
-        pdf = await render_invoice_pdf_for(session, invoice=invoice, settings=self._settings)
-        return [Attachment(filename=f"{invoice.number}.pdf", content_type="application/pdf", content=pdf)]
+        files = await attachments_for(
+            session, invoice=invoice, settings=self._settings, with_einvoice=kind == EmailKind.invoice_issued
+        )
+        return [Attachment(filename=f.filename, content_type=f.content_type, content=f.content) for f in files]
 
     async def _render(self, session, data: SendEmailInput) -> EmailMessage:  # type: ignore[no-untyped-def]
         invoice = await invoices_repo.get_invoice(session, invoice_id=data.invoice_id)
@@ -222,6 +232,11 @@ class EmailActivities:
             "invoice_url": f"{base}/i/{invoice.public_token}",
             "balance_minor": invoice.balance_minor,
             "days_to_due": (invoice.due_date - today).days,
+            "details": data.details,
+            # Collections: interest accrued so far under the invoice's late-payment terms (reminders only).
+            "interest": await accrued_for_email(session, invoice)
+            if data.kind in (EmailKind.reminder, EmailKind.overdue, EmailKind.promise_broken)
+            else None,
         }
         rendered = render_email(data.template or data.kind.value, context)
         return EmailMessage(

@@ -8,14 +8,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field as column
 from sqlmodel import SQLModel
 
 from models.columns import instant, jsonb
 from models.enums import TaxCategory
-from models.money import CurrencyCode, MinorAmount
+from models.money import CurrencyCode, MinorAmount, check_total, price_amounts
 from models.subscription_io import SubscriptionIn
 from models.workflow_io import BusinessKey, ClientIn, DepositIn, LineIn
 
@@ -55,13 +55,23 @@ class EventService(BaseModel):
     )
     exemption_reason: str | None = Field(default=None, min_length=1, max_length=300)
 
+    @model_validator(mode="after")
+    def _total_in_range(self) -> EventService:
+        check_total(self.total_minor(0), "line total")
+        return self
+
+    def total_minor(self, booking_tax_rate_bp: int) -> int:
+        rate = booking_tax_rate_bp if self.tax_rate_bp is None else self.tax_rate_bp
+        return sum(price_amounts(self.quantity, self.unit_price_minor, rate))
+
 
 class ConfirmedBooking(BaseModel):
     booking_id: BusinessKey
     client: ClientIn
+    # Before `services`: the services' totals are checked with it.
+    tax_rate_bp: int = Field(default=0, ge=0, le=10_000, description="basis points: 2000 = 20 %")
     services: list[EventService] = Field(min_length=1, max_length=200)
     currency: CurrencyCode
-    tax_rate_bp: int = Field(default=0, ge=0, le=10_000, description="basis points: 2000 = 20 %")
     payment_terms_days: int = Field(default=14, ge=0, le=366)
     starts_at: AwareDatetime | None = None
     memo: str | None = Field(default=None, max_length=2000)
@@ -87,6 +97,13 @@ class ConfirmedBooking(BaseModel):
             if line.category is TaxCategory.reverse_charge and not self.client.vat_id:
                 raise ValueError(f"client.vat_id: services[{index}] is reverse charge, which needs the buyer's VAT id")
         return self
+
+    @field_validator("services")
+    @classmethod
+    def _total_in_range(cls, services: list[EventService], info: ValidationInfo) -> list[EventService]:
+        rate = info.data.get("tax_rate_bp", 0)  # absent when it failed its own check
+        check_total(sum(s.total_minor(rate) for s in services), "invoice total")
+        return services
 
 
 class CancelledBooking(BaseModel):

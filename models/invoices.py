@@ -33,7 +33,7 @@ class Invoice(SQLModel, table=True):
             "ix_invoices_unsettled_due",
             "due_date",
             "id",
-            postgresql_where=text("status IN ('open', 'partially_paid', 'overdue')"),
+            postgresql_where=text("status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')"),
             postgresql_include=[
                 "client_id",
                 "currency",
@@ -91,6 +91,8 @@ class Invoice(SQLModel, table=True):
     period_end: date | None = None
     subscription_id: str | None = Field(default=None, max_length=200, index=True)
     memo: str | None = Field(default=None, max_length=2000)
+    # Late-payment interest terms from the booking (models.workflow_io.LateInterestTerms), if any.
+    interest_terms: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     created_at: datetime = instant(nullable=False, default_now=True)
     updated_at: datetime = instant(nullable=False, default_now=True)
 

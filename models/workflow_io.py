@@ -7,9 +7,9 @@ can be added later without breaking runs in flight.
 from __future__ import annotations
 
 import re
-import zoneinfo
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated
 from uuid import uuid4
 
@@ -24,21 +24,12 @@ from pydantic import (
     model_validator,
 )
 
+from models.client_sources import source_of_booking
 from models.documents import TaxLine, check_country, check_vat_id
-from models.enums import BuyerKind, EmailKind, InvoiceKind, InvoiceStatus, TaxCategory
-from models.money import CurrencyCode, MinorAmount
+from models.enums import BuyerKind, EmailKind, InterestPreset, InvoiceKind, InvoiceStatus, TaxCategory
+from models.money import MAX_TOTAL_MINOR, CurrencyCode, MinorAmount, check_total, price_amounts
+from models.time_zones import TimeZoneName
 
-# Computed once outside the workflow sandbox; membership is all validation needs.
-_TIME_ZONES = frozenset(zoneinfo.available_timezones())
-
-
-def _check_time_zone(name: str) -> str:
-    if name not in _TIME_ZONES:
-        raise ValueError(f"unknown IANA time zone {name!r}")
-    return name
-
-
-TimeZoneName = Annotated[str, AfterValidator(_check_time_zone)]
 _KEY = re.compile(r"^[A-Za-z0-9._:@-]{1,120}$")
 BusinessKey = Annotated[str, Field(pattern=_KEY.pattern)]
 
@@ -94,11 +85,20 @@ class LineIn(BaseModel):
             raise ValueError("exemption_reason: an exempt line needs the reason for the exemption (BR-E-10)")
         return self
 
+    @model_validator(mode="after")
+    def _total_in_range(self) -> LineIn:
+        check_total(self.total_minor, "line total")
+        return self
+
+    @property
+    def total_minor(self) -> int:
+        return sum(price_amounts(self.quantity, self.unit_price_minor, self.tax_rate_bp))
+
 
 class DepositIn(BaseModel):
     """The part of a booking invoiced in advance: a gross amount or a percentage of the gross total."""
 
-    amount_minor: int | None = Field(default=None, gt=0, le=10**13)
+    amount_minor: int | None = Field(default=None, gt=0, le=MAX_TOTAL_MINOR)
     percent_bp: int | None = Field(default=None, gt=0, lt=10_000, description="3000 = 30 %")
 
     @model_validator(mode="after")
@@ -108,11 +108,20 @@ class DepositIn(BaseModel):
         return self
 
 
+def check_lines_total(lines: list[LineIn]) -> list[LineIn]:
+    """The invoice total (every line, tax included) stays within MAX_TOTAL_MINOR."""
+    check_total(sum(line.total_minor for line in lines), "invoice total")
+    return lines
+
+
 class ReminderStep(BaseModel):
     """One reminder: an offset from the due date (negative = before) and the template it is sent with."""
 
     offset: timedelta
     template: str = Field(default="reminder", pattern=r"^[a-z_]{1,40}$")
+    # Collections: at this step, also issue the interest invoice for the interest accrued so far (only for a
+    # booking with late-interest terms, never while a hold stops the step).
+    issue_interest: bool = False
 
 
 class ReminderPolicy(BaseModel):
@@ -138,6 +147,15 @@ class ReminderPolicy(BaseModel):
         )
 
 
+class LateInterestTerms(BaseModel):
+    """Late-payment interest agreed or owed by law for this invoice (shown in reminder emails and the plan)."""
+
+    preset: InterestPreset
+    consumer: bool = False  # the statutory B2B presets then do not apply
+    contractual_rate_bp: int | None = Field(default=None, ge=0, le=5_000, description="contractual preset only")
+    agreed_fee_minor: int = Field(default=0, ge=0, le=10**9, description="contractual preset only")
+
+
 class BookingIn(BaseModel):
     """A booking or sale from which one invoice is generated."""
 
@@ -154,6 +172,19 @@ class BookingIn(BaseModel):
     subscription_id: str | None = None
     period_start: date | None = None
     period_end: date | None = None
+    # Set by billflow's intake, never taken from a body: whose client this is ("staff", "integration:{name}")
+    # and who sent the booking (recorded when it changes the client's email). None in runs started earlier.
+    client_source: str | None = Field(default=None, max_length=80)
+    requested_by: str | None = Field(default=None, max_length=200)
+
+    @property
+    def client_owner(self) -> str:
+        return self.client_source or source_of_booking(self.source)
+
+    @property
+    def requester(self) -> str:
+        return self.requested_by or self.client_owner
+
     # --- documents (issue 14) ---
     # Ask for an advance payment: a deposit invoice now, the final invoice (deposit deducted) later.
     deposit: DepositIn | None = None
@@ -183,12 +214,19 @@ class BookingIn(BaseModel):
                     raise ValueError(f"deposit.amount_minor: must be less than the booking's total ({gross})")
         return self
 
+    late_interest: LateInterestTerms | None = None
+
     @field_validator("payment_terms")
     @classmethod
     def _terms_in_range(cls, value: timedelta) -> timedelta:
         if value < timedelta(0) or value > timedelta(days=366):
             raise ValueError("payment_terms must be between 0 and 366 days")
         return value
+
+    @field_validator("lines")
+    @classmethod
+    def _lines_total(cls, lines: list[LineIn]) -> list[LineIn]:
+        return check_lines_total(lines)
 
     @property
     def document_kind(self) -> InvoiceKind:
@@ -259,6 +297,28 @@ class IssuedInvoice(BaseModel):
     public_token: str
 
 
+class HoldKind(StrEnum):
+    processing = "processing"  # a payment in flight (Stripe async method, or a transfer the client says they made)
+    promise = "promise"  # the client promised to pay by a date
+    dispute = "dispute"  # the client disputes the invoice until staff resolve it
+
+
+class CollectionHold(BaseModel):
+    """Why reminders (and escalation) wait: one at a time; `until` None means until an event ends it."""
+
+    kind: HoldKind
+    reference: str  # "stripe:cs_...", "answer:<id>": the payment or answer that started it
+    since: datetime
+    until: datetime | None = None
+    label: str = ""  # shown to staff and in the Temporal UI, e.g. "bank transfer ref 4711 on 2026-12-01"
+
+    @property
+    def rank(self) -> int:
+        """A weaker hold never replaces a stronger one: a promise does not end a payment in flight, and neither
+        ends a dispute (only staff do)."""
+        return {HoldKind.promise: 1, HoldKind.processing: 2, HoldKind.dispute: 3}[self.kind]
+
+
 class InvoiceState(BaseModel):
     """What the `status` query returns, and what continue-as-new carries over."""
 
@@ -282,6 +342,10 @@ class InvoiceState(BaseModel):
     credited_minor: int = 0  # credit notes issued against the invoice (issue 14)
     processed_action_ids: list[str] = Field(default_factory=list)
     last_rejection: str | None = None
+    # Collections (issue 16): what holds reminders back now, and the references/answers already handled.
+    hold: CollectionHold | None = None
+    closed_references: list[str] = Field(default_factory=list)
+    handled_answer_ids: list[str] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -304,12 +368,45 @@ class InvoiceState(BaseModel):
         return next((r for r in self.reminders if not r.done), None)
 
 
+class PlanEntry(BaseModel):
+    """One thing the invoice's run will do, and when."""
+
+    at: datetime  # UTC instant
+    kind: str  # reminder, overdue, escalation, promise_ends, wait_ends, pause_ends
+    label: str  # what happens, in plain words
+    local_label: str | None = None  # "2026-12-01 09:00 Europe/London" where the planner formatted it
+    step: int | None = None
+    skipped: bool = False  # falls inside a pause or a hold: it will not be sent
+    note: str = ""
+
+
+class InvoicePlan(BaseModel):
+    """The plan ahead (the `plan` query, the API, the CLI, the invoice page and dry runs)."""
+
+    number: str
+    status: InvoiceStatus
+    as_of: datetime
+    due_date: date
+    due_at: datetime
+    timezone: str
+    hold: CollectionHold | None = None
+    entries: list[PlanEntry] = Field(default_factory=list)
+
+    @property
+    def next_reminder(self) -> PlanEntry | None:
+        return next((e for e in self.entries if e.kind == "reminder" and not e.skipped), None)
+
+
 class InvoiceWorkflowInput(BaseModel):
     booking: BookingIn
     # Set only by continue-as-new: the run picks up exactly where the previous one stopped.
     carried_state: InvoiceState | None = None
     # Continue as new once the history reaches this many events (None: only when the server suggests it).
     max_history_events: int | None = Field(default=None, ge=20)
+    # A new run for an invoice that reopened after its run closed (a refund): carried_state is rebuilt from the
+    # database (billflow/services/invoice_reopen.py), and reminders missed while it was settled are caught up.
+    reopened: bool = False
+    client_id: int | None = None  # a reopened run's client, for its ClientId search attribute
 
 
 class InvoiceOutcome(BaseModel):
@@ -372,6 +469,59 @@ class VoidInvoice(StaffAction):
 
 class WriteOff(StaffAction):
     reason: str = Field(min_length=1, max_length=500)
+
+
+class ResolveDispute(StaffAction):
+    """Staff close the client's dispute; reminders resume (void, write off or extend separately if needed)."""
+
+    resolution: str = Field(min_length=1, max_length=1000)
+
+
+# --- collections: payments in flight and the client's answers (issue 16) ----------------------------
+
+
+class PaymentProcessing(BaseModel):
+    """A payment started but not settled (e.g. a Checkout Session completed with payment_status unpaid)."""
+
+    provider: str = Field(pattern=r"^[a-z_]{1,32}$")
+    provider_reference: str = Field(min_length=1, max_length=200)
+    started_at: AwareDatetime
+    method: str = Field(default="async", max_length=32)
+    until: AwareDatetime | None = None  # None: until the provider says it succeeded or failed
+
+
+class PaymentFailed(BaseModel):
+    provider: str = Field(pattern=r"^[a-z_]{1,32}$")
+    provider_reference: str = Field(min_length=1, max_length=200)
+    failed_at: AwareDatetime
+    reason: str = Field(default="", max_length=500)
+
+
+class ClientAnswer(BaseModel):
+    """Sent by the client from the invoice page; `answer_id` is derived from its content, so the same answer
+    submitted twice has one effect."""
+
+    answer_id: str = Field(pattern=r"^[0-9a-f]{16,64}$")
+    received_at: AwareDatetime
+
+
+class TransferClaimed(ClientAnswer):
+    """ "I paid by bank transfer": the invoice waits in processing until `until` (computed by the service)."""
+
+    paid_on: date
+    reference: str = Field(min_length=1, max_length=100)
+    until: AwareDatetime
+
+
+class PaymentPromised(ClientAnswer):
+    """ "I'll pay on <date>": reminders wait until `until` (the end of that local day plus the grace period)."""
+
+    pay_on: date
+    until: AwareDatetime
+
+
+class DisputeRaised(ClientAnswer):
+    reason: str = Field(min_length=1, max_length=1000)
 
 
 # --- activity payloads ------------------------------------------------------------------------------
@@ -472,12 +622,23 @@ class SendEmailInput(BaseModel):
     template: str | None = None
     to_staff: bool = False
     credit_note_id: int | None = None  # the credit note this email carries (its PDF is attached)
+    details: dict[str, str] = Field(default_factory=dict)  # extra template values (e.g. a client's answer)
 
 
 class SentEmail(BaseModel):
     message_id: int
     provider_message_id: str | None
     already_sent: bool
+
+
+class PrepareInterestInput(BaseModel):
+    invoice_id: int
+    as_of: datetime  # the interest is counted up to this instant's local day
+
+
+class PreparedInterest(BaseModel):
+    booking: BookingIn | None = None  # None: nothing owed, excluded, or a reference rate is missing
+    reason: str = ""
 
 
 class ResendUnsettledInput(BaseModel):

@@ -6,16 +6,24 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from billflow.config import get_settings
-from billflow.services import billing_details, corrections, credit_notes, deposits, documents
 from models.enums import BuyerKind
 from models.money import format_money
-from starter.common import JsonOption, console, database, fail, print_json, run, temporal_client
+from starter.common import JsonOption, LazyModule, console, database, fail, print_json, run, temporal_client
+
+if TYPE_CHECKING:
+    from billflow.services import billing_details, corrections, credit_notes, deposits, documents
+else:  # imported when a command runs, not when `billflow invoice ...` loads this module
+    billing_details = LazyModule("billflow.services.billing_details")
+    corrections = LazyModule("billflow.services.corrections")
+    credit_notes = LazyModule("billflow.services.credit_notes")
+    deposits = LazyModule("billflow.services.deposits")
+    documents = LazyModule("billflow.services.documents")
 
 app = typer.Typer(no_args_is_help=True)
 document_app = typer.Typer(no_args_is_help=True)
@@ -106,9 +114,9 @@ async def _show(number: str, as_json: bool, *, pdf: Path | None) -> None:
         except documents.DocumentNotFound as err:
             fail(str(err))
     if pdf is not None:
-        from billflow.pdf import render_document_pdf
+        from billflow.einvoice.from_document import document_pdf
 
-        await asyncio.to_thread(pdf.write_bytes, render_document_pdf(doc))
+        await asyncio.to_thread(pdf.write_bytes, document_pdf(doc, settings))
     if as_json:
         print_json(doc)
         return
@@ -192,7 +200,7 @@ async def _billing(external_id: str, values: dict[str, object], as_json: bool) -
     async with database() as db, db.session() as session:
         try:
             view = await billing_details.update_billing(session, external_id=external_id, change=change, actor="cli")
-        except billing_details.ClientNotFound as err:
+        except (billing_details.ClientNotFound, billing_details.AmbiguousClient) as err:
             fail(str(err))
     if as_json:
         print_json(view)

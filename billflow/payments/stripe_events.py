@@ -8,11 +8,13 @@ cumulative amount_refunded and what billflow has already recorded for that charg
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import func
 from sqlmodel import col, select
 from temporalio.client import Client
@@ -41,6 +43,80 @@ SESSION_EVENTS = {
     "checkout.session.expired",
 }
 HANDLED = {*SESSION_EVENTS, "charge.refunded"}
+
+
+# --- the shape billflow reads from a (verified) event; anything else is a 400, before anything is stored ----
+
+_Minor = Annotated[int, Field(ge=0, le=10**15)]  # amounts in minor units: never negative, far below 64 bits
+_Instant = Annotated[int, Field(ge=0, le=253_402_300_799)]  # Unix seconds up to 9999-12-31 (datetime's range)
+_Id = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="allow")  # Stripe adds fields; billflow checks only those it reads
+
+
+class _StripeObject(_Loose):
+    id: _Id
+    currency: Annotated[str, Field(max_length=3)] | None = None
+    payment_intent: _Id | dict[str, Any] | None = None
+    metadata: dict[str, str] | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _invoice_id_fits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        raw = (value or {}).get("billflow_invoice_id", "")
+        if raw.isdigit() and len(raw) > 18:
+            raise ValueError("billflow_invoice_id is out of range")
+        return value
+
+
+class _CheckoutSession(_StripeObject):
+    url: str | None = None
+    status: str | None = None
+    payment_status: str | None = None
+    amount_total: _Minor | None = None
+    expires_at: _Instant | None = None
+
+
+class _Charge(_StripeObject):
+    amount_refunded: _Minor | None = None
+
+
+class _EventData(_Loose):
+    object: dict[str, Any]
+
+
+class _Envelope(_Loose):
+    id: _Id
+    type: Annotated[str, Field(max_length=255)] = ""
+    created: _Instant | None = None
+    data: _EventData
+
+
+class MalformedEvent(ValueError):
+    """A verified delivery that is not a Stripe event billflow can read; the message names the field."""
+
+
+def parse_event(raw: bytes) -> dict[str, Any]:
+    """The event as a dict, after checking every field billflow reads from it (type, range)."""
+    try:
+        event = json.loads(raw)
+    except ValueError:
+        raise MalformedEvent("body is not JSON") from None
+    if not isinstance(event, dict):
+        raise MalformedEvent("body is not a Stripe event (a JSON object is expected)")
+    try:
+        _Envelope.model_validate(event)
+        if event.get("type") in SESSION_EVENTS:
+            _CheckoutSession.model_validate(event["data"]["object"])
+        elif event.get("type") == "charge.refunded":
+            _Charge.model_validate(event["data"]["object"])
+    except ValidationError as err:
+        where = "" if _Envelope.__name__ in err.title else "data.object."
+        problems = "; ".join(f"{where}{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()[:5])
+        raise MalformedEvent(f"not a Stripe event billflow can read: {problems}") from None
+    return event
 
 
 @dataclass(frozen=True)

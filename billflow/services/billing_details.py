@@ -8,15 +8,13 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billflow.repositories import clients as clients_repo
 from billflow.repositories import timeline as timeline_repo
+from billflow.services.clients import AmbiguousClient, ClientNotFound, require_client
 from models.columns import utcnow
 from models.documents import check_country, check_vat_id
 from models.enums import BuyerKind
 
-
-class ClientNotFound(LookupError):
-    pass
+__all__ = ["AmbiguousClient", "BillingDetails", "BillingView", "ClientNotFound", "update_billing"]
 
 
 class BillingDetails(BaseModel):
@@ -42,11 +40,15 @@ class BillingView(BaseModel):
 
 
 async def update_billing(
-    session: AsyncSession, *, external_id: str, change: BillingDetails, actor: str = "staff"
+    session: AsyncSession,
+    *,
+    external_id: str,
+    change: BillingDetails,
+    actor: str = "staff",
+    source: str | None = None,
 ) -> BillingView:
-    client = await clients_repo.get_client(session, external_id=external_id)
-    if client is None:
-        raise ClientNotFound(f"no client with external id {external_id}")
+    """`source` is needed only when several sources use the external id (AmbiguousClient otherwise)."""
+    client = await require_client(session, external_id, source=source)
     for name, value in change.model_dump(exclude_unset=True).items():
         setattr(client, name, (value or None) if name != "kind" else (value or client.kind))
     client.updated_at = utcnow()

@@ -22,7 +22,7 @@ from models.columns import utcnow
 from models.documents import Party, PostalAddress, TaxLine
 from models.enums import BuyerKind, InvoiceKind, InvoiceStatus, PaymentKind, TaxCategory
 from models.invoices import Invoice, InvoiceLine
-from models.money import round_minor
+from models.money import price_amounts, round_minor
 from models.workflow_io import BookingIn, InvoiceTransition, LineIn, PaymentOutcome, PaymentReceived
 
 
@@ -42,9 +42,7 @@ class LineAmounts:
 
 def price_line(line: LineIn) -> LineAmounts:
     """Quantity x unit price, then tax on the rounded subtotal, each rounded half up to a minor unit."""
-    subtotal = round_minor(line.quantity * line.unit_price_minor)
-    vat = round_minor(Decimal(subtotal) * line.tax_rate_bp / 10_000)
-    return LineAmounts(subtotal, vat)
+    return LineAmounts(*price_amounts(line.quantity, line.unit_price_minor, line.tax_rate_bp))
 
 
 @dataclass(frozen=True)
@@ -116,7 +114,9 @@ async def issue_invoice(
         return existing
     if booking.issued_at is None:
         raise ValueError("issued_at must be fixed by the caller so that retries agree")
-    client_id = await clients_repo.upsert_client(session, client=booking.client)
+    client_id = await clients_repo.upsert_client(
+        session, client=booking.client, source=booking.client_owner, actor=booking.requester
+    )
     client = await clients_repo.get_client(session, client_id=client_id)
     assert client is not None
     tz = booking.client.timezone
@@ -158,6 +158,7 @@ async def issue_invoice(
         deposit_invoice_id=deposit.id if deposit else None,
         # A deposit invoice keeps its booking: the final invoice is made from it (services/deposits.py).
         booking=booking.model_dump(mode="json", exclude={"issued_at"}) if kind is InvoiceKind.deposit else None,
+        interest_terms=booking.late_interest.model_dump(mode="json") if booking.late_interest else None,
     )
     if invoice.total_minor == 0:
         invoice.status = InvoiceStatus.paid
@@ -216,8 +217,8 @@ def settled_status(invoice: Invoice) -> InvoiceStatus:
         return current  # money on a void invoice is recorded and flagged, the invoice stays void
     if invoice.balance_minor <= 0:
         return InvoiceStatus.paid
-    if current is InvoiceStatus.uncollectible:
-        return current
+    if current in (InvoiceStatus.uncollectible, InvoiceStatus.processing, InvoiceStatus.disputed):
+        return current  # a part payment while a payment is in flight or disputed keeps the hold's status
     if invoice.overdue_at is not None:
         return InvoiceStatus.overdue
     return InvoiceStatus.partially_paid if invoice.amount_paid_minor > 0 else InvoiceStatus.open
@@ -308,7 +309,16 @@ _TRANSITION_STATUS: dict[str, InvoiceStatus | None] = {
     "rejected": None,
     "email_unknown": None,
     "email_failed": None,
+    # Collections (issue 16): holds set a status, releases recompute it from the amounts and due date.
+    "processing": InvoiceStatus.processing,
+    "disputed": InvoiceStatus.disputed,
+    "promised": None,
+    "processing_noted": None,
+    "answer_recorded": None,
+    "payment_failed_noted": None,
 }
+# Ends of a hold: the status goes back to what the amounts and the due date say.
+_RELEASES = {"hold_ended", "promise_broken", "dispute_resolved", "payment_failed"}
 
 
 async def apply_transition(session: AsyncSession, *, change: InvoiceTransition) -> InvoiceStatus:
@@ -320,8 +330,12 @@ async def apply_transition(session: AsyncSession, *, change: InvoiceTransition) 
         return InvoiceStatus(invoice.status)
     now = utcnow()
     _apply_fields(invoice, change, now)
-    target = _TRANSITION_STATUS[change.kind]
-    if target is not None:
+    target = _TRANSITION_STATUS.get(change.kind)
+    if change.kind in _RELEASES:
+        if InvoiceStatus(invoice.status).is_on_hold:
+            invoice.status = InvoiceStatus.open  # settled_status keeps a hold's status: start from open
+            invoice.status = settled_status(invoice)
+    elif target is not None:
         invoice.status = target
     elif change.kind == "due_date_extended":
         invoice.status = settled_status(invoice)

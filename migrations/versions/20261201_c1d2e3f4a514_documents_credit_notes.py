@@ -1,7 +1,7 @@
 """documents: seller/buyer snapshots, tax categories, credit notes, deposits; issued content frozen by triggers
 
 Revision ID: c1d2e3f4a514
-Revises: a3f1c2d4e5b6
+Revises: b1c2d3e4f511
 Create Date: 2026-12-01 20:20:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "c1d2e3f4a514"
-down_revision: str | None = "a3f1c2d4e5b6"
+down_revision: str | None = "b1c2d3e4f511"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

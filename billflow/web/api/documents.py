@@ -3,6 +3,7 @@ document as the data its PDF and e-invoice are made from."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated
 
@@ -65,14 +66,14 @@ async def show_document(
     response_class=Response,
 )
 async def document_pdf(number: NumberPath, session: SessionDep, settings: SettingsDep, _: ViewerDep) -> Response:
-    from billflow.pdf import render_document_pdf
+    from billflow.einvoice.from_document import document_pdf
 
     try:
         doc = await documents.load_document(session, number=number, settings=settings)
     except documents.DocumentNotFound as err:
         raise HTTPException(404, str(err)) from None
     return Response(
-        render_document_pdf(doc),
+        await asyncio.to_thread(document_pdf, doc, settings),
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{number}.pdf"'},
     )
@@ -158,3 +159,5 @@ async def update_billing(
         )
     except billing_details.ClientNotFound as err:
         raise HTTPException(404, str(err)) from None
+    except billing_details.AmbiguousClient as err:
+        raise HTTPException(409, str(err)) from None

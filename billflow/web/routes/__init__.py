@@ -10,7 +10,8 @@ from billflow.web.api import events as api_events
 from billflow.web.api import invoices as api_invoices
 from billflow.web.api import reports as api_reports
 from billflow.web.api import subscriptions as api_subscriptions
-from billflow.web.routes import dashboard, health, public, sendgrid_webhooks, stripe_webhooks
+from billflow.web.pages import page_routers
+from billflow.web.routes import codec, health, public, sendgrid_webhooks, stripe_webhooks
 
 
 def all_routers() -> list[APIRouter]:
@@ -27,5 +28,6 @@ def all_routers() -> list[APIRouter]:
         api_subscriptions.router,
         api_catalog.router,
         api_calcom.router,
-        dashboard.router,
+        *page_routers(),
+        codec.router,
     ]
