@@ -50,7 +50,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "starter.stack",
         "Start PostgreSQL, the Temporal dev server (UI on :8233), the worker and the web app; Ctrl-C stops all.",
     ),
-    "demo": ("starter.stack", "Four demo invoices through their whole life in about a minute, shown live."),
+    "demo": ("starter.stack", "Six demo bookings through their whole life in about a minute, shown live."),
 }
 ORDER = ["invoice", "credit-note", "document", "subscription", "client", "report", "user", "key", "integration"]
 ORDER += ["events", "catalog", "interest", "portal", "api", "outbox", "db", "codec", "temporal", "dev", "demo"]
