@@ -269,7 +269,8 @@ async def test_signing_in_and_acting_work_from_the_keyboard(
     number = await overdue_invoice(db, time_env, api_settings)
     staff = await make_user(db, ApiRole.staff)
     await page.goto(f"{live_server}/app/login?next=/app/invoices/{number}")
-    await page.keyboard.type(staff.email)  # the email field has the focus
+    await expect(page.get_by_label("Email address")).to_be_focused()  # autofocus: typing goes there
+    await page.keyboard.type(staff.email)
     await page.keyboard.press("Tab")
     await page.keyboard.type(PASSWORD)
     await page.keyboard.press("Enter")
