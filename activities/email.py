@@ -14,10 +14,12 @@ from billflow.db import Database
 from billflow.email.base import Attachment, DeliveryRejected, DeliveryUnknown, EmailSender, OutgoingEmail
 from billflow.email.render import render_email
 from billflow.repositories import clients as clients_repo
+from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.repositories import webhook_events as events_repo
+from billflow.services.interest import accrued_for_email
 from models.email_messages import EmailMessage
 from models.enums import EmailKind, MessageStatus
 from models.workflow_io import ResendUnsettledInput, ResendUnsettledResult, SendEmailInput, SentEmail
@@ -64,7 +66,7 @@ class EmailActivities:
             message.status = MessageStatus.claimed  # a failed attempt's row is handed over again
             message.attempts += 1
             session.add(message)
-            attachments = await self._invoice_pdf(session, data.invoice_id)
+            attachments = await self._attachments(session, data)
         assert message.id is not None
         return await self._hand_over(message, data.invoice_id, attachments)
 
@@ -107,7 +109,11 @@ class EmailActivities:
                         data={"message_id": message.id, "attempt": message.attempts},
                         key=f"email:{message.id}:resent:{message.attempts}",
                     )
-                attachments = await self._invoice_pdf(session, message.invoice_id) if message.invoice_id else []
+                attachments = (
+                    await self._invoice_files(session, message.invoice_id, kind=message.kind)
+                    if message.invoice_id
+                    else []
+                )
             if activity.in_activity():
                 activity.heartbeat(checked)
             log.warning("email %s (%s): no provider event after hand-over, re-sending", message.id, message.kind)
@@ -171,15 +177,29 @@ class EmailActivities:
                 message.sent_at = message.updated_at
             session.add(message)
 
-    async def _invoice_pdf(self, session, invoice_id: int) -> list[Attachment]:  # type: ignore[no-untyped-def]
-        """The invoice as a PDF attachment, rendered from the current database state (fpdf2)."""
-        from billflow.pdf import render_invoice_pdf_for
+    async def _attachments(self, session, data: SendEmailInput) -> list[Attachment]:  # type: ignore[no-untyped-def]
+        """A credit note's email carries the credit note; every other email the invoice's files."""
+        if data.credit_note_id is not None:
+            note = await credit_notes_repo.get_credit_note(session, credit_note_id=data.credit_note_id)
+            if note is not None:
+                from billflow.services.document_files import render_number_pdf
+
+                pdf = await render_number_pdf(session, number=note.number, settings=self._settings)
+                return [Attachment(filename=f"{note.number}.pdf", content_type="application/pdf", content=pdf)]
+        return await self._invoice_files(session, data.invoice_id, kind=data.kind.value)
+
+    async def _invoice_files(self, session, invoice_id: int, *, kind: str) -> list[Attachment]:  # type: ignore[no-untyped-def]
+        """The invoice's PDF (Factur-X) and, on the issue email, the e-invoice file of the client's format;
+        each rendered once per document version and then read back (billflow.services.document_files)."""
+        from billflow.services.document_files import attachments_for
 
         invoice = await invoices_repo.get_invoice(session, invoice_id=invoice_id)
         if invoice is None:
             return []
-        pdf = await render_invoice_pdf_for(session, invoice=invoice, settings=self._settings)
-        return [Attachment(filename=f"{invoice.number}.pdf", content_type="application/pdf", content=pdf)]
+        files = await attachments_for(
+            session, invoice=invoice, settings=self._settings, with_einvoice=kind == EmailKind.invoice_issued
+        )
+        return [Attachment(filename=f.filename, content_type=f.content_type, content=f.content) for f in files]
 
     async def _render(self, session, data: SendEmailInput) -> EmailMessage:  # type: ignore[no-untyped-def]
         invoice = await invoices_repo.get_invoice(session, invoice_id=data.invoice_id)
@@ -192,7 +212,11 @@ class EmailActivities:
         lines = await invoices_repo.get_lines(session, invoice_id=data.invoice_id)
         base = self._settings.public_base_url.rstrip("/")
         today = datetime.now(UTC).astimezone(ZoneInfo(invoice.timezone)).date()
+        credit_note = None
+        if data.credit_note_id is not None:
+            credit_note = await credit_notes_repo.get_credit_note(session, credit_note_id=data.credit_note_id)
         context = {
+            "credit_note": credit_note,
             "invoice": invoice,
             "client": client,
             "lines": lines,
@@ -201,6 +225,11 @@ class EmailActivities:
             "invoice_url": f"{base}/i/{invoice.public_token}",
             "balance_minor": invoice.balance_minor,
             "days_to_due": (invoice.due_date - today).days,
+            "details": data.details,
+            # Collections: interest accrued so far under the invoice's late-payment terms (reminders only).
+            "interest": await accrued_for_email(session, invoice)
+            if data.kind in (EmailKind.reminder, EmailKind.overdue, EmailKind.promise_broken)
+            else None,
         }
         rendered = render_email(data.template or data.kind.value, context)
         return EmailMessage(

@@ -1,151 +1,387 @@
-"""The invoice as a PDF (fpdf2): attached to invoice emails and downloadable from the invoice page.
+"""The document as a PDF (fpdf2), drawn from the EN 16931 model: the human-readable half of the Factur-X file.
 
-Core PDF fonts only (no font files to ship): text outside Latin-1 is transliterated or replaced, and amounts
-are written with the ISO currency code ("1,234.50 GBP") so no currency symbol can fall outside the font.
+Unicode throughout: DejaVu Sans (shipped in matplotlib's wheel) prints Latin, Greek, Cyrillic and the currency
+signs (€, £, ¥); IPAexGothic (shipped in japanize-matplotlib's wheel) is the fallback for Japanese names. Both
+are subset-embedded, as PDF/A requires. The same document always renders the same bytes.
 """
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Sequence
+import hashlib
+import importlib.util
+import os
+import tempfile
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 
-from babel.numbers import format_decimal, get_currency_precision
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
-from sqlmodel.ext.asyncio.session import AsyncSession
+from fpdf.enums import TableCellFillMode, XPos, YPos
 
-from billflow.config import Settings
-from billflow.repositories import clients as clients_repo
-from billflow.repositories import invoices as invoices_repo
-from models.clients import Client
-from models.invoices import Invoice, InvoiceLine
+from billflow.einvoice.model import DocumentType, EInvoice, Party, TaxCategory
+from models.money import format_money
 
-# Common characters outside Latin-1 that have a readable stand-in (written as escapes for clarity).
-_STAND_INS = str.maketrans(
-    {
-        "\u20ac": "EUR",  # euro sign
-        "\u2013": "-",  # en dash
-        "\u2014": "-",  # em dash
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u2026": "...",
-        "\u00d7": "x",  # multiplication sign (Latin-1 has it, but not every viewer's core font)
+_TITLES = {
+    DocumentType.invoice: "INVOICE",
+    DocumentType.credit_note: "CREDIT NOTE",
+    DocumentType.prepayment: "DEPOSIT INVOICE",
+}
+_CATEGORY_LABELS = {
+    TaxCategory.standard: "VAT",
+    TaxCategory.zero: "VAT",  # printed with its rate: "VAT 0 %"
+    TaxCategory.exempt: "Exempt",
+    TaxCategory.reverse_charge: "Reverse charge",
+    TaxCategory.intra_community: "Intra-EU supply",
+    TaxCategory.export: "Export",
+    TaxCategory.not_subject: "Not subject to VAT",
+}
+_INK = (31, 41, 55)
+_MUTED = (107, 114, 128)
+_RULE = (229, 231, 235)
+_HEAD = (243, 244, 246)
+
+
+# The Unicode blocks nearly every document needs: Latin with Extended-A/B (ł, ő, ș), general punctuation,
+# currency and letterlike signs. The rest (Greek, Cyrillic, Vietnamese, symbols) comes from the full font.
+_BLOCKS = ((0x20, 0x24F), (0x2000, 0x206F), (0x20A0, 0x20CF), (0x2100, 0x214F))
+
+
+@cache
+def _package_fonts() -> dict[str, Path]:
+    mpl = _package_dir("matplotlib") / "mpl-data" / "fonts" / "ttf"
+    return {
+        "": mpl / "DejaVuSans.ttf",
+        "B": mpl / "DejaVuSans-Bold.ttf",
+        "japanese": _package_dir("japanize_matplotlib") / "fonts" / "ipaexg.ttf",
     }
-)
 
 
-def _latin1(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.translate(_STAND_INS))
-    folded = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return folded.encode("latin-1", errors="replace").decode("latin-1")
+def _package_dir(name: str) -> Path:
+    """Where an installed package lives, found without importing it (matplotlib's import alone takes ~1 s)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the {name} package (it ships the PDF's fonts) is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _amount(minor: int, currency: str) -> str:
-    digits = get_currency_precision(currency)
-    value = Decimal(minor).scaleb(-digits)
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return f"{format_decimal(value, format=pattern, locale='en_US')} {currency}"
+def _jis_level1() -> tuple[int, ...]:
+    """Kana, CJK punctuation, full-width forms and the 2,965 JIS X 0208 level-1 kanji (enumerated by Python's
+    EUC-JP codec): most Japanese names and words, a quarter of IPAex's glyphs."""
+    kanji = set()
+    for row in range(0xB0, 0xD0):
+        for cell in range(0xA1, 0xFF):
+            try:
+                kanji.add(ord(bytes([row, cell]).decode("euc_jp")))
+            except UnicodeDecodeError:
+                continue
+    return tuple(sorted(kanji | set(range(0x3000, 0x3100)) | set(range(0xFF00, 0xFFF0))))
 
 
-def render_invoice_pdf(
-    *, invoice: Invoice, client: Client, lines: Sequence[InvoiceLine], business_name: str, invoice_url: str
-) -> bytes:
-    pdf = FPDF(format="A4")
-    pdf.set_title(f"Invoice {invoice.number}")
-    pdf.set_author(_latin1(business_name))
-    pdf.set_creation_date(invoice.issued_at)  # the same invoice always renders the same bytes
-    pdf.set_auto_page_break(auto=True, margin=20)
+def _reduced(source: Path, label: str, unicodes: Iterable[int]) -> Path:
+    """A font cut down to `unicodes`, once per machine (a file in the temp dir, keyed by the package's font):
+    fpdf2 parses and subsets its fonts for every document, and the 6,000-glyph DejaVu costs ~100 ms a style
+    where the Latin cut costs a few. Text outside a cut falls back to the full font, added only when needed."""
+    wanted = sorted(set(unicodes))
+    stat = source.stat()
+    key = hashlib.sha256(f"{source}:{stat.st_size}:{stat.st_mtime_ns}:{wanted}".encode()).hexdigest()[:16]
+    target = Path(tempfile.gettempdir()) / "billflow-fonts" / f"{source.stem}-{label}-{key}.ttf"
+    if not target.exists():
+        from fontTools import subset
+
+        font = TTFont(str(source))
+        options = subset.Options(layout_features=["*"], name_IDs=["*"], glyph_names=True, notdef_outline=True)
+        options.drop_tables += ["FFTM"]
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(unicodes=wanted)
+        subsetter.subset(font)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(f".{os.getpid()}.tmp")
+        font.save(str(partial))
+        partial.replace(target)  # atomic: a concurrent worker sees the whole file or none
+    return target
+
+
+@cache
+def _latin() -> dict[str, Path]:
+    latin = [cp for start, end in _BLOCKS for cp in range(start, end + 1)]
+    return {style: _reduced(_package_fonts()[style], "latin", latin) for style in ("", "B")}
+
+
+@cache
+def _japanese_common() -> Path:
+    return _reduced(_package_fonts()["japanese"], "jis1", _jis_level1())
+
+
+@cache
+def _covers(path: Path) -> frozenset[int]:
+    return frozenset(TTFont(str(path), lazy=True).getBestCmap())
+
+
+def _add_fonts(pdf: FPDF, texts: Iterable[str]) -> None:
+    """The Latin cut always; the full DejaVu (Greek, Cyrillic, symbols) and IPAexGothic (Japanese) only as
+    fallbacks for the characters a document actually has outside it (parsing them costs more than the page)."""
+    for style, path in _latin().items():
+        pdf.add_font("DejaVu", style, str(path))
+    missing = {ord(ch) for text in texts for ch in text} - _covers(_latin()[""])
+    fallbacks = []
+    if missing & _covers(_package_fonts()[""]):
+        for style in ("", "B"):
+            pdf.add_font("DejaVuFull", style, str(_package_fonts()[style]))
+        fallbacks.append("DejaVuFull")
+        missing -= _covers(_package_fonts()[""])
+    # IPAex ships no bold cut: with exact_match=False the regular one stands in for bold text.
+    if missing & _covers(_japanese_common()):
+        pdf.add_font("IPAexJIS1", "", str(_japanese_common()))
+        fallbacks.append("IPAexJIS1")
+        missing -= _covers(_japanese_common())
+    if missing:  # rarer kanji (JIS level 2 and beyond), or glyphs no font has (fpdf2 then warns once)
+        pdf.add_font("IPAexGothic", "", str(_package_fonts()["japanese"]))
+        fallbacks.append("IPAexGothic")
+    if fallbacks:
+        pdf.set_fallback_fonts(fallbacks, exact_match=False)
+
+
+def _texts(doc: EInvoice, invoice_url: str | None) -> list[str]:
+    """Everything the page may print (every string of the document, its link; the labels are ASCII)."""
+    return [doc.model_dump_json(), invoice_url or ""]
+
+
+def _qty(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def _pct(value: Decimal) -> str:
+    return f"{value.normalize():f} %"
+
+
+def _address_lines(party: Party) -> list[str]:
+    address = party.address
+    city = " ".join(filter(None, (address.postcode, address.city)))
+    return [line for line in (address.line1, address.line2, city, address.country) if line]
+
+
+class _Pdf(FPDF):
+    footer_text = ""
+
+    # fpdf2 (2.8) switches to a fallback font inside a cell but then believes the cell's own font is still set
+    # in the page, so the next cell's glyph ids were drawn with the fallback (garbled text after a Japanese
+    # name). Re-selecting the font after every cell keeps the page and fpdf2 in step.
+    def cell(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = super().cell(*args, **kwargs)
+        self._reselect_font()
+        return result
+
+    def multi_cell(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = super().multi_cell(*args, **kwargs)
+        self._reselect_font()
+        return result
+
+    def _reselect_font(self) -> None:
+        if self._fallback_font_ids and self.font_family:
+            family, style, size = self.font_family, self.font_style, self.font_size_pt
+            self.font_family = ""
+            self.set_font(family, style, size)
+
+    def footer(self) -> None:
+        self.set_y(-14)
+        self.set_font("DejaVu", "", 7)
+        self.set_text_color(*_MUTED)
+        width = self.w - self.l_margin - self.r_margin
+        self.cell(width * 0.85, 4, self.footer_text)
+        self.cell(width * 0.15, 4, f"{self.page_no()}/{{nb}}", align="R")
+
+
+def render_document_pdf(doc: EInvoice, *, logo: Path | None = None, invoice_url: str | None = None) -> bytes:
+    """The PDF (PDF/A-3b-ready: embedded fonts, sRGB output intent) of one document."""
+    pdf = _Pdf(format="A4", enforce_compliance="PDFA_3B")
+    _add_fonts(pdf, _texts(doc, invoice_url))
+    title = _TITLES[doc.type_code]
+    pdf.set_title(f"{title.title()} {doc.number}")
+    pdf.set_author(doc.seller.name)
+    pdf.set_lang("en")
+    # The issue date fixes the creation date, so the same document always renders the same bytes.
+    pdf.set_creation_date(datetime.combine(doc.issue_date, time(12), tzinfo=UTC))
+    pdf.set_auto_page_break(auto=True, margin=22)
+    seller = doc.seller
+    pdf.footer_text = " · ".join(
+        filter(
+            None,
+            [
+                seller.name,
+                ", ".join(_address_lines(seller)),
+                seller.vat_id and f"VAT {seller.vat_id}",
+                seller.legal_registration_id,
+            ],
+        )
+    )
     pdf.add_page()
     width = pdf.w - pdf.l_margin - pdf.r_margin
+    pdf.set_text_color(*_INK)
 
-    pdf.set_font("Helvetica", "B", 18)
-    pdf.cell(width / 2, 10, _latin1(business_name))
-    pdf.set_font("Helvetica", "B", 22)
-    pdf.set_text_color(107, 114, 128)
-    pdf.cell(width / 2, 10, "INVOICE", align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_text_color(31, 41, 55)
-    pdf.set_font("Helvetica", "", 11)
-    pdf.cell(width / 2, 6, "")
-    pdf.cell(width / 2, 6, invoice.number, align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(8)
+    # Header: logo and seller on the left, the document's title and number on the right.
+    top = pdf.get_y()
+    left_x = pdf.l_margin
+    if logo is not None and logo.is_file():
+        pdf.image(str(logo), x=left_x, y=top, h=16)
+        pdf.set_xy(left_x, top + 18)
+    pdf.set_font("DejaVu", "B", 15)
+    pdf.cell(width * 0.6, 7, seller.trading_name or seller.name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("DejaVu", "", 8.5)
+    pdf.set_text_color(*_MUTED)
+    for text in [*_address_lines(seller), seller.email or ""]:
+        if text:
+            pdf.cell(width * 0.6, 4.2, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    after_seller = pdf.get_y()
+    pdf.set_xy(left_x + width * 0.55, top)
+    pdf.set_font("DejaVu", "B", 19)
+    pdf.cell(width * 0.45, 9, title, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_text_color(*_INK)
+    pdf.set_font("DejaVu", "", 10.5)
+    pdf.cell(width * 0.45, 6, doc.number, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_y(max(after_seller, pdf.get_y()) + 7)
 
-    pdf.set_font("Helvetica", "B", 10)
-    pdf.cell(width, 6, "Billed to", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 10)
-    pdf.cell(width, 5, _latin1(client.name), new_x="LMARGIN", new_y="NEXT")
-    pdf.cell(width, 5, _latin1(client.email), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    for label, value in (
-        ("Issue date", invoice.issue_date.isoformat()),
-        ("Due date", invoice.due_date.isoformat()),
-        ("Status", invoice.status.replace("_", " ").capitalize()),
-    ):
-        pdf.set_font("Helvetica", "B", 10)
-        pdf.cell(30, 5, label)
-        pdf.set_font("Helvetica", "", 10)
-        pdf.cell(width - 30, 5, value, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(6)
+    # Bill to (left) and the dates and references (right).
+    block_top = pdf.get_y()
+    pdf.set_font("DejaVu", "B", 8.5)
+    pdf.set_text_color(*_MUTED)
+    pdf.cell(width * 0.5, 5, "BILLED TO", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(*_INK)
+    pdf.set_font("DejaVu", "B", 10)
+    pdf.cell(width * 0.5, 5.2, doc.buyer.name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("DejaVu", "", 9)
+    buyer_lines = _address_lines(doc.buyer)
+    if doc.buyer.vat_id:
+        buyer_lines.append(f"VAT {doc.buyer.vat_id}")
+    if doc.buyer.email:
+        buyer_lines.append(doc.buyer.email)
+    for text in buyer_lines:
+        pdf.cell(width * 0.5, 4.6, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    after_buyer = pdf.get_y()
 
-    columns = (
-        ("Description", 0.46, "L"),
-        ("Qty", 0.1, "R"),
-        ("Unit price", 0.16, "R"),
-        ("Tax", 0.1, "R"),
-        ("Amount", 0.18, "R"),
-    )
-    pdf.set_font("Helvetica", "B", 9)
-    pdf.set_fill_color(243, 244, 246)
-    for title, share, align in columns:
-        pdf.cell(width * share, 8, title, align=align, fill=True)
-    pdf.ln()
-    pdf.set_font("Helvetica", "", 10)
-    for line in lines:
-        cells = (
-            _latin1(line.description)[:70],
-            format(Decimal(line.quantity).normalize(), "f"),
-            _amount(line.unit_price_minor, invoice.currency),
-            f"{Decimal(line.tax_rate_bp) / 100:g} %",
-            _amount(line.subtotal_minor, invoice.currency),
+    facts: list[tuple[str, str]] = [("Issue date", _day(doc.issue_date))]
+    if doc.due_date and doc.type_code is not DocumentType.credit_note:
+        facts.append(("Due date", _day(doc.due_date)))
+    if doc.period_start and doc.period_end:
+        facts.append(("Service period", f"{_day(doc.period_start)} \u2013 {_day(doc.period_end)}"))
+    elif doc.delivery_date:
+        facts.append(("Date of supply", _day(doc.delivery_date)))
+    if doc.buyer_reference:
+        facts.append(("Your reference", doc.buyer_reference))
+    for preceding in doc.preceding:
+        label = "Corrects invoice" if doc.type_code is DocumentType.credit_note else "Deposit invoice"
+        when = f" of {_day(preceding.issue_date)}" if preceding.issue_date else ""
+        facts.append((label, f"{preceding.number}{when}"))
+    pdf.set_y(block_top)
+    for label, value in facts:
+        pdf.set_x(left_x + width * 0.52)
+        pdf.set_font("DejaVu", "B", 8.5)
+        pdf.set_text_color(*_MUTED)
+        pdf.cell(width * 0.2, 5, label)
+        pdf.set_font("DejaVu", "", 9)
+        pdf.set_text_color(*_INK)
+        pdf.cell(width * 0.28, 5, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_y(max(after_buyer, pdf.get_y()) + 8)
+
+    money = lambda minor: format_money(minor, doc.currency)  # noqa: E731
+    pdf.set_draw_color(*_RULE)
+    pdf.set_font("DejaVu", "", 9)
+    with pdf.table(
+        col_widths=(50, 10, 17, 11, 18),
+        text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+        headings_style=_heading_style(pdf),
+        borders_layout="HORIZONTAL_LINES",
+        cell_fill_color=_HEAD,
+        cell_fill_mode=TableCellFillMode.NONE,
+        line_height=5.2,
+        padding=(1.6, 1.2),
+    ) as table:
+        table.row(["Description", "Qty", "Unit price", "VAT", "Amount"])
+        for line in doc.lines:
+            rate = _pct(line.rate) if line.category.has_rate else _CATEGORY_LABELS[line.category]
+            table.row(
+                [line.description, _qty(line.quantity), money(line.unit_price_minor), rate, money(line.net_minor)]
+            )
+    pdf.ln(5)
+
+    # Totals on the right; the VAT breakdown per category and rate beneath the lines on the left. The two
+    # columns are drawn side by side, so they start on a new page when they would not fit on this one.
+    needed = 8 + 6.2 * 5 + 4.6 * len(doc.tax_breakdown)
+    if pdf.get_y() + needed > pdf.h - pdf.b_margin:
+        pdf.add_page()
+    totals_top = pdf.get_y()
+    pdf.set_font("DejaVu", "B", 8.5)
+    pdf.set_text_color(*_MUTED)
+    pdf.cell(width * 0.5, 5, "VAT BREAKDOWN", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(*_INK)
+    pdf.set_font("DejaVu", "", 8.5)
+    for row in doc.tax_breakdown:
+        label = (
+            f"{_CATEGORY_LABELS[row.category]} {_pct(row.rate)}"
+            if row.category.has_rate
+            else _CATEGORY_LABELS[row.category]
         )
-        for value, (_, share, align) in zip(cells, columns, strict=True):
-            pdf.cell(width * share, 8, value, align=align, border="B")
-        pdf.ln()
-    pdf.ln(4)
+        pdf.cell(width * 0.2, 4.6, label)
+        pdf.cell(width * 0.15, 4.6, f"on {money(row.taxable_minor)}", align="R")
+        pdf.cell(width * 0.13, 4.6, money(row.tax_minor), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    after_breakdown = pdf.get_y()
+    pdf.set_y(totals_top)
+    totals: list[tuple[str, int, bool]] = [
+        ("Net amount", doc.line_total_minor, False),
+        ("VAT", doc.tax_total_minor, False),
+        ("Total", doc.grand_total_minor, True),
+    ]
+    if doc.prepaid_minor:
+        totals += [("Deposit paid", -doc.prepaid_minor, False), ("Amount due", doc.due_minor, True)]
+    elif doc.type_code is DocumentType.credit_note:
+        totals[-1] = ("Total credited", doc.grand_total_minor, True)
+    for label, minor, bold in totals:
+        pdf.set_x(left_x + width * 0.58)
+        pdf.set_font("DejaVu", "B" if bold else "", 10.5 if bold else 9.5)
+        pdf.cell(width * 0.2, 6.2, label)
+        pdf.cell(width * 0.22, 6.2, money(minor), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_y(max(after_breakdown, pdf.get_y()) + 6)
 
-    totals = [("Subtotal", invoice.subtotal_minor), ("Tax", invoice.tax_minor), ("Total", invoice.total_minor)]
-    if invoice.amount_paid_minor:
-        totals.append(("Paid", -invoice.amount_paid_minor))
-    totals.append(("Balance due", invoice.balance_minor))
-    for label, minor in totals:
-        bold = label in ("Total", "Balance due")
-        pdf.set_font("Helvetica", "B" if bold else "", 11 if bold else 10)
-        pdf.cell(width * 0.64, 7, "")
-        pdf.cell(width * 0.18, 7, label)
-        pdf.cell(width * 0.18, 7, _amount(minor, invoice.currency), align="R", new_x="LMARGIN", new_y="NEXT")
-    if invoice.memo:
-        pdf.ln(6)
-        pdf.set_font("Helvetica", "I", 9)
-        pdf.multi_cell(width, 5, _latin1(invoice.memo))
-    pdf.ln(10)
-    pdf.set_font("Helvetica", "", 9)
-    pdf.set_text_color(107, 114, 128)
-    pdf.multi_cell(width, 5, f"View and pay this invoice online: {invoice_url}")
+    notes = [row.exemption_reason for row in doc.tax_breakdown if row.exemption_reason] + doc.notes
+    if notes:
+        pdf.set_font("DejaVu", "", 8.5)
+        pdf.set_text_color(*_MUTED)
+        for note in notes:
+            pdf.multi_cell(width, 4.6, note, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(3)
+
+    if doc.type_code is not DocumentType.credit_note:
+        pdf.set_font("DejaVu", "B", 8.5)
+        pdf.set_text_color(*_MUTED)
+        pdf.cell(width, 5, "PAYMENT", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_text_color(*_INK)
+        pdf.set_font("DejaVu", "", 9)
+        if doc.payment_terms:
+            pdf.multi_cell(width, 4.8, doc.payment_terms, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        for means in doc.payment_means:
+            if means.iban:
+                parts = [f"Bank transfer to IBAN {_iban(means.iban)}", means.bic and f"BIC {means.bic}"]
+                if means.remittance:
+                    parts.append(f"reference {means.remittance}")
+                pdf.multi_cell(width, 4.8, ", ".join(filter(None, parts)), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        if invoice_url:
+            pdf.set_text_color(*_MUTED)
+            pdf.multi_cell(width, 4.8, f"View and pay online: {invoice_url}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     return bytes(pdf.output())
 
 
-async def render_invoice_pdf_for(session: AsyncSession, *, invoice: Invoice, settings: Settings) -> bytes:
-    """Load the client and lines, then render."""
-    assert invoice.id is not None
-    client = await clients_repo.get_client(session, client_id=invoice.client_id)
-    assert client is not None
-    lines = await invoices_repo.get_lines(session, invoice_id=invoice.id)
-    base = settings.public_base_url.rstrip("/")
-    return render_invoice_pdf(
-        invoice=invoice,
-        client=client,
-        lines=lines,
-        business_name=settings.business_name,
-        invoice_url=f"{base}/i/{invoice.public_token}",
-    )
+def _heading_style(pdf: FPDF):  # type: ignore[no-untyped-def]
+    from fpdf.fonts import FontFace
+
+    return FontFace(family="DejaVu", emphasis="BOLD", size_pt=8.5, color=_MUTED, fill_color=_HEAD)
+
+
+def _day(value: date) -> str:
+    return value.isoformat()
+
+
+def _iban(iban: str) -> str:
+    compact = iban.replace(" ", "")
+    return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))

@@ -8,6 +8,9 @@ from models.calcom_bookings import CalcomBooking, CalcomDelivery
 from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
 from models.clients import Client
+from models.collections import ClientAnswer, ReferenceRate
+from models.credit_notes import CreditNote, CreditNoteCounter, CreditNoteLine
+from models.einvoice import RenderedDocument
 from models.email_messages import EmailMessage
 from models.integrations import Integration
 from models.invoices import Invoice, InvoiceCounter, InvoiceLine
@@ -27,7 +30,11 @@ __all__ = [
     "CalcomDelivery",
     "CheckoutSession",
     "Client",
+    "ClientAnswer",
     "ClientSettings",
+    "CreditNote",
+    "CreditNoteCounter",
+    "CreditNoteLine",
     "EmailMessage",
     "Integration",
     "Invoice",
@@ -35,6 +42,8 @@ __all__ = [
     "InvoiceLine",
     "LoginAttempt",
     "Payment",
+    "ReferenceRate",
+    "RenderedDocument",
     "ServiceCatalogEntry",
     "StaffToken",
     "StaffUser",

@@ -252,8 +252,51 @@ async def count_emails(db: Database, since: datetime) -> int:
         return int((await session.exec(query)).one())
 
 
-async def run_demo(settings: Settings, *, keep_running: bool, ui_port: int = 8233) -> None:
-    async with DevStack(settings, ui_port=ui_port) as stack:
+# A seller profile for the demo's documents where the environment sets none, so they are valid Factur-X
+# (EN 16931 needs the seller's address, country and VAT id); a real business sets BILLFLOW_BUSINESS_*.
+DEMO_BUSINESS = {
+    "business_legal_name": "billflow demo studio GmbH",
+    "business_address_line1": "Torstraße 5",
+    "business_postcode": "10119",
+    "business_city": "Berlin",
+    "business_country": "DE",
+    "business_vat_id": "DE123456789",
+    "business_iban": "DE89370400440532013000",
+    "business_bic": "COBADEFFXXX",
+    "business_phone": "+49 30 1234567",
+}
+
+
+def with_demo_business(settings: Settings) -> Settings:
+    return settings.model_copy(update={k: v for k, v in DEMO_BUSINESS.items() if getattr(settings, k, None) is None})
+
+
+async def check_documents(db: Database, settings: Settings, numbers: list[str]) -> tuple[int, list[str]]:
+    """Validate each demo invoice's Factur-X file (the stored one its issue email carried) against the EN 16931
+    XSD and Schematron: the count of valid files, and the fatal findings of the others."""
+    from facturx import get_xml_from_pdf
+
+    from billflow.einvoice.validation import validate_cii
+    from billflow.services import document_files
+    from models.einvoice import FileKind
+
+    valid, findings = 0, []
+    for number in numbers:
+        pdf = await document_files.invoice_file(db, settings, number=number, kind=FileKind.pdf)
+        _, xml = get_xml_from_pdf(pdf.content, check_xsd=False)
+        report = await asyncio.to_thread(validate_cii, xml) if xml else None
+        if report is not None and report.ok:
+            valid += 1
+        else:
+            findings.append(f"{number}: " + ("; ".join(report.fatal) if report else "no embedded XML"))
+    return valid, findings
+
+
+async def run_demo(
+    settings: Settings, *, keep_running: bool, ui_port: int = 8233, use_running_temporal: bool = False
+) -> None:
+    settings = with_demo_business(settings)
+    async with DevStack(settings, ui_port=ui_port, use_running_temporal=use_running_temporal) as stack:
         demo = Demo(stack)
         began = datetime.now(UTC)
         run_id = began.strftime("%Y%m%d-%H%M%S")
@@ -294,6 +337,12 @@ async def run_demo(settings: Settings, *, keep_running: bool, ui_port: int = 823
             console.print(f"[red]The demo did not finish within {TIME_LIMIT}s.[/]")
             raise SystemExit(1)
         scripts.result()
+        numbers = [story.state.number for story in cast if story.state]
+        valid, findings = await check_documents(demo.db, settings, numbers)
+        verdict = "[green]0 fatal EN 16931 rules[/]" if not findings else "[red]fatal findings:[/]"
+        console.print(f"\nFactur-X: {valid}/{len(numbers)} invoice PDFs carry valid EN 16931 XML, {verdict}")
+        for finding in findings:
+            console.print(f"[red]  {finding}[/]")
         console.print(
             "\n[bold green]All four invoices reached their end state.[/]\n"
             f"  Inspect one:      billflow invoice show {cast[0].state.number if cast[0].state else ''}\n"

@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, EmailStr, Field
 
 from billflow.db import Database
-from billflow.repositories import clients as clients_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.services.clients import ClientNotFound
+from billflow.services.clients import require_client
 from models.workflow_io import TimeZoneName
 
 
@@ -24,12 +23,14 @@ class ContactChange(BaseModel):
     timezone: TimeZoneName
 
 
-async def change_contact(db: Database, external_id: str, change: ContactChange, *, actor: str) -> list[str]:
-    """Apply the change in one transaction with its timeline event; returns what changed (empty: nothing)."""
+async def change_contact(
+    db: Database, external_id: str, change: ContactChange, *, actor: str, source: str | None = None
+) -> list[str]:
+    """Apply the change in one transaction with its timeline event; returns what changed (empty: nothing).
+    `source` is needed only when several sources use the external id (AmbiguousClient otherwise)."""
     async with db.session() as session:
-        client = await clients_repo.get_client(session, external_id=external_id)
-        if client is None or client.id is None:
-            raise ClientNotFound(f"no client with external id {external_id!r}")
+        client = await require_client(session, external_id, source=source)
+        assert client.id is not None
         changed = []
         for field in ("name", "email", "timezone"):
             before, after = getattr(client, field), str(getattr(change, field))

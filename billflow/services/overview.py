@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from pydantic import BaseModel
 
 from billflow.db import Database
+from billflow.reporting import today_in
 from billflow.repositories import attention
 from billflow.services import reports
 
@@ -52,20 +53,21 @@ def _month_ends(today: date, count: int) -> list[date]:
     return [*reversed(ends), today]
 
 
-async def _dso_at(db: Database, end: date) -> list[DsoPoint]:
+async def _dso_at(db: Database, end: date, zone: str) -> list[DsoPoint]:
     async with db.session() as session:
-        dso = await reports.days_sales_outstanding(session, as_of=end)
+        dso = await reports.days_sales_outstanding(session, as_of=end, zone=zone)
     return [DsoPoint(as_of=end, currency=r.currency, dso_days=r.dso_days) for r in dso.rows]
 
 
-async def overview(db: Database, *, today: date | None = None) -> Overview:
-    day = today or reports.today_utc()
+async def overview(db: Database, *, today: date | None = None, zone: str = "UTC") -> Overview:
+    """Days are the business's reporting days (BILLFLOW_REPORTING_TIMEZONE), as in every report."""
+    day = today or today_in(zone)
     # The month-end DSO points are independent queries: run side by side, each on its own connection.
-    trend_points = asyncio.gather(*(_dso_at(db, end) for end in _month_ends(day, 6)))
+    trend_points = asyncio.gather(*(_dso_at(db, end, zone) for end in _month_ends(day, 6)))
     async with db.session() as session:
-        summary = await reports.dashboard(session, today=day, limit=10)
-        months = await reports.cash_collected(session, grain=reports.Grain.month, end=day)
-        days = await reports.cash_collected(session, grain=reports.Grain.day, end=day)
+        summary = await reports.dashboard(session, today=day, limit=10, zone=zone)
+        months = await reports.cash_collected(session, grain=reports.Grain.month, end=day, time_zone=zone)
+        days = await reports.cash_collected(session, grain=reports.Grain.day, end=day, time_zone=zone)
         failed = await attention.failed_emails(session, since=datetime.now(UTC) - timedelta(days=14))
         bounced = await attention.bounced_clients(session)
     trend = [point for points in await trend_points for point in points]

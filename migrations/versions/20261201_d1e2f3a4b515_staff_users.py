@@ -2,7 +2,7 @@
 invoice list's keyset indexes
 
 Revision ID: d1e2f3a4b515
-Revises: a3f1c2d4e5b6
+Revises: e1f2a3b4c516
 Create Date: 2026-12-01 20:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "d1e2f3a4b515"
-down_revision: str | None = "a3f1c2d4e5b6"
+down_revision: str | None = "e1f2a3b4c516"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

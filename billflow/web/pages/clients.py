@@ -124,7 +124,7 @@ async def change_contact(
         return await _detail(
             request, db, user, external_id, status_code=422, errors={f"contact.{field}": problem["msg"]}, values=values
         )
-    except clients_service.ClientNotFound as err:
+    except (clients_service.ClientNotFound, clients_service.AmbiguousClient) as err:
         return render(request, "not_found.html", status_code=404, user=user, message=str(err))
     flash(request, "Contact saved: " + "; ".join(changed) if changed else "Nothing changed.")
     return redirect(f"/app/clients/{external_id}")

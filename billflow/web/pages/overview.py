@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from billflow.services import overview as overview_service
-from billflow.web.deps import DatabaseDep
+from billflow.web.deps import DatabaseDep, SettingsDep
 from billflow.web.pages import charts
 from billflow.web.pages.rendering import render
 from billflow.web.sessions import ViewerUser
@@ -15,8 +15,8 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 
 
 @router.get("", response_class=HTMLResponse)
-async def overview(request: Request, db: DatabaseDep, user: ViewerUser) -> HTMLResponse:
-    data = await overview_service.overview(db)
+async def overview(request: Request, db: DatabaseDep, settings: SettingsDep, user: ViewerUser) -> HTMLResponse:
+    data = await overview_service.overview(db, zone=settings.reporting_timezone)
     return render(
         request,
         "overview.html",

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from billflow.services import reports
-from billflow.web.deps import DatabaseDep
+from billflow.web.deps import DatabaseDep, SettingsDep
 from billflow.web.pages import charts, forms
 from billflow.web.pages.rendering import render
 from billflow.web.sessions import ViewerUser
@@ -54,18 +54,19 @@ class Params:
         return None
 
 
-async def _report(db: DatabaseDep, p: Params) -> reports.Report:
+async def _report(db: DatabaseDep, p: Params, zone: str) -> reports.Report:
+    """Days are the business's reporting days (BILLFLOW_REPORTING_TIMEZONE), as in the API and the CLI."""
     kind = p.values["kind"]
     async with db.session() as session:
         if kind == "aging":
-            return await reports.aging(session, as_of=p.as_of)
+            return await reports.aging(session, as_of=p.as_of, zone=zone)
         if kind == "cash":
-            return await reports.cash_collected(session, grain=p.grain, start=p.start, end=p.end)
+            return await reports.cash_collected(session, grain=p.grain, start=p.start, end=p.end, time_zone=zone)
         if kind == "dso":
-            return await reports.days_sales_outstanding(session, as_of=p.as_of)
+            return await reports.days_sales_outstanding(session, as_of=p.as_of, zone=zone)
         if kind == "top-overdue":
-            return await reports.top_overdue_clients(session, as_of=p.as_of, limit=20)
-        return await reports.reminder_effectiveness(session, start=p.start, end=p.end)
+            return await reports.top_overdue_clients(session, as_of=p.as_of, limit=20, zone=zone)
+        return await reports.reminder_effectiveness(session, start=p.start, end=p.end, zone=zone)
 
 
 def _chart(report: reports.Report) -> str | None:
@@ -110,6 +111,7 @@ def _table(report: reports.Report) -> tuple[list[str], list[list[Any]]]:
 async def reports_page(
     request: Request,
     db: DatabaseDep,
+    settings: SettingsDep,
     user: ViewerUser,
     kind: Q = "aging",
     as_of: Q = "",
@@ -121,7 +123,7 @@ async def reports_page(
     report = None
     if not p.errors:
         try:
-            report = await _report(db, p)
+            report = await _report(db, p, settings.reporting_timezone)
         except ValueError as err:
             p.errors["start"] = str(err)
     columns, rows = _table(report) if report is not None else ([], [])
@@ -146,6 +148,7 @@ async def reports_page(
 @router.get("/{kind}.csv")
 async def report_csv(
     db: DatabaseDep,
+    settings: SettingsDep,
     user: ViewerUser,
     kind: Annotated[str, Path(max_length=20)],
     as_of: Q = "",
@@ -157,7 +160,7 @@ async def report_csv(
     if p.errors:
         return Response("; ".join(f"{k}: {v}" for k, v in p.errors.items()), status_code=422, media_type="text/plain")
     try:
-        report = await _report(db, p)
+        report = await _report(db, p, settings.reporting_timezone)
     except ValueError as err:
         return Response(f"start: {err}", status_code=422, media_type="text/plain")
     return Response(

@@ -1,0 +1,77 @@
+"""The worker's emails carry the client's document format, and each document is rendered once however many
+emails carry it (today's issue email and every reminder used to render the PDF again)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities.email import EmailActivities
+from billflow.config import Settings
+from billflow.db import Database
+from billflow.einvoice.validation import validate_ubl
+from billflow.email import build_email_sender
+from billflow.repositories import clients as clients_repo
+from billflow.services import document_files
+from billflow.services.invoice_runs import start_invoice
+from models.enums import EmailKind
+from models.workflow_io import SendEmailInput
+from tests.einvoice.test_document_files import BUSINESS
+from tests.factories import make_booking, make_client
+from tests.standins.fixtures import load_invoice, running_worker, wait_until
+from tests.standins.sendgrid_api import SendGridStandIn
+from workflows.invoice import InvoiceWorkflow
+
+
+async def test_issue_email_carries_peppol_ubl_and_the_pdf_is_rendered_once(
+    time_env: WorkflowEnvironment,
+    db: Database,
+    sendgrid_settings: Settings,
+    sendgrid_api: tuple[SendGridStandIn, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    standin, _ = sendgrid_api
+    settings = sendgrid_settings.model_copy(update=BUSINESS)
+    rendered: list[str] = []
+    real = document_files.render_file
+
+    def counting(doc, kind, **kwargs):  # type: ignore[no-untyped-def]
+        rendered.append(kind.value)
+        return real(doc, kind, **kwargs)
+
+    monkeypatch.setattr(document_files, "render_file", counting)
+    client = make_client()
+    async with db.session() as session:  # a client known before its first booking, set to receive Peppol UBL
+        client_id = await clients_repo.upsert_client(session, client=client)
+        row = await clients_repo.get_client(session, client_id=client_id)
+        assert row is not None
+        row.einvoice_format = "peppol"
+        session.add(row)
+    async with running_worker(time_env.client, db, settings) as worker:
+        handle = await start_invoice(
+            time_env.client, make_booking(client=client, currency="EUR"), task_queue=worker.task_queue
+        )
+
+        async def issued() -> bool:
+            state = await handle.query(InvoiceWorkflow.status)
+            return state is not None and state.issued_email_sent
+
+        await wait_until(issued, timeout=30)
+        state = await handle.query(InvoiceWorkflow.status)
+        assert state is not None
+        invoice = await load_invoice(db, state.invoice_id)
+    activities = EmailActivities(db, build_email_sender(settings), settings)
+    for step in (1, 2, 3):
+        await activities.send_invoice_email(
+            SendEmailInput(invoice_id=invoice.id or 0, kind=EmailKind.reminder, idempotency_key=f"{invoice.id}:r{step}")
+        )
+    issue, *reminders = standin.mails
+    files = {a["filename"]: base64.b64decode(a["content"]) for a in issue["attachments"]}
+    assert sorted(files) == [f"{invoice.number}.pdf", f"{invoice.number}.peppol.xml"]
+    assert validate_ubl(files[f"{invoice.number}.peppol.xml"]).fatal == []
+    assert [[a["filename"] for a in mail["attachments"]] for mail in reminders] == [[f"{invoice.number}.pdf"]] * 3
+    pdfs = {files[f"{invoice.number}.pdf"]} | {base64.b64decode(m["attachments"][0]["content"]) for m in reminders}
+    assert len(pdfs) == 1  # the same stored bytes in every email
+    assert sorted(rendered) == ["pdf", "peppol"]  # four emails, each file rendered once
