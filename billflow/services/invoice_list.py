@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from billflow.db import Database
 from billflow.repositories import invoice_search
+from billflow.repositories import invoices as invoices_repo
 from billflow.repositories.invoices import InvoiceFilter
 from billflow.services import clients as clients_service
 from billflow.services import invoice_runs
@@ -84,3 +85,19 @@ async def create_by_hand(
             return state
         await asyncio.sleep(0.1)
     return None
+
+
+class InvoiceLinks(BaseModel):
+    """Where the staff app links from an invoice: the client's record and the page the client sees."""
+
+    client_external_id: str
+    public_path: str  # /i/{token}: the invoice as the client sees it (its PDF at /pdf below it)
+
+
+async def links(db: Database, *, number: str) -> InvoiceLinks | None:
+    async with db.session() as session:
+        found = await invoices_repo.get_invoice_with_client(session, number=number)
+    if found is None:
+        return None
+    invoice, client = found
+    return InvoiceLinks(client_external_id=client.external_id, public_path=f"/i/{invoice.public_token}")

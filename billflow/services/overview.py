@@ -3,6 +3,7 @@ today. Figures come from billflow.services.reports (the same numbers as the API 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel
@@ -52,19 +53,24 @@ def _month_ends(today: date, count: int) -> list[date]:
     return [*reversed(ends), today]
 
 
+async def _dso_at(db: Database, end: date, zone: str) -> list[DsoPoint]:
+    async with db.session() as session:
+        dso = await reports.days_sales_outstanding(session, as_of=end, zone=zone)
+    return [DsoPoint(as_of=end, currency=r.currency, dso_days=r.dso_days) for r in dso.rows]
+
+
 async def overview(db: Database, *, today: date | None = None, zone: str = "UTC") -> Overview:
     """Days are the business's reporting days (BILLFLOW_REPORTING_TIMEZONE), as in every report."""
     day = today or today_in(zone)
+    # The month-end DSO points are independent queries: run side by side, each on its own connection.
+    trend_points = asyncio.gather(*(_dso_at(db, end, zone) for end in _month_ends(day, 6)))
     async with db.session() as session:
         summary = await reports.dashboard(session, today=day, limit=10, zone=zone)
         months = await reports.cash_collected(session, grain=reports.Grain.month, end=day, time_zone=zone)
         days = await reports.cash_collected(session, grain=reports.Grain.day, end=day, time_zone=zone)
-        trend = []
-        for end in _month_ends(day, 6):
-            dso = await reports.days_sales_outstanding(session, as_of=end, zone=zone)
-            trend += [DsoPoint(as_of=end, currency=r.currency, dso_days=r.dso_days) for r in dso.rows]
         failed = await attention.failed_emails(session, since=datetime.now(UTC) - timedelta(days=14))
         bounced = await attention.bounced_clients(session)
+    trend = [point for points in await trend_points for point in points]
     return Overview(
         today=day,
         dashboard=summary,

@@ -332,6 +332,6 @@ async def change_role(db: Database, *, user_id: int, role: ApiRole | None = None
             user.role = role.value
         if disable:
             user.disabled_at = utcnow()
-        user.session_epoch += 1  # the new role applies from the next sign-in; disabled sessions end now
+            user.session_epoch += 1  # every session of a disabled user ends now (a new role applies at once anyway)
         session.add(user)
         return UserOut.of(user)

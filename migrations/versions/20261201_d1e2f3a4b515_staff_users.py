@@ -1,4 +1,5 @@
-"""staff users: accounts of the staff app, their one-time link tokens, and login attempts for throttling
+"""staff users: accounts of the staff app, their one-time link tokens, login attempts for throttling; the
+invoice list's keyset indexes
 
 Revision ID: d1e2f3a4b515
 Revises: e1f2a3b4c516
@@ -57,9 +58,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_login_attempts_email_at", "login_attempts", ["email", "at"], unique=False)
     op.create_index("ix_login_attempts_address_at", "login_attempts", ["address", "at"], unique=False)
+    op.create_index("ix_invoices_due_date_id", "invoices", ["due_date", "id"], unique=False)
+    op.create_index("ix_invoices_total_id", "invoices", ["total_minor", "id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_invoices_total_id", table_name="invoices")
+    op.drop_index("ix_invoices_due_date_id", table_name="invoices")
     op.drop_index("ix_login_attempts_address_at", table_name="login_attempts")
     op.drop_index("ix_login_attempts_email_at", table_name="login_attempts")
     op.drop_table("login_attempts")

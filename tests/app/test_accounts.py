@@ -202,3 +202,19 @@ async def test_the_last_admin_cannot_be_demoted(web_app: FastAPI, db: Database) 
         await users.change_role(db, user_id=other.id, disable=True)
     with pytest.raises(users.LastAdmin):
         await users.change_role(db, user_id=admin.id, role=ApiRole.staff)
+
+
+async def test_a_disabled_user_is_signed_out_at_once_and_a_role_change_applies_at_once(
+    web_app: FastAPI, db: Database
+) -> None:
+    user = await make_user(db, ApiRole.staff)
+    async with browserless(web_app) as client:
+        await sign_in(client, user.email)
+        assert "· staff<" in (await client.get("/app/invoices")).text
+        await users.change_role(db, user_id=user.id, role=ApiRole.viewer)
+        page = await client.get("/app/invoices")
+        assert page.status_code == 200 and "· viewer<" in page.text and "New invoice" not in page.text
+        await users.change_role(db, user_id=user.id, disable=True)
+        assert (await client.get("/app/invoices")).status_code == 303
+    async with browserless(web_app) as again:
+        assert (await sign_in(again, user.email)).status_code == 401

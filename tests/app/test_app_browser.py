@@ -261,3 +261,24 @@ async def test_sign_in_page(page: Page, live_server: str) -> None:
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.locator("[data-testid=login-error]")).to_contain_text("wrong email address or password")
     await shoot(page, "login")
+
+
+async def test_signing_in_and_acting_work_from_the_keyboard(
+    page: Page, live_server: str, db: Database, time_env: WorkflowEnvironment, worker: Worker, api_settings: Settings
+) -> None:
+    number = await overdue_invoice(db, time_env, api_settings)
+    staff = await make_user(db, ApiRole.staff)
+    await page.goto(f"{live_server}/app/login?next=/app/invoices/{number}")
+    await expect(page.get_by_label("Email address")).to_be_focused()  # autofocus: typing goes there
+    await page.keyboard.type(staff.email)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name=number)).to_be_visible()
+    await page.locator("#act-pause summary").focus()
+    await page.keyboard.press("Enter")  # opens the disclosure
+    await page.get_by_label(f"Yes, pause reminders for {number}").focus()
+    await page.keyboard.press("Space")
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".note.ok")).to_contain_text(f"{number}: Reminders paused")

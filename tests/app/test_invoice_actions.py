@@ -53,7 +53,11 @@ async def test_extend_resend_void_and_write_off_from_the_page(
     first, second = await _issued(time_env, db, api_settings), await _issued(time_env, db, api_settings)
     async with browserless(app) as http:
         await sign_in(http, (await make_user(db, ApiRole.staff)).email)
-        before = _due((await http.get(f"/app/invoices/{first}")).text)
+        shown = (await http.get(f"/app/invoices/{first}")).text
+        before = _due(shown)
+        public = re.search(r'href="(/i/[^"]+)"[^>]*data-testid="client-view"', shown)
+        assert public and (await http.get(public.group(1))).status_code == 200  # the page the client sees
+        assert 'href="/app/clients/client-' in shown
 
         unconfirmed = await _act(http, first, "extend", {"due_date": str(before + timedelta(days=7))})
         assert unconfirmed.status_code == 422 and 'data-error-for="extend.confirm"' in unconfirmed.text

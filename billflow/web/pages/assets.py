@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 router = APIRouter(prefix="/app/static", include_in_schema=False)
 
 OWN = Path(__file__).resolve().parents[2] / "static" / "app"
-TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 CACHE = "public, max-age=3600"
 
 

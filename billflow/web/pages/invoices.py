@@ -151,6 +151,7 @@ async def _detail(
     return render(
         request,
         "invoice.html",
+        links=await invoice_list.links(db, number=number),
         status_code=status_code,
         user=user,
         invoice=invoice,
