@@ -22,7 +22,7 @@ from models.workflow_io import LineIn
 SELLER = Party(
     name="Atelier Łódź GmbH",
     address=Address(line1="Hauptstraße 1", postcode="10115", city="Berlin", country="DE"),
-    vat_id="DE123456789",
+    vat_id="DE136695976",
     email="billing@atelier.example",
     phone="+49 30 1234567",
     contact_name="Zoë Kowalczyk",
