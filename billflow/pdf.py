@@ -2,13 +2,15 @@
 
 Unicode throughout: DejaVu Sans (shipped in matplotlib's wheel) prints Latin, Greek, Cyrillic and the currency
 signs (€, £, ¥); IPAexGothic (shipped in japanize-matplotlib's wheel) is the fallback for Japanese names. Both
-are subset-embedded, as PDF/A requires. The same document always renders the same bytes.
+are subset-embedded, as PDF/A requires. Rendered files are stored and served as they are
+(billflow.services.document_files), so a document's file never changes once made.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import tempfile
 from collections.abc import Iterable
@@ -38,6 +40,8 @@ _CATEGORY_LABELS = {
     TaxCategory.export: "Export",
     TaxCategory.not_subject: "Not subject to VAT",
 }
+log = logging.getLogger(__name__)
+
 _INK = (31, 41, 55)
 _MUTED = (107, 114, 128)
 _RULE = (229, 231, 235)
@@ -88,20 +92,30 @@ def _reduced(source: Path, label: str, unicodes: Iterable[int]) -> Path:
     stat = source.stat()
     key = hashlib.sha256(f"{source}:{stat.st_size}:{stat.st_mtime_ns}:{wanted}".encode()).hexdigest()[:16]
     target = Path(tempfile.gettempdir()) / "billflow-fonts" / f"{source.stem}-{label}-{key}.ttf"
-    if not target.exists():
-        from fontTools import subset
-
-        font = TTFont(str(source))
-        options = subset.Options(layout_features=["*"], name_IDs=["*"], glyph_names=True, notdef_outline=True)
-        options.drop_tables += ["FFTM"]
-        subsetter = subset.Subsetter(options)
-        subsetter.populate(unicodes=wanted)
-        subsetter.subset(font)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(f".{os.getpid()}.tmp")
-        font.save(str(partial))
-        partial.replace(target)  # atomic: a concurrent worker sees the whole file or none
+    if target.exists():
+        return target
+    try:
+        _write_cut(source, target, wanted)
+    except OSError as err:  # a read-only temp dir: the full font works, only slower
+        log.warning("cannot cache the font cut %s (%s); using the full font", target, err)
+        return source
     return target
+
+
+def _write_cut(source: Path, target: Path, wanted: list[int]) -> None:
+    """Subset `source` to `wanted` and write it to `target` atomically."""
+    from fontTools import subset
+
+    font = TTFont(str(source))
+    options = subset.Options(layout_features=["*"], name_IDs=["*"], glyph_names=True, notdef_outline=True)
+    options.drop_tables += ["FFTM"]
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=wanted)
+    subsetter.subset(font)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(f".{os.getpid()}.tmp")
+    font.save(str(partial))
+    partial.replace(target)  # atomic: a concurrent worker sees the whole file or none
 
 
 @cache
@@ -202,7 +216,7 @@ def render_document_pdf(doc: EInvoice, *, logo: Path | None = None, invoice_url:
     pdf.set_title(f"{title.title()} {doc.number}")
     pdf.set_author(doc.seller.name)
     pdf.set_lang("en")
-    # The issue date fixes the creation date, so the same document always renders the same bytes.
+    # The document's date, not the rendering's, is its creation date.
     pdf.set_creation_date(datetime.combine(doc.issue_date, time(12), tzinfo=UTC))
     pdf.set_auto_page_break(auto=True, margin=22)
     seller = doc.seller
