@@ -143,7 +143,7 @@ def test_totals_never_split_across_pages(count: int) -> None:
 
 
 def test_a_read_only_temp_dir_falls_back_to_the_full_fonts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import billflow.pdf as pdf_module
+    import billflow.pdf_fonts as pdf_module
 
     blocked = tmp_path / "no-write"
     blocked.mkdir()
