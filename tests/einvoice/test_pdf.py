@@ -90,6 +90,9 @@ def test_factur_x_pdf_carries_the_valid_cii_and_declares_pdf_a_3(kind: str) -> N
     metadata = PdfReader(io.BytesIO(pdf)).trailer["/Root"]["/Metadata"].get_object().get_data()
     assert b"<pdfaid:part>3</pdfaid:part>" in metadata and b"<pdfaid:conformance>B</pdfaid:conformance>" in metadata
     assert b"/OutputIntents" in pdf
+    root = PdfReader(io.BytesIO(pdf)).trailer["/Root"]
+    (spec,) = [ref.get_object() for ref in root["/AF"]]  # PDF/A-3 associated file, declared as the data
+    assert spec["/F"] == "factur-x.xml" and spec["/AFRelationship"] == "/Data"
 
 
 def test_credit_note_and_deposit_titles_and_references_print() -> None:
