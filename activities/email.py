@@ -46,7 +46,12 @@ class EmailActivities:
         async with self._db.session() as session:
             message = await messages_repo.get_message(session, idempotency_key=data.idempotency_key)
             if message is None:
-                message = await messages_repo.claim_message(session, message=await self._render(session, data))
+                # Claimed in a transaction of its own, so the row is visible (staff resends, the timeline) while
+                # the attachments render below; attempts stays 0 until the hand-over is decided.
+                await messages_repo.claim_message(session, message=await self._render(session, data))
+        async with self._db.session() as session:
+            message = await messages_repo.get_message(session, idempotency_key=data.idempotency_key, for_update=True)
+            assert message is not None
             if message.status in _DELIVERED or message.status == MessageStatus.unknown:
                 assert message.id is not None
                 return SentEmail(
