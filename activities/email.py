@@ -66,10 +66,13 @@ class EmailActivities:
                 session.add(message)
                 assert message.id is not None
                 return SentEmail(message_id=message.id, provider_message_id=None, already_sent=False)
+            # The attachments first: the row's updated_at, stamped next, is the hand-over instant the
+            # unsettled-email sweep compares with the provider's events, so no rendering may come between.
+            attachments = await self._invoice_files(session, data.invoice_id, kind=data.kind.value)
             message.status = MessageStatus.claimed  # a failed attempt's row is handed over again
             message.attempts += 1
+            message.updated_at = datetime.now(UTC)
             session.add(message)
-            attachments = await self._invoice_files(session, data.invoice_id, kind=data.kind.value)
         assert message.id is not None
         return await self._hand_over(message, data.invoice_id, attachments)
 
@@ -96,6 +99,12 @@ class EmailActivities:
                     break
                 message = batch[0]
                 checked += 1
+                # Rendered before updated_at is stamped (the hand-over instant the next sweep compares with).
+                attachments = (
+                    await self._invoice_files(session, message.invoice_id, kind=message.kind)
+                    if message.invoice_id
+                    else []
+                )
                 message.status = MessageStatus.claimed
                 message.attempts += 1
                 message.error = "re-sent: the provider never confirmed an earlier hand-over"
@@ -112,11 +121,6 @@ class EmailActivities:
                         data={"message_id": message.id, "attempt": message.attempts},
                         key=f"email:{message.id}:resent:{message.attempts}",
                     )
-                attachments = (
-                    await self._invoice_files(session, message.invoice_id, kind=message.kind)
-                    if message.invoice_id
-                    else []
-                )
             if activity.in_activity():
                 activity.heartbeat(checked)
             log.warning("email %s (%s): no provider event after hand-over, re-sending", message.id, message.kind)
