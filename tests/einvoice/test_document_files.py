@@ -28,20 +28,8 @@ from models.api_keys import ApiRole
 from models.einvoice import DocumentFormat, FileKind
 from models.invoices import Invoice
 from models.workflow_io import LineIn
+from tests.einvoice.documents import BUSINESS
 from tests.factories import make_booking, make_client
-
-BUSINESS = {
-    "business_name": "Studio Łąka",
-    "business_legal_name": "Studio Łąka GmbH",
-    "business_address_line1": "Torstraße 5",
-    "business_postcode": "10119",
-    "business_city": "Berlin",
-    "business_country": "DE",
-    "business_vat_id": "DE123456789",
-    "business_iban": "DE89 3704 0044 0532 0130 00",
-    "business_bic": "COBADEFFXXX",
-    "business_phone": "+49 30 1234567",
-}
 
 
 @pytest.fixture
