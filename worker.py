@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -21,6 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities import schedule as schedule_activities
 from activities.email import EmailActivities
+from activities.interest import InterestActivities
 from activities.invoices import InvoiceActivities
 from activities.payments import PaymentActivities
 from activities.subscriptions import SubscriptionActivities
@@ -28,6 +27,7 @@ from billflow.config import PaymentBackend, Settings, get_settings
 from billflow.db import Database, resolve_database_url
 from billflow.email import build_email_sender
 from billflow.payments import build_payment_provider
+from billflow.process import exit_now  # also imported as worker.exit_now
 from billflow.runs.schedules import ensure_schedules
 from billflow.worker_telemetry import TelemetryInterceptor
 from workflows.email_reconcile import EmailReconcileWorkflow
@@ -41,9 +41,10 @@ WORKFLOWS: Sequence[type] = (InvoiceWorkflow, SubscriptionWorkflow, StripeReconc
 
 
 def build_activities(db: Database, settings: Settings) -> list[Any]:
-    invoices = InvoiceActivities(db)
+    invoices = InvoiceActivities(db, settings)
     payments = PaymentActivities(db, build_payment_provider(settings))
     email = EmailActivities(db, build_email_sender(settings), settings)
+    interest = InterestActivities(db)
     return [
         invoices.record_invoice,
         invoices.record_payment,
@@ -53,6 +54,7 @@ def build_activities(db: Database, settings: Settings) -> list[Any]:
         email.resend_unsettled_emails,
         schedule_activities.plan_reminders,
         schedule_activities.compute_extended_due,
+        interest.prepare_interest_invoice,
         *subscription_activities(db),
         *stripe_activities(db, settings),
     ]
@@ -93,7 +95,10 @@ def build_worker(
     *,
     task_queue: str | None = None,
     executor: ThreadPoolExecutor | None = None,
+    graceful_shutdown: timedelta = timedelta(seconds=20),
 ) -> Worker:
+    """`graceful_shutdown`: how long in-flight activities may finish after a stop before they are cancelled
+    (and retried by the server elsewhere); `billflow dev` passes a short one so Ctrl-C stops it promptly."""
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -104,7 +109,7 @@ def build_worker(
         max_concurrent_activities=200,
         max_concurrent_local_activities=200,
         max_cached_workflows=settings.worker_cache_size,
-        graceful_shutdown_timeout=timedelta(seconds=20),
+        graceful_shutdown_timeout=graceful_shutdown,
         interceptors=[TelemetryInterceptor()],
     )
 
@@ -155,15 +160,6 @@ async def run_worker(settings: Settings | None = None) -> None:
             endpoint.should_exit = True
             await serving
         await db.dispose()
-
-
-def exit_now(code: int = 0) -> None:
-    """Leave without interpreter teardown, once everything is shut down: temporalio's Rust threads can abort
-    it ("PyGILState_Release ... finalizing", temporalio/sdk-python#300), turning a clean stop into exit 134."""
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,12 @@ from billflow.db import Database
 from billflow.email.base import Attachment, DeliveryRejected, DeliveryUnknown, EmailSender, OutgoingEmail
 from billflow.email.render import render_email
 from billflow.repositories import clients as clients_repo
+from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.repositories import webhook_events as events_repo
+from billflow.services.interest import accrued_for_email
 from models.email_messages import EmailMessage
 from models.enums import EmailKind, MessageStatus
 from models.workflow_io import ResendUnsettledInput, ResendUnsettledResult, SendEmailInput, SentEmail
@@ -68,7 +70,7 @@ class EmailActivities:
                 return SentEmail(message_id=message.id, provider_message_id=None, already_sent=False)
             # The attachments first: the row's updated_at, stamped next, is the hand-over instant the
             # unsettled-email sweep compares with the provider's events, so no rendering may come between.
-            attachments = await self._invoice_files(session, data.invoice_id, kind=data.kind.value)
+            attachments = await self._attachments(session, data)
             message.status = MessageStatus.claimed  # a failed attempt's row is handed over again
             message.attempts += 1
             message.updated_at = datetime.now(UTC)
@@ -184,6 +186,17 @@ class EmailActivities:
                 message.sent_at = message.updated_at
             session.add(message)
 
+    async def _attachments(self, session, data: SendEmailInput) -> list[Attachment]:  # type: ignore[no-untyped-def]
+        """A credit note's email carries the credit note; every other email the invoice's files."""
+        if data.credit_note_id is not None:
+            note = await credit_notes_repo.get_credit_note(session, credit_note_id=data.credit_note_id)
+            if note is not None:
+                from billflow.services.document_files import render_number_pdf
+
+                pdf = await render_number_pdf(session, number=note.number, settings=self._settings)
+                return [Attachment(filename=f"{note.number}.pdf", content_type="application/pdf", content=pdf)]
+        return await self._invoice_files(session, data.invoice_id, kind=data.kind.value)
+
     async def _invoice_files(self, session, invoice_id: int, *, kind: str) -> list[Attachment]:  # type: ignore[no-untyped-def]
         """The invoice's PDF (Factur-X) and, on the issue email, the e-invoice file of the client's format;
         each rendered once per document version and then read back (billflow.services.document_files)."""
@@ -208,7 +221,11 @@ class EmailActivities:
         lines = await invoices_repo.get_lines(session, invoice_id=data.invoice_id)
         base = self._settings.public_base_url.rstrip("/")
         today = datetime.now(UTC).astimezone(ZoneInfo(invoice.timezone)).date()
+        credit_note = None
+        if data.credit_note_id is not None:
+            credit_note = await credit_notes_repo.get_credit_note(session, credit_note_id=data.credit_note_id)
         context = {
+            "credit_note": credit_note,
             "invoice": invoice,
             "client": client,
             "lines": lines,
@@ -217,6 +234,11 @@ class EmailActivities:
             "invoice_url": f"{base}/i/{invoice.public_token}",
             "balance_minor": invoice.balance_minor,
             "days_to_due": (invoice.due_date - today).days,
+            "details": data.details,
+            # Collections: interest accrued so far under the invoice's late-payment terms (reminders only).
+            "interest": await accrued_for_email(session, invoice)
+            if data.kind in (EmailKind.reminder, EmailKind.overdue, EmailKind.promise_broken)
+            else None,
         }
         rendered = render_email(data.template or data.kind.value, context)
         return EmailMessage(

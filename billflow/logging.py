@@ -4,12 +4,17 @@ readable text in development; each record carries the invoice and workflow it co
 Context comes from three places: `bind(invoice_number=...)` (a contextvar, so concurrent activities never mix
 theirs up), the worker's interceptor (workflow id, run id, activity type of the running activity), and the
 `temporal_workflow` / `temporal_activity` extras temporalio's own loggers attach.
+
+The invoice and pay pages' tokens (`/i/{token}`, `/pay/{token}`) are the only credential for those pages: every
+record is redacted before it is written (`RedactTokens`, on billflow's handler and on uvicorn's access logger,
+which has its own handlers when uvicorn configures logging itself).
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +27,36 @@ from billflow.config import Settings
 CONTEXT_FIELDS = ("invoice_number", "invoice_id", "workflow_id", "run_id", "activity_type", "subscription_id")
 _DROPPED_EXTRAS = ("temporal_workflow", "temporal_activity", "color_message")
 _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("billflow_log_context", default=None)
+
+
+_TOKEN_IN_PATH = re.compile(r"(/(?:i|pay)/)[^/?#\s\"'<>]+")
+REDACTED = "[token]"
+ACCESS_LOGGER = "uvicorn.access"
+
+
+def redact(text: str) -> str:
+    """`/i/<token>/pdf?x` -> `/i/[token]/pdf?x`, `/pay/<token>` -> `/pay/[token]`."""
+    return _TOKEN_IN_PATH.sub(rf"\1{REDACTED}", text)
+
+
+class RedactTokens(logging.Filter):
+    """Removes page tokens from the message and its arguments (uvicorn's access line passes the path as one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()}
+        return True
+
+
+def redact_access_log() -> None:
+    """Attach the redaction to uvicorn's access logger itself (idempotent), whatever handlers it ends up with."""
+    access = logging.getLogger(ACCESS_LOGGER)
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())
 
 
 @contextmanager
@@ -69,6 +104,8 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> logging.Hand
     """Replace the root logger's handlers with one that writes JSON (production) or text; returns it."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(ContextFilter())
+    handler.addFilter(RedactTokens())
+    redact_access_log()
     if settings.json_logs:
         handler.setFormatter(
             JsonFormatter(

@@ -25,7 +25,7 @@ _TITLES = {
 }
 _CATEGORY_LABELS = {
     TaxCategory.standard: "VAT",
-    TaxCategory.zero: "VAT 0 %",
+    TaxCategory.zero: "VAT",  # printed with its rate: "VAT 0 %"
     TaxCategory.exempt: "Exempt",
     TaxCategory.reverse_charge: "Reverse charge",
     TaxCategory.intra_community: "Intra-EU supply",

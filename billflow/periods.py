@@ -143,3 +143,14 @@ def periods_until(schedule: BillingSchedule, until: datetime) -> list[Period]:
         out.append(period)
         period = next_period(schedule, period)
     return out
+
+
+def count_due(schedule: BillingSchedule, until: datetime, *, stop_after: int) -> int:
+    """How many periods are due at or before `until`, counting no further than `stop_after` + 1 (so a daily plan
+    from 2000 costs 13 steps, not 9,800)."""
+    count = 0
+    period = first_period(schedule)
+    while period is not None and period.starts_at <= until and count <= stop_after:
+        count += 1
+        period = next_period(schedule, period)
+    return count

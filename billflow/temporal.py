@@ -1,12 +1,12 @@
-"""The Temporal client: connection from temporalio's standard environment configuration, pydantic payloads."""
+"""The Temporal client: connection from temporalio's standard environment configuration, encrypted pydantic payloads."""
 
 from __future__ import annotations
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 from temporalio.service import RPCError, RPCStatusCode
 
+from billflow.codec import data_converter_for
 from billflow.config import Settings
 
 # The dev server's SQLite file in WAL mode with synchronous=NORMAL: a killed server keeps every committed write
@@ -17,13 +17,14 @@ DEV_SERVER_SQLITE_FLAGS = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-prag
 
 async def connect(settings: Settings, *, target_host: str | None = None) -> Client:
     """TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS certificates and profiles all apply, so
-    Temporal Cloud works unchanged; without them, the local dev server."""
+    Temporal Cloud works unchanged; without them, the local dev server. Every payload is encrypted
+    (billflow/codec.py): the worker, the API, the CLI and the benchmarks all connect here."""
     config = ClientConfig.load_client_connect_config()
     config.setdefault("target_host", target_host or settings.temporal_address)
     if target_host:
         config["target_host"] = target_host
     config.setdefault("namespace", settings.temporal_namespace)
-    return await Client.connect(**config, data_converter=pydantic_data_converter)
+    return await Client.connect(**config, data_converter=data_converter_for(settings))
 
 
 async def ensure_search_attributes(client: Client, namespace: str = "default") -> list[str]:

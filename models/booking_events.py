@@ -8,15 +8,16 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field as column
 from sqlmodel import SQLModel
 
 from models.columns import instant, jsonb
-from models.money import CurrencyCode, MinorAmount
+from models.enums import TaxCategory
+from models.money import CurrencyCode, MinorAmount, check_total, price_amounts
 from models.subscription_io import SubscriptionIn
-from models.workflow_io import BusinessKey, ClientIn
+from models.workflow_io import BusinessKey, ClientIn, DepositIn, LineIn
 
 
 class BookingEvent(SQLModel, table=True):
@@ -49,17 +50,60 @@ class EventService(BaseModel):
     tax_rate_bp: int | None = Field(
         default=None, ge=0, le=10_000, description="per-line tax rate in basis points; defaults to the booking's"
     )
+    tax_category: TaxCategory | None = Field(
+        default=None, description="standard, zero, exempt (with exemption_reason) or reverse_charge"
+    )
+    exemption_reason: str | None = Field(default=None, min_length=1, max_length=300)
+
+    @model_validator(mode="after")
+    def _total_in_range(self) -> EventService:
+        check_total(self.total_minor(0), "line total")
+        return self
+
+    def total_minor(self, booking_tax_rate_bp: int) -> int:
+        rate = booking_tax_rate_bp if self.tax_rate_bp is None else self.tax_rate_bp
+        return sum(price_amounts(self.quantity, self.unit_price_minor, rate))
 
 
 class ConfirmedBooking(BaseModel):
     booking_id: BusinessKey
     client: ClientIn
+    # Before `services`: the services' totals are checked with it.
+    tax_rate_bp: int = Field(default=0, ge=0, le=10_000, description="basis points: 2000 = 20 %")
     services: list[EventService] = Field(min_length=1, max_length=200)
     currency: CurrencyCode
-    tax_rate_bp: int = Field(default=0, ge=0, le=10_000, description="basis points: 2000 = 20 %")
     payment_terms_days: int = Field(default=14, ge=0, le=366)
     starts_at: AwareDatetime | None = None
     memo: str | None = Field(default=None, max_length=2000)
+    deposit: DepositIn | None = Field(default=None, description="invoice part of it in advance (issue 14)")
+
+    def lines(self) -> list[LineIn]:
+        return [
+            LineIn(
+                description=s.description,
+                quantity=s.quantity,
+                unit_price_minor=s.unit_price_minor,
+                tax_rate_bp=self.tax_rate_bp if s.tax_rate_bp is None else s.tax_rate_bp,
+                tax_category=s.tax_category,
+                exemption_reason=s.exemption_reason,
+            )
+            for s in self.services
+        ]
+
+    @model_validator(mode="after")
+    def _makes_a_valid_document(self) -> ConfirmedBooking:
+        """Refused here (422 naming the field) rather than when the invoice is issued."""
+        for index, line in enumerate(self.lines()):
+            if line.category is TaxCategory.reverse_charge and not self.client.vat_id:
+                raise ValueError(f"client.vat_id: services[{index}] is reverse charge, which needs the buyer's VAT id")
+        return self
+
+    @field_validator("services")
+    @classmethod
+    def _total_in_range(cls, services: list[EventService], info: ValidationInfo) -> list[EventService]:
+        rate = info.data.get("tax_rate_bp", 0)  # absent when it failed its own check
+        check_total(sum(s.total_minor(rate) for s in services), "invoice total")
+        return services
 
 
 class CancelledBooking(BaseModel):

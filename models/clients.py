@@ -1,21 +1,29 @@
-"""Clients: upserted from the booking system's external id."""
+"""Clients: one per (source, external id), upserted from the bookings of that source (models/client_sources)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, String
+from sqlalchemy import Column, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant
+from models.client_sources import SOURCE_MAX, STAFF_SOURCE
+from models.columns import instant, text_enum
 from models.einvoice import DocumentFormat
+from models.enums import BuyerKind
 
 
 class Client(SQLModel, table=True):
     __tablename__ = "clients"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_clients_source_external_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    external_id: str = Field(max_length=200, unique=True, index=True)
+    # "staff" or "integration:{name}"; rows written without one (raw SQL, old code) are staff's.
+    source: str = Field(
+        default=STAFF_SOURCE,
+        sa_column=Column(String(SOURCE_MAX), nullable=False, server_default=text(f"'{STAFF_SOURCE}'")),
+    )
+    external_id: str = Field(max_length=200, index=True)
     name: str = Field(max_length=200)
     email: str = Field(max_length=320, index=True)
     timezone: str = Field(default="UTC", max_length=64)
@@ -30,3 +38,11 @@ class Client(SQLModel, table=True):
     buyer_reference: str | None = Field(default=None, max_length=100)
     created_at: datetime = instant(nullable=False, default_now=True)
     updated_at: datetime = instant(nullable=False, default_now=True)
+
+    # --- billing details (issue 14): the buyer block of every document, snapshotted onto each invoice ---
+    kind: str = text_enum(BuyerKind.consumer)  # business or consumer
+    address_line1: str | None = Field(default=None, max_length=200)
+    postcode: str | None = Field(default=None, max_length=20)
+    city: str | None = Field(default=None, max_length=100)
+    country: str | None = Field(default=None, max_length=2)  # ISO 3166-1 alpha-2
+    vat_id: str | None = Field(default=None, max_length=20)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Column, Index, Numeric, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, minor_units, text_enum
-from models.enums import InvoiceStatus
+from models.columns import instant, jsonb, minor_units, text_enum
+from models.enums import InvoiceKind, InvoiceStatus, TaxCategory
 
 
 class InvoiceCounter(SQLModel, table=True):
@@ -31,8 +33,16 @@ class Invoice(SQLModel, table=True):
             "ix_invoices_unsettled_due",
             "due_date",
             "id",
-            postgresql_where=text("status IN ('open', 'partially_paid', 'overdue')"),
-            postgresql_include=["client_id", "currency", "total_minor", "amount_paid_minor", "issue_date", "status"],
+            postgresql_where=text("status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')"),
+            postgresql_include=[
+                "client_id",
+                "currency",
+                "total_minor",
+                "amount_paid_minor",
+                "issue_date",
+                "status",
+                "credited_minor",
+            ],
         ),
         # Aging as of a past date also counts invoices voided or written off since: few rows, found directly.
         Index(
@@ -81,12 +91,30 @@ class Invoice(SQLModel, table=True):
     period_end: date | None = None
     subscription_id: str | None = Field(default=None, max_length=200, index=True)
     memo: str | None = Field(default=None, max_length=2000)
+    # Late-payment interest terms from the booking (models.workflow_io.LateInterestTerms), if any.
+    interest_terms: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     created_at: datetime = instant(nullable=False, default_now=True)
     updated_at: datetime = instant(nullable=False, default_now=True)
 
+    # --- documents (issue 14). Content columns are frozen by a trigger (migration c1d2e3f4a514). ---
+    kind: str = text_enum(InvoiceKind.invoice)
+    # Seller and buyer as printed (models.documents.Party), the VAT breakdown (TaxBreakdown rows) and the bank
+    # account: snapshots taken at issue, so a later edit of the profile or the client changes no issued invoice.
+    seller: dict[str, Any] = jsonb()
+    buyer: dict[str, Any] = jsonb()
+    tax_breakdown: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+    )
+    payment_means: dict[str, Any] = jsonb()
+    # A final invoice deducts its deposit invoice; a deposit invoice keeps the booking the final one is made from.
+    deposit_invoice_id: int | None = Field(default=None, foreign_key="invoices.id")
+    booking: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    # Sum of the credit notes issued against it (not content: it grows with each credit note).
+    credited_minor: int = minor_units()
+
     @property
     def balance_minor(self) -> int:
-        return self.total_minor - self.amount_paid_minor
+        return self.total_minor - self.credited_minor - self.amount_paid_minor
 
 
 class InvoiceLine(SQLModel, table=True):
@@ -103,3 +131,6 @@ class InvoiceLine(SQLModel, table=True):
     subtotal_minor: int = minor_units()
     tax_minor: int = minor_units()
     total_minor: int = minor_units()
+    # --- documents (issue 14) ---
+    tax_category: str = text_enum(TaxCategory.standard)
+    exemption_reason: str | None = Field(default=None, max_length=300)

@@ -10,6 +10,11 @@ from pydantic import AfterValidator, Field
 
 # A cap well above any real invoice; keeps sums far inside BIGINT.
 MAX_MINOR = 10**13
+# The largest line total and invoice total (tax included): 12 digits of minor units, the widest amount Stripe
+# takes in any currency (most take 8 per charge: larger totals are paid otherwise), about 10 billion in a
+# 2-decimal currency. BIGINT (9.2 x 10^18) still sums 9 million invoices at the cap: no total, balance or
+# report sum can overflow.
+MAX_TOTAL_MINOR = 999_999_999_999
 
 _CURRENCIES = frozenset(list_currencies())
 
@@ -28,6 +33,17 @@ MinorAmount = Annotated[int, Field(ge=0, le=MAX_MINOR)]
 def round_minor(value: Decimal) -> int:
     """Commercial rounding (half up) to a whole minor unit."""
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def price_amounts(quantity: Decimal, unit_price_minor: int, tax_rate_bp: int) -> tuple[int, int]:
+    """(subtotal, tax): quantity x unit price, then tax on the rounded subtotal, each rounded half up."""
+    subtotal = round_minor(quantity * unit_price_minor)
+    return subtotal, round_minor(Decimal(subtotal) * tax_rate_bp / 10_000)
+
+
+def check_total(total_minor: int, what: str) -> None:
+    if total_minor > MAX_TOTAL_MINOR:
+        raise ValueError(f"{what} {total_minor} exceeds the maximum of {MAX_TOTAL_MINOR} minor units")
 
 
 def format_money(amount_minor: int, currency: str, locale: str = "en_US") -> str:

@@ -19,6 +19,7 @@ from models.workflow_io import (
     LineIn,
     ReminderPolicy,
     TimeZoneName,
+    check_lines_total,
     new_action_id,
 )
 
@@ -143,6 +144,11 @@ class SubscriptionIn(BaseModel):
         if value < timedelta(0) or value > timedelta(days=366):
             raise ValueError("payment_terms must be between 0 and 366 days")
         return value
+
+    @field_validator("lines")
+    @classmethod
+    def _lines_total(cls, lines: list[LineIn]) -> list[LineIn]:
+        return check_lines_total(lines)  # each period's invoice carries these lines
 
     @model_validator(mode="after")
     def _end_after_start(self) -> SubscriptionIn:

@@ -8,6 +8,8 @@ from models.calcom_bookings import CalcomBooking, CalcomDelivery
 from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
 from models.clients import Client
+from models.collections import ClientAnswer, ReferenceRate
+from models.credit_notes import CreditNote, CreditNoteCounter, CreditNoteLine
 from models.einvoice import RenderedDocument
 from models.email_messages import EmailMessage
 from models.integrations import Integration
@@ -16,6 +18,7 @@ from models.payments import Payment
 from models.service_catalog import ServiceCatalogEntry
 from models.subscriptions import Subscription, SubscriptionPeriod, SubscriptionPlan
 from models.timeline import TimelineEvent
+from models.users import LoginAttempt, StaffToken, StaffUser
 from models.webhook_events import WebhookEvent
 
 metadata = SQLModel.metadata
@@ -27,15 +30,23 @@ __all__ = [
     "CalcomDelivery",
     "CheckoutSession",
     "Client",
+    "ClientAnswer",
     "ClientSettings",
+    "CreditNote",
+    "CreditNoteCounter",
+    "CreditNoteLine",
     "EmailMessage",
     "Integration",
     "Invoice",
     "InvoiceCounter",
     "InvoiceLine",
+    "LoginAttempt",
     "Payment",
+    "ReferenceRate",
     "RenderedDocument",
     "ServiceCatalogEntry",
+    "StaffToken",
+    "StaffUser",
     "Subscription",
     "SubscriptionPeriod",
     "SubscriptionPlan",

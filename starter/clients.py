@@ -13,7 +13,7 @@ from rich.table import Table
 
 from billflow.config import get_settings
 from billflow.services import clients as clients_service
-from billflow.services.clients import ClientNotFound, ReminderSettingsChange, SettingsOutcome
+from billflow.services.clients import AmbiguousClient, ClientNotFound, ReminderSettingsChange, SettingsOutcome
 from models.einvoice import DocumentFormat
 from models.money import format_money
 from models.workflow_io import ReminderPolicy
@@ -22,6 +22,12 @@ from starter.common import JsonOption, console, database, fail, print_json, run,
 app = typer.Typer(no_args_is_help=True)
 
 ExternalIdArg = Annotated[str, typer.Argument(help="The client's id in the booking system.")]
+SourceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--source", help='Whose client ("staff", "integration:NAME"); needed when several sources use the id.'
+    ),
+]
 
 
 @app.command("list")
@@ -37,7 +43,9 @@ def list_clients(
 
 async def _list(query: str | None, limit: int, offset: int, as_json: bool) -> None:
     async with database() as db, db.session() as session:
-        clients = await clients_service.list_clients(session, query=query, limit=limit, offset=offset)
+        clients = await clients_service.list_clients(
+            session, query=query, limit=limit, offset=offset, zone=get_settings().reporting_timezone
+        )
     if as_json:
         print_json(clients)
         return
@@ -60,23 +68,29 @@ async def _list(query: str | None, limit: int, offset: int, as_json: bool) -> No
 def show(
     external_id: ExternalIdArg,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Timeline entries to show.")] = 30,
+    source: SourceOption = None,
     as_json: bool = JsonOption,
 ) -> None:
     """Contact, balances, reminder settings, invoices, payments and the merged timeline."""
-    run(_show(external_id, limit, as_json))
+    run(_show(external_id, limit, source, as_json))
 
 
-async def _show(external_id: str, limit: int, as_json: bool) -> None:
+async def _show(external_id: str, limit: int, source: str | None, as_json: bool) -> None:
     async with database() as db, db.session() as session:
         try:
-            detail = await clients_service.client_detail(session, external_id)
-            timeline = await clients_service.client_timeline(session, external_id, limit=limit)
-        except ClientNotFound as err:
+            detail = await clients_service.client_detail(
+                session, external_id, source=source, zone=get_settings().reporting_timezone
+            )
+            timeline = await clients_service.client_timeline(session, external_id, limit=limit, source=source)
+        except (ClientNotFound, AmbiguousClient) as err:
             fail(str(err))
     if as_json:
         print_json({**detail.model_dump(mode="json"), "timeline": [t.model_dump(mode="json") for t in timeline]})
         return
-    console.print(f"[bold]{escape(detail.name)}[/] <{escape(detail.email)}>  {escape(detail.external_id)}")
+    console.print(
+        f"[bold]{escape(detail.name)}[/] <{escape(detail.email)}>  {escape(detail.external_id)}"
+        f"  [dim]({escape(detail.source)})[/]"
+    )
     console.print(f"Time zone {detail.timezone}" + ("  [red]email bounced[/]" if detail.email_bounced else ""))
     for b in detail.balances:
         console.print(
@@ -113,18 +127,21 @@ def note(
     external_id: ExternalIdArg,
     text: Annotated[str, typer.Argument(help="The note.")],
     author: Annotated[str, typer.Option(help="Who wrote it.")] = "cli",
+    source: SourceOption = None,
     as_json: bool = JsonOption,
 ) -> None:
     """Add a staff note to the client's timeline."""
-    run(_note(external_id, text, author, as_json))
+    run(_note(external_id, text, author, source, as_json))
 
 
-async def _note(external_id: str, text: str, author: str, as_json: bool) -> None:
+async def _note(external_id: str, text: str, author: str, source: str | None, as_json: bool) -> None:
     async with database() as db:
         try:
             async with db.session() as session:
-                entry = await clients_service.add_note(session, external_id, text=text, author=f"cli:{author}")
-        except ClientNotFound as err:
+                entry = await clients_service.add_note(
+                    session, external_id, text=text, author=f"cli:{author}", source=source
+                )
+        except (ClientNotFound, AmbiguousClient) as err:
             fail(str(err))
         except ValueError as err:
             fail(str(err), code=2)
@@ -145,13 +162,14 @@ def settings(
         Path | None, typer.Option(exists=True, dir_okay=False, help="A reminder policy JSON file for new invoices.")
     ] = None,
     default_policy: Annotated[bool, typer.Option("--default-policy", help="Back to the default policy.")] = False,
+    source: SourceOption = None,
     as_json: bool = JsonOption,
 ) -> None:
     """Show or change the client's reminder settings; pausing signals each of the client's open invoices."""
     if policy is not None and default_policy:
         fail("choose one of --policy and --default-policy", code=2)
     policy_text = policy.read_text() if policy is not None else None
-    run(_settings(external_id, pause, auto_pay, policy_text, default_policy, as_json))
+    run(_settings(external_id, pause, auto_pay, policy_text, default_policy, source, as_json))
 
 
 async def _settings(
@@ -160,6 +178,7 @@ async def _settings(
     auto_pay: bool | None,
     policy_text: str | None,
     default_policy: bool,
+    source: str | None,
     as_json: bool,
 ) -> None:
     policy = None
@@ -175,16 +194,18 @@ async def _settings(
         if change.model_dump(exclude_defaults=True) == {}:
             async with db.session() as session:
                 try:
-                    client = await clients_service.require_client(session, external_id)
-                except ClientNotFound as err:
+                    client = await clients_service.require_client(session, external_id, source=source)
+                except (ClientNotFound, AmbiguousClient) as err:
                     fail(str(err))
                 assert client.id is not None
                 current = await clients_service.reminder_settings(session, client.id)
             print_json(current) if as_json else console.print(current.model_dump(mode="json"))
             return
         try:
-            saved, signals = await clients_service.save_reminder_settings(db, external_id, change, actor="cli")
-        except ClientNotFound as err:
+            saved, signals = await clients_service.save_reminder_settings(
+                db, external_id, change, actor="cli", source=source
+            )
+        except (ClientNotFound, AmbiguousClient) as err:
             fail(str(err))
     # Temporal is needed only when running invoices must be paused or resumed.
     signalled: list[str] = []
@@ -237,3 +258,13 @@ async def _documents(external_id: str, fmt: DocumentFormat | None, buyer_referen
     else:
         reference = current.buyer_reference or "none"
         console.print(f"{escape(external_id)}: {current.einvoice_format.value} (buyer reference: {escape(reference)})")
+
+
+def _register_document_commands() -> None:
+    """`client billing` lives with the other document commands (starter/documents.py)."""
+    from starter.documents import client_billing
+
+    app.command("billing")(client_billing)
+
+
+_register_document_commands()

@@ -7,22 +7,37 @@ import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from sqlalchemy.exc import OperationalError
-from temporalio.client import Client
 
 from billflow.config import Settings, get_settings
-from billflow.db import Database, resolve_database_url
+from billflow.db import Database, embedded_state, resolve_database_url
+
+if TYPE_CHECKING:  # temporalio is imported by the commands that talk to Temporal, not by every command
+    from temporalio.client import Client
 
 console = Console()
 err_console = Console(stderr=True)
 T = TypeVar("T")
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
+
+
+class LazyModule:
+    """A module imported on first attribute access: command modules name their services at the top (for
+    readers and mypy, under TYPE_CHECKING) but import them only when a command runs (CLI start-up time)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attribute)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -51,10 +66,16 @@ def print_json(data: Any) -> None:
 async def database(settings: Settings | None = None, *, upgrade: bool = True) -> AsyncIterator[Database]:
     """The configured database; with `upgrade`, its schema is brought to head first (a no-op when it is)."""
     settings = settings or get_settings()
+    context = _embedded_context(settings)
     db = Database(resolve_database_url(settings), pool_size=2)
+    if context:
+        err_console.print(context)
     try:
         if upgrade:
-            await db.create_schema()  # at head already: one quick check; a fresh data folder gets its tables
+            from billflow.schema_version import at_head
+
+            if not await at_head(db.engine):  # a quick read; Alembic is imported only to migrate
+                await db.create_schema()  # a fresh data folder gets its tables
         else:
             await db.ping()
     except OperationalError as err:
@@ -66,12 +87,33 @@ async def database(settings: Settings | None = None, *, upgrade: bool = True) ->
         await db.dispose()
 
 
+def _embedded_context(settings: Settings) -> str | None:
+    """A stderr line when the command is about to answer from an embedded database no stack runs on: run outside
+    the project folder, billflow would otherwise silently create an empty one and answer "no invoice ..."."""
+    if settings.database_url:
+        return None
+    state = embedded_state(settings.data_dir)
+    pgdata = (settings.data_dir / "postgres").resolve()
+    if state == "new":
+        return (
+            f"[yellow]note:[/] no billflow data under {pgdata}: this command created a new, empty embedded database "
+            "there, and no `billflow dev` runs on it. Run billflow from the project folder, or set "
+            "BILLFLOW_DATA_DIR or DATABASE_URL."
+        )
+    if state == "stopped":
+        return f"[yellow]note:[/] using the embedded database under {pgdata}; no `billflow dev` is running on it."
+    return None
+
+
 async def temporal_client(settings: Settings | None = None) -> Client:
+    from billflow.codec import CodecKeyError
     from billflow.temporal import connect
 
     settings = settings or get_settings()
     try:
         return await connect(settings)
+    except CodecKeyError as err:
+        fail(str(err))
     except RuntimeError as err:
         fail(f"cannot reach Temporal at {settings.temporal_address} ({err}); is `billflow dev` running?")
 

@@ -292,9 +292,11 @@ async def check_documents(db: Database, settings: Settings, numbers: list[str]) 
     return valid, findings
 
 
-async def run_demo(settings: Settings, *, keep_running: bool, ui_port: int = 8233) -> None:
+async def run_demo(
+    settings: Settings, *, keep_running: bool, ui_port: int = 8233, use_running_temporal: bool = False
+) -> None:
     settings = with_demo_business(settings)
-    async with DevStack(settings, ui_port=ui_port) as stack:
+    async with DevStack(settings, ui_port=ui_port, use_running_temporal=use_running_temporal) as stack:
         demo = Demo(stack)
         began = datetime.now(UTC)
         run_id = began.strftime("%Y%m%d-%H%M%S")

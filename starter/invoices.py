@@ -19,17 +19,19 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.services import clients as clients_service
-from billflow.services import invoice_runs, staff_actions
+from billflow.services.business_profile import current_business_profile, refusal_for
+from models.client_sources import STAFF_SOURCE
 from models.einvoice import FileKind
 from models.enums import InvoiceStatus
 from models.money import format_money
 from models.workflow_io import (
     BookingIn,
     ExtendDueDate,
+    InvoicePlan,
     InvoiceState,
     MarkPaid,
     PauseReminders,
+    ResolveDispute,
     ResumeReminders,
     StaffAction,
     VoidInvoice,
@@ -46,6 +48,8 @@ STATUS_STYLE = {
     InvoiceStatus.overdue: "bold red",
     InvoiceStatus.void: "dim",
     InvoiceStatus.uncollectible: "magenta",
+    InvoiceStatus.processing: "blue",
+    InvoiceStatus.disputed: "bold magenta",
 }
 
 NumberArg = Annotated[str, typer.Argument(help="Invoice number, e.g. INV-2026-000042.")]
@@ -75,8 +79,15 @@ def create(
 
 
 async def _create_from(raw: dict[str, object], as_json: bool) -> None:
+    from billflow.services import clients as clients_service
+
     booking = BookingIn.model_validate(raw)  # inside run(): a validation error becomes a clear message
+    # The CLI is staff: its bookings' clients are staff's, whatever the file says (models/client_sources).
+    booking = booking.model_copy(update={"client_source": STAFF_SOURCE, "requested_by": "cli"})
     settings = get_settings()
+    refused = refusal_for(booking.lines, current_business_profile(settings))
+    if refused:
+        fail(refused, code=2)
     client = await temporal_client(settings)
     async with database(settings) as db, db.session() as session:
         handle = await clients_service.start_client_invoice(session, client, booking, task_queue=settings.task_queue)
@@ -96,6 +107,8 @@ async def _create_from(raw: dict[str, object], as_json: bool) -> None:
 
 
 async def _wait_issued(client, workflow_id: str, seconds: float = 10) -> InvoiceState | None:  # type: ignore[no-untyped-def]
+    from billflow.services import invoice_runs
+
     for _ in range(int(seconds / 0.1)):
         state = await invoice_runs.query_state(client, workflow_id)
         if state is not None:
@@ -108,20 +121,28 @@ async def _wait_issued(client, workflow_id: str, seconds: float = 10) -> Invoice
 def list_invoices(
     status: Annotated[InvoiceStatus | None, typer.Option(help="Only invoices in this status.")] = None,
     client: Annotated[str | None, typer.Option(help="Only this client's invoices (external id).")] = None,
+    client_source: Annotated[
+        str | None, typer.Option(help='The client\'s source ("staff", "integration:NAME") if several use the id.')
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
     as_json: bool = JsonOption,
 ) -> None:
     """The newest invoices, optionally filtered."""
-    run(_list(status, client, limit, as_json))
+    run(_list(status, client, client_source, limit, as_json))
 
 
-async def _list(status: InvoiceStatus | None, client_external_id: str | None, limit: int, as_json: bool) -> None:
+async def _list(
+    status: InvoiceStatus | None, client_external_id: str | None, client_source: str | None, limit: int, as_json: bool
+) -> None:
+    from billflow.services import clients as clients_service
+
     async with database() as db, db.session() as session:
         client_id = None
         if client_external_id is not None:
-            found = await clients_repo.get_client(session, external_id=client_external_id)
-            if found is None:
-                fail(f"no client with external id {client_external_id!r}")
+            try:  # staff's own client when several sources use the id is not guessed: say so
+                found = await clients_service.require_client(session, client_external_id, source=client_source)
+            except (clients_service.ClientNotFound, clients_service.AmbiguousClient) as err:
+                fail(f"{err} (--client-source)" if isinstance(err, clients_service.AmbiguousClient) else str(err))
             client_id = found.id
         rows = await invoices_repo.list_invoices(session, status=status, client_id=client_id, limit=limit)
     if as_json:
@@ -165,6 +186,7 @@ async def _show(number: str, as_json: bool) -> None:
             messages = await messages_repo.list_messages(session, invoice_id=invoice.id)
             events = await timeline_repo.list_events(session, invoice_id=invoice.id)
         state = await _live_state(invoice.workflow_id)
+        plan = await _live_plan(invoice.workflow_id) if state is not None else None
     if as_json:
         print_json(
             {
@@ -175,6 +197,7 @@ async def _show(number: str, as_json: bool) -> None:
                 "messages": [m.model_dump(mode="json", exclude={"body_text", "body_html"}) for m in messages],
                 "timeline": [e.model_dump(mode="json") for e in events],
                 "workflow": state.model_dump(mode="json") if state else None,
+                "plan": plan.model_dump(mode="json") if plan else None,
             }
         )
         return
@@ -199,6 +222,8 @@ async def _show(number: str, as_json: bool) -> None:
         )
     lines_table.add_section()
     lines_table.add_row("Total", "", "", money(invoice.tax_minor), f"[bold]{money(invoice.total_minor)}[/]")
+    if invoice.credited_minor:  # credit notes (issue 14): `billflow credit-note list --invoice NUMBER`
+        lines_table.add_row("Credited", "", "", "", money(invoice.credited_minor))
     lines_table.add_row("Paid", "", "", "", money(invoice.amount_paid_minor))
     lines_table.add_row("Balance", "", "", "", f"[bold]{money(invoice.balance_minor)}[/]")
     console.print(lines_table)
@@ -233,10 +258,33 @@ async def _show(number: str, as_json: bool) -> None:
     console.print(table)
     if state is not None:
         _print_state(state)
+    if plan is not None and plan.entries:
+        print_plan(plan)
+
+
+async def _live_plan(workflow_id: str) -> InvoicePlan | None:
+    from billflow.temporal import connect
+    from workflows.invoice import InvoiceWorkflow
+
+    try:
+        client = await asyncio.wait_for(connect(get_settings()), timeout=3)
+        handle = client.get_workflow_handle(workflow_id)
+        return await asyncio.wait_for(handle.query(InvoiceWorkflow.plan), timeout=5)
+    except Exception:  # show stays useful without Temporal (or with a worker that predates the plan query)
+        return None
+
+
+def print_plan(plan: InvoicePlan, *, title: str = "Plan ahead") -> None:
+    table = Table("When (UTC)", "Client's local time", "What", "Note", title=title, header_style="bold")
+    for entry in plan.entries:
+        what = f"[dim]{escape(entry.label)}[/]" if entry.skipped else escape(entry.label)
+        table.add_row(f"{entry.at:%Y-%m-%d %H:%M}", entry.local_label or "", what, escape(entry.note))
+    console.print(table)
 
 
 async def _live_state(workflow_id: str) -> InvoiceState | None:
     """The workflow's status query, or None when Temporal cannot be reached (the database still answers)."""
+    from billflow.services import invoice_runs
     from billflow.temporal import connect
 
     try:
@@ -253,6 +301,9 @@ def _print_state(state: InvoiceState) -> None:
         parts.append(f"next {nxt.at:%Y-%m-%d %H:%M:%S} UTC (step {nxt.step})")
     if state.paused:
         parts.append("paused" + (f" until {state.paused_until:%Y-%m-%d %H:%M} UTC" if state.paused_until else ""))
+    if state.hold is not None:
+        until = f" until {state.hold.until:%Y-%m-%d %H:%M} UTC" if state.hold.until else ""
+        parts.append(f"reminders wait ({state.hold.kind.value}: {escape(state.hold.label)}){until}")
     if state.escalated:
         parts.append("escalated to staff")
     if state.last_rejection:
@@ -263,11 +314,37 @@ def _print_state(state: InvoiceState) -> None:
 # --- staff actions ----------------------------------------------------------------------------------
 
 
-def _act(number: str, action: StaffAction, as_json: bool) -> None:
+def _act(number: str, action: StaffAction, as_json: bool, *, dry_run: bool = False, name: str = "") -> None:
+    if dry_run:
+        assert isinstance(action, ExtendDueDate | PauseReminders)
+        run(_preview(number, action, name, as_json))
+        return
     run(_perform(number, action, as_json))
 
 
+async def _preview(number: str, action: ExtendDueDate | PauseReminders, name: str, as_json: bool) -> None:
+    from billflow.services import invoice_plans, staff_actions
+
+    settings = get_settings()
+    client = await temporal_client(settings)
+    async with database(settings) as db:
+        try:
+            preview = await invoice_plans.preview_action(db, client, number=number, action=action, name=name)
+        except staff_actions.InvoiceNotFound as err:
+            fail(str(err))
+        except staff_actions.ActionRejected as err:
+            fail(f"{type(action).__name__} does not apply: {err.reason}")
+    if as_json:
+        print_json(preview)
+        return
+    console.print(f"[bold]Dry run[/] of {name} on {number}: nothing is changed.")
+    print_plan(preview.before, title="Plan now")
+    print_plan(preview.after, title=f"Plan after {name}")
+
+
 async def _perform(number: str, action: StaffAction, as_json: bool) -> None:
+    from billflow.services import staff_actions
+
     settings = get_settings()
     client = await temporal_client(settings)
     async with database(settings) as db:
@@ -304,12 +381,14 @@ def pause_reminders(
     number: NumberArg,
     until: Annotated[datetime | None, typer.Option(help="Auto-resume at (ISO; UTC if naive).")] = None,
     note: NoteOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan before and after; change nothing.")] = False,
     as_json: bool = JsonOption,
 ) -> None:
     """Stop sending reminders for this invoice, for now or until a date."""
     if until is not None and until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
-    _act(number, PauseReminders(until=until, note=note, actor="cli"), as_json)
+    action = PauseReminders(until=until, note=note, actor="cli")
+    _act(number, action, as_json, dry_run=dry_run, name="pause-reminders")
 
 
 @app.command("resume-reminders")
@@ -335,6 +414,7 @@ def extend_due_date(
     to: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="New due date.")] = None,
     by: Annotated[str | None, typer.Option("--by", help="Shift by a duration: 7d, 12h, 30m, 45s.")] = None,
     note: NoteOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan before and after; change nothing.")] = False,
     as_json: bool = JsonOption,
 ) -> None:
     """Move the due date; every remaining reminder moves with it."""
@@ -342,7 +422,8 @@ def extend_due_date(
         fail("give exactly one of --to or --by", code=2)
     new_date: date | None = to.date() if to else None
     shift = parse_duration(by) if by else None
-    _act(number, ExtendDueDate(due_date=new_date, extend_by=shift, note=note, actor="cli"), as_json)
+    action = ExtendDueDate(due_date=new_date, extend_by=shift, note=note, actor="cli")
+    _act(number, action, as_json, dry_run=dry_run, name="extend-due-date")
 
 
 @app.command()
@@ -363,6 +444,42 @@ def write_off(
 ) -> None:
     """Mark the balance uncollectible (a later payment is still recorded)."""
     _act(number, WriteOff(reason=reason, actor="cli"), as_json)
+
+
+@app.command("resolve-dispute")
+def resolve_dispute(
+    number: NumberArg,
+    resolution: Annotated[str, typer.Option(help="How the dispute was settled (kept on the timeline).")],
+    note: NoteOption = None,
+    as_json: bool = JsonOption,
+) -> None:
+    """Close the client's dispute; reminders resume (void, write off or extend separately if needed)."""
+    _act(number, ResolveDispute(resolution=resolution, note=note, actor="cli"), as_json)
+
+
+@app.command()
+def plan(number: NumberArg, as_json: bool = JsonOption) -> None:
+    """What the invoice's run will do next and when (reminders at the client's local time, holds, escalation)."""
+    run(_plan(number, as_json))
+
+
+async def _plan(number: str, as_json: bool) -> None:
+    from billflow.services import invoice_plans, staff_actions
+
+    settings = get_settings()
+    client = await temporal_client(settings)
+    async with database(settings) as db:
+        try:
+            found = await invoice_plans.current_plan(db, client, number=number)
+        except staff_actions.InvoiceNotFound as err:
+            fail(str(err))
+        except staff_actions.ActionRejected as err:
+            fail(err.reason)
+    if as_json:
+        print_json(found)
+        return
+    console.print(f"[bold]{found.number}[/] {styled_status(found.status)}, due {found.due_date} ({found.timezone})")
+    print_plan(found)
 
 
 @app.command()
@@ -392,3 +509,13 @@ async def _document(number: str, kind: FileKind, output: Path | None) -> None:
     target = output or Path(file.filename)
     target.write_bytes(file.content)
     console.print(f"Wrote {escape(str(target))} ({len(file.content):,} bytes, {file.content_type}).")
+
+
+def _register_document_commands() -> None:
+    """`invoice issue-final` lives with the other document commands (starter/documents.py)."""
+    from starter.documents import issue_final
+
+    app.command("issue-final")(issue_final)
+
+
+_register_document_commands()

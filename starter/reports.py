@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from billflow.config import get_settings
 from billflow.services import reports as reports_service
 from billflow.services.reports import (
     AgingReport,
@@ -29,10 +30,15 @@ app = typer.Typer(no_args_is_help=True)
 
 CsvOption = typer.Option(False, "--csv", help="Print the rows as CSV (amounts in minor units).")
 AsOfOption = Annotated[
-    datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"], help="At the end of this day (UTC); default today.")
+    datetime | None,
+    typer.Option("--as-of", formats=["%Y-%m-%d"], help="At the end of this day (reporting time zone); default today."),
 ]
 StartOption = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day, inclusive.")]
 EndOption = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day, inclusive; default today.")]
+
+
+def _zone() -> str:
+    return get_settings().reporting_timezone
 
 
 def _day(value: datetime | None) -> date | None:
@@ -77,7 +83,12 @@ def _money_columns(table: Table, *names: str) -> None:
 @app.command()
 def aging(as_of: AsOfOption = None, as_json: bool = JsonOption, as_csv: bool = CsvOption) -> None:
     """Open balances by currency and days past due: current, 1-30, 31-60, 61-90, over 90."""
-    _emit(lambda s: reports_service.aging(s, as_of=_day(as_of)), _render_aging, as_json=as_json, as_csv=as_csv)
+    _emit(
+        lambda s: reports_service.aging(s, as_of=_day(as_of), zone=_zone()),
+        _render_aging,
+        as_json=as_json,
+        as_csv=as_csv,
+    )
 
 
 def _render_aging(report: Report) -> None:
@@ -108,13 +119,17 @@ def cash(
     grain: Annotated[Grain, typer.Option(help="Period length.")] = Grain.month,
     start: StartOption = None,
     end: EndOption = None,
-    tz: Annotated[str, typer.Option(help="IANA time zone the periods are cut in.")] = "UTC",
+    tz: Annotated[
+        str | None, typer.Option(help="IANA time zone the periods are cut in; default BILLFLOW_REPORTING_TIMEZONE.")
+    ] = None,
     as_json: bool = JsonOption,
     as_csv: bool = CsvOption,
 ) -> None:
     """Cash collected per day, week or month; refunds count negative."""
     _emit(
-        lambda s: reports_service.cash_collected(s, grain=grain, start=_day(start), end=_day(end), time_zone=tz),
+        lambda s: reports_service.cash_collected(
+            s, grain=grain, start=_day(start), end=_day(end), time_zone=tz or _zone()
+        ),
         _render_cash,
         as_json=as_json,
         as_csv=as_csv,
@@ -153,7 +168,7 @@ def dso(
 ) -> None:
     """Days sales outstanding: receivables / sales in the period x its days, per currency."""
     _emit(
-        lambda s: reports_service.days_sales_outstanding(s, as_of=_day(as_of), days=days),
+        lambda s: reports_service.days_sales_outstanding(s, as_of=_day(as_of), days=days, zone=_zone()),
         _render_dso,
         as_json=as_json,
         as_csv=as_csv,
@@ -187,7 +202,7 @@ def top_overdue(
 ) -> None:
     """The clients with the largest balances past due."""
     _emit(
-        lambda s: reports_service.top_overdue_clients(s, as_of=_day(as_of), limit=limit),
+        lambda s: reports_service.top_overdue_clients(s, as_of=_day(as_of), limit=limit, zone=_zone()),
         _render_top_overdue,
         as_json=as_json,
         as_csv=as_csv,
@@ -224,7 +239,9 @@ def effectiveness(
 ) -> None:
     """Per reminder step: how many invoices were paid within N days of it."""
     _emit(
-        lambda s: reports_service.reminder_effectiveness(s, within_days=within_days, start=_day(start), end=_day(end)),
+        lambda s: reports_service.reminder_effectiveness(
+            s, within_days=within_days, start=_day(start), end=_day(end), zone=_zone()
+        ),
         _render_effectiveness,
         as_json=as_json,
         as_csv=as_csv,

@@ -15,8 +15,11 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import typer
 import uvicorn
@@ -51,6 +54,21 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
+@dataclass(frozen=True)
+class StopBudget:
+    """Seconds each part of the stack gets to stop after Ctrl-C; at worst 9 in all (issue 11, item 3)."""
+
+    worker_grace: timedelta = timedelta(seconds=2)  # in-flight activities finish, then are cancelled
+    worker: float = 3.5  # the worker's whole shutdown, grace included
+    tasks: float = 1.0  # web app and worker tasks, each, once asked to stop
+    temporal: float = 2.0  # the dev server after SIGINT, then SIGKILL
+    database: float = 1.0
+    leftovers: float = 0.5  # tasks still pending when the stack's coroutine returns
+
+
+STOP_BUDGET = StopBudget()
+
+
 def port_open(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
@@ -60,10 +78,14 @@ def port_open(host: str, port: int) -> bool:
 class DevStack:
     """Start everything billflow needs on one machine; `async with DevStack(settings) as stack:`."""
 
-    def __init__(self, settings: Settings, *, ui_port: int = 8233, serve_web: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, ui_port: int = 8233, serve_web: bool = True, use_running_temporal: bool = False
+    ) -> None:
         self.settings = settings
         self.ui_port = ui_port
         self.serve_web = serve_web
+        # A Temporal server already on the port may be another stack's: joining it shares its task queue.
+        self.use_running_temporal = use_running_temporal
         self.db: Database | None = None
         self.client: Client | None = None
         self._temporal: asyncio.subprocess.Process | None = None
@@ -103,6 +125,7 @@ class DevStack:
         return self._stop_requested.is_set()
 
     async def _start(self) -> None:
+        self._refuse_a_running_temporal()  # before anything starts: nothing to undo
         data_dir = self.settings.data_dir.resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         with console.status("Starting PostgreSQL ...") as status:
@@ -113,14 +136,14 @@ class DevStack:
             console.print(f"[green]✓[/] PostgreSQL ({where}), schema ready")
 
             status.update("Starting the Temporal dev server ...")
-            await self._start_temporal(data_dir)
+            await self._start_temporal(data_dir, await self._ui_codec_endpoint())
             self.client = await self._connect_temporal()
             added = await ensure_search_attributes(self.client, self.settings.temporal_namespace)
             if added:
                 console.print(f"  registered search attributes: {', '.join(added)}")
 
             status.update("Starting the worker ...")
-            self._worker = build_worker(self.client, self.db, self.settings)
+            self._worker = build_worker(self.client, self.db, self.settings, graceful_shutdown=STOP_BUDGET.worker_grace)
             await ensure_schedules(self.client, self.settings)
             self._tasks.append(asyncio.create_task(self._worker.run(), name="worker"))
             console.print(
@@ -132,12 +155,46 @@ class DevStack:
             if self.serve_web:
                 status.update("Starting the web app ...")
                 await self._start_web()
-                console.print(f"[green]✓[/] web app on {self.web_url} (OpenAPI: {self.web_url}/docs)")
+                url = self.web_url
+                console.print(f"[green]✓[/] web app on {url} (staff app: {url}/app, OpenAPI: {url}/docs)")
 
-    async def _start_temporal(self, data_dir: Path) -> None:
+    async def _ui_codec_endpoint(self) -> str | None:
+        """Payloads are encrypted (a dev key under the data folder unless BILLFLOW_CODEC_KEYS is set); the UI reads
+        them through the web app's codec server."""
+        from billflow.codec import keyring_for
+        from starter.codec_cmd import dev_ui_endpoint
+
+        keyring = await asyncio.to_thread(keyring_for, self.settings)  # creates the dev key on first start
+        source = "BILLFLOW_CODEC_KEYS" if self.settings.codec_keys else str(self.settings.data_dir / "codec-keys.json")
+        console.print(f"[green]✓[/] payloads encrypted with key [bold]{keyring.active}[/] ({source})")
+        if not self.serve_web:
+            return None
+        if self.ui_url not in self.settings.codec_cors_origins:  # a --ui-port of its own
+            origins = [*self.settings.codec_cors_origins, self.ui_url]
+            self.settings = self.settings.model_copy(update={"codec_cors_origins": origins})
+        assert self.db is not None
+        return await dev_ui_endpoint(self.settings, self.db, self.web_url)
+
+    def _temporal_listening(self) -> bool:
         host, _, port = self.settings.temporal_address.rpartition(":")
-        if port_open(host or "127.0.0.1", int(port)):
-            console.print(f"[green]✓[/] Temporal already running at {self.settings.temporal_address}: using it")
+        return port_open(host or "127.0.0.1", int(port))
+
+    def _refuse_a_running_temporal(self) -> None:
+        if self.use_running_temporal or not self._temporal_listening():
+            return
+        fail(
+            f"a Temporal server is already listening at {self.settings.temporal_address} (another `billflow dev`, "
+            "or another stack whose task queue this worker would share). Stop it, point TEMPORAL_ADDRESS at a free "
+            "port, or pass --use-running-temporal to join it."
+        )
+
+    async def _start_temporal(self, data_dir: Path, codec_endpoint: str | None = None) -> None:
+        host, _, port = self.settings.temporal_address.rpartition(":")
+        if self._temporal_listening():  # only with --use-running-temporal (checked in _start)
+            console.print(
+                f"[yellow]![/] joining the Temporal server already running at {self.settings.temporal_address} "
+                f"(--use-running-temporal; task queue [bold]{self.settings.task_queue}[/])"
+            )
             return
         db_file = data_dir / "temporal.sqlite"
         log_file = (data_dir / "temporal.log").open("ab")
@@ -159,6 +216,7 @@ class DevStack:
             "--namespace",
             self.settings.temporal_namespace,
             *dev_server_flags(),
+            *(["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []),
         ]
         # Own session: Ctrl-C reaches billflow, which then stops the server in order.
         self._temporal = await asyncio.create_subprocess_exec(
@@ -197,26 +255,32 @@ class DevStack:
             await asyncio.sleep(0.05)
 
     async def _stop(self) -> None:
+        """Stop in reverse order within STOP_BUDGET, whatever the workflows are doing (an activity that retries
+        forever, one stuck in a provider call): each part gets a bounded wait, then is dropped or killed. What
+        a cut-off activity was doing is retried by the server when a worker polls again."""
         if self._web is not None:
             self._web.should_exit = True
         if self._worker is not None:
-            with contextlib.suppress(Exception):
-                await self._worker.shutdown()
+            with contextlib.suppress(Exception):  # TimeoutError included: activities in threads ignore cancel
+                await asyncio.wait_for(self._worker.shutdown(), timeout=STOP_BUDGET.worker)
         for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(task, timeout=10)
+            if not task.done():
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(task, timeout=STOP_BUDGET.tasks)
         if self._temporal is not None and self._temporal.returncode is None:
             self._temporal.send_signal(signal.SIGINT)
             try:
-                await asyncio.wait_for(self._temporal.wait(), timeout=10)
+                await asyncio.wait_for(self._temporal.wait(), timeout=STOP_BUDGET.temporal)
             except TimeoutError:
                 self._temporal.kill()
+                await self._temporal.wait()
         if self.db is not None:
-            await self.db.dispose()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.db.dispose(), timeout=STOP_BUDGET.database)
 
 
-async def serve_forever(settings: Settings, *, ui_port: int) -> None:
-    async with DevStack(settings, ui_port=ui_port) as stack:
+async def serve_forever(settings: Settings, *, ui_port: int, use_running_temporal: bool = False) -> None:
+    async with DevStack(settings, ui_port=ui_port, use_running_temporal=use_running_temporal) as stack:
         console.print(
             f"\n[bold]billflow is running.[/] Temporal UI: {stack.ui_url}   Web: {stack.web_url}\n"
             "Try: billflow invoice create examples/booking.json   ·   Ctrl-C stops everything."
@@ -225,20 +289,44 @@ async def serve_forever(settings: Settings, *, ui_port: int) -> None:
         console.print("stopping ...")
 
 
+def run_stack(main: Coroutine[Any, Any, None]) -> None:
+    """asyncio.run, except that leaving does not wait for threads still inside a provider call (an SMTP send
+    that hangs): asyncio.run joins its default executor without a timeout, the stack's stop budget would not
+    hold. The CLI then leaves with os._exit (billflow.process.exit_now), so no thread is joined later either."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(main)
+    finally:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.wait(pending, timeout=STOP_BUDGET.leftovers))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()  # shuts the default executor down without waiting for its threads
+
+
 def register(app: typer.Typer) -> None:
     ui_port_option = typer.Option(8233, "--ui-port", help="Port of the Temporal UI (dev server started here).")
 
+    join_option = typer.Option(
+        False,
+        "--use-running-temporal",
+        help="Join a Temporal server already listening at TEMPORAL_ADDRESS instead of refusing to start.",
+    )
+
     @app.command()
-    def dev(ui_port: int = ui_port_option) -> None:
+    def dev(ui_port: int = ui_port_option, use_running_temporal: bool = join_option) -> None:
         """Start PostgreSQL, the Temporal dev server (UI on :8233), the worker and the web app; Ctrl-C stops all."""
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve_forever(get_settings(), ui_port=ui_port))
+            run_stack(serve_forever(get_settings(), ui_port=ui_port, use_running_temporal=use_running_temporal))
         console.print("stopped.")
 
     @app.command()
     def demo(
         keep_running: bool = typer.Option(False, "--keep-running", help="Keep the stack up after the demo."),
         ui_port: int = ui_port_option,
+        use_running_temporal: bool = join_option,
     ) -> None:
         """Four demo invoices through their whole life in about a minute, shown live.
 
@@ -248,4 +336,11 @@ def register(app: typer.Typer) -> None:
         from starter.demo import run_demo
 
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_demo(get_settings(), keep_running=keep_running, ui_port=ui_port))
+            run_stack(
+                run_demo(
+                    get_settings(),
+                    keep_running=keep_running,
+                    ui_port=ui_port,
+                    use_running_temporal=use_running_temporal,
+                )
+            )

@@ -126,9 +126,18 @@ async def _create(raw: Any, as_json: bool) -> None:
     client = await temporal_client(settings)
     async with database(settings) as db:
         try:
-            view = await subscription_runs.create_and_start(db, client, data, task_queue=settings.task_queue)
+            view = await subscription_runs.create_and_start(
+                db,
+                client,
+                data,
+                task_queue=settings.task_queue,
+                max_backfill_periods=settings.subscription_max_backfill_periods,
+                actor="cli",
+            )
         except service.SubscriptionConflict as err:
             fail(str(err))
+        except service.BackfillTooLong as err:
+            fail(str(err), code=2)
     _print_view(view, as_json)
 
 

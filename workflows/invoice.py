@@ -16,9 +16,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from models.enums import EmailKind, InvoiceStatus
     from models.workflow_io import (
+        CreditNoteIssued,
         DueDateInput,
         ExtendDueDate,
         InvoiceOutcome,
+        InvoicePlan,
         InvoiceState,
         InvoiceTransition,
         InvoiceWorkflowInput,
@@ -29,13 +31,18 @@ with workflow.unsafe.imports_passed_through():
         PlanRemindersInput,
         RecordInvoiceInput,
         RecordPaymentInput,
+        ReminderPolicy,
+        ResolveDispute,
         ResumeReminders,
         ScheduledReminder,
         SendEmailInput,
         StaffAction,
+        TransitionResult,
         VoidInvoice,
         WriteOff,
     )
+    from workflows.invoice_collections import CollectionSignal, InvoiceCollections
+    from workflows.invoice_plan import plan_ahead
     from workflows.invoice_rules import rejection_reason
     from workflows.run_details import current_details, next_event
     from workflows.search_attributes import invoice_updates
@@ -52,12 +59,14 @@ PROVIDER_RETRY = RetryPolicy(
 )
 # Processed staff-action ids kept for de-duplication and for callers waiting on their action.
 ACTION_MEMORY = 100
+# Patch id of the reopened-run catch-up (issue 11, item 13); runs recorded before it never take the branch.
+REOPENED_PATCH = "reopened-run-catches-up-reminders"
 
-Inbound = PaymentReceived | StaffAction
+Inbound = PaymentReceived | StaffAction | CreditNoteIssued | CollectionSignal
 
 
 @workflow.defn
-class InvoiceWorkflow:
+class InvoiceWorkflow(InvoiceCollections):
     """Issue, send, wait, remind, settle. Signals are queued and applied in order by the main loop, so every
     database write happens from one place and in a deterministic order."""
 
@@ -75,6 +84,9 @@ class InvoiceWorkflow:
         self._policy = data.booking.reminder_policy
         self._max_history_events = data.max_history_events
         state = self._state = data.carried_state or await self._issue(data)
+        if data.reopened and workflow.patched(REOPENED_PATCH):
+            self._client_id = data.client_id
+            self._catch_up_reopened(state)
         self._publish()
         # A payment that arrived with the start (a booking paid elsewhere) settles first: a paid invoice gets a
         # receipt, not an "invoice issued" email.
@@ -162,6 +174,8 @@ class InvoiceWorkflow:
             # keyed by the due instant: after an extension the new due date can pass too
             await self._transition("overdue", "The due date passed unpaid", key=f"overdue-{state.due_at.isoformat()}")
             return True
+        if await self._expire_hold(now):  # collections: a promise or a claimed transfer ran out
+            return True
         if state.paused and state.paused_until is not None and now >= state.paused_until:
             await self._transition("resumed", "Pause ended", key=f"resume-at-{state.paused_until.isoformat()}")
             state.paused, state.paused_until = False, None
@@ -170,7 +184,13 @@ class InvoiceWorkflow:
         if step is not None and now >= step.at:
             await self._remind(step)
             return True
-        if step is None and state.status is InvoiceStatus.overdue and not state.escalated and not state.paused:
+        if (
+            step is None
+            and state.status is InvoiceStatus.overdue
+            and not state.escalated
+            and not state.paused
+            and not self._hold_blocks_reminders()
+        ):
             await self._email(EmailKind.escalation, "escalation", to_staff=True)
             await self._transition("escalated", "Unpaid after every reminder: staff notified", key="escalated")
             state.escalated = True
@@ -179,12 +199,22 @@ class InvoiceWorkflow:
 
     async def _remind(self, step: ScheduledReminder) -> None:
         state = self._require_state()
-        if state.paused:  # a step that falls due while paused is skipped, not sent on resume
+        # A step that falls due while paused, or while a payment is in flight, promised or disputed, is skipped,
+        # not sent on resume.
+        if state.paused or self._hold_blocks_reminders():
             step.skipped = True
             return
         kind = EmailKind.overdue if step.at > state.due_at else EmailKind.reminder
         await self._email(kind, f"reminder-{step.step}", step=step.step, template=step.template)
         step.sent = True
+        await self._interest_at_step(step)  # collections: a step may also issue the interest invoice
+
+    def _catch_up_reopened(self, state: InvoiceState) -> None:
+        """Steps that fell due while the invoice was settled are not sent in a burst: the latest of them goes out
+        now, once; the earlier ones are skipped, as during a pause. Later steps follow the policy."""
+        missed = [r for r in state.reminders if not r.done and r.at <= workflow.now()]
+        for step in missed[:-1]:
+            step.skipped = True
 
     def _history_too_long(self) -> bool:
         info = workflow.info()
@@ -201,6 +231,8 @@ class InvoiceWorkflow:
         step = state.next_reminder
         if step is not None:
             candidates.append(step.at)
+        if (hold_until := self._hold_wake()) is not None:
+            candidates.append(hold_until)
         return min(candidates, default=None)
 
     # --- inbound signals, applied by the main loop --------------------------------------------------
@@ -209,6 +241,14 @@ class InvoiceWorkflow:
         state = self._require_state()
         if isinstance(item, PaymentReceived):
             await self._record_payment(item, note=None)
+            return
+        if isinstance(item, CreditNoteIssued):  # written by the credit-note service; the run adopts the amounts
+            state.credited_minor = max(state.credited_minor, item.credited_minor)
+            if not state.status.is_final:
+                self._set_status(item.status)
+            return
+        if not isinstance(item, StaffAction):
+            await self._apply_collection(item)
             return
         if item.action_id in state.processed_action_ids:
             return  # the same staff action delivered twice
@@ -251,9 +291,15 @@ class InvoiceWorkflow:
             case ExtendDueDate():
                 await self._extend_due(action, key=key, data=data)
             case VoidInvoice(reason=reason):
-                await self._transition("void", f"Voided: {reason}", key=key, data=data)
+                result = await self._transition("void", f"Voided: {reason}", key=key, data=data)
+                # The void issued a cancellation credit note (issue 14): the client gets it with its document.
+                if result.credit_note_id is not None and workflow.patched("void-credit-note-email"):
+                    state.credited_minor += result.credited_minor
+                    await self._email(EmailKind.credit_note, "credit-note-void", credit_note_id=result.credit_note_id)
             case WriteOff(reason=reason):
                 await self._transition("write_off", f"Written off: {reason}", key=key, data=data)
+            case ResolveDispute():
+                await self._resolve_dispute(action, key=key, data=data)
 
     async def _record_payment(self, payment: PaymentReceived, *, note: str | None) -> None:
         state = self._require_state()
@@ -278,6 +324,7 @@ class InvoiceWorkflow:
             )
             return
         state.amount_paid_minor = outcome.amount_paid_minor
+        state.credited_minor = outcome.credited_minor
         self._set_status(outcome.status)
 
     async def _extend_due(self, action: ExtendDueDate, *, key: str, data: dict[str, str]) -> None:
@@ -334,6 +381,8 @@ class InvoiceWorkflow:
         step: int | None = None,
         template: str | None = None,
         to_staff: bool = False,
+        credit_note_id: int | None = None,
+        details: dict[str, str] | None = None,
     ) -> None:
         state = self._require_state()
         # A local activity: a mail send is one short HTTP call, and running it inside the workflow task halves
@@ -348,6 +397,8 @@ class InvoiceWorkflow:
                     template=template,
                     to_staff=to_staff,
                     idempotency_key=f"{workflow.info().workflow_id}:{key}",
+                    credit_note_id=credit_note_id,
+                    details=details or {},
                 ),
                 summary=f"{kind.value} email" + (f" (step {step})" if step else ""),
                 start_to_close_timeout=PROVIDER_TIMEOUT,
@@ -363,7 +414,7 @@ class InvoiceWorkflow:
 
     async def _transition(
         self, kind: str, message: str, *, key: str, data: dict[str, str] | None = None, **fields: object
-    ) -> None:
+    ) -> TransitionResult:
         state = self._require_state()
         result = await workflow.execute_local_activity_method(
             InvoiceActivities.apply_transition,
@@ -381,6 +432,7 @@ class InvoiceWorkflow:
             retry_policy=DB_RETRY,
         )
         self._set_status(result.status)
+        return result
 
     def _set_status(self, status: InvoiceStatus) -> None:
         state = self._require_state()
@@ -439,7 +491,24 @@ class InvoiceWorkflow:
     def write_off(self, action: WriteOff) -> None:
         self._inbox.append(action)
 
+    @workflow.signal
+    def credit_note_issued(self, issued: CreditNoteIssued) -> None:
+        self._inbox.append(issued)
+
     @workflow.query
     def status(self) -> InvoiceState | None:
         """Live state; None only in the first moments, before the invoice is recorded."""
         return self._state
+
+    @workflow.query
+    def plan(self) -> InvoicePlan | None:
+        """What happens next and when (reminders at the client's local time, overdue, holds, escalation)."""
+        if self._state is None:
+            return None
+        terms = self._booking.late_interest
+        return plan_ahead(self._state, now=workflow.now(), interest_preset=terms.preset.value if terms else None)
+
+    @workflow.query
+    def reminder_policy(self) -> ReminderPolicy:
+        """The policy in force, so a dry run of a staff action can re-plan outside the workflow."""
+        return self._policy

@@ -6,9 +6,11 @@ from datetime import datetime
 
 from models.workflow_io import (
     ExtendDueDate,
+    HoldKind,
     InvoiceState,
     MarkPaid,
     PauseReminders,
+    ResolveDispute,
     ResumeReminders,
     StaffAction,
     VoidInvoice,
@@ -33,8 +35,12 @@ def rejection_reason(state: InvoiceState, action: StaffAction, *, now: datetime)
             return f"new due date {due_date} is not after the current one {state.due_date}"
         case ExtendDueDate(extend_by=by) if by is not None and by.total_seconds() <= 0:
             return "extend_by must be positive"
+        case ResolveDispute() if state.hold is None or state.hold.kind is not HoldKind.dispute:
+            return f"invoice {state.number} is not disputed"
         case VoidInvoice() if state.amount_paid_minor > 0:
             return "invoice has payments: write it off or refund instead of voiding"
         case WriteOff() | VoidInvoice() | MarkPaid() | PauseReminders() | ResumeReminders() | ExtendDueDate():
+            return None
+        case ResolveDispute():
             return None
     return f"unknown action {type(action).__name__}"

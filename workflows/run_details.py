@@ -42,6 +42,9 @@ def next_event(state: InvoiceState) -> str:
         return f"nothing: closed as {state.status.value}"
     step = state.next_reminder
     step_label = f"{step.step} of {len(state.reminders)} at {step.local_label or utc_label(step.at)}" if step else ""
+    if state.hold is not None:  # collections: a payment in flight, a promise or a dispute holds reminders back
+        until = f" until {utc_label(state.hold.until)}" if state.hold.until else ""
+        return f"{state.hold.kind.value}: {state.hold.label}; reminders wait{until}"
     if state.paused:
         if state.paused_until is None:
             return "reminders paused until a staff member resumes them; waiting for payment"

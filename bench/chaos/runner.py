@@ -22,6 +22,7 @@ SCENARIOS = {
     "load": "load",
     "hostile-input": "hostile_input",
     "authorization": "authorization",
+    "client-answers": "client_answers",
 }
 
 

@@ -25,7 +25,7 @@ def stripe_event(kind: str, obj: dict[str, Any], *, event_id: str) -> dict[str, 
     }
 
 
-def stripe_delivery(event: dict[str, Any], *, secret: str = STRIPE_WEBHOOK_SECRET) -> tuple[bytes, dict[str, str]]:
+def stripe_delivery(event: Any, *, secret: str = STRIPE_WEBHOOK_SECRET) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(event).encode()
     header = stripe.WebhookSignature.generate_signature_header(body.decode(), secret, timestamp=int(time.time()))
     return body, {"Stripe-Signature": header, "Content-Type": "application/json"}
@@ -41,9 +41,10 @@ class SendGridSigner:
         )
         self.public_key = base64.b64encode(der).decode()
 
-    def delivery(self, events: list[dict[str, Any]]) -> tuple[bytes, dict[str, str]]:
+    def delivery(self, events: Any, *, at: int | None = None) -> tuple[bytes, dict[str, str]]:
+        """Sign `events` (any JSON, so malformed batches can be signed too) as of `at` (default: now)."""
         body = json.dumps(events).encode()
-        timestamp = str(int(time.time()))
+        timestamp = str(int(time.time()) if at is None else at)
         signature = self._key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
         return body, {
             "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),

@@ -8,11 +8,13 @@ cumulative amount_refunded and what billflow has already recorded for that charg
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import func
 from sqlmodel import col, select
 from temporalio.client import Client
@@ -20,13 +22,15 @@ from temporalio.client import Client
 from billflow.db import Database
 from billflow.payments.stripe import SessionSnapshot
 from billflow.repositories import checkout_sessions as sessions_repo
+from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import webhook_events as events_repo
-from billflow.services import invoicing
+from billflow.services import credit_notes, invoicing
 from billflow.services.checkout import STRIPE_PROVIDER, apply_session
 from billflow.services.payments import deliver_payment
 from models.columns import utcnow
-from models.enums import EmailKind, PaymentKind
+from models.enums import CreditNoteKind, EmailKind, PaymentKind
+from models.money import format_money
 from models.payments import Payment
 from models.workflow_io import PaymentReceived, SendEmailInput
 
@@ -39,6 +43,80 @@ SESSION_EVENTS = {
     "checkout.session.expired",
 }
 HANDLED = {*SESSION_EVENTS, "charge.refunded"}
+
+
+# --- the shape billflow reads from a (verified) event; anything else is a 400, before anything is stored ----
+
+_Minor = Annotated[int, Field(ge=0, le=10**15)]  # amounts in minor units: never negative, far below 64 bits
+_Instant = Annotated[int, Field(ge=0, le=253_402_300_799)]  # Unix seconds up to 9999-12-31 (datetime's range)
+_Id = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="allow")  # Stripe adds fields; billflow checks only those it reads
+
+
+class _StripeObject(_Loose):
+    id: _Id
+    currency: Annotated[str, Field(max_length=3)] | None = None
+    payment_intent: _Id | dict[str, Any] | None = None
+    metadata: dict[str, str] | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _invoice_id_fits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        raw = (value or {}).get("billflow_invoice_id", "")
+        if raw.isdigit() and len(raw) > 18:
+            raise ValueError("billflow_invoice_id is out of range")
+        return value
+
+
+class _CheckoutSession(_StripeObject):
+    url: str | None = None
+    status: str | None = None
+    payment_status: str | None = None
+    amount_total: _Minor | None = None
+    expires_at: _Instant | None = None
+
+
+class _Charge(_StripeObject):
+    amount_refunded: _Minor | None = None
+
+
+class _EventData(_Loose):
+    object: dict[str, Any]
+
+
+class _Envelope(_Loose):
+    id: _Id
+    type: Annotated[str, Field(max_length=255)] = ""
+    created: _Instant | None = None
+    data: _EventData
+
+
+class MalformedEvent(ValueError):
+    """A verified delivery that is not a Stripe event billflow can read; the message names the field."""
+
+
+def parse_event(raw: bytes) -> dict[str, Any]:
+    """The event as a dict, after checking every field billflow reads from it (type, range)."""
+    try:
+        event = json.loads(raw)
+    except ValueError:
+        raise MalformedEvent("body is not JSON") from None
+    if not isinstance(event, dict):
+        raise MalformedEvent("body is not a Stripe event (a JSON object is expected)")
+    try:
+        _Envelope.model_validate(event)
+        if event.get("type") in SESSION_EVENTS:
+            _CheckoutSession.model_validate(event["data"]["object"])
+        elif event.get("type") == "charge.refunded":
+            _Charge.model_validate(event["data"]["object"])
+    except ValidationError as err:
+        where = "" if _Envelope.__name__ in err.title else "data.object."
+        problems = "; ".join(f"{where}{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()[:5])
+        raise MalformedEvent(f"not a Stripe event billflow can read: {problems}") from None
+    return event
 
 
 @dataclass(frozen=True)
@@ -69,8 +147,15 @@ async def receive_stripe_event(db: Database, temporal: Client, event: dict[str, 
         session.add(stored)
     log.info("stripe event %s %s: %s", event["id"], event.get("type"), outcome)
     if outcome.startswith("refunded") and invoice_id is not None:
+        charge = (event.get("data") or {}).get("object") or {}
+        reference = f"{charge.get('id')}:refunded:{int(charge.get('amount_refunded') or 0)}"
+        async with db.session() as session:  # the refund's credit note (if it lowered the price) goes with it
+            note = await credit_notes_repo.get_credit_note(session, idempotency_key=f"refund:{reference}")
         email = SendEmailInput(
-            invoice_id=invoice_id, kind=EmailKind.refund, idempotency_key=f"stripe-refund:{event['id']}"
+            invoice_id=invoice_id,
+            kind=EmailKind.refund,
+            idempotency_key=f"stripe-refund:{event['id']}",
+            credit_note_id=note.id if note else None,
         )
         return StripeEventResult(outcome, refund_email=email)
     return StripeEventResult(outcome)
@@ -121,6 +206,20 @@ async def _refund(db: Database, temporal: Client, charge: dict[str, Any], create
             received_at=created,
             method="card",
         )
+        # Money returned lowers the price (beyond any overpayment): the refund records its credit note, issued
+        # first and in the same transaction, so the balance stays settled instead of reopening.
+        credit = credit_notes.refund_credit_minor(invoice, delta)
+        if credit > 0:
+            await credit_notes.issue_credit_note(
+                session,
+                invoice_id=invoice_id,
+                kind=CreditNoteKind.refund,
+                reason=f"Refund of {format_money(delta, currency)} by card",
+                key=f"refund:{refund.provider_reference}",
+                amount_minor=credit,
+                refund_reference=refund.provider_reference,
+                issued_at=created,
+            )
         # Recorded here, as a refund: the workflow's signal carries payments only.
         outcome = await invoicing.record_payment(
             session, invoice_id=invoice_id, payment=refund, kind=PaymentKind.refund, note="Stripe refund"

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, or_, text
@@ -12,42 +12,103 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.client_settings import ClientSettings
 from models.clients import Client
 from models.columns import utcnow
+from models.enums import UNSETTLED_STATUSES
 from models.invoices import Invoice
 from models.payments import Payment
+from models.timeline import TimelineEvent
 from models.workflow_io import ClientIn
 
 
-async def upsert_client(session: AsyncSession, *, client: ClientIn) -> int:
-    """Insert or refresh the client by its external id; returns the client's id."""
-    stmt = insert(Client).values(
-        external_id=client.external_id,
-        name=client.name,
-        email=str(client.email),
-        timezone=client.timezone,
-        created_at=utcnow(),
-        updated_at=utcnow(),
-    )
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[col(Client.external_id)],
-        set_={
-            "name": stmt.excluded.name,
-            "email": stmt.excluded.email,
-            "timezone": stmt.excluded.timezone,
-            "updated_at": stmt.excluded.updated_at,
-        },
-    ).returning(col(Client.id))
-    return (await session.exec(upsert)).scalar_one()  # type: ignore[call-overload]
+def _billing_values(client: ClientIn) -> dict[str, str]:
+    """The buyer's billing details this booking gives (issue 14); kind follows the VAT id when not given."""
+    kind = client.kind.value if client.kind else ("business" if client.vat_id else None)
+    values = {
+        "kind": kind,
+        "address_line1": client.address_line1,
+        "postcode": client.postcode,
+        "city": client.city,
+        "country": client.country,
+        "vat_id": client.vat_id,
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
+async def upsert_client(session: AsyncSession, *, client: ClientIn, source: str, actor: str) -> int:
+    """Insert or refresh the client of `source` with this external id; returns the client's id.
+
+    The same external id of another source is another client: a source only ever changes its own clients. A
+    changed email is written to the client's timeline with `actor` (the integration, key or user behind it).
+    Billing details a booking leaves out keep what is on file.
+    """
+    billing = _billing_values(client)
+    query = select(Client).where(Client.source == source, Client.external_id == client.external_id)
+    existing = (await session.exec(query.with_for_update())).first()
+    if existing is None:
+        inserted = (
+            insert(Client)
+            .values(
+                source=source,
+                external_id=client.external_id,
+                name=client.name,
+                email=str(client.email),
+                timezone=client.timezone,
+                created_at=utcnow(),
+                updated_at=utcnow(),
+                **{"kind": "consumer", **billing},
+            )
+            .on_conflict_do_nothing(index_elements=[col(Client.source), col(Client.external_id)])
+            .returning(col(Client.id))
+        )
+        new_id = (await session.exec(inserted)).first()  # type: ignore[call-overload]
+        if new_id is not None:
+            return int(new_id[0])
+        existing = (await session.exec(query.with_for_update())).one()  # a concurrent insert won the race
+    assert existing.id is not None
+    email = str(client.email)
+    if existing.email != email:
+        await session.exec(  # type: ignore[call-overload]
+            insert(TimelineEvent).values(
+                client_id=existing.id,
+                kind="client.email_changed",
+                message=f"Email changed from {existing.email} to {email} by {actor}"[:2000],
+                data={"from": existing.email, "to": email, "by": actor, "source": source},
+                occurred_at=utcnow(),
+            )
+        )
+    wanted = {"name": client.name, "email": email, "timezone": client.timezone, **billing}
+    if any(getattr(existing, name) != value for name, value in wanted.items()):
+        for name, value in wanted.items():
+            setattr(existing, name, value)
+        existing.updated_at = utcnow()
+        session.add(existing)
+        await session.flush()
+    return existing.id
 
 
 async def get_client(
-    session: AsyncSession, *, client_id: int | None = None, external_id: str | None = None
+    session: AsyncSession,
+    *,
+    client_id: int | None = None,
+    external_id: str | None = None,
+    source: str | None = None,
 ) -> Client | None:
+    """One client by id, or by (source, external id). By external id alone see `find_clients`."""
     query = select(Client)
     if client_id is not None:
         query = query.where(Client.id == client_id)
     if external_id is not None:
-        query = query.where(Client.external_id == external_id)
+        if source is None:
+            raise ValueError("a client is identified by its source and external id")
+        query = query.where(Client.external_id == external_id, Client.source == source)
     return (await session.exec(query)).first()
+
+
+async def find_clients(session: AsyncSession, *, external_id: str, source: str | None = None) -> Sequence[Client]:
+    """The clients with this external id (one per source), or the one of `source`."""
+    query = select(Client).where(Client.external_id == external_id)
+    if source is not None:
+        query = query.where(Client.source == source)
+    return (await session.exec(query.order_by(col(Client.id)).limit(20))).all()
 
 
 # --- client records (staff API, CLI, dashboard) ---------------------------------------------------
@@ -75,26 +136,30 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def balances(session: AsyncSession, *, client_ids: Sequence[int], as_of: date) -> Sequence[Row[Any]]:
-    """Per client and currency: invoiced (void excluded), paid, open balance and the part past due at as_of."""
+async def balances(session: AsyncSession, *, client_ids: Sequence[int], due_before: datetime) -> Sequence[Row[Any]]:
+    """Per client and currency: invoiced (void excluded), paid, open balance and the part due before the instant
+    `due_before` (the end of the reporting day, as in the reports)."""
     stmt = text(
         """
 SELECT client_id, currency,
-       COALESCE(SUM(total_minor) FILTER (WHERE status <> 'void'), 0) AS invoiced_minor,
+       COALESCE(SUM(total_minor - credited_minor) FILTER (WHERE status <> 'void'), 0) AS invoiced_minor,
        COALESCE(SUM(amount_paid_minor), 0) AS paid_minor,
-       COALESCE(SUM(total_minor - amount_paid_minor)
-                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue')), 0) AS balance_minor,
-       COALESCE(SUM(total_minor - amount_paid_minor)
-                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue') AND due_date < :as_of), 0)
+       COALESCE(SUM(total_minor - credited_minor - amount_paid_minor)
+                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')), 0)
+           AS balance_minor,
+       COALESCE(SUM(total_minor - credited_minor - amount_paid_minor)
+                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')
+                        AND due_at < :due_before), 0)
            AS overdue_minor,
-       COUNT(*) FILTER (WHERE status IN ('open', 'partially_paid', 'overdue')) AS open_invoices
+       COUNT(*) FILTER (WHERE status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed'))
+           AS open_invoices
 FROM invoices
 WHERE client_id = ANY(:client_ids)
 GROUP BY client_id, currency
 ORDER BY client_id, currency
 """
     )
-    return (await session.execute(stmt, {"client_ids": list(client_ids), "as_of": as_of})).all()
+    return (await session.execute(stmt, {"client_ids": list(client_ids), "due_before": due_before})).all()
 
 
 async def client_invoices(session: AsyncSession, *, client_id: int, limit: int = 100) -> Sequence[Invoice]:
@@ -177,7 +242,7 @@ async def unsettled_workflows(
 ) -> Sequence[Row[Any]]:
     """Number and workflow id of the client's invoices that still run reminders (open, part paid, overdue)."""
     stmt = select(col(Invoice.number), col(Invoice.workflow_id)).where(
-        Invoice.client_id == client_id, col(Invoice.status).in_(("open", "partially_paid", "overdue"))
+        Invoice.client_id == client_id, col(Invoice.status).in_(UNSETTLED_STATUSES)
     )
     if reminders_paused is not None:
         stmt = stmt.where(Invoice.reminders_paused == reminders_paused)

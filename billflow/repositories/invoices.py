@@ -2,14 +2,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from billflow.reporting import end_of_day, start_of_day, today_in
 from models.clients import Client
+from models.enums import UNSETTLED_STATUSES
 from models.invoices import Invoice, InvoiceLine
 
 
@@ -81,18 +83,20 @@ async def list_invoices(
 
 @dataclass(frozen=True)
 class InvoiceFilter:
-    """Staff list filters; every field optional. Amounts compare the invoice total, dates its issue date."""
+    """Staff list filters; every field optional. Amounts compare the invoice total; days are reporting-zone days
+    (`zone`, billflow/reporting.py): issued_from/to compare the issue instant, overdue_days the due instant."""
 
     statuses: tuple[str, ...] = ()
     client_id: int | None = None
     overdue_days: int | None = None  # unpaid and at least this many days past the due date
-    today: date | None = None  # the reference day for overdue_days (UTC today if None)
+    today: date | None = None  # the reference day for overdue_days (today in `zone` if None)
     amount_min: int | None = None
     amount_max: int | None = None
     currency: str | None = None
     issued_from: date | None = None
     issued_to: date | None = None
     search: str | None = None  # case-insensitive substring of the number or the client's name
+    zone: str = "UTC"  # the reporting time zone
 
 
 def _filtered(query: Any, f: InvoiceFilter) -> Any:
@@ -101,9 +105,11 @@ def _filtered(query: Any, f: InvoiceFilter) -> Any:
     if f.client_id is not None:
         query = query.where(Invoice.client_id == f.client_id)
     if f.overdue_days is not None:
-        cutoff = (f.today or datetime.now(UTC).date()) - timedelta(days=f.overdue_days)
-        unpaid = ("open", "partially_paid", "overdue")
-        query = query.where(col(Invoice.status).in_(unpaid), col(Invoice.due_date) <= cutoff)
+        # At least N days past due: as in the reports, 1 day once the due instant passes before today's end.
+        today = f.today or today_in(f.zone)
+        cutoff = end_of_day(today - timedelta(days=f.overdue_days - 1), f.zone)
+        unpaid = UNSETTLED_STATUSES
+        query = query.where(col(Invoice.status).in_(unpaid), col(Invoice.due_at) < cutoff)
     if f.amount_min is not None:
         query = query.where(col(Invoice.total_minor) >= f.amount_min)
     if f.amount_max is not None:
@@ -111,9 +117,9 @@ def _filtered(query: Any, f: InvoiceFilter) -> Any:
     if f.currency is not None:
         query = query.where(Invoice.currency == f.currency)
     if f.issued_from is not None:
-        query = query.where(col(Invoice.issue_date) >= f.issued_from)
+        query = query.where(col(Invoice.issued_at) >= start_of_day(f.issued_from, f.zone))
     if f.issued_to is not None:
-        query = query.where(col(Invoice.issue_date) <= f.issued_to)
+        query = query.where(col(Invoice.issued_at) < end_of_day(f.issued_to, f.zone))
     if f.search:
         pattern = "%" + f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(col(Invoice.number).ilike(pattern), col(Client.name).ilike(pattern)))

@@ -15,7 +15,10 @@ from typing import Any
 from sqlalchemy import Row, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-# Invoices unsettled at the end of :as_of, with their balance at that instant (:cutoff, the next midnight UTC).
+# Invoices unsettled at the end of :as_of, with their balance at that instant (:cutoff, the next midnight in the
+# reporting zone :tz). An invoice counts once issued before the cutoff (its instant, not the client-local issue
+# date, so a client east or west of the reporting zone is counted the same day as everywhere else). Days past due
+# are reporting-zone days: 1 on the day the due instant passes (`due_at < cutoff`), 0 or less before.
 # Three disjoint parts, each served by an index, instead of one scan of every invoice ever issued:
 #   1. unsettled today (ix_invoices_unsettled_due, index-only);
 #   2. paid today but with money received after the cutoff (the few rows of `later`, by primary key);
@@ -23,31 +26,41 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 # The balance adds back what was received after the cutoff instead of summing every payment before it, so only
 # recent payments are read (ix_payments_received_cover).
 _RECEIVABLE_AS_OF = """
-WITH later AS (
+WITH later_parts AS (
     SELECT invoice_id,
            SUM(CASE WHEN kind = 'refund' THEN -amount_minor ELSE amount_minor END) AS paid_later
     FROM payments
     WHERE received_at >= :cutoff
     GROUP BY invoice_id
+    -- Credit notes lower what is owed (issue 14); those issued after the cutoff are added back like payments.
+    UNION ALL
+    SELECT invoice_id, SUM(total_minor) AS paid_later
+    FROM credit_notes
+    WHERE issued_at >= :cutoff
+    GROUP BY invoice_id
+),
+later_by_invoice AS (
+    SELECT invoice_id, SUM(paid_later) AS paid_later FROM later_parts GROUP BY invoice_id
 ),
 balances AS (
-    SELECT i.client_id, i.currency, i.due_date,
-           i.total_minor - i.amount_paid_minor + COALESCE(l.paid_later, 0) AS balance
-    FROM invoices i LEFT JOIN later l ON l.invoice_id = i.id
-    WHERE i.status IN ('open', 'partially_paid', 'overdue') AND i.issue_date <= :as_of
+    SELECT i.client_id, i.currency, i.due_at,
+           i.total_minor - i.credited_minor - i.amount_paid_minor + COALESCE(l.paid_later, 0) AS balance
+    FROM invoices i LEFT JOIN later_by_invoice l ON l.invoice_id = i.id
+    WHERE i.status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed') AND i.issued_at < :cutoff
     UNION ALL
-    SELECT i.client_id, i.currency, i.due_date, i.total_minor - i.amount_paid_minor + l.paid_later
-    FROM later l JOIN invoices i ON i.id = l.invoice_id
-    WHERE i.status = 'paid' AND i.issue_date <= :as_of
+    SELECT i.client_id, i.currency, i.due_at, i.total_minor - i.credited_minor - i.amount_paid_minor + l.paid_later
+    FROM later_by_invoice l JOIN invoices i ON i.id = l.invoice_id
+    WHERE i.status = 'paid' AND i.issued_at < :cutoff
     UNION ALL
-    SELECT i.client_id, i.currency, i.due_date,
-           i.total_minor - i.amount_paid_minor + COALESCE(l.paid_later, 0)
-    FROM invoices i LEFT JOIN later l ON l.invoice_id = i.id
+    SELECT i.client_id, i.currency, i.due_at,
+           i.total_minor - i.credited_minor - i.amount_paid_minor + COALESCE(l.paid_later, 0)
+    FROM invoices i LEFT JOIN later_by_invoice l ON l.invoice_id = i.id
     WHERE i.status IN ('void', 'uncollectible') AND COALESCE(i.voided_at, i.written_off_at) >= :cutoff
-      AND i.issue_date <= :as_of
+      AND i.issued_at < :cutoff
 ),
 receivable AS (
-    SELECT client_id, currency, due_date, balance, (:as_of - due_date) AS days_past_due
+    SELECT client_id, currency, due_at, balance,
+           (CAST(:as_of AS date) + 1 - CAST(due_at AT TIME ZONE :tz AS date)) AS days_past_due
     FROM balances
     WHERE balance > 0
 )
@@ -59,7 +72,7 @@ async def _without_jit(session: AsyncSession) -> None:
     await session.execute(text("SET LOCAL jit = off"))
 
 
-async def aging_by_currency(session: AsyncSession, *, as_of: date, cutoff: datetime) -> Sequence[Row[Any]]:
+async def aging_by_currency(session: AsyncSession, *, as_of: date, cutoff: datetime, zone: str) -> Sequence[Row[Any]]:
     """Open balances at the end of as_of by currency, in buckets of days past due (0 or less is current)."""
     await _without_jit(session)
     sql = (
@@ -78,11 +91,11 @@ GROUP BY currency
 ORDER BY currency
 """
     )
-    return (await session.execute(text(sql), {"as_of": as_of, "cutoff": cutoff})).all()
+    return (await session.execute(text(sql), {"as_of": as_of, "cutoff": cutoff, "tz": zone})).all()
 
 
 async def top_overdue_clients(
-    session: AsyncSession, *, as_of: date, cutoff: datetime, limit: int
+    session: AsyncSession, *, as_of: date, cutoff: datetime, zone: str, limit: int
 ) -> Sequence[Row[Any]]:
     """Clients with the largest balances past due at the end of as_of, per currency."""
     await _without_jit(session)
@@ -105,7 +118,7 @@ JOIN clients c ON c.id = t.client_id
 ORDER BY t.overdue_minor DESC, c.id
 """
     )
-    return (await session.execute(text(sql), {"as_of": as_of, "cutoff": cutoff, "limit": limit})).all()
+    return (await session.execute(text(sql), {"as_of": as_of, "cutoff": cutoff, "tz": zone, "limit": limit})).all()
 
 
 async def cash_collected(
@@ -137,13 +150,24 @@ ORDER BY period, currency
     return (await session.execute(text(sql), params)).all()
 
 
-async def credit_sales(session: AsyncSession, *, start: date, end: date) -> Sequence[Row[Any]]:
-    """Invoiced totals issued in [start, end] per currency, void invoices excluded (they were never owed)."""
+async def credit_sales(session: AsyncSession, *, start: datetime, end: datetime) -> Sequence[Row[Any]]:
+    """Invoiced totals issued in [start, end) per currency, net of the credit notes issued in it (issue 14);
+    void invoices are excluded (they were never owed), and so are their cancellation credit notes."""
     await _without_jit(session)
+    # The issue-date range (client-local dates, at most a day and a bit from any zone's) keeps the covering
+    # index in play; the instant decides.
     sql = """
-SELECT currency, SUM(total_minor) AS sales_minor, COUNT(*) AS invoice_count
-FROM invoices
-WHERE issue_date BETWEEN :start AND :end AND status <> 'void'
+SELECT currency, SUM(amount) AS sales_minor, COUNT(*) FILTER (WHERE is_invoice) AS invoice_count
+FROM (
+    SELECT currency, total_minor AS amount, TRUE AS is_invoice
+    FROM invoices
+    WHERE issue_date BETWEEN CAST(:start AS date) - 2 AND CAST(:end AS date) + 2
+      AND issued_at >= :start AND issued_at < :end AND status <> 'void'
+    UNION ALL
+    SELECT n.currency, -n.total_minor, FALSE
+    FROM credit_notes n JOIN invoices i ON i.id = n.invoice_id
+    WHERE n.issued_at >= :start AND n.issued_at < :end AND i.status <> 'void'
+) AS sales
 GROUP BY currency
 ORDER BY currency
 """
@@ -176,18 +200,20 @@ ORDER BY m.reminder_step
 
 
 async def unsettled_invoices(
-    session: AsyncSession, *, due_from: date | None, due_to: date | None, overdue_only: bool, limit: int
+    session: AsyncSession, *, due_from: datetime | None, due_to: datetime | None, overdue_only: bool, limit: int
 ) -> Sequence[Row[Any]]:
-    """The dashboard's lists: unsettled invoices by due date (served by ix_invoices_unsettled_due)."""
+    """The dashboard's lists: unsettled invoices by due date (served by ix_invoices_unsettled_due), optionally
+    those whose due instant falls in [due_from, due_to)."""
     sql = """
 SELECT i.number, i.status, i.currency, i.total_minor, i.amount_paid_minor,
-       i.total_minor - i.amount_paid_minor AS balance_minor, i.due_date, i.reminders_paused,
+       i.total_minor - i.credited_minor - i.amount_paid_minor AS balance_minor,
+       i.due_date, i.due_at, i.reminders_paused,
        c.name AS client_name, c.external_id AS client_external_id
 FROM invoices i
 JOIN clients c ON c.id = i.client_id
-WHERE i.status IN ('open', 'partially_paid', 'overdue')
-  AND (CAST(:due_from AS date) IS NULL OR i.due_date >= :due_from)
-  AND (CAST(:due_to AS date) IS NULL OR i.due_date <= :due_to)
+WHERE i.status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')
+  AND (CAST(:due_from AS timestamptz) IS NULL OR i.due_at >= :due_from)
+  AND (CAST(:due_to AS timestamptz) IS NULL OR i.due_at < :due_to)
   AND (NOT :overdue_only OR i.status = 'overdue')
 ORDER BY i.due_date, i.id
 LIMIT :limit

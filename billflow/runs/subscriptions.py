@@ -23,6 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from billflow.db import Database
 from billflow.services import subscriptions as service
+from models.client_sources import STAFF_SOURCE
 from models.subscription_io import (
     CancelSubscription,
     ChangePlan,
@@ -67,12 +68,21 @@ async def start_workflow(client: Client, subscription_id: str, *, task_queue: st
 
 
 async def create_and_start(
-    db: Database, temporal: Client, data: SubscriptionIn, *, task_queue: str
+    db: Database,
+    temporal: Client,
+    data: SubscriptionIn,
+    *,
+    task_queue: str,
+    max_backfill_periods: int = service.MAX_BACKFILL_PERIODS,
+    client_source: str = STAFF_SOURCE,
+    actor: str = STAFF_SOURCE,
 ) -> SubscriptionView:
     """Create (or find) the subscription and make sure its workflow runs: shared by the API, the CLI and the
     `subscription.created` booking event. Safe to repeat with the same subscription_id."""
     async with db.session() as session:
-        sub, _created = await service.create_subscription(session, data=data)
+        sub, _created = await service.create_subscription(
+            session, data=data, max_backfill_periods=max_backfill_periods, client_source=client_source, actor=actor
+        )
     if not SubscriptionStatus(sub.status).is_final:
         # A run that closed earlier is not started again (REJECT_DUPLICATE): that is what we want.
         with contextlib.suppress(WorkflowAlreadyStartedError):
@@ -97,7 +107,7 @@ async def send_action(client: Client, subscription_id: str, action: Subscription
 async def query_state(client: Client, subscription_id: str) -> SubscriptionRunState:
     handle = client.get_workflow_handle(service.workflow_id_for(subscription_id))
     # The query answers None only before the run's first task; callers query after the start.
-    state: SubscriptionRunState = await handle.query(SubscriptionWorkflow.status)  # type: ignore[call-overload]
+    state: SubscriptionRunState = await handle.query(SubscriptionWorkflow.status)  # type: ignore[arg-type,call-overload,unused-ignore]
     return state
 
 

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -43,10 +44,11 @@ from models.booking_events import (
     EventOutcome,
     SubscriptionCreatedEvent,
 )
+from models.client_sources import integration_source
 from models.enums import InvoiceStatus
 from models.invoices import Invoice
 from models.subscription_io import SUBSCRIPTION_ID_MAX
-from models.workflow_io import BookingIn, LineIn, VoidInvoice
+from models.workflow_io import BookingIn, VoidInvoice
 
 # How long an answer waits for the new workflow to issue its invoice number (else `invoice_number: null`).
 NUMBER_WAIT = timedelta(seconds=5)
@@ -54,6 +56,17 @@ NUMBER_WAIT = timedelta(seconds=5)
 
 class EventIdReused(Exception):
     """The event id was already used for a different event body."""
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who posted an event: the integration its bookings are keyed by, whose clients they are, and who it was
+    (an integration's signature: the integration's own clients; a staff key: staff's clients, even when it
+    names an integration, so a key cannot redirect an integration's client)."""
+
+    integration: str
+    client_source: str
+    actor: str
 
 
 async def handle_event(
@@ -64,8 +77,18 @@ async def handle_event(
     integration: str,
     event: BookingEventIn,
     number_wait: timedelta = NUMBER_WAIT,
+    client_source: str | None = None,
+    actor: str | None = None,
 ) -> tuple[EventAccepted, bool]:
-    """Handle the event once; returns its answer and whether this delivery was a replay."""
+    """Handle the event once; returns its answer and whether this delivery was a replay.
+
+    The event's clients belong to `client_source` (default: the integration's own); `actor` is who sent it.
+    """
+    sender = Sender(
+        integration=integration,
+        client_source=client_source or integration_source(integration),
+        actor=actor or integration_source(integration),
+    )
     payload = event.model_dump(mode="json")
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -93,11 +116,11 @@ async def handle_event(
             # The workflow start happens after this commit, holding no pooled connection: under load a Temporal
             # round trip inside the transaction made the pool the API's ceiling. A delivery that dies before
             # recording its result leaves the row without one, so the provider's retry does the work again.
-            prepared = await clients_service.prepare_client_invoice(session, booking_from_event(integration, event))
+            prepared = await clients_service.prepare_client_invoice(session, booking_from_event(sender, event))
         else:
             # No number wait inside this transaction: it holds a pooled connection and the row lock, and under
             # load (50 events/s) waiting here exhausted the API's pool (requests failed after the pool timeout).
-            answer = await _act(db, session, client, settings, integration=integration, event=event)
+            answer = await _act(db, session, client, settings, sender=sender, event=event)
             await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
     if prepared is not None:
         assert isinstance(event, BookingConfirmedEvent)
@@ -147,29 +170,38 @@ async def _act(
     client: Client,
     settings: Settings,
     *,
-    integration: str,
+    sender: Sender,
     event: BookingEventIn,
 ) -> EventAccepted:
     """Act on an event other than booking.confirmed; its timeline note goes into `session` (the event row's
     transaction), so a failure leaves no note of an event that was not accepted."""
+    integration = sender.integration
     match event:
         case BookingCancelledEvent():
             return await _cancelled(db, session, client, integration, event)
         case BookingRescheduledEvent():
             return await _rescheduled(db, session, client, integration, event)
         case SubscriptionCreatedEvent():
-            return await _subscription_created(db, client, settings, integration, event)
+            return await _subscription_created(db, client, settings, sender, event)
         case BookingConfirmedEvent():
             raise AssertionError("booking.confirmed is handled by handle_event in two transactions")
 
 
 async def _subscription_created(
-    db: Database, client: Client, settings: Settings, integration: str, event: SubscriptionCreatedEvent
+    db: Database, client: Client, settings: Settings, sender: Sender, event: SubscriptionCreatedEvent
 ) -> EventAccepted:
     data = event.data
     if not data.subscription_id:
-        data = data.model_copy(update={"subscription_id": f"{integration}-{event.id}"[:SUBSCRIPTION_ID_MAX]})
-    view = await subscription_runs.create_and_start(db, client, data, task_queue=settings.task_queue)
+        data = data.model_copy(update={"subscription_id": f"{sender.integration}-{event.id}"[:SUBSCRIPTION_ID_MAX]})
+    view = await subscription_runs.create_and_start(
+        db,
+        client,
+        data,
+        task_queue=settings.task_queue,
+        max_backfill_periods=settings.subscription_max_backfill_periods,
+        client_source=sender.client_source,
+        actor=sender.actor,
+    )
     return EventAccepted(
         event_id=event.id,
         type=event.type,
@@ -179,25 +211,20 @@ async def _subscription_created(
     )
 
 
-def booking_from_event(integration: str, event: BookingConfirmedEvent) -> BookingIn:
+def booking_from_event(sender: Sender, event: BookingConfirmedEvent) -> BookingIn:
     data = event.data
     return BookingIn(
-        source=integration,
+        source=sender.integration,
+        client_source=sender.client_source,
+        requested_by=sender.actor,
         booking_id=data.booking_id,
         client=data.client,
-        lines=[
-            LineIn(
-                description=s.description,
-                quantity=s.quantity,
-                unit_price_minor=s.unit_price_minor,
-                tax_rate_bp=data.tax_rate_bp if s.tax_rate_bp is None else s.tax_rate_bp,
-            )
-            for s in data.services
-        ],
+        lines=data.lines(),
         currency=data.currency,
         payment_terms=timedelta(days=data.payment_terms_days),
         service_date=data.starts_at.date() if data.starts_at else None,
         memo=data.memo,
+        deposit=data.deposit,
     )
 
 
@@ -205,7 +232,9 @@ async def _confirmed(
     session: AsyncSession, integration: str, event: BookingConfirmedEvent, booking: BookingIn
 ) -> EventAccepted:
     """After the start: the client row (upserted last, so its lock lasts milliseconds) and the timeline note."""
-    client_id = await clients_repo.upsert_client(session, client=booking.client)
+    client_id = await clients_repo.upsert_client(
+        session, client=booking.client, source=booking.client_owner, actor=booking.requester
+    )
     await timeline_repo.add_event(
         session,
         client_id=client_id,
@@ -295,21 +324,28 @@ async def _issued(db: Database, workflow_id: str, wait: timedelta) -> Invoice | 
 
 
 async def _invoice_of(db: Database, integration: str, booking_id: str) -> Invoice | None:
+    """The booking's invoice; for a booking with a deposit, its final invoice or else its deposit invoice."""
     async with db.session() as session:
-        return await invoices_repo.get_invoice(session, source_key=f"booking:{integration}:{booking_id}")
+        for key in (f"booking:{integration}:{booking_id}", f"booking:{integration}:{booking_id}:deposit"):
+            invoice = await invoices_repo.get_invoice(session, source_key=key)
+            if invoice is not None:
+                return invoice
+    return None
 
 
 async def _issued_invoice_of(db: Database, client: Client, integration: str, booking_id: str) -> Invoice | None:
     """The booking's invoice; if its workflow is still issuing it (a cancel right after the confirm), wait
     briefly for it rather than answering that there is none."""
     invoice = await _invoice_of(db, integration, booking_id)
-    if invoice is None:
-        workflow_id = f"invoice-{integration}-{booking_id}"  # BookingIn.workflow_id of this booking
+    # BookingIn.workflow_id of this booking, or of its deposit invoice when it asked for one.
+    for workflow_id in (f"invoice-{integration}-{booking_id}", f"invoice-{integration}-{booking_id}-deposit"):
+        if invoice is not None:
+            break
         try:
             await client.get_workflow_handle(workflow_id).describe()
         except RPCError as err:
             if err.status is RPCStatusCode.NOT_FOUND:
-                return None  # never confirmed: nothing will be issued, no need to wait
+                continue  # never started: nothing will be issued, no need to wait
         invoice = await _issued(db, workflow_id, NUMBER_WAIT)
     return invoice
 

@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import json
 import re
-import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,10 +36,12 @@ from billflow.services import clients as clients_service
 from billflow.services import invoice_runs, invoicing
 from models.booking_events import reject_nul
 from models.calcom import CalBooking, CalDeliveryResult, CalOutcome, CalTrigger, CalWebhook
+from models.client_sources import integration_source
 from models.columns import utcnow
 from models.enums import InvoiceStatus
 from models.invoices import Invoice
 from models.money import CurrencyCode
+from models.time_zones import is_iana_zone
 from models.workflow_io import (
     BookingIn,
     ClientIn,
@@ -56,7 +57,6 @@ PAYMENT_TERMS = timedelta(days=14)
 # How long an answer waits for the workflow to issue (or settle) the invoice; Cal.com gets the number if it did.
 ANSWER_WAIT = timedelta(seconds=5)
 
-_TIME_ZONES = frozenset(zoneinfo.available_timezones())
 _KEY = re.compile(r"^[A-Za-z0-9._:@-]{1,120}$")
 _CURRENCY: TypeAdapter[str] = TypeAdapter(CurrencyCode)
 
@@ -134,7 +134,8 @@ def _clip(text: str, limit: int = 2000) -> str:
 
 
 def _zone(*names: str | None) -> str:
-    return next((n for n in names if n in _TIME_ZONES), "UTC")
+    """The first IANA zone name given (attendee, then organizer); Cal.com passes the browser's, unchecked."""
+    return next((n for n in names if n is not None and is_iana_zone(n)), "UTC")
 
 
 def client_from(booking: CalBooking) -> ClientIn:
@@ -446,6 +447,8 @@ def booking_in(ctx: _Context, root: str, client: ClientIn, price: _Price) -> Boo
         memo.append(f"Guests (not billed): {guests}")
     return BookingIn(
         source=ctx.integration,
+        client_source=integration_source(ctx.integration),
+        requested_by=f"calcom:{ctx.integration}",
         booking_id=root,
         client=client,
         lines=[
@@ -470,7 +473,9 @@ async def _issue(ctx: _Context, root: str, *, paid: bool = False) -> CalDelivery
     """Upsert the client and start the chain's invoice workflow (with the Cal.com payment when `paid`)."""
     client = client_from(ctx.booking)
     async with ctx.db.session() as session:
-        client_id = await clients_repo.upsert_client(session, client=client)
+        client_id = await clients_repo.upsert_client(
+            session, client=client, source=integration_source(ctx.integration), actor=f"calcom:{ctx.integration}"
+        )
         price = await price_of(session, ctx.booking)
         if price is None:
             await timeline_repo.add_event(

@@ -27,11 +27,12 @@ from billflow.repositories import checkout_sessions as sessions_repo
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
+from billflow.services.invoice_runs import WorkflowClosed, send_collection
 from billflow.services.payments import deliver_payment, payable
 from models.checkout_sessions import CheckoutSession, CheckoutSessionStatus
 from models.columns import utcnow
 from models.invoices import Invoice
-from models.workflow_io import PaymentReceived
+from models.workflow_io import PaymentFailed, PaymentProcessing, PaymentReceived
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +284,7 @@ async def apply_session(
         invoice = await invoices_repo.get_invoice(session, invoice_id=invoice_id)
         if invoice is None:
             return SessionOutcome.foreign
+        already_failed = row is not None and row.payment_status == "failed"
         if row is not None:
             _copy(snapshot, row)
             if failed:
@@ -298,12 +300,25 @@ async def apply_session(
                 data={"session": snapshot.id},
                 key=f"stripe:session-failed:{snapshot.id}",
             )
-            return SessionOutcome.failed
+    if failed:
+        # Reminders resume and the client is told (the workflow keys both by the session id).
+        await _tell_workflow(
+            temporal,
+            invoice,
+            PaymentFailed(provider=STRIPE_PROVIDER, provider_reference=snapshot.id, failed_at=received_at),
+        )
+        return SessionOutcome.failed
     if snapshot.status == CheckoutSessionStatus.expired:
         return SessionOutcome.expired
     if snapshot.status != CheckoutSessionStatus.complete:
         return SessionOutcome.open
     if snapshot.payment_status not in ("paid", "no_payment_required") or snapshot.amount_total <= 0:
+        if not already_failed and snapshot.amount_total > 0:  # an async method: the money is on its way
+            await _tell_workflow(
+                temporal,
+                invoice,
+                PaymentProcessing(provider=STRIPE_PROVIDER, provider_reference=snapshot.id, started_at=received_at),
+            )
         return SessionOutcome.pending
     payment = PaymentReceived(
         provider=STRIPE_PROVIDER,
@@ -315,6 +330,14 @@ async def apply_session(
     )
     await deliver_payment(db, temporal, invoice=invoice, payment=payment, note=f"Stripe Checkout ({source})")
     return SessionOutcome.paid
+
+
+async def _tell_workflow(temporal: Client, invoice: Invoice, item: PaymentProcessing | PaymentFailed) -> None:
+    """Signal a payment in flight (or its failure); a closed workflow (paid, void) has nothing to hold."""
+    try:
+        await send_collection(temporal, invoice.workflow_id, item)
+    except WorkflowClosed:
+        log.info("workflow %s closed: %s for %s ignored", invoice.workflow_id, type(item).__name__, invoice.number)
 
 
 def _metadata_invoice_id(snapshot: SessionSnapshot) -> int | None:

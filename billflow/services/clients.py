@@ -10,25 +10,32 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
-from temporalio.client import Client as TemporalClient
-from temporalio.client import WorkflowHandle
 
 from billflow.db import Database
+from billflow.reporting import end_of_day, today_in
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.services import invoice_runs
 from models.client_settings import ClientSettings
 from models.clients import Client
 from models.workflow_io import BookingIn, PauseReminders, PaymentReceived, ReminderPolicy, ResumeReminders
+
+if TYPE_CHECKING:  # the Temporal side is imported where it is used: listing clients needs none of it
+    from temporalio.client import Client as TemporalClient
+    from temporalio.client import WorkflowHandle
 
 log = logging.getLogger(__name__)
 
 
 class ClientNotFound(LookupError):
     pass
+
+
+class AmbiguousClient(LookupError):
+    """Several sources use this external id: the caller must say which (`source`)."""
 
 
 class Balance(BaseModel):
@@ -42,6 +49,7 @@ class Balance(BaseModel):
 
 class ClientSummary(BaseModel):
     external_id: str
+    source: str = Field(description='whose client: "staff" or "integration:{name}"')
     name: str
     email: str
     timezone: str
@@ -118,25 +126,34 @@ class SettingsOutcome(BaseModel):
 # --- reading --------------------------------------------------------------------------------------
 
 
-async def require_client(session: AsyncSession, external_id: str) -> Client:
-    client = await clients_repo.get_client(session, external_id=external_id)
-    if client is None:
-        raise ClientNotFound(f"no client with external id {external_id!r}")
-    return client
+async def require_client(session: AsyncSession, external_id: str, *, source: str | None = None) -> Client:
+    """The client with this external id; `source` is needed only when several sources use the id."""
+    found = await clients_repo.find_clients(session, external_id=external_id, source=source)
+    if not found:
+        raise ClientNotFound(
+            f"no client with external id {external_id!r}" + (f" from source {source!r}" if source else "")
+        )
+    if len(found) > 1:
+        sources = ", ".join(c.source for c in found)
+        raise AmbiguousClient(f"external id {external_id!r} is used by several sources ({sources}): give the source")
+    return found[0]
 
 
 async def list_clients(
-    session: AsyncSession, *, query: str | None = None, limit: int = 50, offset: int = 0
+    session: AsyncSession, *, query: str | None = None, limit: int = 50, offset: int = 0, zone: str = "UTC"
 ) -> list[ClientSummary]:
+    """`zone`: the reporting time zone, whose "today" decides what is past due (as in every report)."""
     clients = await clients_repo.search_clients(session, query=query, limit=limit, offset=offset)
-    by_client = await _balances(session, [c.id for c in clients if c.id is not None])
+    by_client = await _balances(session, [c.id for c in clients if c.id is not None], zone)
     return [_summary(c, by_client.get(c.id or 0, [])) for c in clients]
 
 
-async def client_detail(session: AsyncSession, external_id: str, *, limit: int = 100) -> ClientDetail:
-    client = await require_client(session, external_id)
+async def client_detail(
+    session: AsyncSession, external_id: str, *, limit: int = 100, source: str | None = None, zone: str = "UTC"
+) -> ClientDetail:
+    client = await require_client(session, external_id, source=source)
     assert client.id is not None
-    balances = (await _balances(session, [client.id])).get(client.id, [])
+    balances = (await _balances(session, [client.id], zone)).get(client.id, [])
     invoices = await clients_repo.client_invoices(session, client_id=client.id, limit=limit)
     payments = await clients_repo.client_payments(session, client_id=client.id, limit=limit)
     return ClientDetail(
@@ -153,18 +170,21 @@ async def client_detail(session: AsyncSession, external_id: str, *, limit: int =
     )
 
 
-async def client_timeline(session: AsyncSession, external_id: str, *, limit: int = 200) -> list[TimelineEntry]:
-    client = await require_client(session, external_id)
+async def client_timeline(
+    session: AsyncSession, external_id: str, *, limit: int = 200, source: str | None = None
+) -> list[TimelineEntry]:
+    client = await require_client(session, external_id, source=source)
     assert client.id is not None
     rows = await clients_repo.client_timeline(session, client_id=client.id, limit=limit)
     return [TimelineEntry.model_validate(r._mapping) for r in rows]
 
 
-async def _balances(session: AsyncSession, client_ids: Sequence[int]) -> dict[int, list[Balance]]:
+async def _balances(session: AsyncSession, client_ids: Sequence[int], zone: str) -> dict[int, list[Balance]]:
     result: dict[int, list[Balance]] = {}
     if not client_ids:
         return result
-    for row in await clients_repo.balances(session, client_ids=client_ids, as_of=datetime.now(UTC).date()):
+    due_before = end_of_day(today_in(zone), zone)
+    for row in await clients_repo.balances(session, client_ids=client_ids, due_before=due_before):
         result.setdefault(row.client_id, []).append(Balance.model_validate(row._mapping))
     return result
 
@@ -172,6 +192,7 @@ async def _balances(session: AsyncSession, client_ids: Sequence[int]) -> dict[in
 def _summary(client: Client, balances: list[Balance]) -> ClientSummary:
     return ClientSummary(
         external_id=client.external_id,
+        source=client.source,
         name=client.name,
         email=client.email,
         timezone=client.timezone,
@@ -183,12 +204,14 @@ def _summary(client: Client, balances: list[Balance]) -> ClientSummary:
 # --- notes ----------------------------------------------------------------------------------------
 
 
-async def add_note(session: AsyncSession, external_id: str, *, text: str, author: str) -> TimelineEntry:
+async def add_note(
+    session: AsyncSession, external_id: str, *, text: str, author: str, source: str | None = None
+) -> TimelineEntry:
     """A staff note on the client's timeline (kind `note.added`)."""
     body = text.strip()
     if not body:
         raise ValueError("note text must not be empty")
-    client = await require_client(session, external_id)
+    client = await require_client(session, external_id, source=source)
     assert client.id is not None
     await timeline_repo.add_event(
         session, client_id=client.id, kind="note.added", message=body[:2000], data={"author": author}
@@ -216,14 +239,14 @@ async def reminder_settings(session: AsyncSession, client_id: int) -> ReminderSe
 
 
 async def effective_reminder_policy(
-    session: AsyncSession, client_external_id: str, default: ReminderPolicy
+    session: AsyncSession, client_external_id: str, default: ReminderPolicy, *, source: str
 ) -> ReminderPolicy:
     """The policy a new invoice for this client runs: none for auto-pay, else the client's own, else default.
 
     Call it where a booking's invoice workflow is started, before `invoice_runs.start_invoice`. A client
     that is not in the database yet has no settings, so it gets `default`.
     """
-    client = await clients_repo.get_client(session, external_id=client_external_id)
+    client = await clients_repo.get_client(session, external_id=client_external_id, source=source)
     if client is None or client.id is None:
         return default
     settings = await reminder_settings(session, client.id)
@@ -232,24 +255,26 @@ async def effective_reminder_policy(
     return settings.reminder_policy or default
 
 
-async def reminders_paused_for(session: AsyncSession, client_external_id: str) -> bool:
+async def reminders_paused_for(session: AsyncSession, client_external_id: str, *, source: str) -> bool:
     """True if staff paused every reminder of this client: a newly started invoice must be paused too."""
-    client = await clients_repo.get_client(session, external_id=client_external_id)
+    client = await clients_repo.get_client(session, external_id=client_external_id, source=source)
     if client is None or client.id is None:
         return False
     return (await reminder_settings(session, client.id)).reminders_paused
 
 
 async def pause_new_invoice_if_client_paused(
-    db: Database, temporal: TemporalClient, *, client_external_id: str, workflow_id: str
+    db: Database, temporal: TemporalClient, *, client_external_id: str, source: str, workflow_id: str
 ) -> bool:
     """Call right after starting an invoice workflow: a paused client's new invoice starts paused.
 
     The action id is derived from the workflow id, so a repeated call (a replayed booking event) is applied
     once. True if the pause was signalled.
     """
+    from billflow.services import invoice_runs
+
     async with db.session() as session:
-        paused = await reminders_paused_for(session, client_external_id)
+        paused = await reminders_paused_for(session, client_external_id, source=source)
     if paused:
         action = PauseReminders(action_id=f"client-pause-{workflow_id}"[-64:], actor="client settings")
         await invoice_runs.send_action(temporal, workflow_id, action)
@@ -283,17 +308,19 @@ class PreparedInvoice(BaseModel):
 
 async def prepare_client_invoice(session: AsyncSession, booking: BookingIn) -> PreparedInvoice:
     """The database half of `start_client_invoice`: read the client's reminder settings."""
-    external_id = booking.client.external_id
-    if "reminder_policy" not in booking.model_fields_set or await _auto_pay(session, external_id):
-        policy = await effective_reminder_policy(session, external_id, booking.reminder_policy)
+    external_id, source = booking.client.external_id, booking.client_owner
+    if "reminder_policy" not in booking.model_fields_set or await _auto_pay(session, external_id, source):
+        policy = await effective_reminder_policy(session, external_id, booking.reminder_policy, source=source)
         booking = booking.model_copy(update={"reminder_policy": policy})
-    return PreparedInvoice(booking=booking, paused=await reminders_paused_for(session, external_id))
+    return PreparedInvoice(booking=booking, paused=await reminders_paused_for(session, external_id, source=source))
 
 
 async def launch_client_invoice(
     temporal: TemporalClient, prepared: PreparedInvoice, *, task_queue: str, paid_with: PaymentReceived | None = None
 ) -> WorkflowHandle:
     """The Temporal half: start the workflow (idempotent by its id) and pause it for a paused client."""
+    from billflow.services import invoice_runs
+
     booking = prepared.booking
     handle = await invoice_runs.start_invoice(temporal, booking, task_queue=task_queue, paid_with=paid_with)
     if prepared.paused:
@@ -302,8 +329,8 @@ async def launch_client_invoice(
     return handle
 
 
-async def _auto_pay(session: AsyncSession, external_id: str) -> bool:
-    client = await clients_repo.get_client(session, external_id=external_id)
+async def _auto_pay(session: AsyncSession, external_id: str, source: str) -> bool:
+    client = await clients_repo.get_client(session, external_id=external_id, source=source)
     return client is not None and client.id is not None and (await reminder_settings(session, client.id)).auto_pay
 
 
@@ -315,7 +342,7 @@ class ReminderSignals(BaseModel):
 
 
 async def save_reminder_settings(
-    db: Database, external_id: str, change: ReminderSettingsChange, *, actor: str
+    db: Database, external_id: str, change: ReminderSettingsChange, *, actor: str, source: str | None = None
 ) -> tuple[ReminderSettings, ReminderSignals]:
     """Save the settings with a timeline event (one transaction); return which open invoices to signal.
 
@@ -323,7 +350,7 @@ async def save_reminder_settings(
     reminders run is to be paused; when it turns off, every paused one is to be resumed.
     """
     async with db.session() as session:
-        client = await require_client(session, external_id)
+        client = await require_client(session, external_id, source=source)
         assert client.id is not None
         before = await reminder_settings(session, client.id)
         after = ReminderSettings(
@@ -361,6 +388,8 @@ async def signal_reminder_change(temporal: TemporalClient, signals: ReminderSign
 
     Returns the numbers of the invoices signalled.
     """
+    from billflow.services import invoice_runs
+
     signalled = []
     for number, workflow_id in signals.invoices:
         action = (
@@ -378,10 +407,16 @@ async def signal_reminder_change(temporal: TemporalClient, signals: ReminderSign
 
 
 async def update_reminder_settings(
-    db: Database, temporal: TemporalClient, external_id: str, change: ReminderSettingsChange, *, actor: str
+    db: Database,
+    temporal: TemporalClient,
+    external_id: str,
+    change: ReminderSettingsChange,
+    *,
+    actor: str,
+    source: str | None = None,
 ) -> SettingsOutcome:
     """Save the settings, then bring the client's running invoices in line (see save_reminder_settings)."""
-    settings, signals = await save_reminder_settings(db, external_id, change, actor=actor)
+    settings, signals = await save_reminder_settings(db, external_id, change, actor=actor, source=source)
     signalled = await signal_reminder_change(temporal, signals, actor=actor)
     return SettingsOutcome(settings=settings, signalled=signalled)
 

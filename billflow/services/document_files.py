@@ -134,3 +134,12 @@ async def invoice_file(db: Database, settings: Settings, *, number: str, kind: F
         if invoice is None:
             raise InvoiceNotFound(f"no invoice numbered {number}")
         return await document_file(session, invoice=invoice, settings=settings, kind=kind)
+
+
+async def render_number_pdf(session: AsyncSession, *, number: str, settings: Settings) -> bytes:
+    """The PDF of the invoice or credit note with this number, as issued."""
+    from billflow.einvoice.from_document import document_pdf
+    from billflow.services.documents import load_document
+
+    doc = await load_document(session, number=number, settings=settings)
+    return await asyncio.to_thread(document_pdf, doc, settings)

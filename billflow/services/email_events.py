@@ -6,8 +6,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.repositories import clients as clients_repo
@@ -70,6 +71,46 @@ _EVENT_STATUS = {
     "dropped": MessageStatus.dropped,
     "spamreport": MessageStatus.spam,
 }
+
+
+MAX_EVENTS = 5000  # SendGrid batches at most a few thousand events per POST
+
+
+# billflow's own custom args (strings, as SendGrid sends them): ids that fit a bigint.
+_CustomId = Annotated[str, Field(max_length=18)] | Annotated[int, Field(ge=0, le=2**63 - 1), Strict()]
+
+
+class _SendGridEvent(BaseModel):
+    """The fields billflow reads from one event; SendGrid's others pass through untouched."""
+
+    model_config = ConfigDict(extra="allow")
+    event: Annotated[str, Field(max_length=64)] | None = None
+    timestamp: Annotated[int, Field(ge=0, le=253_402_300_799)] | None = None  # Unix seconds, datetime's range
+    sg_event_id: Annotated[str, Field(max_length=255)] | None = None
+    sg_message_id: Annotated[str, Field(max_length=1000)] | None = None
+    billflow_message_id: _CustomId | None = None
+    billflow_invoice_id: _CustomId | None = None
+
+
+_BATCH = TypeAdapter(Annotated[list[_SendGridEvent], Field(max_length=MAX_EVENTS)])
+
+
+class MalformedEvents(ValueError):
+    """A verified delivery that is not a batch of SendGrid events billflow can read; names the field."""
+
+
+def parse_events(raw: bytes) -> list[dict[str, Any]]:
+    """The batch as dicts, after checking every field billflow reads from every event: all or nothing."""
+    try:
+        events = json.loads(raw)
+    except ValueError:
+        raise MalformedEvents("body is not JSON") from None
+    try:
+        _BATCH.validate_python(events)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()[:5])
+        raise MalformedEvents(f"body must be a JSON array of SendGrid events: {problems}") from None
+    return list(events)
 
 
 @dataclass(frozen=True)
@@ -162,4 +203,4 @@ async def _find_message(session: AsyncSession, event: dict[str, Any]) -> EmailMe
 
 def _int(value: Any) -> int | None:
     text = str(value or "")
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isdigit() and len(text) <= 18 else None  # beyond 18 digits: not a bigint id

@@ -15,14 +15,21 @@ from billflow.services.invoicing import price_line
 from models.money import format_money
 from models.workflow_io import (
     BookingIn,
+    CreditNoteIssued,
+    DisputeRaised,
     ExtendDueDate,
     InvoiceState,
     InvoiceWorkflowInput,
     MarkPaid,
     PauseReminders,
+    PaymentFailed,
+    PaymentProcessing,
+    PaymentPromised,
     PaymentReceived,
+    ResolveDispute,
     ResumeReminders,
     StaffAction,
+    TransferClaimed,
     VoidInvoice,
     WriteOff,
 )
@@ -36,6 +43,15 @@ SIGNALS = {
     ExtendDueDate: InvoiceWorkflow.extend_due_date,
     VoidInvoice: InvoiceWorkflow.void,
     WriteOff: InvoiceWorkflow.write_off,
+    ResolveDispute: InvoiceWorkflow.resolve_dispute,
+}
+# Collections (issue 16): payments in flight and the client's answers -> their signals.
+COLLECTION_SIGNALS = {
+    PaymentProcessing: InvoiceWorkflow.payment_processing,
+    PaymentFailed: InvoiceWorkflow.payment_failed,
+    TransferClaimed: InvoiceWorkflow.transfer_claimed,
+    PaymentPromised: InvoiceWorkflow.payment_promised,
+    DisputeRaised: InvoiceWorkflow.dispute_raised,
 }
 
 
@@ -69,12 +85,32 @@ async def start_invoice(
         return client.get_workflow_handle(booking.workflow_id)
 
 
+async def restart_invoice(
+    client: Client, data: InvoiceWorkflowInput, *, workflow_id: str, task_queue: str, summary: str
+) -> WorkflowHandle:
+    """A new run under the invoice's workflow id once its run has closed (the invoice reopened): ID reuse is
+    allowed for closed runs, and a run already going (two refunds at once) is used as it is."""
+    try:
+        return await client.start_workflow(
+            InvoiceWorkflow.run,
+            data,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            static_summary=summary,
+        )
+    except WorkflowAlreadyStartedError:
+        return client.get_workflow_handle(workflow_id)
+
+
 def _summary(booking: BookingIn) -> str:
     """The run's static summary in the Temporal UI (its number, once issued, is in the current details)."""
     total = sum(price_line(line).total_minor for line in booking.lines)
     terms = f"{booking.payment_terms.days} days" if booking.payment_terms.days else str(booking.payment_terms)
+    kind = {"deposit": "Deposit invoice", "final": "Final invoice"}.get(booking.document_kind.value, "Invoice")
     return (
-        f"Invoice for booking {booking.source}/{booking.booking_id}: {format_money(total, booking.currency)}, "
+        f"{kind} for booking {booking.source}/{booking.booking_id}: {format_money(total, booking.currency)}, "
         f"due {terms} after issue"
     )
 
@@ -91,6 +127,14 @@ async def send_action(client: Client, workflow_id: str, action: StaffAction) -> 
     await _signal(client, workflow_id, SIGNALS[type(action)], action)
 
 
+async def send_collection(
+    client: Client,
+    workflow_id: str,
+    item: PaymentProcessing | PaymentFailed | TransferClaimed | PaymentPromised | DisputeRaised,
+) -> None:
+    await _signal(client, workflow_id, COLLECTION_SIGNALS[type(item)], item)
+
+
 async def wait_for_action(
     client: Client, workflow_id: str, action_id: str, *, timeout: timedelta = timedelta(seconds=10)
 ) -> InvoiceState | None:
@@ -103,6 +147,11 @@ async def wait_for_action(
         if done or asyncio.get_running_loop().time() > deadline:
             return state
         await asyncio.sleep(0.05)
+
+
+async def send_credit_note(client: Client, workflow_id: str, issued: CreditNoteIssued) -> None:
+    """Tell the invoice's run about a credit note issued outside it; WorkflowClosed if it has ended."""
+    await _signal(client, workflow_id, InvoiceWorkflow.credit_note_issued, issued)
 
 
 async def _signal(client: Client, workflow_id: str, signal: object, arg: object) -> None:

@@ -8,16 +8,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from billflow.db import Database
+from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services import invoice_runs
+from billflow.services.credit_notes import CreditNoteSummary
 from models.clients import Client as ClientRow
 from models.enums import InvoiceStatus
 from models.invoices import Invoice
@@ -125,6 +127,10 @@ class InvoiceDetail(InvoiceSummary):
     messages: list[MessageOut]
     timeline: list[TimelineOut]
     live: InvoiceState | None  # the workflow's `status` query while it runs; null once final
+    # Documents (issue 14): the invoice's kind and the credit notes issued against it.
+    kind: str = "invoice"
+    credited_minor: int = 0
+    credit_notes: list[CreditNoteSummary] = Field(default_factory=list)
 
 
 async def list_page(
@@ -147,6 +153,7 @@ async def detail(db: Database, temporal: Client, *, number: str) -> InvoiceDetai
         payments = await payments_repo.list_payments(session, invoice_id=invoice.id)
         messages = await messages_repo.list_messages(session, invoice_id=invoice.id, limit=500)
         events = await timeline_repo.list_events(session, invoice_id=invoice.id, limit=1000)
+        notes = await credit_notes_repo.list_credit_notes(session, invoice_id=invoice.id, limit=200)
     live = None
     if not InvoiceStatus(invoice.status).is_final:
         with contextlib.suppress(RPCError, WorkflowQueryFailedError):  # the page still answers without it
@@ -170,4 +177,7 @@ async def detail(db: Database, temporal: Client, *, number: str) -> InvoiceDetai
         ],
         timeline=[TimelineOut.model_validate(e, from_attributes=True) for e in events],
         live=live,
+        kind=invoice.kind,
+        credited_minor=invoice.credited_minor,
+        credit_notes=[CreditNoteSummary.of(note, invoice) for note, _ in notes],
     )

@@ -15,10 +15,14 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.schedule import initial_due
+from billflow.services.business_profile import BusinessProfile
+from models import tax
+from models.clients import Client
 from models.columns import utcnow
-from models.enums import InvoiceStatus, PaymentKind
+from models.documents import Party, PostalAddress, TaxLine
+from models.enums import BuyerKind, InvoiceKind, InvoiceStatus, PaymentKind, TaxCategory
 from models.invoices import Invoice, InvoiceLine
-from models.money import round_minor
+from models.money import price_amounts, round_minor
 from models.workflow_io import BookingIn, InvoiceTransition, LineIn, PaymentOutcome, PaymentReceived
 
 
@@ -38,32 +42,103 @@ class LineAmounts:
 
 def price_line(line: LineIn) -> LineAmounts:
     """Quantity x unit price, then tax on the rounded subtotal, each rounded half up to a minor unit."""
-    subtotal = round_minor(line.quantity * line.unit_price_minor)
-    tax = round_minor(Decimal(subtotal) * line.tax_rate_bp / 10_000)
-    return LineAmounts(subtotal, tax)
+    return LineAmounts(*price_amounts(line.quantity, line.unit_price_minor, line.tax_rate_bp))
 
 
-async def issue_invoice(session: AsyncSession, *, booking: BookingIn, workflow_id: str) -> Invoice:
-    """Create the client (upsert), the invoice and its lines once per booking; a retry returns the first one."""
+@dataclass(frozen=True)
+class PricedLine:
+    description: str
+    quantity: Decimal
+    unit_price_minor: int
+    tax: TaxLine
+    net_minor: int
+
+    @property
+    def tax_minor(self) -> int:  # informative per line; the document's VAT comes from the breakdown
+        return tax.tax_on(self.net_minor, self.tax.rate_bp)
+
+
+def _priced(line: LineIn) -> PricedLine:
+    net = tax.line_net(line.quantity, line.unit_price_minor)
+    return PricedLine(line.description, line.quantity, line.unit_price_minor, line.tax_line, net)
+
+
+def _deposit_lines(booking: BookingIn) -> list[PricedLine]:
+    """The advance-payment invoice: the deposit's gross amount spread over the booking's VAT groups (the VAT on
+    an advance payment is due at the rate of the supply it pays for), one line per group."""
+    assert booking.deposit is not None
+    rows = tax.breakdown((line.tax_line, tax.line_net(line.quantity, line.unit_price_minor)) for line in booking.lines)
+    gross = tax.totals(rows)[2]
+    share = booking.deposit.amount_minor
+    label = f"Advance payment for booking {booking.booking_id}"
+    if booking.deposit.percent_bp is not None:
+        share = round_minor(Decimal(gross) * booking.deposit.percent_bp / 10_000)
+        label = f"Advance payment ({Decimal(booking.deposit.percent_bp) / 100:g} %) for booking {booking.booking_id}"
+    assert share is not None
+    lines = []
+    for line_tax, net in tax.split_gross(min(share, gross), rows):
+        rate = f", {Decimal(line_tax.rate_bp) / 100:g} % VAT" if line_tax.rate_bp else ""
+        lines.append(PricedLine(f"{label}{rate}", Decimal(1), net, line_tax, net))
+    return lines
+
+
+async def _deduction_lines(session: AsyncSession, *, deposit_key: str) -> tuple[Invoice | None, list[PricedLine]]:
+    """The final invoice deducts the deposit invoice line by line (negative quantity, same VAT group), unless
+    the deposit was cancelled by a credit note."""
+    deposit = await invoices_repo.get_invoice(session, source_key=deposit_key)
+    if deposit is None:
+        raise ValueError(f"deposit_source_key: no deposit invoice {deposit_key!r}")
+    assert deposit.id is not None
+    if deposit.credited_minor >= deposit.total_minor:
+        return deposit, []
+    label = f"Less advance payment, invoice {deposit.number} of {deposit.issue_date.isoformat()}"
+    lines = []
+    for line in await invoices_repo.get_lines(session, invoice_id=deposit.id):
+        line_tax = TaxLine(
+            category=TaxCategory(line.tax_category), rate_bp=line.tax_rate_bp, exemption_reason=line.exemption_reason
+        )
+        lines.append(PricedLine(label, Decimal(-1), line.unit_price_minor, line_tax, -line.subtotal_minor))
+    return deposit, lines
+
+
+async def issue_invoice(
+    session: AsyncSession, *, booking: BookingIn, workflow_id: str, profile: BusinessProfile | None = None
+) -> Invoice:
+    """Create the client (upsert), the invoice and its lines once per booking; a retry returns the first one.
+
+    The seller (`profile`), the buyer and the VAT breakdown are written with it as they are now: an issued
+    invoice never changes (a database trigger refuses edits of its content).
+    """
     existing = await invoices_repo.get_invoice(session, source_key=booking.source_key)
     if existing is not None:
         return existing
     if booking.issued_at is None:
         raise ValueError("issued_at must be fixed by the caller so that retries agree")
-    client_id = await clients_repo.upsert_client(session, client=booking.client)
+    client_id = await clients_repo.upsert_client(
+        session, client=booking.client, source=booking.client_owner, actor=booking.requester
+    )
+    client = await clients_repo.get_client(session, client_id=client_id)
+    assert client is not None
     tz = booking.client.timezone
     due_date, due_at = initial_due(booking.reminder_policy, tz, booking.issued_at, booking.payment_terms)
     issue_date = booking.issued_at.astimezone(ZoneInfo(tz)).date()
-    priced = [price_line(line) for line in booking.lines]
+    kind = booking.document_kind
+    priced = _deposit_lines(booking) if kind is InvoiceKind.deposit else [_priced(line) for line in booking.lines]
+    deposit: Invoice | None = None
+    if kind is InvoiceKind.final and booking.deposit_source_key:
+        deposit, deductions = await _deduction_lines(session, deposit_key=booking.deposit_source_key)
+        priced += deductions
+    rows = tax.breakdown((p.tax, p.net_minor) for p in priced)
+    net, vat, gross = tax.totals(rows)
     invoice = Invoice(
         number=await invoices_repo.next_invoice_number(session, year=issue_date.year),
         source_key=booking.source_key,
         workflow_id=workflow_id,
         client_id=client_id,
         currency=booking.currency,
-        subtotal_minor=sum(p.subtotal_minor for p in priced),
-        tax_minor=sum(p.tax_minor for p in priced),
-        total_minor=sum(p.total_minor for p in priced),
+        subtotal_minor=net,
+        tax_minor=vat,
+        total_minor=gross,
         issue_date=issue_date,
         issued_at=booking.issued_at,
         due_date=due_date,
@@ -75,6 +150,15 @@ async def issue_invoice(session: AsyncSession, *, booking: BookingIn, workflow_i
         period_end=booking.period_end,
         subscription_id=booking.subscription_id,
         memo=booking.memo,
+        kind=kind,
+        seller=profile.party.model_dump(mode="json") if profile else {},
+        buyer=buyer_party(client).model_dump(mode="json"),
+        tax_breakdown=[r.model_dump(mode="json") for r in rows],
+        payment_means={"iban": profile.iban, "bic": profile.bic} if profile else {},
+        deposit_invoice_id=deposit.id if deposit else None,
+        # A deposit invoice keeps its booking: the final invoice is made from it (services/deposits.py).
+        booking=booking.model_dump(mode="json", exclude={"issued_at"}) if kind is InvoiceKind.deposit else None,
+        interest_terms=booking.late_interest.model_dump(mode="json") if booking.late_interest else None,
     )
     if invoice.total_minor == 0:
         invoice.status = InvoiceStatus.paid
@@ -82,7 +166,7 @@ async def issue_invoice(session: AsyncSession, *, booking: BookingIn, workflow_i
     session.add(invoice)
     await session.flush()
     assert invoice.id is not None
-    for position, (line, amounts) in enumerate(zip(booking.lines, priced, strict=True), start=1):
+    for position, line in enumerate(priced, start=1):
         session.add(
             InvoiceLine(
                 invoice_id=invoice.id,
@@ -90,23 +174,40 @@ async def issue_invoice(session: AsyncSession, *, booking: BookingIn, workflow_i
                 description=line.description,
                 quantity=line.quantity,
                 unit_price_minor=line.unit_price_minor,
-                tax_rate_bp=line.tax_rate_bp,
-                subtotal_minor=amounts.subtotal_minor,
-                tax_minor=amounts.tax_minor,
-                total_minor=amounts.total_minor,
+                tax_rate_bp=line.tax.rate_bp,
+                tax_category=line.tax.category,
+                exemption_reason=line.tax.exemption_reason,
+                subtotal_minor=line.net_minor,
+                tax_minor=line.tax_minor,
+                total_minor=line.net_minor + line.tax_minor,
             )
         )
+    label = {InvoiceKind.deposit: "Deposit invoice", InvoiceKind.final: "Final invoice"}.get(kind, "Invoice")
     await timeline_repo.add_event(
         session,
         client_id=client_id,
         invoice_id=invoice.id,
         kind="invoice.issued",
-        message=f"Invoice {invoice.number} issued, due {due_date.isoformat()}",
+        message=f"{label} {invoice.number} issued, due {due_date.isoformat()}"
+        + (f" (deposit {deposit.number} deducted)" if deposit else ""),
         data={"number": invoice.number, "total_minor": invoice.total_minor, "currency": invoice.currency},
         key=f"{workflow_id}:issued",
     )
     await session.flush()
     return invoice
+
+
+def buyer_party(client: Client) -> Party:
+    return Party(
+        name=client.name,
+        legal_name=client.name,
+        address=PostalAddress(
+            line1=client.address_line1, postcode=client.postcode, city=client.city, country=client.country
+        ),
+        vat_id=client.vat_id,
+        email=client.email,
+        kind=BuyerKind(client.kind),
+    )
 
 
 def settled_status(invoice: Invoice) -> InvoiceStatus:
@@ -116,8 +217,8 @@ def settled_status(invoice: Invoice) -> InvoiceStatus:
         return current  # money on a void invoice is recorded and flagged, the invoice stays void
     if invoice.balance_minor <= 0:
         return InvoiceStatus.paid
-    if current is InvoiceStatus.uncollectible:
-        return current
+    if current in (InvoiceStatus.uncollectible, InvoiceStatus.processing, InvoiceStatus.disputed):
+        return current  # a part payment while a payment is in flight or disputed keeps the hold's status
     if invoice.overdue_at is not None:
         return InvoiceStatus.overdue
     return InvoiceStatus.partially_paid if invoice.amount_paid_minor > 0 else InvoiceStatus.open
@@ -146,6 +247,7 @@ async def record_payment(
             status=InvoiceStatus(invoice.status),
             amount_paid_minor=invoice.amount_paid_minor,
             total_minor=invoice.total_minor,
+            credited_minor=invoice.credited_minor,
         )
 
     if payment.currency != invoice.currency:
@@ -207,7 +309,16 @@ _TRANSITION_STATUS: dict[str, InvoiceStatus | None] = {
     "rejected": None,
     "email_unknown": None,
     "email_failed": None,
+    # Collections (issue 16): holds set a status, releases recompute it from the amounts and due date.
+    "processing": InvoiceStatus.processing,
+    "disputed": InvoiceStatus.disputed,
+    "promised": None,
+    "processing_noted": None,
+    "answer_recorded": None,
+    "payment_failed_noted": None,
 }
+# Ends of a hold: the status goes back to what the amounts and the due date say.
+_RELEASES = {"hold_ended", "promise_broken", "dispute_resolved", "payment_failed"}
 
 
 async def apply_transition(session: AsyncSession, *, change: InvoiceTransition) -> InvoiceStatus:
@@ -219,8 +330,12 @@ async def apply_transition(session: AsyncSession, *, change: InvoiceTransition) 
         return InvoiceStatus(invoice.status)
     now = utcnow()
     _apply_fields(invoice, change, now)
-    target = _TRANSITION_STATUS[change.kind]
-    if target is not None:
+    target = _TRANSITION_STATUS.get(change.kind)
+    if change.kind in _RELEASES:
+        if InvoiceStatus(invoice.status).is_on_hold:
+            invoice.status = InvoiceStatus.open  # settled_status keeps a hold's status: start from open
+            invoice.status = settled_status(invoice)
+    elif target is not None:
         invoice.status = target
     elif change.kind == "due_date_extended":
         invoice.status = settled_status(invoice)

@@ -16,6 +16,7 @@ from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import payment_lookups as payments_repo
 from billflow.services import invoicing
+from billflow.services.invoice_reopen import reopen_if_unsettled
 from billflow.services.invoice_runs import WorkflowClosed, send_payment
 from models.columns import utcnow
 from models.enums import InvoiceStatus
@@ -46,6 +47,17 @@ async def deliver_payment(
             payment.provider_reference,
             outcome.recorded,
         )
+        await _reopen(db, temporal, invoice_id=invoice.id)
+
+
+async def _reopen(db: Database, temporal: Client, *, invoice_id: int) -> None:
+    """A refund after the run closed leaves the invoice owed again: its collection starts again (a new run).
+    Webhooks must still answer, so a failure here is logged; the invoice stays owed in the database (and in
+    every report) either way."""
+    try:
+        await reopen_if_unsettled(db, temporal, invoice_id=invoice_id)
+    except Exception:
+        log.exception("invoice %s is owed again but its collection could not be restarted", invoice_id)
 
 
 async def wait_for_payment(

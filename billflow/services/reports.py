@@ -9,15 +9,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel
 from sqlalchemy import Row
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from billflow.reporting import days_past_due, end_of_day, start_of_day, today_in, zone_of
 from billflow.repositories import reports as reports_repo
 
 
@@ -46,15 +46,6 @@ def _days(*values: date | None) -> None:
             check_report_day(value)
 
 
-def end_of_day_utc(day: date) -> datetime:
-    """ "As of a date" means at the end of that day: the next midnight, in UTC."""
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
-
-
-def today_utc() -> date:
-    return datetime.now(UTC).date()
-
-
 # --- aging ----------------------------------------------------------------------------------------
 
 
@@ -76,10 +67,10 @@ class AgingReport(BaseModel):
     rows: list[AgingRow]
 
 
-async def aging(session: AsyncSession, *, as_of: date | None = None) -> AgingReport:
+async def aging(session: AsyncSession, *, as_of: date | None = None, zone: str = "UTC") -> AgingReport:
     _days(as_of)
-    day = as_of or today_utc()
-    rows = await reports_repo.aging_by_currency(session, as_of=day, cutoff=end_of_day_utc(day))
+    day = as_of or today_in(zone)
+    rows = await reports_repo.aging_by_currency(session, as_of=day, cutoff=end_of_day(day, zone), zone=zone)
     return AgingReport(as_of=day, rows=[AgingRow.model_validate(r._mapping) for r in rows])
 
 
@@ -119,19 +110,16 @@ async def cash_collected(
 ) -> CashReport:
     """Between start and end inclusive (default: the last 30 days, 12 weeks or 12 months up to today)."""
     _days(start, end)
-    last = end or today_utc()
+    zone_of(time_zone)
+    last = end or today_in(time_zone)
     first = start or last - timedelta(days=DEFAULT_CASH_SPAN[grain] - 1)
     if first > last:
         raise ValueError("start must not be after end")
-    try:
-        tz = ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError) as err:
-        raise ValueError(f"unknown time zone {time_zone!r}") from err
     rows = await reports_repo.cash_collected(
         session,
         grain=grain.value,
-        start=datetime.combine(first, time(0), tzinfo=tz).astimezone(UTC),
-        end=datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC),
+        start=start_of_day(first, time_zone),
+        end=end_of_day(last, time_zone),
         time_zone=time_zone,
     )
     return CashReport(
@@ -161,13 +149,17 @@ class DsoReport(BaseModel):
     rows: list[DsoRow]
 
 
-async def days_sales_outstanding(session: AsyncSession, *, as_of: date | None = None, days: int = 90) -> DsoReport:
+async def days_sales_outstanding(
+    session: AsyncSession, *, as_of: date | None = None, days: int = 90, zone: str = "UTC"
+) -> DsoReport:
     if not 1 <= days <= 3660:
         raise ValueError("days must be between 1 and 3660")
     _days(as_of)
-    day = as_of or today_utc()
-    receivable = {r.currency: r.total_minor for r in (await aging(session, as_of=day)).rows}
-    sales_rows = await reports_repo.credit_sales(session, start=day - timedelta(days=days - 1), end=day)
+    day = as_of or today_in(zone)
+    receivable = {r.currency: r.total_minor for r in (await aging(session, as_of=day, zone=zone)).rows}
+    sales_rows = await reports_repo.credit_sales(
+        session, start=start_of_day(day - timedelta(days=days - 1), zone), end=end_of_day(day, zone)
+    )
     sales = {r.currency: int(r.sales_minor) for r in sales_rows}
     rows = []
     for currency in sorted(receivable.keys() | sales.keys()):
@@ -196,12 +188,16 @@ class TopOverdueReport(BaseModel):
     rows: list[OverdueClientRow]
 
 
-async def top_overdue_clients(session: AsyncSession, *, as_of: date | None = None, limit: int = 10) -> TopOverdueReport:
+async def top_overdue_clients(
+    session: AsyncSession, *, as_of: date | None = None, limit: int = 10, zone: str = "UTC"
+) -> TopOverdueReport:
     if not 1 <= limit <= 500:
         raise ValueError("limit must be between 1 and 500")
     _days(as_of)
-    day = as_of or today_utc()
-    rows = await reports_repo.top_overdue_clients(session, as_of=day, cutoff=end_of_day_utc(day), limit=limit)
+    day = as_of or today_in(zone)
+    rows = await reports_repo.top_overdue_clients(
+        session, as_of=day, cutoff=end_of_day(day, zone), zone=zone, limit=limit
+    )
     return TopOverdueReport(as_of=day, rows=[OverdueClientRow.model_validate(r._mapping) for r in rows])
 
 
@@ -230,19 +226,20 @@ async def reminder_effectiveness(
     within_days: int = 7,
     start: date | None = None,
     end: date | None = None,
+    zone: str = "UTC",
 ) -> EffectivenessReport:
     if not 1 <= within_days <= 365:
         raise ValueError("within_days must be between 1 and 365")
     _days(start, end)
-    last = end or today_utc()
+    last = end or today_in(zone)
     first = start or last - timedelta(days=179)
     if first > last:
         raise ValueError("start must not be after end")
     rows = await reports_repo.reminder_effectiveness(
         session,
         within_days=within_days,
-        start=datetime.combine(first, time(0), tzinfo=UTC),
-        end=end_of_day_utc(last),
+        start=start_of_day(first, zone),
+        end=end_of_day(last, zone),
     )
     return EffectivenessReport(
         within_days=within_days,
@@ -288,21 +285,31 @@ class DashboardSummary(BaseModel):
 
 
 async def dashboard(
-    session: AsyncSession, *, today: date | None = None, due_soon_days: int = 7, limit: int = 50
+    session: AsyncSession, *, today: date | None = None, due_soon_days: int = 7, limit: int = 50, zone: str = "UTC"
 ) -> DashboardSummary:
-    day = today or today_utc()
+    day = today or today_in(zone)
     overdue = await reports_repo.unsettled_invoices(session, due_from=None, due_to=None, overdue_only=True, limit=limit)
+    # Due soon: the due instant falls in today or one of the next `due_soon_days` reporting-zone days.
     soon = await reports_repo.unsettled_invoices(
-        session, due_from=day, due_to=day + timedelta(days=due_soon_days), overdue_only=False, limit=limit
+        session,
+        due_from=start_of_day(day, zone),
+        due_to=end_of_day(day + timedelta(days=due_soon_days), zone),
+        overdue_only=False,
+        limit=limit,
     )
 
     def shaped(rows: Sequence[Row[Any]]) -> list[DashboardInvoice]:
-        return [DashboardInvoice.model_validate({**r._mapping, "days_past_due": (day - r.due_date).days}) for r in rows]
+        return [
+            DashboardInvoice.model_validate(
+                {**r._mapping, "days_past_due": days_past_due(r.due_at, as_of=day, zone=zone)}
+            )
+            for r in rows
+        ]
 
     return DashboardSummary(
         today=day,
         due_soon_days=due_soon_days,
-        aging=await aging(session, as_of=day),
+        aging=await aging(session, as_of=day, zone=zone),
         overdue=shaped(overdue),
         due_soon=shaped([r for r in soon if r.status != "overdue"]),
     )

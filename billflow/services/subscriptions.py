@@ -15,9 +15,10 @@ from billflow import periods
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import subscriptions as subs_repo
 from billflow.repositories import timeline as timeline_repo
+from models.client_sources import STAFF_SOURCE
 from models.clients import Client as ClientRow
 from models.columns import utcnow
-from models.enums import InvoiceStatus
+from models.enums import UNSETTLED_STATUSES, InvoiceStatus
 from models.subscription_io import (
     BillingInterval,
     BillingSchedule,
@@ -48,6 +49,26 @@ class SubscriptionNotFound(LookupError):
 
 class SubscriptionConflict(ValueError):
     """The id is taken by a different subscription, or the action does not apply in the current state."""
+
+
+class BackfillTooLong(ValueError):
+    """A past start date would bill more periods at once than the bound allows; names the field (422)."""
+
+    field = "start_date"
+
+
+# BILLFLOW_SUBSCRIPTION_MAX_BACKFILL's default, for callers without settings.
+MAX_BACKFILL_PERIODS = 12
+BACKFILL_SETTING = "BILLFLOW_SUBSCRIPTION_MAX_BACKFILL"
+
+
+def check_backfill(schedule: BillingSchedule, *, now: datetime, max_periods: int) -> None:
+    due = periods.count_due(schedule, now, stop_after=max_periods)
+    if due > max_periods:
+        raise BackfillTooLong(
+            f"start_date: {schedule.start_date.isoformat()} would bill more than {max_periods} past periods at once "
+            f"(at most {max_periods}, {BACKFILL_SETTING}); choose a later start date"
+        )
 
 
 class WorkflowClosed(Exception):
@@ -82,6 +103,8 @@ def booking_for_period(sub: Subscription, client: ClientRow, lines: list[LineIn]
         source=BOOKING_SOURCE,
         booking_id=invoice_booking_id(sub.id, period.start),
         client=ClientIn(external_id=client.external_id, name=client.name, email=client.email, timezone=sub.timezone),
+        client_source=client.source,  # the subscription's own client, whoever else uses the external id
+        requested_by=f"subscription:{sub.id}",
         lines=lines,
         currency=sub.currency,
         payment_terms=timedelta(seconds=sub.payment_terms_seconds),
@@ -103,12 +126,22 @@ async def _require(session: AsyncSession, subscription_id: str, *, for_update: b
     return sub
 
 
-async def create_subscription(session: AsyncSession, *, data: SubscriptionIn) -> tuple[Subscription, bool]:
+async def create_subscription(
+    session: AsyncSession,
+    *,
+    data: SubscriptionIn,
+    max_backfill_periods: int = MAX_BACKFILL_PERIODS,
+    client_source: str = STAFF_SOURCE,
+    actor: str = STAFF_SOURCE,
+) -> tuple[Subscription, bool]:
     """Insert the subscription and its first plan version; (subscription, created). The same id again returns
-    the first one, unless it names a different client (a conflict, not a silent overwrite)."""
+    the first one, unless it names a different client (a conflict, not a silent overwrite). A new subscription
+    whose start date lies so far back that more than `max_backfill_periods` periods are due is refused."""
     subscription_id = data.subscription_id or new_subscription_id()
-    client_id = await clients_repo.upsert_client(session, client=data.client)
     existing = await _existing(session, subscription_id)
+    if existing is None:  # before any write: a refused backfill stores nothing
+        check_backfill(data.schedule(), now=utcnow(), max_periods=max_backfill_periods)
+    client_id = await clients_repo.upsert_client(session, client=data.client, source=client_source, actor=actor)
     if existing is not None:
         if existing.client_id != client_id:
             raise SubscriptionConflict(f"subscription_id {subscription_id} belongs to another client")
@@ -281,7 +314,7 @@ async def describe(session: AsyncSession, *, subscription_id: str) -> Subscripti
                 total_minor=inv.total_minor if inv else None,
             )
         )
-    unpaid = (InvoiceStatus.open, InvoiceStatus.partially_paid, InvoiceStatus.overdue)
+    unpaid = tuple(InvoiceStatus(s) for s in UNSETTLED_STATUSES)
     return SubscriptionView(
         subscription_id=sub.id,
         status=SubscriptionStatus(sub.status),

@@ -7,21 +7,36 @@ from temporalio.client import Client
 
 from billflow.config import Settings
 from billflow.db import Database
-from billflow.web import limits, observability
+from billflow.logging import redact_access_log
+from billflow.web import limits, observability, sessions, throttle
 from billflow.web.routes import all_routers
+from billflow.web.security_headers import SecurityHeaders
 
 
 def create_app(settings: Settings, db: Database, temporal: Client) -> FastAPI:
+    docs = settings.docs_exposed  # off by default in production (BILLFLOW_EXPOSE_DOCS)
     app = FastAPI(
         title="billflow",
         version="0.1.0",
         description="Invoice management for service businesses, run as durable Temporal workflows.",
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     app.state.db = db
     app.state.temporal = temporal
     for router in all_routers():
         app.include_router(router)
-    observability.install(app)  # request metrics and /metrics
-    limits.install(app)  # 413 over the body limit, 503 while the database is unreachable
+    # Middleware added last runs first: headers on every answer, then body limits, throttling, metrics.
+    observability.install(app, settings)  # request metrics and /metrics
+    throttle.install(app, settings)  # 429 for an address that keeps failing authentication or guessing tokens
+    limits.install(  # 413 over the body limit, 503 while the database is unreachable
+        app,
+        max_body_bytes=settings.max_body_bytes,
+        route_limits={"/webhooks/sendgrid": settings.sendgrid_max_body_bytes},
+    )
+    app.add_middleware(SecurityHeaders)
+    redact_access_log()  # page tokens never reach the access log, however uvicorn's logging is configured
+    sessions.install(app, settings)  # staff app: session cookie and CSRF, under /app only
     return app

@@ -1,7 +1,7 @@
 """e-invoices: each client's document format and buyer reference; rendered documents, stored once per version
 
 Revision ID: f1a2b3c4d517
-Revises: a3f1c2d4e5b6
+Revises: d1e2f3a4b515
 Create Date: 2026-12-01 20:30:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "f1a2b3c4d517"
-down_revision: str | None = "a3f1c2d4e5b6"
+down_revision: str | None = "d1e2f3a4b515"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -210,6 +210,20 @@ async def test_missing_currency_is_422_naming_the_field(
     )
 
 
+async def test_overflowing_totals_are_422_naming_the_service_and_store_nothing(
+    http: httpx.AsyncClient, integration: tuple[str, str], db: Database
+) -> None:
+    name, secret = integration
+    body = confirmed_event(services=[{"description": "All of it", "quantity": 1_000_000, "unit_price_minor": 10**13}])
+    response = await post_signed(http, name, secret, body)
+    assert response.status_code == 422, response.text
+    assert any(err["loc"][-2:] == ["services", 0] and "line total" in err["msg"] for err in response.json()["detail"])
+    stored = select(func.count()).select_from(BookingEvent).where(BookingEvent.event_id == body["id"])
+    assert await _count(db, stored) == 0
+    client = select(func.count()).select_from(Client).where(Client.external_id == body["data"]["client"]["external_id"])
+    assert await _count(db, client) == 0
+
+
 async def test_unknown_event_type_is_422(http: httpx.AsyncClient, integration: tuple[str, str]) -> None:
     name, secret = integration
     response = await post_signed(http, name, secret, {"id": "e1", "type": "booking.exploded", "data": {}})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -69,6 +69,8 @@ async def test_overdue_days_filter(http: httpx.AsyncClient, number: str, viewer_
         invoice = await invoices_repo.get_invoice(session, number=number)
         assert invoice is not None
         invoice.due_date = datetime.now(UTC).date() - timedelta(days=10)
+        # the due instant decides (reporting-zone days, UTC here): the end of the due day, as issue_invoice sets it
+        invoice.due_at = datetime.combine(invoice.due_date + timedelta(days=1), time(0), tzinfo=UTC)
         session.add(invoice)
     ten = await http.get("/v1/invoices", params={"q": number, "overdue_days": 10}, headers=viewer_headers)
     eleven = await http.get("/v1/invoices", params={"q": number, "overdue_days": 11}, headers=viewer_headers)

@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from billflow.db import Database
+from models.booking_events import BookingEvent
 from models.invoices import Invoice
 from models.subscriptions import Subscription
 from tests.api.support import post_signed
@@ -66,3 +67,20 @@ async def test_subscription_created_event_starts_billing_once(
     await time_env.sleep(timedelta(days=3))  # past the first period's start
     billed = select(func.count()).select_from(Invoice).where(Invoice.subscription_id == subscription_id)
     assert await _count(db, billed) == 1
+
+
+async def test_subscription_event_with_an_unbounded_backfill_is_422_and_stores_nothing(
+    http: httpx.AsyncClient, integration: tuple[str, str], db: Database
+) -> None:
+    name, secret = integration
+    event_id = f"evt-{uuid.uuid4().hex[:8]}"
+    body = subscription_event(event_id, start_date="2000-01-01")
+    body["data"]["interval"] = {"kind": "weekly"}  # type: ignore[index]
+    response = await post_signed(http, name, secret, body)
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["detail"]] == [["body", "data", "start_date"]]
+    assert await _count(db, select(func.count()).select_from(Subscription)
+                        .where(Subscription.id == f"{name}-{event_id}")) == 0  # fmt: skip
+    assert (
+        await _count(db, select(func.count()).select_from(BookingEvent).where(BookingEvent.event_id == event_id)) == 0
+    )

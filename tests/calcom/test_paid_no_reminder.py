@@ -10,7 +10,6 @@ from datetime import timedelta
 import httpx
 import pytest
 from sqlmodel import select
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -22,12 +21,13 @@ from models.payments import Payment
 from models.workflow_io import InvoiceOutcome
 from tests.calcom.checks import CATALOG_TOTAL, catalog_slug, one_invoice
 from tests.calcom.payloads import delivery, documented_example, post
+from tests.conftest import TEST_CONVERTER
 
 
 @pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     own = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=TEST_CONVERTER,
         test_server_existing_path=shutil.which("temporal-test-server"),
     )
     await ensure_search_attributes(own.client)

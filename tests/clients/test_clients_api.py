@@ -139,7 +139,7 @@ async def test_note_is_stored_with_its_author(
     response = await http.post(f"/v1/clients/{external_id}/notes", headers=staff_headers, json=body)
     assert response.status_code == 201
     async with db.session() as session:
-        client = await clients_repo.get_client(session, external_id=external_id)
+        (client,) = await clients_repo.find_clients(session, external_id=external_id)
         assert client is not None and client.id is not None
         events = await timeline_repo.list_events(session, client_id=client.id)
     notes = [e for e in events if e.kind == "note.added"]

@@ -17,6 +17,7 @@ from billflow.repositories import clients as clients_repo
 from billflow.services import clients as clients_service
 from billflow.services import invoice_runs
 from billflow.services.clients import ReminderSettingsChange
+from models.client_sources import STAFF_SOURCE
 from models.workflow_io import InvoiceState, ReminderPolicy, ReminderStep
 from tests.api.support import confirmed_event, post_signed
 from tests.factories import make_booking, make_client
@@ -137,7 +138,7 @@ async def _client_with(db: Database, env: WorkflowEnvironment, change: ReminderS
     """A client known to the database (upserted by a first invoice's start path) with these settings."""
     client = make_client()
     async with db.session() as session:
-        await clients_repo.upsert_client(session, client=client)
+        await clients_repo.upsert_client(session, client=client, source=STAFF_SOURCE, actor="test")
     await clients_service.update_reminder_settings(db, env.client, client.external_id, change, actor="test")
     return client.external_id
 
@@ -146,11 +147,13 @@ async def _start(db: Database, env: WorkflowEnvironment, settings: Settings, ext
     """What the booking start path does: the client's effective policy, then start, then a client pause."""
     booking = make_booking(client=make_client(external_id=external_id))
     async with db.session() as session:
-        policy = await clients_service.effective_reminder_policy(session, external_id, booking.reminder_policy)
+        policy = await clients_service.effective_reminder_policy(
+            session, external_id, booking.reminder_policy, source=booking.client_owner
+        )
     booking = booking.model_copy(update={"reminder_policy": policy})
     await invoice_runs.start_invoice(env.client, booking, task_queue=settings.task_queue)
     await clients_service.pause_new_invoice_if_client_paused(
-        db, env.client, client_external_id=external_id, workflow_id=booking.workflow_id
+        db, env.client, client_external_id=external_id, source=booking.client_owner, workflow_id=booking.workflow_id
     )
     return booking.workflow_id
 
@@ -186,7 +189,7 @@ async def test_paused_client_gets_new_invoices_paused(
 async def test_default_policy_for_clients_without_settings(db: Database) -> None:
     default = ReminderPolicy.standard()
     async with db.session() as session:
-        unknown = await clients_service.effective_reminder_policy(session, "never-seen", default)
+        unknown = await clients_service.effective_reminder_policy(session, "never-seen", default, source=STAFF_SOURCE)
     assert unknown == default
 
 
@@ -196,5 +199,7 @@ async def test_clearing_the_policy_returns_to_the_default(db: Database, time_env
         db, time_env.client, external_id, ReminderSettingsChange(clear_policy=True), actor="test"
     )
     async with db.session() as session:
-        policy = await clients_service.effective_reminder_policy(session, external_id, ReminderPolicy.standard())
+        policy = await clients_service.effective_reminder_policy(
+            session, external_id, ReminderPolicy.standard(), source=STAFF_SOURCE
+        )
     assert policy == ReminderPolicy.standard()

@@ -4,6 +4,7 @@ key made here."""
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -33,7 +34,8 @@ class EventSigner:
         )
         self.public_key = base64.b64encode(der).decode()  # what SendGrid's settings page shows
 
-    def headers(self, body: bytes, timestamp: str = "1764000000") -> dict[str, str]:
+    def headers(self, body: bytes, timestamp: str | None = None) -> dict[str, str]:
+        timestamp = timestamp or str(int(time.time()))  # signed now: older deliveries are refused as replays
         signature = self._key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
         return {
             "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -127,3 +128,60 @@ async def test_dropped_and_spamreport_update_the_message(
         http, signer, [{"event": "group_unsubscribe", "sg_event_id": "sg-unrelated", "email": "x@y"}]
     )
     assert response.json()["outcomes"] == {"ignored": 1}
+
+
+async def test_stale_or_future_deliveries_are_refused(
+    http: httpx.AsyncClient, time_env: WorkflowEnvironment, worker: Worker, db: Database, signer: EventSigner
+) -> None:
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    message = await _issued_message(db, invoice)
+    event = _event(message, "open", 7)
+    body = json.dumps([event]).encode()
+    now = int(time.time())
+    for name, at in {"2020": 1_577_836_800, "ten minutes ago": now - 600, "ten minutes ahead": now + 600}.items():
+        response = await http.post("/webhooks/sendgrid", content=body, headers=signer.headers(body, str(at)))
+        assert response.status_code == 400 and "stale" in response.json()["detail"], name
+    async with db.session() as session:
+        assert await events_repo.count_events(session, provider="sendgrid", event_id=event["sg_event_id"]) == 0
+    assert (await load_invoice(db, invoice.id)).viewed_at is None
+    fresh = await http.post("/webhooks/sendgrid", content=body, headers=signer.headers(body, str(now - 60)))
+    assert fresh.status_code == 200
+
+
+async def test_signed_but_malformed_events_are_400_and_store_nothing(
+    http: httpx.AsyncClient, time_env: WorkflowEnvironment, worker: Worker, db: Database, signer: EventSigner
+) -> None:
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    message = await _issued_message(db, invoice)
+    good = _event(message, "delivered", 20)
+    cases: dict[str, Any] = {
+        "timestamp abc": [good, _event(message, "open", 21, timestamp="abc")],
+        "timestamp 1e20": [good, _event(message, "open", 22, timestamp=1e20)],
+        "timestamp negative": [good, _event(message, "bounce", 23, timestamp=-1)],
+        "message id beyond bigint": [good, _event(message, "open", 24, billflow_message_id="9" * 30)],
+        "event a list": [good, _event(message, "open", 25, event=["open"])],
+        "not events": [good, "open"],
+        "an object": {"event": "open"},
+    }
+    for name, events in cases.items():
+        body = json.dumps(events).encode()
+        response = await http.post("/webhooks/sendgrid", content=body, headers=signer.headers(body))
+        assert response.status_code == 400, (name, response.text)
+    async with db.session() as session:  # all or nothing: the good event of each batch was not stored either
+        assert await events_repo.count_events(session, provider="sendgrid", event_id=good["sg_event_id"]) == 0
+    assert (await load_message(db, message.id)).status == MessageStatus.sent
+    assert (await load_invoice(db, invoice.id)).viewed_at is None
+
+
+async def test_a_batch_of_2500_events_over_one_mib_is_accepted(
+    http: httpx.AsyncClient, time_env: WorkflowEnvironment, worker: Worker, db: Database, signer: EventSigner
+) -> None:
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    message = await _issued_message(db, invoice)
+    padding = "x" * 300  # SendGrid's events carry user agents, IPs, categories: about 450 bytes each
+    events = [_event(message, "delivered", n, useragent=padding) for n in range(2500)]
+    body = json.dumps(events).encode()
+    assert len(body) > 1024 * 1024
+    response = await http.post("/webhooks/sendgrid", content=body, headers=signer.headers(body))
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["received"] == 2500

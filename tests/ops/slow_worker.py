@@ -55,11 +55,13 @@ async def main(address: str, task_queue: str, log_file: str, grace: float, max_a
     from temporalio.client import Client
     from temporalio.worker import Worker
 
+    from billflow.codec import data_converter_for
+    from billflow.config import Settings
     from worker import run_until_stopped
 
     global LOG_FILE
     LOG_FILE = log_file
-    client = await Client.connect(address)
+    client = await Client.connect(address, data_converter=data_converter_for(Settings()))  # the tests' key
     worker = Worker(
         client,
         task_queue=task_queue,

@@ -154,3 +154,124 @@ async def test_cli_upgrade_current_downgrade(fresh_url: str, monkeypatch: pytest
         assert "base (empty)" in down.output
     finally:
         get_settings.cache_clear()
+
+
+# --- b1c2d3e4f511: clients belong to their source ---------------------------------------------------
+
+_CLIENT = """
+INSERT INTO clients (external_id, name, email, timezone, email_bounced, created_at, updated_at)
+VALUES (CAST(:ext AS text), 'N', CAST(:ext AS text) || '@example.com', 'UTC', false, now(), now()) RETURNING id
+"""
+_INVOICE = """
+INSERT INTO invoices (number, source_key, workflow_id, client_id, currency, subtotal_minor, tax_minor, total_minor,
+    amount_paid_minor, status, issue_date, due_date, issued_at, due_at, timezone, public_token, reminders_paused,
+    created_at, updated_at)
+VALUES (:key, :key, :key, :client, 'EUR', 100, 0, 100, 0, 'open', '2026-11-01', '2026-11-15', now(), now(), 'UTC',
+    :key, false, now(), now())
+"""
+_EVENT = """
+INSERT INTO booking_events (integration, event_id, type, version, booking_id, payload_sha256, payload, result,
+    received_at)
+VALUES (:integration, :ext, 'subscription.created', 1, :ext, 'x', CAST(:payload AS jsonb), '{}', now())
+"""
+
+
+@needs_revision
+async def test_client_source_migration_derives_each_clients_source(fresh_db: Database) -> None:
+    """On a database holding clients: an integration's invoice (booking event or Cal.com) or stored event names
+    the source; staff's bookings and clients with nothing to go by get the default, "staff"."""
+    import json
+
+    from sqlalchemy import text
+
+    await migrate.upgrade(fresh_db.engine, "a3f1c2d4e5b6")
+    async with fresh_db.engine.begin() as conn:
+        ids = {}
+        for ext in ("shop-1", "calcom:ada@example.com", "cli-1", "sub-1", "bare-1", "api-1"):
+            ids[ext] = (await conn.execute(text(_CLIENT), {"ext": ext})).scalar_one()
+        for ext, key in (
+            ("shop-1", "booking:shopx:b1"),
+            ("shop-1", "booking:manual:b9"),  # a later staff invoice does not change the source
+            ("calcom:ada@example.com", "booking:cal-main:uid-1"),
+            ("cli-1", "booking:manual:b2"),
+            ("api-1", "booking:api:b3"),
+        ):
+            await conn.execute(text(_INVOICE), {"key": key, "client": ids[ext]})
+        payload = json.dumps({"data": {"client": {"external_id": "sub-1"}}})
+        await conn.execute(text(_EVENT), {"integration": "shopx", "ext": "sub-1", "payload": payload})
+    await migrate.upgrade(fresh_db.engine)
+
+    async with fresh_db.engine.connect() as conn:
+        rows = dict((await conn.execute(text("SELECT external_id, source FROM clients"))).tuples().all())
+    assert rows == {
+        "shop-1": "integration:shopx",
+        "calcom:ada@example.com": "integration:cal-main",
+        "cli-1": "staff",
+        "sub-1": "integration:shopx",
+        "bare-1": "staff",
+        "api-1": "staff",
+    }
+    assert await migrate.drift(fresh_db.engine) == []
+    # The same external id may now exist once per source, and only once per source.
+    async with fresh_db.engine.begin() as conn:
+        await conn.execute(text("INSERT INTO clients (source, external_id, name, email, timezone, email_bounced, "
+                                "created_at, updated_at) VALUES ('integration:other', 'shop-1', 'M', 'm@example.com', "
+                                "'UTC', false, now(), now())"))  # fmt: skip
+    with pytest.raises(Exception, match="uq_clients_source_external_id"):
+        async with fresh_db.engine.begin() as conn:
+            await conn.execute(text(_CLIENT), {"ext": "cli-1"})
+
+
+@needs_revision
+async def test_documents_migration_keeps_existing_invoices_and_freezes_them(fresh_db: Database) -> None:
+    """c1d2e3f4a514 on a database holding invoices: lines get their tax category, each invoice its VAT
+    breakdown from its lines, and from then on the trigger refuses edits of their content."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    await migrate.upgrade(fresh_db.engine, "a3f1c2d4e5b6")
+    async with fresh_db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO clients (id, external_id, name, email, timezone, email_bounced, created_at, updated_at) "
+                "VALUES (1, 'c1', 'Ada', 'ada@example.com', 'UTC', false, now(), now())"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO invoices (id, number, source_key, workflow_id, client_id, currency, subtotal_minor, "
+                "tax_minor, total_minor, amount_paid_minor, status, issue_date, due_date, issued_at, due_at, timezone, "
+                "public_token, reminders_paused, created_at, updated_at) VALUES (1, 'INV-2026-000001', 'k1', 'w1', 1, "
+                "'EUR', 12000, 2000, 14000, 0, 'open', '2026-11-01', '2026-11-15', now(), now(), 'UTC', 't1', false, "
+                "now(), now())"
+            )
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit_price_minor, "
+                "tax_rate_bp, subtotal_minor, tax_minor, total_minor) VALUES "
+                "(1, 1, 'Session', 1, 10000, 2000, 10000, 2000, 12000), (1, 2, 'Travel', 1, 2000, 0, 2000, 0, 2000)"
+            )
+        )
+    await migrate.upgrade(fresh_db.engine)
+    assert await migrate.drift(fresh_db.engine) == []
+    async with fresh_db.engine.begin() as conn:
+        categories = (
+            (await conn.execute(text("SELECT tax_category FROM invoice_lines ORDER BY position"))).scalars().all()
+        )
+        breakdown = (await conn.execute(text("SELECT tax_breakdown FROM invoices WHERE id = 1"))).scalar_one()
+        credited, kind = (await conn.execute(text("SELECT credited_minor, kind FROM invoices"))).one()
+    assert categories == ["standard", "zero"]
+    assert sorted((r["category"], r["rate_bp"], r["taxable_minor"], r["tax_minor"]) for r in breakdown) == [
+        ("standard", 2000, 10000, 2000),
+        ("zero", 0, 2000, 0),
+    ]
+    assert (credited, kind) == (0, "invoice")
+    with pytest.raises(DBAPIError, match="content cannot change"):
+        async with fresh_db.engine.begin() as conn:
+            await conn.execute(text("UPDATE invoices SET total_minor = 1 WHERE id = 1"))
+    async with fresh_db.engine.begin() as conn:  # status still moves
+        await conn.execute(text("UPDATE invoices SET status = 'paid', amount_paid_minor = 14000 WHERE id = 1"))
+    await migrate.downgrade(fresh_db.engine, "a3f1c2d4e5b6")
+    async with fresh_db.engine.begin() as conn:
+        assert (await conn.execute(text("SELECT status FROM invoices WHERE id = 1"))).scalar_one() == "paid"

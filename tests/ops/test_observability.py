@@ -58,12 +58,16 @@ def _value(text: str, name: str, **labels: str) -> float:
 async def worker_process(
     dev_env: WorkflowEnvironment, database_url: str, db: Database, task_queue: str, tmp_path: Path
 ) -> AsyncIterator[tuple[asyncio.subprocess.Process, str, Path]]:
-    """`python -m worker` in production mode with its metrics endpoint, on this test's task queue."""
+    """`python -m worker` with JSON logs and its metrics endpoint, on this test's task queue.
+
+    JSON logs as production writes them; production itself refuses the demo backends this test runs on.
+    """
     port = _free_port()
     log_path = tmp_path / "worker.log"
     env = {
         **os.environ,
-        "BILLFLOW_ENV": "production",
+        "BILLFLOW_ENV": "development",
+        "BILLFLOW_LOG_FORMAT": "json",
         "DATABASE_URL": database_url,
         "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
         "BILLFLOW_TASK_QUEUE": task_queue,
@@ -193,8 +197,15 @@ def test_json_logs_carry_invoice_and_workflow() -> None:
 def test_production_refuses_missing_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("DATABASE_URL", "BILLFLOW_PAYMENT_BACKEND", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
+    real = {"BILLFLOW_PAYMENT_BACKEND": "stripe", "BILLFLOW_EMAIL_BACKEND": "smtp"}
     with pytest.raises(ValidationError, match="DATABASE_URL"):
-        Settings(BILLFLOW_ENV="production")
+        Settings(BILLFLOW_ENV="production", STRIPE_API_KEY="sk_x", STRIPE_WEBHOOK_SECRET="whsec_x", **real)
     with pytest.raises(ValidationError, match="STRIPE_API_KEY, STRIPE_WEBHOOK_SECRET"):
-        Settings(BILLFLOW_ENV="production", DATABASE_URL="postgresql://db/billflow", BILLFLOW_PAYMENT_BACKEND="stripe")
-    assert Settings(BILLFLOW_ENV="production", DATABASE_URL="postgresql://db/billflow").json_logs
+        Settings(BILLFLOW_ENV="production", DATABASE_URL="postgresql://db/billflow", **real)
+    assert Settings(
+        BILLFLOW_ENV="production",
+        DATABASE_URL="postgresql://db/billflow",
+        STRIPE_API_KEY="sk_x",
+        STRIPE_WEBHOOK_SECRET="whsec_x",
+        **real,
+    ).json_logs

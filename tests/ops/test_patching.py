@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 from temporalio.workflow import NondeterminismError
@@ -18,6 +17,7 @@ from billflow.db import Database
 from billflow.services.invoice_runs import start_invoice
 from models.enums import InvoiceStatus
 from models.workflow_io import MarkPaid
+from tests.conftest import TEST_CONVERTER
 from tests.factories import make_booking
 from tests.ops.patched_workflow import COOLING_OFF_PATCH, CoolingOffInvoiceWorkflow, UnguardedCoolingOffInvoiceWorkflow
 from worker import SANDBOX, build_activities
@@ -29,7 +29,7 @@ RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.jso
 
 
 def _replayer(workflow: type) -> Replayer:
-    return Replayer(workflows=[workflow], data_converter=pydantic_data_converter, workflow_runner=SANDBOX)
+    return Replayer(workflows=[workflow], data_converter=TEST_CONVERTER, workflow_runner=SANDBOX)
 
 
 @pytest.mark.skipif(not RECORDED, reason="no recorded histories in tests/replay/histories")

@@ -150,9 +150,9 @@ async def test_current_details_name_the_next_reminder_in_local_time(
 async def test_timer_and_activities_carry_summaries(dev_env: WorkflowEnvironment, dev_worker: Worker) -> None:
     handle = await start_invoice(dev_env.client, make_booking(issued_at=ISSUED_AT), task_queue=dev_worker.task_queue)
     await _until(handle, lambda s: s.issued_email_sent)
-    converter = dev_env.client.data_converter.payload_converter
+    converter = dev_env.client.data_converter  # summaries are encrypted payloads: decoded with the codec
     summaries = {
-        converter.from_payload(event.user_metadata.summary, str)
+        (await converter.decode([event.user_metadata.summary], [str]))[0]
         async for event in handle.fetch_history_events()
         if event.HasField("user_metadata") and event.user_metadata.HasField("summary")
     }

@@ -5,17 +5,20 @@ from __future__ import annotations
 import time
 
 import httpx
+import stripe
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from billflow.db import Database
+from billflow.repositories import credit_notes as credit_notes_repo
+from billflow.repositories import messages as messages_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import webhook_events as events_repo
 from billflow.services.invoice_runs import send_action, wait_for_action
-from models.enums import InvoiceStatus
+from models.enums import EmailKind, InvoiceStatus
 from models.invoices import Invoice
-from models.workflow_io import MarkPaid
-from tests.payments.conftest import deliver, signed, stripe_event
+from models.workflow_io import MarkPaid, ResolveDispute
+from tests.payments.conftest import WEBHOOK_SECRET, deliver, signed, stripe_event
 from tests.standins.fixtures import load_invoice, start_and_wait_issued, wait_until
 from tests.standins.stripe_api import StripeStandIn
 
@@ -135,14 +138,47 @@ async def test_pending_payment_does_not_mark_paid_and_blocks_a_second_session(
         "checkout.session.completed", standin.complete(sid, payment_status="unpaid"), event_id=f"evt_{sid}_p"
     )
     assert (await deliver(http, pending)).json()["outcome"] == "pending"
-    assert await _status(db, invoice) == InvoiceStatus.open
+
+    async def status_is(status: InvoiceStatus) -> bool:
+        return await _status(db, invoice) == status
+
+    await wait_until(lambda: status_is(InvoiceStatus.processing))  # in progress: reminders wait
     again = await http.get(f"/pay/{invoice.public_token}")
     assert again.headers["location"] == f"/i/{invoice.public_token}"  # no second session while it settles
     failed = stripe_event("checkout.session.async_payment_failed", standin.sessions[sid], event_id=f"evt_{sid}_f")
     assert (await deliver(http, failed)).json()["outcome"] == "failed"
+    await wait_until(lambda: status_is(InvoiceStatus.open))  # failed: reminders resume
     retry = await http.get(f"/pay/{invoice.public_token}")
     assert retry.headers["location"].endswith(standin.session_id(2))  # after a failure the client may retry
     assert await _payments(db, invoice) == []
+    async with db.session() as session:
+        emails = await messages_repo.list_messages(session, invoice_id=invoice.id or 0, limit=50)
+    assert [m.kind for m in emails].count(EmailKind.payment_failed) == 1  # the client is told, once
+
+
+async def test_failed_before_completed_never_holds_the_invoice(
+    http: httpx.AsyncClient,
+    time_env: WorkflowEnvironment,
+    worker: Worker,
+    db: Database,
+    stripe_api: tuple[StripeStandIn, str],
+) -> None:
+    standin, _ = stripe_api
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    sid = await _open_session(http, standin, invoice)
+    unpaid = standin.complete(sid, payment_status="unpaid")
+    failed = stripe_event("checkout.session.async_payment_failed", unpaid, event_id=f"evt_{sid}_f1")
+    pending = stripe_event("checkout.session.completed", unpaid, event_id=f"evt_{sid}_p1")
+    assert (await deliver(http, failed)).json()["outcome"] == "failed"
+    assert (await deliver(http, pending)).json()["outcome"] == "pending"  # late: the failure already came
+    await deliver(http, stripe_event("checkout.session.completed", unpaid, event_id=f"evt_{sid}_p2"))
+    # The inbox is applied in order: once this (rejected) staff action is done, every event above was applied.
+    probe = ResolveDispute(action_id=f"probe-{sid}"[:64], resolution="probe")
+    await send_action(time_env.client, invoice.workflow_id, probe)
+    state = await wait_for_action(time_env.client, invoice.workflow_id, probe.action_id)
+    assert state is not None and probe.action_id in state.processed_action_ids
+    assert (state.status, state.hold) == (InvoiceStatus.open, None)
+    assert await _status(db, invoice) == InvoiceStatus.open
 
 
 async def test_payment_for_a_closed_workflow_is_still_recorded(
@@ -162,7 +198,7 @@ async def test_payment_for_a_closed_workflow_is_still_recorded(
     assert await _status(db, invoice) == InvoiceStatus.paid
 
 
-async def test_refund_reopens_the_balance_once_per_amount_even_out_of_order(
+async def test_refund_records_its_credit_note_once_per_amount_even_out_of_order(
     http: httpx.AsyncClient,
     time_env: WorkflowEnvironment,
     worker: Worker,
@@ -189,8 +225,16 @@ async def test_refund_reopens_the_balance_once_per_amount_even_out_of_order(
     assert refunds == [("refund", f"ch_{sid}:refunded:15000", 15_000)]
     refreshed = await load_invoice(db, invoice.id)
     assert refreshed.amount_paid_minor == 23_500
-    assert refreshed.balance_minor == 15_000
-    assert refreshed.status in (InvoiceStatus.partially_paid, InvoiceStatus.overdue)
+    # Issue 14: the money returned lowered the price by a credit note, so nothing is owed again.
+    assert refreshed.credited_minor == 15_000
+    assert refreshed.balance_minor == 0
+    assert refreshed.status == InvoiceStatus.paid
+    async with db.session() as session:
+        notes = await credit_notes_repo.list_credit_notes(session, invoice_id=invoice.id)
+    assert [(n.kind, n.total_minor, n.refund_reference) for n, _ in notes] == [
+        ("refund", 15_000, f"ch_{sid}:refunded:15000")
+    ]
+    assert notes[0][0].number.startswith("CN-")
 
 
 async def test_events_for_other_stripe_products_are_acknowledged_and_ignored(
@@ -304,5 +348,43 @@ async def test_a_recorded_refund_emails_the_client_once(
 
 
 async def test_oversized_body_is_refused(http: httpx.AsyncClient) -> None:
-    response = await http.post("/webhooks/stripe", content=b"x" * 1_000_001, headers={"Stripe-Signature": "t=1,v1=0"})
+    response = await http.post(
+        "/webhooks/stripe", content=b"x" * (1024 * 1024 + 1), headers={"Stripe-Signature": "t=1,v1=0"}
+    )
     assert response.status_code == 413
+
+
+async def test_signed_but_malformed_events_are_400_and_store_nothing(http: httpx.AsyncClient, db: Database) -> None:
+    session = {"id": "cs_malformed", "object": "checkout.session", "status": "complete", "payment_status": "paid"}
+    cases = {
+        "created not a number": {
+            **stripe_event("charge.refunded", {"id": "ch_x"}, event_id="evt_m1"),
+            "created": "abc",
+        },
+        "amount_total not a number": stripe_event(
+            "checkout.session.completed", {**session, "amount_total": "lots"}, event_id="evt_m2"
+        ),
+        "created beyond datetime": {**stripe_event("ping", {}, event_id="evt_m3"), "created": 10**20},
+        "data not an object": {**stripe_event("ping", {}, event_id="evt_m4"), "data": [1, 2]},
+        "metadata a list": stripe_event(
+            "checkout.session.completed", {**session, "metadata": ["x"]}, event_id="evt_m5"
+        ),
+        "refund amount negative": stripe_event(
+            "charge.refunded", {"id": "ch_y", "amount_refunded": -5}, event_id="evt_m6"
+        ),
+    }
+    for name, event in cases.items():
+        response = await deliver(http, event)
+        assert response.status_code == 400, (name, response.text)
+        async with db.session() as s:
+            assert await events_repo.count_events(s, provider="stripe", event_id=event["id"]) == 0, name
+    for name, raw in {"array body": b"[1, 2]", "string body": b'"evt"', "no id": b'{"type": "x"}'}.items():
+        header = stripe.WebhookSignature.generate_signature_header(raw.decode(), WEBHOOK_SECRET)
+        response = await http.post("/webhooks/stripe", content=raw, headers={"Stripe-Signature": header})
+        assert response.status_code == 400, (name, response.text)
+
+
+async def test_malformed_detail_names_the_field(http: httpx.AsyncClient) -> None:
+    event = {**stripe_event("ping", {}, event_id="evt_named"), "created": "abc"}
+    response = await deliver(http, event)
+    assert response.status_code == 400 and "created" in response.json()["detail"]

@@ -4,8 +4,12 @@
         .venv/bin/python -m tests.replay.record_histories
 
 Runs each scenario on the time-skipping server with the real worker on a scratch database (created and dropped
-here; the embedded server when DATABASE_URL is unset), then writes tests/replay/histories/<scenario>.json.
-Re-record after an intended, patched change to the workflow, and commit the files.
+here; the embedded server when DATABASE_URL is unset), then writes tests/replay/histories/encrypted/<scenario>.json,
+its payloads encrypted with the tests' key (tests/conftest.py, TEST_CODEC_KEYS). Re-record after an intended,
+patched change to the workflow, and commit the files.
+
+tests/replay/histories/<scenario>.json were recorded before payload encryption (issue 17): never re-recorded,
+they stand for the runs started in clear that an encrypting worker must still replay.
 """
 
 from __future__ import annotations
@@ -22,20 +26,20 @@ from tempfile import TemporaryDirectory
 import psycopg
 from sqlalchemy import make_url
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from billflow.config import Settings
 from billflow.db import Database, start_embedded_postgres, to_psycopg_url
 from billflow.temporal import ensure_search_attributes
 from models.workflow_io import ExtendDueDate, PauseReminders, ResumeReminders, VoidInvoice, WriteOff
-from tests.conftest import bundled_binary
+from tests.conftest import TEST_CONVERTER, bundled_binary
 from tests.factories import make_booking, make_client
 from tests.workflows.support import DAY, days_policy, issued, payment, skip_to, start, until
 from worker import build_worker
 from workflows.invoice import InvoiceWorkflow
 
-HISTORIES = Path(__file__).parent / "histories"
+HISTORIES = Path(__file__).parent / "histories"  # before encryption: clear payloads, kept as recorded
+ENCRYPTED = HISTORIES / "encrypted"  # what record_all writes
 Scenario = Callable[[WorkflowEnvironment, WorkflowHandle], Awaitable[None]]
 
 
@@ -98,7 +102,7 @@ SCENARIOS: dict[str, Scenario] = {
 
 async def record_all(db: Database, settings: Settings) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=bundled_binary("temporal-test-server")
+        data_converter=TEST_CONVERTER, test_server_existing_path=bundled_binary("temporal-test-server")
     )
     try:
         await ensure_search_attributes(env.client)
@@ -116,7 +120,7 @@ async def record_all(db: Database, settings: Settings) -> None:
                 await handle.result()
                 history = await handle.fetch_history()
                 compact = json.dumps(json.loads(history.to_json()), separators=(",", ":"))
-                (HISTORIES / f"{name}.json").write_text(compact + "\n")
+                (ENCRYPTED / f"{name}.json").write_text(compact + "\n")
                 print(f"{name}: {len(history.events)} events")
     finally:
         await env.shutdown()
@@ -137,7 +141,7 @@ async def main() -> None:
             settings = Settings(
                 DATABASE_URL=database_url, BILLFLOW_DATA_DIR=Path(scratch), BILLFLOW_PUBLIC_URL="http://billflow.test"
             )
-            HISTORIES.mkdir(exist_ok=True)
+            ENCRYPTED.mkdir(parents=True, exist_ok=True)
             await record_all(db, settings)
         finally:
             await db.dispose()

@@ -1,39 +1,56 @@
 """Replay recorded invoice runs with today's workflow code: a change that would break in-flight invoices fails.
 
-Regenerate the files with tests/replay/record_histories.py after an intended change guarded by
-workflow.patched().
+Two sets: histories/*.json were recorded before payload encryption (clear payloads; runs started then must keep
+replaying on encrypting workers), histories/encrypted/*.json since (payloads encrypted with the tests' key).
+Regenerate the encrypted set with tests/replay/record_histories.py after an intended change guarded by
+workflow.patched(); the clear set is never re-recorded.
 """
 
 from __future__ import annotations
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from billflow.codec import ENCODING
+from tests.codec.support import payloads_in
+from tests.conftest import TEST_CONVERTER
 from tests.replay.changed_workflow import ChangedInvoiceWorkflow
-from tests.replay.record_histories import HISTORIES, SCENARIOS
+from tests.replay.record_histories import ENCRYPTED, HISTORIES, SCENARIOS
 from workflows.invoice import InvoiceWorkflow
 
 # Read at collection time (no blocking file reads inside the event loop).
-RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
+CLEAR = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
+SEALED = {path.stem: path.read_text() for path in sorted(ENCRYPTED.glob("*.json"))}
+RECORDED = {**{f"clear-{k}": v for k, v in CLEAR.items()}, **{f"encrypted-{k}": v for k, v in SEALED.items()}}
 
 
-def test_every_scenario_has_a_recorded_history() -> None:
-    assert set(RECORDED) == set(SCENARIOS)
+def test_every_scenario_has_a_recorded_history_in_both_sets() -> None:
+    assert set(CLEAR) == set(SCENARIOS)
+    assert set(SEALED) == set(SCENARIOS)
+
+
+@pytest.mark.parametrize("name", sorted(SEALED))
+def test_the_encrypted_set_holds_no_clear_payload(name: str) -> None:
+    history = WorkflowHistory.from_json(name, SEALED[name])
+    first = history.events[0].workflow_execution_started_event_attributes.input.payloads[0]
+    assert first.metadata["encoding"] == ENCODING
+    clear = [p for e in history.events if not e.HasField("marker_recorded_event_attributes") for p in payloads_in(e)]
+    assert all(p.metadata.get("encoding") == ENCODING for p in clear)
 
 
 @pytest.mark.parametrize("name", sorted(RECORDED))
 async def test_recorded_history_replays_without_nondeterminism(name: str) -> None:
     history = WorkflowHistory.from_json(f"replay-{name}", RECORDED[name])
-    replayer = Replayer(workflows=[InvoiceWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[InvoiceWorkflow], data_converter=TEST_CONVERTER)
     result = await replayer.replay_workflow(history)
     assert result.replay_failure is None
 
 
-async def test_an_incompatible_change_fails_the_replay() -> None:
-    history = WorkflowHistory.from_json("replay-paid", RECORDED["paid"])
-    replayer = Replayer(workflows=[ChangedInvoiceWorkflow], data_converter=pydantic_data_converter)
+@pytest.mark.parametrize("name", ["clear-paid", "encrypted-paid"])
+async def test_an_incompatible_change_fails_the_replay(name: str) -> None:
+    history = WorkflowHistory.from_json(f"replay-{name}", RECORDED[name])
+    replayer = Replayer(workflows=[ChangedInvoiceWorkflow], data_converter=TEST_CONVERTER)
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(history)

@@ -77,7 +77,7 @@ async def load_known_dataset(session: AsyncSession) -> None:
             issue_date=issue,
             issued_at=at(issue, 9),
             due_date=due,
-            due_at=at(due, 23, 59),
+            due_at=at(due + timedelta(days=1), 0),  # the end of the due day, as issue_invoice stores it
             timezone="UTC",
             public_token=uuid.uuid4().hex,
             **extra,

@@ -89,3 +89,26 @@ async def test_dso_top_overdue_and_effectiveness_answer(http: httpx.AsyncClient,
 async def test_reports_need_a_key(http: httpx.AsyncClient) -> None:
     for path in ("/v1/reports/aging", "/v1/reports/aging.csv", "/v1/reports/dashboard"):
         assert (await http.get(path)).status_code == 401
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Honolulu"])
+async def test_reports_and_dashboard_read_today_in_the_reporting_time_zone(
+    reports_db: Database, settings: Settings, viewer: dict[str, str], zone: str
+) -> None:
+    from billflow.reporting import today_in
+
+    zoned = settings.model_copy(update={"reporting_timezone": zone})
+    app = create_app(zoned, reports_db, cast(Any, None))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billflow.test") as client:
+        dashboard = (await client.get("/v1/reports/dashboard", headers=viewer)).json()
+        aging = (await client.get("/v1/reports/aging", headers=viewer)).json()
+        cash = (await client.get("/v1/reports/cash", headers=viewer)).json()
+    assert dashboard["today"] == aging["as_of"] == cash["end"] == today_in(zone).isoformat()
+    assert cash["time_zone"] == zone
+
+
+def test_the_reporting_time_zone_must_be_an_iana_name() -> None:
+    with pytest.raises(ValueError, match="BILLFLOW_REPORTING_TIMEZONE"):
+        Settings(BILLFLOW_REPORTING_TIMEZONE="localtime")
+    with pytest.raises(ValueError, match="BILLFLOW_REPORTING_TIMEZONE"):
+        Settings(BILLFLOW_REPORTING_TIMEZONE="Mars/Olympus_Mons")

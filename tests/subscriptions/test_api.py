@@ -124,3 +124,13 @@ async def test_without_a_staff_key_nothing_is_created(http: httpx.AsyncClient, d
 async def test_unknown_subscription_is_404(http: httpx.AsyncClient, staff: dict[str, str]) -> None:
     assert (await http.get("/v1/subscriptions/sub-nope", headers=staff)).status_code == 404
     assert (await http.post("/v1/subscriptions/sub-nope/pause", headers=staff)).status_code == 404
+
+
+async def test_an_unbounded_backfill_is_422_naming_start_date(
+    http: httpx.AsyncClient, staff: dict[str, str], db: Database
+) -> None:
+    payload = body("2000-01-01", interval={"kind": "weekly"})
+    response = await http.post("/v1/subscriptions", json=payload, headers=staff)
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["detail"]] == [["body", "start_date"]]
+    assert (await http.get(f"/v1/subscriptions/{payload['subscription_id']}", headers=staff)).status_code == 404

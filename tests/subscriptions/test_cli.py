@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from billflow.config import Settings, get_settings
 from billflow.db import Database
+from billflow.repositories import subscriptions as subs_repo
 from billflow.services import subscriptions as service
 from starter.cli import app as cli
 from tests.subscriptions.support import invoices_of, terminate_all
@@ -103,3 +104,15 @@ async def test_bad_input_is_a_message_and_exit_code_2(cli_env: None, args: list[
 async def test_unknown_subscription_fails(cli_env: None) -> None:
     code, out = await invoke("subscription", "show", "sub-nope")
     assert code == 1 and "does not exist" in out
+
+
+async def test_an_unbounded_backfill_is_a_clear_cli_error(cli_env: None, db: Database) -> None:
+    sub_id = f"sub-{uuid.uuid4().hex[:8]}"
+    code, output = await invoke(
+        "subscription", "create", "--client", f"c-{sub_id}", "--name", "Ada", "--email", "ada@example.com",
+        "--line", "Daily=100", "--interval", "weekly", "--start", "2000-01-01", "--id", sub_id,
+    )  # fmt: skip
+    assert code != 0
+    assert "start_date" in output and "BILLFLOW_SUBSCRIPTION_MAX_BACKFILL" in output
+    async with db.session() as session:
+        assert await subs_repo.get_subscription(session, subscription_id=sub_id) is None

@@ -38,6 +38,15 @@ async def test_pay_page_shows_balance_and_pay_button(
     assert invoice.number in page.text
 
 
+async def test_pay_page_says_plainly_it_is_a_demo(
+    http: httpx.AsyncClient, time_env: WorkflowEnvironment, worker: Worker, db: Database
+) -> None:
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    page = await http.get(f"/pay/{invoice.public_token}")
+    assert 'data-testid="demo-notice"' in page.text
+    assert "Demo payment page: no money moves." in page.text
+
+
 async def test_pay_now_records_the_balance_once_and_redirects_to_invoice_page(
     http: httpx.AsyncClient, time_env: WorkflowEnvironment, worker: Worker, db: Database
 ) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.temporal import ensure_search_attributes
-from tests.conftest import bundled_binary
+from tests.conftest import TEST_CONVERTER, bundled_binary
 from worker import build_worker
 
 
@@ -30,7 +29,7 @@ async def own_env(db: Database, settings: Settings, task_queue: str) -> AsyncIte
     time (the shared server's clock has been moved on by other tests), and whatever this test does to the
     server cannot stall the others."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=bundled_binary("temporal-test-server")
+        data_converter=TEST_CONVERTER, test_server_existing_path=bundled_binary("temporal-test-server")
     )
     try:
         await ensure_search_attributes(env.client)

@@ -147,7 +147,9 @@ async def test_void_ends_the_run(time_env: WorkflowEnvironment, db: Database, ta
     found = await rows(db, data.workflow_id)
     assert found.invoice.status == InvoiceStatus.void and found.invoice.voided_at is not None
     assert found.count_events("invoice.void") == 1
-    assert found.email_kinds == [(EmailKind.invoice_issued, None)]
+    # Issue 14: the void issued a cancellation credit note, emailed to the client (tests/documents).
+    assert found.email_kinds == [(EmailKind.invoice_issued, None), (EmailKind.credit_note, None)]
+    assert found.count_events("credit_note.issued") == 1
     assert await search_status(handle) == "void"
 
 

@@ -1,6 +1,10 @@
 """Authorization: every staff endpoint (enumerated from the app's routes) refuses a missing, malformed, wrong,
 revoked or under-privileged key (401/403), and accepts the right one; the invoice page token carries at least
-128 random bits, and a page reveals its own invoice only."""
+128 random bits, and a page reveals its own invoice only. Throttling: an address that keeps failing (wrong keys,
+guessed page tokens) gets 429 with Retry-After once over its budget, while other addresses are served as before.
+
+The web app sits behind uvicorn, which trusts X-Forwarded-For from loopback: each part of the matrix presents
+its own client address, so the matrix tests authorization and the throttling part tests the budget."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from typing import Any
 import httpx
 import psycopg
 from fastapi.routing import APIRoute
+from limits import parse
 
 from bench.chaos.context import SuiteContext
 from bench.chaos.harness import ChaosStack
@@ -85,6 +90,11 @@ def fill(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "INV-2026-000001", path)
 
 
+def client_address(n: int) -> dict[str, str]:
+    """A distinct client address (documentation range 198.18.0.0/15), as a reverse proxy would pass it."""
+    return {"X-Forwarded-For": f"198.18.{n // 250}.{n % 250 + 1}"}
+
+
 async def run(ctx: SuiteContext) -> ScenarioResult:
     began = time.monotonic()
     result = ScenarioResult(NAME)
@@ -119,14 +129,16 @@ async def _run(stack: ChaosStack, result: ScenarioResult, *, invoices: int) -> N
     result.problems += [f"{op}: secured, but no require_role dependency found" for op in unknown]
     answers: Counter[str] = Counter()
     async with httpx.AsyncClient(base_url=stack.api.url, timeout=30) as http:
+        address: dict[str, str] = {}
 
         async def call(method: str, path: str, headers: dict[str, str]) -> int:
             body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
-            status = (await http.request(method, fill(path), headers=headers, json=body)).status_code
-            answers[str(status)] += 1
-            return status
+            answer = await http.request(method, fill(path), headers={**address, **headers}, json=body)
+            answers[str(answer.status_code)] += 1
+            return answer.status_code
 
-        for method, path, role in routes:
+        for n, (method, path, role) in enumerate(routes):
+            address = client_address(n)  # a handful of failures per address: within the throttle's budget
             for label, headers in bad.items():
                 status = await call(method, path, headers)
                 if status != 401:
@@ -138,7 +150,10 @@ async def _run(stack: ChaosStack, result: ScenarioResult, *, invoices: int) -> N
             status = await call(method, path, {"Authorization": f"Bearer {keys[role]}"})
             if status in (401, 403):  # the check must be able to pass: the right key gets through
                 result.problems.append(f"{method} {path} refused its own role {role.value}: {status}")
-        await _tokens(stack, http, result, invoices)
+        tokens = await _tokens(stack, http, result, invoices, first_address=len(routes))
+        await _client_takeover(stack, http, result, staff_key=keys[ApiRole.staff])
+        budget = parse(stack.settings.auth_failure_limit).amount  # BILLFLOW_AUTH_FAILURE_LIMIT of the stack
+        await _throttling(http, result, keys[ApiRole.viewer], tokens, answers, budget=budget)
     result.faults = sum(answers.values())
     result.notes.append(
         f"{len(routes)} staff routes x {len(bad)} bad keys + under-privileged roles; answers "
@@ -146,7 +161,9 @@ async def _run(stack: ChaosStack, result: ScenarioResult, *, invoices: int) -> N
     )
 
 
-async def _tokens(stack: ChaosStack, http: httpx.AsyncClient, result: ScenarioResult, count: int) -> None:
+async def _tokens(
+    stack: ChaosStack, http: httpx.AsyncClient, result: ScenarioResult, count: int, *, first_address: int
+) -> list[str]:
     assert stack.client is not None
     planned = plan(count, paid_share=0.0)
     await start_all(stack.client, planned, task_queue=stack.task_queue)
@@ -171,8 +188,9 @@ async def _tokens(stack: ChaosStack, http: httpx.AsyncClient, result: ScenarioRe
     if any(not re.fullmatch(r"[A-Za-z0-9_-]+", t) for t in tokens) or weakest < 128:
         result.problems.append(f"page tokens carry {weakest:.0f} bits (at least 128 required)")
     numbers = [n for n, _ in rows]
-    for number, token in rows:
-        page = await http.get(f"/i/{token}")
+    for n, (number, token) in enumerate(rows):
+        address = client_address(first_address + n)  # 8 guesses per address: within the budget
+        page = await http.get(f"/i/{token}", headers=address)
         others = [n for n in numbers if n != number and n in page.text]
         if page.status_code != 200 or number not in page.text:
             result.problems.append(f"/i/<token of {number}>: {page.status_code}, its own number missing")
@@ -181,7 +199,140 @@ async def _tokens(stack: ChaosStack, http: httpx.AsyncClient, result: ScenarioRe
         near = token[:-1] + ("A" if token[-1] != "A" else "B")  # one character off
         for guess in (near, token[:16], token.upper(), secrets.token_urlsafe(24)):
             for prefix in ("/i/", "/pay/"):
-                status = (await http.get(f"{prefix}{guess}")).status_code
+                status = (await http.get(f"{prefix}{guess}", headers=address)).status_code
                 if status != 404:
                     result.problems.append(f"{prefix}<guessed token>: {status}, expected 404")
     result.notes.append(f"page tokens: {len(tokens)} unique, {weakest:.0f} bits each (url-safe base64)")
+    return tokens
+
+
+async def _throttling(
+    http: httpx.AsyncClient,
+    result: ScenarioResult,
+    viewer_key: str,
+    tokens: list[str],
+    answers: Counter[str],
+    *,
+    budget: int,
+) -> None:
+    """Wrong keys and token guesses from one address: 401/404 up to the budget, then 429 with Retry-After, even
+    for a right key or a real token from that address; a legitimate address meanwhile is answered at once."""
+    legit = {**client_address(60_000), "Authorization": f"Bearer {viewer_key}"}
+    for label, prefix in (("wrong keys", "/v1/invoices"), ("token guesses", "/i/")):
+        attacker = client_address(61_000 if label == "wrong keys" else 62_000)
+        statuses: list[int] = []
+        retry_after: set[str] = set()
+        for _ in range(budget + 10):
+            if label == "wrong keys":
+                headers = {**attacker, "Authorization": f"Bearer bf_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"}
+                answer = await http.get(prefix, headers=headers)
+            else:
+                answer = await http.get(f"{prefix}{secrets.token_urlsafe(24)}", headers=attacker)
+            statuses.append(answer.status_code)
+            answers[str(answer.status_code)] += 1
+            if answer.status_code == 429:
+                retry_after.add(answer.headers.get("Retry-After", ""))
+        expected = [401 if label == "wrong keys" else 404] * budget + [429] * 10
+        if statuses != expected:
+            result.problems.append(f"throttling, {label}: answers {Counter(statuses)}, expected {Counter(expected)}")
+        if not retry_after or not all(v.isdigit() and 1 <= int(v) <= 3600 for v in retry_after):
+            result.problems.append(f"throttling, {label}: 429 without a usable Retry-After ({retry_after})")
+        # the blocked address is refused even with a right credential; another address is not slowed
+        right = (
+            await http.get(prefix, headers={**attacker, "Authorization": f"Bearer {viewer_key}"})
+            if label == "wrong keys"
+            else await http.get(f"/i/{tokens[0]}", headers=attacker)
+            if tokens
+            else None
+        )
+        if right is not None and right.status_code != 429:
+            result.problems.append(f"throttling, {label}: a blocked address got {right.status_code} with a right one")
+        began = time.monotonic()
+        served = await http.get("/v1/invoices", headers=legit)
+        page = await http.get(f"/i/{tokens[0]}", headers=client_address(60_001)) if tokens else None
+        took = time.monotonic() - began
+        if served.status_code != 200 or (page is not None and page.status_code != 200):
+            result.problems.append(f"throttling, {label}: a legitimate address was refused ({served.status_code})")
+        answers[str(served.status_code)] += 1
+    result.notes.append(
+        f"throttling: {budget} failures per address and minute, then 429 with Retry-After; "
+        f"legitimate requests from another address answered in {took * 1000:.0f} ms"
+    )
+
+
+# --- issue 11: one source cannot take over another source's client ----------------------------------------
+
+
+def _booking(event_id: str, external_id: str, email: str) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "type": "booking.confirmed",
+        "data": {
+            "booking_id": f"bk-{event_id}",
+            "client": {"external_id": external_id, "name": "Grace Hopper", "email": email, "timezone": "UTC"},
+            "services": [{"description": "Session", "unit_price_minor": 5000}],
+            "currency": "EUR",
+        },
+    }
+
+
+async def _client_takeover(
+    stack: ChaosStack, http: httpx.AsyncClient, result: ScenarioResult, *, staff_key: str
+) -> None:
+    """Integration A books client `victim`; integration B, then a staff key naming A, post bookings with the
+    same client id and another email. A's client keeps its email, and A's invoice mails only it."""
+    import json
+
+    from billflow.services import integrations
+
+    run = secrets.token_hex(4)
+    db = Database(stack.settings_env["DATABASE_URL"], pool_size=1)
+    owner = await integrations.create_integration(db, integrations.NewIntegration(name=f"owner-{run}"))
+    rival = await integrations.create_integration(db, integrations.NewIntegration(name=f"rival-{run}"))
+    await db.dispose()
+    victim, victim_email, attacker_email = f"victim-{run}", f"victim-{run}@example.com", f"mallory-{run}@example.com"
+
+    async def signed(name: str, secret: str, body: dict[str, Any]) -> httpx.Response:
+        raw = json.dumps(body).encode()
+        headers = integrations.signed_headers(name, secret, raw) | {"Content-Type": "application/json"}
+        return await http.post("/v1/events", content=raw, headers=headers)
+
+    answers = [
+        await signed(owner.name, owner.secret, _booking(f"own-{run}", victim, victim_email)),
+        await signed(rival.name, rival.secret, _booking(f"rival-{run}", victim, attacker_email)),
+        await http.post(
+            "/v1/events",
+            json=_booking(f"staff-{run}", victim, attacker_email),
+            headers={"Authorization": f"Bearer {staff_key}", integrations.INTEGRATION_HEADER: owner.name},
+        ),
+    ]
+    result.problems += [
+        f"takeover step {n}: {a.status_code} {a.text[:120]}" for n, a in enumerate(answers) if a.status_code >= 500
+    ]
+    owned: tuple[Any, ...] | None = None
+    mailed: list[str] = []
+    for _ in range(60):  # the owner's invoice is issued and emailed by its workflow
+        with psycopg.connect(stack.plain_url, autocommit=True) as conn:
+            owned = conn.execute(
+                "SELECT id, email FROM clients WHERE source = %s AND external_id = %s",
+                (f"integration:{owner.name}", victim),
+            ).fetchone()
+            mailed = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT m.to_email FROM email_messages m JOIN invoices i ON i.id = m.invoice_id "
+                    "WHERE i.source_key = %s",
+                    (f"booking:{owner.name}:bk-own-{run}",),
+                ).fetchall()
+            ]
+        if owned is not None and mailed:
+            break
+        await asyncio.sleep(0.5)
+    if owned is None or owned[1] != victim_email:
+        result.problems.append(f"takeover: the owner's client is now {owned!r} (expected {victim_email})")
+    if not mailed or set(mailed) != {victim_email}:
+        result.problems.append(f"takeover: the owner's invoice mailed {sorted(set(mailed))} (expected {victim_email})")
+    result.notes.append(
+        f"issue 11: cross-source takeover (a second integration, a staff key naming the first) answered "
+        f"{[a.status_code for a in answers]}; the owner's client and its invoice emails kept {victim_email}"
+    )

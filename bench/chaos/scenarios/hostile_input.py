@@ -1,6 +1,7 @@
 """Hostile input: oversized bodies, wrong types, unknown currencies, negative or huge amounts, invalid time
 zones, unicode and injection strings in every text field of a booking event, staff actions, query strings and
-public tokens. Every answer is a clear 4xx (422 naming the field) or a faithful 2xx; nothing refused is
+public tokens; chunked oversized bodies, signed but malformed payloads and a stale delivery on the webhooks
+(hostile_webhooks). Every answer is a clear 4xx (422 naming the field) or a faithful 2xx; nothing refused is
 stored; nothing crashes (no 5xx); stored hostile text comes back verbatim and is escaped on the invoice page."""
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ import psycopg
 from bench.chaos.context import SuiteContext
 from bench.chaos.harness import ChaosStack
 from bench.chaos.report import ScenarioResult
+from bench.chaos.scenarios.hostile_webhooks import run_webhook_cases, webhook_env
+from bench.chaos.signing import SendGridSigner
 from billflow.db import Database
 from billflow.services.api_keys import NewApiKey, create_key
+from billflow.services.integrations import NewIntegration, create_integration
 from models.api_keys import ApiRole
 
 NAME = "hostile input"
@@ -111,16 +115,18 @@ def put(doc: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any
 async def run(ctx: SuiteContext) -> ScenarioResult:
     began = time.monotonic()
     result = ScenarioResult(NAME)
-    async with ChaosStack(ctx.postgres, ctx.scenario_dir("hostile_input"), api=True) as stack:
-        await _run(stack, result)
+    signer = SendGridSigner()
+    async with ChaosStack(ctx.postgres, ctx.scenario_dir("hostile_input"), api=True, env=webhook_env(signer)) as stack:
+        await _run(stack, result, signer)
     result.seconds = time.monotonic() - began
     return result
 
 
-async def _run(stack: ChaosStack, result: ScenarioResult) -> None:
+async def _run(stack: ChaosStack, result: ScenarioResult, signer: SendGridSigner) -> None:
     assert stack.api is not None
     db = Database(stack.settings_env["DATABASE_URL"], pool_size=1)
     token = (await create_key(db, NewApiKey(name="hostile", role=ApiRole.admin))).token
+    calcom = await create_integration(db, NewIntegration(name="hostile-calcom"))
     await db.dispose()
     auth = {"Authorization": f"Bearer {token}"}
     answers: Counter[str] = Counter()
@@ -200,14 +206,22 @@ async def _run(stack: ChaosStack, result: ScenarioResult) -> None:
                 result.problems.append(f"{method} {url[:60]}: {answer.status_code} {answer.text[:160]}")
             elif answer.status_code < 400 and method == "POST":
                 result.problems.append(f"{method} {url[:60]}: accepted ({answer.status_code})")
-        await asyncio.sleep(3)  # the accepted events' workflows record their invoices
+        await _domain_holes(stack, http, result, answers)
+        await asyncio.sleep(3)  # the accepted events' workflows record their invoices (and their emails)
         await _check_storage(stack, http, refused, accepted, result)
+        webhook_cases = await run_webhook_cases(
+            http, stack.plain_url, signer, (calcom.name, calcom.secret), answers, result
+        )
     result.invoices = len(accepted)
     result.faults = sum(answers.values())
     result.notes.append(
         f"{result.faults} hostile requests; answers " + ", ".join(f"{k}: {v}" for k, v in sorted(answers.items()))
     )
     result.notes.append(f"{len(refused)} refused events left no row; {len(accepted)} hostile texts stored verbatim")
+    result.notes.append(
+        f"{webhook_cases} webhook cases (chunked oversized bodies, signed malformed payloads, a stale SendGrid "
+        "delivery): none stored"
+    )
 
 
 async def _check_storage(
@@ -250,3 +264,78 @@ async def _check_storage(
                 result.problems.append(f"{event_id}: invoice page answered {page.status_code}")
             elif "<script>alert" in page.text or ("{{7*7}}" in text and "49" in page.text.split("{{7*7}}")[0][-5:]):
                 result.problems.append(f"{event_id}: hostile text not escaped on the invoice page")
+
+
+# --- issue 11: overflowing totals, unbounded backfills, non-IANA time zones -------------------------------
+
+OVERFLOW_EVENTS: dict[str, list[dict[str, Any]]] = {
+    # 1,000,000 x 10^13 minor units: over 64 bits; used to be accepted (202) and retried forever.
+    "overflow-line": [{"description": "All of it", "quantity": 1_000_000, "unit_price_minor": 10**13}],
+    # each line under the cap (999,999,999,999 minor units), the invoice total over it
+    "overflow-total": [{"description": "Half and a bit", "unit_price_minor": 6 * 10**11}] * 2,
+}
+NON_IANA_ZONES = ["localtime", "posixrules", "Factory", "/etc/localtime", "posix/Europe/London"]
+
+
+def _subscription(case: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "subscription_id": f"sub-hostile-{case}",
+        "client": {"external_id": f"hostile-{case}", "name": "Ada", "email": "ada@example.com", "timezone": "UTC"},
+        "lines": [{"description": "Retainer", "unit_price_minor": 1000}],
+        "currency": "EUR",
+        "interval": {"kind": "weekly"},
+        "start_date": "2026-12-01",
+        "reminder_policy": {"steps": []},
+    } | overrides
+
+
+async def _domain_holes(
+    stack: ChaosStack, http: httpx.AsyncClient, result: ScenarioResult, answers: Counter[str]
+) -> None:
+    """Each case must be a 422 naming its field, and leave no event, subscription or client behind."""
+    cases: list[tuple[str, str, str, dict[str, Any], str]] = []  # (case, url, field, body, client external id)
+    for case, services in OVERFLOW_EVENTS.items():
+        cases.append(
+            (case, "/v1/events", "services", put(event(case), ("data", "services"), services), f"hostile-{case}")
+        )
+    for n, zone in enumerate(NON_IANA_ZONES):
+        case = f"zone{n}"
+        doc = put(event(case), ("data", "client", "timezone"), zone)
+        cases.append((case, "/v1/events", "timezone", doc, f"hostile-{case}"))
+        sub = _subscription(case)
+        sub["client"]["timezone"] = zone
+        cases.append((f"sub-{case}", "/v1/subscriptions", "timezone", sub, f"hostile-{case}"))
+    overflow_sub = _subscription("sub-overflow", lines=OVERFLOW_EVENTS["overflow-line"])
+    cases.append(("sub-overflow", "/v1/subscriptions", "lines", overflow_sub, "hostile-sub-overflow"))
+    # A weekly plan from 2000 would start about 1,400 invoice workflows at once (a daily one 9,800).
+    backfill = _subscription("backfill", start_date="2000-01-01")
+    cases.append(("backfill", "/v1/subscriptions", "start_date", backfill, "hostile-backfill"))
+    backfill_event = {
+        "id": "evt-hostile-backfill",
+        "type": "subscription.created",
+        "data": _subscription("backfill-event", start_date="2000-01-01") | {"subscription_id": None},
+    }
+    cases.append(("backfill-event", "/v1/events", "start_date", backfill_event, "hostile-backfill-event"))
+
+    for case, url, field, body, _client in cases:
+        answer = await http.post(url, json=body)
+        answers[str(answer.status_code)] += 1
+        if answer.status_code != 422:
+            result.problems.append(f"{case}: {answer.status_code} (expected 422 naming {field}) {answer.text[:160]}")
+        elif not any(field in err.get("loc", []) for err in answer.json().get("detail", [])):
+            result.problems.append(f"{case}: 422 without naming {field}: {answer.text[:160]}")
+    ids = [str(body["id"]) for _, url, _, body, _ in cases if url == "/v1/events"]
+    subs = [str(body["subscription_id"]) for _, url, _, body, _ in cases if url == "/v1/subscriptions"]
+    clients = [c for *_, c in cases]
+    with psycopg.connect(stack.plain_url, autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT 'event ' || event_id FROM booking_events WHERE event_id = ANY(%s) "
+            "UNION ALL SELECT 'subscription ' || id FROM subscriptions WHERE id = ANY(%s) "
+            "UNION ALL SELECT 'client ' || external_id FROM clients WHERE external_id = ANY(%s)",
+            (ids, subs, clients),
+        ).fetchall()
+    result.problems += [f"refused input was stored: {row[0]}" for row in found]
+    result.notes.append(
+        f"issue 11: {len(cases)} overflowing totals, non-IANA zones and unbounded backfills refused (422), "
+        f"{len(ids)} events, {len(subs)} subscriptions and {len(clients)} clients not stored"
+    )

@@ -23,6 +23,9 @@ from bench.chaos.standins import Providers, providers
 from bench.chaos.workload import plan, start_all
 
 NAME = "webhooks x3, shuffled, forged"
+# Forgeries come from somewhere else than the providers (uvicorn takes X-Forwarded-For from loopback): the
+# failed-signature throttle refuses the forger's address (429), never Stripe's or SendGrid's deliveries.
+FORGER = {"X-Forwarded-For": "203.0.113.66"}
 COPIES = 3
 CONCURRENCY = 8
 
@@ -106,14 +109,16 @@ async def _run(stack: ChaosStack, prov: Providers, planned: list[Any], result: S
             body, headers = stripe_delivery(event)
             deliveries += [("/webhooks/stripe", body, headers, True)] * COPIES
             if rng.random() < 0.5:  # forged: signed with another secret
-                deliveries.append(("/webhooks/stripe", *stripe_delivery(event, secret="whsec_forged"), False))
+                forged_body, forged_headers = stripe_delivery(event, secret="whsec_forged")
+                deliveries.append(("/webhooks/stripe", forged_body, {**forged_headers, **FORGER}, False))
         forger = SendGridSigner()
         for message in sent_messages(stack.plain_url, [i for i, _ in invoices.values()]):
             events = sendgrid_events(message)
             body, headers = prov.signer.delivery(events)
             deliveries += [("/webhooks/sendgrid", body, headers, True)] * COPIES
             if rng.random() < 0.5:  # forged: signed with a key SendGrid does not hold
-                deliveries.append(("/webhooks/sendgrid", *forger.delivery(events), False))
+                forged_body, forged_headers = forger.delivery(events)
+                deliveries.append(("/webhooks/sendgrid", forged_body, {**forged_headers, **FORGER}, False))
         rng.shuffle(deliveries)
         answers: Counter[tuple[bool, int]] = Counter()
 

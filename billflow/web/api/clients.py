@@ -11,6 +11,7 @@ from billflow.services import client_documents
 from billflow.services import clients as clients_service
 from billflow.services.client_documents import DocumentSettings, DocumentSettingsChange
 from billflow.services.clients import (
+    AmbiguousClient,
     ClientDetail,
     ClientNotFound,
     ClientSummary,
@@ -20,7 +21,7 @@ from billflow.services.clients import (
     TimelineEntry,
 )
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
-from billflow.web.deps import DatabaseDep, SessionDep, TemporalDep
+from billflow.web.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"], responses=AUTH_RESPONSES)
 
@@ -29,7 +30,18 @@ NO_NUL = r"^[^\x00]*$"
 ExternalId = Annotated[
     str, Path(min_length=1, max_length=200, pattern=NO_NUL, description="the booking system's client id")
 ]
-NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"description": "No client with this external id"}}
+Source = Annotated[
+    str | None,
+    Query(
+        max_length=80,
+        pattern=NO_NUL,
+        description='whose client ("staff", "integration:{name}"); needed only when several sources use the id',
+    ),
+]
+NOT_FOUND: dict[int | str, dict[str, object]] = {
+    404: {"description": "No client with this external id"},
+    409: {"description": "Several sources use this external id: give `source`"},
+}
 
 
 class NoteIn(BaseModel):
@@ -38,7 +50,9 @@ class NoteIn(BaseModel):
     )
 
 
-def _not_found(err: ClientNotFound) -> HTTPException:
+def _not_found(err: ClientNotFound | AmbiguousClient) -> HTTPException:
+    if isinstance(err, AmbiguousClient):
+        return HTTPException(status.HTTP_409_CONFLICT, str(err))
     return HTTPException(status.HTTP_404_NOT_FOUND, str(err))
 
 
@@ -46,25 +60,32 @@ def _not_found(err: ClientNotFound) -> HTTPException:
 async def list_clients(
     session: SessionDep,
     _: ViewerDep,
+    settings: SettingsDep,
     q: Annotated[
         str | None, Query(max_length=200, pattern=NO_NUL, description="matches name, email or external id")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[ClientSummary]:
-    return await clients_service.list_clients(session, query=q, limit=limit, offset=offset)
+    return await clients_service.list_clients(
+        session, query=q, limit=limit, offset=offset, zone=settings.reporting_timezone
+    )
 
 
 @router.get("/{external_id}", summary="Client detail: contact, balances, invoices, payments", responses=NOT_FOUND)
 async def client_detail(
     session: SessionDep,
     _: ViewerDep,
+    settings: SettingsDep,
     external_id: ExternalId,
     limit: Annotated[int, Query(ge=1, le=500, description="most recent invoices and payments")] = 100,
+    source: Source = None,
 ) -> ClientDetail:
     try:
-        return await clients_service.client_detail(session, external_id, limit=limit)
-    except ClientNotFound as err:
+        return await clients_service.client_detail(
+            session, external_id, limit=limit, source=source, zone=settings.reporting_timezone
+        )
+    except (ClientNotFound, AmbiguousClient) as err:
         raise _not_found(err) from err
 
 
@@ -78,10 +99,11 @@ async def client_timeline(
     _: ViewerDep,
     external_id: ExternalId,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    source: Source = None,
 ) -> list[TimelineEntry]:
     try:
-        return await clients_service.client_timeline(session, external_id, limit=limit)
-    except ClientNotFound as err:
+        return await clients_service.client_timeline(session, external_id, limit=limit, source=source)
+    except (ClientNotFound, AmbiguousClient) as err:
         raise _not_found(err) from err
 
 
@@ -91,21 +113,27 @@ async def client_timeline(
     summary="Add a staff note to the client's timeline",
     responses=NOT_FOUND,
 )
-async def add_note(db: DatabaseDep, principal: StaffDep, external_id: ExternalId, note: NoteIn) -> TimelineEntry:
+async def add_note(
+    db: DatabaseDep, principal: StaffDep, external_id: ExternalId, note: NoteIn, source: Source = None
+) -> TimelineEntry:
     try:
         async with db.session() as session:  # committed before the answer
-            return await clients_service.add_note(session, external_id, text=note.text, author=principal.actor)
-    except ClientNotFound as err:
+            return await clients_service.add_note(
+                session, external_id, text=note.text, author=principal.actor, source=source
+            )
+    except (ClientNotFound, AmbiguousClient) as err:
         raise _not_found(err) from err
     except ValueError as err:
         raise HTTPException(422, [{"loc": ["body", "text"], "msg": str(err), "type": "value_error"}]) from err
 
 
 @router.get("/{external_id}/settings", summary="The client's reminder settings", responses=NOT_FOUND)
-async def get_settings(session: SessionDep, _: ViewerDep, external_id: ExternalId) -> ReminderSettings:
+async def get_settings(
+    session: SessionDep, _: ViewerDep, external_id: ExternalId, source: Source = None
+) -> ReminderSettings:
     try:
-        client = await clients_service.require_client(session, external_id)
-    except ClientNotFound as err:
+        client = await clients_service.require_client(session, external_id, source=source)
+    except (ClientNotFound, AmbiguousClient) as err:
         raise _not_found(err) from err
     assert client.id is not None
     return await clients_service.reminder_settings(session, client.id)
@@ -117,11 +145,18 @@ async def get_settings(session: SessionDep, _: ViewerDep, external_id: ExternalI
     responses=NOT_FOUND,
 )
 async def change_settings(
-    db: DatabaseDep, temporal: TemporalDep, principal: StaffDep, external_id: ExternalId, change: ReminderSettingsChange
+    db: DatabaseDep,
+    temporal: TemporalDep,
+    principal: StaffDep,
+    external_id: ExternalId,
+    change: ReminderSettingsChange,
+    source: Source = None,
 ) -> SettingsOutcome:
     try:
-        return await clients_service.update_reminder_settings(db, temporal, external_id, change, actor=principal.actor)
-    except ClientNotFound as err:
+        return await clients_service.update_reminder_settings(
+            db, temporal, external_id, change, actor=principal.actor, source=source
+        )
+    except (ClientNotFound, AmbiguousClient) as err:
         raise _not_found(err) from err
 
 

@@ -7,15 +7,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials
 from temporalio.service import RPCError
 
 from billflow.services import booking_events, integrations
+from billflow.services import subscriptions as subscriptions_service
 from billflow.services.api_keys import verify_token
+from billflow.services.business_profile import current_business_profile, refusal_for
 from billflow.web.auth import UNAUTHORIZED, api_key_scheme, bearer_scheme, presented_token
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
 from models.api_keys import ApiRole
-from models.booking_events import BookingEventIn, EventAccepted
+from models.booking_events import BookingConfirmedEvent, BookingEventIn, EventAccepted
+from models.client_sources import STAFF_SOURCE, integration_source
 
 router = APIRouter(prefix="/v1", tags=["booking events"])
 
@@ -45,8 +49,9 @@ async def event_sender(
     timestamp: Annotated[
         str | None, Header(alias=integrations.TIMESTAMP_HEADER, max_length=20, description="Unix seconds")
     ] = None,
-) -> str:
-    """The integration the event comes from: its signature checked, or a staff key's naming it."""
+) -> booking_events.Sender:
+    """The integration the event comes from: its signature checked, or a staff key's naming it. A staff key's
+    bookings are keyed by the integration it names, but their clients are staff's (models/client_sources)."""
     if signature is not None:
         if not integration:
             raise HTTPException(401, f"{integrations.INTEGRATION_HEADER} is required", headers=UNAUTHORIZED)
@@ -57,7 +62,8 @@ async def event_sender(
             integrations.verify_signature(secret, await request.body(), timestamp=timestamp, signature=signature)
         except integrations.SignatureError as err:
             raise HTTPException(401, str(err), headers=UNAUTHORIZED) from None
-        return integration
+        own = integration_source(integration)
+        return booking_events.Sender(integration=integration, client_source=own, actor=own)
     token = presented_token(bearer, header_key)
     if token is None:
         raise HTTPException(401, "a signature or an API key is required", headers=UNAUTHORIZED)
@@ -68,7 +74,9 @@ async def event_sender(
         raise HTTPException(403, f"role {principal.role.value} may not post events (needs staff)")
     if integration and await integrations.secret_of(db, integration) is None:
         raise HTTPException(401, "unknown integration", headers=UNAUTHORIZED)
-    return integration or API_KEY_SOURCE
+    return booking_events.Sender(
+        integration=integration or API_KEY_SOURCE, client_source=STAFF_SOURCE, actor=principal.actor
+    )
 
 
 def _example_time(days: int = 0) -> str:
@@ -145,16 +153,34 @@ EVENT_EXAMPLES = {
 )
 async def receive_event(
     event: Annotated[BookingEventIn, Body(openapi_examples=EVENT_EXAMPLES)],
-    source: Annotated[str, Depends(event_sender)],
+    sender: Annotated[booking_events.Sender, Depends(event_sender)],
     response: Response,
     db: DatabaseDep,
     temporal: TemporalDep,
     settings: SettingsDep,
 ) -> EventAccepted:
+    if isinstance(event, BookingConfirmedEvent):  # issue 14: the seller's profile must fit the booking's lines
+        refused = refusal_for(event.data.lines(), current_business_profile(settings))
+        if refused:
+            raise HTTPException(422, refused)
     try:
-        answer, replayed = await booking_events.handle_event(db, temporal, settings, integration=source, event=event)
+        answer, replayed = await booking_events.handle_event(
+            db,
+            temporal,
+            settings,
+            integration=sender.integration,
+            event=event,
+            client_source=sender.client_source,
+            actor=sender.actor,
+        )
     except booking_events.EventIdReused as err:
         raise HTTPException(409, str(err)) from None
+    except subscriptions_service.SubscriptionConflict as err:
+        raise HTTPException(409, str(err)) from None
+    except subscriptions_service.BackfillTooLong as err:  # nothing stored: the event's transaction rolled back
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", "data", err.field), "msg": str(err)}]
+        ) from None
     except RPCError as err:  # Temporal unreachable: nothing was stored, the integration should retry
         raise HTTPException(503, f"workflow service unavailable: {err.message}", headers={"Retry-After": "5"}) from None
     if replayed:

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_val
 from temporalio.service import RPCError
 
 from billflow.repositories.invoices import InvoiceFilter
-from billflow.services import document_files, invoice_runs, invoice_views, staff_actions
+from billflow.services import document_files, invoice_plans, invoice_runs, invoice_views, staff_actions
 from billflow.services.api_keys import Principal
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
@@ -23,9 +23,11 @@ from models.enums import EmailKind, InvoiceStatus
 from models.money import MAX_MINOR
 from models.workflow_io import (
     ExtendDueDate,
+    InvoicePlan,
     InvoiceState,
     MarkPaid,
     PauseReminders,
+    ResolveDispute,
     ResumeReminders,
     StaffAction,
     VoidInvoice,
@@ -115,6 +117,11 @@ class ReasonIn(StaffBody):
     note: Note = None
 
 
+class ResolutionIn(StaffBody):
+    resolution: str = Field(min_length=1, max_length=1000, description="how the dispute was settled (timeline)")
+    note: Note = None
+
+
 class ResendIn(BaseModel):
     kind: Literal["invoice_issued", "reminder", "overdue", "receipt"] = Field(
         description="the last email of this kind is sent again"
@@ -128,6 +135,7 @@ class ResendIn(BaseModel):
 async def list_invoices(
     _: ViewerDep,
     db: DatabaseDep,
+    settings: SettingsDep,
     status: Annotated[list[InvoiceStatus] | None, Query(description="one or more statuses")] = None,
     client_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     overdue_days: Annotated[int | None, Query(ge=0, le=36_500, description="unpaid, due >= N days ago")] = None,
@@ -150,6 +158,7 @@ async def list_invoices(
         issued_from=issued_from,
         issued_to=issued_to,
         search=q.replace("\x00", "") if q else None,
+        zone=settings.reporting_timezone,
     )
     return await invoice_views.list_page(db, where=where, limit=limit, offset=offset)
 
@@ -201,6 +210,39 @@ async def get_invoice(
         raise HTTPException(404, str(err)) from None
 
 
+@router.get(
+    "/{number}/plan",
+    summary="The plan ahead: each reminder (with the client's local time), overdue, holds, escalation",
+    response_model=InvoicePlan,
+    responses=ACTION_RESPONSES,
+)
+async def get_plan(number: NumberPath, _: ViewerDep, db: DatabaseDep, temporal: TemporalDep) -> InvoicePlan:
+    try:
+        return await invoice_plans.current_plan(db, temporal, number=number)
+    except staff_actions.InvoiceNotFound as err:
+        raise HTTPException(404, str(err)) from None
+    except staff_actions.ActionRejected as err:
+        raise HTTPException(409, str(err)) from None
+    except RPCError as err:
+        raise HTTPException(409, f"invoice {number}'s workflow cannot be reached: {err.message}") from None
+
+
+DryRun = Annotated[bool, Query(description="show the plan before and after, without applying the action")]
+
+
+async def _preview(
+    db: DatabaseDep, temporal: TemporalDep, number: str, name: str, action: ExtendDueDate | PauseReminders
+) -> invoice_plans.PlanPreview:
+    try:
+        return await invoice_plans.preview_action(db, temporal, number=number, action=action, name=name)
+    except staff_actions.InvoiceNotFound as err:
+        raise HTTPException(404, str(err)) from None
+    except staff_actions.ActionRejected as err:
+        raise HTTPException(409, str(err)) from None
+    except RPCError as err:
+        raise HTTPException(409, f"invoice {number}'s workflow cannot be reached: {err.message}") from None
+
+
 # --- actions ----------------------------------------------------------------------------------------
 
 
@@ -242,9 +284,12 @@ async def pause_reminders(
     temporal: TemporalDep,
     key: IdempotencyKey = None,
     body: Annotated[PauseIn | None, Body()] = None,
-) -> ActionResult:
+    dry_run: DryRun = False,
+) -> ActionResult | invoice_plans.PlanPreview:
     data = body or PauseIn()
     action = PauseReminders(**_ids(principal, key), until=data.until, note=data.note)
+    if dry_run:
+        return await _preview(db, temporal, number, "pause-reminders", action)
     return await _act(db, temporal, number, "pause-reminders", action)
 
 
@@ -269,9 +314,12 @@ async def extend_due_date(
     db: DatabaseDep,
     temporal: TemporalDep,
     key: IdempotencyKey = None,
-) -> ActionResult:
+    dry_run: DryRun = False,
+) -> ActionResult | invoice_plans.PlanPreview:
     by = timedelta(days=body.extend_days) if body.extend_days is not None else None
     action = ExtendDueDate(**_ids(principal, key), due_date=body.due_date, extend_by=by, note=body.note)
+    if dry_run:
+        return await _preview(db, temporal, number, "extend-due-date", action)
     return await _act(db, temporal, number, "extend-due-date", action)
 
 
@@ -299,6 +347,24 @@ async def write_off(
 ) -> ActionResult:
     action = WriteOff(**_ids(principal, key), reason=body.reason, note=body.note)
     return await _act(db, temporal, number, "write-off", action)
+
+
+@router.post(
+    "/{number}/resolve-dispute",
+    summary="Close the client's dispute; reminders resume",
+    description="409 unless the invoice is disputed. Void, write off or extend separately if the dispute calls for it.",
+    responses=ACTION_RESPONSES,
+)
+async def resolve_dispute(
+    number: NumberPath,
+    body: ResolutionIn,
+    principal: StaffDep,
+    db: DatabaseDep,
+    temporal: TemporalDep,
+    key: IdempotencyKey = None,
+) -> ActionResult:
+    action = ResolveDispute(**_ids(principal, key), resolution=body.resolution, note=body.note)
+    return await _act(db, temporal, number, "resolve-dispute", action)
 
 
 @router.post(

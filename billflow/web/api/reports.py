@@ -24,13 +24,13 @@ from billflow.services.reports import (
     TopOverdueReport,
 )
 from billflow.web.auth import AUTH_RESPONSES, ViewerDep
-from billflow.web.deps import SessionDep
+from billflow.web.deps import SessionDep, SettingsDep
 from models.workflow_io import TimeZoneName
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=AUTH_RESPONSES)
 
 R = TypeVar("R")
-AsOf = Annotated[ReportDay | None, Query(description="at the end of this day (UTC); default today")]
+AsOf = Annotated[ReportDay | None, Query(description="at the end of this day (reporting time zone); default today")]
 Start = Annotated[ReportDay | None, Query(description="first day, inclusive")]
 End = Annotated[ReportDay | None, Query(description="last day, inclusive; default today")]
 CSV_RESPONSE: dict[int | str, dict[str, object]] = {
@@ -57,51 +57,66 @@ def _csv(report: Report, name: str) -> Response:
 # --- the reports, each computed once by a dependency ----------------------------------------------
 
 
-async def aging_report(session: SessionDep, _: ViewerDep, as_of: AsOf = None) -> AgingReport:
-    return await reports_service.aging(session, as_of=as_of)
+async def aging_report(session: SessionDep, _: ViewerDep, settings: SettingsDep, as_of: AsOf = None) -> AgingReport:
+    return await reports_service.aging(session, as_of=as_of, zone=settings.reporting_timezone)
 
 
 async def cash_report(
     session: SessionDep,
     _: ViewerDep,
+    settings: SettingsDep,
     grain: Grain = Grain.month,
     start: Start = None,
     end: End = None,
-    tz: Annotated[TimeZoneName, Query(description="IANA time zone the periods are cut in")] = "UTC",
+    tz: Annotated[
+        TimeZoneName | None, Query(description="IANA time zone the periods are cut in; default the reporting one")
+    ] = None,
 ) -> CashReport:
+    zone = tz or settings.reporting_timezone
     return await _checked(
-        "start", reports_service.cash_collected(session, grain=grain, start=start, end=end, time_zone=tz)
+        "start", reports_service.cash_collected(session, grain=grain, start=start, end=end, time_zone=zone)
     )
 
 
 async def dso_report(
     session: SessionDep,
     _: ViewerDep,
+    settings: SettingsDep,
     as_of: AsOf = None,
     days: Annotated[int, Query(ge=1, le=3660, description="length of the sales period")] = 90,
 ) -> DsoReport:
-    return await _checked("days", reports_service.days_sales_outstanding(session, as_of=as_of, days=days))
+    return await _checked(
+        "days",
+        reports_service.days_sales_outstanding(session, as_of=as_of, days=days, zone=settings.reporting_timezone),
+    )
 
 
 async def top_overdue_report(
     session: SessionDep,
     _: ViewerDep,
+    settings: SettingsDep,
     as_of: AsOf = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 10,
 ) -> TopOverdueReport:
-    return await _checked("limit", reports_service.top_overdue_clients(session, as_of=as_of, limit=limit))
+    return await _checked(
+        "limit",
+        reports_service.top_overdue_clients(session, as_of=as_of, limit=limit, zone=settings.reporting_timezone),
+    )
 
 
 async def effectiveness_report(
     session: SessionDep,
     _: ViewerDep,
+    settings: SettingsDep,
     within_days: Annotated[int, Query(ge=1, le=365, description="paid within this many days of the reminder")] = 7,
     start: Start = None,
     end: End = None,
 ) -> EffectivenessReport:
     return await _checked(
         "start",
-        reports_service.reminder_effectiveness(session, within_days=within_days, start=start, end=end),
+        reports_service.reminder_effectiveness(
+            session, within_days=within_days, start=start, end=end, zone=settings.reporting_timezone
+        ),
     )
 
 
@@ -144,10 +159,13 @@ async def effectiveness(report: EffectivenessDep) -> EffectivenessReport:
 async def dashboard(
     session: SessionDep,
     _: ViewerDep,
+    settings: SettingsDep,
     due_soon_days: Annotated[int, Query(ge=0, le=90)] = 7,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DashboardSummary:
-    return await reports_service.dashboard(session, due_soon_days=due_soon_days, limit=limit)
+    return await reports_service.dashboard(
+        session, due_soon_days=due_soon_days, limit=limit, zone=settings.reporting_timezone
+    )
 
 
 # --- CSV export -----------------------------------------------------------------------------------

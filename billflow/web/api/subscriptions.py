@@ -7,6 +7,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from billflow.repositories import subscriptions as subs_repo
@@ -62,12 +63,21 @@ class TriggerIn(NoteIn):
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a subscription and start its billing")
 async def create_subscription(
-    data: SubscriptionIn, db: DatabaseDep, temporal: TemporalDep, settings: SettingsDep, _: StaffDep
+    data: SubscriptionIn, db: DatabaseDep, temporal: TemporalDep, settings: SettingsDep, principal: StaffDep
 ) -> SubscriptionView:
     try:
-        return await subscription_runs.create_and_start(db, temporal, data, task_queue=settings.task_queue)
+        return await subscription_runs.create_and_start(
+            db,
+            temporal,
+            data,
+            task_queue=settings.task_queue,
+            max_backfill_periods=settings.subscription_max_backfill_periods,
+            actor=principal.actor,
+        )
     except service.SubscriptionConflict as err:
         raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
+    except service.BackfillTooLong as err:
+        raise RequestValidationError([{"type": "value_error", "loc": ("body", err.field), "msg": str(err)}]) from None
 
 
 @router.get("", summary="List subscriptions, newest first")

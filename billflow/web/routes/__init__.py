@@ -5,11 +5,13 @@ from fastapi import APIRouter
 from billflow.web.api import calcom as api_calcom
 from billflow.web.api import catalog as api_catalog
 from billflow.web.api import clients as api_clients
+from billflow.web.api import documents as api_documents
 from billflow.web.api import events as api_events
 from billflow.web.api import invoices as api_invoices
 from billflow.web.api import reports as api_reports
 from billflow.web.api import subscriptions as api_subscriptions
-from billflow.web.routes import dashboard, health, public, sendgrid_webhooks, stripe_webhooks
+from billflow.web.pages import page_routers
+from billflow.web.routes import codec, health, public, sendgrid_webhooks, stripe_webhooks
 
 
 def all_routers() -> list[APIRouter]:
@@ -21,9 +23,11 @@ def all_routers() -> list[APIRouter]:
         api_events.router,
         api_invoices.router,
         api_clients.router,
+        api_documents.router,
         api_reports.router,
         api_subscriptions.router,
         api_catalog.router,
         api_calcom.router,
-        dashboard.router,
+        *page_routers(),
+        codec.router,
     ]

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,7 +20,10 @@ from billflow.config import PaymentBackend, Settings
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import payment_lookups
+from billflow.services import client_answers as answers_service
+from billflow.services import invoice_plans
 from billflow.services import payments as payments_service
+from billflow.services.documents import load_document
 from billflow.services.email_events import record_invoice_viewed
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
 from models.invoices import Invoice
@@ -84,22 +88,104 @@ def _urls(settings: Settings, token: str) -> dict[str, str]:
 
 
 @router.get("/i/{token}", response_class=HTMLResponse, summary="The client's invoice page")
-async def invoice_page(token: str, request: Request, db: DatabaseDep, settings: SettingsDep) -> HTMLResponse:
+async def invoice_page(
+    token: str, request: Request, db: DatabaseDep, settings: SettingsDep, temporal: TemporalDep
+) -> HTMLResponse:
     async with db.session() as session:
         invoice, context = await _load(session, token)
         assert invoice.id is not None
         if invoice.viewed_at is None:
             await record_invoice_viewed(session, invoice_id=invoice.id, source="invoice page")
         lines = await invoices_repo.get_lines(session, invoice_id=invoice.id)
+        document = await load_document(session, number=invoice.number, settings=settings)
+    plan = None
+    if answers_service.can_answer(invoice):  # the plan ahead only matters while something is owed
+        plan = await invoice_plans.plan_for_page(temporal, workflow_id=invoice.workflow_id)
     return _render(
         "invoice.html.j2",
+        next_reminder=plan.next_reminder if plan else None,
+        hold_until=plan.hold.until if plan and plan.hold and plan.hold.until else None,
         **context,
         **_urls(settings, token),
         lines=lines,
+        document=document,
         can_pay=payments_service.payable(invoice),
         # Stripe's success_url brings the client back here before the webhook may have arrived.
         payment_returning="paid" in request.query_params,
+        **_answer_context(invoice, token, request),
     )
+
+
+_ANSWERED = {
+    "transfer": "Thank you: we will look out for your transfer and not send reminders in the meantime.",
+    "promise": "Thank you: we will not send reminders before the date you gave us.",
+    "dispute": "Thank you: your message has been passed on, and reminders are stopped until we have replied.",
+}
+
+
+def _answer_context(invoice: Invoice, token: str, request: Request) -> dict[str, Any]:
+    """The three answer forms (collections, issue 16), each with a fresh signed form token."""
+    answered = request.query_params.get("answered", "")
+    return {
+        "can_answer": answers_service.can_answer(invoice),
+        "answer_action": f"/i/{token}/answer",
+        "form_token": answers_service.form_token(invoice),
+        "answered_notice": _ANSWERED.get(answered),
+        "today": datetime.now(ZoneInfo(invoice.timezone)).date().isoformat(),
+    }
+
+
+@router.post("/i/{token}/answer", summary="The client answers: paid by transfer, will pay on a date, disputes it")
+async def answer(
+    token: str,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    kind: Annotated[str, Form(max_length=16)] = "",
+    form_token: Annotated[str, Form(max_length=64)] = "",
+    paid_on: Annotated[str | None, Form(max_length=32)] = None,
+    reference: Annotated[str | None, Form(max_length=500)] = None,
+    pay_on: Annotated[str | None, Form(max_length=32)] = None,
+    reason: Annotated[str | None, Form(max_length=4000)] = None,
+) -> Response:
+    if len(token) > TOKEN_MAX:
+        raise HTTPException(status_code=404, detail="invoice not found")
+    urls = _urls(settings, token)
+    try:
+        answer_kind = answers_service.AnswerKind(kind)
+    except ValueError:
+        return _answer_problem(400, "Please choose an answer", "kind: must be transfer, promise or dispute", urls)
+    fields = {"paid_on": paid_on, "reference": reference, "pay_on": pay_on, "reason": reason}
+    try:
+        result = await answers_service.submit_answer(
+            db, temporal, settings, public_token=token, token=form_token, kind=answer_kind, fields=fields
+        )
+    except answers_service.AnswerInvalid as err:
+        return _answer_problem(400, "Please check your answer", f"{err.field}: {err.message}", urls)
+    except answers_service.AnswerUnavailable:
+        response = _answer_problem(503, "Please try again", "We could not record your answer just now.", urls)
+        response.headers["Retry-After"] = "30"
+        return response
+    if result is None:
+        raise HTTPException(status_code=404, detail="invoice not found")
+    match result.outcome:
+        case answers_service.AnswerOutcome.stale_form:
+            text = "This form has expired. Please reload the invoice page and answer again."
+            return _answer_problem(400, "Please reload the page", text, urls)
+        case answers_service.AnswerOutcome.rate_limited:
+            text = "We have received several answers for this invoice in the last hour. Please try again later."
+            response = _answer_problem(429, "Too many answers", text, urls)
+            response.headers["Retry-After"] = "3600"
+            return response
+        case answers_service.AnswerOutcome.not_applicable:
+            return RedirectResponse(urls["invoice_url"], status_code=303)
+    return RedirectResponse(f"{urls['invoice_url']}?answered={answer_kind.value}#answer", status_code=303)
+
+
+def _answer_problem(status: int, heading: str, text: str, urls: dict[str, str]) -> HTMLResponse:
+    response = _render("message.html.j2", heading=heading, text=text, **urls)
+    response.status_code = status
+    return response
 
 
 @router.get("/i/{token}/pdf", summary="The invoice as a PDF")

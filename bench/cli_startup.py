@@ -1,0 +1,74 @@
+"""How long `billflow` takes to start: wall time and import time per command (issue 11, item 15).
+
+    .venv/bin/python bench/cli_startup.py            # --help and the --help of the read-only commands
+    .venv/bin/python bench/cli_startup.py --run      # also runs the read-only commands against the database
+
+Each command runs in a fresh interpreter under `python -X importtime`; import time is the sum of the top-level
+imports' cumulative times (everything the command imported, lazily or not). "bare python" is the floor: the
+interpreter with nothing imported. The best of --repeat runs is printed; on a shared machine read the CPU column
+(the child's user + system time), which waiting for a core does not inflate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import time
+
+HEAVY = ("temporalio", "sqlalchemy", "stripe", "sendgrid", "fastapi", "workflows")
+LAUNCH = "import sys; sys.argv = ['billflow', *sys.argv[1:]]; from starter.cli import main; main()"
+
+CASES: list[tuple[str, list[str]]] = [
+    ("billflow --help", ["--help"]),
+    ("billflow invoice list --help", ["invoice", "list", "--help"]),
+    ("billflow client list --help", ["client", "list", "--help"]),
+    ("billflow report aging --help", ["report", "aging", "--help"]),
+]
+RUNS: list[tuple[str, list[str]]] = [
+    ("billflow invoice list", ["invoice", "list", "--limit", "5"]),
+    ("billflow client list", ["client", "list", "--limit", "5"]),
+    ("billflow report aging", ["report", "aging"]),
+]
+
+
+def measure(args: list[str] | None) -> tuple[float, float, float, list[str]]:
+    """(wall seconds, CPU seconds, import seconds, heavy packages imported) of one run. CPU time (user + system
+    of the child) is the figure to trust on a shared machine: waiting for a core does not count."""
+    code = "pass" if args is None else LAUNCH
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code, *(args or [])], capture_output=True, text=True, timeout=120
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    micros, names = 0, set()
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, raw_name = line.removeprefix("import time:").split("|")
+        name = raw_name.strip()
+        names.add(name.split(".")[0])
+        if len(raw_name) - len(raw_name.lstrip()) == 1:  # nesting is shown by indentation: top level has one space
+            micros += int(cumulative)
+    return wall, cpu, micros / 1e6, sorted(n for n in HEAVY if n in names)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--run", action="store_true", help="also run the read-only commands (needs the database)")
+    options = parser.parse_args()
+    cases: list[tuple[str, list[str] | None]] = [("bare python", None), *CASES, *(RUNS if options.run else [])]
+    print(f"{'command':34} {'wall s':>7} {'CPU s':>6} {'imports s':>9}  heavy packages imported")
+    for label, args in cases:
+        runs = [measure(args) for _ in range(options.repeat)]
+        wall, cpu, imports = (min(r[i] for r in runs) for i in range(3))
+        print(f"{label:34} {wall:7.3f} {cpu:6.3f} {imports:9.3f}  {', '.join(runs[0][3]) or '-'}")
+
+
+if __name__ == "__main__":
+    main()

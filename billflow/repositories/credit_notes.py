@@ -1,0 +1,63 @@
+"""Credit-note queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import text
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.credit_notes import CreditNote, CreditNoteLine
+from models.invoices import Invoice
+
+
+async def next_credit_note_number(session: AsyncSession, *, year: int) -> str:
+    """CN-2026-000001 from its own gap-free per-year counter (locked until the caller's transaction ends)."""
+    value = (
+        await session.execute(
+            text(
+                "INSERT INTO credit_note_counters (year, last_value) VALUES (:year, 1) "
+                "ON CONFLICT (year) DO UPDATE SET last_value = credit_note_counters.last_value + 1 "
+                "RETURNING last_value"
+            ),
+            {"year": year},
+        )
+    ).scalar_one()
+    return f"CN-{year}-{value:06d}"
+
+
+async def get_credit_note(
+    session: AsyncSession,
+    *,
+    number: str | None = None,
+    idempotency_key: str | None = None,
+    credit_note_id: int | None = None,
+) -> CreditNote | None:
+    query = select(CreditNote)
+    if number is not None:
+        query = query.where(CreditNote.number == number)
+    if idempotency_key is not None:
+        query = query.where(CreditNote.idempotency_key == idempotency_key)
+    if credit_note_id is not None:
+        query = query.where(CreditNote.id == credit_note_id)
+    return (await session.exec(query)).first()
+
+
+async def get_lines(session: AsyncSession, *, credit_note_id: int) -> Sequence[CreditNoteLine]:
+    query = (
+        select(CreditNoteLine)
+        .where(CreditNoteLine.credit_note_id == credit_note_id)
+        .order_by(col(CreditNoteLine.position))
+    )
+    return (await session.exec(query)).all()
+
+
+async def list_credit_notes(
+    session: AsyncSession, *, invoice_id: int | None = None, limit: int = 50, offset: int = 0
+) -> Sequence[tuple[CreditNote, Invoice]]:
+    query = select(CreditNote, Invoice).join(Invoice, col(Invoice.id) == col(CreditNote.invoice_id))
+    if invoice_id is not None:
+        query = query.where(CreditNote.invoice_id == invoice_id)
+    query = query.order_by(col(CreditNote.id).desc()).limit(limit).offset(offset)
+    return (await session.exec(query)).all()

@@ -1,0 +1,86 @@
+"""The staff app's overview: receivables by currency, cash collected, aging, DSO trend, and what needs a person
+today. Figures come from billflow.services.reports (the same numbers as the API and the CLI)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from pydantic import BaseModel
+
+from billflow.db import Database
+from billflow.reporting import today_in
+from billflow.repositories import attention
+from billflow.services import reports
+
+
+class AttentionEmail(BaseModel):
+    invoice_number: str | None
+    kind: str
+    to_email: str
+    status: str
+    error: str | None
+    updated_at: datetime
+
+
+class BouncedClient(BaseModel):
+    external_id: str
+    name: str
+    email: str
+
+
+class DsoPoint(BaseModel):
+    as_of: date
+    currency: str
+    dso_days: float | None
+
+
+class Overview(BaseModel):
+    today: date
+    dashboard: reports.DashboardSummary
+    cash_months: reports.CashReport
+    cash_days: reports.CashReport
+    dso_trend: list[DsoPoint]
+    failed_emails: list[AttentionEmail]
+    bounced_clients: list[BouncedClient]
+
+
+def _month_ends(today: date, count: int) -> list[date]:
+    ends, first = [], today.replace(day=1)
+    for _ in range(count - 1):
+        ends.append(first - timedelta(days=1))
+        first = (first - timedelta(days=1)).replace(day=1)
+    return [*reversed(ends), today]
+
+
+async def overview(db: Database, *, today: date | None = None, zone: str = "UTC") -> Overview:
+    """Days are the business's reporting days (BILLFLOW_REPORTING_TIMEZONE), as in every report."""
+    day = today or today_in(zone)
+    async with db.session() as session:
+        summary = await reports.dashboard(session, today=day, limit=10, zone=zone)
+        months = await reports.cash_collected(session, grain=reports.Grain.month, end=day, time_zone=zone)
+        days = await reports.cash_collected(session, grain=reports.Grain.day, end=day, time_zone=zone)
+        trend = []
+        for end in _month_ends(day, 6):
+            dso = await reports.days_sales_outstanding(session, as_of=end, zone=zone)
+            trend += [DsoPoint(as_of=end, currency=r.currency, dso_days=r.dso_days) for r in dso.rows]
+        failed = await attention.failed_emails(session, since=datetime.now(UTC) - timedelta(days=14))
+        bounced = await attention.bounced_clients(session)
+    return Overview(
+        today=day,
+        dashboard=summary,
+        cash_months=months,
+        cash_days=days,
+        dso_trend=trend,
+        failed_emails=[
+            AttentionEmail(
+                invoice_number=number,
+                kind=m.kind,
+                to_email=m.to_email,
+                status=m.status,
+                error=m.error,
+                updated_at=m.updated_at,
+            )
+            for m, number in failed
+        ],
+        bounced_clients=[BouncedClient(external_id=c.external_id, name=c.name, email=c.email) for c in bounced],
+    )

@@ -1,0 +1,304 @@
+"""Invoice pages: the searchable list, the detail with every staff action, and a hand-made invoice.
+
+Actions call the same services as the API (billflow.services.staff_actions); a refusal is shown with its reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from temporalio.service import RPCError
+
+from billflow.repositories.invoice_search import DueRange
+from billflow.repositories.invoices import InvoiceFilter
+from billflow.services import invoice_list, invoice_runs, invoice_views, staff_actions
+from billflow.services.users import UserOut
+from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
+from billflow.web.pages import forms
+from billflow.web.pages.rendering import flash, redirect, render
+from billflow.web.sessions import StaffUser, ViewerUser
+from models.api_keys import ApiRole
+from models.enums import EmailKind, InvoiceStatus
+from models.workflow_io import (
+    ExtendDueDate,
+    MarkPaid,
+    PauseReminders,
+    ResumeReminders,
+    StaffAction,
+    VoidInvoice,
+    WriteOff,
+)
+
+router = APIRouter(prefix="/app/invoices", include_in_schema=False)
+
+NumberPath = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")]
+FormStr = Annotated[str, Form(max_length=2000)]
+Q = Annotated[str, Query(max_length=100)]
+PAGE_SIZE = 25
+METHODS = [
+    ("bank_transfer", "Bank transfer"),
+    ("cash", "Cash"),
+    ("card", "Card"),
+    ("cheque", "Cheque"),
+    ("other", "Other"),
+]
+SORT_LABELS = [
+    ("newest", "Newest first"),
+    ("due", "Due date, soonest"),
+    ("due_desc", "Due date, latest"),
+    ("total_desc", "Total, largest"),
+    ("number", "Number"),
+]
+RESEND_KINDS = [(k.value, k.value.replace("_", " ")) for k in staff_actions.RESENDABLE]
+
+
+@router.get("", response_class=HTMLResponse)
+async def list_page(
+    request: Request,
+    db: DatabaseDep,
+    user: ViewerUser,
+    q: Q = "",
+    status: Annotated[list[str], Query(max_length=6)] = [],  # noqa: B006 (FastAPI copies defaults)
+    currency: Q = "",
+    due_from: Q = "",
+    due_to: Q = "",
+    overdue_days: Q = "",
+    sort: Q = "newest",
+    cursor: Annotated[str, Query(max_length=120)] = "",
+) -> HTMLResponse:
+    params = {
+        "q": q,
+        "status": status,
+        "currency": currency,
+        "due_from": due_from,
+        "due_to": due_to,
+        "overdue_days": overdue_days,
+        "sort": sort,
+    }
+    errors: dict[str, str] = {}
+    statuses = []
+    for value in status:
+        try:
+            statuses.append(InvoiceStatus(value).value)
+        except ValueError:
+            errors["status"] = f"unknown status {value[:20]!r}"
+    if currency and not (len(currency) == 3 and currency.isalpha()):
+        errors["currency"] = "a 3-letter ISO 4217 code, e.g. EUR"
+    if sort not in invoice_list.SORTS:
+        errors["sort"] = "choose one of the listed orders"
+    parsed: dict[str, object] = {}
+    for name, parse in (
+        ("due_from", lambda: forms.day("due_from", due_from, required=False)),
+        ("due_to", lambda: forms.day("due_to", due_to, required=False)),
+        ("overdue_days", lambda: forms.whole_number("overdue_days", overdue_days, low=0, high=36_500)),
+    ):
+        try:
+            parsed[name] = parse()
+        except forms.FieldError as err:
+            errors[err.field] = err.message
+    page = None
+    if not errors:
+        where = InvoiceFilter(
+            statuses=tuple(statuses),
+            overdue_days=parsed["overdue_days"],  # type: ignore[arg-type]
+            currency=currency.upper() or None,
+            search=q.replace("\x00", "").strip() or None,
+        )
+        due = DueRange(due_from=parsed["due_from"], due_to=parsed["due_to"])  # type: ignore[arg-type]
+        try:
+            page = await invoice_list.list_invoices(db, where=where, due=due, sort=sort, cursor=cursor, limit=PAGE_SIZE)
+        except ValueError:
+            errors["cursor"] = "this page link is stale: start again from the first page"
+    return render(
+        request,
+        "invoices.html",
+        status_code=422 if errors else 200,
+        user=user,
+        page=page,
+        params=params,
+        values=params,
+        errors=errors,
+        statuses=[(s.value, s.value.replace("_", " ")) for s in InvoiceStatus],
+        sorts=SORT_LABELS,
+        today=datetime.now(UTC).date(),
+    )
+
+
+# --- detail and actions -----------------------------------------------------------------------------
+
+
+async def _detail(
+    request: Request,
+    db: DatabaseDep,
+    temporal: TemporalDep,
+    user: UserOut,
+    number: str,
+    *,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    open_form: str | None = None,
+) -> HTMLResponse:
+    try:
+        invoice = await invoice_views.detail(db, temporal, number=number)
+    except invoice_views.InvoiceNotFound as err:
+        return render(request, "not_found.html", status_code=404, user=user, message=str(err))
+    return render(
+        request,
+        "invoice.html",
+        status_code=status_code,
+        user=user,
+        invoice=invoice,
+        can_act=user.role.allows(ApiRole.staff),
+        methods=METHODS,
+        resend_kinds=RESEND_KINDS,
+        errors=errors or {},
+        values=values or {},
+        open_form=open_form,
+        today=datetime.now(UTC).date(),
+        action_id=uuid.uuid4().hex,
+    )
+
+
+@router.get("/{number}", response_class=HTMLResponse)
+async def detail_page(
+    request: Request, db: DatabaseDep, temporal: TemporalDep, user: ViewerUser, number: NumberPath
+) -> HTMLResponse:
+    return await _detail(request, db, temporal, user, number)
+
+
+ACTIONS = {
+    "mark-paid": "Payment recorded",
+    "pause": "Reminders paused",
+    "resume": "Reminders resumed",
+    "extend": "Due date extended",
+    "void": "Invoice voided",
+    "write-off": "Invoice written off",
+    "resend": "Email resent",
+}
+
+
+def _build_action(
+    name: str, data: dict[str, str], *, actor: str, action_id: str, currency: str, timezone: str
+) -> StaffAction:
+    """The form's fields as the workflow's staff action; FieldError names a bad field."""
+    ids = {"action_id": action_id, "actor": actor}
+    note = data.get("note", "").strip()[:2000] or None
+    if name == "mark-paid":
+        method = data.get("method", "bank_transfer")
+        if method not in dict(METHODS):
+            raise forms.FieldError("method", "choose how it was paid")
+        amount = forms.amount_minor("amount", data.get("amount", ""), currency, required=False)
+        return MarkPaid(**ids, amount_minor=amount, method=method, note=note)
+    if name == "pause":
+        until = forms.local_instant("until", data.get("until", ""), timezone)
+        if until is not None and until <= datetime.now(UTC):
+            raise forms.FieldError("until", "the pause must end in the future")
+        if until is not None and until - datetime.now(UTC) > timedelta(days=5 * 366):
+            raise forms.FieldError("until", "the pause must end within 5 years")
+        return PauseReminders(**ids, until=until, note=note)
+    if name == "resume":
+        return ResumeReminders(**ids, note=note)
+    if name == "extend":
+        due = forms.day("due_date", data.get("due_date", ""))
+        assert due is not None
+        if due > date.today() + timedelta(days=5 * 366):
+            raise forms.FieldError("due_date", "the due date must lie within 5 years")
+        return ExtendDueDate(**ids, due_date=due, note=note)
+    reason = data.get("reason", "").strip()
+    if not reason or len(reason) > 500:
+        raise forms.FieldError("reason", "give a reason (up to 500 characters)")
+    if name == "void":
+        return VoidInvoice(**ids, reason=reason, note=note)
+    return WriteOff(**ids, reason=reason, note=note)
+
+
+@router.post("/{number}/act/{name}", response_class=HTMLResponse)
+async def act(
+    request: Request,
+    db: DatabaseDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    user: StaffUser,
+    number: NumberPath,
+    name: Annotated[str, Path(max_length=20)],
+) -> Response:
+    if name not in ACTIONS:
+        return render(request, "not_found.html", status_code=404, user=user, message=f"no action {name[:20]!r}")
+    form = await request.form()
+    data = forms.form_text(form)
+    back = f"/app/invoices/{number}"
+    values = {f"{name}.{k}": v for k, v in data.items()}
+    if data.get("confirm") != "yes":
+        return await _detail(
+            request,
+            db,
+            temporal,
+            user,
+            number,
+            status_code=422,
+            open_form=name,
+            values=values,
+            errors={f"{name}.confirm": "tick the box to confirm"},
+        )
+    action_id = data.get("action_id", "")[:64] or uuid.uuid4().hex
+    try:
+        if name == "resend":
+            kind = data.get("kind", "")
+            if kind not in dict(RESEND_KINDS):
+                raise forms.FieldError("kind", "choose which email to resend")
+            result = await staff_actions.resend_email(
+                db, settings, number=number, kind=EmailKind(kind), request_id=action_id, actor=user.actor
+            )
+            done = "was already resent" if result.already_sent else "resent"
+            flash(request, f"{number}: {kind.replace('_', ' ')} email {done} to {result.to_email}.")
+            return redirect(back)
+        detail = await invoice_views.detail(db, temporal, number=number)
+        action = _build_action(
+            name, data, actor=user.actor, action_id=action_id, currency=detail.currency, timezone=detail.timezone
+        )
+        await staff_actions.perform_action(db, temporal, number=number, action=action)
+    except forms.FieldError as err:
+        return await _detail(
+            request,
+            db,
+            temporal,
+            user,
+            number,
+            status_code=422,
+            open_form=name,
+            values=values,
+            errors={f"{name}.{err.field}": err.message},
+        )
+    except ValidationError as err:
+        problem = err.errors()[0]
+        field = str(problem["loc"][0]) if problem["loc"] else "note"
+        return await _detail(
+            request,
+            db,
+            temporal,
+            user,
+            number,
+            status_code=422,
+            open_form=name,
+            values=values,
+            errors={f"{name}.{field}": problem["msg"]},
+        )
+    except (invoice_views.InvoiceNotFound, staff_actions.InvoiceNotFound) as err:
+        return render(request, "not_found.html", status_code=404, user=user, message=str(err))
+    except (staff_actions.ActionRejected, invoice_runs.WorkflowClosed) as err:
+        flash(request, f"{number}: refused: {err}", kind="error")
+        return redirect(back)
+    except staff_actions.EmailFailed as err:
+        flash(request, f"{number}: the email provider refused the message: {err}", kind="error")
+        return redirect(back)
+    except RPCError as err:
+        flash(request, f"{number}: the invoice's workflow cannot be reached: {err.message}", kind="error")
+        return redirect(back)
+    flash(request, f"{number}: {ACTIONS[name]}.")
+    return redirect(back)

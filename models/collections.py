@@ -1,0 +1,44 @@
+"""Collections tables (issue 16): the answers clients send from the invoice page, and the reference rates that
+statutory late-payment interest is computed from."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.columns import instant, jsonb
+
+
+class ClientAnswer(SQLModel, table=True):
+    """One row per distinct answer (its id is derived from the content): a double submit stores nothing new, and
+    the rows of the last hour are what the per-invoice rate limit counts."""
+
+    __tablename__ = "client_answers"
+    __table_args__ = (Index("ix_client_answers_invoice_time", "invoice_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoices.id")
+    answer_id: str = Field(max_length=64, unique=True)
+    kind: str = Field(max_length=16)  # transfer, promise, dispute
+    payload: dict[str, Any] = jsonb()
+    outcome: str = Field(default="signalled", max_length=32)  # signalled, closed (the invoice had settled)
+    created_at: datetime = instant(nullable=False, default_now=True)
+
+
+class ReferenceRate(SQLModel, table=True):
+    """A central-bank reference rate valid over a period (ECB main refinancing rate, BoE base rate, the German
+    Basiszinssatz), in basis points (may be negative), with where it was published."""
+
+    __tablename__ = "reference_rates"
+    __table_args__ = (UniqueConstraint("rate", "valid_from", name="uq_reference_rates_rate_from"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rate: str = Field(max_length=32)  # ecb_mro, boe_base, de_basiszins
+    valid_from: date
+    valid_to: date | None = None  # None: until the next period is entered
+    rate_bp: int  # 2.15 % = 215
+    source: str = Field(max_length=500)
+    created_at: datetime = instant(nullable=False, default_now=True)

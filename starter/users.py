@@ -1,0 +1,96 @@
+"""`billflow user create|list|set-password`: staff accounts of the web app (the first admin starts here)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from billflow.services import users
+from models.api_keys import ApiRole
+from starter.common import JsonOption, console, database, fail, print_json, run
+
+app = typer.Typer(no_args_is_help=True)
+
+PasswordStdin = typer.Option(False, "--password-stdin", help="Read the password from standard input (one line).")
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@app.command("create")
+def create(
+    email: str = typer.Argument(..., help="The person's email address (their sign-in name)."),
+    role: ApiRole = typer.Option(ApiRole.staff, "--role", help="viewer < staff < admin."),
+    name: str = typer.Option("", "--name", help="Shown in the app."),
+    password_stdin: bool = PasswordStdin,
+    as_json: bool = JsonOption,
+) -> None:
+    """Create a user with a password (prompted twice, or from stdin); others are invited from the app."""
+    password = _password(password_stdin)
+    try:
+        users.check_password(password)
+    except users.WeakPassword as err:
+        fail(f"password: {err}", code=2)
+
+    async def go() -> users.UserOut:
+        data = users.NewUser(email=email, name=name, role=role)  # inside run(): a bad address exits 2, named
+        async with database() as db:
+            return await users.create_user(db, data, password=password)
+
+    try:
+        user = run(go())
+    except users.UserExists as err:
+        fail(str(err))
+    if as_json:
+        print_json(user)
+        return
+    console.print(f"Created {user.role.value} [bold]{escape(user.email)}[/]: sign in at /app/login.")
+
+
+@app.command("set-password")
+def set_password(
+    email: str = typer.Argument(..., help="Whose password."),
+    password_stdin: bool = PasswordStdin,
+) -> None:
+    """Set a user's password (an admin locked out); every session of that user ends."""
+    password = _password(password_stdin)
+    try:
+        users.check_password(password)
+    except users.WeakPassword as err:
+        fail(f"password: {err}", code=2)
+
+    async def go() -> users.UserOut:
+        async with database() as db:
+            return await users.set_password(db, email=email, password=password)
+
+    try:
+        user = run(go())
+    except users.UserNotFound as err:
+        fail(str(err))
+    console.print(f"Password of [bold]{escape(user.email)}[/] set.")
+
+
+@app.command("list")
+def list_(as_json: bool = JsonOption) -> None:
+    """List the staff users (never their password hashes)."""
+
+    async def go() -> list[users.UserOut]:
+        async with database() as db:
+            return await users.list_users(db)
+
+    people = run(go())
+    if as_json:
+        print_json(people)
+        return
+    table = Table("email", "name", "role", "state", "last sign-in (UTC)", title="Users")
+    for user in people:
+        state = "active" if user.active else ("invited" if user.invited else "disabled")
+        last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else ""
+        table.add_row(escape(user.email), escape(user.name), user.role.value, state, last)
+    console.print(table)

@@ -1,0 +1,78 @@
+"""Every staff action from the invoice page, against the time-skipping server and the real worker: each needs
+its tick box, a bad field is named next to it, a refusal comes with its reason."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import date, timedelta
+
+import httpx
+from fastapi import FastAPI
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from billflow.config import Settings
+from billflow.db import Database
+from billflow.services import clients as clients_service
+from billflow.services import invoice_runs
+from models.api_keys import ApiRole
+from tests.app.support import browserless, make_user, post_form, sign_in
+from tests.factories import make_booking
+
+
+async def _issued(env: WorkflowEnvironment, db: Database, settings: Settings) -> str:
+    booking = make_booking()
+    async with db.session() as session:
+        handle = await clients_service.start_client_invoice(
+            session, env.client, booking, task_queue=settings.task_queue
+        )
+    for _ in range(200):
+        state = await invoice_runs.query_state(env.client, handle.id)
+        if state is not None:
+            return state.number
+        await asyncio.sleep(0.05)
+    raise AssertionError("not issued")
+
+
+async def _act(http: httpx.AsyncClient, number: str, name: str, data: dict[str, str]) -> httpx.Response:
+    page = f"/app/invoices/{number}"
+    response = await post_form(http, page, f"{page}/act/{name}", data)
+    return await http.get(page) if response.status_code == 303 else response
+
+
+def _due(html: str) -> date:
+    match = re.search(r'data-testid="due-date">(\d{4}-\d\d-\d\d)<', html)
+    assert match
+    return date.fromisoformat(match.group(1))
+
+
+async def test_extend_resend_void_and_write_off_from_the_page(
+    app: FastAPI, worker: Worker, time_env: WorkflowEnvironment, db: Database, api_settings: Settings
+) -> None:
+    first, second = await _issued(time_env, db, api_settings), await _issued(time_env, db, api_settings)
+    async with browserless(app) as http:
+        await sign_in(http, (await make_user(db, ApiRole.staff)).email)
+        before = _due((await http.get(f"/app/invoices/{first}")).text)
+
+        unconfirmed = await _act(http, first, "extend", {"due_date": str(before + timedelta(days=7))})
+        assert unconfirmed.status_code == 422 and 'data-error-for="extend.confirm"' in unconfirmed.text
+        earlier = await _act(http, first, "extend", {"due_date": str(before - timedelta(days=1)), "confirm": "yes"})
+        assert "refused: new due date" in earlier.text and _due(earlier.text) == before
+        extended = await _act(http, first, "extend", {"due_date": str(before + timedelta(days=7)), "confirm": "yes"})
+        assert "Due date extended" in extended.text and _due(extended.text) == before + timedelta(days=7)
+
+        resent = await _act(http, first, "resend", {"kind": "invoice_issued", "confirm": "yes"})
+        assert "invoice issued email resent to" in resent.text
+        assert resent.text.count("Invoice " + first + " from") == 2  # the original and the resend
+
+        no_reason = await _act(http, first, "void", {"reason": " ", "confirm": "yes"})
+        assert no_reason.status_code == 422 and 'data-error-for="void.reason"' in no_reason.text
+        voided = await _act(http, first, "void", {"reason": "booking cancelled", "confirm": "yes"})
+        assert "Invoice voided" in voided.text and 'data-testid="status">void<' in voided.text
+        assert 'id="actions-h"' not in voided.text  # a final invoice offers no more actions
+
+        written = await _act(http, second, "write-off", {"reason": "client insolvent", "confirm": "yes"})
+        assert "Invoice written off" in written.text and 'data-testid="status">uncollectible<' in written.text
+        late = await _act(http, second, "mark-paid", {"method": "cash", "confirm": "yes"})
+        assert "refused: invoice " + second + " is uncollectible" in late.text
