@@ -260,7 +260,7 @@ DEMO_BUSINESS = {
     "business_postcode": "10119",
     "business_city": "Berlin",
     "business_country": "DE",
-    "business_vat_id": "DE123456789",
+    "business_vat_id": "DE136695976",
     "business_iban": "DE89370400440532013000",
     "business_bic": "COBADEFFXXX",
     "business_phone": "+49 30 1234567",

@@ -27,7 +27,7 @@ BUSINESS = {
     "business_postcode": "10119",
     "business_city": "Berlin",
     "business_country": "DE",
-    "business_vat_id": "DE123456789",
+    "business_vat_id": "DE136695976",
     "business_iban": "DE89 3704 0044 0532 0130 00",
     "business_bic": "COBADEFFXXX",
     "business_phone": "+49 30 1234567",
@@ -37,7 +37,7 @@ BUSINESS = {
 SELLER = Party(
     name="Atelier Łódź GmbH",
     address=Address(line1="Hauptstraße 1", postcode="10115", city="Berlin", country="DE"),
-    vat_id="DE123456789",
+    vat_id="DE136695976",
     email="billing@atelier.example",
     phone="+49 30 1234567",
     contact_name="Zoë Kowalczyk",

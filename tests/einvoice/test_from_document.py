@@ -19,7 +19,7 @@ SELLER = documents.Party(
     name="Studio Łąka",
     legal_name="Studio Łąka GmbH",
     email="billing@studio.example",
-    vat_id="DE123456789",
+    vat_id="DE136695976",
     address=documents.PostalAddress(line1="Torstraße 5", postcode="10119", city="Berlin", country="DE"),
 )
 BUYER = documents.Party(

@@ -44,7 +44,7 @@ async def test_issue_email_carries_peppol_ubl_and_the_pdf_is_rendered_once(
     monkeypatch.setattr(document_files, "render_file", counting)
     client = make_client()
     async with db.session() as session:  # a client known before its first booking, set to receive Peppol UBL
-        client_id = await clients_repo.upsert_client(session, client=client)
+        client_id = await clients_repo.upsert_client(session, client=client, source="staff", actor="test")
         row = await clients_repo.get_client(session, client_id=client_id)
         assert row is not None
         row.einvoice_format = "peppol"

@@ -1,9 +1,10 @@
-"""A refund after the invoice's run closed gives it its collection back (issue 11, item 13).
+"""Money taken back after the invoice's run closed gives it its collection back (issue 11, item 13).
 
-The whole path on the time-skipping server: paid in full (the run completes "paid"), then a Stripe
-`charge.refunded` event reopens the invoice in PostgreSQL; a new run under the same workflow id carries the
-balance with true search attributes, sends no second invoice, pay link or issue email, and sends the reminders
-its policy has left.
+A Stripe refund lowers the price with its credit note (issue 14), so the invoice stays settled and nothing
+reopens. Money reversed without a credit note (a chargeback, a refund made in error) leaves it owed again: the
+whole path on the time-skipping server: paid in full (the run completes "paid"), then the reversal is recorded
+and the invoice reopens in PostgreSQL; a new run under the same workflow id carries the balance with true search
+attributes, sends no second invoice, pay link or issue email, and sends the reminders its policy has left.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from billflow.db import Database
 from billflow.payments.stripe_events import receive_stripe_event
-from models.enums import EmailKind, InvoiceStatus
+from billflow.services import invoicing
+from billflow.services.invoice_reopen import reopen_if_unsettled
+from models.enums import EmailKind, InvoiceStatus, PaymentKind
+from models.workflow_io import PaymentReceived
 from tests.workflows.support import BOOKING_TOTAL, DAY, booking, issued, payment, rows, skip_to, start, until
 from workflows.invoice import InvoiceWorkflow
 from workflows.search_attributes import AMOUNT_DUE_MINOR, CLIENT_ID, INVOICE_NUMBER, INVOICE_STATUS
@@ -57,10 +61,19 @@ async def test_a_refund_after_the_run_closed_restarts_collection_in_a_new_run(
     # Refunded 4 days after the due date: steps 1-3 (-3, 0, +3 days) fell due while it was paid, step 4 is ahead.
     await skip_to(time_env, first.due_at + 4 * DAY)
     now = await time_env.get_current_time()
-    result = await receive_stripe_event(
-        db, time_env.client, charge_refunded(first.invoice_id, amount_refunded=REFUND, at=now)
+    reversal = PaymentReceived(
+        provider="stripe",
+        provider_reference=f"dp_{uuid.uuid4().hex[:10]}",
+        amount_minor=REFUND,
+        currency=first.currency,
+        received_at=now,
+        method="card",
     )
-    assert result.outcome.startswith("refunded")
+    async with db.session() as session:
+        await invoicing.record_payment(
+            session, invoice_id=first.invoice_id, payment=reversal, kind=PaymentKind.refund, note="chargeback"
+        )
+    await reopen_if_unsettled(db, time_env.client, invoice_id=first.invoice_id)
 
     reopened = time_env.client.get_workflow_handle_for(InvoiceWorkflow.run, data.workflow_id)
     # The latest missed step goes out once, now; the earlier two are skipped; step 4 follows on schedule.
