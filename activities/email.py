@@ -70,13 +70,30 @@ class EmailActivities:
                 return SentEmail(message_id=message.id, provider_message_id=None, already_sent=False)
             # The attachments first: the row's updated_at, stamped next, is the hand-over instant the
             # unsettled-email sweep compares with the provider's events, so no rendering may come between.
-            attachments = await self._attachments(session, data)
+            attachments = await self._attachments(
+                session, data.invoice_id, kind=data.kind.value, credit_note_id=data.credit_note_id
+            )
             message.status = MessageStatus.claimed  # a failed attempt's row is handed over again
             message.attempts += 1
             message.updated_at = datetime.now(UTC)
             session.add(message)
         assert message.id is not None
         return await self._hand_over(message, data.invoice_id, attachments)
+
+    async def send_rendered(self, message: EmailMessage) -> SentEmail:
+        """Send a message rendered outside an invoice (the portal's magic link) through the same send-once path:
+        claimed under its idempotency key, handed over once."""
+        async with self._db.session() as session:
+            claimed = await messages_repo.claim_message(session, message=message)
+            assert claimed.id is not None
+            if claimed.status in _DELIVERED or claimed.status == MessageStatus.unknown:
+                return SentEmail(
+                    message_id=claimed.id, provider_message_id=claimed.provider_message_id, already_sent=True
+                )
+            claimed.status = MessageStatus.claimed
+            claimed.attempts += 1
+            session.add(claimed)
+        return await self._hand_over(claimed, None, [])
 
     @activity.defn
     async def resend_unsettled_emails(self, data: ResendUnsettledInput) -> ResendUnsettledResult:
@@ -103,7 +120,9 @@ class EmailActivities:
                 checked += 1
                 # Rendered before updated_at is stamped (the hand-over instant the next sweep compares with).
                 attachments = (
-                    await self._invoice_files(session, message.invoice_id, kind=message.kind)
+                    await self._attachments(
+                        session, message.invoice_id, kind=message.kind, credit_note_id=message.credit_note_id
+                    )
                     if message.invoice_id
                     else []
                 )
@@ -186,16 +205,19 @@ class EmailActivities:
                 message.sent_at = message.updated_at
             session.add(message)
 
-    async def _attachments(self, session, data: SendEmailInput) -> list[Attachment]:  # type: ignore[no-untyped-def]
-        """A credit note's email carries the credit note; every other email the invoice's files."""
-        if data.credit_note_id is not None:
-            note = await credit_notes_repo.get_credit_note(session, credit_note_id=data.credit_note_id)
+    async def _attachments(  # type: ignore[no-untyped-def]
+        self, session, invoice_id: int, *, kind: str, credit_note_id: int | None
+    ) -> list[Attachment]:
+        """A credit note's email carries the credit note (also when the sweep re-sends it: the row keeps its id);
+        every other email the invoice's files."""
+        if credit_note_id is not None:
+            note = await credit_notes_repo.get_credit_note(session, credit_note_id=credit_note_id)
             if note is not None:
                 from billflow.services.document_files import render_number_pdf
 
                 pdf = await render_number_pdf(session, number=note.number, settings=self._settings)
                 return [Attachment(filename=f"{note.number}.pdf", content_type="application/pdf", content=pdf)]
-        return await self._invoice_files(session, data.invoice_id, kind=data.kind.value)
+        return await self._invoice_files(session, invoice_id, kind=kind)
 
     async def _invoice_files(self, session, invoice_id: int, *, kind: str) -> list[Attachment]:  # type: ignore[no-untyped-def]
         """The invoice's PDF (Factur-X) and, on the issue email, the e-invoice file of the client's format;
@@ -252,6 +274,7 @@ class EmailActivities:
             body_text=rendered.text,
             body_html=rendered.html,
             backend=self._sender.name,
+            credit_note_id=data.credit_note_id,
         )
 
 

@@ -24,7 +24,8 @@ class ClientAnswer(SQLModel, table=True):
     answer_id: str = Field(max_length=64, unique=True)
     kind: str = Field(max_length=16)  # transfer, promise, dispute
     payload: dict[str, Any] = jsonb()
-    outcome: str = Field(default="signalled", max_length=32)  # signalled, closed (the invoice had settled)
+    # pending (stored, not yet delivered), signalled (delivered to the workflow), closed (the invoice had settled)
+    outcome: str = Field(default="pending", max_length=32)
     created_at: datetime = instant(nullable=False, default_now=True)
 
 
@@ -41,4 +42,17 @@ class ReferenceRate(SQLModel, table=True):
     valid_to: date | None = None  # None: until the next period is entered
     rate_bp: int  # 2.15 % = 215
     source: str = Field(max_length=500)
+    created_at: datetime = instant(nullable=False, default_now=True)
+
+
+class PortalLink(SQLModel, table=True):
+    """A magic link to the client portal: only the token's SHA-256 is stored; it expires and can be revoked."""
+
+    __tablename__ = "portal_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(foreign_key="clients.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = instant(nullable=False)
+    revoked_at: datetime | None = instant()
     created_at: datetime = instant(nullable=False, default_now=True)

@@ -129,3 +129,10 @@ class InvoiceDocument(BaseModel):
     reason: str | None = None  # credit notes: why
     status: str | None = None
     public_url: str | None = None
+
+    @property
+    def type_code(self) -> str:
+        """UNTDID 1001 (EN 16931 BT-3): 380 commercial invoice, 386 prepayment invoice, 381 credit note."""
+        if self.document_type == "credit_note":
+            return "381"
+        return "386" if self.invoice_kind is InvoiceKind.deposit else "380"

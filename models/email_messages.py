@@ -47,3 +47,5 @@ class EmailMessage(SQLModel, table=True):
     created_at: datetime = instant(nullable=False, default_now=True)
     sent_at: datetime | None = instant()
     updated_at: datetime = instant(nullable=False, default_now=True)
+    # The credit note a message carries (issue 14), so a re-send attaches it again.
+    credit_note_id: int | None = Field(default=None, foreign_key="credit_notes.id")

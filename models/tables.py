@@ -8,7 +8,7 @@ from models.calcom_bookings import CalcomBooking, CalcomDelivery
 from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
 from models.clients import Client
-from models.collections import ClientAnswer, ReferenceRate
+from models.collections import ClientAnswer, PortalLink, ReferenceRate
 from models.credit_notes import CreditNote, CreditNoteCounter, CreditNoteLine
 from models.einvoice import RenderedDocument
 from models.email_messages import EmailMessage
@@ -42,6 +42,7 @@ __all__ = [
     "InvoiceLine",
     "LoginAttempt",
     "Payment",
+    "PortalLink",
     "ReferenceRate",
     "RenderedDocument",
     "ServiceCatalogEntry",

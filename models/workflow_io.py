@@ -339,6 +339,8 @@ class InvoiceState(BaseModel):
     paused_until: datetime | None = None
     escalated: bool = False
     receipt_sent: bool = False
+    # The receipt email's idempotency key: a run that reopened after a refund settles again under a new one.
+    receipt_key: str = "receipt"
     credited_minor: int = 0  # credit notes issued against the invoice (issue 14)
     processed_action_ids: list[str] = Field(default_factory=list)
     last_rejection: str | None = None

@@ -34,6 +34,7 @@ SUBAPPS: dict[str, tuple[str, str]] = {
     "events": ("starter.events", "Send a booking event by hand: `billflow events send FILE`."),
     "catalog": ("starter.catalog", "Prices of booked event types: add, list, remove."),
     "interest": ("starter.interest", "Late-payment interest: reference rates, quotes, interest invoices."),
+    "portal": ("starter.portal", "Client portal: email a magic link, revoke links."),
     "outbox": ("starter.outbox", "The emails billflow sent; `billflow outbox ID` prints one."),
     "db": ("starter.db_cmd", "The database schema: `billflow db upgrade`, downgrade, current."),
     "codec": ("starter.codec_cmd", "Payload encryption keys: `billflow codec generate-key --id ID`."),
@@ -49,10 +50,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "starter.stack",
         "Start PostgreSQL, the Temporal dev server (UI on :8233), the worker and the web app; Ctrl-C stops all.",
     ),
-    "demo": ("starter.stack", "Four demo invoices through their whole life in about a minute, shown live."),
+    "demo": ("starter.stack", "Six demo bookings through their whole life in about a minute, shown live."),
 }
 ORDER = ["invoice", "credit-note", "document", "subscription", "client", "report", "user", "key", "integration"]
-ORDER += ["events", "catalog", "interest", "api", "outbox", "db", "codec", "temporal", "dev", "demo"]
+ORDER += ["events", "catalog", "interest", "portal", "api", "outbox", "db", "codec", "temporal", "dev", "demo"]
 
 
 class LazyGroup(TyperGroup):

@@ -1,4 +1,5 @@
-"""`billflow demo`: four bookings through their whole life in about a minute, shown live.
+"""`billflow demo`: six bookings through their whole life in about a minute, shown live (one with a deposit and
+its final invoice, one voided with its credit note).
 
 The reminder policy is in seconds (due 30 s after issue; reminders 15 s before, on the due instant, then 10 s
 and 20 s after), so a minute shows what normally takes weeks. Every step is the real thing: workflows on the
@@ -24,12 +25,13 @@ from temporalio.client import Client
 
 from billflow.config import Settings
 from billflow.db import Database
-from billflow.services import invoice_runs, staff_actions
+from billflow.services import deposits, invoice_runs, staff_actions
 from models.email_messages import EmailMessage
 from models.money import format_money
 from models.workflow_io import (
     BookingIn,
     ClientIn,
+    DepositIn,
     InvoiceState,
     LineIn,
     MarkPaid,
@@ -37,6 +39,7 @@ from models.workflow_io import (
     ReminderPolicy,
     ReminderStep,
     ResumeReminders,
+    VoidInvoice,
 )
 from starter.common import console
 from starter.invoices import styled_status
@@ -62,6 +65,7 @@ class Story:
     lines: list[LineIn]
     currency: str
     script: Callable[[Story, Demo], Awaitable[None]]
+    deposit: DepositIn | None = None
     booking: BookingIn | None = None
     state: InvoiceState | None = None
     log: list[str] = field(default_factory=list)
@@ -93,7 +97,7 @@ class Demo:
                     return state
             await asyncio.sleep(0.25)
 
-    async def staff(self, story: Story, action: MarkPaid | PauseReminders | ResumeReminders) -> None:
+    async def staff(self, story: Story, action: MarkPaid | PauseReminders | ResumeReminders | VoidInvoice) -> None:
         assert story.state is not None
         story.state = await staff_actions.perform_action(self.db, self.client, number=story.state.number, action=action)
 
@@ -138,7 +142,7 @@ class PayForm(HTMLParser):
             self._in_form = False
 
 
-# --- the four stories -------------------------------------------------------------------------------
+# --- the stories ------------------------------------------------------------------------------------
 
 
 async def paid_by_client(story: Story, demo: Demo) -> None:
@@ -177,6 +181,34 @@ async def goes_overdue(story: Story, demo: Demo) -> None:
     story.log.append(f"{demo.elapsed():4.0f}s every reminder sent: staff notified")
 
 
+async def deposit_then_final(story: Story, demo: Demo) -> None:
+    """Issue 14: the deposit invoice is paid, then staff issue the final invoice with the deposit deducted."""
+    await demo.wait_until(story, lambda s: s.issued_email_sent)
+    await asyncio.sleep(3)
+    story.log.append(f"{demo.elapsed():4.0f}s client paid the deposit")
+    await demo.pay_as_client(story)
+    deposit = await demo.wait_until(story, lambda s: s.status.is_final)
+    story.log.append(f"{demo.elapsed():4.0f}s staff: service delivered, issue the final invoice")
+    await deposits.issue_final_invoice(
+        demo.db, demo.client, deposit_number=deposit.number, task_queue=demo.stack.settings.task_queue
+    )
+    assert story.booking is not None  # from now on the story follows the final invoice's run
+    story.booking = story.booking.final_booking(deposit_source_key=story.booking.source_key)
+    await demo.wait_until(story, lambda s: s.issued_email_sent)
+    await asyncio.sleep(3)
+    story.log.append(f"{demo.elapsed():4.0f}s client paid the rest")
+    await demo.pay_as_client(story)
+    await demo.wait_until(story, lambda s: s.status.is_final)
+
+
+async def voided_with_credit_note(story: Story, demo: Demo) -> None:
+    await demo.wait_until(story, lambda s: s.issued_email_sent)
+    await asyncio.sleep(5)
+    story.log.append(f"{demo.elapsed():4.0f}s booking cancelled: staff void, credit note issued")
+    await demo.staff(story, VoidInvoice(reason="Booking cancelled by the client", actor="demo"))
+    await demo.wait_until(story, lambda s: s.status.is_final)
+
+
 def stories() -> list[Story]:
     def line(desc: str, qty: str, price: int, tax: int = 0) -> LineIn:
         return LineIn(description=desc, quantity=qty, unit_price_minor=price, tax_rate_bp=tax)  # type: ignore[arg-type]
@@ -211,6 +243,23 @@ def stories() -> list[Story]:
             [line("Consulting (days)", "2", 80000, 1000)],
             "JPY",
             goes_overdue,
+        ),
+        Story(
+            "deposit, then final",
+            ClientIn(external_id="demo-emmy", name="Emmy Noether", email="emmy@example.com", timezone="Europe/Berlin"),
+            [line("Wedding photography (day)", "1", 150000, 1900), line("Travel", "1", 8000)],
+            "EUR",
+            deposit_then_final,
+            deposit=DepositIn(percent_bp=3000),
+        ),
+        Story(
+            "voided: credit note",
+            ClientIn(
+                external_id="demo-katherine", name="Katherine Johnson", email="katherine@example.com", timezone="UTC"
+            ),
+            [line("Mentoring session", "2", 9000, 2000)],
+            "GBP",
+            voided_with_credit_note,
         ),
     ]
 
@@ -311,6 +360,7 @@ async def run_demo(
                 payment_terms=DEMO_TERMS,
                 reminder_policy=DEMO_POLICY,
                 memo="billflow demo",
+                deposit=story.deposit,
             )
             await invoice_runs.start_invoice(demo.client, story.booking, task_queue=settings.task_queue)
         console.print(f"\nStarted {len(cast)} invoice workflows. Temporal UI: {stack.ui_url}\n")
@@ -344,7 +394,7 @@ async def run_demo(
         for finding in findings:
             console.print(f"[red]  {finding}[/]")
         console.print(
-            "\n[bold green]All four invoices reached their end state.[/]\n"
+            f"\n[bold green]All {len(cast)} stories reached their end state.[/]\n"
             f"  Inspect one:      billflow invoice show {cast[0].state.number if cast[0].state else ''}\n"
             "  Read the emails:  billflow outbox (or the email_messages table)\n"
             f'  Temporal UI:      {stack.ui_url}  (filter: InvoiceStatus = "overdue")'

@@ -328,10 +328,11 @@ def register(app: typer.Typer) -> None:
         ui_port: int = ui_port_option,
         use_running_temporal: bool = join_option,
     ) -> None:
-        """Four demo invoices through their whole life in about a minute, shown live.
+        """Six demo bookings through their whole life in about a minute, shown live.
 
         Starts the stack like `billflow dev`, then: one paid by the client, one marked paid by staff, one paused
-        and resumed, and one that goes overdue and is escalated.
+        and resumed, one that goes overdue and is escalated, one with a deposit and its final invoice, and one
+        voided with its credit note.
         """
         from starter.demo import run_demo
 

@@ -121,14 +121,14 @@ class InvoiceWorkflow(InvoiceCollections):
                 )
 
         if state.status is InvoiceStatus.paid and not state.receipt_sent:
-            await self._email(EmailKind.receipt, "receipt")
+            await self._email(EmailKind.receipt, state.receipt_key)
             state.receipt_sent = True
         # Signals queued behind the settling one: a payment is still recorded, a staff action is rejected.
         while True:
             while self._inbox:
                 await self._apply(self._inbox.pop(0))
             if state.status is InvoiceStatus.paid and not state.receipt_sent:  # written off, then paid in full
-                await self._email(EmailKind.receipt, "receipt")
+                await self._email(EmailKind.receipt, state.receipt_key)
                 state.receipt_sent = True
                 continue
             await workflow.wait_condition(workflow.all_handlers_finished)

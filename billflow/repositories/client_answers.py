@@ -21,7 +21,7 @@ async def insert_answer_once(
     stmt = (
         insert(ClientAnswer)
         .values(invoice_id=invoice_id, answer_id=answer_id, kind=kind, payload=payload)
-        .values(outcome="signalled", created_at=utcnow())
+        .values(outcome="pending", created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["answer_id"])
         .returning(col(ClientAnswer.id))
     )

@@ -6,17 +6,15 @@ From the BILLFLOW_BUSINESS_* settings today; workspaces will move them to a tabl
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import TYPE_CHECKING
-
-from schwifty import BIC, IBAN
-from schwifty.exceptions import SchwiftyException
 
 from models.documents import Party, PaymentMeans, PostalAddress, check_country, check_vat_id
 from models.enums import TaxCategory
-from models.workflow_io import LineIn
 
 if TYPE_CHECKING:
     from billflow.config import Settings
+    from models.workflow_io import LineIn
 
 
 class BusinessProfileError(ValueError):
@@ -42,43 +40,62 @@ def _checked(check: Callable[[str], str], value: str, *, field: str) -> str:
         raise BusinessProfileError(f"{field}: {err}") from err
 
 
+def _bank_account(iban: str | None, bic: str | None) -> tuple[str | None, str | None]:
+    from schwifty import BIC, IBAN
+    from schwifty.exceptions import SchwiftyException
+
+    try:
+        iban = IBAN(iban).compact if iban else None
+    except SchwiftyException as err:
+        raise BusinessProfileError(f"BILLFLOW_BUSINESS_IBAN: not a valid IBAN ({err})") from err
+    try:
+        bic = BIC(bic).compact if bic else None
+    except SchwiftyException as err:
+        raise BusinessProfileError(f"BILLFLOW_BUSINESS_BIC: not a valid BIC ({err})") from err
+    return iban, bic
+
+
+_FIELDS = (
+    "business_name", "business_legal_name", "business_address_line1", "business_postcode", "business_city",
+    "business_country", "business_vat_id", "business_registration", "business_iban", "business_bic", "from_email",
+)  # fmt: skip
+
+
 def current_business_profile(settings: Settings) -> BusinessProfile:
-    """The validated seller profile; raises BusinessProfileError naming the bad setting."""
-    country = (
-        _checked(check_country, settings.business_country, field="BILLFLOW_BUSINESS_COUNTRY")
-        if settings.business_country
-        else None
-    )
-    vat_id = (
-        _checked(check_vat_id, settings.business_vat_id, field="BILLFLOW_BUSINESS_VAT_ID")
-        if settings.business_vat_id
-        else None
-    )
-    iban = bic = None
-    if settings.business_iban:
-        try:
-            iban = IBAN(settings.business_iban).compact
-        except SchwiftyException as err:
-            raise BusinessProfileError(f"BILLFLOW_BUSINESS_IBAN: not a valid IBAN ({err})") from err
-    if settings.business_bic:
-        try:
-            bic = BIC(settings.business_bic).compact
-        except SchwiftyException as err:
-            raise BusinessProfileError(f"BILLFLOW_BUSINESS_BIC: not a valid BIC ({err})") from err
+    """The validated seller profile; raises BusinessProfileError naming the bad setting. Validated once per set
+    of values (every invoice and document asks for it)."""
+    return _profile(*(getattr(settings, name) for name in _FIELDS))
+
+
+@lru_cache(maxsize=32)
+def _profile(
+    name: str,
+    legal_name: str | None,
+    line1: str | None,
+    postcode: str | None,
+    city: str | None,
+    country: str | None,
+    vat_id: str | None,
+    registration: str | None,
+    iban: str | None,
+    bic: str | None,
+    email: str,
+) -> BusinessProfile:
+    if country:
+        country = _checked(check_country, country, field="BILLFLOW_BUSINESS_COUNTRY")
+    if vat_id:
+        vat_id = _checked(check_vat_id, vat_id, field="BILLFLOW_BUSINESS_VAT_ID")
+    if iban or bic:  # schwifty's registry loads only when needed
+        iban, bic = _bank_account(iban, bic)
     party = Party(
-        name=settings.business_name,
-        legal_name=settings.business_legal_name or settings.business_name,
-        address=PostalAddress(
-            line1=settings.business_address_line1,
-            postcode=settings.business_postcode,
-            city=settings.business_city,
-            country=country,
-        ),
-        vat_id=vat_id,
-        registration=settings.business_registration,
-        email=settings.from_email,
+        name=name,
+        legal_name=legal_name or name,
+        address=PostalAddress(line1=line1, postcode=postcode, city=city, country=country or None),
+        vat_id=vat_id or None,
+        registration=registration,
+        email=email,
     )
-    return BusinessProfile(party, iban, bic)
+    return BusinessProfile(party, iban or None, bic or None)
 
 
 def refusal_for(lines: Iterable[LineIn], profile: BusinessProfile) -> str | None:

@@ -214,5 +214,8 @@ async def submit_answer(
     except Exception as err:  # Temporal unreachable: stored, and a resubmit delivers it
         log.warning("client answer %s for %s not delivered: %s", answer.answer_id, invoice.number, err)
         raise AnswerUnavailable(str(err)) from err
+    if new:
+        async with db.session() as session:
+            await answers_repo.set_outcome(session, answer_id=answer.answer_id, outcome="signalled")
     log.info("client answer %s (%s) for %s, new=%s", answer.answer_id, kind.value, invoice.number, new)
     return AnswerResult(AnswerOutcome.recorded if new else AnswerOutcome.duplicate, invoice, kind)

@@ -200,7 +200,7 @@ async def prepare_interest_booking(session: AsyncSession, *, invoice_id: int, as
     client = await clients_repo.get_client(session, client_id=invoice.client_id)
     assert client is not None
     client_in = ClientIn(external_id=client.external_id, name=client.name, email=client.email, timezone=client.timezone)
-    return PreparedInterest(booking=interest_booking(invoice, client_in, quote))
+    return PreparedInterest(booking=interest_booking(invoice, client_in, quote, client_source=client.source))
 
 
 async def accrued_for_email(session: AsyncSession, invoice: Invoice) -> dict[str, object] | None:
@@ -230,7 +230,7 @@ async def accrued_for_email(session: AsyncSession, invoice: Invoice) -> dict[str
     }
 
 
-def interest_booking(invoice: Invoice, client: ClientIn, quote: InterestQuote) -> BookingIn:
+def interest_booking(invoice: Invoice, client: ClientIn, quote: InterestQuote, *, client_source: str) -> BookingIn:
     """The interest invoice: its own booking (source `interest`, keyed by the original and the end date), so
     issuing it twice creates one invoice; it references the original in its lines and memo."""
     lines = []
@@ -259,6 +259,7 @@ def interest_booking(invoice: Invoice, client: ClientIn, quote: InterestQuote) -
         memo=f"Interest and compensation for the late payment of invoice {invoice.number}. "
         f"Invoice {invoice.number} itself is unchanged.",
         reminder_policy=ReminderPolicy.standard(),
+        client_source=client_source,  # the original's client, not a new one under the "interest" source
     )
 
 
@@ -277,7 +278,7 @@ async def issue_interest_invoice(
     if InvoiceStatus(invoice.status) is InvoiceStatus.disputed:
         raise InterestExcluded(f"invoice {number} is disputed: no interest until the dispute is resolved")
     client_in = ClientIn(external_id=client.external_id, name=client.name, email=client.email, timezone=client.timezone)
-    booking = interest_booking(invoice, client_in, quote)
+    booking = interest_booking(invoice, client_in, quote, client_source=client.source)
     from billflow.services import invoice_runs  # here: the email activities import this module for quotes
 
     await invoice_runs.start_invoice(temporal, booking, task_queue=task_queue)

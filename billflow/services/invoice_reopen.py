@@ -18,8 +18,9 @@ from billflow import schedule
 from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
+from billflow.repositories import payments as payments_repo
 from billflow.services import invoice_runs
-from models.enums import EmailKind, InvoiceStatus
+from models.enums import EmailKind, InvoiceStatus, PaymentKind
 from models.invoices import Invoice
 from models.money import format_money
 from models.workflow_io import InvoiceState, InvoiceWorkflowInput, ReminderPolicy
@@ -34,6 +35,7 @@ async def reopen_if_unsettled(db: Database, temporal: Client, *, invoice_id: int
         if invoice is None or InvoiceStatus(invoice.status).is_final or invoice.balance_minor <= 0:
             return None
         messages = await messages_repo.list_messages(session, invoice_id=invoice_id, limit=1000)
+        payments = await payments_repo.list_payments(session, invoice_id=invoice_id)
     handle = temporal.get_workflow_handle(invoice.workflow_id)
     described = await handle.describe()
     if described.status is WorkflowExecutionStatus.RUNNING:
@@ -42,6 +44,9 @@ async def reopen_if_unsettled(db: Database, temporal: Client, *, invoice_id: int
     sent_steps = {m.reminder_step for m in messages if m.reminder_step is not None}
     escalated = any(m.kind == EmailKind.escalation for m in messages)
     state = _state_of(invoice, previous.booking.reminder_policy, sent_steps=sent_steps, escalated=escalated)
+    # Settled again later, it gets a receipt of its own; the same refund reopening twice keeps one key.
+    refunds = sum(1 for p in payments if p.kind == PaymentKind.refund)
+    state.receipt_key = f"receipt-after-refund-{refunds}"
     started = await invoice_runs.restart_invoice(
         temporal,
         InvoiceWorkflowInput(
@@ -83,6 +88,7 @@ def _state_of(invoice: Invoice, policy: ReminderPolicy, *, sent_steps: set[int],
         currency=invoice.currency,
         total_minor=invoice.total_minor,
         amount_paid_minor=invoice.amount_paid_minor,
+        credited_minor=invoice.credited_minor,
         issued_at=invoice.issued_at,
         due_date=invoice.due_date,
         due_at=invoice.due_at,

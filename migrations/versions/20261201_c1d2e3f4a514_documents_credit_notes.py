@@ -164,6 +164,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("credit_note_id", "position"),
     )
     op.create_index(op.f("ix_credit_note_lines_credit_note_id"), "credit_note_lines", ["credit_note_id"], unique=False)
+    op.add_column("email_messages", sa.Column("credit_note_id", sa.Integer(), nullable=True))
+    op.create_foreign_key(
+        "email_messages_credit_note_id_fkey", "email_messages", "credit_notes", ["credit_note_id"], ["id"]
+    )
 
     # --- issued means frozen, in the database too ---
     op.execute(FROZEN_FUNCTIONS)
@@ -183,6 +187,8 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {table}_frozen ON {table}")
     op.execute("DROP FUNCTION IF EXISTS billflow_refuse_issued_row_edit()")
     op.execute("DROP FUNCTION IF EXISTS billflow_refuse_issued_invoice_edit()")
+    op.drop_constraint("email_messages_credit_note_id_fkey", "email_messages", type_="foreignkey")
+    op.drop_column("email_messages", "credit_note_id")
     op.drop_index(op.f("ix_credit_note_lines_credit_note_id"), table_name="credit_note_lines")
     op.drop_table("credit_note_lines")
     for name in ("issue_date", "client_id", "invoice_id", "number"):

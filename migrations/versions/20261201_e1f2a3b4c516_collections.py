@@ -1,4 +1,4 @@
-"""collections: client answers, reference rates, invoice interest terms; processing and disputed count as unsettled
+"""collections: client answers, reference rates, portal links, invoice interest terms; processing and disputed count as unsettled
 
 Revision ID: e1f2a3b4c516
 Revises: c1d2e3f4a514
@@ -62,6 +62,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("rate", "valid_from", name="uq_reference_rates_rate_from"),
     )
+    op.create_table(
+        "portal_links",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["client_id"], ["clients.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token_hash"),
+    )
+    op.create_index(op.f("ix_portal_links_client_id"), "portal_links", ["client_id"], unique=False)
     op.add_column("invoices", sa.Column("interest_terms", postgresql.JSONB(astext_type=sa.Text()), nullable=True))
     _unsettled_index(_NEW)
 
@@ -69,6 +82,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     _unsettled_index(_OLD)
     op.drop_column("invoices", "interest_terms")
+    op.drop_index(op.f("ix_portal_links_client_id"), table_name="portal_links")
+    op.drop_table("portal_links")
     op.drop_table("reference_rates")
     op.drop_index("ix_client_answers_invoice_time", table_name="client_answers")
     op.drop_table("client_answers")

@@ -121,6 +121,8 @@ async def test_deposit_invoice_now_then_final_invoice_with_the_deposit_deducted(
     deposit = await _issued(time_env, db, booking, worker)
     assert deposit.kind == InvoiceKind.deposit and deposit.total_minor == 11_550  # 30 %
     assert deposit.subtotal_minor == 9_750 and deposit.tax_minor == 1_800
+    deposit_doc = (await http.get(f"/v1/documents/{deposit.number}", headers=staff_headers)).json()
+    assert deposit_doc["invoice_kind"] == "deposit" and deposit_doc["notes"][0].startswith("Advance payment invoice")
 
     started = await http.post(f"/v1/invoices/{deposit.number}/final-invoice", headers=staff_headers)
     assert started.status_code == 202, started.text

@@ -11,6 +11,7 @@ from activities.email import EmailActivities
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.email.base import OutgoingEmail
+from billflow.repositories import messages as messages_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services import credit_notes, documents, reports
 from billflow.services.credit_notes import CreditNoteRefused
@@ -73,6 +74,7 @@ async def test_a_partial_credit_note_corrects_each_vat_group_in_proportion(
     async with db.session() as session:
         doc = await documents.load_document(session, number=note.number, settings=doc_settings)
     assert doc.document_type == "credit_note" and doc.credit_note_kind is CreditNoteKind.partial
+    assert doc.type_code == "381"
     assert [(r.category, r.rate_bp, r.taxable_minor, r.tax_minor) for r in doc.tax_breakdown] == [
         (TaxCategory.standard, 2000, 9_000, 1_800),
         (TaxCategory.zero, 0, 750, 0),
@@ -169,3 +171,29 @@ async def test_a_credit_note_is_emailed_with_its_pdf(db: Database, doc_settings:
     assert email.subject.startswith(f"Credit note {note.number} for invoice {invoice.number}")
     assert [a.filename for a in email.attachments] == [f"{note.number}.pdf"]
     assert email.attachments[0].content.startswith(b"%PDF-")
+    async with db.session() as session:  # the row remembers it, so the unsettled-email sweep re-attaches it
+        row = await messages_repo.get_message(session, idempotency_key=f"cn-mail:{note.number}")
+    assert row is not None and row.credit_note_id == note.id
+
+
+def test_a_refund_of_an_overpayment_needs_no_credit_note() -> None:
+    invoice = Invoice(total_minor=10_000, amount_paid_minor=12_000, credited_minor=0)  # paid 20.00 twice over
+    assert credit_notes.refund_credit_minor(invoice, 2_000) == 0
+    assert credit_notes.refund_credit_minor(invoice, 5_000) == 3_000  # beyond the overpayment the price goes down
+
+
+async def test_void_after_a_partial_credit_cancels_only_the_rest(db: Database, doc_settings: Settings) -> None:
+    invoice = await issue_directly(db, doc_settings)
+    await _credit(db, invoice, 5_000, f"first:{invoice.id}")
+    cancel = await _credit(db, invoice, None, f"void:{invoice.id}", kind=CreditNoteKind.cancellation)
+    assert cancel is not None and cancel.total_minor == invoice.total_minor - 5_000
+    assert (await _reload(db, invoice)).credited_minor == invoice.total_minor
+
+
+async def test_an_issued_document_keeps_the_seller_it_was_issued_with(db: Database, doc_settings: Settings) -> None:
+    invoice = await issue_directly(db, doc_settings)
+    renamed = doc_settings.model_copy(update={"business_legal_name": "Someone Else Ltd", "business_vat_id": None})
+    async with db.session() as session:
+        doc = await documents.load_document(session, number=invoice.number, settings=renamed)
+    assert doc.seller.legal_name == "Atelier Nord GmbH" and doc.seller.vat_id == "DE136695976"
+    assert doc.payment.iban == "DE89370400440532013000"

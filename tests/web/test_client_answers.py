@@ -195,3 +195,18 @@ async def test_invoice_page_shows_due_date_and_next_reminder_then_the_promise(
     await _state(time_env, invoice, lambda s: s.hold is not None)
     page = await http.get(f"/i/{invoice.public_token}")
     assert "We will not send a reminder before" in page.text
+
+
+async def test_stored_answers_say_whether_they_reached_the_workflow(
+    http: httpx.AsyncClient, time_env: WorkflowEnvironment, worker: Worker, db: Database
+) -> None:
+    from sqlmodel import select
+
+    from models.collections import ClientAnswer
+
+    invoice = await start_and_wait_issued(time_env.client, worker, db)
+    assert (await _answer(http, invoice, kind="dispute", reason="not what we agreed")).status_code == 303
+    async with db.session() as session:
+        rows = (await session.exec(select(ClientAnswer).where(ClientAnswer.invoice_id == invoice.id))).all()
+    assert [(r.kind, r.outcome) for r in rows] == [("dispute", "signalled")]
+    assert rows[0].payload["reason"] == "not what we agreed"

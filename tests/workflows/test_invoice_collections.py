@@ -297,3 +297,25 @@ async def until_rows_interest(db: Database, workflow_id: str):  # type: ignore[n
     from tests.workflows.support import until_rows
 
     return await until_rows(db, workflow_id, lambda r: r.count_events("invoice.interest_invoiced") == 1)
+
+
+async def test_a_payment_in_progress_does_not_end_a_dispute_and_its_failure_keeps_the_dispute(
+    time_env: WorkflowEnvironment, db: Database, task_queue: str
+) -> None:
+    data = booking(-3, 3)
+    handle = await start(time_env.client, data, task_queue)
+    await issued(handle)
+    now = await time_env.get_current_time()
+    await handle.signal(
+        InvoiceWorkflow.dispute_raised, DisputeRaised(answer_id=answer_id(), received_at=now, reason="Wrong rate")
+    )
+    await handle.signal(InvoiceWorkflow.payment_processing, processing("cs_during_dispute", now))
+    await handle.signal(InvoiceWorkflow.payment_failed, failed("cs_during_dispute", now))
+    state = await until(handle, lambda s: "stripe:cs_during_dispute" in s.closed_references)
+    assert state.status is InvoiceStatus.disputed and state.hold is not None and state.hold.kind is HoldKind.dispute
+    found = await rows(db, data.workflow_id)
+    assert found.count_events("invoice.processing_noted") == 1
+    assert found.count_events("invoice.payment_failed_noted") == 1
+    assert found.invoice.status == InvoiceStatus.disputed
+    await handle.signal(InvoiceWorkflow.payment_received, payment())
+    assert (await handle.result()).status is InvoiceStatus.paid  # money settles a disputed invoice too

@@ -111,8 +111,8 @@ async def test_a_refund_after_the_run_closed_restarts_collection_in_a_new_run(
     assert (await reopened.result()).status is InvoiceStatus.paid
     settled = (await reopened.describe()).typed_search_attributes
     assert (settled.get(INVOICE_STATUS), settled.get(AMOUNT_DUE_MINOR)) == ("paid", 0)
-    # One receipt in all: the receipt's idempotency key belongs to the invoice's workflow id (docs: known limits).
-    assert (await rows(db, data.workflow_id)).email_kinds.count((EmailKind.receipt, None)) == 1
+    # Settled twice, receipted twice: the reopened run's receipt has a key of its own.
+    assert (await rows(db, data.workflow_id)).email_kinds.count((EmailKind.receipt, None)) == 2
 
 
 async def test_a_refund_while_the_run_is_open_starts_no_second_run(

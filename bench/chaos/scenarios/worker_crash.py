@@ -3,20 +3,30 @@ invoices with a reminder policy in seconds are issued, reminded, paid and escala
 
 Email goes through billflow's SendGrid backend to the SendGrid stand-in, which posts `processed` events to the
 web app like SendGrid's Event Webhook; emails are counted at the stand-in. A hand-over cut off by a kill is
-settled by those events or re-sent by the unsettled-email sweep (every 5 s here, after 10 s without an event)."""
+settled by those events or re-sent by the unsettled-email sweep (every 5 s here, after 10 s without an event).
+
+Six more invoices are held under the same kills (a payment in progress, a promise, a dispute, each signal
+delivered twice) before their steps fall due: none of their reminders may go out while held."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
+import time
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
 from bench.chaos.context import SuiteContext
 from bench.chaos.harness import ChaosStack
 from bench.chaos.lifecycle_run import run_lifecycle
+from bench.chaos.processes import wait_until
 from bench.chaos.report import ScenarioResult
 from bench.chaos.standins import SENDGRID_ENV, providers
+from bench.chaos.workload import pay, plan, retrying, start_all
+from billflow.services import invoice_runs
+from models.workflow_io import DisputeRaised, PaymentProcessing, PaymentPromised
 
 NAME = "worker crashes"
 MAX_KILLING = 120.0  # seconds after POLICY_SPAN at the most (a kill every 2-5 s slows the run down a lot)
@@ -49,15 +59,77 @@ def _all_final(plain_url: str) -> bool:
     return row is not None and row[0] == 0
 
 
+# Collections under the same kills: a few more invoices are held (a payment in progress, a promise, a dispute)
+# before their reminders fall due; none of those reminders may go out while held.
+HELD = 6
+HELD_TERMS = timedelta(seconds=60)  # their steps fall 56-64 s after issue, after the hold is applied (kills slow it)
+HELD_EVENTS = ("invoice.processing", "invoice.promised", "invoice.disputed")
+
+
+async def hold_some(stack: ChaosStack, problems: list[str], notes: list[str]) -> None:
+    client = stack.client
+    assert client is not None
+    held = plan(HELD, terms=HELD_TERMS)
+    ids = [p.workflow_id for p in held]
+    began = time.monotonic()
+    await start_all(client, held, task_queue=stack.task_queue)
+    now = datetime.now(UTC)
+    for index, p in enumerate(held):
+        answer_id = hashlib.sha256(p.workflow_id.encode()).hexdigest()[:32]
+        item = (
+            PaymentProcessing(provider="stripe", provider_reference=f"cs_chaos_{index}", started_at=now),
+            PaymentPromised(answer_id=answer_id, received_at=now, pay_on=now.date(), until=now + timedelta(days=7)),
+            DisputeRaised(answer_id=answer_id, received_at=now, reason="chaos: disputed"),
+        )[index % 3]
+        for _ in range(2):  # delivered twice: applied once
+            await retrying(lambda i=item, w=p.workflow_id: invoice_runs.send_collection(client, w, i), what="hold")
+    await asyncio.to_thread(
+        wait_until, lambda: len(_holds(stack.plain_url, ids)) == HELD, timeout=300, what="every hold applied"
+    )
+    await asyncio.sleep(max(0.0, began + HELD_TERMS.total_seconds() + 8 - time.monotonic()))  # every step is due
+    holds = _holds(stack.plain_url, ids)
+    with psycopg.connect(stack.plain_url, autocommit=True) as conn:
+        sent = conn.execute(
+            "SELECT i.workflow_id, m.kind, m.reminder_step, m.created_at FROM email_messages m "
+            "JOIN invoices i ON i.id = m.invoice_id WHERE i.workflow_id = ANY(%s) "
+            "AND m.kind IN ('reminder', 'overdue', 'escalation')",
+            (ids,),
+        ).fetchall()
+        doubled = conn.execute(
+            "SELECT count(*) FROM timeline_events t JOIN invoices i ON i.id = t.invoice_id "
+            "WHERE i.workflow_id = ANY(%s) AND t.kind = ANY(%s)",
+            (ids, list(HELD_EVENTS)),
+        ).fetchone()
+    while_held = [(wf, kind, step) for wf, kind, step, at in sent if wf in holds and at >= holds[wf]]
+    for wf, kind, step in while_held:
+        problems.append(f"{wf}: {kind} {step or ''} sent while held")
+    if doubled and doubled[0] != HELD:
+        problems.append(f"{doubled[0]} hold events for {HELD} held invoices (each answer delivered twice)")
+    notes.append(f"held invoices {HELD} (processing, promised, disputed): reminders sent while held {len(while_held)}")
+    await asyncio.gather(*(pay(client, p) for p in held))  # then paid, so the run can end
+
+
+def _holds(plain_url: str, ids: list[str]) -> dict[str, datetime]:
+    with psycopg.connect(plain_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT i.workflow_id, min(t.occurred_at) FROM timeline_events t JOIN invoices i ON i.id = t.invoice_id "
+            "WHERE i.workflow_id = ANY(%s) AND t.kind = ANY(%s) GROUP BY i.workflow_id",
+            (ids, list(HELD_EVENTS)),
+        ).fetchall()
+    return dict(rows)
+
+
 async def run(ctx: SuiteContext) -> ScenarioResult:
     count = 50 if ctx.short else 1000
+    problems: list[str] = []
+    notes: list[str] = []
     with providers() as prov:
         env = {
             **{k: v for k, v in prov.env.items() if k in SENDGRID_ENV},
             "BILLFLOW_EMAIL_RECONCILE_EVERY": "5",
             "BILLFLOW_EMAIL_RESEND_AFTER": "10",
         }
-        return await run_lifecycle(
+        result = await run_lifecycle(
             ctx,
             NAME,
             ctx.scenario_dir("worker_crash"),
@@ -70,7 +142,11 @@ async def run(ctx: SuiteContext) -> ScenarioResult:
             settle_timeout=90 if ctx.short else 900,
             # After many kills a retry can be minutes away (provider backoff grows to 10 min): patience, not loss.
             stalled=45 if ctx.short else 660,
+            during=lambda stack: hold_some(stack, problems, notes),
         )
+    result.problems += problems
+    result.notes += notes
+    return result
 
 
 def _api_url(stack: ChaosStack) -> str:
