@@ -48,7 +48,12 @@ class EmailActivities:
         async with self._db.session() as session:
             message = await messages_repo.get_message(session, idempotency_key=data.idempotency_key)
             if message is None:
-                message = await messages_repo.claim_message(session, message=await self._render(session, data))
+                # Claimed in a transaction of its own, so the row is visible (staff resends, the timeline) while
+                # the attachments render below; attempts stays 0 until the hand-over is decided.
+                await messages_repo.claim_message(session, message=await self._render(session, data))
+        async with self._db.session() as session:
+            message = await messages_repo.get_message(session, idempotency_key=data.idempotency_key, for_update=True)
+            assert message is not None
             if message.status in _DELIVERED or message.status == MessageStatus.unknown:
                 assert message.id is not None
                 return SentEmail(
@@ -63,12 +68,15 @@ class EmailActivities:
                 session.add(message)
                 assert message.id is not None
                 return SentEmail(message_id=message.id, provider_message_id=None, already_sent=False)
-            message.status = MessageStatus.claimed  # a failed attempt's row is handed over again
-            message.attempts += 1
-            session.add(message)
+            # The attachments first: the row's updated_at, stamped next, is the hand-over instant the
+            # unsettled-email sweep compares with the provider's events, so no rendering may come between.
             attachments = await self._attachments(
                 session, data.invoice_id, kind=data.kind.value, credit_note_id=data.credit_note_id
             )
+            message.status = MessageStatus.claimed  # a failed attempt's row is handed over again
+            message.attempts += 1
+            message.updated_at = datetime.now(UTC)
+            session.add(message)
         assert message.id is not None
         return await self._hand_over(message, data.invoice_id, attachments)
 
@@ -110,6 +118,14 @@ class EmailActivities:
                     break
                 message = batch[0]
                 checked += 1
+                # Rendered before updated_at is stamped (the hand-over instant the next sweep compares with).
+                attachments = (
+                    await self._attachments(
+                        session, message.invoice_id, kind=message.kind, credit_note_id=message.credit_note_id
+                    )
+                    if message.invoice_id
+                    else []
+                )
                 message.status = MessageStatus.claimed
                 message.attempts += 1
                 message.error = "re-sent: the provider never confirmed an earlier hand-over"
@@ -126,13 +142,6 @@ class EmailActivities:
                         data={"message_id": message.id, "attempt": message.attempts},
                         key=f"email:{message.id}:resent:{message.attempts}",
                     )
-                attachments = (
-                    await self._attachments(
-                        session, message.invoice_id, kind=message.kind, credit_note_id=message.credit_note_id
-                    )
-                    if message.invoice_id
-                    else []
-                )
             if activity.in_activity():
                 activity.heartbeat(checked)
             log.warning("email %s (%s): no provider event after hand-over, re-sending", message.id, message.kind)

@@ -1,27 +1,21 @@
 """The document as a PDF (fpdf2), drawn from the EN 16931 model: the human-readable half of the Factur-X file.
 
-Unicode throughout: DejaVu Sans (shipped in matplotlib's wheel) prints Latin, Greek, Cyrillic and the currency
-signs (€, £, ¥); IPAexGothic (shipped in japanize-matplotlib's wheel) is the fallback for Japanese names. Both
-are subset-embedded, as PDF/A requires. The same document always renders the same bytes.
+Unicode throughout, from fonts shipped in PyPI wheels (billflow.pdf_fonts), subset-embedded as PDF/A requires.
+Rendered files are stored and served as they are (billflow.services.document_files), so a document's file never
+changes once made.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import os
-import tempfile
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 
-from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import TableCellFillMode, XPos, YPos
 
 from billflow.einvoice.model import DocumentType, EInvoice, Party, TaxCategory
+from billflow.pdf_fonts import add_fonts
 from models.money import format_money
 
 _TITLES = {
@@ -42,106 +36,6 @@ _INK = (31, 41, 55)
 _MUTED = (107, 114, 128)
 _RULE = (229, 231, 235)
 _HEAD = (243, 244, 246)
-
-
-# The Unicode blocks nearly every document needs: Latin with Extended-A/B (ł, ő, ș), general punctuation,
-# currency and letterlike signs. The rest (Greek, Cyrillic, Vietnamese, symbols) comes from the full font.
-_BLOCKS = ((0x20, 0x24F), (0x2000, 0x206F), (0x20A0, 0x20CF), (0x2100, 0x214F))
-
-
-@cache
-def _package_fonts() -> dict[str, Path]:
-    mpl = _package_dir("matplotlib") / "mpl-data" / "fonts" / "ttf"
-    return {
-        "": mpl / "DejaVuSans.ttf",
-        "B": mpl / "DejaVuSans-Bold.ttf",
-        "japanese": _package_dir("japanize_matplotlib") / "fonts" / "ipaexg.ttf",
-    }
-
-
-def _package_dir(name: str) -> Path:
-    """Where an installed package lives, found without importing it (matplotlib's import alone takes ~1 s)."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"the {name} package (it ships the PDF's fonts) is not installed")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def _jis_level1() -> tuple[int, ...]:
-    """Kana, CJK punctuation, full-width forms and the 2,965 JIS X 0208 level-1 kanji (enumerated by Python's
-    EUC-JP codec): most Japanese names and words, a quarter of IPAex's glyphs."""
-    kanji = set()
-    for row in range(0xB0, 0xD0):
-        for cell in range(0xA1, 0xFF):
-            try:
-                kanji.add(ord(bytes([row, cell]).decode("euc_jp")))
-            except UnicodeDecodeError:
-                continue
-    return tuple(sorted(kanji | set(range(0x3000, 0x3100)) | set(range(0xFF00, 0xFFF0))))
-
-
-def _reduced(source: Path, label: str, unicodes: Iterable[int]) -> Path:
-    """A font cut down to `unicodes`, once per machine (a file in the temp dir, keyed by the package's font):
-    fpdf2 parses and subsets its fonts for every document, and the 6,000-glyph DejaVu costs ~100 ms a style
-    where the Latin cut costs a few. Text outside a cut falls back to the full font, added only when needed."""
-    wanted = sorted(set(unicodes))
-    stat = source.stat()
-    key = hashlib.sha256(f"{source}:{stat.st_size}:{stat.st_mtime_ns}:{wanted}".encode()).hexdigest()[:16]
-    target = Path(tempfile.gettempdir()) / "billflow-fonts" / f"{source.stem}-{label}-{key}.ttf"
-    if not target.exists():
-        from fontTools import subset
-
-        font = TTFont(str(source))
-        options = subset.Options(layout_features=["*"], name_IDs=["*"], glyph_names=True, notdef_outline=True)
-        options.drop_tables += ["FFTM"]
-        subsetter = subset.Subsetter(options)
-        subsetter.populate(unicodes=wanted)
-        subsetter.subset(font)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(f".{os.getpid()}.tmp")
-        font.save(str(partial))
-        partial.replace(target)  # atomic: a concurrent worker sees the whole file or none
-    return target
-
-
-@cache
-def _latin() -> dict[str, Path]:
-    latin = [cp for start, end in _BLOCKS for cp in range(start, end + 1)]
-    return {style: _reduced(_package_fonts()[style], "latin", latin) for style in ("", "B")}
-
-
-@cache
-def _japanese_common() -> Path:
-    return _reduced(_package_fonts()["japanese"], "jis1", _jis_level1())
-
-
-@cache
-def _covers(path: Path) -> frozenset[int]:
-    return frozenset(TTFont(str(path), lazy=True).getBestCmap())
-
-
-def _add_fonts(pdf: FPDF, texts: Iterable[str]) -> None:
-    """The Latin cut always; the full DejaVu (Greek, Cyrillic, symbols) and IPAexGothic (Japanese) only as
-    fallbacks for the characters a document actually has outside it (parsing them costs more than the page)."""
-    for style, path in _latin().items():
-        pdf.add_font("DejaVu", style, str(path))
-    missing = {ord(ch) for text in texts for ch in text} - _covers(_latin()[""])
-    fallbacks = []
-    if missing & _covers(_package_fonts()[""]):
-        for style in ("", "B"):
-            pdf.add_font("DejaVuFull", style, str(_package_fonts()[style]))
-        fallbacks.append("DejaVuFull")
-        missing -= _covers(_package_fonts()[""])
-    # IPAex ships no bold cut: with exact_match=False the regular one stands in for bold text.
-    if missing & _covers(_japanese_common()):
-        pdf.add_font("IPAexJIS1", "", str(_japanese_common()))
-        fallbacks.append("IPAexJIS1")
-        missing -= _covers(_japanese_common())
-    if missing:  # rarer kanji (JIS level 2 and beyond), or glyphs no font has (fpdf2 then warns once)
-        pdf.add_font("IPAexGothic", "", str(_package_fonts()["japanese"]))
-        fallbacks.append("IPAexGothic")
-    if fallbacks:
-        pdf.set_fallback_fonts(fallbacks, exact_match=False)
 
 
 def _texts(doc: EInvoice, invoice_url: str | None) -> list[str]:
@@ -197,12 +91,12 @@ class _Pdf(FPDF):
 def render_document_pdf(doc: EInvoice, *, logo: Path | None = None, invoice_url: str | None = None) -> bytes:
     """The PDF (PDF/A-3b-ready: embedded fonts, sRGB output intent) of one document."""
     pdf = _Pdf(format="A4", enforce_compliance="PDFA_3B")
-    _add_fonts(pdf, _texts(doc, invoice_url))
+    add_fonts(pdf, _texts(doc, invoice_url))
     title = _TITLES[doc.type_code]
     pdf.set_title(f"{title.title()} {doc.number}")
     pdf.set_author(doc.seller.name)
     pdf.set_lang("en")
-    # The issue date fixes the creation date, so the same document always renders the same bytes.
+    # The document's date, not the rendering's, is its creation date.
     pdf.set_creation_date(datetime.combine(doc.issue_date, time(12), tzinfo=UTC))
     pdf.set_auto_page_break(auto=True, margin=22)
     seller = doc.seller

@@ -97,6 +97,11 @@ async def document_file(
         ),
     )
     log.info("rendered %s of %s (%d bytes)", kind.value, invoice.number, len(rendered.content))
+    # A worker racing on the same version stored its file first: serve that one, so every email and download
+    # of this version carries the same bytes.
+    stored = await rendered_repo.get_rendered(session, invoice_id=invoice.id, kind=kind.value, content_hash=digest)
+    if stored is not None and stored.content != rendered.content:
+        return DocumentFile(kind, stored.filename, stored.content_type, stored.content)
     return rendered
 
 

@@ -19,6 +19,21 @@ from billflow.einvoice.model import Party as Party
 from billflow.services.invoicing import price_line
 from models.workflow_io import LineIn
 
+# Settings of a complete business profile (BILLFLOW_BUSINESS_*), for documents built from the database.
+BUSINESS = {
+    "business_name": "Studio Łąka",
+    "business_legal_name": "Studio Łąka GmbH",
+    "business_address_line1": "Torstraße 5",
+    "business_postcode": "10119",
+    "business_city": "Berlin",
+    "business_country": "DE",
+    "business_vat_id": "DE136695976",
+    "business_iban": "DE89 3704 0044 0532 0130 00",
+    "business_bic": "COBADEFFXXX",
+    "business_phone": "+49 30 1234567",
+}
+
+
 SELLER = Party(
     name="Atelier Łódź GmbH",
     address=Address(line1="Hauptstraße 1", postcode="10115", city="Berlin", country="DE"),

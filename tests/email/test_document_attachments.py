@@ -18,7 +18,7 @@ from billflow.services import document_files
 from billflow.services.invoice_runs import start_invoice
 from models.enums import EmailKind
 from models.workflow_io import SendEmailInput
-from tests.einvoice.test_document_files import BUSINESS
+from tests.einvoice.documents import BUSINESS
 from tests.factories import make_booking, make_client
 from tests.standins.fixtures import load_invoice, running_worker, wait_until
 from tests.standins.sendgrid_api import SendGridStandIn
