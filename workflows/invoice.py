@@ -70,11 +70,17 @@ class InvoiceWorkflow(InvoiceCollections):
     """Issue, send, wait, remind, settle. Signals are queued and applied in order by the main loop, so every
     database write happens from one place and in a deterministic order."""
 
-    def __init__(self) -> None:
-        self._state: InvoiceState | None = None
+    @workflow.init
+    def __init__(self, data: InvoiceWorkflowInput) -> None:
+        # A continued run knows its state before its first task: an update racing the continue-as-new is
+        # validated against it rather than refused as "still being issued".
+        self._state: InvoiceState | None = data.carried_state
         self._inbox: list[Inbound] = []
         self._client_id: int | None = None  # known once issued; a continued run keeps the attribute already set
         self._published: dict[str, object] = {}  # search-attribute values last upserted
+        # Staff actions sent as Updates, once the main loop has applied them: action id -> rejection (None if
+        # applied). Not workflow state: it only tells a waiting update handler how its action went.
+        self._answers: dict[str, str | None] = {}
 
     # --- the process -------------------------------------------------------------------------------
 
@@ -104,7 +110,8 @@ class InvoiceWorkflow(InvoiceCollections):
             if await self._advance(now):
                 continue
             if self._history_too_long():
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                # An update handler waits for its action to be applied by this loop: wake for the inbox too.
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self._inbox))
                 if self._inbox:  # a signal arrived meanwhile: apply it first, it must not be lost
                     continue
                 workflow.continue_as_new(
@@ -131,7 +138,7 @@ class InvoiceWorkflow(InvoiceCollections):
                 await self._email(EmailKind.receipt, state.receipt_key)
                 state.receipt_sent = True
                 continue
-            await workflow.wait_condition(workflow.all_handlers_finished)
+            await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self._inbox))
             if not self._inbox:
                 break
         return InvoiceOutcome(
@@ -251,6 +258,7 @@ class InvoiceWorkflow(InvoiceCollections):
             await self._apply_collection(item)
             return
         if item.action_id in state.processed_action_ids:
+            self._answers.setdefault(item.action_id, None)
             return  # the same staff action delivered twice
         reason = rejection_reason(state, item, now=workflow.now())
         if reason is not None:
@@ -265,6 +273,7 @@ class InvoiceWorkflow(InvoiceCollections):
             state.last_rejection = None
             await self._staff_action(item)
         state.processed_action_ids = [*state.processed_action_ids, item.action_id][-ACTION_MEMORY:]
+        self._answers[item.action_id] = reason
 
     async def _staff_action(self, action: StaffAction) -> None:
         state = self._require_state()
@@ -490,6 +499,74 @@ class InvoiceWorkflow(InvoiceCollections):
     @workflow.signal
     def write_off(self, action: WriteOff) -> None:
         self._inbox.append(action)
+
+    # --- staff actions that need an answer: Updates (issue 12, item 3) ----------------------------------
+    # The validator refuses with the reason before anything is written to history; an accepted action is queued
+    # like its signal (the signals stay, for callers that do not wait and for runs started before), applied by
+    # the main loop in order, and the handler returns the resulting state. Adding handlers and waking the loop
+    # for the inbox add no commands, so recorded runs replay unchanged and need no `workflow.patched`.
+
+    @workflow.update
+    async def apply_pause_reminders(self, action: PauseReminders) -> InvoiceState:
+        return await self._answer(action)
+
+    @apply_pause_reminders.validator
+    def _check_pause_reminders(self, action: PauseReminders) -> None:
+        self._check(action)
+
+    @workflow.update
+    async def apply_resume_reminders(self, action: ResumeReminders) -> InvoiceState:
+        return await self._answer(action)
+
+    @apply_resume_reminders.validator
+    def _check_resume_reminders(self, action: ResumeReminders) -> None:
+        self._check(action)
+
+    @workflow.update
+    async def apply_extend_due_date(self, action: ExtendDueDate) -> InvoiceState:
+        return await self._answer(action)
+
+    @apply_extend_due_date.validator
+    def _check_extend_due_date(self, action: ExtendDueDate) -> None:
+        self._check(action)
+
+    @workflow.update
+    async def apply_void(self, action: VoidInvoice) -> InvoiceState:
+        return await self._answer(action)
+
+    @apply_void.validator
+    def _check_void(self, action: VoidInvoice) -> None:
+        self._check(action)
+
+    @workflow.update
+    async def apply_write_off(self, action: WriteOff) -> InvoiceState:
+        return await self._answer(action)
+
+    @apply_write_off.validator
+    def _check_write_off(self, action: WriteOff) -> None:
+        self._check(action)
+
+    def _check(self, action: StaffAction) -> None:
+        """Refuse an action that does not apply now; a repeat of an applied one passes (it answers the state)."""
+        if self._state is None:
+            raise ApplicationError("the invoice is still being issued", type="ActionRejected", non_retryable=True)
+        if action.action_id in self._state.processed_action_ids:
+            return
+        reason = rejection_reason(self._state, action, now=workflow.now())
+        if reason is not None:
+            raise ApplicationError(reason, type="ActionRejected", non_retryable=True)
+
+    async def _answer(self, action: StaffAction) -> InvoiceState:
+        """Queue the action, wait until the main loop has applied it, return the state. An action the loop
+        rejects after all (a payment queued ahead of it settled the invoice) fails the update with the reason."""
+        state = self._require_state()
+        if action.action_id not in state.processed_action_ids:
+            self._inbox.append(action)
+            await workflow.wait_condition(lambda: action.action_id in self._answers)
+        reason = self._answers.pop(action.action_id, None)
+        if reason is not None:
+            raise ApplicationError(reason, type="ActionRejected", non_retryable=True)
+        return self._require_state()
 
     @workflow.signal
     def credit_note_issued(self, issued: CreditNoteIssued) -> None:

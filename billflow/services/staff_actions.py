@@ -47,8 +47,23 @@ async def workflow_id_for(db: Database, *, number: str) -> str:
 
 
 async def perform_action(db: Database, client: Client, *, number: str, action: StaffAction) -> InvoiceState:
-    """Check, signal, and wait until the workflow has applied the action; returns the resulting state."""
-    workflow_id = await workflow_id_for(db, number=number)
+    """Apply the action and return the resulting state; ActionRejected with the reason if it does not apply.
+
+    Pause, resume, extend, void and write off are Workflow Updates: one call, refused by the run's validator
+    before anything is written, answered with the state. Mark paid and resolve dispute are still signalled and
+    awaited (payment paths change separately)."""
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=number)
+    if invoice is None:
+        raise InvoiceNotFound(f"no invoice numbered {number}")
+    workflow_id = invoice.workflow_id
+    if isinstance(action, invoice_runs.AnsweredAction):
+        try:
+            return await invoice_runs.execute_action(client, workflow_id, action)
+        except invoice_runs.ActionRefused as err:
+            raise ActionRejected(err.reason) from err
+        except invoice_runs.WorkflowClosed as err:
+            raise ActionRejected(f"invoice {number} is {invoice.status}") from err
     state = await invoice_runs.query_state(client, workflow_id)
     if state is None:
         raise ActionRejected(f"invoice {number} is still being issued")
