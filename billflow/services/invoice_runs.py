@@ -47,7 +47,7 @@ SIGNALS = {
 }
 # Staff actions that answer through a Workflow Update (issue 12, item 3): the run's validator refuses with the
 # reason before anything is written, and the update returns the state once the action is applied.
-UPDATES = {
+UPDATES: dict[type[StaffAction], Any] = {  # Any: each entry is an update method of its own action type
     PauseReminders: InvoiceWorkflow.apply_pause_reminders,
     ResumeReminders: InvoiceWorkflow.apply_resume_reminders,
     ExtendDueDate: InvoiceWorkflow.apply_extend_due_date,
@@ -151,11 +151,7 @@ async def execute_action(client: Client, workflow_id: str, action: AnsweredActio
     once by the server, not applied twice."""
     handle = client.get_workflow_handle(workflow_id)
     try:
-        state: InvoiceState = await handle.execute_update(
-            UPDATES[type(action)],  # type: ignore[arg-type]
-            action,
-            id=action.action_id,
-        )
+        state: InvoiceState = await handle.execute_update(UPDATES[type(action)], action, id=action.action_id)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.type == "ActionRejected":
