@@ -44,6 +44,7 @@ async def run_scenario(name: str, ctx: SuiteContext, *, kept: bool = False) -> S
     if not result.ok:
         folder = ctx.work_dir if kept else keep_logs(name, ctx.used_dirs)
         console.print(f"[bold]{name}[/]: logs (worker, web app, Temporal: stdout and stderr) in {folder}")
+        result.notes.append(f"logs kept in {folder}")
     return result
 
 
