@@ -32,10 +32,12 @@ with workflow.unsafe.imports_passed_through():
         RecordInvoiceInput,
         RecordPaymentInput,
         ReminderPolicy,
+        ResendEmail,
         ResolveDispute,
         ResumeReminders,
         ScheduledReminder,
         SendEmailInput,
+        SentEmail,
         StaffAction,
         TransitionResult,
         VoidInvoice,
@@ -57,6 +59,9 @@ PROVIDER_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
     non_retryable_error_types=["InvoiceNotFound"],
 )
+# A staff resend is tried once: its caller waits for the answer, and a refusal is shown, not retried for minutes.
+RESEND_RETRY = RetryPolicy(maximum_attempts=1)
+RESENDABLE = (EmailKind.invoice_issued, EmailKind.reminder, EmailKind.overdue, EmailKind.receipt)
 # Processed staff-action ids kept for de-duplication and for callers waiting on their action.
 ACTION_MEMORY = 100
 # Patch id of the reopened-run catch-up (issue 11, item 13); runs recorded before it never take the branch.
@@ -81,6 +86,7 @@ class InvoiceWorkflow(InvoiceCollections):
         # Staff actions sent as Updates, once the main loop has applied them: action id -> rejection (None if
         # applied). Not workflow state: it only tells a waiting update handler how its action went.
         self._answers: dict[str, str | None] = {}
+        self._resent: dict[str, SentEmail] = {}  # resend action id -> the message sent, for its update handler
 
     # --- the process -------------------------------------------------------------------------------
 
@@ -254,6 +260,9 @@ class InvoiceWorkflow(InvoiceCollections):
             if not state.status.is_final:
                 self._set_status(item.status)
             return
+        if isinstance(item, ResendEmail):
+            await self._resend(item)
+            return
         if not isinstance(item, StaffAction):
             await self._apply_collection(item)
             return
@@ -309,6 +318,27 @@ class InvoiceWorkflow(InvoiceCollections):
                 await self._transition("write_off", f"Written off: {reason}", key=key, data=data)
             case ResolveDispute():
                 await self._resolve_dispute(action, key=key, data=data)
+
+    async def _resend(self, action: ResendEmail) -> None:
+        """Send the email again under a key of its own (the same key a repeated request gets: sent once)."""
+        state = self._require_state()
+        try:
+            self._resent[action.action_id] = await workflow.execute_local_activity_method(
+                EmailActivities.send_invoice_email,
+                SendEmailInput(
+                    invoice_id=state.invoice_id,
+                    kind=action.kind,
+                    reminder_step=action.reminder_step,
+                    idempotency_key=f"{workflow.info().workflow_id}:resend-{action.kind.value}-{action.action_id}",
+                ),
+                summary=f"resend {action.kind.value} email",
+                start_to_close_timeout=PROVIDER_TIMEOUT,
+                retry_policy=RESEND_RETRY,
+            )
+            self._answers[action.action_id] = None
+        except (ActivityError, ApplicationError) as err:
+            cause = err.cause if isinstance(err, ActivityError) else err
+            self._answers[action.action_id] = f"email: {cause.message if isinstance(cause, ApplicationError) else err}"
 
     async def _record_payment(self, payment: PaymentReceived, *, note: str | None) -> None:
         state = self._require_state()
@@ -545,6 +575,31 @@ class InvoiceWorkflow(InvoiceCollections):
     @apply_write_off.validator
     def _check_write_off(self, action: WriteOff) -> None:
         self._check(action)
+
+    @workflow.update
+    async def apply_resend_email(self, action: ResendEmail) -> SentEmail:
+        """Resend through the run's own email path, in order with its other work; answers with the message."""
+        self._inbox.append(action)
+        await workflow.wait_condition(lambda: action.action_id in self._answers)
+        reason = self._answers.pop(action.action_id)
+        if reason is not None:
+            raise ApplicationError(reason.removeprefix("email: "), type="EmailFailed", non_retryable=True)
+        return self._resent.pop(action.action_id)
+
+    @apply_resend_email.validator
+    def _check_resend_email(self, action: ResendEmail) -> None:
+        state = self._state
+        refuse = None
+        if state is None:
+            refuse = "the invoice is still being issued"
+        elif action.kind not in RESENDABLE:
+            refuse = f"{action.kind.value} emails cannot be resent"
+        elif action.kind is EmailKind.receipt and state.status is not InvoiceStatus.paid:
+            refuse = f"invoice {state.number} is {state.status.value}: no receipt to resend"
+        elif action.kind is not EmailKind.receipt and state.status.is_final:
+            refuse = f"invoice {state.number} is {state.status.value}: nothing to ask the client for"
+        if refuse is not None:
+            raise ApplicationError(refuse, type="ActionRejected", non_retryable=True)
 
     def _check(self, action: StaffAction) -> None:
         """Refuse an action that does not apply now; a repeat of an applied one passes (it answers the state)."""

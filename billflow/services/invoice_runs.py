@@ -26,8 +26,10 @@ from models.workflow_io import (
     PaymentProcessing,
     PaymentPromised,
     PaymentReceived,
+    ResendEmail,
     ResolveDispute,
     ResumeReminders,
+    SentEmail,
     StaffAction,
     TransferClaimed,
     VoidInvoice,
@@ -67,6 +69,10 @@ COLLECTION_SIGNALS = {
 
 class WorkflowClosed(Exception):
     """The invoice's workflow has finished; the change must go straight to the database (or not at all)."""
+
+
+class EmailNotSent(Exception):
+    """The run tried the resend and the provider refused it (or did not answer)."""
 
 
 class ActionRefused(Exception):
@@ -162,6 +168,27 @@ async def execute_action(client: Client, workflow_id: str, action: AnsweredActio
             raise WorkflowClosed(f"workflow {workflow_id} is not running") from err
         raise
     return state
+
+
+async def resend_email(client: Client, workflow_id: str, action: ResendEmail) -> SentEmail:
+    """Resend an email through the run's Update: ActionRefused if it does not apply, EmailNotSent if the
+    provider refused it, WorkflowClosed once the run has ended (a settled invoice's receipt)."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        # A fresh update id: a repeated request reaches the run again, whose email key answers "already sent".
+        sent: SentEmail = await handle.execute_update(InvoiceWorkflow.apply_resend_email, action)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type == "ActionRejected":
+            raise ActionRefused(cause.message) from err
+        if isinstance(cause, ApplicationError) and cause.type == "EmailFailed":
+            raise EmailNotSent(cause.message) from err
+        raise
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise WorkflowClosed(f"workflow {workflow_id} is not running") from err
+        raise
+    return sent
 
 
 async def send_collection(

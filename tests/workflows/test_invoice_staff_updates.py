@@ -13,11 +13,12 @@ from temporalio.testing import WorkflowEnvironment
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.services import invoice_runs, staff_actions
-from models.enums import InvoiceStatus
+from models.enums import EmailKind, InvoiceStatus
 from models.workflow_io import (
     ExtendDueDate,
     InvoiceWorkflowInput,
     PauseReminders,
+    ResendEmail,
     ResumeReminders,
     VoidInvoice,
     WriteOff,
@@ -145,3 +146,47 @@ async def test_updates_racing_continue_as_new_are_all_answered(
     assert (await dev_env.client.get_workflow_handle(data.workflow_id).describe()).run_id != first_run
     found = await rows(db, data.workflow_id)
     assert found.count_events("invoice.paused") == 12 and found.count_events("invoice.resumed") == 12
+
+
+async def test_resend_goes_through_the_run_and_a_repeated_request_sends_nothing_more(
+    dev_env: WorkflowEnvironment, db: Database, settings: Settings, task_queue: str
+) -> None:
+    data = booking()
+    async with build_worker(dev_env.client, db, settings, task_queue=task_queue):
+        handle = await invoice_runs.start_invoice(dev_env.client, data, task_queue=task_queue)
+        state = await issued(handle)
+        ask = {"number": state.number, "kind": EmailKind.invoice_issued, "temporal": dev_env.client}
+        first = await staff_actions.resend_email(db, settings, **ask, request_id="req-1")  # type: ignore[arg-type]
+        again = await staff_actions.resend_email(db, settings, **ask, request_id="req-1")  # type: ignore[arg-type]
+        with pytest.raises(invoice_runs.ActionRefused, match="no receipt to resend"):
+            await invoice_runs.resend_email(
+                dev_env.client, data.workflow_id, ResendEmail(kind=EmailKind.receipt, action_id="req-2")
+            )
+        history = await handle.fetch_history()
+        found = await rows(db, data.workflow_id)
+    assert (first.already_sent, again.already_sent, first.message_id) == (False, True, again.message_id)
+    assert found.email_kinds.count((EmailKind.invoice_issued, None)) == 2  # the original and one resend
+    assert found.count_events("email.resent") == 1
+    accepted = [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert accepted == ["apply_resend_email", "apply_resend_email"]  # both requests reached the run; one email
+
+
+async def test_a_settled_invoice_receipt_is_resent_without_its_ended_run(
+    dev_env: WorkflowEnvironment, db: Database, settings: Settings, task_queue: str
+) -> None:
+    data = booking()
+    async with build_worker(dev_env.client, db, settings, task_queue=task_queue):
+        handle = await invoice_runs.start_invoice(dev_env.client, data, task_queue=task_queue)
+        state = await issued(handle)
+        await handle.signal(InvoiceWorkflow.payment_received, payment())
+        await handle.result()
+        resent = await staff_actions.resend_email(
+            db, settings, number=state.number, kind=EmailKind.receipt, request_id="r-1", temporal=dev_env.client
+        )
+        found = await rows(db, data.workflow_id)
+    assert not resent.already_sent
+    assert found.email_kinds.count((EmailKind.receipt, None)) == 2

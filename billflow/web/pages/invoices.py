@@ -254,7 +254,13 @@ async def act(
             if kind not in dict(RESEND_KINDS):
                 raise forms.FieldError("kind", "choose which email to resend")
             result = await staff_actions.resend_email(
-                db, settings, number=number, kind=EmailKind(kind), request_id=action_id, actor=user.actor
+                db,
+                settings,
+                number=number,
+                kind=EmailKind(kind),
+                request_id=action_id,
+                actor=user.actor,
+                temporal=temporal,
             )
             done = "was already resent" if result.already_sent else "resent"
             flash(request, f"{number}: {kind.replace('_', ' ')} email {done} to {result.to_email}.")
