@@ -4,11 +4,15 @@ state after it, a repeated action id is applied once, and updates racing a conti
 
 from __future__ import annotations
 
+import asyncio
+import os
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from billflow.config import Settings
 from billflow.db import Database
@@ -23,6 +27,7 @@ from models.workflow_io import (
     VoidInvoice,
     WriteOff,
 )
+from tests.conftest import TEST_CONVERTER
 from tests.workflows.support import booking, issued, payment, rows
 from worker import build_worker
 from workflows.invoice import InvoiceWorkflow
@@ -190,3 +195,29 @@ async def test_a_settled_invoice_receipt_is_resent_without_its_ended_run(
         found = await rows(db, data.workflow_id)
     assert not resent.already_sent
     assert found.email_kinds.count((EmailKind.receipt, None)) == 2
+
+
+async def test_a_run_driven_by_updates_replays_without_nondeterminism(
+    dev_env: WorkflowEnvironment, db: Database, settings: Settings, task_queue: str
+) -> None:
+    data = booking()
+    async with build_worker(dev_env.client, db, settings, task_queue=task_queue):
+        handle = await invoice_runs.start_invoice(dev_env.client, data, task_queue=task_queue)
+        state = await issued(handle)
+        run = dev_env.client.get_workflow_handle(data.workflow_id)
+        await invoice_runs.execute_action(dev_env.client, data.workflow_id, PauseReminders(action_id="p"))
+        with pytest.raises(invoice_runs.ActionRefused):  # refused: not in the history
+            await invoice_runs.execute_action(dev_env.client, data.workflow_id, PauseReminders(action_id="p2"))
+        await invoice_runs.execute_action(dev_env.client, data.workflow_id, ResumeReminders(action_id="r"))
+        await staff_actions.resend_email(
+            db, settings, number=state.number, kind=EmailKind.invoice_issued, request_id="e", temporal=dev_env.client
+        )
+        await invoice_runs.execute_action(dev_env.client, data.workflow_id, ExtendDueDate(extend_by=timedelta(days=3)))
+        await invoice_runs.execute_action(dev_env.client, data.workflow_id, VoidInvoice(reason="cancelled"))
+        await handle.result()
+        history = await run.fetch_history()
+    if target := os.environ.get("RECORD_UPDATES_HISTORY"):  # re-records tests/replay/histories/updates/
+        await asyncio.to_thread(Path(target).write_text, history.to_json())
+    replayer = Replayer(workflows=[InvoiceWorkflow], data_converter=TEST_CONVERTER)
+    assert (await replayer.replay_workflow(history)).replay_failure is None
+    assert await update_events(run) == 10  # five updates, each accepted and completed
