@@ -44,6 +44,24 @@ class Invoice(SQLModel, table=True):
                 "credited_minor",
             ],
         ),
+        # The receivable as of a day (aging, DSO, top overdue: billflow/repositories/reports.py) reads every
+        # unsettled invoice issued before the cutoff with its balance and due instant: index-only from here.
+        Index(
+            "ix_invoices_receivable_cover",
+            "issued_at",
+            postgresql_where=text("status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')"),
+            postgresql_include=[
+                "id",
+                "client_id",
+                "currency",
+                "due_at",
+                "total_minor",
+                "credited_minor",
+                "amount_paid_minor",
+            ],
+        ),
+        # The staff app's invoice list filtered by currency (and a due range), in due-date order.
+        Index("ix_invoices_currency_due_id", "currency", "due_date", "id"),
         # Aging as of a past date also counts invoices voided or written off since: few rows, found directly.
         Index(
             "ix_invoices_closed_at",

@@ -16,6 +16,7 @@ from models.email_messages import EmailMessage
 from models.integrations import Integration
 from models.invoices import Invoice, InvoiceCounter, InvoiceLine
 from models.payments import Payment
+from models.report_snapshots import ReportSnapshot
 from models.service_catalog import ServiceCatalogEntry
 from models.subscriptions import Subscription, SubscriptionPeriod, SubscriptionPlan
 from models.timeline import TimelineEvent
@@ -47,6 +48,7 @@ __all__ = [
     "PortalLink",
     "ReferenceRate",
     "RenderedDocument",
+    "ReportSnapshot",
     "ServiceCatalogEntry",
     "StaffToken",
     "StaffUser",

@@ -163,12 +163,12 @@ def _from_settings(settings: Settings) -> dict[str, object]:
 
 async def profile_form(db: Database, settings: Settings, *, workspace: str | None = None) -> dict[str, object]:
     """The form's values: the saved profile, else what the settings say today; plus whether a logo is stored."""
-
     async with db.session() as session:
         row = await repo.get_profile(session, workspace=workspace or DEFAULT_WORKSPACE)
     if row is None:
         values = {k: v for k, v in _from_settings(settings).items() if v is not None}
-        return {**BusinessProfileIn.model_construct().model_dump(), **values, "has_logo": False, "saved": None}
+        defaults = {name: f.default for name, f in BusinessProfileIn.model_fields.items() if not f.is_required()}
+        return {**defaults, **values, "has_logo": False, "saved": None}
     fields = BusinessProfileIn.model_fields
     values = {name: getattr(row, name) for name in fields}
     return {**values, "has_logo": row.logo is not None, "saved": row.updated_at, "saved_by": row.updated_by}

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from billflow.db import Database
 from billflow.reporting import today_in
 from billflow.repositories import attention
-from billflow.services import reports
+from billflow.services import report_snapshots, reports
 
 
 class AttentionEmail(BaseModel):
@@ -54,8 +54,8 @@ def _month_ends(today: date, count: int) -> list[date]:
 
 
 async def _dso_at(db: Database, end: date, zone: str) -> list[DsoPoint]:
-    async with db.session() as session:
-        dso = await reports.days_sales_outstanding(session, as_of=end, zone=zone)
+    async with db.session() as session:  # closed month ends come from their snapshot (report_snapshots)
+        dso = await report_snapshots.days_sales_outstanding(session, as_of=end, zone=zone)
     return [DsoPoint(as_of=end, currency=r.currency, dso_days=r.dso_days) for r in dso.rows]
 
 
