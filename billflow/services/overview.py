@@ -66,7 +66,7 @@ async def overview(db: Database, *, today: date | None = None, zone: str = "UTC"
     trend_points = asyncio.gather(*(_dso_at(db, end, zone) for end in _month_ends(day, 6)))
     async with db.session() as session:
         summary = await reports.dashboard(session, today=day, limit=10, zone=zone)
-        months = await reports.cash_collected(session, grain=reports.Grain.month, end=day, time_zone=zone)
+        months = await report_snapshots.cash_collected(session, grain=reports.Grain.month, end=day, time_zone=zone)
         days = await reports.cash_collected(session, grain=reports.Grain.day, end=day, time_zone=zone)
         failed = await attention.failed_emails(session, since=datetime.now(UTC) - timedelta(days=14))
         bounced = await attention.bounced_clients(session)

@@ -100,6 +100,17 @@ class CashReport(BaseModel):
 DEFAULT_CASH_SPAN = {Grain.day: 30, Grain.week: 7 * 12, Grain.month: 365}
 
 
+def cash_span(grain: Grain, start: date | None, end: date | None, time_zone: str) -> CashReport:
+    """The days a cash report covers (an empty report of them); ValueError for a bad range or zone."""
+    _days(start, end)
+    zone_of(time_zone)
+    last = end or today_in(time_zone)
+    first = start or last - timedelta(days=DEFAULT_CASH_SPAN[grain] - 1)
+    if first > last:
+        raise ValueError("start must not be after end")
+    return CashReport(grain=grain, start=first, end=last, time_zone=time_zone, rows=[])
+
+
 async def cash_collected(
     session: AsyncSession,
     *,
@@ -109,12 +120,8 @@ async def cash_collected(
     time_zone: str = "UTC",
 ) -> CashReport:
     """Between start and end inclusive (default: the last 30 days, 12 weeks or 12 months up to today)."""
-    _days(start, end)
-    zone_of(time_zone)
-    last = end or today_in(time_zone)
-    first = start or last - timedelta(days=DEFAULT_CASH_SPAN[grain] - 1)
-    if first > last:
-        raise ValueError("start must not be after end")
+    span = cash_span(grain, start, end, time_zone)
+    first, last = span.start, span.end
     rows = await reports_repo.cash_collected(
         session,
         grain=grain.value,

@@ -116,3 +116,20 @@ async def test_today_is_always_computed(ledger: Database) -> None:
         today = await report_snapshots.days_sales_outstanding(session, as_of=datetime.now(UTC).date())
         stored = (await session.execute(text("SELECT count(*) FROM report_snapshots"))).scalar()
     assert today.as_of == datetime.now(UTC).date() and stored == 0
+
+
+async def test_cash_by_month_joins_the_closed_months_snapshot_and_the_current_month(ledger: Database) -> None:
+    this_month = datetime.now(UTC).date().replace(day=1)
+    await _pay(ledger, at(this_month - timedelta(days=40)))  # a closed month
+    await _pay(ledger, datetime.now(UTC))  # this month
+    async with ledger.session() as session:
+        first = await report_snapshots.cash_collected(session, grain=reports.Grain.month)
+        afresh = await reports.cash_collected(session, grain=reports.Grain.month)
+        stored = (await session.execute(text("SELECT count(*) FROM report_snapshots WHERE kind = 'cash'"))).scalar()
+    assert first == afresh and stored == 1
+    await _pay(ledger, datetime.now(UTC))  # this month moves; the closed months' snapshot still holds
+    await _pay(ledger, at(this_month - timedelta(days=3)))  # back-dated into a closed month: recomputed
+    async with ledger.session() as session:
+        again = await report_snapshots.cash_collected(session, grain=reports.Grain.month)
+        afresh = await reports.cash_collected(session, grain=reports.Grain.month)
+    assert again == afresh and again != first
