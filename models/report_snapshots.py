@@ -28,4 +28,5 @@ class ReportSnapshot(SQLModel, table=True):
     payments_max_id: int = 0
     credit_notes_max_id: int = 0
     invoices_max_id: int = 0
+    email_messages_max_id: int = 0
     computed_at: datetime = instant(nullable=False, default_now=True)

@@ -30,7 +30,8 @@ async def high_water_marks(session: AsyncSession) -> dict[str, int]:
             text(
                 "SELECT COALESCE((SELECT max(id) FROM payments), 0) AS payments_max_id,"
                 " COALESCE((SELECT max(id) FROM credit_notes), 0) AS credit_notes_max_id,"
-                " COALESCE((SELECT max(id) FROM invoices), 0) AS invoices_max_id"
+                " COALESCE((SELECT max(id) FROM invoices), 0) AS invoices_max_id,"
+                " COALESCE((SELECT max(id) FROM email_messages), 0) AS email_messages_max_id"
             )
         )
     ).one()
@@ -46,6 +47,7 @@ async def changed_before(session: AsyncSession, *, snapshot: ReportSnapshot, cut
 SELECT EXISTS (SELECT 1 FROM payments WHERE id > :p AND received_at < :cutoff)
     OR EXISTS (SELECT 1 FROM credit_notes WHERE id > :n AND issued_at < :cutoff)
     OR EXISTS (SELECT 1 FROM invoices WHERE id > :i AND issued_at < :cutoff)
+    OR EXISTS (SELECT 1 FROM email_messages WHERE id > :m AND sent_at < :cutoff)
     OR EXISTS (SELECT 1 FROM invoices WHERE status IN ('void', 'uncollectible')
                AND COALESCE(voided_at, written_off_at) BETWEEN :computed_at AND now() AND issued_at < :cutoff)
 """
@@ -53,6 +55,7 @@ SELECT EXISTS (SELECT 1 FROM payments WHERE id > :p AND received_at < :cutoff)
         "p": snapshot.payments_max_id,
         "n": snapshot.credit_notes_max_id,
         "i": snapshot.invoices_max_id,
+        "m": snapshot.email_messages_max_id,
         "cutoff": cutoff,
         "computed_at": snapshot.computed_at,
     }

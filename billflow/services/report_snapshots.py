@@ -35,9 +35,11 @@ async def _stored(
     params: str,
     model: type[Figures],
     compute: Callable[[], Awaitable[Figures]],
+    checked_until: datetime | None = None,
 ) -> Figures:
-    """The figures of days up to `last` (closed): from their snapshot while it holds, else computed and stored."""
-    cutoff = end_of_day(last, zone)
+    """The figures of days up to `last` (closed): from their snapshot while it holds, else computed and stored.
+    `checked_until`: the instant before which a later row would change them (default: the end of `last`)."""
+    cutoff = checked_until or end_of_day(last, zone)
     stored = await repo.get_snapshot(session, kind=kind, as_of=last, zone=zone, params=params)
     fresh = stored is not None and stored.computed_at > datetime.now(UTC) - MAX_AGE
     if stored is not None and fresh and not await repo.changed_before(session, snapshot=stored, cutoff=cutoff):
@@ -98,3 +100,53 @@ async def cash_collected(
     )
     current = await reports.cash_collected(session, grain=grain, start=month_start, end=whole.end, time_zone=time_zone)
     return whole.model_copy(update={"rows": [*closed.rows, *current.rows]})
+
+
+async def reminder_effectiveness(
+    session: AsyncSession,
+    *,
+    within_days: int = 7,
+    start: date | None = None,
+    end: date | None = None,
+    zone: str = "UTC",
+) -> reports.EffectivenessReport:
+    """reports.reminder_effectiveness; reminders sent more than `within_days` ago have a final outcome, so that
+    part of the window (most of its 180 days) comes from its snapshot and only the last days are read afresh.
+    The parts add up: one email per invoice and reminder step (its idempotency key), so no invoice is counted on
+    both sides of the split."""
+    whole = reports.effectiveness_span(within_days, start, end, zone)
+    settled = today_in(zone) - timedelta(days=within_days + 1)  # sent by then: its outcome window has closed
+    if whole.start > settled:
+        return await reports.reminder_effectiveness(session, within_days=within_days, start=start, end=end, zone=zone)
+    split = min(whole.end, settled)
+
+    def settled_part() -> Awaitable[reports.EffectivenessReport]:
+        return reports.reminder_effectiveness(session, within_days=within_days, start=whole.start, end=split, zone=zone)
+
+    closed = await _stored(
+        session,
+        kind="effectiveness",
+        last=split,
+        zone=zone,
+        params=f"{within_days}:{whole.start.isoformat()}",
+        model=reports.EffectivenessReport,
+        compute=settled_part,
+        # A payment dated up to `within_days` after the split still decides whether a reminder before it counts.
+        checked_until=end_of_day(split + timedelta(days=within_days), zone),
+    )
+    if split == whole.end:
+        return closed
+    recent = await reports.reminder_effectiveness(
+        session, within_days=within_days, start=split + timedelta(days=1), end=whole.end, zone=zone
+    )
+    steps: dict[int, tuple[int, int]] = {}
+    for row in [*closed.rows, *recent.rows]:
+        reminded, paid = steps.get(row.step, (0, 0))
+        steps[row.step] = (reminded + row.reminded, paid + row.paid_within)
+    rows = [
+        reports.EffectivenessRow(
+            step=step, reminded=reminded, paid_within=paid, share_paid=round(paid / reminded, 4) if reminded else 0.0
+        )
+        for step, (reminded, paid) in sorted(steps.items())
+    ]
+    return whole.model_copy(update={"rows": rows})

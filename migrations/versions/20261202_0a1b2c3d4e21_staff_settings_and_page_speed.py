@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.Column("payments_max_id", sa.Integer(), nullable=False),
         sa.Column("credit_notes_max_id", sa.Integer(), nullable=False),
         sa.Column("invoices_max_id", sa.Integer(), nullable=False),
+        sa.Column("email_messages_max_id", sa.Integer(), nullable=False),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("kind", "as_of", "zone", "params"),

@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from billflow.db import Database
 from billflow.services import report_snapshots, reports
+from models.email_messages import EmailMessage
 from models.invoices import Invoice
 from models.payments import Payment
 from tests.reports.dataset import AS_OF, at, load_known_dataset
@@ -133,3 +134,34 @@ async def test_cash_by_month_joins_the_closed_months_snapshot_and_the_current_mo
         again = await report_snapshots.cash_collected(session, grain=reports.Grain.month)
         afresh = await reports.cash_collected(session, grain=reports.Grain.month)
     assert again == afresh and again != first
+
+
+async def _reminder(db: Database, sent_at: datetime, step: int) -> None:
+    async with db.session() as session:
+        invoice = (await session.exec(select(Invoice).where(Invoice.status == "overdue"))).first()
+        assert invoice is not None
+        session.add(
+            EmailMessage(
+                idempotency_key=uuid.uuid4().hex, invoice_id=invoice.id, client_id=invoice.client_id,
+                kind="reminder", reminder_step=step, to_email="c@example.com", subject="Reminder", body_text=".",
+                backend="outbox", status="sent", sent_at=sent_at,
+            )
+        )  # fmt: skip
+
+
+async def test_effectiveness_adds_the_settled_snapshot_and_the_recent_days(ledger: Database) -> None:
+    now = datetime.now(UTC)
+    await _reminder(ledger, now - timedelta(days=40), step=1)  # settled: its 7 days are over
+    await _reminder(ledger, now - timedelta(days=2), step=2)  # recent: read afresh every time
+    window = {"start": now.date() - timedelta(days=120)}
+    async with ledger.session() as session:
+        split = await report_snapshots.reminder_effectiveness(session, **window)
+        afresh = await reports.reminder_effectiveness(session, **window)
+        stored = (await session.execute(text("SELECT count(*) FROM report_snapshots"))).scalar()
+    assert split == afresh and stored == 1
+    assert sum(r.reminded for r in split.rows) >= 2
+    await _reminder(ledger, now - timedelta(days=30), step=3)  # back-dated into the settled part: recomputed
+    async with ledger.session() as session:
+        again = await report_snapshots.reminder_effectiveness(session, **window)
+        afresh = await reports.reminder_effectiveness(session, **window)
+    assert again == afresh and again != split

@@ -70,7 +70,7 @@ async def _report(db: DatabaseDep, p: Params, zone: str) -> reports.Report:
             return await report_snapshots.days_sales_outstanding(session, as_of=p.as_of or today_in(zone), zone=zone)
         if kind == "top-overdue":
             return await reports.top_overdue_clients(session, as_of=p.as_of, limit=20, zone=zone)
-        return await reports.reminder_effectiveness(session, start=p.start, end=p.end, zone=zone)
+        return await report_snapshots.reminder_effectiveness(session, start=p.start, end=p.end, zone=zone)
 
 
 def _chart(report: reports.Report) -> str | None:
