@@ -1,9 +1,9 @@
 """Benchmark: the staff app's pages, server time, on 1,000,000 invoices over 50,000 clients.
 
-    python bench/app_pages.py [--database billflow_bench_pages] [--reuse] [--runs 20] [--explain]
+    python bench/app_pages.py [--database billflow_bench_pages] [--runs 20] [--only LABEL] [--trace]
 
 Fills a database of its own with bench/reports.py's data set (generate_series in SQL; about ten minutes for 1M
-invoices on two cores), kept so that later runs reuse it (--reuse). Then it signs an admin in and requests each
+invoices on two cores), kept: later runs find it filled and reuse it. Then it signs an admin in and requests each
 page through the ASGI app in process (no network, no browser), so the time measured is the server's: routing,
 session, queries, template. Prints p50 and p99 per page. Target (issue 15): every page under 300 ms.
 """

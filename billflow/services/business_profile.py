@@ -131,6 +131,7 @@ def _from_row(row: BusinessProfileRow, settings: Settings) -> BusinessProfile:
         legal_name=row.legal_name,
         address=PostalAddress(line1=row.address_line1, postcode=row.postcode, city=row.city, country=row.country),
         vat_id=row.vat_id,
+        registration=settings.business_registration,  # not on the form yet: the setting's
         email=row.reply_to or settings.from_email,
     )
     return BusinessProfile(party, row.iban, row.bic)

@@ -46,7 +46,7 @@ class IntegrationNotFound(LookupError):
 class IntegrationOut(BaseModel):
     name: str
     created_at: datetime
-    secret_rotated_at: datetime | None = None
+    rotated_at: datetime | None = None  # when the signing secret was last replaced
 
 
 class CreatedIntegration(IntegrationOut):
@@ -93,9 +93,7 @@ async def create_integration(db: Database, data: NewIntegration) -> CreatedInteg
 async def list_integrations(db: Database) -> list[IntegrationOut]:
     async with db.session() as session:
         rows = await integrations_repo.list_integrations(session)
-        return [
-            IntegrationOut(name=r.name, created_at=r.created_at, secret_rotated_at=r.secret_rotated_at) for r in rows
-        ]
+        return [IntegrationOut(name=r.name, created_at=r.created_at, rotated_at=r.secret_rotated_at) for r in rows]
 
 
 async def secret_of(db: Database, name: str) -> str | None:
@@ -113,7 +111,7 @@ async def rotate_secret(db: Database, name: str) -> CreatedIntegration:
             raise IntegrationNotFound(f"no integration named {name!r}")
         row = await integrations_repo.replace_secret(session, integration=row, secret=_new_secret())
         return CreatedIntegration(
-            name=row.name, created_at=row.created_at, secret_rotated_at=row.secret_rotated_at, secret=row.secret
+            name=row.name, created_at=row.created_at, rotated_at=row.secret_rotated_at, secret=row.secret
         )
 
 
@@ -167,7 +165,7 @@ async def recent_deliveries(
         for e in events[:per_page]
     ]
     return DeliveryPage(
-        integration=IntegrationOut(name=row.name, created_at=row.created_at, secret_rotated_at=row.secret_rotated_at),
+        integration=IntegrationOut(name=row.name, created_at=row.created_at, rotated_at=row.secret_rotated_at),
         deliveries=deliveries,
         next_before=deliveries[-1].id if len(events) > per_page else None,
     )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from billflow.config import Settings
 from billflow.db import Database
@@ -32,6 +34,14 @@ GOOD = {
     "payment_terms_days": "30",
     "invoice_footer": "Thank you!",
 }
+
+
+@pytest.fixture(autouse=True)
+async def _no_profile_left(db: Database) -> AsyncIterator[None]:
+    """A saved profile is the seller of every later invoice: leave none behind for other tests in the database."""
+    yield
+    async with db.session() as session:
+        await session.execute(text("DELETE FROM business_profiles"))
 
 
 async def _stored_legal_name(db: Database) -> str | None:
