@@ -51,6 +51,9 @@ SELECT EXISTS (SELECT 1 FROM payments WHERE id > :p AND received_at < :cutoff)
     OR EXISTS (SELECT 1 FROM invoices WHERE status IN ('void', 'uncollectible')
                AND COALESCE(voided_at, written_off_at) BETWEEN :computed_at AND now() AND issued_at < :cutoff)
 """
+    # A plan for these ids and this cutoff: the generic plan of the prepared statement (psycopg prepares it from
+    # its fifth run) reads the received_at index from the cutoff on instead of the few newest ids (0.5 s).
+    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     params = {
         "p": snapshot.payments_max_id,
         "n": snapshot.credit_notes_max_id,
