@@ -137,3 +137,34 @@ async def test_statement_pdf_lists_the_clients_invoices_and_the_balance_due(
     )
     assert invoice.number.encode() in text and b"Balance due: 385.00 GBP" in text
     assert (await http.get("/p/nope/statement.pdf")).status_code == 404
+
+
+async def test_credit_notes_are_listed_and_downloadable_only_by_their_client(
+    http: httpx.AsyncClient, time_env: WorkflowEnvironment, worker: Worker, db: Database, settings: Settings
+) -> None:
+    from billflow.services.corrections import credit_invoice
+
+    client, other = make_client(), make_client()
+    invoice = await _issued_for(time_env, worker, db, client)
+    other_invoice = await _issued_for(time_env, worker, db, other)
+    note = await credit_invoice(
+        db, time_env.client, settings, number=invoice.number, amount_minor=1500, reason="late start", request_id="a"
+    )
+    other_note = await credit_invoice(
+        db, time_env.client, settings, number=other_invoice.number, amount_minor=500, reason="other", request_id="b"
+    )
+    issued = await portal.issue_link(db, settings, external_id=client.external_id)
+    path = issued.url.removeprefix("http://billflow.test")
+
+    page = await http.get(path)
+    assert page.status_code == 200
+    assert note.number in page.text and "late start" in page.text and "15.00" in page.text
+    assert other_note.number not in page.text
+    download = await http.get(f"{path}/credit-notes/{note.number}")
+    assert download.status_code == 200 and download.headers["content-type"] == "application/pdf"
+    assert download.content.startswith(b"%PDF-") and note.number in download.headers["content-disposition"]
+    # Another client's credit note, a number that does not exist and a revoked link are all a 404.
+    assert (await http.get(f"{path}/credit-notes/{other_note.number}")).status_code == 404
+    assert (await http.get(f"{path}/credit-notes/CN-1999-000001")).status_code == 404
+    assert await portal.revoke_link(db, link_id=issued.link_id)
+    assert (await http.get(f"{path}/credit-notes/{note.number}")).status_code == 404
