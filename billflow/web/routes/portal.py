@@ -110,6 +110,7 @@ async def portal_statement(token: str, db: DatabaseDep, settings: SettingsDep) -
         payments=view.payments,
         business_name=settings.business_name,
         as_of=datetime.now(UTC),
+        credit_notes=[(item.note, item.invoice_number) for item in view.credit_notes],
     )
     return _pdf(pdf, "statement.pdf")
 
