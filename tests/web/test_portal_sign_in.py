@@ -61,6 +61,7 @@ async def test_a_known_address_gets_a_link_that_works_once(
     client = make_client()
     invoice = await _issued_for(time_env, worker, db, client)
     async with from_ip(settings, db, time_env) as http:
+        assert 'href="/p"' in (await http.get(f"/i/{invoice.public_token}")).text  # the invoice page links here
         page = await http.get("/p")
         assert page.status_code == 200 and 'action="/p"' in page.text
         answer = await http.post("/p", data={"email": f"  {client.email.upper()} "})  # case and spaces ignored
