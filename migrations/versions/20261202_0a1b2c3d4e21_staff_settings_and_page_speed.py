@@ -2,7 +2,7 @@
 that keep the staff app's pages under 300 ms at 1M invoices
 
 Revision ID: 0a1b2c3d4e21
-Revises: f1a2b3c4d517
+Revises: 0a1b2c3d4e22
 Create Date: 2026-12-02 17:00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0a1b2c3d4e21"
-down_revision: str | None = "f1a2b3c4d517"
+down_revision: str | None = "0a1b2c3d4e22"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
