@@ -299,9 +299,9 @@ async def act(
     except (invoice_views.InvoiceNotFound, staff_actions.InvoiceNotFound) as err:
         return render(request, "not_found.html", status_code=404, user=user, message=str(err))
     except (staff_actions.ActionRejected, invoice_runs.WorkflowClosed) as err:
-        # The run's answer (its Update's validator, issue 12.3): 409 with the reason, the form still open.
+        # The run's answer (its Update's validator, issue 12.3): 409 with the reason, on the invoice as it is.
         flash(request, f"{number}: refused: {err}", kind="error")
-        return await _detail(request, db, temporal, user, number, status_code=409, open_form=name, values=values)
+        return await _detail(request, db, temporal, user, number, status_code=409)
     except staff_actions.EmailFailed as err:
         flash(request, f"{number}: the email provider refused the message: {err}", kind="error")
         return redirect(back)
