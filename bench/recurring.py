@@ -63,6 +63,7 @@ async def _worker_main(
 ) -> None:
     import signal
 
+    from billflow import render_pool
     from worker import build_worker
 
     settings = Settings(
@@ -75,9 +76,10 @@ async def _worker_main(
     db = Database(database_url, pool_size=20)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    async with build_worker(client, db, settings, task_queue=task_queue):
-        ready.set()
-        await stop.wait()
+    with render_pool.started(settings.render_processes):  # as worker.py runs
+        async with build_worker(client, db, settings, task_queue=task_queue):
+            ready.set()
+            await stop.wait()
     await db.dispose()
 
 

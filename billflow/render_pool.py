@@ -1,0 +1,56 @@
+"""Where document files render: in processes of their own beside the worker, or in a thread.
+
+Rendering a PDF is pure CPU work (fpdf2, fontTools, pypdf). In a thread it shares the worker's interpreter lock
+with the event loop that runs every activity and database round trip, so while documents rendered, each await in
+the worker resumed late (bench/lifecycle.py: the invoice counter's row lock was held across those late resumes,
+and invoices queued behind it). The worker starts a pool with `started(n)`; everything else (the API, the CLI,
+tests) renders in a thread as before, so nothing changes for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def _warm() -> None:
+    """Import the renderers and cut the fonts once in each new process, before the first document waits on it."""
+    from billflow.pdf_fonts import warm_fonts
+
+    warm_fonts()
+
+
+@contextlib.contextmanager
+def started(processes: int) -> Iterator[None]:
+    """Render in `processes` processes (spawned: the worker has threads, so forking it is unsafe) while inside;
+    0 keeps rendering in threads."""
+    global _pool
+    if processes <= 0 or _pool is not None:
+        yield
+        return
+    pool = ProcessPoolExecutor(
+        max_workers=processes, mp_context=multiprocessing.get_context("spawn"), initializer=_warm
+    )
+    _pool = pool
+    try:
+        yield
+    finally:
+        _pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def render(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)` in the render pool when one is started, else in a thread. `fn` and its arguments
+    must pickle (module-level functions, pydantic models, paths)."""
+    if _pool is None:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(_pool, functools.partial(fn, *args, **kwargs))
