@@ -399,7 +399,7 @@ async def main(count: int, concurrency: int, codec_rounds: int) -> None:
             procs[mode] = ctx.Process(
                 target=worker_process,
                 args=(address, worker_url, queues[mode], readies[mode], worker_key),
-                daemon=True,
+                daemon=False,  # not daemonic: the worker starts its render process
             )
             procs[mode].start()
         try:

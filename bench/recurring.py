@@ -40,6 +40,7 @@ from bench.support import fresh_database
 from billflow.codec import data_converter_for, generate_key
 from billflow.config import Settings
 from billflow.db import Database
+from billflow.runs import subscriptions as subscription_runs
 from billflow.services import subscriptions as service
 from billflow.temporal import DEV_SERVER_SQLITE_FLAGS
 from models.subscription_io import BillingInterval, IntervalKind, SubscriptionIn
@@ -114,7 +115,7 @@ async def start_all(client: Client, run_id: str, count: int, task_queue: str, co
 
     async def one(index: int) -> None:
         async with limit:
-            await service.start_workflow(client, f"bench-{run_id}-{index}", task_queue=task_queue)
+            await subscription_runs.start_workflow(client, f"bench-{run_id}-{index}", task_queue=task_queue)
 
     await asyncio.gather(*(one(i) for i in range(count)))
 
@@ -157,7 +158,9 @@ async def main(count: int, concurrency: int, timeout_s: float) -> None:
         ctx = multiprocessing.get_context("spawn")
         ready = ctx.Event()
         proc = ctx.Process(
-            target=worker_process, args=(address, database_url, task_queue, 2 * count + 100, ready), daemon=True
+            target=worker_process,
+            args=(address, database_url, task_queue, 2 * count + 100, ready),
+            daemon=False,  # not daemonic: the worker starts its render process
         )
         proc.start()
         try:

@@ -12,14 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import multiprocessing
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 _pool: ProcessPoolExecutor | None = None
+_processes = 0
 
 
 def _warm() -> None:
@@ -29,28 +34,46 @@ def _warm() -> None:
     warm_fonts()
 
 
+def _new_pool(processes: int) -> ProcessPoolExecutor:
+    # Spawned, not forked: the worker runs threads (the SDK's, the database driver's), unsafe to fork.
+    return ProcessPoolExecutor(
+        max_workers=processes, mp_context=multiprocessing.get_context("spawn"), initializer=_warm
+    )
+
+
 @contextlib.contextmanager
 def started(processes: int) -> Iterator[None]:
-    """Render in `processes` processes (spawned: the worker has threads, so forking it is unsafe) while inside;
-    0 keeps rendering in threads."""
-    global _pool
+    """Render in `processes` processes while inside; 0 keeps rendering in threads."""
+    global _pool, _processes
     if processes <= 0 or _pool is not None:
         yield
         return
-    pool = ProcessPoolExecutor(
-        max_workers=processes, mp_context=multiprocessing.get_context("spawn"), initializer=_warm
-    )
-    _pool = pool
+    if multiprocessing.current_process().daemon:  # a daemonic process may not start children
+        log.warning("render processes unavailable in a daemonic process: documents render in threads")
+        yield
+        return
+    _pool, _processes = _new_pool(processes), processes
     try:
         yield
     finally:
-        _pool = None
+        pool, _pool = _pool, None
         pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def render(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)` in the render pool when one is started, else in a thread. `fn` and its arguments
     must pickle (module-level functions, pydantic models, paths)."""
-    if _pool is None:
+    global _pool
+    pool = _pool
+    if pool is None:
         return await asyncio.to_thread(fn, *args, **kwargs)
-    return await asyncio.get_running_loop().run_in_executor(_pool, functools.partial(fn, *args, **kwargs))
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args, **kwargs))
+    except BrokenProcessPool:
+        # A render process died (killed, out of memory): later documents get a fresh pool; this one fails and
+        # its activity retries.
+        if _pool is pool:
+            log.error("a render process died: starting a new render pool")
+            _pool = _new_pool(_processes)
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
