@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.columns import instant
-
-
-class DocumentFormat(StrEnum):
-    """What a client receives with the issue email (the `clients.einvoice_format` column)."""
-
-    pdf = "pdf"  # the invoice PDF; it is a Factur-X PDF/A-3, so any reader can also take its data
-    facturx = "facturx"  # the same Factur-X PDF, chosen explicitly (France, ZUGFeRD receivers in Germany)
-    xrechnung = "xrechnung"  # XRechnung UBL XML (German public and B2B buyers), with the PDF as a copy
-    peppol = "peppol"  # Peppol BIS Billing 3.0 UBL XML, with the PDF as a copy
-
-
-class FileKind(StrEnum):
-    """A downloadable file of a document (`GET /v1/invoices/{n}/document?format=...`)."""
-
-    pdf = "pdf"  # Factur-X PDF/A-3 (CII embedded)
-    cii = "cii"  # the Factur-X CII XML alone
-    xrechnung = "xrechnung"  # XRechnung UBL
-    xrechnung_cii = "xrechnung-cii"  # XRechnung CII
-    peppol = "peppol"  # Peppol BIS Billing 3.0 UBL
+from models.document_formats import DocumentFormat as DocumentFormat  # re-exported: where the tables live
+from models.document_formats import FileKind as FileKind
 
 
 class RenderedDocument(SQLModel, table=True):

@@ -101,3 +101,9 @@ class CreditNoteKind(StrEnum):
 class BuyerKind(StrEnum):
     business = "business"
     consumer = "consumer"
+
+
+class Grain(StrEnum):
+    day = "day"
+    week = "week"  # ISO weeks, starting on Monday
+    month = "month"

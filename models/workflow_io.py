@@ -479,6 +479,14 @@ class ResolveDispute(StaffAction):
     resolution: str = Field(min_length=1, max_length=1000)
 
 
+class ResendEmail(StaffAction):
+    """Staff send the last email of a kind again (issue 12.3: an Update, answered with the message sent); the
+    action id is the request's, so a repeated request sends nothing more."""
+
+    kind: EmailKind
+    reminder_step: int | None = None  # the step of the email resent (a reminder's wording depends on it)
+
+
 # --- collections: payments in flight and the client's answers (issue 16) ----------------------------
 
 

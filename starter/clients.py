@@ -5,19 +5,32 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from billflow.config import get_settings
-from billflow.services import clients as clients_service
-from billflow.services.clients import AmbiguousClient, ClientNotFound, ReminderSettingsChange, SettingsOutcome
-from models.einvoice import DocumentFormat
-from models.money import format_money
-from models.workflow_io import ReminderPolicy
-from starter.common import JsonOption, console, database, fail, print_json, run, temporal_client
+from models.document_formats import DocumentFormat
+from starter.common import (
+    JsonOption,
+    LazyModule,
+    console,
+    database,
+    fail,
+    format_money,
+    get_settings,
+    print_json,
+    run,
+    temporal_client,
+)
+
+if TYPE_CHECKING:
+    from billflow.services import clients as clients_service
+    from models import workflow_io
+else:  # imported when a command runs: `--help` loads typer and rich only (issue 11, item 15)
+    clients_service = LazyModule("billflow.services.clients")
+    workflow_io = LazyModule("models.workflow_io")
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -82,7 +95,7 @@ async def _show(external_id: str, limit: int, source: str | None, as_json: bool)
                 session, external_id, source=source, zone=get_settings().reporting_timezone
             )
             timeline = await clients_service.client_timeline(session, external_id, limit=limit, source=source)
-        except (ClientNotFound, AmbiguousClient) as err:
+        except (clients_service.ClientNotFound, clients_service.AmbiguousClient) as err:
             fail(str(err))
     if as_json:
         print_json({**detail.model_dump(mode="json"), "timeline": [t.model_dump(mode="json") for t in timeline]})
@@ -141,7 +154,7 @@ async def _note(external_id: str, text: str, author: str, source: str | None, as
                 entry = await clients_service.add_note(
                     session, external_id, text=text, author=f"cli:{author}", source=source
                 )
-        except (ClientNotFound, AmbiguousClient) as err:
+        except (clients_service.ClientNotFound, clients_service.AmbiguousClient) as err:
             fail(str(err))
         except ValueError as err:
             fail(str(err), code=2)
@@ -184,10 +197,10 @@ async def _settings(
     policy = None
     if policy_text is not None:
         try:
-            policy = ReminderPolicy.model_validate(json.loads(policy_text))
+            policy = workflow_io.ReminderPolicy.model_validate(json.loads(policy_text))
         except json.JSONDecodeError as err:
             fail(f"the policy file is not valid JSON: {err}", code=2)
-    change = ReminderSettingsChange(
+    change = clients_service.ReminderSettingsChange(
         reminders_paused=pause, auto_pay=auto_pay, reminder_policy=policy, clear_policy=default_policy
     )
     async with database() as db:
@@ -195,7 +208,7 @@ async def _settings(
             async with db.session() as session:
                 try:
                     client = await clients_service.require_client(session, external_id, source=source)
-                except (ClientNotFound, AmbiguousClient) as err:
+                except (clients_service.ClientNotFound, clients_service.AmbiguousClient) as err:
                     fail(str(err))
                 assert client.id is not None
                 current = await clients_service.reminder_settings(session, client.id)
@@ -205,14 +218,14 @@ async def _settings(
             saved, signals = await clients_service.save_reminder_settings(
                 db, external_id, change, actor="cli", source=source
             )
-        except (ClientNotFound, AmbiguousClient) as err:
+        except (clients_service.ClientNotFound, clients_service.AmbiguousClient) as err:
             fail(str(err))
     # Temporal is needed only when running invoices must be paused or resumed.
     signalled: list[str] = []
     if signals.invoices:
         temporal = await temporal_client(get_settings())
         signalled = await clients_service.signal_reminder_change(temporal, signals, actor="cli")
-    outcome = SettingsOutcome(settings=saved, signalled=signalled)
+    outcome = clients_service.SettingsOutcome(settings=saved, signalled=signalled)
     if as_json:
         print_json(outcome)
         return
@@ -249,7 +262,7 @@ async def _documents(external_id: str, fmt: DocumentFormat | None, buyer_referen
                         einvoice_format=fmt, buyer_reference=buyer_reference
                     )
                     current = await client_documents.update_document_settings(session, external_id, change)
-        except ClientNotFound as err:
+        except clients_service.ClientNotFound as err:
             fail(str(err))
         except client_documents.DocumentSettingsRefused as err:
             fail(str(err), code=2)

@@ -10,15 +10,13 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
-from pydantic import BaseModel, ValidationError
 from rich.console import Console
-from sqlalchemy.exc import OperationalError
 
-from billflow.config import Settings, get_settings
-from billflow.db import Database, embedded_state, resolve_database_url
-
-if TYPE_CHECKING:  # temporalio is imported by the commands that talk to Temporal, not by every command
+if TYPE_CHECKING:  # imported by the commands that need them, not by every command's --help (issue 11, item 15)
     from temporalio.client import Client
+
+    from billflow.config import Settings
+    from billflow.db import Database
 
 console = Console()
 err_console = Console(stderr=True)
@@ -40,6 +38,20 @@ class LazyModule:
         return getattr(importlib.import_module(self._name), attribute)
 
 
+def get_settings() -> Settings:
+    """billflow's settings (pydantic-settings is imported when a command runs, not for --help)."""
+    from billflow.config import get_settings as settings
+
+    return settings()
+
+
+def format_money(minor: int, currency: str) -> str:
+    """Money for people (babel is imported once there is money to show)."""
+    from models.money import format_money as formatted
+
+    return formatted(minor, currency)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     err_console.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
@@ -47,6 +59,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine; a validation error becomes a clear message and exit code 2."""
+    from pydantic import ValidationError
+
     try:
         return asyncio.run(coro)
     except ValidationError as err:
@@ -55,6 +69,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def print_json(data: Any) -> None:
+    from pydantic import BaseModel
+
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json")
     elif isinstance(data, list):
@@ -65,6 +81,10 @@ def print_json(data: Any) -> None:
 @asynccontextmanager
 async def database(settings: Settings | None = None, *, upgrade: bool = True) -> AsyncIterator[Database]:
     """The configured database; with `upgrade`, its schema is brought to head first (a no-op when it is)."""
+    from sqlalchemy.exc import OperationalError
+
+    from billflow.db import Database, resolve_database_url
+
     settings = settings or get_settings()
     context = _embedded_context(settings)
     db = Database(resolve_database_url(settings), pool_size=2)
@@ -90,6 +110,8 @@ async def database(settings: Settings | None = None, *, upgrade: bool = True) ->
 def _embedded_context(settings: Settings) -> str | None:
     """A stderr line when the command is about to answer from an embedded database no stack runs on: run outside
     the project folder, billflow would otherwise silently create an empty one and answer "no invoice ..."."""
+    from billflow.db import embedded_state
+
     if settings.database_url:
         return None
     state = embedded_state(settings.data_dir)

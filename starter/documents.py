@@ -11,10 +11,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from billflow.config import get_settings
 from models.enums import BuyerKind
-from models.money import format_money
-from starter.common import JsonOption, LazyModule, console, database, fail, print_json, run, temporal_client
+from starter.common import (
+    JsonOption,
+    LazyModule,
+    console,
+    database,
+    fail,
+    format_money,
+    get_settings,
+    print_json,
+    run,
+    temporal_client,
+)
 
 if TYPE_CHECKING:
     from billflow.services import billing_details, corrections, credit_notes, deposits, documents

@@ -7,37 +7,43 @@ import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from billflow.config import get_settings
-from billflow.repositories import clients as clients_repo
-from billflow.repositories import invoices as invoices_repo
-from billflow.repositories import messages as messages_repo
-from billflow.repositories import payments as payments_repo
-from billflow.repositories import timeline as timeline_repo
-from billflow.services.business_profile import business_profile_in, refusal_for
-from models.client_sources import STAFF_SOURCE
-from models.einvoice import FileKind
+from models.document_formats import FileKind
 from models.enums import InvoiceStatus
-from models.money import format_money
-from models.workflow_io import (
-    BookingIn,
-    ExtendDueDate,
-    InvoicePlan,
-    InvoiceState,
-    MarkPaid,
-    PauseReminders,
-    ResolveDispute,
-    ResumeReminders,
-    StaffAction,
-    VoidInvoice,
-    WriteOff,
+from starter.common import (
+    JsonOption,
+    LazyModule,
+    console,
+    database,
+    fail,
+    format_money,
+    get_settings,
+    print_json,
+    run,
+    temporal_client,
 )
-from starter.common import JsonOption, console, database, fail, print_json, run, temporal_client
+
+if TYPE_CHECKING:
+    from billflow.repositories import clients as clients_repo
+    from billflow.repositories import invoices as invoices_repo
+    from billflow.repositories import messages as messages_repo
+    from billflow.repositories import payments as payments_repo
+    from billflow.repositories import timeline as timeline_repo
+    from models import workflow_io
+    from models.workflow_io import InvoicePlan, InvoiceState, StaffAction
+else:  # imported when a command runs: `--help` loads typer and rich only (issue 11, item 15)
+    clients_repo = LazyModule("billflow.repositories.clients")
+    invoices_repo = LazyModule("billflow.repositories.invoices")
+    messages_repo = LazyModule("billflow.repositories.messages")
+    payments_repo = LazyModule("billflow.repositories.payments")
+    timeline_repo = LazyModule("billflow.repositories.timeline")
+    workflow_io = LazyModule("models.workflow_io")
+
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -80,6 +86,9 @@ def create(
 
 async def _create_from(raw: dict[str, object], as_json: bool) -> None:
     from billflow.services import clients as clients_service
+    from billflow.services.business_profile import business_profile_in, refusal_for
+    from models.client_sources import STAFF_SOURCE
+    from models.workflow_io import BookingIn
 
     booking = BookingIn.model_validate(raw)  # inside run(): a validation error becomes a clear message
     # The CLI is staff: its bookings' clients are staff's, whatever the file says (models/client_sources).
@@ -138,11 +147,11 @@ def list_invoices(
 async def _list(
     status: InvoiceStatus | None, client_external_id: str | None, client_source: str | None, limit: int, as_json: bool
 ) -> None:
-    from billflow.services import clients as clients_service
-
     async with database() as db, db.session() as session:
         client_id = None
         if client_external_id is not None:
+            from billflow.services import clients as clients_service  # with its workflow contracts: only here
+
             try:  # staff's own client when several sources use the id is not guessed: say so
                 found = await clients_service.require_client(session, client_external_id, source=client_source)
             except (clients_service.ClientNotFound, clients_service.AmbiguousClient) as err:
@@ -319,6 +328,8 @@ def _print_state(state: InvoiceState) -> None:
 
 
 def _act(number: str, action: StaffAction, as_json: bool, *, dry_run: bool = False, name: str = "") -> None:
+    from models.workflow_io import ExtendDueDate, PauseReminders
+
     if dry_run:
         assert isinstance(action, ExtendDueDate | PauseReminders)
         run(_preview(number, action, name, as_json))
@@ -326,7 +337,9 @@ def _act(number: str, action: StaffAction, as_json: bool, *, dry_run: bool = Fal
     run(_perform(number, action, as_json))
 
 
-async def _preview(number: str, action: ExtendDueDate | PauseReminders, name: str, as_json: bool) -> None:
+async def _preview(
+    number: str, action: workflow_io.ExtendDueDate | workflow_io.PauseReminders, name: str, as_json: bool
+) -> None:
     from billflow.services import invoice_plans, staff_actions
 
     settings = get_settings()
@@ -377,7 +390,7 @@ def mark_paid(
     as_json: bool = JsonOption,
 ) -> None:
     """Record a payment received outside billflow."""
-    _act(number, MarkPaid(amount_minor=amount, method=method, note=note, actor="cli"), as_json)
+    _act(number, workflow_io.MarkPaid(amount_minor=amount, method=method, note=note, actor="cli"), as_json)
 
 
 @app.command("pause-reminders")
@@ -391,14 +404,14 @@ def pause_reminders(
     """Stop sending reminders for this invoice, for now or until a date."""
     if until is not None and until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
-    action = PauseReminders(until=until, note=note, actor="cli")
+    action = workflow_io.PauseReminders(until=until, note=note, actor="cli")
     _act(number, action, as_json, dry_run=dry_run, name="pause-reminders")
 
 
 @app.command("resume-reminders")
 def resume_reminders(number: NumberArg, note: NoteOption = None, as_json: bool = JsonOption) -> None:
     """Send the remaining reminders again (steps that fell due while paused are skipped)."""
-    _act(number, ResumeReminders(note=note, actor="cli"), as_json)
+    _act(number, workflow_io.ResumeReminders(note=note, actor="cli"), as_json)
 
 
 _DURATION = re.compile(r"^(\d+)([dhms])$")
@@ -426,7 +439,7 @@ def extend_due_date(
         fail("give exactly one of --to or --by", code=2)
     new_date: date | None = to.date() if to else None
     shift = parse_duration(by) if by else None
-    action = ExtendDueDate(due_date=new_date, extend_by=shift, note=note, actor="cli")
+    action = workflow_io.ExtendDueDate(due_date=new_date, extend_by=shift, note=note, actor="cli")
     _act(number, action, as_json, dry_run=dry_run, name="extend-due-date")
 
 
@@ -437,7 +450,7 @@ def void(
     as_json: bool = JsonOption,
 ) -> None:
     """Cancel an unpaid invoice."""
-    _act(number, VoidInvoice(reason=reason, actor="cli"), as_json)
+    _act(number, workflow_io.VoidInvoice(reason=reason, actor="cli"), as_json)
 
 
 @app.command("write-off")
@@ -447,7 +460,7 @@ def write_off(
     as_json: bool = JsonOption,
 ) -> None:
     """Mark the balance uncollectible (a later payment is still recorded)."""
-    _act(number, WriteOff(reason=reason, actor="cli"), as_json)
+    _act(number, workflow_io.WriteOff(reason=reason, actor="cli"), as_json)
 
 
 @app.command("resolve-dispute")
@@ -458,7 +471,7 @@ def resolve_dispute(
     as_json: bool = JsonOption,
 ) -> None:
     """Close the client's dispute; reminders resume (void, write off or extend separately if needed)."""
-    _act(number, ResolveDispute(resolution=resolution, note=note, actor="cli"), as_json)
+    _act(number, workflow_io.ResolveDispute(resolution=resolution, note=note, actor="cli"), as_json)
 
 
 @app.command()

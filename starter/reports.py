@@ -5,26 +5,33 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from billflow.config import get_settings
-from billflow.services import reports as reports_service
-from billflow.services.reports import (
-    AgingReport,
-    CashReport,
-    DsoReport,
-    EffectivenessReport,
-    Grain,
-    Report,
-    TopOverdueReport,
+from models.enums import Grain
+from starter.common import (
+    JsonOption,
+    LazyModule,
+    console,
+    database,
+    fail,
+    format_money,
+    get_settings,
+    print_json,
+    run,
 )
-from models.money import format_money
-from starter.common import JsonOption, console, database, fail, print_json, run
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from billflow.services import reports as reports_service
+    from billflow.services.reports import Report
+else:  # imported when a report runs, not for --help (issue 11, item 15)
+    reports_service = LazyModule("billflow.services.reports")
+
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -92,7 +99,7 @@ def aging(as_of: AsOfOption = None, as_json: bool = JsonOption, as_csv: bool = C
 
 
 def _render_aging(report: Report) -> None:
-    assert isinstance(report, AgingReport)
+    assert isinstance(report, reports_service.AgingReport)
     table = Table(title=f"Receivables aging as of {report.as_of}", header_style="bold")
     table.add_column("Currency")
     _money_columns(table, "Current", "1-30", "31-60", "61-90", "Over 90", "Total", "Invoices")
@@ -137,7 +144,7 @@ def cash(
 
 
 def _render_cash(report: Report) -> None:
-    assert isinstance(report, CashReport)
+    assert isinstance(report, reports_service.CashReport)
     title = f"Cash collected per {report.grain.value}, {report.start} to {report.end} ({report.time_zone})"
     table = Table(title=title, header_style="bold")
     table.add_column("Period")
@@ -176,7 +183,7 @@ def dso(
 
 
 def _render_dso(report: Report) -> None:
-    assert isinstance(report, DsoReport)
+    assert isinstance(report, reports_service.DsoReport)
     table = Table(title=f"Days sales outstanding as of {report.as_of} ({report.days}-day period)", header_style="bold")
     table.add_column("Currency")
     _money_columns(table, "Receivables", f"Sales ({report.days} d)", "DSO (days)")
@@ -210,7 +217,7 @@ def top_overdue(
 
 
 def _render_top_overdue(report: Report) -> None:
-    assert isinstance(report, TopOverdueReport)
+    assert isinstance(report, reports_service.TopOverdueReport)
     table = Table(title=f"Top overdue clients as of {report.as_of}", header_style="bold")
     table.add_column("Client")
     table.add_column("External id")
@@ -249,7 +256,7 @@ def effectiveness(
 
 
 def _render_effectiveness(report: Report) -> None:
-    assert isinstance(report, EffectivenessReport)
+    assert isinstance(report, reports_service.EffectivenessReport)
     title = f"Paid within {report.within_days} days of each reminder ({report.start} to {report.end})"
     table = Table(title=title, header_style="bold")
     table.add_column("Step", justify="right")

@@ -32,10 +32,12 @@ with workflow.unsafe.imports_passed_through():
         RecordInvoiceInput,
         RecordPaymentInput,
         ReminderPolicy,
+        ResendEmail,
         ResolveDispute,
         ResumeReminders,
         ScheduledReminder,
         SendEmailInput,
+        SentEmail,
         StaffAction,
         TransitionResult,
         VoidInvoice,
@@ -57,6 +59,9 @@ PROVIDER_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
     non_retryable_error_types=["InvoiceNotFound"],
 )
+# A staff resend is tried once: its caller waits for the answer, and a refusal is shown, not retried for minutes.
+RESEND_RETRY = RetryPolicy(maximum_attempts=1)
+RESENDABLE = (EmailKind.invoice_issued, EmailKind.reminder, EmailKind.overdue, EmailKind.receipt)
 # Processed staff-action ids kept for de-duplication and for callers waiting on their action.
 ACTION_MEMORY = 100
 # Patch id of the reopened-run catch-up (issue 11, item 13); runs recorded before it never take the branch.
@@ -70,11 +75,18 @@ class InvoiceWorkflow(InvoiceCollections):
     """Issue, send, wait, remind, settle. Signals are queued and applied in order by the main loop, so every
     database write happens from one place and in a deterministic order."""
 
-    def __init__(self) -> None:
-        self._state: InvoiceState | None = None
+    @workflow.init
+    def __init__(self, data: InvoiceWorkflowInput) -> None:
+        # A continued run knows its state before its first task: an update racing the continue-as-new is
+        # validated against it rather than refused as "still being issued".
+        self._state: InvoiceState | None = data.carried_state
         self._inbox: list[Inbound] = []
         self._client_id: int | None = None  # known once issued; a continued run keeps the attribute already set
         self._published: dict[str, object] = {}  # search-attribute values last upserted
+        # Staff actions sent as Updates, once the main loop has applied them: action id -> rejection (None if
+        # applied). Not workflow state: it only tells a waiting update handler how its action went.
+        self._answers: dict[str, str | None] = {}
+        self._resent: dict[str, SentEmail] = {}  # resend action id -> the message sent, for its update handler
 
     # --- the process -------------------------------------------------------------------------------
 
@@ -104,7 +116,8 @@ class InvoiceWorkflow(InvoiceCollections):
             if await self._advance(now):
                 continue
             if self._history_too_long():
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                # An update handler waits for its action to be applied by this loop: wake for the inbox too.
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self._inbox))
                 if self._inbox:  # a signal arrived meanwhile: apply it first, it must not be lost
                     continue
                 workflow.continue_as_new(
@@ -131,7 +144,7 @@ class InvoiceWorkflow(InvoiceCollections):
                 await self._email(EmailKind.receipt, state.receipt_key)
                 state.receipt_sent = True
                 continue
-            await workflow.wait_condition(workflow.all_handlers_finished)
+            await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self._inbox))
             if not self._inbox:
                 break
         return InvoiceOutcome(
@@ -247,10 +260,14 @@ class InvoiceWorkflow(InvoiceCollections):
             if not state.status.is_final:
                 self._set_status(item.status)
             return
+        if isinstance(item, ResendEmail):
+            await self._resend(item)
+            return
         if not isinstance(item, StaffAction):
             await self._apply_collection(item)
             return
         if item.action_id in state.processed_action_ids:
+            self._answers.setdefault(item.action_id, None)
             return  # the same staff action delivered twice
         reason = rejection_reason(state, item, now=workflow.now())
         if reason is not None:
@@ -265,6 +282,7 @@ class InvoiceWorkflow(InvoiceCollections):
             state.last_rejection = None
             await self._staff_action(item)
         state.processed_action_ids = [*state.processed_action_ids, item.action_id][-ACTION_MEMORY:]
+        self._answers[item.action_id] = reason
 
     async def _staff_action(self, action: StaffAction) -> None:
         state = self._require_state()
@@ -300,6 +318,27 @@ class InvoiceWorkflow(InvoiceCollections):
                 await self._transition("write_off", f"Written off: {reason}", key=key, data=data)
             case ResolveDispute():
                 await self._resolve_dispute(action, key=key, data=data)
+
+    async def _resend(self, action: ResendEmail) -> None:
+        """Send the email again under a key of its own (the same key a repeated request gets: sent once)."""
+        state = self._require_state()
+        try:
+            self._resent[action.action_id] = await workflow.execute_local_activity_method(
+                EmailActivities.send_invoice_email,
+                SendEmailInput(
+                    invoice_id=state.invoice_id,
+                    kind=action.kind,
+                    reminder_step=action.reminder_step,
+                    idempotency_key=f"{workflow.info().workflow_id}:resend-{action.kind.value}-{action.action_id}",
+                ),
+                summary=f"resend {action.kind.value} email",
+                start_to_close_timeout=PROVIDER_TIMEOUT,
+                retry_policy=RESEND_RETRY,
+            )
+            self._answers[action.action_id] = None
+        except (ActivityError, ApplicationError) as err:
+            cause = err.cause if isinstance(err, ActivityError) else err
+            self._answers[action.action_id] = f"email: {cause.message if isinstance(cause, ApplicationError) else err}"
 
     async def _record_payment(self, payment: PaymentReceived, *, note: str | None) -> None:
         state = self._require_state()
@@ -490,6 +529,99 @@ class InvoiceWorkflow(InvoiceCollections):
     @workflow.signal
     def write_off(self, action: WriteOff) -> None:
         self._inbox.append(action)
+
+    # --- staff actions that need an answer: Updates (issue 12, item 3) ----------------------------------
+    # The validator refuses with the reason before anything is written to history; an accepted action is queued
+    # like its signal (the signals stay, for callers that do not wait and for runs started before), applied by
+    # the main loop in order, and the handler returns the resulting state. Adding handlers and waking the loop
+    # for the inbox add no commands, so recorded runs replay unchanged and need no `workflow.patched`.
+
+    @workflow.update
+    async def apply_pause_reminders(self, action: PauseReminders) -> InvoiceState:
+        return await self._answer(action)
+
+    @apply_pause_reminders.validator
+    def _check_pause_reminders(self, action: PauseReminders) -> None:
+        self._check(action)
+
+    @workflow.update
+    async def apply_resume_reminders(self, action: ResumeReminders) -> InvoiceState:
+        return await self._answer(action)
+
+    @apply_resume_reminders.validator
+    def _check_resume_reminders(self, action: ResumeReminders) -> None:
+        self._check(action)
+
+    @workflow.update
+    async def apply_extend_due_date(self, action: ExtendDueDate) -> InvoiceState:
+        return await self._answer(action)
+
+    @apply_extend_due_date.validator
+    def _check_extend_due_date(self, action: ExtendDueDate) -> None:
+        self._check(action)
+
+    @workflow.update
+    async def apply_void(self, action: VoidInvoice) -> InvoiceState:
+        return await self._answer(action)
+
+    @apply_void.validator
+    def _check_void(self, action: VoidInvoice) -> None:
+        self._check(action)
+
+    @workflow.update
+    async def apply_write_off(self, action: WriteOff) -> InvoiceState:
+        return await self._answer(action)
+
+    @apply_write_off.validator
+    def _check_write_off(self, action: WriteOff) -> None:
+        self._check(action)
+
+    @workflow.update
+    async def apply_resend_email(self, action: ResendEmail) -> SentEmail:
+        """Resend through the run's own email path, in order with its other work; answers with the message."""
+        self._inbox.append(action)
+        await workflow.wait_condition(lambda: action.action_id in self._answers)
+        reason = self._answers.pop(action.action_id)
+        if reason is not None:
+            raise ApplicationError(reason.removeprefix("email: "), type="EmailFailed", non_retryable=True)
+        return self._resent.pop(action.action_id)
+
+    @apply_resend_email.validator
+    def _check_resend_email(self, action: ResendEmail) -> None:
+        state = self._state
+        refuse = None
+        if state is None:
+            refuse = "the invoice is still being issued"
+        elif action.kind not in RESENDABLE:
+            refuse = f"{action.kind.value} emails cannot be resent"
+        elif action.kind is EmailKind.receipt and state.status is not InvoiceStatus.paid:
+            refuse = f"invoice {state.number} is {state.status.value}: no receipt to resend"
+        elif action.kind is not EmailKind.receipt and state.status.is_final:
+            refuse = f"invoice {state.number} is {state.status.value}: nothing to ask the client for"
+        if refuse is not None:
+            raise ApplicationError(refuse, type="ActionRejected", non_retryable=True)
+
+    def _check(self, action: StaffAction) -> None:
+        """Refuse an action that does not apply now; a repeat of an applied one passes (it answers the state)."""
+        if self._state is None:
+            raise ApplicationError("the invoice is still being issued", type="ActionRejected", non_retryable=True)
+        if action.action_id in self._state.processed_action_ids:
+            return
+        reason = rejection_reason(self._state, action, now=workflow.now())
+        if reason is not None:
+            raise ApplicationError(reason, type="ActionRejected", non_retryable=True)
+
+    async def _answer(self, action: StaffAction) -> InvoiceState:
+        """Queue the action, wait until the main loop has applied it, return the state. An action the loop
+        rejects after all (a payment queued ahead of it settled the invoice) fails the update with the reason."""
+        state = self._require_state()
+        if action.action_id not in state.processed_action_ids:
+            self._inbox.append(action)
+            await workflow.wait_condition(lambda: action.action_id in self._answers)
+        reason = self._answers.pop(action.action_id, None)
+        if reason is not None:
+            raise ApplicationError(reason, type="ActionRejected", non_retryable=True)
+        return self._require_state()
 
     @workflow.signal
     def credit_note_issued(self, issued: CreditNoteIssued) -> None:

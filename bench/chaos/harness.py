@@ -69,6 +69,7 @@ class ChaosStack:
         self.db = Database(self.settings_env["DATABASE_URL"], pool_size=5)
         await self.db.create_schema()
         await asyncio.to_thread(self.temporal.start)
+        self._follow_temporal_port()
         self.client = await self._connect()
         self.worker.start()
         if self.api is not None:
@@ -82,10 +83,18 @@ class ChaosStack:
         for proc in (self.api, self.worker, self.temporal):
             if proc is not None:
                 await asyncio.to_thread(proc.stop)
+        if self.api is not None:
+            self.api.close()
         if self.db is not None:
             await self.db.dispose()
         with contextlib.suppress(Exception), psycopg.connect(self.postgres.admin_url(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+
+    def _follow_temporal_port(self) -> None:
+        """The dev server moves to a fresh port when its first one was taken: every child is told."""
+        address = self.temporal.address
+        for env in (self.settings_env, self.worker.env, *((self.api.env,) if self.api else ())):
+            env["TEMPORAL_ADDRESS"] = address
 
     async def _connect(self) -> Client:
         last: Exception | None = None

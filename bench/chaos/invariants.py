@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import psycopg
@@ -22,14 +22,35 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
     email_attempts: Counter[int] = field(default_factory=Counter)  # attempts per message -> messages
     unsent_optional: int = 0  # optional emails (not required by the final state) the provider never got
+    # Required emails not (yet) at the provider, per invoice run: owed by that run while it is still open (its
+    # email activity retrying with backoff), lost only once it has closed without sending.
+    owed: dict[str, list[str]] = field(default_factory=dict)
 
     def dup(self, n: int, what: str) -> None:
         self.duplicates += n
         self.problems.append(f"duplicate: {what}")
 
-    def missing(self, what: str) -> None:
+    def missing(self, what: str, *, owed_by: str | None = None) -> None:
         self.lost += 1
         self.problems.append(f"lost: {what}")
+        if owed_by is not None:
+            self.owed.setdefault(owed_by, []).append(f"lost: {what}")
+
+    @property
+    def total_attempts(self) -> int:
+        return sum(attempts * n for attempts, n in self.email_attempts.items())
+
+    def only_owed(self) -> bool:
+        """Every loss is an email some run still owes (nothing else is missing)."""
+        return self.lost == sum(len(v) for v in self.owed.values())
+
+    def unfinished(self, runs: set[str]) -> None:
+        """Runs still open at the end: their emails are not lost, they are late; said so, and still a failure."""
+        for wf in runs:
+            for problem in self.owed.pop(wf, []):
+                self.lost -= 1
+                self.problems.remove(problem)
+                self.problems.append(problem.replace("lost: ", "unfinished (its run is still open, retrying): ", 1))
 
 
 def expected_emails(p: Planned) -> set[tuple[str, int | None]]:
@@ -101,7 +122,7 @@ def check(database_url: str, planned: list[Planned], ledger: LedgerSummary) -> V
             if n > 1:
                 verdict.dup(n - 1, f"{wf}: {n} {kind} emails (step {step})")
         for kind, step in expected_emails(p) - set(per_kind):
-            verdict.missing(f"{wf}: {kind} email (step {step}) never written")
+            verdict.missing(f"{wf}: {kind} email (step {step}) never written", owed_by=wf)
         required = expected_emails(p)
         for kind, step, key, status, attempts in rows:
             verdict.email_attempts[attempts] += 1
@@ -109,7 +130,10 @@ def check(database_url: str, planned: list[Planned], ledger: LedgerSummary) -> V
             if accepted > 1:
                 verdict.dup(accepted - 1, f"{wf}: {kind} (step {step}) accepted {accepted} times by the provider")
             elif accepted == 0 and (kind, step) in required:
-                verdict.missing(f"{wf}: {kind} (step {step}) is {status} but the provider never got it")
+                verdict.missing(
+                    f"{wf}: {kind} (step {step}) is {status} (attempts {attempts}) but the provider never got it",
+                    owed_by=wf,
+                )
             elif accepted == 0:
                 verdict.unsent_optional += 1
     return verdict
@@ -123,20 +147,39 @@ async def wait_for_settled(
     timeout: float,
     settle: float = 2.0,
     stalled: float = 45.0,
+    running: Callable[[set[str]], Awaitable[set[str]]] | None = None,
+    owed_grace: float = 0.0,
 ) -> Verdict:
     """Poll until nothing is missing, the time is up, or nothing has changed for `stalled` seconds (a loss that
-    will not heal); then look once more after `settle` seconds, so a late duplicate still shows."""
-    deadline = time.monotonic() + timeout
-    last: tuple[int, int, int] | None = None
-    changed = time.monotonic()
+    will not heal); then look once more after `settle` seconds, so a late duplicate still shows.
+
+    With `running` (which of these invoice runs are still open): an email still owed by an open run is late, not
+    lost. While every loss is such an email the wait is not judged stalled (a retry of the email activity can be
+    minutes away in its backoff) and may run `owed_grace` seconds past `timeout`; what is still owed then is
+    reported as unfinished, not as lost."""
+    began = time.monotonic()
+    deadline = began + timeout
+    last: tuple[int, ...] | None = None
+    changed = began
     while True:
         verdict = await asyncio.to_thread(check, database_url, planned, ledger_read())
         now = time.monotonic()
-        progress = (verdict.lost, verdict.duplicates, sum(verdict.email_attempts.values()))
+        progress = (verdict.lost, verdict.duplicates, sum(verdict.email_attempts.values()), verdict.total_attempts)
         if progress != last:
             last, changed = progress, now
-        if verdict.lost == 0 or now > deadline or now - changed > stalled:
+        if verdict.lost == 0:
+            break
+        owed_only = (
+            running is not None and verdict.only_owed() and await running(set(verdict.owed)) == set(verdict.owed)
+        )
+        if owed_only and now < deadline + owed_grace:
+            await asyncio.sleep(1.0)
+            continue
+        if now > deadline or now - changed > stalled:
             break
         await asyncio.sleep(1.0)
     await asyncio.sleep(settle)
-    return await asyncio.to_thread(check, database_url, planned, ledger_read())
+    verdict = await asyncio.to_thread(check, database_url, planned, ledger_read())
+    if running is not None and verdict.owed:
+        verdict.unfinished(await running(set(verdict.owed)))
+    return verdict

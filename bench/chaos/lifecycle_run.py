@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
 
 from bench.chaos.context import SuiteContext
 from bench.chaos.harness import ChaosStack
@@ -43,6 +45,7 @@ async def run_lifecycle(
     api: bool = False,
     settle_timeout: float = 90,
     stalled: float = 45.0,
+    owed_grace: float = 0.0,
     during: Callable[[ChaosStack], Awaitable[None]] | None = None,
     env: dict[str, str] | None = None,
     on_start: Callable[[ChaosStack], None] | None = None,
@@ -65,7 +68,15 @@ async def run_lifecycle(
             await during(stack)
         result.faults = await injector
         summary = (lambda: provider_summary(stack)) if provider_summary is not None else stack.ledger_summary
-        verdict = await wait_for_settled(stack.plain_url, planned, summary, timeout=settle_timeout, stalled=stalled)
+        verdict = await wait_for_settled(
+            stack.plain_url,
+            planned,
+            summary,
+            timeout=settle_timeout,
+            stalled=stalled,
+            running=lambda ids: open_runs(client, ids),
+            owed_grace=owed_grace,
+        )
         verdict_into(result, verdict)
         resent, unsettled = await asyncio.to_thread(_email_settlement, stack.plain_url)
         if resent or unsettled:
@@ -77,6 +88,21 @@ async def run_lifecycle(
         result.notes.append(f"worker started {stack.worker.starts} times, SIGKILLed {stack.worker.kills} times")
     result.seconds = time.monotonic() - began
     return result
+
+
+async def open_runs(client: Client, workflow_ids: set[str]) -> set[str]:
+    """Which of these invoice runs are still open (following continue-as-new: the latest run counts)."""
+
+    async def is_open(workflow_id: str) -> bool:
+        try:
+            described = await client.get_workflow_handle(workflow_id).describe()
+        except RPCError:
+            return False
+        return described.status == WorkflowExecutionStatus.RUNNING
+
+    ids = sorted(workflow_ids)
+    flags = await asyncio.gather(*(is_open(wf) for wf in ids))
+    return {wf for wf, flag in zip(ids, flags, strict=True) if flag}
 
 
 def _email_settlement(plain_url: str) -> tuple[int, int]:

@@ -2,6 +2,11 @@
 
 Everything listens on 127.0.0.1 (or a unix socket) on free ports; every wait is bounded; `stop()` is safe to
 call twice. Only processes started here are ever signalled, and only by their own pid.
+
+Ports: a port found free and closed again can be taken by anyone before the child binds it (8 suites share a
+machine; the dev server itself opens several). So the web app's listening socket is bound here and inherited by
+the child (it serves on the file descriptor: nothing to race for), and the dev server, which must bind its own,
+is started again on fresh ports when it exits during start-up.
 """
 
 from __future__ import annotations
@@ -33,6 +38,15 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The end of a child's log, for an error message (the whole log stays on disk)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
 def wait_until(check, *, timeout: float, interval: float = 0.1, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -52,10 +66,10 @@ class ManagedProcess:
         self.starts = 0
         self.kills = 0
 
-    def _spawn(self, args: list[str], env: dict[str, str] | None = None) -> None:
+    def _spawn(self, args: list[str], env: dict[str, str] | None = None, pass_fds: tuple[int, ...] = ()) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
+            args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True, pass_fds=pass_fds
         )
         log.close()
         self.starts += 1
@@ -87,40 +101,67 @@ class ManagedProcess:
 class TemporalDevServer(ManagedProcess):
     """`temporal server start-dev` with SQLite file persistence, restartable on the same port and file."""
 
+    START_ATTEMPTS = 4
+
     def __init__(self, log_dir: Path) -> None:
         super().__init__("temporal", log_dir)
         self.port = free_port()
         self.db_file = log_dir / "temporal.sqlite"
-        self.address = f"127.0.0.1:{self.port}"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        """Start and wait until it listens. The first start moves to fresh ports if a port was taken meanwhile
+        (the server exits); a restart keeps its port, which clients already hold."""
+        for attempt in range(1, self.START_ATTEMPTS + 1):
+            self._spawn(self._args())
+            try:
+                wait_until(self._listening, timeout=60, what="Temporal dev server listening")
+                return
+            except _Exited:
+                if self.starts > attempt or attempt == self.START_ATTEMPTS:  # a restart, or out of attempts
+                    raise RuntimeError(
+                        f"the Temporal dev server exited on start (attempt {attempt}); see {self.log_path}:\n"
+                        + log_tail(self.log_path)
+                    ) from None
+                self.port = free_port()
+
+    def _listening(self) -> bool:
+        if not self.running:
+            raise _Exited
+        return port_open(self.port)
+
+    def _args(self) -> list[str]:
         from billflow.temporal import DEV_SERVER_SQLITE_FLAGS
         from workflows.search_attributes import dev_server_flags
 
         cli = Path(sys.executable).parent / "temporal"
-        self._spawn(
-            [
-                str(cli),
-                "server",
-                "start-dev",
-                "--headless",
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--http-port",
-                str(free_port()),
-                "--metrics-port",
-                str(free_port()),
-                "--db-filename",
-                str(self.db_file),
-                *DEV_SERVER_SQLITE_FLAGS,
-                "--log-level",
-                "error",
-                *dev_server_flags(),
-            ]
-        )
-        wait_until(lambda: port_open(self.port), timeout=60, what="Temporal dev server listening")
+        return [
+            str(cli),
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--http-port",
+            str(free_port()),
+            "--metrics-port",
+            str(free_port()),
+            "--db-filename",
+            str(self.db_file),
+            *DEV_SERVER_SQLITE_FLAGS,
+            "--log-level",
+            "error",
+            *dev_server_flags(),
+        ]
+
+
+class _Exited(Exception):
+    """The child exited while being waited for."""
 
 
 class WorkerProcess(ManagedProcess):
@@ -135,25 +176,48 @@ class WorkerProcess(ManagedProcess):
 
 
 class ApiProcess(ManagedProcess):
-    """The web app under uvicorn (`python -m bench.chaos.api_main`), on a free loopback port."""
+    """The web app under uvicorn (`python -m bench.chaos.api_main`) on a loopback socket bound here and inherited
+    by the child, so its port cannot be taken between choosing and binding it (and a restart keeps it)."""
+
+    START_ATTEMPTS = 3
 
     def __init__(self, log_dir: Path, env: dict[str, str]) -> None:
         super().__init__("api", log_dir)
-        self.port = free_port()
+        self.socket = socket.socket()
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(2048)
+        self.port = int(self.socket.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env, "PYTHONPATH": str(ROOT), "CHAOS_API_PORT": str(self.port)}
+        fd = str(self.socket.fileno())
+        self.env = {**os.environ, **env, "PYTHONPATH": str(ROOT), "CHAOS_API_PORT": str(self.port), "CHAOS_API_FD": fd}
 
     def start(self) -> None:
-        self._spawn([sys.executable, "-m", "bench.chaos.api_main"], self.env)
+        """Start and wait for /healthz; a start-up that dies (the database or Temporal not answering yet on a
+        loaded machine) is tried again, and the error names the log and shows its end."""
+        for attempt in range(1, self.START_ATTEMPTS + 1):
+            self._spawn([sys.executable, "-m", "bench.chaos.api_main"], self.env, pass_fds=(self.socket.fileno(),))
+            try:
+                wait_until(self._healthy, timeout=90, what="web app answering /healthz")
+                return
+            except _Exited:
+                if attempt == self.START_ATTEMPTS:
+                    raise RuntimeError(
+                        f"the web app exited on start ({attempt} attempts); see {self.log_path}:\n"
+                        + log_tail(self.log_path)
+                    ) from None
+                time.sleep(1.0)
 
-        def healthy() -> bool:
-            if not self.running:
-                raise RuntimeError(f"the web app exited; see {self.log_path}")
-            with contextlib.suppress(httpx.HTTPError):
-                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-            return False
+    def _healthy(self) -> bool:
+        if not self.running:
+            raise _Exited
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
+        return False
 
-        wait_until(healthy, timeout=60, what="web app answering /healthz")
+    def close(self) -> None:
+        """The listening socket, once the app is stopped for good."""
+        self.socket.close()
 
 
 class OwnedPostgres:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import importlib
+import shutil
 import tempfile
 import time
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.chaos.context import SuiteContext
 from bench.chaos.processes import OwnedPostgres
 from bench.chaos.report import ScenarioResult, console, summary_table
 
+# A failed scenario's logs are copied here (the suite's own folder is a temporary one, removed at the end).
+FAILED_LOGS = Path(tempfile.gettempdir()) / "billflow-chaos-failures"
 # scenario name on the command line -> module under bench/chaos/scenarios
 SCENARIOS = {
     "worker-crash": "worker_crash",
@@ -26,8 +30,9 @@ SCENARIOS = {
 }
 
 
-async def run_scenario(name: str, ctx: SuiteContext) -> ScenarioResult:
+async def run_scenario(name: str, ctx: SuiteContext, *, kept: bool = False) -> ScenarioResult:
     module = importlib.import_module(f"bench.chaos.scenarios.{SCENARIOS[name]}")
+    ctx.used_dirs.clear()
     began = time.monotonic()
     try:
         result: ScenarioResult = await module.run(ctx)
@@ -36,7 +41,23 @@ async def run_scenario(name: str, ctx: SuiteContext) -> ScenarioResult:
         console.print(traceback.format_exc(), highlight=False, markup=False)
     result.seconds = result.seconds or time.monotonic() - began
     result.print_row()
+    if not result.ok:
+        folder = ctx.work_dir if kept else keep_logs(name, ctx.used_dirs)
+        console.print(f"[bold]{name}[/]: logs (worker, web app, Temporal: stdout and stderr) in {folder}")
+        result.notes.append(f"logs kept in {folder}")
     return result
+
+
+def keep_logs(name: str, dirs: list[Path]) -> Path:
+    """Copy the scenario's logs and ledgers (not its databases) to a folder that outlives the run."""
+    target = FAILED_LOGS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{name}"
+    for source in dirs:
+        if source.exists():
+            shutil.copytree(
+                source, target / source.name, ignore=shutil.ignore_patterns("postgres", "*.sqlite*"), dirs_exist_ok=True
+            )
+    target.mkdir(parents=True, exist_ok=True)
+    return target
 
 
 async def run_suite(names: list[str], *, short: bool, keep_dir: Path | None = None) -> list[ScenarioResult]:
@@ -46,7 +67,7 @@ async def run_suite(names: list[str], *, short: bool, keep_dir: Path | None = No
         postgres = OwnedPostgres(work_dir / "postgres")
         try:
             ctx = SuiteContext(postgres=postgres, work_dir=work_dir, short=short)
-            results = [await run_scenario(name, ctx) for name in names]
+            results = [await run_scenario(name, ctx, kept=keep_dir is not None) for name in names]
         finally:
             postgres.close()
     title = f"bench/chaos.py ({'short' if short else 'full'}): zero duplicates and zero losses expected"

@@ -6,9 +6,9 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from billflow.services.invoicing import price_line
@@ -26,8 +26,10 @@ from models.workflow_io import (
     PaymentProcessing,
     PaymentPromised,
     PaymentReceived,
+    ResendEmail,
     ResolveDispute,
     ResumeReminders,
+    SentEmail,
     StaffAction,
     TransferClaimed,
     VoidInvoice,
@@ -45,6 +47,16 @@ SIGNALS = {
     WriteOff: InvoiceWorkflow.write_off,
     ResolveDispute: InvoiceWorkflow.resolve_dispute,
 }
+# Staff actions that answer through a Workflow Update (issue 12, item 3): the run's validator refuses with the
+# reason before anything is written, and the update returns the state once the action is applied.
+UPDATES: dict[type[StaffAction], Any] = {  # Any: each entry is an update method of its own action type
+    PauseReminders: InvoiceWorkflow.apply_pause_reminders,
+    ResumeReminders: InvoiceWorkflow.apply_resume_reminders,
+    ExtendDueDate: InvoiceWorkflow.apply_extend_due_date,
+    VoidInvoice: InvoiceWorkflow.apply_void,
+    WriteOff: InvoiceWorkflow.apply_write_off,
+}
+AnsweredAction = PauseReminders | ResumeReminders | ExtendDueDate | VoidInvoice | WriteOff
 # Collections (issue 16): payments in flight and the client's answers -> their signals.
 COLLECTION_SIGNALS = {
     PaymentProcessing: InvoiceWorkflow.payment_processing,
@@ -57,6 +69,18 @@ COLLECTION_SIGNALS = {
 
 class WorkflowClosed(Exception):
     """The invoice's workflow has finished; the change must go straight to the database (or not at all)."""
+
+
+class EmailNotSent(Exception):
+    """The run tried the resend and the provider refused it (or did not answer)."""
+
+
+class ActionRefused(Exception):
+    """The run refused a staff action (its validator, or the main loop when a change raced ahead of it)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 async def start_invoice(
@@ -127,6 +151,46 @@ async def send_action(client: Client, workflow_id: str, action: StaffAction) -> 
     await _signal(client, workflow_id, SIGNALS[type(action)], action)
 
 
+async def execute_action(client: Client, workflow_id: str, action: AnsweredAction) -> InvoiceState:
+    """Apply a staff action through its Update and return the state after it; ActionRefused with the run's
+    reason, WorkflowClosed if the run has ended. The action id is the update id: a retried call is answered
+    once by the server, not applied twice."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        state: InvoiceState = await handle.execute_update(UPDATES[type(action)], action, id=action.action_id)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type == "ActionRejected":
+            raise ActionRefused(cause.message) from err
+        raise
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise WorkflowClosed(f"workflow {workflow_id} is not running") from err
+        raise
+    return state
+
+
+async def resend_email(client: Client, workflow_id: str, action: ResendEmail) -> SentEmail:
+    """Resend an email through the run's Update: ActionRefused if it does not apply, EmailNotSent if the
+    provider refused it, WorkflowClosed once the run has ended (a settled invoice's receipt)."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        # A fresh update id: a repeated request reaches the run again, whose email key answers "already sent".
+        sent: SentEmail = await handle.execute_update(InvoiceWorkflow.apply_resend_email, action)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type == "ActionRejected":
+            raise ActionRefused(cause.message) from err
+        if isinstance(cause, ApplicationError) and cause.type == "EmailFailed":
+            raise EmailNotSent(cause.message) from err
+        raise
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise WorkflowClosed(f"workflow {workflow_id} is not running") from err
+        raise
+    return sent
+
+
 async def send_collection(
     client: Client,
     workflow_id: str,
@@ -138,7 +202,10 @@ async def send_collection(
 async def wait_for_action(
     client: Client, workflow_id: str, action_id: str, *, timeout: timedelta = timedelta(seconds=10)
 ) -> InvoiceState | None:
-    """Poll the status query until the workflow has applied the action (or finished); returns the state."""
+    """Poll the status query until the workflow has applied the action (or finished); returns the state.
+
+    For the actions still sent as signals (mark paid, resolve dispute) and for tests on the time-skipping
+    server, which has no Updates; the other staff actions answer through `execute_action`."""
     handle = client.get_workflow_handle(workflow_id)
     deadline = asyncio.get_running_loop().time() + timeout.total_seconds()
     while True:

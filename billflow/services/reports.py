@@ -10,7 +10,6 @@ import csv
 import io
 from collections.abc import Sequence
 from datetime import date, timedelta
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel
@@ -19,13 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.reporting import days_past_due, end_of_day, start_of_day, today_in, zone_of
 from billflow.repositories import reports as reports_repo
-
-
-class Grain(StrEnum):
-    day = "day"
-    week = "week"  # ISO weeks, starting on Monday
-    month = "month"
-
+from models.enums import Grain
 
 # Report dates outside this range are typing mistakes; bounding them also keeps date arithmetic from overflowing.
 EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2999, 12, 31)

@@ -22,7 +22,8 @@ from billflow.repositories import messages as messages_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services import invoice_runs
 from models.enums import EmailKind, InvoiceStatus
-from models.workflow_io import InvoiceState, SendEmailInput, StaffAction
+from models.invoices import Invoice
+from models.workflow_io import InvoiceState, ResendEmail, SendEmailInput, SentEmail, StaffAction
 from workflows.invoice_rules import rejection_reason
 
 
@@ -47,8 +48,23 @@ async def workflow_id_for(db: Database, *, number: str) -> str:
 
 
 async def perform_action(db: Database, client: Client, *, number: str, action: StaffAction) -> InvoiceState:
-    """Check, signal, and wait until the workflow has applied the action; returns the resulting state."""
-    workflow_id = await workflow_id_for(db, number=number)
+    """Apply the action and return the resulting state; ActionRejected with the reason if it does not apply.
+
+    Pause, resume, extend, void and write off are Workflow Updates: one call, refused by the run's validator
+    before anything is written, answered with the state. Mark paid and resolve dispute are still signalled and
+    awaited (payment paths change separately)."""
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=number)
+    if invoice is None:
+        raise InvoiceNotFound(f"no invoice numbered {number}")
+    workflow_id = invoice.workflow_id
+    if isinstance(action, invoice_runs.AnsweredAction):
+        try:
+            return await invoice_runs.execute_action(client, workflow_id, action)
+        except invoice_runs.ActionRefused as err:
+            raise ActionRejected(err.reason) from err
+        except invoice_runs.WorkflowClosed as err:
+            raise ActionRejected(f"invoice {number} is {invoice.status}") from err
     state = await invoice_runs.query_state(client, workflow_id)
     if state is None:
         raise ActionRejected(f"invoice {number} is still being issued")
@@ -83,11 +99,21 @@ class EmailFailed(Exception):
 
 
 async def resend_email(
-    db: Database, settings: Settings, *, number: str, kind: EmailKind, request_id: str, actor: str = "staff"
+    db: Database,
+    settings: Settings,
+    *,
+    number: str,
+    kind: EmailKind,
+    request_id: str,
+    actor: str = "staff",
+    temporal: Client | None = None,
 ) -> ResendResult:
     """Send the last email of `kind` again, under a new idempotency key per staff request (`request_id`).
 
-    Goes through the same send-once path as the workflow's emails (claim the row, then call the provider).
+    While the invoice's run is open the resend is its Update (issue 12.3): the run's validator refuses with the
+    reason, and the run sends it through its own email path, in order with its reminders. A settled invoice's run
+    has ended (a receipt asked for again): then it goes through the same send-once path directly (claim the row,
+    then call the provider). Either way the key is the same, so a repeated request sends nothing more.
     """
     if kind not in RESENDABLE:
         raise ActionRejected(f"{kind.value} emails cannot be resent")
@@ -100,19 +126,21 @@ async def resend_email(
     last = next((m for m in previous if m.kind == kind.value), None)  # newest first
     if last is None:
         raise ActionRejected(f"no {kind.value} email has been sent for invoice {number}")
-    status = InvoiceStatus(invoice.status)
-    if kind is EmailKind.receipt and status is not InvoiceStatus.paid:
-        raise ActionRejected(f"invoice {number} is {status.value}: no receipt to resend")
-    if kind is not EmailKind.receipt and status.is_final:
-        raise ActionRejected(f"invoice {number} is {status.value}: nothing to ask the client for")
-    key = f"{invoice.workflow_id}:resend-{kind.value}-{request_id}"
-    sender = EmailActivities(db, build_email_sender(settings), settings)
-    try:
-        sent = await sender.send_invoice_email(
-            SendEmailInput(invoice_id=invoice.id, kind=kind, idempotency_key=key, reminder_step=last.reminder_step)
-        )
-    except ApplicationError as err:
-        raise EmailFailed(str(err)) from err
+    sent = None
+    if temporal is not None:
+        action = ResendEmail(action_id=request_id[:64], actor=actor, kind=kind, reminder_step=last.reminder_step)
+        try:
+            sent = await invoice_runs.resend_email(temporal, invoice.workflow_id, action)
+        except invoice_runs.ActionRefused as err:
+            raise ActionRejected(err.reason) from err
+        except invoice_runs.EmailNotSent as err:
+            raise EmailFailed(str(err)) from err
+        except invoice_runs.WorkflowClosed:
+            async with db.session() as session:  # the run ended meanwhile: the status it left decides
+                invoice = await invoices_repo.get_invoice(session, number=number) or invoice
+    key = f"{invoice.workflow_id}:resend-{kind.value}-{request_id[:64]}"
+    if sent is None:
+        sent = await _resend_directly(db, settings, invoice=invoice, kind=kind, key=key, step=last.reminder_step)
     async with db.session() as session:
         message = await messages_repo.get_message(session, message_id=sent.message_id)
         assert message is not None
@@ -133,3 +161,23 @@ async def resend_email(
         status=message.status,
         already_sent=sent.already_sent,
     )
+
+
+async def _resend_directly(
+    db: Database, settings: Settings, *, invoice: Invoice, kind: EmailKind, key: str, step: int | None
+) -> SentEmail:
+    """The resend of an invoice whose run has ended: the same rules as the run's validator, then the send-once
+    email path without the workflow."""
+    status = InvoiceStatus(invoice.status)
+    if kind is EmailKind.receipt and status is not InvoiceStatus.paid:
+        raise ActionRejected(f"invoice {invoice.number} is {status.value}: no receipt to resend")
+    if kind is not EmailKind.receipt and status.is_final:
+        raise ActionRejected(f"invoice {invoice.number} is {status.value}: nothing to ask the client for")
+    assert invoice.id is not None
+    sender = EmailActivities(db, build_email_sender(settings), settings)
+    try:
+        return await sender.send_invoice_email(
+            SendEmailInput(invoice_id=invoice.id, kind=kind, idempotency_key=key, reminder_step=step)
+        )
+    except ApplicationError as err:
+        raise EmailFailed(str(err)) from err

@@ -29,16 +29,23 @@ def api_settings(settings: Settings, task_queue: str) -> Settings:
 
 
 @pytest.fixture
+def temporal_env(time_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """The server the app and the worker use: the time-skipping one, unless a module that performs staff actions
+    overrides this with `dev_env` (those actions are Workflow Updates, which the time-skipping server lacks)."""
+    return time_env
+
+
+@pytest.fixture
 async def worker(
-    time_env: WorkflowEnvironment, db: Database, api_settings: Settings, task_queue: str
+    temporal_env: WorkflowEnvironment, db: Database, api_settings: Settings, task_queue: str
 ) -> AsyncIterator[Worker]:
-    async with build_worker(time_env.client, db, api_settings, task_queue=task_queue) as running:
+    async with build_worker(temporal_env.client, db, api_settings, task_queue=task_queue) as running:
         yield running
 
 
 @pytest.fixture
-def app(api_settings: Settings, db: Database, time_env: WorkflowEnvironment) -> FastAPI:
-    return create_app(api_settings, db, time_env.client)
+def app(api_settings: Settings, db: Database, temporal_env: WorkflowEnvironment) -> FastAPI:
+    return create_app(api_settings, db, temporal_env.client)
 
 
 @pytest.fixture

@@ -25,8 +25,14 @@ from tests.factories import make_booking
 from tests.standins.fixtures import wait_until
 
 
-async def _issued(time_env: WorkflowEnvironment, db: Database, booking: BookingIn, worker: Worker) -> Invoice:
-    await start_invoice(time_env.client, booking, task_queue=worker.task_queue)
+@pytest.fixture
+def temporal_env(dev_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """Staff actions here are Workflow Updates, which only the dev server runs (not the time-skipping one)."""
+    return dev_env
+
+
+async def _issued(temporal_env: WorkflowEnvironment, db: Database, booking: BookingIn, worker: Worker) -> Invoice:
+    await start_invoice(temporal_env.client, booking, task_queue=worker.task_queue)
     return await _wait_invoice(db, booking.workflow_id)
 
 
@@ -46,9 +52,13 @@ async def _email_kinds(db: Database, invoice: Invoice) -> list[str]:
 
 
 async def test_void_issues_a_cancellation_credit_note_listed_and_emailed(
-    http: httpx.AsyncClient, worker: Worker, time_env: WorkflowEnvironment, db: Database, staff_headers: dict[str, str]
+    http: httpx.AsyncClient,
+    worker: Worker,
+    temporal_env: WorkflowEnvironment,
+    db: Database,
+    staff_headers: dict[str, str],
 ) -> None:
-    invoice = await _issued(time_env, db, make_booking(), worker)
+    invoice = await _issued(temporal_env, db, make_booking(), worker)
 
     async def emailed() -> bool:
         return EmailKind.invoice_issued.value in await _email_kinds(db, invoice)
@@ -75,9 +85,13 @@ async def test_void_issues_a_cancellation_credit_note_listed_and_emailed(
 
 
 async def test_partial_credit_note_lowers_the_balance_of_the_running_invoice(
-    http: httpx.AsyncClient, worker: Worker, time_env: WorkflowEnvironment, db: Database, staff_headers: dict[str, str]
+    http: httpx.AsyncClient,
+    worker: Worker,
+    temporal_env: WorkflowEnvironment,
+    db: Database,
+    staff_headers: dict[str, str],
 ) -> None:
-    invoice = await _issued(time_env, db, make_booking(), worker)
+    invoice = await _issued(temporal_env, db, make_booking(), worker)
     body = {"amount_minor": 5_000, "reason": "one session shorter"}
     headers = staff_headers | {"Idempotency-Key": f"credit-{invoice.id}"}
     created = await http.post(f"/v1/invoices/{invoice.number}/credit-notes", json=body, headers=headers)
@@ -86,19 +100,23 @@ async def test_partial_credit_note_lowers_the_balance_of_the_running_invoice(
     assert again.json()["number"] == created.json()["number"]  # the same key credits once
 
     async def live_balance_caught_up() -> bool:
-        state: InvoiceState | None = await query_state(time_env.client, invoice.workflow_id)
+        state: InvoiceState | None = await query_state(temporal_env.client, invoice.workflow_id)
         return state is not None and state.credited_minor == 5_000
 
     await wait_until(live_balance_caught_up)
-    state = await query_state(time_env.client, invoice.workflow_id)
+    state = await query_state(temporal_env.client, invoice.workflow_id)
     assert state is not None and state.balance_minor == invoice.total_minor - 5_000
     assert EmailKind.credit_note.value in await _email_kinds(db, invoice)
 
 
 async def test_partial_credit_note_above_the_invoice_is_refused_naming_the_field(
-    http: httpx.AsyncClient, worker: Worker, time_env: WorkflowEnvironment, db: Database, staff_headers: dict[str, str]
+    http: httpx.AsyncClient,
+    worker: Worker,
+    temporal_env: WorkflowEnvironment,
+    db: Database,
+    staff_headers: dict[str, str],
 ) -> None:
-    invoice = await _issued(time_env, db, make_booking(), worker)
+    invoice = await _issued(temporal_env, db, make_booking(), worker)
     too_much = {"amount_minor": invoice.total_minor + 1, "reason": "oops"}
     refused = await http.post(f"/v1/invoices/{invoice.number}/credit-notes", json=too_much, headers=staff_headers)
     assert refused.status_code == 422 and "amount_minor" in refused.json()["detail"]
@@ -110,7 +128,11 @@ async def test_partial_credit_note_above_the_invoice_is_refused_naming_the_field
 
 
 async def test_deposit_invoice_now_then_final_invoice_with_the_deposit_deducted(
-    http: httpx.AsyncClient, worker: Worker, time_env: WorkflowEnvironment, db: Database, staff_headers: dict[str, str]
+    http: httpx.AsyncClient,
+    worker: Worker,
+    temporal_env: WorkflowEnvironment,
+    db: Database,
+    staff_headers: dict[str, str],
 ) -> None:
     lines = [
         LineIn(description="Workshop", quantity=2, unit_price_minor=15_000, tax_rate_bp=2000),
@@ -118,7 +140,7 @@ async def test_deposit_invoice_now_then_final_invoice_with_the_deposit_deducted(
     ]  # 360.00 + 25.00 = 385.00 gross
     booking = make_booking(lines=lines, currency="EUR", deposit=DepositIn(percent_bp=3000))
     assert booking.workflow_id.endswith("-deposit")
-    deposit = await _issued(time_env, db, booking, worker)
+    deposit = await _issued(temporal_env, db, booking, worker)
     assert deposit.kind == InvoiceKind.deposit and deposit.total_minor == 11_550  # 30 %
     assert deposit.subtotal_minor == 9_750 and deposit.tax_minor == 1_800
     deposit_doc = (await http.get(f"/v1/documents/{deposit.number}", headers=staff_headers)).json()
@@ -147,14 +169,18 @@ async def test_deposit_invoice_now_then_final_invoice_with_the_deposit_deducted(
 
     # Each runs its own workflow with reminders.
     for invoice in (deposit, final):
-        state = await query_state(time_env.client, invoice.workflow_id)
+        state = await query_state(temporal_env.client, invoice.workflow_id)
         assert state is not None and state.status is InvoiceStatus.open and state.reminders
 
 
 async def test_final_invoice_of_an_ordinary_invoice_is_refused(
-    http: httpx.AsyncClient, worker: Worker, time_env: WorkflowEnvironment, db: Database, staff_headers: dict[str, str]
+    http: httpx.AsyncClient,
+    worker: Worker,
+    temporal_env: WorkflowEnvironment,
+    db: Database,
+    staff_headers: dict[str, str],
 ) -> None:
-    invoice = await _issued(time_env, db, make_booking(), worker)
+    invoice = await _issued(temporal_env, db, make_booking(), worker)
     refused = await http.post(f"/v1/invoices/{invoice.number}/final-invoice", headers=staff_headers)
     assert refused.status_code == 422 and "not a deposit invoice" in refused.json()["detail"]
 
@@ -191,11 +217,11 @@ async def test_reverse_charge_is_refused_while_the_seller_has_no_vat_id(
 
 @pytest.fixture
 async def seller_http(
-    api_settings: Settings, db: Database, time_env: WorkflowEnvironment
+    api_settings: Settings, db: Database, temporal_env: WorkflowEnvironment
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app with a seller VAT id in its business profile."""
     settings = api_settings.model_copy(update={"business_vat_id": "DE136695976"})
-    app = create_app(settings, db, time_env.client)
+    app = create_app(settings, db, temporal_env.client)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billflow.test") as client:
         yield client
 
@@ -259,11 +285,11 @@ async def test_booking_event_with_a_deposit_then_cancelled_voids_the_deposit_wit
 
 
 async def test_invoice_page_shows_parties_breakdown_and_payment_terms(
-    http: httpx.AsyncClient, worker: Worker, time_env: WorkflowEnvironment, db: Database
+    http: httpx.AsyncClient, worker: Worker, temporal_env: WorkflowEnvironment, db: Database
 ) -> None:
     from tests.documents.conftest import business_booking
 
-    invoice = await _issued(time_env, db, business_booking(), worker)
+    invoice = await _issued(temporal_env, db, business_booking(), worker)
     page = await http.get(f"/i/{invoice.public_token}")
     assert page.status_code == 200
     html = page.text
@@ -273,9 +299,13 @@ async def test_invoice_page_shows_parties_breakdown_and_payment_terms(
 
 
 async def test_invoice_detail_lists_its_credit_notes(
-    http: httpx.AsyncClient, worker: Worker, time_env: WorkflowEnvironment, db: Database, staff_headers: dict[str, str]
+    http: httpx.AsyncClient,
+    worker: Worker,
+    temporal_env: WorkflowEnvironment,
+    db: Database,
+    staff_headers: dict[str, str],
 ) -> None:
-    invoice = await _issued(time_env, db, make_booking(), worker)
+    invoice = await _issued(temporal_env, db, make_booking(), worker)
     body = {"amount_minor": 1_000, "reason": "goodwill"}
     created = await http.post(f"/v1/invoices/{invoice.number}/credit-notes", json=body, headers=staff_headers)
     detail = (await http.get(f"/v1/invoices/{invoice.number}", headers=staff_headers)).json()

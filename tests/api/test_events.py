@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlmodel import col, func, select
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from billflow.config import Settings
@@ -26,6 +27,12 @@ from models.invoices import Invoice
 from tests.api.conftest import KeyFactory
 from tests.api.support import CONFIRMED_TOTAL, confirmed_event, event, post_signed
 from tests.factories import make_booking
+
+
+@pytest.fixture
+def temporal_env(dev_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """Staff actions here are Workflow Updates, which only the dev server runs (not the time-skipping one)."""
+    return dev_env
 
 
 async def _count(db: Database, query: object) -> int:

@@ -7,12 +7,20 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from tests.api.support import CONFIRMED_TOTAL, confirmed_event, post_signed
+
+
+@pytest.fixture
+def temporal_env(dev_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """Staff actions here are Workflow Updates, which only the dev server runs (not the time-skipping one)."""
+    return dev_env
+
 
 Headers = dict[str, str]
 

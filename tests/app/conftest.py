@@ -19,6 +19,7 @@ from tests.api.conftest import (  # noqa: F401  (re-exported fixtures)
     integration,
     make_key,
     staff_headers,
+    temporal_env,
     worker,
 )
 

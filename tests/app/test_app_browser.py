@@ -32,6 +32,12 @@ PHONE = {"width": 360, "height": 780}
 
 
 @pytest.fixture
+def temporal_env(dev_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """Staff actions here are Workflow Updates, which only the dev server runs (not the time-skipping one)."""
+    return dev_env
+
+
+@pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
@@ -65,8 +71,9 @@ async def sign_in(page: Page, base: str, email: str) -> None:
 
 
 async def overdue_invoice(db: Database, env: WorkflowEnvironment, settings: Settings) -> str:
-    """A real invoice workflow whose due date has passed (Temporal's clock skipped two days ahead)."""
-    booking = make_booking(payment_terms=timedelta(days=0))
+    """A real invoice workflow whose due date has passed: issued three days ago, due on issue (the dev server's
+    clock cannot be moved on; staff actions are Updates, which the time-skipping server lacks)."""
+    booking = make_booking(payment_terms=timedelta(days=0), issued_at=datetime.now(UTC) - timedelta(days=3))
     async with db.session() as session:
         handle = await clients_service.start_client_invoice(
             session, env.client, booking, task_queue=settings.task_queue
@@ -75,7 +82,6 @@ async def overdue_invoice(db: Database, env: WorkflowEnvironment, settings: Sett
         if await invoice_runs.query_state(env.client, handle.id) is not None:
             break
         await asyncio.sleep(0.05)
-    await env.sleep(timedelta(days=2))
     for _ in range(400):
         async with db.session() as session:
             invoice = await invoices_repo.get_invoice(session, workflow_id=handle.id)
@@ -107,11 +113,16 @@ async def recorded_overdue(db: Database, *, days_late: int, currency: str, total
 
 
 async def test_staff_find_an_overdue_invoice_pause_it_and_record_a_bank_transfer(
-    page: Page, live_server: str, db: Database, time_env: WorkflowEnvironment, worker: Worker, api_settings: Settings
+    page: Page,
+    live_server: str,
+    db: Database,
+    temporal_env: WorkflowEnvironment,
+    worker: Worker,
+    api_settings: Settings,
 ) -> None:
     for days, currency, total in ((12, "GBP", 48_000), (45, "GBP", 125_000), (75, "EUR", 90_000), (130, "EUR", 33_000)):
         await recorded_overdue(db, days_late=days, currency=currency, total=total)
-    number = await overdue_invoice(db, time_env, api_settings)
+    number = await overdue_invoice(db, temporal_env, api_settings)
     staff = await make_user(db, ApiRole.staff)
     await sign_in(page, live_server, staff.email)
     await expect(page.locator("#attention")).to_contain_text(number)
@@ -149,9 +160,14 @@ async def test_staff_find_an_overdue_invoice_pause_it_and_record_a_bank_transfer
 
 
 async def test_a_refused_action_shows_its_reason(
-    page: Page, live_server: str, db: Database, time_env: WorkflowEnvironment, worker: Worker, api_settings: Settings
+    page: Page,
+    live_server: str,
+    db: Database,
+    temporal_env: WorkflowEnvironment,
+    worker: Worker,
+    api_settings: Settings,
 ) -> None:
-    number = await overdue_invoice(db, time_env, api_settings)
+    number = await overdue_invoice(db, temporal_env, api_settings)
     await sign_in(page, live_server, (await make_user(db, ApiRole.staff)).email)
     await page.goto(f"{live_server}/app/invoices/{number}")
     await page.locator("#act-mark-paid summary").click()
@@ -221,9 +237,14 @@ async def test_changing_the_policy_changes_the_preview(page: Page, live_server: 
 
 
 async def test_a_viewer_sees_but_cannot_act(
-    page: Page, live_server: str, db: Database, time_env: WorkflowEnvironment, worker: Worker, api_settings: Settings
+    page: Page,
+    live_server: str,
+    db: Database,
+    temporal_env: WorkflowEnvironment,
+    worker: Worker,
+    api_settings: Settings,
 ) -> None:
-    number = await overdue_invoice(db, time_env, api_settings)
+    number = await overdue_invoice(db, temporal_env, api_settings)
     await sign_in(page, live_server, (await make_user(db, ApiRole.viewer)).email)
     await page.goto(f"{live_server}/app/invoices/{number}")
     await expect(page.get_by_role("heading", name=number)).to_be_visible()
@@ -264,9 +285,14 @@ async def test_sign_in_page(page: Page, live_server: str) -> None:
 
 
 async def test_signing_in_and_acting_work_from_the_keyboard(
-    page: Page, live_server: str, db: Database, time_env: WorkflowEnvironment, worker: Worker, api_settings: Settings
+    page: Page,
+    live_server: str,
+    db: Database,
+    temporal_env: WorkflowEnvironment,
+    worker: Worker,
+    api_settings: Settings,
 ) -> None:
-    number = await overdue_invoice(db, time_env, api_settings)
+    number = await overdue_invoice(db, temporal_env, api_settings)
     staff = await make_user(db, ApiRole.staff)
     await page.goto(f"{live_server}/app/login?next=/app/invoices/{number}")
     await expect(page.get_by_label("Email address")).to_be_focused()  # autofocus: typing goes there

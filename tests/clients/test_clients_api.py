@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from billflow.db import Database
@@ -18,6 +19,12 @@ from models.webhook_events import WebhookEvent
 from tests.api.support import CONFIRMED_TOTAL, confirmed_event, post_signed
 
 Headers = dict[str, str]
+
+
+@pytest.fixture
+def temporal_env(dev_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """Staff actions here are Workflow Updates, which only the dev server runs (not the time-skipping one)."""
+    return dev_env
 
 
 @pytest.fixture

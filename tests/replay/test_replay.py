@@ -23,6 +23,10 @@ from workflows.invoice import InvoiceWorkflow
 # Read at collection time (no blocking file reads inside the event loop).
 CLEAR = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
 SEALED = {path.stem: path.read_text() for path in sorted(ENCRYPTED.glob("*.json"))}
+# Runs driven by staff Updates (issue 12.3), recorded on the dev server (the time-skipping one has no Updates) by
+# `RECORD_UPDATES_HISTORY=tests/replay/histories/updates/staff_updates.json pytest -k replays
+# tests/workflows/test_invoice_staff_updates.py`; payloads encrypted with the tests' key.
+UPDATES = {path.stem: path.read_text() for path in sorted((HISTORIES / "updates").glob("*.json"))}
 RECORDED = {**{f"clear-{k}": v for k, v in CLEAR.items()}, **{f"encrypted-{k}": v for k, v in SEALED.items()}}
 
 
@@ -43,6 +47,15 @@ def test_the_encrypted_set_holds_no_clear_payload(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(RECORDED))
 async def test_recorded_history_replays_without_nondeterminism(name: str) -> None:
     history = WorkflowHistory.from_json(f"replay-{name}", RECORDED[name])
+    replayer = Replayer(workflows=[InvoiceWorkflow], data_converter=TEST_CONVERTER)
+    result = await replayer.replay_workflow(history)
+    assert result.replay_failure is None
+
+
+@pytest.mark.parametrize("name", sorted(UPDATES))
+async def test_recorded_run_with_updates_replays_without_nondeterminism(name: str) -> None:
+    history = WorkflowHistory.from_json(f"replay-updates-{name}", UPDATES[name])
+    assert any(e.HasField("workflow_execution_update_accepted_event_attributes") for e in history.events)
     replayer = Replayer(workflows=[InvoiceWorkflow], data_converter=TEST_CONVERTER)
     result = await replayer.replay_workflow(history)
     assert result.replay_failure is None

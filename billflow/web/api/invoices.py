@@ -379,6 +379,7 @@ async def resend(
     principal: StaffDep,
     db: DatabaseDep,
     settings: SettingsDep,
+    temporal: TemporalDep,
     key: IdempotencyKey = None,
 ) -> staff_actions.ResendResult:
     call: Awaitable[staff_actions.ResendResult] = staff_actions.resend_email(
@@ -388,6 +389,7 @@ async def resend(
         kind=EmailKind(body.kind),
         request_id=key or uuid.uuid4().hex,
         actor=principal.actor,
+        temporal=temporal,
     )
     try:
         return await call
@@ -397,3 +399,5 @@ async def resend(
         raise HTTPException(409, str(err)) from None
     except staff_actions.EmailFailed as err:
         raise HTTPException(502, str(err)) from None
+    except RPCError as err:
+        raise HTTPException(409, f"invoice {number}'s workflow cannot be reached: {err.message}") from None

@@ -254,7 +254,13 @@ async def act(
             if kind not in dict(RESEND_KINDS):
                 raise forms.FieldError("kind", "choose which email to resend")
             result = await staff_actions.resend_email(
-                db, settings, number=number, kind=EmailKind(kind), request_id=action_id, actor=user.actor
+                db,
+                settings,
+                number=number,
+                kind=EmailKind(kind),
+                request_id=action_id,
+                actor=user.actor,
+                temporal=temporal,
             )
             done = "was already resent" if result.already_sent else "resent"
             flash(request, f"{number}: {kind.replace('_', ' ')} email {done} to {result.to_email}.")
@@ -293,8 +299,9 @@ async def act(
     except (invoice_views.InvoiceNotFound, staff_actions.InvoiceNotFound) as err:
         return render(request, "not_found.html", status_code=404, user=user, message=str(err))
     except (staff_actions.ActionRejected, invoice_runs.WorkflowClosed) as err:
+        # The run's answer (its Update's validator, issue 12.3): 409 with the reason, on the invoice as it is.
         flash(request, f"{number}: refused: {err}", kind="error")
-        return redirect(back)
+        return await _detail(request, db, temporal, user, number, status_code=409)
     except staff_actions.EmailFailed as err:
         flash(request, f"{number}: the email provider refused the message: {err}", kind="error")
         return redirect(back)
