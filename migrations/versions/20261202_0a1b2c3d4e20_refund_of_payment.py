@@ -1,0 +1,30 @@
+"""refunds: which payment a refund gives money back from
+
+Revision ID: 0a1b2c3d4e20
+Revises: f1a2b3c4d517
+Create Date: 2026-12-02 16:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0a1b2c3d4e20"
+down_revision: str | None = "f1a2b3c4d517"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("payments", sa.Column("refund_of_payment_id", sa.Integer(), nullable=True))
+    op.create_foreign_key(
+        "payments_refund_of_payment_id_fkey", "payments", "payments", ["refund_of_payment_id"], ["id"]
+    )
+    op.create_index(op.f("ix_payments_refund_of_payment_id"), "payments", ["refund_of_payment_id"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_payments_refund_of_payment_id"), table_name="payments")
+    op.drop_constraint("payments_refund_of_payment_id_fkey", "payments", type_="foreignkey")
+    op.drop_column("payments", "refund_of_payment_id")
