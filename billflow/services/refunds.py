@@ -62,6 +62,10 @@ class RefundRefused(ValueError):
         self.message = message
 
 
+class InvoiceNotFound(LookupError):
+    pass
+
+
 class RefundUnavailable(Exception):
     """Stripe did not answer (or answered 429/5xx): nothing is recorded; the same request may be sent again."""
 
@@ -130,6 +134,12 @@ async def refundable_payments(session: AsyncSession, *, invoice: Invoice) -> lis
             )
         )
     return out
+
+
+async def refundable_for(db: Database, *, number: str) -> list[RefundablePayment]:
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=number)
+        return [] if invoice is None else await refundable_payments(session, invoice=invoice)
 
 
 # --- recording (shared by the staff action and the webhook) --------------------------------------------
@@ -206,7 +216,7 @@ async def refund_payment(
     async with db.session() as session:
         invoice = await invoices_repo.get_invoice(session, number=number)
         if invoice is None:
-            raise LookupError(f"no invoice numbered {number}")
+            raise InvoiceNotFound(f"no invoice numbered {number}")
         assert invoice.id is not None
         payments = {p.payment_id: p for p in await refundable_payments(session, invoice=invoice)}
     paid = payments.get(request.payment_id)

@@ -1,4 +1,4 @@
-"""refunds: which payment a refund gives money back from
+"""refunds: which payment a refund gives money back from; the events flagged for a refund decision
 
 Revision ID: 0a1b2c3d4e20
 Revises: f1a2b3c4d517
@@ -22,9 +22,17 @@ def upgrade() -> None:
         "payments_refund_of_payment_id_fkey", "payments", "payments", ["refund_of_payment_id"], ["id"]
     )
     op.create_index(op.f("ix_payments_refund_of_payment_id"), "payments", ["refund_of_payment_id"], unique=False)
+    op.create_index(
+        "ix_timeline_refund_decisions",
+        "timeline_events",
+        ["occurred_at"],
+        unique=False,
+        postgresql_where=sa.text("(data ->> 'flag') = 'refund_decision'"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_timeline_refund_decisions", table_name="timeline_events")
     op.drop_index(op.f("ix_payments_refund_of_payment_id"), table_name="payments")
     op.drop_constraint("payments_refund_of_payment_id_fkey", "payments", type_="foreignkey")
     op.drop_column("payments", "refund_of_payment_id")

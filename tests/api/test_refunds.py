@@ -1,0 +1,137 @@
+"""Staff refunds of payments recorded by hand (bank transfer): credited or owed again, once per request, each
+refusal naming its field; the overview's "refunds to decide" clears when a refund is decided."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.worker import Worker
+
+from billflow.db import Database
+from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import payments as payments_repo
+from billflow.services import overview
+from tests.api.support import CONFIRMED_TOTAL, confirmed_event, event, post_signed
+
+Headers = dict[str, str]
+
+
+@pytest.fixture
+async def paid(
+    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], staff_headers: Headers
+) -> tuple[str, int, str]:
+    """An invoice paid in full by bank transfer: (number, payment id, booking id)."""
+    name, secret = integration
+    body = confirmed_event()
+    response = await post_signed(http, name, secret, body)
+    assert response.status_code == 202, response.text
+    number = str(response.json()["invoice_number"])
+    marked = await http.post(
+        f"/v1/invoices/{number}/mark-paid", headers=staff_headers, json={"method": "bank_transfer"}
+    )
+    assert marked.status_code == 200, marked.text
+    shown = (await http.get(f"/v1/invoices/{number}", headers=staff_headers)).json()
+    assert shown["status"] == "paid"
+    return number, int(shown["payments"][0]["id"]), str(body["data"]["booking_id"])
+
+
+async def refund(
+    http: httpx.AsyncClient, headers: Headers, number: str, body: dict[str, Any], key: str | None = None
+) -> httpx.Response:
+    extra = {"Idempotency-Key": key} if key else {}
+    return await http.post(f"/v1/invoices/{number}/refund", headers=headers | extra, json=body)
+
+
+async def _refunds(db: Database, number: str) -> list[tuple[int, int | None]]:
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=number)
+        assert invoice is not None and invoice.id is not None
+        rows = await payments_repo.list_payments(session, invoice_id=invoice.id)
+    return [(p.amount_minor, p.refund_of_payment_id) for p in rows if p.kind == "refund"]
+
+
+async def test_a_credited_partial_refund_keeps_the_invoice_paid_with_a_credit_note_once(
+    http: httpx.AsyncClient, db: Database, paid: tuple[str, int, str], staff_headers: Headers
+) -> None:
+    number, payment_id, _ = paid
+    body = {"payment_id": payment_id, "amount_minor": 3_000, "reason": "session ended early"}
+    first = await refund(http, staff_headers, number, body, key="rf-1")
+    assert first.status_code == 200, first.text
+    made = first.json()
+    assert made["recorded"] is True and made["status"] == "paid" and made["balance_minor"] == 0
+    assert made["provider"] == "manual" and made["credit_note_number"]
+    again = await refund(http, staff_headers, number, body, key="rf-1")
+    assert again.status_code == 200 and again.json()["recorded"] is False
+    assert await _refunds(db, number) == [(3_000, payment_id)]
+    shown = (await http.get(f"/v1/invoices/{number}", headers=staff_headers)).json()
+    assert [p["kind"] for p in shown["payments"]] == ["payment", "refund"]
+    kinds = [e["kind"] for e in shown["timeline"]]
+    assert "payment.refunded" in kinds and "refund.decided" in kinds and "credit_note.issued" in kinds
+
+
+async def test_a_refund_owed_again_reopens_the_invoice(
+    http: httpx.AsyncClient, db: Database, paid: tuple[str, int, str], staff_headers: Headers
+) -> None:
+    number, payment_id, _ = paid
+    body = {"payment_id": payment_id, "reason": "paid from the wrong account", "outcome": "owed_again"}
+    response = await refund(http, staff_headers, number, body)
+    assert response.status_code == 200, response.text
+    made = response.json()
+    assert made["amount_minor"] == CONFIRMED_TOTAL and made["credit_note_number"] is None
+    assert made["status"] == "open" and made["balance_minor"] == CONFIRMED_TOTAL
+    # Nothing is left of the payment to refund.
+    more = await refund(http, staff_headers, number, {"payment_id": payment_id, "reason": "again"})
+    assert more.status_code == 422 and more.json()["detail"][0]["loc"] == ["body", "payment_id"]
+
+
+async def test_refusals_name_their_field_and_a_viewer_cannot_refund(
+    http: httpx.AsyncClient,
+    db: Database,
+    paid: tuple[str, int, str],
+    staff_headers: Headers,
+    viewer_headers: Headers,
+) -> None:
+    number, payment_id, _ = paid
+    too_much = await refund(
+        http, staff_headers, number, {"payment_id": payment_id, "amount_minor": 10**6, "reason": "x"}
+    )
+    assert too_much.status_code == 422
+    assert too_much.json()["detail"][0]["loc"] == ["body", "amount_minor"]
+    assert "left to refund" in too_much.json()["detail"][0]["msg"]
+    foreign = await refund(http, staff_headers, number, {"payment_id": 10**9, "reason": "x"})
+    assert foreign.status_code == 422 and foreign.json()["detail"][0]["loc"] == ["body", "payment_id"]
+    no_reason = await refund(http, staff_headers, number, {"payment_id": payment_id, "reason": ""})
+    assert no_reason.status_code == 422 and no_reason.json()["detail"][0]["loc"] == ["body", "reason"]
+    viewer = await refund(http, viewer_headers, number, {"payment_id": payment_id, "reason": "x"})
+    assert viewer.status_code == 403
+    missing = await refund(http, staff_headers, "INV-0000-000000", {"payment_id": payment_id, "reason": "x"})
+    assert missing.status_code == 404
+    assert await _refunds(db, number) == []
+
+
+async def test_the_refund_endpoint_is_documented(http: httpx.AsyncClient) -> None:
+    spec = (await http.get("/openapi.json")).json()
+    operation = spec["paths"]["/v1/invoices/{number}/refund"]["post"]
+    assert {"200", "404", "409", "422"} <= set(operation["responses"])
+    assert "outcome" in spec["components"]["schemas"]["RefundIn"]["properties"]
+
+
+async def test_a_cancelled_paid_booking_waits_on_the_overview_until_a_refund_is_decided(
+    http: httpx.AsyncClient,
+    db: Database,
+    paid: tuple[str, int, str],
+    staff_headers: Headers,
+    integration: tuple[str, str],
+) -> None:
+    number, payment_id, booking_id = paid
+    name, secret = integration
+    cancelled = await post_signed(http, name, secret, event("booking.cancelled", booking_id, reason="client ill"))
+    assert cancelled.status_code in (200, 202), cancelled.text
+    flagged = await overview.overview(db)
+    assert number in [r.invoice_number for r in flagged.refunds_to_decide]
+    body = {"payment_id": payment_id, "reason": "cancelled: full refund"}
+    assert (await refund(http, staff_headers, number, body)).status_code == 200
+    decided = await overview.overview(db)
+    assert number not in [r.invoice_number for r in decided.refunds_to_decide]
