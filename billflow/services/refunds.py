@@ -20,7 +20,7 @@ import logging
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
@@ -37,11 +37,11 @@ from billflow.services.checkout import STRIPE_PROVIDER
 from billflow.services.payments import deliver_payment
 from models.columns import utcnow
 from models.credit_notes import CreditNote
-from models.enums import CreditNoteKind, InvoiceStatus, PaymentKind
+from models.enums import CreditNoteKind, EmailKind, InvoiceStatus, PaymentKind
 from models.invoices import Invoice
 from models.money import format_money
 from models.payments import Payment
-from models.workflow_io import PaymentOutcome, PaymentReceived
+from models.workflow_io import PaymentOutcome, PaymentReceived, SendEmailInput
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,13 @@ class RefundResult(BaseModel):
     balance_minor: int
     credit_note_number: str | None
     stripe_refund_id: str | None
+    # The client's refund email (with the credit note attached), when this request recorded the refund: the
+    # edge sends it after answering, under a key of its own (once, however often the request is repeated).
+    _client_email: SendEmailInput | None = PrivateAttr(default=None)
+
+    @property
+    def client_email(self) -> SendEmailInput | None:
+        return self._client_email
 
 
 # --- reading -----------------------------------------------------------------------------------------
@@ -331,7 +338,8 @@ async def _refund_through_stripe(
         await deliver_payment(db, temporal, invoice=invoice, payment=refund, note=note)
     stored = await _refund_row(db, reference)
     result = await _result(db, invoice, paid, amount, stored, recorded=bool(recorded and recorded.recorded))
-    return result.model_copy(update={"stripe_refund_id": made.id})
+    result.stripe_refund_id = made.id
+    return result
 
 
 def _decision_key(invoice: Invoice, request: RefundRequest) -> str:
@@ -372,13 +380,13 @@ async def _result(
     async with db.session() as session:
         now = await invoices_repo.get_invoice(session, invoice_id=invoice.id or 0)
         assert now is not None
-        note = None
+        issued = None
         if row is not None:
             issued = await credit_notes_repo.get_credit_note(
                 session, idempotency_key=f"refund:{row.provider_reference}"
             )
-            note = issued.number if issued else None
-    return RefundResult(
+    note, credit_note_id = (issued.number, issued.id) if issued is not None else (None, None)
+    result = RefundResult(
         number=invoice.number,
         payment_id=paid.payment_id,
         amount_minor=amount,
@@ -391,3 +399,11 @@ async def _result(
         credit_note_number=note,
         stripe_refund_id=None,
     )
+    if recorded and row is not None and invoice.id is not None:
+        result._client_email = SendEmailInput(
+            invoice_id=invoice.id,
+            kind=EmailKind.refund,
+            idempotency_key=f"staff-refund:{row.provider}:{row.provider_reference}",
+            credit_note_id=credit_note_id,
+        )
+    return result

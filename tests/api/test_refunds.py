@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 
 from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import messages as messages_repo
 from billflow.repositories import payments as payments_repo
 from billflow.services import overview
 from tests.api.support import CONFIRMED_TOTAL, confirmed_event, event, post_signed
@@ -52,6 +53,14 @@ async def _refunds(db: Database, number: str) -> list[tuple[int, int | None]]:
     return [(p.amount_minor, p.refund_of_payment_id) for p in rows if p.kind == "refund"]
 
 
+async def _refund_emails(db: Database, number: str) -> int:
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=number)
+        assert invoice is not None and invoice.id is not None
+        rows = await messages_repo.list_messages(session, invoice_id=invoice.id, limit=100)
+    return sum(1 for m in rows if m.kind == "refund")
+
+
 async def test_a_credited_partial_refund_keeps_the_invoice_paid_with_a_credit_note_once(
     http: httpx.AsyncClient, db: Database, paid: tuple[str, int, str], staff_headers: Headers
 ) -> None:
@@ -65,6 +74,7 @@ async def test_a_credited_partial_refund_keeps_the_invoice_paid_with_a_credit_no
     again = await refund(http, staff_headers, number, body, key="rf-1")
     assert again.status_code == 200 and again.json()["recorded"] is False
     assert await _refunds(db, number) == [(3_000, payment_id)]
+    assert await _refund_emails(db, number) == 1  # the client is told once, the credit note attached
     shown = (await http.get(f"/v1/invoices/{number}", headers=staff_headers)).json()
     assert [p["kind"] for p in shown["payments"]] == ["payment", "refund"]
     kinds = [e["kind"] for e in shown["timeline"]]

@@ -8,7 +8,7 @@ from collections.abc import Awaitable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Body, Header, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 from temporalio.service import RPCError
@@ -18,6 +18,7 @@ from billflow.services import document_files, invoice_plans, invoice_runs, invoi
 from billflow.services.api_keys import Principal
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
 from billflow.web.deps import DatabaseDep, SettingsDep, StripeDep, TemporalDep
+from billflow.web.routes.sendgrid_webhooks import send_email_now
 from models.booking_events import reject_nul
 from models.einvoice import FileKind
 from models.enums import EmailKind, InvoiceStatus
@@ -432,6 +433,8 @@ async def refund(
     db: DatabaseDep,
     temporal: TemporalDep,
     stripe_gateway: StripeDep,
+    http_request: Request,
+    background: BackgroundTasks,
     key: IdempotencyKey = None,
 ) -> refunds.RefundResult:
     request = refunds.RefundRequest(
@@ -442,7 +445,7 @@ async def refund(
         request_id=key or uuid.uuid4().hex,
     )
     try:
-        return await refunds.refund_payment(
+        made = await refunds.refund_payment(
             db, temporal, stripe_gateway, number=number, request=request, actor=principal.actor
         )
     except refunds.InvoiceNotFound as err:
@@ -451,3 +454,6 @@ async def refund(
         raise RequestValidationError([{"type": "value_error", "loc": ("body", err.field), "msg": str(err)}]) from None
     except refunds.RefundUnavailable as err:
         raise HTTPException(409, f"{err}: nothing was refunded; try again with the same Idempotency-Key") from None
+    if made.client_email is not None:  # the client is told, after the answer
+        background.add_task(send_email_now, http_request, made.client_email)
+    return made

@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from temporalio.service import RPCError
@@ -21,6 +21,7 @@ from billflow.services.users import UserOut
 from billflow.web.deps import DatabaseDep, SettingsDep, StripeDep, TemporalDep
 from billflow.web.pages import forms
 from billflow.web.pages.rendering import flash, redirect, render
+from billflow.web.routes.sendgrid_webhooks import send_email_now
 from billflow.web.sessions import StaffUser, ViewerUser
 from models.api_keys import ApiRole
 from models.enums import EmailKind, InvoiceStatus
@@ -236,6 +237,7 @@ async def act(
     temporal: TemporalDep,
     settings: SettingsDep,
     stripe_gateway: StripeDep,
+    background: BackgroundTasks,
     user: StaffUser,
     number: NumberPath,
     name: Annotated[str, Path(max_length=20)],
@@ -279,6 +281,8 @@ async def act(
                 request=await _refund_request(db, number, data, request_id=action_id),
                 actor=user.actor,
             )
+            if made.client_email is not None:  # the client is told, after the redirect
+                background.add_task(send_email_now, request, made.client_email)
             flash(request, f"{number}: {_refund_text(made)}")
             return redirect(back)
         detail = await invoice_views.detail(db, temporal, number=number)
