@@ -1,19 +1,27 @@
 """Staff refunds of payments recorded by hand (bank transfer): credited or owed again, once per request, each
-refusal naming its field; the overview's "refunds to decide" clears when a refund is decided."""
+refusal naming its field; the overview's "refunds to decide" clears when a refund is decided; the CLI's
+`invoice refund` calls the same service."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
+from typer.testing import CliRunner
 
+from billflow.config import Settings, get_settings
 from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import payments as payments_repo
 from billflow.services import overview
+from starter.cli import app as cli
 from tests.api.support import CONFIRMED_TOTAL, confirmed_event, event, post_signed
 
 Headers = dict[str, str]
@@ -145,3 +153,35 @@ async def test_a_cancelled_paid_booking_waits_on_the_overview_until_a_refund_is_
     assert (await refund(http, staff_headers, number, body)).status_code == 200
     decided = await overview.overview(db)
     assert number not in [r.invoice_number for r in decided.refunds_to_decide]
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, api_settings: Settings, time_env: WorkflowEnvironment) -> Iterator[None]:
+    assert api_settings.database_url is not None
+    monkeypatch.setenv("DATABASE_URL", api_settings.database_url)
+    monkeypatch.setenv("BILLFLOW_TASK_QUEUE", api_settings.task_queue)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", time_env.client.service_client.config.target_host)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+async def test_the_cli_refunds_through_the_same_service(
+    paid: tuple[str, int, str], cli_env: None, db: Database
+) -> None:
+    number, payment_id, _ = paid
+    args = ["invoice", "refund", number, "--payment", str(payment_id), "--reason", "goodwill"]
+    code, out = await invoke(*args, "--amount", "999999")
+    assert code == 2 and "amount_minor: at most" in out
+    code, out = await invoke(*args, "--amount", "1000", "--request-id", "cli-1", "--json")
+    assert code == 0, out
+    assert json.loads(out)["status"] == "paid" and json.loads(out)["recorded"] is True
+    code, out = await invoke(*args, "--amount", "1000", "--request-id", "cli-1")
+    assert code == 0 and "already done by this request id" in out
+    assert await _refunds(db, number) == [(1_000, payment_id)]
+    assert await _refund_emails(db, number) == 1
+
+
+async def invoke(*args: str) -> tuple[int, str]:
+    result = await asyncio.to_thread(CliRunner().invoke, cli, list(args))
+    return result.exit_code, result.output
