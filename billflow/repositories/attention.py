@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -37,9 +38,8 @@ async def bounced_clients(session: AsyncSession, *, limit: int = 20) -> Sequence
     return (await session.exec(query)).all()
 
 
-async def refunds_to_decide(session: AsyncSession, *, limit: int = 20) -> Sequence[tuple[TimelineEvent, Invoice]]:
-    """Events flagged `refund_decision` (a paid booking cancelled, money on a void invoice) on invoices still
-    holding money, with no staff refund decision since; newest first."""
+def _undecided_flags() -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Events flagged `refund_decision` with no staff refund decision on their invoice since."""
     decided = aliased(TimelineEvent)
     later = (
         select(decided.id)
@@ -50,15 +50,22 @@ async def refunds_to_decide(session: AsyncSession, *, limit: int = 20) -> Sequen
         )
         .exists()
     )
+    return col(TimelineEvent.data)["flag"].astext == "refund_decision", ~later
+
+
+async def refunds_to_decide(session: AsyncSession, *, limit: int = 20) -> Sequence[tuple[TimelineEvent, Invoice]]:
+    """Events flagged `refund_decision` (a paid booking cancelled, money on a void invoice) on invoices still
+    holding money, with no staff refund decision since; newest first."""
     query = (
         select(TimelineEvent, Invoice)
         .join(Invoice, col(Invoice.id) == col(TimelineEvent.invoice_id))
-        .where(
-            col(TimelineEvent.data)["flag"].astext == "refund_decision",
-            col(Invoice.amount_paid_minor) > 0,
-            ~later,
-        )
+        .where(*_undecided_flags(), col(Invoice.amount_paid_minor) > 0)
         .order_by(col(TimelineEvent.occurred_at).desc())
         .limit(limit)
     )
     return (await session.exec(query)).all()
+
+
+async def refund_decision_pending(session: AsyncSession, *, invoice_id: int) -> bool:
+    query = select(TimelineEvent.id).where(TimelineEvent.invoice_id == invoice_id, *_undecided_flags()).limit(1)
+    return (await session.exec(query)).first() is not None

@@ -26,10 +26,10 @@ from temporalio.client import Client
 
 from billflow.db import Database
 from billflow.payments.stripe import StripeGateway, StripeRejected, StripeUnavailable
+from billflow.repositories import attention, payment_lookups
 from billflow.repositories import checkout_sessions as sessions_repo
 from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
-from billflow.repositories import payment_lookups
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services import credit_notes, invoicing
@@ -147,6 +147,40 @@ async def refundable_for(db: Database, *, number: str) -> list[RefundablePayment
     async with db.session() as session:
         invoice = await invoices_repo.get_invoice(session, number=number)
         return [] if invoice is None else await refundable_payments(session, invoice=invoice)
+
+
+async def refund_decision_pending(db: Database, *, number: str) -> bool:
+    """A refund decision is waiting on this invoice (the overview lists it)."""
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=number)
+        if invoice is None or invoice.id is None:
+            return False
+        return await attention.refund_decision_pending(session, invoice_id=invoice.id)
+
+
+async def keep_payment(db: Database, *, number: str, reason: str, request_id: str, actor: str) -> bool:
+    """Decide not to refund (a cancellation fee, a late cancellation): the decision goes on the timeline and the
+    invoice leaves "refunds to decide". False when this request had decided it already."""
+    if not reason.strip() or len(reason) > 500:
+        raise RefundRefused("reason", "give a reason (up to 500 characters)")
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=number, for_update=True)
+        if invoice is None or invoice.id is None:
+            raise InvoiceNotFound(f"no invoice numbered {number}")
+        key = f"refund-decided:{invoice.id}:{request_id}"
+        if await timeline_repo.event_exists(session, key=key):
+            return False
+        if not await attention.refund_decision_pending(session, invoice_id=invoice.id):
+            raise RefundRefused("decision", f"no refund decision is waiting on invoice {number}")
+        return await timeline_repo.add_event(
+            session,
+            client_id=invoice.client_id,
+            invoice_id=invoice.id,
+            kind="refund.decided",
+            message=f"No refund, decided by {actor}: {reason.strip()}",
+            data={"actor": actor, "outcome": "kept", "amount_minor": 0, "reason": reason.strip()},
+            key=key,
+        )
 
 
 # --- recording (shared by the staff action and the webhook) --------------------------------------------

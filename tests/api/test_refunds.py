@@ -185,3 +185,25 @@ async def test_the_cli_refunds_through_the_same_service(
 async def invoke(*args: str) -> tuple[int, str]:
     result = await asyncio.to_thread(CliRunner().invoke, cli, list(args))
     return result.exit_code, result.output
+
+
+async def test_keeping_the_money_is_a_decision_too(
+    http: httpx.AsyncClient,
+    db: Database,
+    paid: tuple[str, int, str],
+    staff_headers: Headers,
+    integration: tuple[str, str],
+) -> None:
+    number, _, booking_id = paid
+    keep = f"/v1/invoices/{number}/keep-payment"
+    nothing_waiting = await http.post(keep, headers=staff_headers, json={"reason": "late cancellation fee"})
+    assert nothing_waiting.status_code == 422 and nothing_waiting.json()["detail"][0]["loc"] == ["body", "decision"]
+    name, secret = integration
+    await post_signed(http, name, secret, event("booking.cancelled", booking_id, reason="cancelled the same day"))
+    headers = staff_headers | {"Idempotency-Key": "keep-1"}
+    kept = await http.post(keep, headers=headers, json={"reason": "late cancellation fee"})
+    assert kept.status_code == 200 and kept.json()["decided"] is True
+    again = await http.post(keep, headers=headers, json={"reason": "late cancellation fee"})
+    assert again.status_code == 200 and again.json()["decided"] is False
+    assert number not in [r.invoice_number for r in (await overview.overview(db)).refunds_to_decide]
+    assert await _refunds(db, number) == []  # nothing was given back

@@ -14,6 +14,8 @@ from temporalio.worker import Worker
 
 from billflow.config import Settings
 from billflow.db import Database
+from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import timeline as timeline_repo
 from billflow.services import clients as clients_service
 from billflow.services import invoice_runs
 from models.api_keys import ApiRole
@@ -110,3 +112,31 @@ async def test_refund_from_the_page_is_confirmed_csrf_protected_and_staff_only(
         assert shown.status_code == 200 and 'id="act-refund"' not in shown.text
         refused = await post_form(viewer, f"/app/invoices/{number}", f"/app/invoices/{number}/act/refund", form)
         assert refused.status_code == 403
+
+
+async def test_a_pending_refund_decision_is_shown_and_can_be_decided_without_a_refund(
+    app: FastAPI, worker: Worker, time_env: WorkflowEnvironment, db: Database, api_settings: Settings
+) -> None:
+    number = await _issued(time_env, db, api_settings)
+    async with browserless(app) as http:
+        await sign_in(http, (await make_user(db, ApiRole.staff)).email)
+        paid = await _act(http, number, "mark-paid", {"method": "cash", "confirm": "yes"})
+        assert 'data-testid="refund-pending"' not in paid.text and 'id="act-keep"' not in paid.text
+        async with db.session() as session:  # what a cancelled paid booking leaves on the timeline
+            invoice = await invoices_repo.get_invoice(session, number=number)
+            assert invoice is not None
+            await timeline_repo.add_event(
+                session,
+                client_id=invoice.client_id,
+                invoice_id=invoice.id,
+                kind="booking.cancelled",
+                message="Booking cancelled: refund decision needed",
+                data={"flag": "refund_decision"},
+            )
+        shown = await http.get(f"/app/invoices/{number}")
+        assert 'data-testid="refund-pending"' in shown.text and 'id="act-keep"' in shown.text
+        no_reason = await _act(http, number, "keep", {"reason": "", "confirm": "yes"})
+        assert no_reason.status_code == 422 and 'data-error-for="keep.reason"' in no_reason.text
+        kept = await _act(http, number, "keep", {"reason": "cancellation fee", "confirm": "yes"})
+        assert "No refund: decision recorded" in kept.text and 'data-testid="refund-pending"' not in kept.text
+        assert "No refund, decided by" in kept.text  # on the timeline

@@ -457,3 +457,31 @@ async def refund(
     if made.client_email is not None:  # the client is told, after the answer
         background.add_task(send_email_now, http_request, made.client_email)
     return made
+
+
+class KeepPaymentIn(StaffBody):
+    reason: str = Field(min_length=1, max_length=500, description="why nothing is refunded (the timeline)")
+
+
+class KeepPaymentResult(BaseModel):
+    number: str
+    decided: bool  # False: this Idempotency-Key had decided it already
+
+
+@router.post(
+    "/{number}/keep-payment",
+    summary="Decide not to refund: the invoice leaves the overview's refunds to decide",
+    responses={**NOT_FOUND, 422: {"description": "No refund decision is waiting on this invoice, or no reason"}},
+)
+async def keep_payment(
+    number: NumberPath, body: KeepPaymentIn, principal: StaffDep, db: DatabaseDep, key: IdempotencyKey = None
+) -> KeepPaymentResult:
+    try:
+        decided = await refunds.keep_payment(
+            db, number=number, reason=body.reason, request_id=key or uuid.uuid4().hex, actor=principal.actor
+        )
+    except refunds.InvoiceNotFound as err:
+        raise HTTPException(404, str(err)) from None
+    except refunds.RefundRefused as err:
+        raise RequestValidationError([{"type": "value_error", "loc": ("body", err.field), "msg": str(err)}]) from None
+    return KeepPaymentResult(number=number, decided=decided)

@@ -162,6 +162,7 @@ async def _detail(
         links=await invoice_list.links(db, number=number),
         refundable=[p for p in await refunds.refundable_for(db, number=number) if p.refundable_minor > 0],
         refund_outcomes=REFUND_OUTCOMES,
+        refund_pending=await refunds.refund_decision_pending(db, number=number),
         status_code=status_code,
         user=user,
         invoice=invoice,
@@ -192,6 +193,7 @@ ACTIONS = {
     "write-off": "Invoice written off",
     "resend": "Email resent",
     "refund": "Refund recorded",
+    "keep": "No refund: decision recorded",
 }
 
 
@@ -272,6 +274,13 @@ async def act(
             done = "was already resent" if result.already_sent else "resent"
             flash(request, f"{number}: {kind.replace('_', ' ')} email {done} to {result.to_email}.")
             return redirect(back)
+        if name == "keep":
+            reason = data.get("reason", "").strip()
+            if not reason or len(reason) > 500:
+                raise forms.FieldError("reason", "give a reason (up to 500 characters)")
+            await refunds.keep_payment(db, number=number, reason=reason, request_id=action_id, actor=user.actor)
+            flash(request, f"{number}: {ACTIONS['keep']}.")
+            return redirect(back)
         if name == "refund":
             made = await refunds.refund_payment(
                 db,
@@ -327,7 +336,7 @@ async def act(
             status_code=422,
             open_form=name,
             values=values,
-            errors={f"refund.{REFUND_FIELDS.get(err.field, 'reason')}": err.message},
+            errors={f"{name}.{REFUND_FIELDS.get(err.field, 'reason')}": err.message},
         )
     except refunds.RefundUnavailable as err:
         flash(request, f"{number}: {err}: nothing was refunded; send the same form again.", kind="error")
