@@ -207,3 +207,29 @@ async def test_keeping_the_money_is_a_decision_too(
     assert again.status_code == 200 and again.json()["decided"] is False
     assert number not in [r.invoice_number for r in (await overview.overview(db)).refunds_to_decide]
     assert await _refunds(db, number) == []  # nothing was given back
+
+
+async def test_a_refund_on_a_running_invoice_is_adopted_by_its_workflow(
+    http: httpx.AsyncClient, worker: Worker, db: Database, integration: tuple[str, str], staff_headers: Headers
+) -> None:
+    name, secret = integration
+    number = str((await post_signed(http, name, secret, confirmed_event())).json()["invoice_number"])
+    part = await http.post(
+        f"/v1/invoices/{number}/mark-paid", headers=staff_headers, json={"amount_minor": 5_000, "method": "cash"}
+    )
+    assert part.status_code == 200 and part.json()["state"]["status"] == "partially_paid"
+    payment_id = (await http.get(f"/v1/invoices/{number}", headers=staff_headers)).json()["payments"][0]["id"]
+    body = {"payment_id": payment_id, "amount_minor": 2_000, "reason": "overcharged", "outcome": "owed_again"}
+    made = (await refund(http, staff_headers, number, body)).json()
+    assert made["status"] == "partially_paid" and made["balance_minor"] == CONFIRMED_TOTAL - 3_000
+
+    async def adopted() -> bool:
+        live = (await http.get(f"/v1/invoices/{number}", headers=staff_headers)).json()["live"]
+        return live is not None and live["amount_paid_minor"] == 3_000
+
+    for _ in range(100):
+        if await adopted():
+            break
+        await asyncio.sleep(0.05)
+    assert await adopted()
+    assert await _refunds(db, number) == [(2_000, payment_id)]  # recorded once, not again by the workflow
