@@ -8,7 +8,7 @@ from models.calcom_bookings import CalcomBooking, CalcomDelivery
 from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
 from models.clients import Client
-from models.collections import ClientAnswer, PortalLink, ReferenceRate
+from models.collections import ClientAnswer, PortalLink, PortalLinkRequest, ReferenceRate
 from models.credit_notes import CreditNote, CreditNoteCounter, CreditNoteLine
 from models.einvoice import RenderedDocument
 from models.email_messages import EmailMessage
@@ -43,6 +43,7 @@ __all__ = [
     "LoginAttempt",
     "Payment",
     "PortalLink",
+    "PortalLinkRequest",
     "ReferenceRate",
     "RenderedDocument",
     "ServiceCatalogEntry",
