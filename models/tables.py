@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from models.api_keys import ApiKey
 from models.booking_events import BookingEvent
+from models.business_profiles import BusinessProfileRow
 from models.calcom_bookings import CalcomBooking, CalcomDelivery
 from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
@@ -15,6 +16,7 @@ from models.email_messages import EmailMessage
 from models.integrations import Integration
 from models.invoices import Invoice, InvoiceCounter, InvoiceLine
 from models.payments import Payment
+from models.report_snapshots import ReportSnapshot
 from models.service_catalog import ServiceCatalogEntry
 from models.subscriptions import Subscription, SubscriptionPeriod, SubscriptionPlan
 from models.timeline import TimelineEvent
@@ -26,6 +28,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "ApiKey",
     "BookingEvent",
+    "BusinessProfileRow",
     "CalcomBooking",
     "CalcomDelivery",
     "CheckoutSession",
@@ -46,6 +49,7 @@ __all__ = [
     "PortalLinkRequest",
     "ReferenceRate",
     "RenderedDocument",
+    "ReportSnapshot",
     "ServiceCatalogEntry",
     "StaffToken",
     "StaffUser",

@@ -1,7 +1,7 @@
 """refunds: which payment a refund gives money back from; the events flagged for a refund decision
 
 Revision ID: 0a1b2c3d4e20
-Revises: 0a1b2c3d4e22
+Revises: 0a1b2c3d4e21
 Create Date: 2026-12-02 16:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0a1b2c3d4e20"
-down_revision: str | None = "0a1b2c3d4e22"
+down_revision: str | None = "0a1b2c3d4e21"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
