@@ -34,5 +34,8 @@ class Payment(SQLModel, table=True):
     currency: str = Field(max_length=3)
     method: str = Field(default="card", max_length=32)
     note: str | None = Field(default=None, max_length=2000)
+    # A refund names the payment it gives money back from (None on payments, and on refunds whose payment
+    # billflow cannot tell), so what is left to refund is known per payment.
+    refund_of_payment_id: int | None = Field(default=None, foreign_key="payments.id", index=True)
     received_at: datetime = instant(nullable=False, index=True)
     created_at: datetime = instant(nullable=False, default_now=True)

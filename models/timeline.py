@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from models.columns import instant, jsonb
@@ -13,7 +13,15 @@ from models.columns import instant, jsonb
 
 class TimelineEvent(SQLModel, table=True):
     __tablename__ = "timeline_events"
-    __table_args__ = (Index("ix_timeline_client_time", "client_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_timeline_client_time", "client_id", "occurred_at"),
+        # The overview's "refunds to decide": the few events flagged for a refund decision, without a scan.
+        Index(
+            "ix_timeline_refund_decisions",
+            "occurred_at",
+            postgresql_where=text("(data ->> 'flag') = 'refund_decision'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     client_id: int = Field(foreign_key="clients.id")

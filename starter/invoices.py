@@ -529,10 +529,13 @@ async def _document(number: str, kind: FileKind, output: Path | None) -> None:
 
 
 def _register_document_commands() -> None:
-    """`invoice issue-final` lives with the other document commands (starter/documents.py)."""
+    """`invoice issue-final` lives with the other document commands (starter/documents.py), `invoice refund`
+    in starter/refunds.py."""
     from starter.documents import issue_final
+    from starter.refunds import refund
 
     app.command("issue-final")(issue_final)
+    app.command("refund")(refund)
 
 
 _register_document_commands()

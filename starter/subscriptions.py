@@ -1,6 +1,7 @@
 """`billflow subscription ...`: create, list, show, pause, resume, cancel, change and trigger recurring billing.
 
-Every command calls billflow.services.subscriptions, the same functions the API uses.
+Every command calls billflow.services.subscription_actions (or billflow.runs.subscriptions to create), the same
+functions the API and the staff app use.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from billflow.config import get_settings
-from billflow.repositories import subscriptions as subs_repo
 from billflow.runs import subscriptions as subscription_runs
+from billflow.services import subscription_actions as actions
 from billflow.services import subscriptions as service
 from models.money import format_money
 from models.subscription_io import (
@@ -152,19 +153,19 @@ def list_subscriptions(
 
 
 async def _list(status: SubscriptionStatus | None, limit: int, as_json: bool) -> None:
-    async with database() as db, db.session() as session:
-        rows = await subs_repo.list_subscriptions(session, status=status.value if status else None, limit=limit)
+    async with database() as db:
+        subs = await actions.list_subscriptions(db, status=status, limit=limit)
     if as_json:
-        print_json([{**sub.model_dump(mode="json"), "client": cl.model_dump(mode="json")} for sub, cl in rows])
+        print_json(subs)
         return
-    table = Table(title=f"Subscriptions ({len(rows)})", header_style="bold")
+    table = Table(title=f"Subscriptions ({len(subs)})", header_style="bold")
     for column in ("Id", "Client", "Interval", "Status", "Billed", "Next period"):
         table.add_column(column)
-    for sub, client in rows:
+    for sub in subs:
         table.add_row(
-            sub.id,
-            escape(client.name),
-            _interval_text(sub.interval),
+            sub.subscription_id,
+            escape(sub.client_name),
+            sub.schedule,
             _styled(sub.status),
             str(sub.periods_billed),
             sub.next_period_start.isoformat() if sub.next_period_start else "-",
@@ -179,10 +180,10 @@ def show(subscription_id: IdArg, as_json: bool = JsonOption) -> None:
 
 
 async def _show(subscription_id: str, as_json: bool) -> None:
-    async with database() as db, db.session() as session:
+    async with database() as db:
         try:
-            view = await service.describe(session, subscription_id=subscription_id)
-        except service.SubscriptionNotFound as err:
+            view = await actions.show(db, subscription_id=subscription_id)
+        except actions.SubscriptionNotFound as err:
             fail(str(err))
     _print_view(view, as_json)
 
@@ -234,18 +235,11 @@ def trigger(
 async def _act(subscription_id: str, action: SubscriptionAction, as_json: bool) -> None:
     settings = get_settings()
     async with database(settings) as db:
-        async with db.session() as session:
-            if await subs_repo.get_subscription(session, subscription_id=subscription_id) is None:
-                fail(f"subscription {subscription_id} does not exist")
         client = await temporal_client(settings)
         try:
-            state = await subscription_runs.act_and_wait(client, subscription_id, action)
-        except service.WorkflowClosed as err:
+            view = await actions.act(db, client, subscription_id=subscription_id, action=action)
+        except (actions.SubscriptionNotFound, actions.ActionRefused) as err:
             fail(str(err))
-        if state is not None and state.last_rejection and action.action_id in state.processed_action_ids:
-            fail(state.last_rejection)
-        async with db.session() as session:
-            view = await service.describe(session, subscription_id=subscription_id)
     _print_view(view, as_json)
 
 
@@ -254,14 +248,7 @@ def _styled(status: str) -> str:
 
 
 def _interval_text(interval: dict[str, Any]) -> str:
-    kind = interval.get("kind", "")
-    if kind == "cron":
-        return f"cron {interval.get('cron')}"
-    every = interval.get("every", 1)
-    text = kind if every == 1 else f"every {every} x {kind}"
-    if interval.get("day_of_month"):
-        text += f" on day {interval['day_of_month']}"
-    return str(text)
+    return actions.schedule_text(interval)
 
 
 def _print_view(view: SubscriptionView, as_json: bool) -> None:

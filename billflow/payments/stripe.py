@@ -77,6 +77,36 @@ class SessionSnapshot:
         )
 
 
+@dataclass(frozen=True)
+class RefundSnapshot:
+    """A Refund as billflow needs it: its charge's cumulative amount refunded is what refunds are recorded by
+    (the same figure `charge.refunded` webhooks carry), so the webhook and the staff action record it once."""
+
+    id: str
+    status: str  # pending, succeeded, failed, canceled, requires_action
+    amount: int
+    currency: str  # ISO 4217, upper case
+    charge_id: str
+    charge_amount_refunded: int
+    failure_reason: str | None
+
+    @classmethod
+    def from_stripe(cls, refund: Any) -> RefundSnapshot:
+        data = refund if isinstance(refund, dict) else refund.to_dict()
+        charge = data.get("charge")
+        charge_data = charge if isinstance(charge, dict) else {"id": charge}
+        return cls(
+            id=data["id"],
+            status=data.get("status") or "pending",
+            amount=int(data.get("amount") or 0),
+            currency=str(data.get("currency") or "").upper(),
+            charge_id=str(charge_data.get("id") or ""),
+            # Not expanded: only this refund is known to be on the charge.
+            charge_amount_refunded=int(charge_data.get("amount_refunded") or data.get("amount") or 0),
+            failure_reason=data.get("failure_reason"),
+        )
+
+
 def _header(err: stripe.StripeError, name: str) -> str | None:
     headers = err.headers or {}
     return next((value for key, value in headers.items() if key.lower() == name.lower()), None)
@@ -140,6 +170,26 @@ class StripeGateway:
         except stripe.StripeError as err:
             raise _translate(err) from err
         return SessionSnapshot.from_stripe(session)
+
+    async def create_refund(
+        self, *, payment_intent_id: str, amount_minor: int, metadata: dict[str, str], idempotency_key: str
+    ) -> RefundSnapshot:
+        """Refund part or all of a payment; the charge comes back expanded with its cumulative refunded amount."""
+        params: dict[str, Any] = {
+            "payment_intent": payment_intent_id,
+            "amount": amount_minor,
+            "reason": "requested_by_customer",
+            "metadata": metadata,
+            "expand": ["charge"],
+        }
+        try:
+            refund = await self._client.v1.refunds.create_async(
+                params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as err:
+            raise _translate(err) from err
+        return RefundSnapshot.from_stripe(refund)
 
 
 class StripePaymentProvider:

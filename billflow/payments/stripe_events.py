@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import func
-from sqlmodel import col, select
 from temporalio.client import Client
 
 from billflow.db import Database
@@ -25,13 +23,12 @@ from billflow.repositories import checkout_sessions as sessions_repo
 from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import webhook_events as events_repo
-from billflow.services import credit_notes, invoicing
+from billflow.services import refunds
 from billflow.services.checkout import STRIPE_PROVIDER, apply_session
 from billflow.services.payments import deliver_payment
 from models.columns import utcnow
-from models.enums import CreditNoteKind, EmailKind, PaymentKind
+from models.enums import EmailKind
 from models.money import format_money
-from models.payments import Payment
 from models.workflow_io import PaymentReceived, SendEmailInput
 
 log = logging.getLogger(__name__)
@@ -194,7 +191,7 @@ async def _refund(db: Database, temporal: Client, charge: dict[str, Any], create
         invoice = await invoices_repo.get_invoice(session, invoice_id=invoice_id, for_update=True)
         if invoice is None:
             return "foreign", None
-        already = await _refunded_for_charge(session, charge_id)
+        already = await refunds.refunded_for_charge(session, charge_id=charge_id)
         delta = total_refunded - already
         if delta <= 0:
             return "refund already recorded", invoice_id
@@ -206,23 +203,20 @@ async def _refund(db: Database, temporal: Client, charge: dict[str, Any], create
             received_at=created,
             method="card",
         )
-        # Money returned lowers the price (beyond any overpayment): the refund records its credit note, issued
-        # first and in the same transaction, so the balance stays settled instead of reopening.
-        credit = credit_notes.refund_credit_minor(invoice, delta)
-        if credit > 0:
-            await credit_notes.issue_credit_note(
-                session,
-                invoice_id=invoice_id,
-                kind=CreditNoteKind.refund,
-                reason=f"Refund of {format_money(delta, currency)} by card",
-                key=f"refund:{refund.provider_reference}",
-                amount_minor=credit,
-                refund_reference=refund.provider_reference,
-                issued_at=created,
-            )
-        # Recorded here, as a refund: the workflow's signal carries payments only.
-        outcome = await invoicing.record_payment(
-            session, invoice_id=invoice_id, payment=refund, kind=PaymentKind.refund, note="Stripe refund"
+        intent = charge.get("payment_intent")
+        paid = await refunds.stripe_payment_of_intent(
+            session, payment_intent_id=str(intent.get("id") if isinstance(intent, dict) else intent or "")
+        )
+        # A refund made in Stripe's dashboard lowers the price (beyond any overpayment): its credit note is
+        # issued first and in the same transaction, so the balance stays settled instead of reopening.
+        outcome, _ = await refunds.record_refund(
+            session,
+            invoice_id=invoice_id,
+            refund=refund,
+            outcome=refunds.RefundOutcome.credited,
+            reason=f"Refund of {format_money(delta, currency)} by card",
+            note="Stripe refund",
+            refund_of_payment_id=paid.id if paid is not None else None,
         )
     if outcome.rejected_reason:
         return f"refund rejected: {outcome.rejected_reason}", invoice_id
@@ -244,12 +238,3 @@ async def _invoice_of_charge(session: Any, charge: dict[str, Any]) -> int | None
         return None
     row = await sessions_repo.get_session(session, payment_intent_id=str(intent))
     return row.invoice_id if row is not None else None
-
-
-async def _refunded_for_charge(session: Any, charge_id: str) -> int:
-    query = select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
-        Payment.provider == STRIPE_PROVIDER,
-        Payment.kind == PaymentKind.refund.value,
-        col(Payment.provider_reference).startswith(f"{charge_id}:refunded:"),
-    )
-    return int((await session.exec(query)).one())

@@ -44,6 +44,11 @@ async def event_exists(session: AsyncSession, *, key: str) -> bool:
     return (await session.exec(query)).first() is not None
 
 
+async def get_event(session: AsyncSession, *, key: str) -> TimelineEvent | None:
+    query = select(TimelineEvent).where(TimelineEvent.idempotency_key == key)
+    return (await session.exec(query)).first()
+
+
 async def list_events(
     session: AsyncSession,
     *,

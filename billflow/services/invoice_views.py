@@ -82,6 +82,7 @@ class LineOut(BaseModel):
 
 
 class PaymentOut(BaseModel):
+    id: int
     kind: str
     provider: str
     provider_reference: str

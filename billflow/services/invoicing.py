@@ -231,6 +231,7 @@ async def record_payment(
     payment: PaymentReceived,
     kind: PaymentKind = PaymentKind.payment,
     note: str | None = None,
+    refund_of_payment_id: int | None = None,
 ) -> PaymentOutcome:
     """Record a payment (or refund) once per provider reference and settle the invoice's status.
 
@@ -264,6 +265,7 @@ async def record_payment(
         method=payment.method,
         received_at=payment.received_at,
         note=note,
+        refund_of_payment_id=refund_of_payment_id,
     )
     if not is_new:
         return outcome(False)

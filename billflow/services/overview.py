@@ -29,6 +29,15 @@ class BouncedClient(BaseModel):
     email: str
 
 
+class RefundToDecide(BaseModel):
+    invoice_number: str
+    client_name: str
+    amount_paid_minor: int
+    currency: str
+    why: str
+    flagged_at: datetime
+
+
 class DsoPoint(BaseModel):
     as_of: date
     currency: str
@@ -43,6 +52,7 @@ class Overview(BaseModel):
     dso_trend: list[DsoPoint]
     failed_emails: list[AttentionEmail]
     bounced_clients: list[BouncedClient]
+    refunds_to_decide: list[RefundToDecide] = []
 
 
 def _month_ends(today: date, count: int) -> list[date]:
@@ -73,6 +83,7 @@ async def overview(db: Database, *, today: date | None = None, zone: str = "UTC"
         days = await reports.cash_collected(session, grain=reports.Grain.day, end=day, time_zone=zone)
         failed = await attention.failed_emails(session, since=datetime.now(UTC) - timedelta(days=14))
         bounced = await attention.bounced_clients(session)
+        to_decide = await attention.refunds_to_decide(session)
     today_points = [DsoPoint(as_of=day, currency=r.currency, dso_days=r.dso_days) for r in today_dso.rows]
     trend = [point for points in await closed_points for point in points] + today_points
     return Overview(
@@ -93,4 +104,15 @@ async def overview(db: Database, *, today: date | None = None, zone: str = "UTC"
             for m, number in failed
         ],
         bounced_clients=[BouncedClient(external_id=c.external_id, name=c.name, email=c.email) for c in bounced],
+        refunds_to_decide=[
+            RefundToDecide(
+                invoice_number=inv.number,
+                client_name=str(inv.buyer.get("name", "")),
+                amount_paid_minor=inv.amount_paid_minor,
+                currency=inv.currency,
+                why=event.message,
+                flagged_at=event.occurred_at,
+            )
+            for event, inv in to_decide
+        ],
     )

@@ -11,6 +11,10 @@ from temporalio.client import Client
 
 from billflow.config import Settings
 from billflow.db import Database
+from billflow.payments.stripe import StripeGateway, build_stripe_gateway
+
+# Staff refunds wait on Stripe's answer: a couple of quick in-request retries, safe under the same idempotency key.
+STAFF_STRIPE_RETRIES = 2
 
 
 def get_settings(request: Request) -> Settings:
@@ -25,6 +29,20 @@ def get_temporal(request: Request) -> Client:
     return request.app.state.temporal
 
 
+def get_stripe_gateway(request: Request) -> StripeGateway | None:
+    """The Stripe client of staff actions (refunds), built once; None when no Stripe key is configured."""
+    state = request.app.state
+    settings: Settings = state.settings
+    if not settings.stripe_api_key:
+        return None
+    if getattr(state, "staff_stripe_gateway", None) is None:
+        state.staff_stripe_gateway = build_stripe_gateway(
+            settings.stripe_api_key, api_base=settings.stripe_api_base, max_network_retries=STAFF_STRIPE_RETRIES
+        )
+    gateway: StripeGateway = state.staff_stripe_gateway
+    return gateway
+
+
 async def get_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator[AsyncSession]:
     async with db.session() as session:
         yield session
@@ -33,4 +51,5 @@ async def get_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
+StripeDep = Annotated[StripeGateway | None, Depends(get_stripe_gateway)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -308,3 +308,74 @@ async def test_signing_in_and_acting_work_from_the_keyboard(
     await page.keyboard.press("Tab")
     await page.keyboard.press("Enter")
     await expect(page.locator(".note.ok")).to_contain_text(f"{number}: Reminders paused")
+
+
+async def test_staff_refund_a_bank_transfer_and_the_invoice_is_owed_again(
+    page: Page, live_server: str, db: Database, time_env: WorkflowEnvironment, worker: Worker, api_settings: Settings
+) -> None:
+    number = await overdue_invoice(db, time_env, api_settings)
+    await sign_in(page, live_server, (await make_user(db, ApiRole.staff)).email)
+    await page.goto(f"{live_server}/app/invoices/{number}")
+    await expect(page.locator("#act-refund")).to_have_count(0)  # nothing paid, nothing to refund
+    await page.locator("#act-mark-paid summary").click()
+    await page.get_by_label(f"Yes, record this payment on {number}").check()
+    await page.get_by_role("button", name="Record payment").click()
+    await expect(page.locator("#invoice-status [data-testid=status]")).to_have_text("paid")
+
+    # Too much is refused next to the amount, and nothing is refunded.
+    await page.locator("#act-refund summary").click()
+    await page.get_by_label("Amount to refund (GBP)").fill("100000")
+    await page.get_by_label("Reason").last.fill("hours billed twice")
+    await page.get_by_label(f"Yes, refund this payment of {number}").check()
+    await page.get_by_role("button", name="Refund", exact=True).click()
+    await expect(page.locator("[data-error-for='refund.amount']")).to_contain_text("left to refund")
+    await expect(page.locator("#payments-table")).not_to_contain_text("refund")
+
+    await page.get_by_label("Amount to refund (GBP)").fill("50")
+    await page.get_by_label("The client owes it again").check()
+    await page.get_by_label(f"Yes, refund this payment of {number}").check()
+    await shoot(page, "invoice-refund-form")
+    await page.get_by_role("button", name="Refund", exact=True).click()
+    await expect(page.locator(".note.ok")).to_contain_text(f"{number}: Refund recorded: £50.00 recorded as refunded")
+    await expect(page.locator("#invoice-status [data-testid=status]")).not_to_have_text("paid")
+    await expect(page.locator("[data-testid=balance]")).to_have_text("£50.00")
+    await expect(page.locator("#payments-table")).to_contain_text("refund")
+    await expect(page.locator("#timeline")).to_contain_text("Refund of £50.00")
+    await shoot(page, "invoice-refund")
+
+
+async def test_staff_change_a_subscription_plan_from_the_catalog(
+    page: Page, live_server: str, db: Database, time_env: WorkflowEnvironment, worker: Worker, api_settings: Settings
+) -> None:
+    from billflow.runs import subscriptions as subscription_runs
+    from billflow.services import catalog as catalog_service
+    from models.service_catalog import CatalogEntryIn
+    from tests.subscriptions.support import make_subscription, terminate_all
+
+    start = (await time_env.get_current_time()).date()
+    view = await subscription_runs.create_and_start(
+        db, time_env.client, make_subscription(start_date=start), task_queue=api_settings.task_queue
+    )
+    await catalog_service.add_entry(
+        db,
+        CatalogEntryIn(
+            event_type=f"retainer-xl-{uuid.uuid4().hex[:6]}",
+            service_name="Retainer XL",
+            unit_price_minor=25_000,
+            currency="USD",
+        ),
+    )
+    try:
+        await sign_in(page, live_server, (await make_user(db, ApiRole.staff)).email)
+        await page.goto(f"{live_server}/app/subscriptions/{view.subscription_id}")
+        await page.locator("#sub-change summary").click()
+        await page.get_by_label("Service 1").select_option(label="Retainer XL · $250.00")
+        await page.get_by_label("Quantity 1").fill("1.5")
+        await page.get_by_label(f"Yes, change the plan of {view.subscription_id}").check()
+        await shoot(page, "subscription-change-plan")
+        await page.get_by_role("button", name="Change plan").click()
+        await expect(page.locator(".note.ok")).to_contain_text("Plan changed from the period starting")
+        await expect(page.locator("main")).to_contain_text("Retainer XL · 1.5 \u00d7 $250.00")
+        await shoot(page, "subscription")
+    finally:
+        await terminate_all(time_env.client, [view.workflow_id])

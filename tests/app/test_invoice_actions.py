@@ -15,6 +15,8 @@ from temporalio.worker import Worker
 
 from billflow.config import Settings
 from billflow.db import Database
+from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import timeline as timeline_repo
 from billflow.services import clients as clients_service
 from billflow.services import invoice_runs
 from models.api_keys import ApiRole
@@ -88,3 +90,61 @@ async def test_extend_resend_void_and_write_off_from_the_page(
         assert "Invoice written off" in written.text and 'data-testid="status">uncollectible<' in written.text
         late = await _act(http, second, "mark-paid", {"method": "cash", "confirm": "yes"})
         assert "refused: invoice " + second + " is uncollectible" in late.text
+
+
+async def test_refund_from_the_page_is_confirmed_csrf_protected_and_staff_only(
+    app: FastAPI, worker: Worker, time_env: WorkflowEnvironment, db: Database, api_settings: Settings
+) -> None:
+    number = await _issued(time_env, db, api_settings)
+    async with browserless(app) as http:
+        await sign_in(http, (await make_user(db, ApiRole.staff)).email)
+        paid = await _act(http, number, "mark-paid", {"method": "cash", "confirm": "yes"})
+        assert 'data-testid="status">paid<' in paid.text and 'id="act-refund"' in paid.text
+        payment_id = re.search(r'name="payment_id"[^>]*><option value="(\d+)"', paid.text)
+        assert payment_id
+        form = {"payment_id": payment_id.group(1), "amount": "10", "reason": "goodwill", "outcome": "credited"}
+
+        unconfirmed = await _act(http, number, "refund", form)
+        assert unconfirmed.status_code == 422 and 'data-error-for="refund.confirm"' in unconfirmed.text
+        no_token = await http.post(f"/app/invoices/{number}/act/refund", data=form | {"confirm": "yes"})
+        assert no_token.status_code == 403
+        bad_outcome = await _act(http, number, "refund", form | {"outcome": "maybe", "confirm": "yes"})
+        assert bad_outcome.status_code == 422 and 'data-error-for="refund.outcome"' in bad_outcome.text
+        done = await _act(http, number, "refund", form | {"confirm": "yes"})
+        assert "Refund recorded: " in done.text and "credit note CN-" in done.text
+        assert 'data-testid="status">paid<' in done.text  # credited: the price went down, nothing is owed
+
+    async with browserless(app) as viewer:
+        await sign_in(viewer, (await make_user(db, ApiRole.viewer)).email)
+        shown = await viewer.get(f"/app/invoices/{number}")
+        assert shown.status_code == 200 and 'id="act-refund"' not in shown.text
+        refused = await post_form(viewer, f"/app/invoices/{number}", f"/app/invoices/{number}/act/refund", form)
+        assert refused.status_code == 403
+
+
+async def test_a_pending_refund_decision_is_shown_and_can_be_decided_without_a_refund(
+    app: FastAPI, worker: Worker, time_env: WorkflowEnvironment, db: Database, api_settings: Settings
+) -> None:
+    number = await _issued(time_env, db, api_settings)
+    async with browserless(app) as http:
+        await sign_in(http, (await make_user(db, ApiRole.staff)).email)
+        paid = await _act(http, number, "mark-paid", {"method": "cash", "confirm": "yes"})
+        assert 'data-testid="refund-pending"' not in paid.text and 'id="act-keep"' not in paid.text
+        async with db.session() as session:  # what a cancelled paid booking leaves on the timeline
+            invoice = await invoices_repo.get_invoice(session, number=number)
+            assert invoice is not None
+            await timeline_repo.add_event(
+                session,
+                client_id=invoice.client_id,
+                invoice_id=invoice.id,
+                kind="booking.cancelled",
+                message="Booking cancelled: refund decision needed",
+                data={"flag": "refund_decision"},
+            )
+        shown = await http.get(f"/app/invoices/{number}")
+        assert 'data-testid="refund-pending"' in shown.text and 'id="act-keep"' in shown.text
+        no_reason = await _act(http, number, "keep", {"reason": "", "confirm": "yes"})
+        assert no_reason.status_code == 422 and 'data-error-for="keep.reason"' in no_reason.text
+        kept = await _act(http, number, "keep", {"reason": "cancellation fee", "confirm": "yes"})
+        assert "No refund: decision recorded" in kept.text and 'data-testid="refund-pending"' not in kept.text
+        assert "No refund, decided by" in kept.text  # on the timeline

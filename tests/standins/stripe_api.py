@@ -1,4 +1,5 @@
-"""A stand-in for the part of the Stripe API billflow uses: create, retrieve and expire Checkout Sessions.
+"""A stand-in for the part of the Stripe API billflow uses: create, retrieve and expire Checkout Sessions, and
+refund the charge a completed session made.
 
 It speaks Stripe's wire format (form-encoded requests, JSON objects and error bodies) and keeps Stripe's
 idempotency contract: a repeated Idempotency-Key with the same parameters replays the first response; with
@@ -27,6 +28,7 @@ class StripeStandIn(StandIn):
     def __init__(self) -> None:
         super().__init__()
         self.sessions: dict[str, dict[str, Any]] = {}
+        self.charges: dict[str, dict[str, Any]] = {}  # by payment intent id
         self._replay: dict[str, tuple[str, int, dict[str, Any]]] = {}  # key -> (params hash, status, body)
         self._ids = itertools.count(1)
         self._prefix = uuid.uuid4().hex[:8]  # ids stay unique across tests sharing one database
@@ -35,6 +37,7 @@ class StripeStandIn(StandIn):
                 Route("/v1/checkout/sessions", self._create, methods=["POST"]),
                 Route("/v1/checkout/sessions/{sid}", self._retrieve, methods=["GET"]),
                 Route("/v1/checkout/sessions/{sid}/expire", self._expire, methods=["POST"]),
+                Route("/v1/refunds", self._refund, methods=["POST"]),
             ]
         )
 
@@ -50,8 +53,23 @@ class StripeStandIn(StandIn):
     def complete(self, session_id: str, *, payment_status: str = "paid") -> dict[str, Any]:
         """What happens when the client pays on Stripe's page: the session completes."""
         session = self.sessions[session_id]
-        session.update(status="complete", payment_status=payment_status, payment_intent=f"pi_{session_id[3:]}")
+        intent = f"pi_{session_id[3:]}"
+        session.update(status="complete", payment_status=payment_status, payment_intent=intent)
+        self.charges[intent] = {
+            "id": f"ch_{session_id[3:]}",
+            "object": "charge",
+            "amount": session["amount_total"],
+            "amount_refunded": 0,
+            "currency": session["currency"],
+            "payment_intent": intent,
+            "metadata": dict(session["metadata"]),
+            "refunded": False,
+        }
         return dict(session)
+
+    def charge_of(self, session_id: str) -> dict[str, Any]:
+        """The charge a completed session made (what a `charge.refunded` event carries)."""
+        return dict(self.charges[f"pi_{session_id[3:]}"])
 
     def error(self, status: int, message: str, **extra: Any) -> Response:
         kind = {429: "rate_limit_error"}.get(status, "api_error" if status >= 500 else "invalid_request_error")
@@ -134,3 +152,50 @@ class StripeStandIn(StandIn):
             return self.error(400, 'Only Checkout Sessions with a status in ["open"] can be expired.')
         session["status"] = "expired"
         return JSONResponse(session)
+
+    async def _refund(self, request: Request) -> Response:
+        recorded = await self.record(request)
+        recorded.form = dict(parse_qsl(recorded.body.decode(), keep_blank_values=True))
+        if (fault := await self.fault_response(request)) is not None:
+            return fault
+        key = recorded.headers.get("idempotency-key")
+        digest = hashlib.sha256(recorded.body).hexdigest()
+        if key and key in self._replay:
+            first_digest, status, body = self._replay[key]
+            if first_digest != digest:
+                return self.error(
+                    400,
+                    "Keys for idempotent requests can only be used with the same parameters",
+                    code="idempotency_error",
+                )
+            return JSONResponse(body, status_code=status, headers={"Idempotent-Replayed": "true"})
+        form = recorded.form
+        charge = self.charges.get(form.get("payment_intent", ""))
+        if charge is None:
+            return self.error(404, f"No such payment_intent: '{form.get('payment_intent')}'", code="resource_missing")
+        amount = int(form.get("amount") or charge["amount"] - charge["amount_refunded"])
+        left = charge["amount"] - charge["amount_refunded"]
+        if amount > left:
+            return self.error(
+                400,
+                f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left})",
+                code="amount_too_large",
+                param="amount",
+            )
+        charge["amount_refunded"] += amount
+        charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+        expanded = "charge" in {v for k, v in form.items() if k.startswith("expand[")}
+        body = {
+            "id": f"re_{self._prefix}{next(self._ids):04d}",
+            "object": "refund",
+            "amount": amount,
+            "currency": charge["currency"],
+            "charge": dict(charge) if expanded else charge["id"],
+            "payment_intent": charge["payment_intent"],
+            "status": "succeeded",
+            "reason": form.get("reason"),
+            "metadata": {k[len("metadata[") : -1]: v for k, v in form.items() if k.startswith("metadata[")},
+        }
+        if key:
+            self._replay[key] = (digest, 200, body)
+        return JSONResponse(body)

@@ -74,7 +74,7 @@ async def test_create_pause_change_trigger_cancel_from_the_cli(
         assert code == 0, out
         assert len(await invoices_of(db, sub_id)) == 1
         code, out = await invoke("subscription", "list", "--json")
-        assert code == 0 and sub_id in [s["id"] for s in json.loads(out)]
+        assert code == 0 and sub_id in [s["subscription_id"] for s in json.loads(out)]  # the API's list
         code, out = await invoke("subscription", "list")
         assert code == 0 and "Subscriptions" in out
         code, out = await invoke("subscription", "cancel", sub_id, "--note", "closing")

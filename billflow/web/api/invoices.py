@@ -8,15 +8,17 @@ from collections.abc import Awaitable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Body, Header, HTTPException, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 from temporalio.service import RPCError
 
 from billflow.repositories.invoices import InvoiceFilter
-from billflow.services import document_files, invoice_plans, invoice_runs, invoice_views, staff_actions
+from billflow.services import document_files, invoice_plans, invoice_runs, invoice_views, refunds, staff_actions
 from billflow.services.api_keys import Principal
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
-from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
+from billflow.web.deps import DatabaseDep, SettingsDep, StripeDep, TemporalDep
+from billflow.web.routes.sendgrid_webhooks import send_email_now
 from models.booking_events import reject_nul
 from models.einvoice import FileKind
 from models.enums import EmailKind, InvoiceStatus
@@ -125,6 +127,19 @@ class ResolutionIn(StaffBody):
 class ResendIn(BaseModel):
     kind: Literal["invoice_issued", "reminder", "overdue", "receipt"] = Field(
         description="the last email of this kind is sent again"
+    )
+
+
+class RefundIn(StaffBody):
+    payment_id: int = Field(gt=0, description="the payment to give money back from (the invoice's payments list)")
+    amount_minor: int | None = Field(
+        default=None, gt=0, le=MAX_MINOR, description="minor units; default: all that is left of that payment"
+    )
+    reason: str = Field(min_length=1, max_length=500, description="why (the timeline and the credit note)")
+    outcome: refunds.RefundOutcome = Field(
+        default=refunds.RefundOutcome.credited,
+        description="credited: a refund credit note lowers the price, a paid invoice stays paid; owed_again: the "
+        "client owes the money again (paid -> partially paid, open or overdue) and reminders resume",
     )
 
 
@@ -401,3 +416,76 @@ async def resend(
         raise HTTPException(502, str(err)) from None
     except RPCError as err:
         raise HTTPException(409, f"invoice {number}'s workflow cannot be reached: {err.message}") from None
+
+
+REFUND_RESPONSES: dict[int | str, dict[str, object]] = {
+    **NOT_FOUND,
+    409: {"description": "Stripe did not answer: nothing was refunded; repeat with the same Idempotency-Key"},
+    422: {"description": "The refund is refused; the field at fault is named (payment_id, amount_minor, outcome)"},
+}
+
+
+@router.post(
+    "/{number}/refund",
+    summary="Refund a payment: through Stripe for card payments made on Stripe, else recorded as refunded",
+    responses=REFUND_RESPONSES,
+)
+async def refund(
+    number: NumberPath,
+    body: RefundIn,
+    principal: StaffDep,
+    db: DatabaseDep,
+    temporal: TemporalDep,
+    stripe_gateway: StripeDep,
+    http_request: Request,
+    background: BackgroundTasks,
+    key: IdempotencyKey = None,
+) -> refunds.RefundResult:
+    request = refunds.RefundRequest(
+        payment_id=body.payment_id,
+        amount_minor=body.amount_minor,
+        reason=body.reason,
+        outcome=body.outcome,
+        request_id=key or uuid.uuid4().hex,
+    )
+    try:
+        made = await refunds.refund_payment(
+            db, temporal, stripe_gateway, number=number, request=request, actor=principal.actor
+        )
+    except refunds.InvoiceNotFound as err:
+        raise HTTPException(404, str(err)) from None
+    except refunds.RefundRefused as err:
+        raise RequestValidationError([{"type": "value_error", "loc": ("body", err.field), "msg": str(err)}]) from None
+    except refunds.RefundUnavailable as err:
+        raise HTTPException(409, f"{err}: nothing was refunded; try again with the same Idempotency-Key") from None
+    if made.client_email is not None:  # the client is told, after the answer
+        background.add_task(send_email_now, http_request, made.client_email)
+    return made
+
+
+class KeepPaymentIn(StaffBody):
+    reason: str = Field(min_length=1, max_length=500, description="why nothing is refunded (the timeline)")
+
+
+class KeepPaymentResult(BaseModel):
+    number: str
+    decided: bool  # False: this Idempotency-Key had decided it already
+
+
+@router.post(
+    "/{number}/keep-payment",
+    summary="Decide not to refund: the invoice leaves the overview's refunds to decide",
+    responses={**NOT_FOUND, 422: {"description": "No refund decision is waiting on this invoice, or no reason"}},
+)
+async def keep_payment(
+    number: NumberPath, body: KeepPaymentIn, principal: StaffDep, db: DatabaseDep, key: IdempotencyKey = None
+) -> KeepPaymentResult:
+    try:
+        decided = await refunds.keep_payment(
+            db, number=number, reason=body.reason, request_id=key or uuid.uuid4().hex, actor=principal.actor
+        )
+    except refunds.InvoiceNotFound as err:
+        raise HTTPException(404, str(err)) from None
+    except refunds.RefundRefused as err:
+        raise RequestValidationError([{"type": "value_error", "loc": ("body", err.field), "msg": str(err)}]) from None
+    return KeepPaymentResult(number=number, decided=decided)

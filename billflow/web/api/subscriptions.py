@@ -3,6 +3,7 @@ each answered with the subscription after the workflow applied it, or 409 with t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date
 from typing import Annotated
 
@@ -10,14 +11,13 @@ from fastapi import APIRouter, Body, HTTPException, Path, Query, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
-from billflow.repositories import subscriptions as subs_repo
 from billflow.runs import subscriptions as subscription_runs
+from billflow.services import subscription_actions as actions
 from billflow.services import subscriptions as service
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
 from models.subscription_io import (
     CancelSubscription,
-    ChangePlan,
     PauseSubscription,
     ResumeSubscription,
     SubscriptionAction,
@@ -36,17 +36,6 @@ ACTION_RESPONSES: dict[int | str, dict[str, object]] = {
     **NOT_FOUND,
     409: {"description": "The action does not apply in the subscription's current state (the reason is given)"},
 }
-
-
-class SubscriptionSummary(BaseModel):
-    subscription_id: str
-    status: SubscriptionStatus
-    client_external_id: str
-    client_name: str
-    currency: str
-    interval: str
-    next_period_start: date | None
-    periods_billed: int
 
 
 class NoteIn(BaseModel):
@@ -87,24 +76,8 @@ async def list_subscriptions(
     status_filter: Annotated[SubscriptionStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> list[SubscriptionSummary]:
-    async with db.session() as session:
-        rows = await subs_repo.list_subscriptions(
-            session, status=status_filter.value if status_filter else None, limit=limit, offset=offset
-        )
-    return [
-        SubscriptionSummary(
-            subscription_id=sub.id,
-            status=SubscriptionStatus(sub.status),
-            client_external_id=client.external_id,
-            client_name=client.name,
-            currency=sub.currency,
-            interval=str(sub.interval.get("kind", "")),
-            next_period_start=sub.next_period_start,
-            periods_billed=sub.periods_billed,
-        )
-        for sub, client in rows
-    ]
+) -> list[actions.SubscriptionSummary]:
+    return await actions.list_subscriptions(db, status=status_filter, limit=limit, offset=offset)
 
 
 @router.get("/{subscription_id}", responses=NOT_FOUND, summary="A subscription, its plans and billed periods")
@@ -114,23 +87,25 @@ async def show_subscription(subscription_id: IdPath, db: DatabaseDep, _: ViewerD
 
 async def _view(db: DatabaseDep, subscription_id: str) -> SubscriptionView:
     try:
-        async with db.session() as session:
-            return await service.describe(session, subscription_id=subscription_id)
-    except service.SubscriptionNotFound as err:
+        return await actions.show(db, subscription_id=subscription_id)
+    except actions.SubscriptionNotFound as err:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from err
+
+
+async def _answer(call: Awaitable[SubscriptionView]) -> SubscriptionView:
+    """The service's answer, or 404 / 409 with its reason."""
+    try:
+        return await call
+    except actions.SubscriptionNotFound as err:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(err)) from err
+    except actions.ActionRefused as err:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
 
 
 async def _act(
     db: DatabaseDep, temporal: TemporalDep, subscription_id: str, action: SubscriptionAction
 ) -> SubscriptionView:
-    await _view(db, subscription_id)  # 404 first
-    try:
-        state = await subscription_runs.act_and_wait(temporal, subscription_id, action)
-    except service.WorkflowClosed as err:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
-    if state is not None and state.last_rejection and action.action_id in state.processed_action_ids:
-        raise HTTPException(status.HTTP_409_CONFLICT, state.last_rejection)
-    return await _view(db, subscription_id)
+    return await _answer(actions.act(db, temporal, subscription_id=subscription_id, action=action))
 
 
 @router.post("/{subscription_id}/pause", responses=ACTION_RESPONSES, summary="Pause: periods starting now are skipped")
@@ -164,8 +139,11 @@ async def cancel(
 async def change_plan(
     subscription_id: IdPath, body: ChangePlanIn, db: DatabaseDep, temporal: TemporalDep, principal: StaffDep
 ) -> SubscriptionView:
-    action = ChangePlan(lines=body.lines, actor=principal.name, note=body.note)
-    return await _act(db, temporal, subscription_id, action)
+    return await _answer(
+        actions.change_plan(
+            db, temporal, subscription_id=subscription_id, lines=body.lines, actor=principal.name, note=body.note
+        )
+    )
 
 
 @router.post("/{subscription_id}/trigger", responses=ACTION_RESPONSES, summary="Bill a period now (never twice)")

@@ -9,21 +9,23 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from temporalio.service import RPCError
 
 from billflow.repositories.invoice_search import DueRange
 from billflow.repositories.invoices import InvoiceFilter
-from billflow.services import invoice_list, invoice_runs, invoice_views, staff_actions
+from billflow.services import invoice_list, invoice_runs, invoice_views, refunds, staff_actions
 from billflow.services.users import UserOut
-from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
+from billflow.web.deps import DatabaseDep, SettingsDep, StripeDep, TemporalDep
 from billflow.web.pages import forms
 from billflow.web.pages.rendering import flash, redirect, render
+from billflow.web.routes.sendgrid_webhooks import send_email_now
 from billflow.web.sessions import StaffUser, ViewerUser
 from models.api_keys import ApiRole
 from models.enums import EmailKind, InvoiceStatus
+from models.money import format_money
 from models.workflow_io import (
     ExtendDueDate,
     MarkPaid,
@@ -54,6 +56,12 @@ SORT_LABELS = [
     ("total_desc", "Total, largest"),
     ("number", "Number"),
 ]
+REFUND_OUTCOMES = [
+    (refunds.RefundOutcome.credited.value, "The client no longer owes it: a refund credit note lowers the price"),
+    (refunds.RefundOutcome.owed_again.value, "The client owes it again: the invoice reopens and reminders resume"),
+]
+# The service's field names as the form's.
+REFUND_FIELDS = {"amount_minor": "amount", "payment_id": "payment_id", "outcome": "outcome", "reason": "reason"}
 RESEND_KINDS = [(k.value, k.value.replace("_", " ")) for k in staff_actions.RESENDABLE]
 
 
@@ -152,6 +160,9 @@ async def _detail(
         request,
         "invoice.html",
         links=await invoice_list.links(db, number=number),
+        refundable=[p for p in await refunds.refundable_for(db, number=number) if p.refundable_minor > 0],
+        refund_outcomes=REFUND_OUTCOMES,
+        refund_pending=await refunds.refund_decision_pending(db, number=number),
         status_code=status_code,
         user=user,
         invoice=invoice,
@@ -181,6 +192,8 @@ ACTIONS = {
     "void": "Invoice voided",
     "write-off": "Invoice written off",
     "resend": "Email resent",
+    "refund": "Refund recorded",
+    "keep": "No refund: decision recorded",
 }
 
 
@@ -225,6 +238,8 @@ async def act(
     db: DatabaseDep,
     temporal: TemporalDep,
     settings: SettingsDep,
+    stripe_gateway: StripeDep,
+    background: BackgroundTasks,
     user: StaffUser,
     number: NumberPath,
     name: Annotated[str, Path(max_length=20)],
@@ -265,6 +280,26 @@ async def act(
             done = "was already resent" if result.already_sent else "resent"
             flash(request, f"{number}: {kind.replace('_', ' ')} email {done} to {result.to_email}.")
             return redirect(back)
+        if name == "keep":
+            reason = data.get("reason", "").strip()
+            if not reason or len(reason) > 500:
+                raise forms.FieldError("reason", "give a reason (up to 500 characters)")
+            await refunds.keep_payment(db, number=number, reason=reason, request_id=action_id, actor=user.actor)
+            flash(request, f"{number}: {ACTIONS['keep']}.")
+            return redirect(back)
+        if name == "refund":
+            made = await refunds.refund_payment(
+                db,
+                temporal,
+                stripe_gateway,
+                number=number,
+                request=await _refund_request(db, number, data, request_id=action_id),
+                actor=user.actor,
+            )
+            if made.client_email is not None:  # the client is told, after the redirect
+                background.add_task(send_email_now, request, made.client_email)
+            flash(request, f"{number}: {_refund_text(made)}")
+            return redirect(back)
         detail = await invoice_views.detail(db, temporal, number=number)
         action = _build_action(
             name, data, actor=user.actor, action_id=action_id, currency=detail.currency, timezone=detail.timezone
@@ -285,6 +320,7 @@ async def act(
     except ValidationError as err:
         problem = err.errors()[0]
         field = str(problem["loc"][0]) if problem["loc"] else "note"
+        field = REFUND_FIELDS.get(field, field) if name == "refund" else field
         return await _detail(
             request,
             db,
@@ -296,7 +332,22 @@ async def act(
             values=values,
             errors={f"{name}.{field}": problem["msg"]},
         )
-    except (invoice_views.InvoiceNotFound, staff_actions.InvoiceNotFound) as err:
+    except refunds.RefundRefused as err:
+        return await _detail(
+            request,
+            db,
+            temporal,
+            user,
+            number,
+            status_code=422,
+            open_form=name,
+            values=values,
+            errors={f"{name}.{REFUND_FIELDS.get(err.field, 'reason')}": err.message},
+        )
+    except refunds.RefundUnavailable as err:
+        flash(request, f"{number}: {err}: nothing was refunded; send the same form again.", kind="error")
+        return redirect(back)
+    except (invoice_views.InvoiceNotFound, staff_actions.InvoiceNotFound, refunds.InvoiceNotFound) as err:
         return render(request, "not_found.html", status_code=404, user=user, message=str(err))
     except (staff_actions.ActionRejected, invoice_runs.WorkflowClosed) as err:
         # The run's answer (its Update's validator, issue 12.3): 409 with the reason, on the invoice as it is.
@@ -310,3 +361,38 @@ async def act(
         return redirect(back)
     flash(request, f"{number}: {ACTIONS[name]}.")
     return redirect(back)
+
+
+async def _refund_request(
+    db: DatabaseDep, number: str, data: dict[str, str], *, request_id: str
+) -> refunds.RefundRequest:
+    """The refund form as the service's request; FieldError names a bad field."""
+    payment = data.get("payment_id", "")
+    if not payment.isdigit():
+        raise forms.FieldError("payment_id", "choose the payment to refund")
+    left = await refunds.refundable_for(db, number=number)
+    if not left:
+        raise forms.FieldError("payment_id", "no payment of this invoice is left to refund")
+    amount = forms.amount_minor("amount", data.get("amount", ""), left[0].currency, required=False)
+    reason = data.get("reason", "").strip()
+    if not reason or len(reason) > 500:
+        raise forms.FieldError("reason", "give a reason (up to 500 characters)")
+    outcome = data.get("outcome", "")
+    if outcome not in {v for v, _ in REFUND_OUTCOMES}:
+        raise forms.FieldError("outcome", "choose what the invoice becomes")
+    return refunds.RefundRequest(
+        payment_id=int(payment[:12]),
+        amount_minor=amount,
+        reason=reason,
+        outcome=refunds.RefundOutcome(outcome),
+        request_id=request_id,
+    )
+
+
+def _refund_text(made: refunds.RefundResult) -> str:
+    amount = format_money(made.amount_minor, made.currency)
+    how = f"refunded through Stripe ({made.stripe_refund_id})" if made.stripe_refund_id else "recorded as refunded"
+    text = f"{ACTIONS['refund']}: {amount} {how}; the invoice is {made.status.value.replace('_', ' ')}"
+    if made.credit_note_number:
+        text += f", credit note {made.credit_note_number} issued"
+    return text + ("." if made.recorded else " (this form had been sent already).")

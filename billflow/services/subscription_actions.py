@@ -1,0 +1,177 @@
+"""What staff do with subscriptions, one flow for the API, the CLI and the staff app: list, show, act (pause,
+resume, cancel, change plan, trigger) and the catalog a new plan is chosen from. The edges parse, call one
+function here, and render; the rules are billflow.services.subscriptions and the subscription's workflow.
+
+An action is signalled to the subscription's workflow (the single writer) and waited for, so the caller gets
+the subscription as the workflow left it, or ActionRefused with the workflow's own reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import Client
+
+from billflow.db import Database
+from billflow.repositories import catalog as catalog_repo
+from billflow.repositories import subscriptions as subs_repo
+from billflow.runs import subscriptions as subscription_runs
+from billflow.services import subscriptions as rules
+from models.service_catalog import CatalogEntryOut
+from models.subscription_io import ChangePlan, SubscriptionAction, SubscriptionStatus, SubscriptionView
+from models.workflow_io import LineIn
+
+SubscriptionNotFound = rules.SubscriptionNotFound
+MAX_PLAN_LINES = 200
+
+
+class ActionRefused(Exception):
+    """The workflow did not apply the action (its reason), or has closed."""
+
+
+class PlanLineRefused(ValueError):
+    """A chosen plan line is not usable; `field` names it (line{n}_catalog, line{n}_quantity)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class SubscriptionSummary(BaseModel):
+    subscription_id: str
+    status: SubscriptionStatus
+    client_external_id: str
+    client_name: str
+    currency: str
+    interval: str
+    schedule: str  # in words: "monthly on day 1", "every 2 x weekly", "cron 0 9 1 * *"
+    next_period_start: date | None
+    periods_billed: int
+
+
+def schedule_text(interval: dict[str, Any]) -> str:
+    kind = interval.get("kind", "")
+    if kind == "cron":
+        return f"cron {interval.get('cron')}"
+    every = interval.get("every", 1)
+    text = kind if every == 1 else f"every {every} x {kind}"
+    if interval.get("day_of_month"):
+        text += f" on day {interval['day_of_month']}"
+    return str(text)
+
+
+async def list_subscriptions(
+    db: Database, *, status: SubscriptionStatus | None = None, limit: int = 100, offset: int = 0
+) -> list[SubscriptionSummary]:
+    """Newest first."""
+    async with db.session() as session:
+        rows = await subs_repo.list_subscriptions(
+            session, status=status.value if status else None, limit=limit, offset=offset
+        )
+    return [
+        SubscriptionSummary(
+            subscription_id=sub.id,
+            status=SubscriptionStatus(sub.status),
+            client_external_id=client.external_id,
+            client_name=client.name,
+            currency=sub.currency,
+            interval=str(sub.interval.get("kind", "")),
+            schedule=schedule_text(sub.interval),
+            next_period_start=sub.next_period_start,
+            periods_billed=sub.periods_billed,
+        )
+        for sub, client in rows
+    ]
+
+
+async def show(db: Database, *, subscription_id: str) -> SubscriptionView:
+    """The subscription, its plan versions and billed periods; SubscriptionNotFound."""
+    async with db.session() as session:
+        return await rules.describe(session, subscription_id=subscription_id)
+
+
+async def act(db: Database, temporal: Client, *, subscription_id: str, action: SubscriptionAction) -> SubscriptionView:
+    """Signal the action and wait until the workflow applied it; the subscription afterwards.
+
+    SubscriptionNotFound before anything is signalled; ActionRefused with the workflow's reason."""
+    await show(db, subscription_id=subscription_id)
+    try:
+        state = await subscription_runs.act_and_wait(temporal, subscription_id, action)
+    except rules.WorkflowClosed as err:
+        raise ActionRefused(str(err)) from err
+    if state is not None and state.last_rejection and action.action_id in state.processed_action_ids:
+        raise ActionRefused(state.last_rejection)
+    return await show(db, subscription_id=subscription_id)
+
+
+# --- a new plan from the catalog -----------------------------------------------------------------------
+
+
+async def plan_choices(db: Database, *, currency: str) -> list[CatalogEntryOut]:
+    """The catalog's services priced in the subscription's currency."""
+    async with db.session() as session:
+        rows = await catalog_repo.list_entries(session)
+    return [CatalogEntryOut.model_validate(r, from_attributes=True) for r in rows if r.currency == currency]
+
+
+@dataclass(frozen=True)
+class ChosenLine:
+    """One line of the change-plan form: a catalog entry (its event type) and a quantity as typed."""
+
+    position: int
+    event_type: str
+    quantity: str
+
+
+def plan_lines(chosen: list[ChosenLine], catalog: list[CatalogEntryOut]) -> list[LineIn]:
+    """The new plan's lines, at the catalog's prices and tax rates; PlanLineRefused names a bad line."""
+    by_type = {entry.event_type: entry for entry in catalog}
+    lines = []
+    for row in chosen:
+        if not row.event_type:
+            continue
+        entry = by_type.get(row.event_type)
+        if entry is None:
+            raise PlanLineRefused(
+                f"line{row.position}_catalog", "choose a service priced in the subscription's currency"
+            )
+        try:
+            quantity = Decimal(row.quantity.strip() or "1")
+        except InvalidOperation:
+            raise PlanLineRefused(f"line{row.position}_quantity", "not a number") from None
+        if not quantity.is_finite() or quantity <= 0 or quantity > 1_000_000 or quantity != round(quantity, 3):
+            raise PlanLineRefused(f"line{row.position}_quantity", "a quantity above 0, up to 3 decimals")
+        lines.append(
+            LineIn(
+                description=entry.service_name,
+                quantity=quantity,
+                unit_price_minor=entry.unit_price_minor,
+                tax_rate_bp=entry.tax_rate_bp,
+            )
+        )
+    if not lines:
+        raise PlanLineRefused("line1_catalog", "choose at least one service for the new plan")
+    if len(lines) > MAX_PLAN_LINES:
+        raise PlanLineRefused("line1_catalog", f"at most {MAX_PLAN_LINES} lines")
+    return lines
+
+
+async def change_plan(
+    db: Database,
+    temporal: Client,
+    *,
+    subscription_id: str,
+    lines: list[LineIn],
+    actor: str,
+    note: str | None = None,
+) -> SubscriptionView:
+    """New plan lines from the next period on: periods already billed keep their invoices and lines, and each
+    period is still invoiced once (its invoice's workflow id is the period's)."""
+    return await act(
+        db, temporal, subscription_id=subscription_id, action=ChangePlan(lines=lines, actor=actor, note=note)
+    )
