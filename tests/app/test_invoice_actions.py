@@ -93,9 +93,9 @@ async def test_extend_resend_void_and_write_off_from_the_page(
 
 
 async def test_refund_from_the_page_is_confirmed_csrf_protected_and_staff_only(
-    app: FastAPI, worker: Worker, time_env: WorkflowEnvironment, db: Database, api_settings: Settings
+    app: FastAPI, worker: Worker, temporal_env: WorkflowEnvironment, db: Database, api_settings: Settings
 ) -> None:
-    number = await _issued(time_env, db, api_settings)
+    number = await _issued(temporal_env, db, api_settings)
     async with browserless(app) as http:
         await sign_in(http, (await make_user(db, ApiRole.staff)).email)
         paid = await _act(http, number, "mark-paid", {"method": "cash", "confirm": "yes"})
@@ -123,9 +123,9 @@ async def test_refund_from_the_page_is_confirmed_csrf_protected_and_staff_only(
 
 
 async def test_a_pending_refund_decision_is_shown_and_can_be_decided_without_a_refund(
-    app: FastAPI, worker: Worker, time_env: WorkflowEnvironment, db: Database, api_settings: Settings
+    app: FastAPI, worker: Worker, temporal_env: WorkflowEnvironment, db: Database, api_settings: Settings
 ) -> None:
-    number = await _issued(time_env, db, api_settings)
+    number = await _issued(temporal_env, db, api_settings)
     async with browserless(app) as http:
         await sign_in(http, (await make_user(db, ApiRole.staff)).email)
         paid = await _act(http, number, "mark-paid", {"method": "cash", "confirm": "yes"})
