@@ -7,7 +7,6 @@ issue email, every reminder, the invoice page and the API serve the same file, r
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from functools import cache
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from billflow import render_pool
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.einvoice.files import RENDERER_VERSION, DocumentFile, DocumentInvalid, files_for, render_file
@@ -108,7 +108,7 @@ async def _stored_file(
     )
     if stored is not None:
         return DocumentFile(kind, stored.filename, stored.content_type, stored.content)
-    rendered = await asyncio.to_thread(render_file, doc, kind, logo=logo, invoice_url=url)
+    rendered = await render_pool.render(render_file, doc, kind, logo=logo, invoice_url=url)
     await rendered_repo.store_rendered(
         session,
         document=RenderedDocument(
