@@ -218,10 +218,10 @@ class EmailActivities:
         if credit_note_id is not None:
             note = await credit_notes_repo.get_credit_note(session, credit_note_id=credit_note_id)
             if note is not None:
-                from billflow.services.document_files import render_number_pdf
+                from billflow.services.document_files import number_pdf
 
-                pdf = await render_number_pdf(session, number=note.number, settings=self._settings)
-                return [Attachment(filename=f"{note.number}.pdf", content_type="application/pdf", content=pdf)]
+                pdf = await number_pdf(session, number=note.number, settings=self._settings)
+                return [Attachment(filename=pdf.filename, content_type=pdf.content_type, content=pdf.content)]
         return await self._invoice_files(session, invoice_id, kind=kind)
 
     async def _invoice_files(self, session, invoice_id: int, *, kind: str) -> list[Attachment]:  # type: ignore[no-untyped-def]

@@ -2,11 +2,14 @@
 Greek, Cyrillic and the currency signs (€, £, ¥); IPAexGothic from japanize-matplotlib prints Japanese.
 
 fpdf2 parses and subsets every font it is given for every document, so the fonts are cut once per machine to
-what documents usually need, and the larger ones are added only as fallbacks when a document's text needs them.
+what documents usually need, the larger ones are added only as fallbacks when a document's text needs them, and
+each font file is parsed once per process (`_add_font`): a document gets a copy of the parsed font with its own
+glyph subset and a freshly opened file for the final subsetting (which fpdf2 does in place).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 import logging
@@ -19,6 +22,8 @@ from pathlib import Path
 
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
+from fpdf.enums import TextEmphasis
+from fpdf.fonts import SubsetMap, TTFFont
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +32,12 @@ log = logging.getLogger(__name__)
 _BLOCKS = ((0x20, 0x24F), (0x2000, 0x206F), (0x20A0, 0x20CF), (0x2100, 0x214F))
 # Documents render in threads: one cut at a time, so two renders never write (and rename) the same file.
 _CUTTING = threading.Lock()
+
+
+# Tables no document reads: fpdf2 drops the OpenType layout ones from every embedded font anyway (billflow uses no
+# text shaping) and prints horizontally; left in the cut, each document's subsetting would decode them again.
+_UNUSED_TABLES = ["FFTM", "GSUB", "GPOS", "GDEF", "BASE", "JSTF", "vhea", "vmtx", "VORG"]
+_CUT_VERSION = 2  # part of a cut's file name: a change of recipe makes new files
 
 
 @cache
@@ -66,7 +77,8 @@ def _reduced(source: Path, label: str, unicodes: Iterable[int]) -> Path:
     where the Latin cut costs a few. Text outside a cut falls back to the full font, added only when needed."""
     wanted = sorted(set(unicodes))
     stat = source.stat()
-    key = hashlib.sha256(f"{source}:{stat.st_size}:{stat.st_mtime_ns}:{wanted}".encode()).hexdigest()[:16]
+    recipe = f"{_CUT_VERSION}:{source}:{stat.st_size}:{stat.st_mtime_ns}:{wanted}"
+    key = hashlib.sha256(recipe.encode()).hexdigest()[:16]
     target = Path(tempfile.gettempdir()) / "billflow-fonts" / f"{source.stem}-{label}-{key}.ttf"
     with _CUTTING:
         if target.exists():
@@ -84,8 +96,8 @@ def _write_cut(source: Path, target: Path, wanted: list[int]) -> None:
     from fontTools import subset
 
     font = TTFont(str(source))
-    options = subset.Options(layout_features=["*"], name_IDs=["*"], glyph_names=True, notdef_outline=True)
-    options.drop_tables += ["FFTM"]
+    options = subset.Options(layout_features=[], name_IDs=["*"], glyph_names=True, notdef_outline=True)
+    options.drop_tables += _UNUSED_TABLES
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=wanted)
     subsetter.subset(font)
@@ -111,32 +123,70 @@ def _covers(path: Path) -> frozenset[int]:
     return frozenset(TTFont(str(path), lazy=True).getBestCmap())
 
 
+_parse_lock = threading.Lock()  # documents render in worker threads: parse each file once, not once per thread
+
+
+@cache
+def _parsed(path: Path) -> TTFFont:
+    """The font as fpdf2 parses it (cmap, widths, metrics: ~20 ms for the Japanese cut, 3 ms a Latin style), once
+    per process. Never handed to a document itself: `_add_font` gives each document a copy."""
+    return TTFFont(FPDF(), path, "template", "")
+
+
+def _add_font(pdf: FPDF, family: str, style: str, path: Path) -> None:
+    """`pdf.add_font(family, style, path)` without parsing the file again. The parsed tables (cmap, widths, glyph
+    ids, descriptor) are shared read-only; what a document changes is its own: the glyph subset it uses, the
+    missing-glyph list, and the fontTools font that fpdf2 subsets in place at output (opened lazily: only the
+    tables the subsetter needs are read). tests/einvoice/test_pdf_fonts.py checks the bytes equal add_font's."""
+    with _parse_lock:
+        template = _parsed(path)
+    if template.color_font is not None:  # colour fonts carry per-document state of their own: parse normally
+        pdf.add_font(family, style, str(path))
+        return
+    style = "".join(sorted(style.upper()))
+    font = copy.copy(template)
+    font.i = len(pdf.fonts) + 1
+    font.fontkey = f"{family.lower()}{style}"
+    font.emphasis = TextEmphasis.coerce(style)
+    # recalcBBoxes=False, as fontTools' own subsetter opens fonts: subsetting moves no outline, and recomputing
+    # every kept glyph's box meant decoding and re-encoding its outline (a quarter of a Latin document's time).
+    font.ttfont = TTFont(str(path), recalcTimestamp=False, recalcBBoxes=False, lazy=True)
+    font.missing_glyphs = []
+    font.biggest_size_pt = 0
+    font._hbfont = None
+    font.subset = SubsetMap(font)
+    pdf.fonts[font.fontkey] = font
+
+
 def warm_fonts() -> None:
-    """Make (once per machine) and read the Latin cuts: the first document rendered then pays for neither."""
+    """Make (once per machine), read and parse the Latin cuts: the first document rendered then pays for none."""
     _covers(_latin()[""])
+    for path in _latin().values():
+        with _parse_lock:
+            _parsed(path)
 
 
 def add_fonts(pdf: FPDF, texts: Iterable[str]) -> None:
     """The Latin cut always; the full DejaVu (Greek, Cyrillic, symbols) and IPAexGothic (Japanese) only as
     fallbacks for the characters a document actually has outside it (parsing them costs more than the page)."""
     for style, path in _latin().items():
-        pdf.add_font("DejaVu", style, str(path))
+        _add_font(pdf, "DejaVu", style, path)
     missing = {ord(ch) for text in texts for ch in text} - _covers(_latin()[""])
     fallbacks: list[str] = []
     # Most documents are Latin only: the fallbacks (and the Japanese cut, seconds to make the first time) are
     # looked at only when a character is missing.
     if missing and missing & _covers(_package_fonts()[""]):
         for style in ("", "B"):
-            pdf.add_font("DejaVuFull", style, str(_package_fonts()[style]))
+            _add_font(pdf, "DejaVuFull", style, _package_fonts()[style])
         fallbacks.append("DejaVuFull")
         missing -= _covers(_package_fonts()[""])
     # IPAex ships no bold cut: with exact_match=False the regular one stands in for bold text.
     if missing and missing & _covers(_japanese_common()):
-        pdf.add_font("IPAexJIS1", "", str(_japanese_common()))
+        _add_font(pdf, "IPAexJIS1", "", _japanese_common())
         fallbacks.append("IPAexJIS1")
         missing -= _covers(_japanese_common())
     if missing:  # rarer kanji (JIS level 2 and beyond), or glyphs no font has (fpdf2 then warns once)
-        pdf.add_font("IPAexGothic", "", str(_package_fonts()["japanese"]))
+        _add_font(pdf, "IPAexGothic", "", _package_fonts()["japanese"])
         fallbacks.append("IPAexGothic")
     if fallbacks:
         pdf.set_fallback_fonts(fallbacks, exact_match=False)

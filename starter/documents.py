@@ -120,12 +120,14 @@ async def _show(number: str, as_json: bool, *, pdf: Path | None) -> None:
     async with database(settings) as db, db.session() as session:
         try:
             doc = await documents.load_document(session, number=number, settings=settings)
+            if pdf is not None:  # the stored file of this version (rendered now only if nothing sent it yet)
+                from billflow.services.document_files import number_pdf
+
+                content = (await number_pdf(session, number=number, settings=settings)).content
         except documents.DocumentNotFound as err:
             fail(str(err))
     if pdf is not None:
-        from billflow.einvoice.from_document import document_pdf
-
-        await asyncio.to_thread(pdf.write_bytes, document_pdf(doc, settings))
+        await asyncio.to_thread(pdf.write_bytes, content)
     if as_json:
         print_json(doc)
         return

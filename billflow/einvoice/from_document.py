@@ -2,15 +2,14 @@
 
 One way from the database to every file: load_document gathers what was issued (seller and buyer as frozen at
 issue, lines with their tax categories, the VAT breakdown computed per rate group, references), this adapter
-maps it onto the EN 16931 model, and billflow.einvoice.files renders the Factur-X PDF and the XML formats.
+maps it onto the EN 16931 model, and billflow.einvoice.files renders the Factur-X PDF and the XML formats
+(stored once per document version by billflow.services.document_files).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from billflow.config import Settings
-from billflow.einvoice.files import render_file
 from billflow.einvoice.model import (
     Address,
     DocumentType,
@@ -24,7 +23,6 @@ from billflow.einvoice.model import (
 )
 from models.documents import DocumentLine, InvoiceDocument, TaxBreakdown
 from models.documents import Party as DocumentParty
-from models.einvoice import FileKind
 from models.enums import InvoiceKind
 from models.enums import TaxCategory as BillflowCategory
 
@@ -38,7 +36,7 @@ _CATEGORIES = {
 _EMAIL_SCHEME = "EM"
 
 
-def _party(party: DocumentParty, *, phone: str | None = None) -> Party:
+def _party(party: DocumentParty, *, phone: str | None = None, default_country: str | None = None) -> Party:
     return Party(
         name=party.legal_name or party.name,
         trading_name=party.name if party.legal_name and party.legal_name != party.name else None,
@@ -46,7 +44,7 @@ def _party(party: DocumentParty, *, phone: str | None = None) -> Party:
             line1=party.address.line1,
             postcode=party.address.postcode,
             city=party.address.city,
-            country=(party.address.country or "").upper() or None,
+            country=(party.address.country or default_country or "").upper() or None,
         ),
         vat_id=party.vat_id,
         legal_registration_id=party.registration,
@@ -120,7 +118,8 @@ def einvoice_from_document(doc: InvoiceDocument, *, phone: str | None = None) ->
         due_date=doc.due_date if type_code is not DocumentType.credit_note else None,
         currency=doc.currency,
         seller=_party(doc.seller, phone=phone),
-        buyer=_party(doc.buyer),
+        # A buyer without a billing country is taken to be domestic (the seller's country): BR-11 needs one.
+        buyer=_party(doc.buyer, default_country=doc.seller.address.country),
         lines=_lines(doc.lines, doc.tax_breakdown),
         # Peppol needs a buyer or an order reference (PEPPOL-EN16931-R003): the document's own number.
         order_reference=doc.number,
@@ -136,10 +135,3 @@ def einvoice_from_document(doc: InvoiceDocument, *, phone: str | None = None) ->
         notes=notes,
         exemption_reasons=reasons,
     )
-
-
-def document_pdf(doc: InvoiceDocument, settings: Settings) -> bytes:
-    """The document's PDF: Factur-X (PDF/A-3 with its CII XML) when the data makes a valid e-invoice, else the
-    plain PDF/A (billflow.einvoice.files.render_file)."""
-    einvoice = einvoice_from_document(doc, phone=settings.business_phone)
-    return render_file(einvoice, FileKind.pdf, logo=settings.business_logo, invoice_url=doc.public_url).content

@@ -1,7 +1,7 @@
 """The EN 16931 document: one pure-pydantic model that every output (CII, UBL, the PDF) is generated from.
 
-Independent of the database: built from an invoice (billflow.einvoice.from_invoice) or from the frozen document
-of issue 14, and testable alone. Money stays integer minor units; the generators write decimals.
+Independent of the database: built from the document as issued (billflow.einvoice.from_document), and testable
+alone. Money stays integer minor units; the generators write decimals.
 Business term numbers (BT-n / BG-n) name the EN 16931 semantic fields each attribute carries.
 """
 

@@ -7,7 +7,6 @@ issue email, every reminder, the invoice page and the API serve the same file, r
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from functools import cache
@@ -19,9 +18,9 @@ from billflow import render_pool
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.einvoice.files import RENDERER_VERSION, DocumentFile, DocumentInvalid, files_for, render_file
-from billflow.einvoice.from_invoice import einvoice_from_invoice
 from billflow.einvoice.model import EInvoice
 from billflow.repositories import clients as clients_repo
+from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import rendered_documents as rendered_repo
 from models.einvoice import DocumentFormat, FileKind, RenderedDocument
@@ -37,6 +36,8 @@ __all__ = [
     "build_document",
     "document_file",
     "invoice_file",
+    "number_pdf",
+    "render_number_pdf",
 ]
 
 
@@ -58,16 +59,20 @@ def content_hash(doc: EInvoice, kind: FileKind, *, invoice_url: str, logo_digest
 
 
 async def build_document(session: AsyncSession, *, invoice: Invoice, settings: Settings) -> tuple[EInvoice, str]:
-    """The EN 16931 document of an invoice, and its page URL."""
-    assert invoice.id is not None
+    """The EN 16931 document of an invoice as issued (seller, buyer and lines as frozen at issue: the same
+    document `document show`, the API and the page print), and its page URL. The buyer reference (BT-10, the
+    Leitweg-ID) is the client's routing setting, read as it is now."""
+    from billflow.einvoice.from_document import einvoice_from_document
+    from billflow.services.documents import load_document
+
     client = await clients_repo.get_client(session, client_id=invoice.client_id)
     assert client is not None
-    lines = await invoices_repo.get_lines(session, invoice_id=invoice.id)
+    doc = await load_document(session, number=invoice.number, settings=settings)
+    einvoice = einvoice_from_document(doc, phone=settings.business_phone)
+    if client.buyer_reference:
+        einvoice = einvoice.model_copy(update={"buyer_reference": client.buyer_reference})
     base = settings.public_base_url.rstrip("/")
-    doc = einvoice_from_invoice(
-        invoice=invoice, client=client, lines=lines, settings=settings, pay_url=f"{base}/pay/{invoice.public_token}"
-    )
-    return doc, f"{base}/i/{invoice.public_token}"
+    return einvoice, f"{base}/i/{invoice.public_token}"
 
 
 async def document_file(
@@ -80,16 +85,35 @@ async def document_file(
         doc, invoice_url = await build_document(session, invoice=invoice, settings=settings)
     else:
         invoice_url = f"{settings.public_base_url.rstrip('/')}/i/{invoice.public_token}"
+    return await _stored_file(
+        session, invoice_id=invoice.id, credit_note_id=None, doc=doc, kind=kind, url=invoice_url, settings=settings
+    )
+
+
+async def _stored_file(
+    session: AsyncSession,
+    *,
+    invoice_id: int,
+    credit_note_id: int | None,
+    doc: EInvoice,
+    kind: FileKind,
+    url: str | None,
+    settings: Settings,
+) -> DocumentFile:
+    """Read back the file of this exact version, or render it once and store it."""
     logo, logo_digest = _logo(settings)
-    digest = content_hash(doc, kind, invoice_url=invoice_url, logo_digest=logo_digest)
-    stored = await rendered_repo.get_rendered(session, invoice_id=invoice.id, kind=kind.value, content_hash=digest)
+    digest = content_hash(doc, kind, invoice_url=url or "", logo_digest=logo_digest)
+    stored = await rendered_repo.get_rendered(
+        session, invoice_id=invoice_id, credit_note_id=credit_note_id, kind=kind.value, content_hash=digest
+    )
     if stored is not None:
         return DocumentFile(kind, stored.filename, stored.content_type, stored.content)
-    rendered = await render_pool.render(render_file, doc, kind, logo=logo, invoice_url=invoice_url)
+    rendered = await render_pool.render(render_file, doc, kind, logo=logo, invoice_url=url)
     await rendered_repo.store_rendered(
         session,
         document=RenderedDocument(
-            invoice_id=invoice.id,
+            invoice_id=invoice_id,
+            credit_note_id=credit_note_id,
             kind=kind.value,
             content_hash=digest,
             filename=rendered.filename,
@@ -97,10 +121,12 @@ async def document_file(
             content=rendered.content,
         ),
     )
-    log.info("rendered %s of %s (%d bytes)", kind.value, invoice.number, len(rendered.content))
+    log.info("rendered %s of %s (%d bytes)", kind.value, doc.number, len(rendered.content))
     # A worker racing on the same version stored its file first: serve that one, so every email and download
     # of this version carries the same bytes.
-    stored = await rendered_repo.get_rendered(session, invoice_id=invoice.id, kind=kind.value, content_hash=digest)
+    stored = await rendered_repo.get_rendered(
+        session, invoice_id=invoice_id, credit_note_id=credit_note_id, kind=kind.value, content_hash=digest
+    )
     if stored is not None and stored.content != rendered.content:
         return DocumentFile(kind, stored.filename, stored.content_type, stored.content)
     return rendered
@@ -137,10 +163,33 @@ async def invoice_file(db: Database, settings: Settings, *, number: str, kind: F
         return await document_file(session, invoice=invoice, settings=settings, kind=kind)
 
 
-async def render_number_pdf(session: AsyncSession, *, number: str, settings: Settings) -> bytes:
-    """The PDF of the invoice or credit note with this number, as issued."""
-    from billflow.einvoice.from_document import document_pdf
-    from billflow.services.documents import load_document
+async def number_pdf(session: AsyncSession, *, number: str, settings: Settings) -> DocumentFile:
+    """The PDF of the invoice or credit note with this number, as issued, rendered once per document version:
+    the credit-note email, its re-sends, `document show` and the API serve the same stored bytes. An invoice
+    number gives the invoice's own PDF (the file its emails carry). Raises DocumentNotFound."""
+    from billflow.einvoice.from_document import einvoice_from_document
+    from billflow.services.documents import DocumentNotFound, load_document
 
+    note = await credit_notes_repo.get_credit_note(session, number=number)
+    if note is None:
+        invoice = await invoices_repo.get_invoice(session, number=number)
+        if invoice is None:
+            raise DocumentNotFound(f"no invoice or credit note {number}")
+        return await document_file(session, invoice=invoice, settings=settings, kind=FileKind.pdf)
+    assert note.id is not None
     doc = await load_document(session, number=number, settings=settings)
-    return await asyncio.to_thread(document_pdf, doc, settings)
+    einvoice = einvoice_from_document(doc, phone=settings.business_phone)
+    return await _stored_file(
+        session,
+        invoice_id=note.invoice_id,
+        credit_note_id=note.id,
+        doc=einvoice,
+        kind=FileKind.pdf,
+        url=doc.public_url,
+        settings=settings,
+    )
+
+
+async def render_number_pdf(session: AsyncSession, *, number: str, settings: Settings) -> bytes:
+    """The bytes of `number_pdf`."""
+    return (await number_pdf(session, number=number, settings=settings)).content

@@ -167,6 +167,21 @@ def kinds() -> dict[str, EInvoice]:
                 line(2, 999, quantity="3", description="資料", rate="8"),
             ],
         ),
+        "jpy_credit_note": make_document(
+            number="CN-2026-000003",
+            currency="JPY",
+            buyer=JAPANESE_BUYER,
+            type_code=DocumentType.credit_note,
+            preceding=[PrecedingInvoice(number="INV-2026-000004", issue_date=date(2026, 12, 1))],
+            lines=[line(1, 12_345, description="翻訳サービス 取消", rate="10")],
+        ),
+        "jpy_deposit": make_document(
+            number="INV-2026-000005",
+            currency="JPY",
+            buyer=JAPANESE_BUYER,
+            type_code=DocumentType.prepayment,
+            lines=[line(1, 50_000, description="着手金 30 %", rate="10")],
+        ),
         "rounding": make_document(
             lines=[line(i, 3, quantity="1", description=f"Micro task {i}") for i in range(1, 11)]
             + [line(11, 333, quantity="0.333", description="A third of an item at 3.33"), line(12, 105, rate="7")]

@@ -75,3 +75,53 @@ async def test_issue_email_carries_peppol_ubl_and_the_pdf_is_rendered_once(
     pdfs = {files[f"{invoice.number}.pdf"]} | {base64.b64decode(m["attachments"][0]["content"]) for m in reminders}
     assert len(pdfs) == 1  # the same stored bytes in every email
     assert sorted(rendered) == ["pdf", "peppol"]  # four emails, each file rendered once
+
+
+async def test_credit_note_email_resends_and_downloads_render_its_pdf_once(
+    db: Database,
+    sendgrid_settings: Settings,
+    sendgrid_api: tuple[SendGridStandIn, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The credit-note email, two more sends of it (the sweep re-sending, another worker), `document show` and
+    the API all carry one stored PDF: rendered once, then read back."""
+    from billflow.repositories import rendered_documents as rendered_repo
+    from billflow.services import credit_notes
+    from models.enums import CreditNoteKind
+    from tests.documents.conftest import issue_directly
+
+    standin, _ = sendgrid_api
+    settings = sendgrid_settings.model_copy(update=BUSINESS)
+    rendered: list[str] = []
+    real = document_files.render_file
+
+    def counting(doc, kind, **kwargs):  # type: ignore[no-untyped-def]
+        rendered.append(f"{doc.number}:{kind.value}")
+        return real(doc, kind, **kwargs)
+
+    monkeypatch.setattr(document_files, "render_file", counting)
+    invoice = await issue_directly(db, settings)
+    assert invoice.id is not None
+    async with db.session() as session:
+        note = await credit_notes.issue_credit_note(
+            session, invoice_id=invoice.id, kind=CreditNoteKind.partial, reason="one hour less",
+            key=f"cache:{invoice.id}", amount_minor=1_000,
+        )  # fmt: skip
+    assert note is not None and note.id is not None
+    activities = EmailActivities(db, build_email_sender(settings), settings)
+    for attempt in range(3):  # separate messages (keys), as a re-send under a new row would be
+        await activities.send_invoice_email(
+            SendEmailInput(
+                invoice_id=invoice.id,
+                kind=EmailKind.credit_note,
+                idempotency_key=f"{note.id}:cn:{attempt}",
+                credit_note_id=note.id,
+            )
+        )
+    async with db.session() as session:
+        downloads = [await document_files.number_pdf(session, number=note.number, settings=settings) for _ in "ab"]
+        stored = await rendered_repo.count_rendered(session, invoice_id=invoice.id, credit_note_id=note.id)
+    sent = [base64.b64decode(m["attachments"][0]["content"]) for m in standin.mails[-3:]]
+    assert [m["attachments"][0]["filename"] for m in standin.mails[-3:]] == [f"{note.number}.pdf"] * 3
+    assert len(set(sent) | {d.content for d in downloads}) == 1  # the same bytes everywhere
+    assert rendered == [f"{note.number}:pdf"] and stored == 1

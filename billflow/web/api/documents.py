@@ -3,7 +3,6 @@ document as the data its PDF and e-invoice are made from."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Annotated
 
@@ -66,14 +65,14 @@ async def show_document(
     response_class=Response,
 )
 async def document_pdf(number: NumberPath, session: SessionDep, settings: SettingsDep, _: ViewerDep) -> Response:
-    from billflow.einvoice.from_document import document_pdf
+    from billflow.services.document_files import number_pdf
 
     try:
-        doc = await documents.load_document(session, number=number, settings=settings)
+        file = await number_pdf(session, number=number, settings=settings)
     except documents.DocumentNotFound as err:
         raise HTTPException(404, str(err)) from None
     return Response(
-        await asyncio.to_thread(document_pdf, doc, settings),
+        file.content,
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{number}.pdf"'},
     )
