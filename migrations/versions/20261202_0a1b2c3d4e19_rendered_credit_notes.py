@@ -1,7 +1,7 @@
 """rendered documents: a credit note's files are stored once per version too (credit_note_id)
 
 Revision ID: 0a1b2c3d4e19
-Revises: 0a1b2c3d4e21
+Revises: 0a1b2c3d4e20
 Create Date: 2026-12-02 16:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0a1b2c3d4e19"
-down_revision: str | None = "0a1b2c3d4e21"
+down_revision: str | None = "0a1b2c3d4e20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
