@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, text
+from sqlalchemy import func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,25 +13,6 @@ from billflow.reporting import end_of_day, start_of_day, today_in
 from models.clients import Client
 from models.enums import UNSETTLED_STATUSES
 from models.invoices import Invoice, InvoiceLine
-
-
-async def next_invoice_number(session: AsyncSession, *, year: int) -> str:
-    """INV-2026-000042 from a gap-free per-year counter.
-
-    The counter row stays locked until the caller's transaction ends, so numbers are handed out in commit
-    order and a rolled-back invoice returns its number.
-    """
-    value = (
-        await session.execute(
-            text(
-                "INSERT INTO invoice_counters (year, last_value) VALUES (:year, 1) "
-                "ON CONFLICT (year) DO UPDATE SET last_value = invoice_counters.last_value + 1 "
-                "RETURNING last_value"
-            ),
-            {"year": year},
-        )
-    ).scalar_one()
-    return f"INV-{year}-{value:06d}"
 
 
 async def get_invoice(

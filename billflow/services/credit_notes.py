@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import numbering as numbering_repo
 from billflow.repositories import timeline as timeline_repo
 from models import tax
 from models.columns import utcnow
@@ -21,6 +22,7 @@ from models.documents import TaxBreakdown, TaxLine
 from models.enums import CreditNoteKind, InvoiceStatus
 from models.invoices import Invoice
 from models.money import format_money
+from models.numbering import DocumentType
 from models.workflow_io import InvoiceTransition
 
 
@@ -139,7 +141,9 @@ async def issue_credit_note(
     issue_date = when.astimezone(ZoneInfo(invoice.timezone)).date()
     label = _LABELS[kind]
     note = CreditNote(
-        number=await credit_notes_repo.next_credit_note_number(session, year=issue_date.year),
+        number=await numbering_repo.next_number(
+            session, workspace_id=invoice.workspace_id, document_type=DocumentType.credit_note, year=issue_date.year
+        ),
         idempotency_key=key,
         invoice_id=invoice.id,
         client_id=invoice.client_id,

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import numbering as numbering_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.schedule import initial_due
@@ -23,6 +24,7 @@ from models.documents import Party, PostalAddress, TaxLine
 from models.enums import BuyerKind, InvoiceKind, InvoiceStatus, PaymentKind, TaxCategory
 from models.invoices import Invoice, InvoiceLine
 from models.money import price_amounts, round_minor
+from models.numbering import DocumentType
 from models.workflow_io import BookingIn, InvoiceTransition, LineIn, PaymentOutcome, PaymentReceived
 
 
@@ -131,7 +133,10 @@ async def issue_invoice(
     rows = tax.breakdown((p.tax, p.net_minor) for p in priced)
     net, vat, gross = tax.totals(rows)
     invoice = Invoice(
-        number=await invoices_repo.next_invoice_number(session, year=issue_date.year),
+        workspace_id=client.workspace_id,
+        number=await numbering_repo.next_number(
+            session, workspace_id=client.workspace_id, document_type=DocumentType.invoice, year=issue_date.year
+        ),
         source_key=booking.source_key,
         workflow_id=workflow_id,
         client_id=client_id,
