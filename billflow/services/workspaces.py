@@ -122,7 +122,7 @@ async def update_workspace(
     """Change the fields given in `change` (an explicit null clears an optional one); a logo replaces the old."""
     cleared = sorted(name for name in change.model_fields_set & REQUIRED_FIELDS if getattr(change, name) is None)
     if cleared:
-        raise WorkspaceInvalid(cleared[0], "cannot be cleared, give a value")
+        raise WorkspaceInvalid(cleared[0], "cannot be cleared: give a value")
     values = change.model_dump(mode="json", include=change.model_fields_set)
     if logo is not None:
         values.update(logo=logo, logo_type=_checked_logo(logo))
