@@ -13,10 +13,12 @@ from pydantic import BaseModel, Field
 from billflow.services import billing_details, corrections, credit_notes, deposits, documents
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
 from billflow.web.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep
+from billflow.web.scope import DocumentScope
 from models.documents import InvoiceDocument
 from models.money import MAX_MINOR
 
-router = APIRouter(tags=["documents"], responses=AUTH_RESPONSES)
+# Routes naming a document answer only for the key's workspace (billflow/web/scope.py).
+router = APIRouter(tags=["documents"], responses=AUTH_RESPONSES, dependencies=[DocumentScope])
 
 NumberPath = Annotated[
     str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$", examples=["INV-2026-000042"])
@@ -155,7 +157,7 @@ async def update_billing(
 ) -> billing_details.BillingView:
     try:
         return await billing_details.update_billing(
-            session, external_id=external_id, change=body, actor=principal.actor
+            session, external_id=external_id, change=body, actor=principal.actor, workspace_id=principal.workspace_id
         )
     except billing_details.ClientNotFound as err:
         raise HTTPException(404, str(err)) from None
