@@ -38,9 +38,17 @@ async def get_lines(session: AsyncSession, *, credit_note_id: int) -> Sequence[C
 
 
 async def list_credit_notes(
-    session: AsyncSession, *, invoice_id: int | None = None, limit: int = 50, offset: int = 0
+    session: AsyncSession,
+    *,
+    invoice_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    workspace_id: int | None = None,
 ) -> Sequence[tuple[CreditNote, Invoice]]:
+    """Newest first; only the workspace's (its invoices') when `workspace_id` is given."""
     query = select(CreditNote, Invoice).join(Invoice, col(Invoice.id) == col(CreditNote.invoice_id))
+    if workspace_id is not None:
+        query = query.where(Invoice.workspace_id == workspace_id)
     if invoice_id is not None:
         query = query.where(CreditNote.invoice_id == invoice_id)
     query = query.order_by(col(CreditNote.id).desc()).limit(limit).offset(offset)

@@ -55,15 +55,23 @@ class CreditNoteSummary(BaseModel):
 
 
 async def list_credit_notes(
-    session: AsyncSession, *, invoice_number: str | None = None, limit: int = 50, offset: int = 0
+    session: AsyncSession,
+    *,
+    invoice_number: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    workspace_id: int | None = None,
 ) -> list[CreditNoteSummary]:
+    """`workspace_id`: only that workspace's credit notes (an API key's); None: every workspace's."""
     invoice_id = None
     if invoice_number is not None:
         invoice = await invoices_repo.get_invoice(session, number=invoice_number)
         if invoice is None:
             return []
         invoice_id = invoice.id
-    rows = await credit_notes_repo.list_credit_notes(session, invoice_id=invoice_id, limit=limit, offset=offset)
+    rows = await credit_notes_repo.list_credit_notes(
+        session, invoice_id=invoice_id, limit=limit, offset=offset, workspace_id=workspace_id
+    )
     return [CreditNoteSummary.of(note, invoice) for note, invoice in rows]
 
 

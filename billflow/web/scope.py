@@ -2,6 +2,7 @@
 
 Routers whose paths name a document (`{number}`) depend on `document_in_workspace`: a number of another
 workspace's invoice or credit note answers 404, as an unknown number does, so nothing tells it exists.
+Routers over data not split by workspace yet depend on `first_workspace_only` (403 for other workspaces' keys).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from billflow.services import workspace_scope
 from billflow.services.api_keys import Principal
 from billflow.web.auth import authenticate
 from billflow.web.deps import DatabaseDep
+from models.columns import DEFAULT_WORKSPACE_ID
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
@@ -28,3 +30,13 @@ async def document_in_workspace(request: Request, principal: PrincipalDep, db: D
 
 
 DocumentScope = Depends(document_in_workspace)
+
+
+async def first_workspace_only(principal: PrincipalDep) -> None:
+    """For routes that read or write data not yet split by workspace (reports, subscriptions, the catalog,
+    booking events by key): a key of another workspace is refused rather than shown the first one's data."""
+    if principal.workspace_id != DEFAULT_WORKSPACE_ID:
+        raise HTTPException(403, "this route serves the installation's first workspace only (workspaces: issue 13)")
+
+
+FirstWorkspaceOnly = Depends(first_workspace_only)

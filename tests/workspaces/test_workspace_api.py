@@ -123,3 +123,18 @@ async def test_the_same_client_id_in_two_workspaces_is_two_clients(http: httpx.A
     shown = await http.get("/v1/clients/shared-7", headers=key_b)
     assert shown.status_code == 200, shown.text
     assert shown.json()["name"] == client_b.name
+
+
+async def test_routes_not_split_by_workspace_refuse_other_workspaces_keys(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    b = await make_workspace(db)
+    assert b.id is not None
+    key_b = await _headers(db, workspace_id=b.id, role=ApiRole.admin)
+    for path in ("/v1/reports/aging", "/v1/subscriptions", "/v1/catalog"):
+        answer = await http.get(path, headers=key_b)
+        assert answer.status_code == 403, (path, answer.status_code)
+    posted = await http.post("/v1/events", json={"id": "e", "type": "booking.confirmed", "data": {}}, headers=key_b)
+    assert posted.status_code == 403
+    assert (await http.get("/v1/reports/aging", headers=await _headers(db))).status_code == 200
+    assert (await http.get("/v1/credit-notes", headers=key_b)).json() == []

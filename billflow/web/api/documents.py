@@ -43,12 +43,14 @@ class FinalInvoiceStarted(BaseModel):
 @router.get("/v1/credit-notes", summary="List credit notes (newest first)")
 async def list_credit_notes(
     session: SessionDep,
-    _: ViewerDep,
+    principal: ViewerDep,
     invoice: Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9._-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[credit_notes.CreditNoteSummary]:
-    return await credit_notes.list_credit_notes(session, invoice_number=invoice, limit=limit, offset=offset)
+    return await credit_notes.list_credit_notes(
+        session, invoice_number=invoice, limit=limit, offset=offset, workspace_id=principal.workspace_id
+    )
 
 
 @router.get("/v1/documents/{number}", summary="An invoice or credit note as issued", responses=NOT_FOUND)
