@@ -21,6 +21,7 @@ from billflow.repositories import clients as clients_repo
 from billflow.repositories import timeline as timeline_repo
 from models.client_settings import ClientSettings
 from models.clients import Client
+from models.columns import DEFAULT_WORKSPACE_ID
 from models.workflow_io import BookingIn, PauseReminders, PaymentReceived, ReminderPolicy, ResumeReminders
 
 if TYPE_CHECKING:  # the Temporal side is imported where it is used: listing clients needs none of it
@@ -268,14 +269,21 @@ async def reminder_settings(session: AsyncSession, client_id: int) -> ReminderSe
 
 
 async def effective_reminder_policy(
-    session: AsyncSession, client_external_id: str, default: ReminderPolicy, *, source: str
+    session: AsyncSession,
+    client_external_id: str,
+    default: ReminderPolicy,
+    *,
+    source: str,
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> ReminderPolicy:
     """The policy a new invoice for this client runs: none for auto-pay, else the client's own, else default.
 
     Call it where a booking's invoice workflow is started, before `invoice_runs.start_invoice`. A client
     that is not in the database yet has no settings, so it gets `default`.
     """
-    client = await clients_repo.get_client(session, external_id=client_external_id, source=source)
+    client = await clients_repo.get_client(
+        session, external_id=client_external_id, source=source, workspace_id=workspace_id
+    )
     if client is None or client.id is None:
         return default
     settings = await reminder_settings(session, client.id)
@@ -284,9 +292,13 @@ async def effective_reminder_policy(
     return settings.reminder_policy or default
 
 
-async def reminders_paused_for(session: AsyncSession, client_external_id: str, *, source: str) -> bool:
+async def reminders_paused_for(
+    session: AsyncSession, client_external_id: str, *, source: str, workspace_id: int = DEFAULT_WORKSPACE_ID
+) -> bool:
     """True if staff paused every reminder of this client: a newly started invoice must be paused too."""
-    client = await clients_repo.get_client(session, external_id=client_external_id, source=source)
+    client = await clients_repo.get_client(
+        session, external_id=client_external_id, source=source, workspace_id=workspace_id
+    )
     if client is None or client.id is None:
         return False
     return (await reminder_settings(session, client.id)).reminders_paused
@@ -337,11 +349,14 @@ class PreparedInvoice(BaseModel):
 
 async def prepare_client_invoice(session: AsyncSession, booking: BookingIn) -> PreparedInvoice:
     """The database half of `start_client_invoice`: read the client's reminder settings."""
-    external_id, source = booking.client.external_id, booking.client_owner
-    if "reminder_policy" not in booking.model_fields_set or await _auto_pay(session, external_id, source):
-        policy = await effective_reminder_policy(session, external_id, booking.reminder_policy, source=source)
+    external_id, source, workspace = booking.client.external_id, booking.client_owner, booking.workspace_id
+    if "reminder_policy" not in booking.model_fields_set or await _auto_pay(session, external_id, source, workspace):
+        policy = await effective_reminder_policy(
+            session, external_id, booking.reminder_policy, source=source, workspace_id=workspace
+        )
         booking = booking.model_copy(update={"reminder_policy": policy})
-    return PreparedInvoice(booking=booking, paused=await reminders_paused_for(session, external_id, source=source))
+    paused = await reminders_paused_for(session, external_id, source=source, workspace_id=workspace)
+    return PreparedInvoice(booking=booking, paused=paused)
 
 
 async def launch_client_invoice(
@@ -358,8 +373,8 @@ async def launch_client_invoice(
     return handle
 
 
-async def _auto_pay(session: AsyncSession, external_id: str, source: str) -> bool:
-    client = await clients_repo.get_client(session, external_id=external_id, source=source)
+async def _auto_pay(session: AsyncSession, external_id: str, source: str, workspace_id: int) -> bool:
+    client = await clients_repo.get_client(session, external_id=external_id, source=source, workspace_id=workspace_id)
     return client is not None and client.id is not None and (await reminder_settings(session, client.id)).auto_pay
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from billflow.db import Database
 from billflow.repositories import integrations as integrations_repo
+from models.columns import DEFAULT_WORKSPACE_ID
 from models.integrations import Integration
 
 SIGNATURE_HEADER = "X-Billflow-Signature"
@@ -35,6 +36,8 @@ class SignatureError(Exception):
 
 class NewIntegration(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="also the bookings' source")
+    # The workspace its bookings' clients and invoices belong to (issue 13).
+    workspace_id: int = Field(default=DEFAULT_WORKSPACE_ID, ge=1, le=2**31 - 1)
 
 
 class IntegrationOut(BaseModel):
@@ -75,7 +78,9 @@ async def create_integration(db: Database, data: NewIntegration) -> CreatedInteg
     async with db.session() as session:
         if await integrations_repo.get_integration(session, name=data.name) is not None:
             raise IntegrationExists(f"integration {data.name!r} already exists")
-        row = await integrations_repo.add_integration(session, integration=Integration(name=data.name, secret=secret))
+        row = await integrations_repo.add_integration(
+            session, integration=Integration(name=data.name, secret=secret, workspace_id=data.workspace_id)
+        )
         return CreatedIntegration(name=row.name, created_at=row.created_at, secret=secret)
 
 
@@ -83,6 +88,13 @@ async def list_integrations(db: Database) -> list[IntegrationOut]:
     async with db.session() as session:
         rows = await integrations_repo.list_integrations(session)
         return [IntegrationOut(name=r.name, created_at=r.created_at) for r in rows]
+
+
+async def credentials_of(db: Database, name: str) -> tuple[str, int] | None:
+    """The enabled integration's secret and workspace, or None."""
+    async with db.session() as session:
+        row = await integrations_repo.get_integration(session, name=name)
+    return (row.secret, row.workspace_id) if row is not None and row.disabled_at is None else None
 
 
 async def secret_of(db: Database, name: str) -> str | None:

@@ -117,7 +117,11 @@ async def issue_invoice(
     if booking.issued_at is None:
         raise ValueError("issued_at must be fixed by the caller so that retries agree")
     client_id = await clients_repo.upsert_client(
-        session, client=booking.client, source=booking.client_owner, actor=booking.requester
+        session,
+        client=booking.client,
+        source=booking.client_owner,
+        actor=booking.requester,
+        workspace_id=booking.workspace_id,
     )
     client = await clients_repo.get_client(session, client_id=client_id)
     assert client is not None

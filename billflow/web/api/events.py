@@ -56,15 +56,17 @@ async def event_sender(
     if signature is not None:
         if not integration:
             raise HTTPException(401, f"{integrations.INTEGRATION_HEADER} is required", headers=UNAUTHORIZED)
-        secret = await integrations.secret_of(db, integration)
-        if secret is None:
+        credentials = await integrations.credentials_of(db, integration)
+        if credentials is None:
             raise HTTPException(401, "unknown integration", headers=UNAUTHORIZED)
         try:
-            integrations.verify_signature(secret, await request.body(), timestamp=timestamp, signature=signature)
+            integrations.verify_signature(
+                credentials[0], await request.body(), timestamp=timestamp, signature=signature
+            )
         except integrations.SignatureError as err:
             raise HTTPException(401, str(err), headers=UNAUTHORIZED) from None
         own = integration_source(integration)
-        return booking_events.Sender(integration=integration, client_source=own, actor=own)
+        return booking_events.Sender(integration=integration, client_source=own, actor=own, workspace_id=credentials[1])
     token = presented_token(bearer, header_key)
     if token is None:
         raise HTTPException(401, "a signature or an API key is required", headers=UNAUTHORIZED)
@@ -175,7 +177,10 @@ async def receive_event(
             event=event,
             client_source=sender.client_source,
             actor=sender.actor,
+            workspace_id=sender.workspace_id,
         )
+    except booking_events.NotInThisWorkspace as err:
+        raise HTTPException(403, str(err)) from None
     except booking_events.EventIdReused as err:
         raise HTTPException(409, str(err)) from None
     except subscriptions_service.SubscriptionConflict as err:
