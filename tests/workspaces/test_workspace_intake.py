@@ -27,7 +27,7 @@ async def _key(db: Database, workspace_id: int) -> dict[str, str]:
 async def test_a_booking_from_workspace_bs_integration_is_bs(
     http: httpx.AsyncClient, worker: Worker, db: Database
 ) -> None:
-    b = await make_workspace(db)
+    b = await make_workspace(db, vat_id="DE136695976", iban="DE89370400440532013000", country="DE")
     assert b.id is not None
     name = f"shop-{uuid.uuid4().hex[:8]}"
     created = await integrations.create_integration(db, integrations.NewIntegration(name=name, workspace_id=b.id))
@@ -47,6 +47,9 @@ async def test_a_booking_from_workspace_bs_integration_is_bs(
         )
     assert invoice is not None and client is not None
     assert (invoice.workspace_id, client.workspace_id, invoice.client_id) == (b.id, b.id, client.id)
+    # B's business is the seller on B's invoice, with B's bank account.
+    assert (invoice.seller["name"], invoice.seller["vat_id"]) == (b.name, "DE136695976")
+    assert invoice.payment_means["iban"] == "DE89370400440532013000"
 
     assert (await http.get(f"/v1/invoices/{number}", headers=await _key(db, b.id))).status_code == 200
     assert (await http.get(f"/v1/invoices/{number}", headers=await _key(db, 1))).status_code == 404
