@@ -163,7 +163,7 @@ async def workspace_logo(db: Database, ref: str | int) -> tuple[bytes, str] | No
     return workspace.logo, workspace.logo_type
 
 
-def seller_profile(workspace: Workspace, *, email: str) -> BusinessProfile:
+def seller_profile(workspace: Workspace, *, email: str | None) -> BusinessProfile:
     """The workspace as the seller on its documents (what `current_business_profile` gives for the settings)."""
     party = Party(
         name=workspace.name,
