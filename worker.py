@@ -23,6 +23,7 @@ from activities.interest import InterestActivities
 from activities.invoices import InvoiceActivities
 from activities.payments import PaymentActivities
 from activities.subscriptions import SubscriptionActivities
+from billflow import render_pool
 from billflow.config import PaymentBackend, Settings, get_settings
 from billflow.db import Database, resolve_database_url
 from billflow.email import build_email_sender
@@ -154,7 +155,8 @@ async def run_worker(settings: Settings | None = None) -> None:
         log.info("metrics and health on http://%s:%s", settings.metrics_host, settings.metrics_port)
     log.info("worker polling task queue %r at %s", settings.task_queue, settings.temporal_address)
     try:
-        await run_until_stopped(worker, stopping)
+        with render_pool.started(settings.render_processes):
+            await run_until_stopped(worker, stopping)
     finally:
         if endpoint is not None:
             endpoint.should_exit = True

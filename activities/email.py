@@ -50,7 +50,15 @@ class EmailActivities:
             if message is None:
                 # Claimed in a transaction of its own, so the row is visible (staff resends, the timeline) while
                 # the attachments render below; attempts stays 0 until the hand-over is decided.
-                await messages_repo.claim_message(session, message=await self._render(session, data))
+                message = await messages_repo.claim_message(session, message=await self._render(session, data))
+        attachments: list[Attachment] = []
+        if message.status not in _DELIVERED and message.status != MessageStatus.unknown:
+            # Rendered (or read back) before the row is locked below: a first render takes a while, and the
+            # lock is held only for the decision and the hand-over stamp.
+            async with self._db.session() as session:
+                attachments = await self._attachments(
+                    session, data.invoice_id, kind=data.kind.value, credit_note_id=data.credit_note_id
+                )
         async with self._db.session() as session:
             message = await messages_repo.get_message(session, idempotency_key=data.idempotency_key, for_update=True)
             assert message is not None
@@ -68,11 +76,8 @@ class EmailActivities:
                 session.add(message)
                 assert message.id is not None
                 return SentEmail(message_id=message.id, provider_message_id=None, already_sent=False)
-            # The attachments first: the row's updated_at, stamped next, is the hand-over instant the
-            # unsettled-email sweep compares with the provider's events, so no rendering may come between.
-            attachments = await self._attachments(
-                session, data.invoice_id, kind=data.kind.value, credit_note_id=data.credit_note_id
-            )
+            # The row's updated_at, stamped now, is the hand-over instant the unsettled-email sweep compares with
+            # the provider's events: the attachments are ready, so nothing comes between it and the hand-over.
             message.status = MessageStatus.claimed  # a failed attempt's row is handed over again
             message.attempts += 1
             message.updated_at = datetime.now(UTC)

@@ -6,7 +6,8 @@ Prints, for the invoice workflow and, in the same run, for a floor workflow (one
 end-to-end throughput, p50/p99 from the payment signal to `paid` in the database (for the floor: signal to
 completion), and the worker process's peak RSS. Latency is printed twice: under the full-load throughput run
 (queueing at the dev server dominates there), and with payments arriving at half the measured capacity, as
-webhooks do. Targets: at least half the floor's throughput; p99 payment-to-paid under 250 ms.
+webhooks do. Targets: at least 0.8 of the floor's throughput (issue 12); p99 payment-to-paid under 250 ms.
+The floor runs on both workers at once, as the invoices' codec pair does, so the two face the same load.
 
 Payload encryption (billflow/codec.py) is measured too: `count` invoices with the codec and `count` with clear
 payloads run at the same time, each on a worker process of its own (so whatever else loads the machine loads
@@ -86,6 +87,7 @@ async def _worker_main(
     from temporalio.worker import Worker
 
     from bench.floor import floor_activity
+    from billflow import render_pool
     from billflow.db import Database
     from worker import SANDBOX, WORKFLOWS, build_activities
 
@@ -104,9 +106,10 @@ async def _worker_main(
     )
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    async with worker:
-        ready.set()
-        await stop.wait()
+    with render_pool.started(settings.render_processes):  # as worker.py runs
+        async with worker:
+            ready.set()
+            await stop.wait()
     await db.dispose()
 
 
@@ -396,7 +399,7 @@ async def main(count: int, concurrency: int, codec_rounds: int) -> None:
             procs[mode] = ctx.Process(
                 target=worker_process,
                 args=(address, worker_url, queues[mode], readies[mode], worker_key),
-                daemon=True,
+                daemon=False,  # not daemonic: the worker starts its render process
             )
             procs[mode].start()
         try:
@@ -405,12 +408,20 @@ async def main(count: int, concurrency: int, codec_rounds: int) -> None:
             pid = procs["on"].pid
             assert pid is not None
             with Progress(console=console, transient=True) as progress:
+                clients = {"on": encrypted, "off": clear}
+                # The floor runs as the invoices do below: on both workers at once, so the ratio compares the
+                # two under the same load (run alone it had the machine to itself
+                # while each invoice run shares it with its codec pair).
                 with RssSampler(pid) as rss_floor:
-                    floor = await run_floor(encrypted, queues["on"], count, concurrency, progress)
+                    floor, _ = await asyncio.gather(
+                        *(
+                            run_floor(clients[mode], queues[mode], count, concurrency, progress)
+                            for mode in ("on", "off")
+                        )
+                    )
                 plain_url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
                 rounds: dict[str, list[Figures]] = {"on": [], "off": []}
                 cpu = {"on": 0.0, "off": 0.0}  # worker CPU seconds per mode: steadier than throughput under load
-                clients = {"on": encrypted, "off": clear}
                 pids = {mode: proc.pid for mode, proc in procs.items() if proc.pid is not None}
                 with RssSampler(pid) as rss_invoice:
                     for _ in range(codec_rounds):
@@ -468,7 +479,7 @@ async def main(count: int, concurrency: int, codec_rounds: int) -> None:
     ratio = invoice.throughput / floor.throughput if floor.throughput else 0.0
     p99 = invoice.percentile(0.99)
     console.print(
-        f"invoice/floor throughput ratio: [bold]{ratio:.2f}[/] (target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'})"
+        f"invoice/floor throughput ratio: [bold]{ratio:.2f}[/] (target >= 0.8: {'met' if ratio >= 0.8 else 'NOT met'})"
     )
     console.print(
         f"invoice p99 payment->paid at full load ({concurrency} invoices in flight): [bold]{p99:.0f} ms[/]; "

@@ -40,6 +40,7 @@ from bench.support import fresh_database
 from billflow.codec import data_converter_for, generate_key
 from billflow.config import Settings
 from billflow.db import Database
+from billflow.runs import subscriptions as subscription_runs
 from billflow.services import subscriptions as service
 from billflow.temporal import DEV_SERVER_SQLITE_FLAGS
 from models.subscription_io import BillingInterval, IntervalKind, SubscriptionIn
@@ -63,6 +64,7 @@ async def _worker_main(
 ) -> None:
     import signal
 
+    from billflow import render_pool
     from worker import build_worker
 
     settings = Settings(
@@ -75,9 +77,10 @@ async def _worker_main(
     db = Database(database_url, pool_size=20)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    async with build_worker(client, db, settings, task_queue=task_queue):
-        ready.set()
-        await stop.wait()
+    with render_pool.started(settings.render_processes):  # as worker.py runs
+        async with build_worker(client, db, settings, task_queue=task_queue):
+            ready.set()
+            await stop.wait()
     await db.dispose()
 
 
@@ -112,7 +115,7 @@ async def start_all(client: Client, run_id: str, count: int, task_queue: str, co
 
     async def one(index: int) -> None:
         async with limit:
-            await service.start_workflow(client, f"bench-{run_id}-{index}", task_queue=task_queue)
+            await subscription_runs.start_workflow(client, f"bench-{run_id}-{index}", task_queue=task_queue)
 
     await asyncio.gather(*(one(i) for i in range(count)))
 
@@ -155,7 +158,9 @@ async def main(count: int, concurrency: int, timeout_s: float) -> None:
         ctx = multiprocessing.get_context("spawn")
         ready = ctx.Event()
         proc = ctx.Process(
-            target=worker_process, args=(address, database_url, task_queue, 2 * count + 100, ready), daemon=True
+            target=worker_process,
+            args=(address, database_url, task_queue, 2 * count + 100, ready),
+            daemon=False,  # not daemonic: the worker starts its render process
         )
         proc.start()
         try:

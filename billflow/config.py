@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # Workflow runs a worker keeps in memory; an evicted run is replayed from its history on its next task.
     # Raise it when many runs wake together (10,000 subscriptions due in one minute: bench/recurring.py).
     worker_cache_size: int = Field(default=1000, ge=0, alias="BILLFLOW_WORKER_CACHE")
+    # Processes beside the worker that render document files (PDFs); 0 renders in a thread of the worker itself.
+    # A PDF is CPU work that held the worker's interpreter lock for as long as its event loop ran everything else.
+    render_processes: int = Field(default=1, ge=0, alias="BILLFLOW_RENDER_PROCESSES")
 
     public_base_url: str = Field(default="http://127.0.0.1:8000", alias="BILLFLOW_PUBLIC_URL")
     api_host: str = Field(default="127.0.0.1", alias="BILLFLOW_API_HOST")

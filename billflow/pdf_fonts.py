@@ -12,6 +12,7 @@ import importlib.util
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 # The Unicode blocks nearly every document needs: Latin with Extended-A/B (ł, ő, ș), general punctuation,
 # currency and letterlike signs. The rest (Greek, Cyrillic, Vietnamese, symbols) comes from the full font.
 _BLOCKS = ((0x20, 0x24F), (0x2000, 0x206F), (0x20A0, 0x20CF), (0x2100, 0x214F))
+# Documents render in threads: one cut at a time, so two renders never write (and rename) the same file.
+_CUTTING = threading.Lock()
 
 
 @cache
@@ -65,13 +68,14 @@ def _reduced(source: Path, label: str, unicodes: Iterable[int]) -> Path:
     stat = source.stat()
     key = hashlib.sha256(f"{source}:{stat.st_size}:{stat.st_mtime_ns}:{wanted}".encode()).hexdigest()[:16]
     target = Path(tempfile.gettempdir()) / "billflow-fonts" / f"{source.stem}-{label}-{key}.ttf"
-    if target.exists():
-        return target
-    try:
-        _write_cut(source, target, wanted)
-    except OSError as err:  # a read-only temp dir: the full font works, only slower
-        log.warning("cannot cache the font cut %s (%s); using the full font", target, err)
-        return source
+    with _CUTTING:
+        if target.exists():
+            return target
+        try:
+            _write_cut(source, target, wanted)
+        except OSError as err:  # a read-only temp dir: the full font works, only slower
+            log.warning("cannot cache the font cut %s (%s); using the full font", target, err)
+            return source
     return target
 
 
@@ -107,20 +111,27 @@ def _covers(path: Path) -> frozenset[int]:
     return frozenset(TTFont(str(path), lazy=True).getBestCmap())
 
 
+def warm_fonts() -> None:
+    """Make (once per machine) and read the Latin cuts: the first document rendered then pays for neither."""
+    _covers(_latin()[""])
+
+
 def add_fonts(pdf: FPDF, texts: Iterable[str]) -> None:
     """The Latin cut always; the full DejaVu (Greek, Cyrillic, symbols) and IPAexGothic (Japanese) only as
     fallbacks for the characters a document actually has outside it (parsing them costs more than the page)."""
     for style, path in _latin().items():
         pdf.add_font("DejaVu", style, str(path))
     missing = {ord(ch) for text in texts for ch in text} - _covers(_latin()[""])
-    fallbacks = []
-    if missing & _covers(_package_fonts()[""]):
+    fallbacks: list[str] = []
+    # Most documents are Latin only: the fallbacks (and the Japanese cut, seconds to make the first time) are
+    # looked at only when a character is missing.
+    if missing and missing & _covers(_package_fonts()[""]):
         for style in ("", "B"):
             pdf.add_font("DejaVuFull", style, str(_package_fonts()[style]))
         fallbacks.append("DejaVuFull")
         missing -= _covers(_package_fonts()[""])
     # IPAex ships no bold cut: with exact_match=False the regular one stands in for bold text.
-    if missing & _covers(_japanese_common()):
+    if missing and missing & _covers(_japanese_common()):
         pdf.add_font("IPAexJIS1", "", str(_japanese_common()))
         fallbacks.append("IPAexJIS1")
         missing -= _covers(_japanese_common())
@@ -129,3 +140,14 @@ def add_fonts(pdf: FPDF, texts: Iterable[str]) -> None:
         fallbacks.append("IPAexGothic")
     if fallbacks:
         pdf.set_fallback_fonts(fallbacks, exact_match=False)
+    _keep_glyphs_packed(pdf)
+
+
+def _keep_glyphs_packed(pdf: FPDF) -> None:
+    """fontTools recomputes every kept glyph's bounding box when fpdf2 saves a font's subset, unpacking and
+    re-encoding each outline (a quarter of a PDF's rendering time). The fonts' boxes are already right, and a
+    subset keeps whole glyphs unchanged, so they are written back as they were read."""
+    for font in pdf.fonts.values():
+        ttfont = getattr(font, "ttfont", None)
+        if ttfont is not None:
+            ttfont.recalcBBoxes = False

@@ -4,11 +4,12 @@ from sqlmodel import SQLModel
 
 from models.api_keys import ApiKey
 from models.booking_events import BookingEvent
+from models.business_profiles import BusinessProfileRow
 from models.calcom_bookings import CalcomBooking, CalcomDelivery
 from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
 from models.clients import Client
-from models.collections import ClientAnswer, PortalLink, ReferenceRate
+from models.collections import ClientAnswer, PortalLink, PortalLinkRequest, ReferenceRate
 from models.credit_notes import CreditNote, CreditNoteLine
 from models.einvoice import RenderedDocument
 from models.email_messages import EmailMessage
@@ -16,6 +17,7 @@ from models.integrations import Integration
 from models.invoices import Invoice, InvoiceLine
 from models.numbering import NumberingCounter, NumberingSeries
 from models.payments import Payment
+from models.report_snapshots import ReportSnapshot
 from models.service_catalog import ServiceCatalogEntry
 from models.subscriptions import Subscription, SubscriptionPeriod, SubscriptionPlan
 from models.timeline import TimelineEvent
@@ -28,6 +30,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "ApiKey",
     "BookingEvent",
+    "BusinessProfileRow",
     "CalcomBooking",
     "CalcomDelivery",
     "CheckoutSession",
@@ -45,8 +48,10 @@ __all__ = [
     "NumberingSeries",
     "Payment",
     "PortalLink",
+    "PortalLinkRequest",
     "ReferenceRate",
     "RenderedDocument",
+    "ReportSnapshot",
     "ServiceCatalogEntry",
     "StaffToken",
     "StaffUser",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from billflow import render_pool
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.einvoice.files import RENDERER_VERSION, DocumentFile, DocumentInvalid, files_for, render_file
@@ -84,7 +85,7 @@ async def document_file(
     stored = await rendered_repo.get_rendered(session, invoice_id=invoice.id, kind=kind.value, content_hash=digest)
     if stored is not None:
         return DocumentFile(kind, stored.filename, stored.content_type, stored.content)
-    rendered = await asyncio.to_thread(render_file, doc, kind, logo=logo, invoice_url=invoice_url)
+    rendered = await render_pool.render(render_file, doc, kind, logo=logo, invoice_url=invoice_url)
     await rendered_repo.store_rendered(
         session,
         document=RenderedDocument(

@@ -1,7 +1,7 @@
 """workspaces: the installation's business becomes workspace 1; rows belong to a workspace; numbering series
 
 Revision ID: 0a1b2c3d4e25
-Revises: f1a2b3c4d517
+Revises: 0a1b2c3d4e21
 Create Date: 2026-12-02 16:40:00
 
 The first workspace's profile is the BILLFLOW_BUSINESS_* settings of the process that migrates (the
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0a1b2c3d4e25"
-down_revision: str | None = "f1a2b3c4d517"
+down_revision: str | None = "0a1b2c3d4e21"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
