@@ -75,7 +75,11 @@ class InvoiceActivities:
                 elif data is not None:
                     booking = data.booking
                     client_id = await clients_repo.upsert_client(
-                        session, client=booking.client, source=booking.client_owner, actor=booking.requester
+                        session,
+                        client=booking.client,
+                        source=booking.client_owner,
+                        actor=booking.requester,
+                        workspace_id=booking.workspace_id,
                     )
                 if client_id is None:
                     return

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, text_enum
+from models.columns import instant, text_enum, workspace_fk
 
 
 class ApiRole(StrEnum):
@@ -29,6 +29,7 @@ class ApiKey(SQLModel, table=True):
     __tablename__ = "api_keys"
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = workspace_fk()
     # Public part of the token (`bf_<key_id>_<secret>`): finds the row without scanning hashes.
     key_id: str = Field(max_length=32, unique=True)
     name: str = Field(max_length=200)

@@ -1,4 +1,4 @@
-"""Clients: one per (source, external id), upserted from the bookings of that source (models/client_sources)."""
+"""Clients: one per (workspace, source, external id), upserted from the bookings of a source (client_sources)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from sqlalchemy import DDL, Column, Index, String, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
 from models.client_sources import SOURCE_MAX, STAFF_SOURCE
-from models.columns import instant, text_enum
+from models.columns import instant, text_enum, workspace_fk
 from models.einvoice import DocumentFormat
 from models.enums import BuyerKind
 
 
 class Client(SQLModel, table=True):
     __tablename__ = "clients"
+    # A client is unique per workspace and source: two businesses may each have a client "c-1".
     __table_args__ = (
-        UniqueConstraint("source", "external_id", name="uq_clients_source_external_id"),
+        UniqueConstraint("workspace_id", "source", "external_id", name="uq_clients_workspace_source_external_id"),
         # The staff app's client list pages by name (issue 15: under 300 ms at 1M invoices, 50k clients).
         Index("ix_clients_name_id", "name", "id"),
         # Searches match a substring of the name, email or external id (ILIKE '%text%'): trigram indexes answer
@@ -28,6 +29,7 @@ class Client(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = workspace_fk()
     # "staff" or "integration:{name}"; rows written without one (raw SQL, old code) are staff's.
     source: str = Field(
         default=STAFF_SOURCE,

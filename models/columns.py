@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, String
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
@@ -32,3 +32,22 @@ def text_enum(default: str, *, index: bool = False, length: int = 32) -> Any:
 
 def jsonb() -> Any:
     return Field(default_factory=dict, sa_column=Column(JSONB, nullable=False, default=dict))
+
+
+# The installation's first workspace (issue 13): what existed before workspaces, and where rows written by code
+# that names no workspace yet still land (the columns' server default; docs/workspaces.md).
+DEFAULT_WORKSPACE_ID = 1
+
+
+def workspace_fk() -> Any:
+    """The workspace a row belongs to: NOT NULL, indexed, the first workspace for writers that name none."""
+    return Field(
+        default=DEFAULT_WORKSPACE_ID,
+        sa_column=Column(
+            Integer,
+            ForeignKey("workspaces.id"),
+            nullable=False,
+            index=True,
+            server_default=text(str(DEFAULT_WORKSPACE_ID)),
+        ),
+    )

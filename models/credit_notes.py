@@ -1,4 +1,4 @@
-"""Credit notes: the only way an issued invoice's amount goes down. Their own gap-free series per year."""
+"""Credit notes: the only way an issued invoice's amount goes down; numbered by their own gap-free series."""
 
 from __future__ import annotations
 
@@ -12,15 +12,6 @@ from sqlmodel import Field, SQLModel
 
 from models.columns import instant, jsonb, minor_units, text_enum
 from models.enums import CreditNoteKind, TaxCategory
-
-
-class CreditNoteCounter(SQLModel, table=True):
-    """One row per year; incremented in the credit note's own transaction, so a rollback leaves no gap."""
-
-    __tablename__ = "credit_note_counters"
-
-    year: int = Field(primary_key=True)
-    last_value: int = 0
 
 
 class CreditNote(SQLModel, table=True):

@@ -6,13 +6,14 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant
+from models.columns import instant, workspace_fk
 
 
 class Integration(SQLModel, table=True):
     __tablename__ = "integrations"
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = workspace_fk()
     # Also the `source` of the bookings it posts: workflow ids are invoice-{name}-{booking_id}.
     name: str = Field(max_length=64, unique=True)
     # The HMAC key itself (it must be recoverable to verify signatures; it is never logged or listed).

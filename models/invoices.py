@@ -1,4 +1,4 @@
-"""Invoices, their lines, and the per-year counter behind gap-free numbers."""
+"""Invoices and their lines (numbers come from the workspace's numbering series: models/numbering.py)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,8 @@ from sqlalchemy import Column, Index, Numeric, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, jsonb, minor_units, text_enum
+from models.columns import instant, jsonb, minor_units, text_enum, workspace_fk
 from models.enums import InvoiceKind, InvoiceStatus, TaxCategory
-
-
-class InvoiceCounter(SQLModel, table=True):
-    """One row per year; incremented in the invoice's own transaction, so a rollback leaves no gap."""
-
-    __tablename__ = "invoice_counters"
-
-    year: int = Field(primary_key=True)
-    last_value: int = 0
 
 
 class Invoice(SQLModel, table=True):
@@ -87,6 +78,7 @@ class Invoice(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = workspace_fk()
     number: str = Field(max_length=32, unique=True, index=True)
     # Business key of the source event ("booking:<source>:<id>"): a second start creates nothing.
     source_key: str = Field(max_length=300, unique=True)

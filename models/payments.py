@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, minor_units, text_enum
+from models.columns import instant, minor_units, text_enum, workspace_fk
 from models.enums import PaymentKind
 
 
@@ -25,6 +25,7 @@ class Payment(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = workspace_fk()
     invoice_id: int = Field(foreign_key="invoices.id", index=True)
     client_id: int = Field(foreign_key="clients.id", index=True)
     kind: str = text_enum(PaymentKind.payment)

@@ -9,7 +9,7 @@ from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, jsonb, text_enum
+from models.columns import instant, jsonb, text_enum, workspace_fk
 from models.subscription_io import SUBSCRIPTION_ID_MAX, SubscriptionStatus
 
 
@@ -19,6 +19,7 @@ class Subscription(SQLModel, table=True):
     __tablename__ = "subscriptions"
 
     id: str = Field(primary_key=True, max_length=SUBSCRIPTION_ID_MAX)
+    workspace_id: int = workspace_fk()
     client_id: int = Field(foreign_key="clients.id", index=True)
     currency: str = Field(max_length=3)
     interval: dict[str, Any] = jsonb()  # a BillingInterval

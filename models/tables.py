@@ -10,11 +10,12 @@ from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
 from models.clients import Client
 from models.collections import ClientAnswer, PortalLink, PortalLinkRequest, ReferenceRate
-from models.credit_notes import CreditNote, CreditNoteCounter, CreditNoteLine
+from models.credit_notes import CreditNote, CreditNoteLine
 from models.einvoice import RenderedDocument
 from models.email_messages import EmailMessage
 from models.integrations import Integration
-from models.invoices import Invoice, InvoiceCounter, InvoiceLine
+from models.invoices import Invoice, InvoiceLine
+from models.numbering import NumberingCounter, NumberingSeries
 from models.payments import Payment
 from models.report_snapshots import ReportSnapshot
 from models.service_catalog import ServiceCatalogEntry
@@ -22,6 +23,7 @@ from models.subscriptions import Subscription, SubscriptionPeriod, SubscriptionP
 from models.timeline import TimelineEvent
 from models.users import LoginAttempt, StaffToken, StaffUser
 from models.webhook_events import WebhookEvent
+from models.workspaces import Workspace
 
 metadata = SQLModel.metadata
 
@@ -36,14 +38,14 @@ __all__ = [
     "ClientAnswer",
     "ClientSettings",
     "CreditNote",
-    "CreditNoteCounter",
     "CreditNoteLine",
     "EmailMessage",
     "Integration",
     "Invoice",
-    "InvoiceCounter",
     "InvoiceLine",
     "LoginAttempt",
+    "NumberingCounter",
+    "NumberingSeries",
     "Payment",
     "PortalLink",
     "PortalLinkRequest",
@@ -58,5 +60,6 @@ __all__ = [
     "SubscriptionPlan",
     "TimelineEvent",
     "WebhookEvent",
+    "Workspace",
     "metadata",
 ]

@@ -176,6 +176,9 @@ class BookingIn(BaseModel):
     # and who sent the booking (recorded when it changes the client's email). None in runs started earlier.
     client_source: str | None = Field(default=None, max_length=80)
     requested_by: str | None = Field(default=None, max_length=200)
+    # Set by billflow's intake too: the workspace the booking's client and invoice belong to (the posting
+    # integration's; issue 13). Runs started before workspaces carry none: the first workspace's.
+    workspace_id: int = Field(default=1, ge=1, le=2**31 - 1)
 
     @property
     def client_owner(self) -> str:

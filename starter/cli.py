@@ -29,6 +29,7 @@ SUBAPPS: dict[str, tuple[str, str]] = {
     "client": ("starter.clients", "Client records, timelines, notes and reminder settings."),
     "report": ("starter.reports", "Receivables reports: aging, cash, dso, top-overdue, effectiveness."),
     "user": ("starter.users", "Staff accounts of the web app: create (the first admin), list."),
+    "workspace": ("starter.workspaces", "The businesses this installation serves: create, list, show, update."),
     "key": ("starter.keys", "Create, list and revoke staff API keys."),
     "integration": ("starter.integrations", "Booking systems that post signed events."),
     "events": ("starter.events", "Send a booking event by hand: `billflow events send FILE`."),
@@ -52,7 +53,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "demo": ("starter.stack", "Six demo bookings through their whole life in about a minute, shown live."),
 }
-ORDER = ["invoice", "credit-note", "document", "subscription", "client", "report", "user", "key", "integration"]
+ORDER = ["invoice", "credit-note", "document", "subscription", "client", "report", "user", "workspace", "key"]
+ORDER += ["integration"]
 ORDER += ["events", "catalog", "interest", "portal", "api", "outbox", "db", "codec", "temporal", "dev", "demo"]
 
 

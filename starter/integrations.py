@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from billflow.services import integrations
+from models.columns import DEFAULT_WORKSPACE_ID
 from starter.common import JsonOption, console, database, fail, print_json, run
 
 app = typer.Typer(no_args_is_help=True)
@@ -16,13 +17,25 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("create")
 def create(
     name: str = typer.Argument(..., help="Lower-case name, e.g. 'calcom'; also the bookings' source."),
+    workspace: str | None = typer.Option(
+        None, "--workspace", help="The workspace (slug) its bookings belong to; default: the first."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Create an integration and print its signing secret (give it to the booking system)."""
 
     async def go() -> integrations.CreatedIntegration:
         async with database() as db:
-            return await integrations.create_integration(db, integrations.NewIntegration(name=name))
+            workspace_id = DEFAULT_WORKSPACE_ID
+            if workspace is not None:
+                from billflow.services import workspaces
+
+                try:
+                    workspace_id = (await workspaces.get_workspace(db, workspace)).id
+                except workspaces.WorkspaceNotFound as err:
+                    fail(f"--workspace: {err}")
+            new = integrations.NewIntegration(name=name, workspace_id=workspace_id)
+            return await integrations.create_integration(db, new)
 
     try:
         created = run(go())

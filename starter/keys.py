@@ -10,6 +10,7 @@ from rich.table import Table
 
 from billflow.services import api_keys
 from models.api_keys import ApiRole
+from models.columns import DEFAULT_WORKSPACE_ID
 from starter.common import JsonOption, console, database, fail, print_json, run
 
 app = typer.Typer(no_args_is_help=True)
@@ -19,13 +20,24 @@ app = typer.Typer(no_args_is_help=True)
 def create(
     name: str = typer.Argument(..., help="Who or what uses the key, e.g. 'front desk'."),
     role: ApiRole = typer.Option(ApiRole.staff, "--role", help="viewer < staff < admin."),
+    workspace: str | None = typer.Option(
+        None, "--workspace", help="The workspace (slug) whose data the key reads and acts on; default: the first."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Create a key and print its token once: store it now, it cannot be shown again."""
 
     async def go() -> api_keys.CreatedApiKey:
         async with database() as db:
-            return await api_keys.create_key(db, api_keys.NewApiKey(name=name, role=role))
+            workspace_id = DEFAULT_WORKSPACE_ID
+            if workspace is not None:
+                from billflow.services import workspaces
+
+                try:
+                    workspace_id = (await workspaces.get_workspace(db, workspace)).id
+                except workspaces.WorkspaceNotFound as err:
+                    fail(f"--workspace: {err}")
+            return await api_keys.create_key(db, api_keys.NewApiKey(name=name, role=role, workspace_id=workspace_id))
 
     created = run(go())
     if as_json:

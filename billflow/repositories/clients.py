@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.client_settings import ClientSettings
 from models.clients import Client
-from models.columns import utcnow
+from models.columns import DEFAULT_WORKSPACE_ID, utcnow
 from models.enums import UNSETTLED_STATUSES
 from models.invoices import Invoice
 from models.payments import Payment
@@ -33,20 +33,30 @@ def _billing_values(client: ClientIn) -> dict[str, str]:
     return {name: value for name, value in values.items() if value is not None}
 
 
-async def upsert_client(session: AsyncSession, *, client: ClientIn, source: str, actor: str) -> int:
-    """Insert or refresh the client of `source` with this external id; returns the client's id.
+async def upsert_client(
+    session: AsyncSession,
+    *,
+    client: ClientIn,
+    source: str,
+    actor: str,
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
+) -> int:
+    """Insert or refresh the workspace's client of `source` with this external id; returns the client's id.
 
     The same external id of another source is another client: a source only ever changes its own clients. A
     changed email is written to the client's timeline with `actor` (the integration, key or user behind it).
     Billing details a booking leaves out keep what is on file.
     """
     billing = _billing_values(client)
-    query = select(Client).where(Client.source == source, Client.external_id == client.external_id)
+    query = select(Client).where(
+        Client.workspace_id == workspace_id, Client.source == source, Client.external_id == client.external_id
+    )
     existing = (await session.exec(query.with_for_update())).first()
     if existing is None:
         inserted = (
             insert(Client)
             .values(
+                workspace_id=workspace_id,
                 source=source,
                 external_id=client.external_id,
                 name=client.name,
@@ -56,7 +66,9 @@ async def upsert_client(session: AsyncSession, *, client: ClientIn, source: str,
                 updated_at=utcnow(),
                 **{"kind": "consumer", **billing},
             )
-            .on_conflict_do_nothing(index_elements=[col(Client.source), col(Client.external_id)])
+            .on_conflict_do_nothing(
+                index_elements=[col(Client.workspace_id), col(Client.source), col(Client.external_id)]
+            )
             .returning(col(Client.id))
         )
         new_id = (await session.exec(inserted)).first()  # type: ignore[call-overload]
@@ -91,9 +103,15 @@ async def get_client(
     client_id: int | None = None,
     external_id: str | None = None,
     source: str | None = None,
+    workspace_id: int | None = None,
 ) -> Client | None:
-    """One client by id, or by (source, external id). By external id alone see `find_clients`."""
+    """One client by id, or by (source, external id); only the workspace's when it is given (by (source,
+    external id) without it: the first workspace's). By external id alone see `find_clients`."""
     query = select(Client)
+    if workspace_id is not None:
+        query = query.where(Client.workspace_id == workspace_id)
+    elif external_id is not None:
+        query = query.where(Client.workspace_id == DEFAULT_WORKSPACE_ID)
     if client_id is not None:
         query = query.where(Client.id == client_id)
     if external_id is not None:
@@ -103,9 +121,13 @@ async def get_client(
     return (await session.exec(query)).first()
 
 
-async def find_clients(session: AsyncSession, *, external_id: str, source: str | None = None) -> Sequence[Client]:
-    """The clients with this external id (one per source), or the one of `source`."""
+async def find_clients(
+    session: AsyncSession, *, external_id: str, source: str | None = None, workspace_id: int | None = None
+) -> Sequence[Client]:
+    """The clients with this external id (one per source), or the one of `source`; the workspace's if given."""
     query = select(Client).where(Client.external_id == external_id)
+    if workspace_id is not None:
+        query = query.where(Client.workspace_id == workspace_id)
     if source is not None:
         query = query.where(Client.source == source)
     return (await session.exec(query.order_by(col(Client.id)).limit(20))).all()
@@ -115,10 +137,18 @@ async def find_clients(session: AsyncSession, *, external_id: str, source: str |
 
 
 async def search_clients(
-    session: AsyncSession, *, query: str | None = None, limit: int = 50, offset: int = 0
+    session: AsyncSession,
+    *,
+    query: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    workspace_id: int | None = None,
 ) -> Sequence[Client]:
-    """Clients by name, ordered by name; `query` matches name, email or external id (case-insensitive)."""
+    """Clients by name, ordered by name; `query` matches name, email or external id (case-insensitive); only
+    the workspace's when it is given."""
     stmt = select(Client)
+    if workspace_id is not None:
+        stmt = stmt.where(Client.workspace_id == workspace_id)
     if query:
         pattern = f"%{_escape_like(query)}%"
         stmt = stmt.where(

@@ -4,27 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.credit_notes import CreditNote, CreditNoteLine
 from models.invoices import Invoice
-
-
-async def next_credit_note_number(session: AsyncSession, *, year: int) -> str:
-    """CN-2026-000001 from its own gap-free per-year counter (locked until the caller's transaction ends)."""
-    value = (
-        await session.execute(
-            text(
-                "INSERT INTO credit_note_counters (year, last_value) VALUES (:year, 1) "
-                "ON CONFLICT (year) DO UPDATE SET last_value = credit_note_counters.last_value + 1 "
-                "RETURNING last_value"
-            ),
-            {"year": year},
-        )
-    ).scalar_one()
-    return f"CN-{year}-{value:06d}"
 
 
 async def get_credit_note(
@@ -54,9 +38,17 @@ async def get_lines(session: AsyncSession, *, credit_note_id: int) -> Sequence[C
 
 
 async def list_credit_notes(
-    session: AsyncSession, *, invoice_id: int | None = None, limit: int = 50, offset: int = 0
+    session: AsyncSession,
+    *,
+    invoice_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    workspace_id: int | None = None,
 ) -> Sequence[tuple[CreditNote, Invoice]]:
+    """Newest first; only the workspace's (its invoices') when `workspace_id` is given."""
     query = select(CreditNote, Invoice).join(Invoice, col(Invoice.id) == col(CreditNote.invoice_id))
+    if workspace_id is not None:
+        query = query.where(Invoice.workspace_id == workspace_id)
     if invoice_id is not None:
         query = query.where(CreditNote.invoice_id == invoice_id)
     query = query.order_by(col(CreditNote.id).desc()).limit(limit).offset(offset)

@@ -15,25 +15,6 @@ from models.enums import UNSETTLED_STATUSES
 from models.invoices import Invoice, InvoiceLine
 
 
-async def next_invoice_number(session: AsyncSession, *, year: int) -> str:
-    """INV-2026-000042 from a gap-free per-year counter.
-
-    The counter row stays locked until the caller's transaction ends, so numbers are handed out in commit
-    order and a rolled-back invoice returns its number.
-    """
-    value = (
-        await session.execute(
-            text(
-                "INSERT INTO invoice_counters (year, last_value) VALUES (:year, 1) "
-                "ON CONFLICT (year) DO UPDATE SET last_value = invoice_counters.last_value + 1 "
-                "RETURNING last_value"
-            ),
-            {"year": year},
-        )
-    ).scalar_one()
-    return f"INV-{year}-{value:06d}"
-
-
 async def get_invoice(
     session: AsyncSession,
     *,
@@ -97,9 +78,12 @@ class InvoiceFilter:
     issued_to: date | None = None
     search: str | None = None  # case-insensitive substring of the number or the client's name
     zone: str = "UTC"  # the reporting time zone
+    workspace_id: int | None = None  # only this workspace's invoices (the API key's); None: every workspace
 
 
 def _filtered(query: Any, f: InvoiceFilter) -> Any:
+    if f.workspace_id is not None:
+        query = query.where(Invoice.workspace_id == f.workspace_id)
     if f.statuses:
         query = query.where(col(Invoice.status).in_(f.statuses))
     if f.client_id is not None:
@@ -146,3 +130,13 @@ async def get_invoice_with_client(session: AsyncSession, *, number: str) -> tupl
     )
     row = (await session.exec(query)).first()
     return (row[0], row[1]) if row is not None else None
+
+
+async def document_workspace(session: AsyncSession, *, number: str) -> int | None:
+    """The workspace of the invoice or credit note with this number (numbers are unique installation-wide)."""
+    stmt = text(
+        "SELECT workspace_id FROM invoices WHERE number = :number "
+        "UNION ALL SELECT i.workspace_id FROM credit_notes c JOIN invoices i ON i.id = c.invoice_id "
+        "WHERE c.number = :number LIMIT 1"
+    )
+    return (await session.execute(stmt, {"number": number})).scalar_one_or_none()

@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.invoices import Invoice
 from models.payments import Payment
 
 
@@ -30,6 +31,8 @@ async def insert_payment_once(
     stmt = (
         insert(Payment)
         .values(
+            # The invoice's workspace: every caller's payment belongs where its invoice does.
+            workspace_id=select(Invoice.workspace_id).where(Invoice.id == invoice_id).scalar_subquery(),
             invoice_id=invoice_id,
             client_id=client_id,
             kind=kind,

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from billflow.db import Database
 from billflow.repositories import api_keys as api_keys_repo
 from models.api_keys import ApiKey, ApiRole
-from models.columns import utcnow
+from models.columns import DEFAULT_WORKSPACE_ID, utcnow
 
 PREFIX = "bf"
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at precision: one write per key per minute at most
@@ -32,12 +32,14 @@ class KeyNotFound(LookupError):
 class NewApiKey(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     role: ApiRole = ApiRole.viewer
+    workspace_id: int = Field(default=DEFAULT_WORKSPACE_ID, ge=1, le=2**31 - 1)
 
 
 class ApiKeyOut(BaseModel):
     key_id: str
     name: str
     role: ApiRole
+    workspace_id: int = DEFAULT_WORKSPACE_ID
     created_at: datetime
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
@@ -48,6 +50,7 @@ class ApiKeyOut(BaseModel):
             key_id=key.key_id,
             name=key.name,
             role=ApiRole(key.role),
+            workspace_id=key.workspace_id,
             created_at=key.created_at,
             revoked_at=key.revoked_at,
             last_used_at=key.last_used_at,
@@ -66,6 +69,8 @@ class Principal:
     name: str
     key_id: str
     role: ApiRole
+    # The workspace the key belongs to: every read and action it makes is scoped to it (issue 13).
+    workspace_id: int = DEFAULT_WORKSPACE_ID
 
     @property
     def actor(self) -> str:
@@ -81,7 +86,14 @@ async def create_key(db: Database, data: NewApiKey) -> CreatedApiKey:
     secret = secrets.token_urlsafe(32)
     async with db.session() as session:
         key = await api_keys_repo.add_key(
-            session, key=ApiKey(key_id=key_id, name=data.name, role=data.role.value, secret_hash=_hash(secret))
+            session,
+            key=ApiKey(
+                key_id=key_id,
+                name=data.name,
+                role=data.role.value,
+                secret_hash=_hash(secret),
+                workspace_id=data.workspace_id,
+            ),
         )
         out = ApiKeyOut.of(key)
     return CreatedApiKey(**out.model_dump(), token=f"{PREFIX}_{key_id}_{secret}")
@@ -115,4 +127,6 @@ async def verify_token(db: Database, token: str) -> Principal | None:
         return None
     async with db.session() as session:
         await api_keys_repo.touch_key(session, key_id=key_id, at=utcnow(), every=TOUCH_EVERY)
-    return Principal(kind="api_key", name=key.name, key_id=key.key_id, role=ApiRole(key.role))
+    return Principal(
+        kind="api_key", name=key.name, key_id=key.key_id, role=ApiRole(key.role), workspace_id=key.workspace_id
+    )

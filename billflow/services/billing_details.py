@@ -46,9 +46,11 @@ async def update_billing(
     change: BillingDetails,
     actor: str = "staff",
     source: str | None = None,
+    workspace_id: int | None = None,
 ) -> BillingView:
-    """`source` is needed only when several sources use the external id (AmbiguousClient otherwise)."""
-    client = await require_client(session, external_id, source=source)
+    """`source` is needed only when several sources use the external id (AmbiguousClient otherwise);
+    `workspace_id`: only that workspace's client (an API key's)."""
+    client = await require_client(session, external_id, source=source, workspace_id=workspace_id)
     for name, value in change.model_dump(exclude_unset=True).items():
         setattr(client, name, (value or None) if name != "kind" else (value or client.kind))
     client.updated_at = utcnow()

@@ -45,6 +45,7 @@ from models.booking_events import (
     SubscriptionCreatedEvent,
 )
 from models.client_sources import integration_source
+from models.columns import DEFAULT_WORKSPACE_ID
 from models.enums import InvoiceStatus
 from models.invoices import Invoice
 from models.subscription_io import SUBSCRIPTION_ID_MAX
@@ -58,6 +59,10 @@ class EventIdReused(Exception):
     """The event id was already used for a different event body."""
 
 
+class NotInThisWorkspace(Exception):
+    """The event needs something its integration's workspace does not have yet."""
+
+
 @dataclass(frozen=True)
 class Sender:
     """Who posted an event: the integration its bookings are keyed by, whose clients they are, and who it was
@@ -67,6 +72,7 @@ class Sender:
     integration: str
     client_source: str
     actor: str
+    workspace_id: int = DEFAULT_WORKSPACE_ID  # the integration's: its bookings' clients and invoices are there
 
 
 async def handle_event(
@@ -79,6 +85,7 @@ async def handle_event(
     number_wait: timedelta = NUMBER_WAIT,
     client_source: str | None = None,
     actor: str | None = None,
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> tuple[EventAccepted, bool]:
     """Handle the event once; returns its answer and whether this delivery was a replay.
 
@@ -88,6 +95,7 @@ async def handle_event(
         integration=integration,
         client_source=client_source or integration_source(integration),
         actor=actor or integration_source(integration),
+        workspace_id=workspace_id,
     )
     payload = event.model_dump(mode="json")
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -191,6 +199,8 @@ async def _act(
 async def _subscription_created(
     db: Database, client: Client, settings: Settings, sender: Sender, event: SubscriptionCreatedEvent
 ) -> EventAccepted:
+    if sender.workspace_id != DEFAULT_WORKSPACE_ID:  # subscriptions are not split by workspace yet
+        raise NotInThisWorkspace("subscription.created: subscriptions serve the first workspace only (issue 13)")
     data = event.data
     if not data.subscription_id:
         data = data.model_copy(update={"subscription_id": f"{sender.integration}-{event.id}"[:SUBSCRIPTION_ID_MAX]})
@@ -218,6 +228,7 @@ def booking_from_event(sender: Sender, event: BookingConfirmedEvent) -> BookingI
         source=sender.integration,
         client_source=sender.client_source,
         requested_by=sender.actor,
+        workspace_id=sender.workspace_id,
         booking_id=data.booking_id,
         client=data.client,
         lines=data.lines(),
@@ -234,7 +245,11 @@ async def _confirmed(
 ) -> EventAccepted:
     """After the start: the client row (upserted last, so its lock lasts milliseconds) and the timeline note."""
     client_id = await clients_repo.upsert_client(
-        session, client=booking.client, source=booking.client_owner, actor=booking.requester
+        session,
+        client=booking.client,
+        source=booking.client_owner,
+        actor=booking.requester,
+        workspace_id=booking.workspace_id,
     )
     await timeline_repo.add_event(
         session,

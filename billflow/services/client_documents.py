@@ -44,14 +44,16 @@ def _settings(client) -> DocumentSettings:  # type: ignore[no-untyped-def]
     )
 
 
-async def document_settings(session: AsyncSession, external_id: str) -> DocumentSettings:
-    return _settings(await require_client(session, external_id))
+async def document_settings(
+    session: AsyncSession, external_id: str, *, workspace_id: int | None = None
+) -> DocumentSettings:
+    return _settings(await require_client(session, external_id, workspace_id=workspace_id))
 
 
 async def update_document_settings(
-    session: AsyncSession, external_id: str, change: DocumentSettingsChange
+    session: AsyncSession, external_id: str, change: DocumentSettingsChange, *, workspace_id: int | None = None
 ) -> DocumentSettings:
-    client = await require_client(session, external_id)
+    client = await require_client(session, external_id, workspace_id=workspace_id)
     fmt = change.einvoice_format or DocumentFormat(client.einvoice_format)
     reference = None if change.clear_buyer_reference else (change.buyer_reference or client.buyer_reference)
     if fmt is DocumentFormat.xrechnung and not reference:

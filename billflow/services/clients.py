@@ -21,6 +21,7 @@ from billflow.repositories import clients as clients_repo
 from billflow.repositories import timeline as timeline_repo
 from models.client_settings import ClientSettings
 from models.clients import Client
+from models.columns import DEFAULT_WORKSPACE_ID
 from models.workflow_io import BookingIn, PauseReminders, PaymentReceived, ReminderPolicy, ResumeReminders
 
 if TYPE_CHECKING:  # the Temporal side is imported where it is used: listing clients needs none of it
@@ -126,9 +127,12 @@ class SettingsOutcome(BaseModel):
 # --- reading --------------------------------------------------------------------------------------
 
 
-async def require_client(session: AsyncSession, external_id: str, *, source: str | None = None) -> Client:
-    """The client with this external id; `source` is needed only when several sources use the id."""
-    found = await clients_repo.find_clients(session, external_id=external_id, source=source)
+async def require_client(
+    session: AsyncSession, external_id: str, *, source: str | None = None, workspace_id: int | None = None
+) -> Client:
+    """The client with this external id; `source` is needed only when several sources use the id. With
+    `workspace_id` (an API key's), only that workspace's clients exist."""
+    found = await clients_repo.find_clients(session, external_id=external_id, source=source, workspace_id=workspace_id)
     if not found:
         raise ClientNotFound(
             f"no client with external id {external_id!r}" + (f" from source {source!r}" if source else "")
@@ -140,18 +144,33 @@ async def require_client(session: AsyncSession, external_id: str, *, source: str
 
 
 async def list_clients(
-    session: AsyncSession, *, query: str | None = None, limit: int = 50, offset: int = 0, zone: str = "UTC"
+    session: AsyncSession,
+    *,
+    query: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    zone: str = "UTC",
+    workspace_id: int | None = None,
 ) -> list[ClientSummary]:
-    """`zone`: the reporting time zone, whose "today" decides what is past due (as in every report)."""
-    clients = await clients_repo.search_clients(session, query=query, limit=limit, offset=offset)
+    """`zone`: the reporting time zone, whose "today" decides what is past due (as in every report);
+    `workspace_id`: only that workspace's clients (None: every workspace's)."""
+    clients = await clients_repo.search_clients(
+        session, query=query, limit=limit, offset=offset, workspace_id=workspace_id
+    )
     by_client = await _balances(session, [c.id for c in clients if c.id is not None], zone)
     return [_summary(c, by_client.get(c.id or 0, [])) for c in clients]
 
 
 async def client_detail(
-    session: AsyncSession, external_id: str, *, limit: int = 100, source: str | None = None, zone: str = "UTC"
+    session: AsyncSession,
+    external_id: str,
+    *,
+    limit: int = 100,
+    source: str | None = None,
+    zone: str = "UTC",
+    workspace_id: int | None = None,
 ) -> ClientDetail:
-    client = await require_client(session, external_id, source=source)
+    client = await require_client(session, external_id, source=source, workspace_id=workspace_id)
     assert client.id is not None
     balances = (await _balances(session, [client.id], zone)).get(client.id, [])
     invoices = await clients_repo.client_invoices(session, client_id=client.id, limit=limit)
@@ -171,9 +190,14 @@ async def client_detail(
 
 
 async def client_timeline(
-    session: AsyncSession, external_id: str, *, limit: int = 200, source: str | None = None
+    session: AsyncSession,
+    external_id: str,
+    *,
+    limit: int = 200,
+    source: str | None = None,
+    workspace_id: int | None = None,
 ) -> list[TimelineEntry]:
-    client = await require_client(session, external_id, source=source)
+    client = await require_client(session, external_id, source=source, workspace_id=workspace_id)
     assert client.id is not None
     rows = await clients_repo.client_timeline(session, client_id=client.id, limit=limit)
     return [TimelineEntry.model_validate(r._mapping) for r in rows]
@@ -205,13 +229,19 @@ def _summary(client: Client, balances: list[Balance]) -> ClientSummary:
 
 
 async def add_note(
-    session: AsyncSession, external_id: str, *, text: str, author: str, source: str | None = None
+    session: AsyncSession,
+    external_id: str,
+    *,
+    text: str,
+    author: str,
+    source: str | None = None,
+    workspace_id: int | None = None,
 ) -> TimelineEntry:
     """A staff note on the client's timeline (kind `note.added`)."""
     body = text.strip()
     if not body:
         raise ValueError("note text must not be empty")
-    client = await require_client(session, external_id, source=source)
+    client = await require_client(session, external_id, source=source, workspace_id=workspace_id)
     assert client.id is not None
     await timeline_repo.add_event(
         session, client_id=client.id, kind="note.added", message=body[:2000], data={"author": author}
@@ -239,14 +269,21 @@ async def reminder_settings(session: AsyncSession, client_id: int) -> ReminderSe
 
 
 async def effective_reminder_policy(
-    session: AsyncSession, client_external_id: str, default: ReminderPolicy, *, source: str
+    session: AsyncSession,
+    client_external_id: str,
+    default: ReminderPolicy,
+    *,
+    source: str,
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> ReminderPolicy:
     """The policy a new invoice for this client runs: none for auto-pay, else the client's own, else default.
 
     Call it where a booking's invoice workflow is started, before `invoice_runs.start_invoice`. A client
     that is not in the database yet has no settings, so it gets `default`.
     """
-    client = await clients_repo.get_client(session, external_id=client_external_id, source=source)
+    client = await clients_repo.get_client(
+        session, external_id=client_external_id, source=source, workspace_id=workspace_id
+    )
     if client is None or client.id is None:
         return default
     settings = await reminder_settings(session, client.id)
@@ -255,9 +292,13 @@ async def effective_reminder_policy(
     return settings.reminder_policy or default
 
 
-async def reminders_paused_for(session: AsyncSession, client_external_id: str, *, source: str) -> bool:
+async def reminders_paused_for(
+    session: AsyncSession, client_external_id: str, *, source: str, workspace_id: int = DEFAULT_WORKSPACE_ID
+) -> bool:
     """True if staff paused every reminder of this client: a newly started invoice must be paused too."""
-    client = await clients_repo.get_client(session, external_id=client_external_id, source=source)
+    client = await clients_repo.get_client(
+        session, external_id=client_external_id, source=source, workspace_id=workspace_id
+    )
     if client is None or client.id is None:
         return False
     return (await reminder_settings(session, client.id)).reminders_paused
@@ -308,11 +349,14 @@ class PreparedInvoice(BaseModel):
 
 async def prepare_client_invoice(session: AsyncSession, booking: BookingIn) -> PreparedInvoice:
     """The database half of `start_client_invoice`: read the client's reminder settings."""
-    external_id, source = booking.client.external_id, booking.client_owner
-    if "reminder_policy" not in booking.model_fields_set or await _auto_pay(session, external_id, source):
-        policy = await effective_reminder_policy(session, external_id, booking.reminder_policy, source=source)
+    external_id, source, workspace = booking.client.external_id, booking.client_owner, booking.workspace_id
+    if "reminder_policy" not in booking.model_fields_set or await _auto_pay(session, external_id, source, workspace):
+        policy = await effective_reminder_policy(
+            session, external_id, booking.reminder_policy, source=source, workspace_id=workspace
+        )
         booking = booking.model_copy(update={"reminder_policy": policy})
-    return PreparedInvoice(booking=booking, paused=await reminders_paused_for(session, external_id, source=source))
+    paused = await reminders_paused_for(session, external_id, source=source, workspace_id=workspace)
+    return PreparedInvoice(booking=booking, paused=paused)
 
 
 async def launch_client_invoice(
@@ -329,8 +373,8 @@ async def launch_client_invoice(
     return handle
 
 
-async def _auto_pay(session: AsyncSession, external_id: str, source: str) -> bool:
-    client = await clients_repo.get_client(session, external_id=external_id, source=source)
+async def _auto_pay(session: AsyncSession, external_id: str, source: str, workspace_id: int) -> bool:
+    client = await clients_repo.get_client(session, external_id=external_id, source=source, workspace_id=workspace_id)
     return client is not None and client.id is not None and (await reminder_settings(session, client.id)).auto_pay
 
 
@@ -342,7 +386,13 @@ class ReminderSignals(BaseModel):
 
 
 async def save_reminder_settings(
-    db: Database, external_id: str, change: ReminderSettingsChange, *, actor: str, source: str | None = None
+    db: Database,
+    external_id: str,
+    change: ReminderSettingsChange,
+    *,
+    actor: str,
+    source: str | None = None,
+    workspace_id: int | None = None,
 ) -> tuple[ReminderSettings, ReminderSignals]:
     """Save the settings with a timeline event (one transaction); return which open invoices to signal.
 
@@ -350,7 +400,7 @@ async def save_reminder_settings(
     reminders run is to be paused; when it turns off, every paused one is to be resumed.
     """
     async with db.session() as session:
-        client = await require_client(session, external_id, source=source)
+        client = await require_client(session, external_id, source=source, workspace_id=workspace_id)
         assert client.id is not None
         before = await reminder_settings(session, client.id)
         after = ReminderSettings(
@@ -414,9 +464,12 @@ async def update_reminder_settings(
     *,
     actor: str,
     source: str | None = None,
+    workspace_id: int | None = None,
 ) -> SettingsOutcome:
     """Save the settings, then bring the client's running invoices in line (see save_reminder_settings)."""
-    settings, signals = await save_reminder_settings(db, external_id, change, actor=actor, source=source)
+    settings, signals = await save_reminder_settings(
+        db, external_id, change, actor=actor, source=source, workspace_id=workspace_id
+    )
     signalled = await signal_reminder_change(temporal, signals, actor=actor)
     return SettingsOutcome(settings=settings, signalled=signalled)
 

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import numbering as numbering_repo
 from billflow.repositories import timeline as timeline_repo
 from models import tax
 from models.columns import utcnow
@@ -21,6 +22,7 @@ from models.documents import TaxBreakdown, TaxLine
 from models.enums import CreditNoteKind, InvoiceStatus
 from models.invoices import Invoice
 from models.money import format_money
+from models.numbering import DocumentType
 from models.workflow_io import InvoiceTransition
 
 
@@ -53,15 +55,23 @@ class CreditNoteSummary(BaseModel):
 
 
 async def list_credit_notes(
-    session: AsyncSession, *, invoice_number: str | None = None, limit: int = 50, offset: int = 0
+    session: AsyncSession,
+    *,
+    invoice_number: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    workspace_id: int | None = None,
 ) -> list[CreditNoteSummary]:
+    """`workspace_id`: only that workspace's credit notes (an API key's); None: every workspace's."""
     invoice_id = None
     if invoice_number is not None:
         invoice = await invoices_repo.get_invoice(session, number=invoice_number)
         if invoice is None:
             return []
         invoice_id = invoice.id
-    rows = await credit_notes_repo.list_credit_notes(session, invoice_id=invoice_id, limit=limit, offset=offset)
+    rows = await credit_notes_repo.list_credit_notes(
+        session, invoice_id=invoice_id, limit=limit, offset=offset, workspace_id=workspace_id
+    )
     return [CreditNoteSummary.of(note, invoice) for note, invoice in rows]
 
 
@@ -139,7 +149,9 @@ async def issue_credit_note(
     issue_date = when.astimezone(ZoneInfo(invoice.timezone)).date()
     label = _LABELS[kind]
     note = CreditNote(
-        number=await credit_notes_repo.next_credit_note_number(session, year=issue_date.year),
+        number=await numbering_repo.next_number(
+            session, workspace_id=invoice.workspace_id, document_type=DocumentType.credit_note, year=issue_date.year
+        ),
         idempotency_key=key,
         invoice_id=invoice.id,
         client_id=invoice.client_id,

@@ -19,6 +19,7 @@ from billflow.db import Database
 from billflow.repositories import booking_events as booking_events_repo
 from billflow.repositories import integrations as integrations_repo
 from models.client_sources import integration_source
+from models.columns import DEFAULT_WORKSPACE_ID
 from models.integrations import Integration
 
 SIGNATURE_HEADER = "X-Billflow-Signature"
@@ -37,6 +38,8 @@ class SignatureError(Exception):
 
 class NewIntegration(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="also the bookings' source")
+    # The workspace its bookings' clients and invoices belong to (issue 13).
+    workspace_id: int = Field(default=DEFAULT_WORKSPACE_ID, ge=1, le=2**31 - 1)
 
 
 class IntegrationNotFound(LookupError):
@@ -86,7 +89,9 @@ async def create_integration(db: Database, data: NewIntegration) -> CreatedInteg
     async with db.session() as session:
         if await integrations_repo.get_integration(session, name=data.name) is not None:
             raise IntegrationExists(f"integration {data.name!r} already exists")
-        row = await integrations_repo.add_integration(session, integration=Integration(name=data.name, secret=secret))
+        row = await integrations_repo.add_integration(
+            session, integration=Integration(name=data.name, secret=secret, workspace_id=data.workspace_id)
+        )
         return CreatedIntegration(name=row.name, created_at=row.created_at, secret=secret)
 
 
@@ -94,6 +99,13 @@ async def list_integrations(db: Database) -> list[IntegrationOut]:
     async with db.session() as session:
         rows = await integrations_repo.list_integrations(session)
         return [IntegrationOut(name=r.name, created_at=r.created_at, rotated_at=r.secret_rotated_at) for r in rows]
+
+
+async def credentials_of(db: Database, name: str) -> tuple[str, int] | None:
+    """The enabled integration's secret and workspace, or None."""
+    async with db.session() as session:
+        row = await integrations_repo.get_integration(session, name=name)
+    return (row.secret, row.workspace_id) if row is not None and row.disabled_at is None else None
 
 
 async def secret_of(db: Database, name: str) -> str | None:

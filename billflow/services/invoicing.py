@@ -12,17 +12,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import numbering as numbering_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
+from billflow.repositories import workspaces as workspaces_repo
 from billflow.schedule import initial_due
 from billflow.services.business_profile import BusinessProfile
+from billflow.services.workspaces import seller_profile
 from models import tax
 from models.clients import Client
-from models.columns import utcnow
+from models.columns import DEFAULT_WORKSPACE_ID, utcnow
 from models.documents import Party, PostalAddress, TaxLine
 from models.enums import BuyerKind, InvoiceKind, InvoiceStatus, PaymentKind, TaxCategory
 from models.invoices import Invoice, InvoiceLine
 from models.money import price_amounts, round_minor
+from models.numbering import DocumentType
 from models.workflow_io import BookingIn, InvoiceTransition, LineIn, PaymentOutcome, PaymentReceived
 
 
@@ -115,10 +119,20 @@ async def issue_invoice(
     if booking.issued_at is None:
         raise ValueError("issued_at must be fixed by the caller so that retries agree")
     client_id = await clients_repo.upsert_client(
-        session, client=booking.client, source=booking.client_owner, actor=booking.requester
+        session,
+        client=booking.client,
+        source=booking.client_owner,
+        actor=booking.requester,
+        workspace_id=booking.workspace_id,
     )
     client = await clients_repo.get_client(session, client_id=client_id)
     assert client is not None
+    if profile is not None and client.workspace_id != DEFAULT_WORKSPACE_ID:
+        # Another workspace's invoice: its own business is the seller. (The first workspace's seller is
+        # still the BILLFLOW_BUSINESS_* settings, until documents read every profile from the table.)
+        workspace = await workspaces_repo.get_workspace(session, workspace_id=client.workspace_id)
+        assert workspace is not None
+        profile = seller_profile(workspace, email=workspace.reply_to or profile.party.email)
     tz = booking.client.timezone
     due_date, due_at = initial_due(booking.reminder_policy, tz, booking.issued_at, booking.payment_terms)
     issue_date = booking.issued_at.astimezone(ZoneInfo(tz)).date()
@@ -131,7 +145,10 @@ async def issue_invoice(
     rows = tax.breakdown((p.tax, p.net_minor) for p in priced)
     net, vat, gross = tax.totals(rows)
     invoice = Invoice(
-        number=await invoices_repo.next_invoice_number(session, year=issue_date.year),
+        workspace_id=client.workspace_id,
+        number=await numbering_repo.next_number(
+            session, workspace_id=client.workspace_id, document_type=DocumentType.invoice, year=issue_date.year
+        ),
         source_key=booking.source_key,
         workflow_id=workflow_id,
         client_id=client_id,

@@ -217,7 +217,7 @@ async def test_client_source_migration_derives_each_clients_source(fresh_db: Dat
         await conn.execute(text("INSERT INTO clients (source, external_id, name, email, timezone, email_bounced, "
                                 "created_at, updated_at) VALUES ('integration:other', 'shop-1', 'M', 'm@example.com', "
                                 "'UTC', false, now(), now())"))  # fmt: skip
-    with pytest.raises(Exception, match="uq_clients_source_external_id"):
+    with pytest.raises(Exception, match="uq_clients_workspace_source_external_id"):
         async with fresh_db.engine.begin() as conn:
             await conn.execute(text(_CLIENT), {"ext": "cli-1"})
 

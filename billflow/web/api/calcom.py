@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Request, Response
 from billflow.services import calcom, integrations
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
 from models.calcom import CalDeliveryResult
+from models.columns import DEFAULT_WORKSPACE_ID
 
 router = APIRouter(prefix="/v1/integrations/calcom", tags=["Cal.com"])
 
@@ -45,13 +46,15 @@ async def receive_calcom_webhook(
     ] = None,
 ) -> CalDeliveryResult:
     body = await request.body()
-    secret = await integrations.secret_of(db, integration)
-    if secret is None:
+    credentials = await integrations.credentials_of(db, integration)
+    if credentials is None:
         raise HTTPException(401, "unknown integration")
     try:
-        calcom.verify_signature(secret, body, signature)
+        calcom.verify_signature(credentials[0], body, signature)
     except calcom.SignatureError as err:
         raise HTTPException(401, str(err)) from None
+    if credentials[1] != DEFAULT_WORKSPACE_ID:  # Cal.com bookings are not taken into other workspaces yet
+        raise HTTPException(403, "Cal.com deliveries serve the installation's first workspace only (issue 13)")
     try:
         answer, replayed = await calcom.handle_delivery(db, temporal, settings, integration=integration, body=body)
     except calcom.PayloadError as err:

@@ -9,9 +9,13 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from billflow.services import catalog
 from billflow.web.auth import AUTH_RESPONSES, StaffDep
 from billflow.web.deps import DatabaseDep
+from billflow.web.scope import FirstWorkspaceOnly
 from models.service_catalog import EVENT_TYPE_PATTERN, CatalogEntryIn, CatalogEntryOut
 
-router = APIRouter(prefix="/v1/catalog", tags=["service catalog"], responses=AUTH_RESPONSES)
+# Not split by workspace yet: keys of other workspaces are refused (billflow/web/scope.py).
+router = APIRouter(
+    prefix="/v1/catalog", tags=["service catalog"], responses=AUTH_RESPONSES, dependencies=[FirstWorkspaceOnly]
+)
 
 EventTypePath = Annotated[str, Path(pattern=EVENT_TYPE_PATTERN, description="event type slug or numeric id")]
 

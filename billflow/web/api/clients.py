@@ -59,7 +59,7 @@ def _not_found(err: ClientNotFound | AmbiguousClient) -> HTTPException:
 @router.get("", summary="List and search clients, with their balances per currency")
 async def list_clients(
     session: SessionDep,
-    _: ViewerDep,
+    principal: ViewerDep,
     settings: SettingsDep,
     q: Annotated[
         str | None, Query(max_length=200, pattern=NO_NUL, description="matches name, email or external id")
@@ -68,14 +68,19 @@ async def list_clients(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[ClientSummary]:
     return await clients_service.list_clients(
-        session, query=q, limit=limit, offset=offset, zone=settings.reporting_timezone
+        session,
+        query=q,
+        limit=limit,
+        offset=offset,
+        zone=settings.reporting_timezone,
+        workspace_id=principal.workspace_id,
     )
 
 
 @router.get("/{external_id}", summary="Client detail: contact, balances, invoices, payments", responses=NOT_FOUND)
 async def client_detail(
     session: SessionDep,
-    _: ViewerDep,
+    principal: ViewerDep,
     settings: SettingsDep,
     external_id: ExternalId,
     limit: Annotated[int, Query(ge=1, le=500, description="most recent invoices and payments")] = 100,
@@ -83,7 +88,12 @@ async def client_detail(
 ) -> ClientDetail:
     try:
         return await clients_service.client_detail(
-            session, external_id, limit=limit, source=source, zone=settings.reporting_timezone
+            session,
+            external_id,
+            limit=limit,
+            source=source,
+            zone=settings.reporting_timezone,
+            workspace_id=principal.workspace_id,
         )
     except (ClientNotFound, AmbiguousClient) as err:
         raise _not_found(err) from err
@@ -96,13 +106,15 @@ async def client_detail(
 )
 async def client_timeline(
     session: SessionDep,
-    _: ViewerDep,
+    principal: ViewerDep,
     external_id: ExternalId,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     source: Source = None,
 ) -> list[TimelineEntry]:
     try:
-        return await clients_service.client_timeline(session, external_id, limit=limit, source=source)
+        return await clients_service.client_timeline(
+            session, external_id, limit=limit, source=source, workspace_id=principal.workspace_id
+        )
     except (ClientNotFound, AmbiguousClient) as err:
         raise _not_found(err) from err
 
@@ -119,7 +131,12 @@ async def add_note(
     try:
         async with db.session() as session:  # committed before the answer
             return await clients_service.add_note(
-                session, external_id, text=note.text, author=principal.actor, source=source
+                session,
+                external_id,
+                text=note.text,
+                author=principal.actor,
+                source=source,
+                workspace_id=principal.workspace_id,
             )
     except (ClientNotFound, AmbiguousClient) as err:
         raise _not_found(err) from err
@@ -129,10 +146,12 @@ async def add_note(
 
 @router.get("/{external_id}/settings", summary="The client's reminder settings", responses=NOT_FOUND)
 async def get_settings(
-    session: SessionDep, _: ViewerDep, external_id: ExternalId, source: Source = None
+    session: SessionDep, principal: ViewerDep, external_id: ExternalId, source: Source = None
 ) -> ReminderSettings:
     try:
-        client = await clients_service.require_client(session, external_id, source=source)
+        client = await clients_service.require_client(
+            session, external_id, source=source, workspace_id=principal.workspace_id
+        )
     except (ClientNotFound, AmbiguousClient) as err:
         raise _not_found(err) from err
     assert client.id is not None
@@ -154,7 +173,13 @@ async def change_settings(
 ) -> SettingsOutcome:
     try:
         return await clients_service.update_reminder_settings(
-            db, temporal, external_id, change, actor=principal.actor, source=source
+            db,
+            temporal,
+            external_id,
+            change,
+            actor=principal.actor,
+            source=source,
+            workspace_id=principal.workspace_id,
         )
     except (ClientNotFound, AmbiguousClient) as err:
         raise _not_found(err) from err
@@ -165,9 +190,9 @@ async def change_settings(
     summary="The document format the client receives and its buyer reference (Leitweg-ID)",
     responses=NOT_FOUND,
 )
-async def get_document_settings(session: SessionDep, _: ViewerDep, external_id: ExternalId) -> DocumentSettings:
+async def get_document_settings(session: SessionDep, principal: ViewerDep, external_id: ExternalId) -> DocumentSettings:
     try:
-        return await client_documents.document_settings(session, external_id)
+        return await client_documents.document_settings(session, external_id, workspace_id=principal.workspace_id)
     except ClientNotFound as err:
         raise _not_found(err) from err
 
@@ -178,11 +203,13 @@ async def get_document_settings(session: SessionDep, _: ViewerDep, external_id: 
     responses=NOT_FOUND,
 )
 async def change_document_settings(
-    db: DatabaseDep, _: StaffDep, external_id: ExternalId, change: DocumentSettingsChange
+    db: DatabaseDep, principal: StaffDep, external_id: ExternalId, change: DocumentSettingsChange
 ) -> DocumentSettings:
     try:
         async with db.session() as session:
-            return await client_documents.update_document_settings(session, external_id, change)
+            return await client_documents.update_document_settings(
+                session, external_id, change, workspace_id=principal.workspace_id
+            )
     except ClientNotFound as err:
         raise _not_found(err) from err
     except client_documents.DocumentSettingsRefused as err:

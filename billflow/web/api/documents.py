@@ -12,10 +12,12 @@ from pydantic import BaseModel, Field
 from billflow.services import billing_details, corrections, credit_notes, deposits, documents
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
 from billflow.web.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep
+from billflow.web.scope import DocumentScope
 from models.documents import InvoiceDocument
 from models.money import MAX_MINOR
 
-router = APIRouter(tags=["documents"], responses=AUTH_RESPONSES)
+# Routes naming a document answer only for the key's workspace (billflow/web/scope.py).
+router = APIRouter(tags=["documents"], responses=AUTH_RESPONSES, dependencies=[DocumentScope])
 
 NumberPath = Annotated[
     str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$", examples=["INV-2026-000042"])
@@ -40,12 +42,14 @@ class FinalInvoiceStarted(BaseModel):
 @router.get("/v1/credit-notes", summary="List credit notes (newest first)")
 async def list_credit_notes(
     session: SessionDep,
-    _: ViewerDep,
+    principal: ViewerDep,
     invoice: Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9._-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[credit_notes.CreditNoteSummary]:
-    return await credit_notes.list_credit_notes(session, invoice_number=invoice, limit=limit, offset=offset)
+    return await credit_notes.list_credit_notes(
+        session, invoice_number=invoice, limit=limit, offset=offset, workspace_id=principal.workspace_id
+    )
 
 
 @router.get("/v1/documents/{number}", summary="An invoice or credit note as issued", responses=NOT_FOUND)
@@ -154,7 +158,7 @@ async def update_billing(
 ) -> billing_details.BillingView:
     try:
         return await billing_details.update_billing(
-            session, external_id=external_id, change=body, actor=principal.actor
+            session, external_id=external_id, change=body, actor=principal.actor, workspace_id=principal.workspace_id
         )
     except billing_details.ClientNotFound as err:
         raise HTTPException(404, str(err)) from None

@@ -19,6 +19,7 @@ from billflow.services.api_keys import Principal
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
 from billflow.web.deps import DatabaseDep, SettingsDep, StripeDep, TemporalDep
 from billflow.web.routes.sendgrid_webhooks import send_email_now
+from billflow.web.scope import DocumentScope
 from models.booking_events import reject_nul
 from models.einvoice import FileKind
 from models.enums import EmailKind, InvoiceStatus
@@ -36,7 +37,8 @@ from models.workflow_io import (
     WriteOff,
 )
 
-router = APIRouter(prefix="/v1/invoices", tags=["invoices"], responses=AUTH_RESPONSES)
+# Every route answers only for the key's workspace (billflow/web/scope.py).
+router = APIRouter(prefix="/v1/invoices", tags=["invoices"], responses=AUTH_RESPONSES, dependencies=[DocumentScope])
 
 NumberPath = Annotated[
     str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$", examples=["INV-2026-000042"])
@@ -148,7 +150,7 @@ class RefundIn(StaffBody):
 
 @router.get("", summary="List and filter invoices", response_model=invoice_views.InvoicePage)
 async def list_invoices(
-    _: ViewerDep,
+    principal: ViewerDep,
     db: DatabaseDep,
     settings: SettingsDep,
     status: Annotated[list[InvoiceStatus] | None, Query(description="one or more statuses")] = None,
@@ -174,6 +176,7 @@ async def list_invoices(
         issued_to=issued_to,
         search=q.replace("\x00", "") if q else None,
         zone=settings.reporting_timezone,
+        workspace_id=principal.workspace_id,
     )
     return await invoice_views.list_page(db, where=where, limit=limit, offset=offset)
 

@@ -25,9 +25,11 @@ from billflow.services.reports import (
 )
 from billflow.web.auth import AUTH_RESPONSES, ViewerDep
 from billflow.web.deps import SessionDep, SettingsDep
+from billflow.web.scope import FirstWorkspaceOnly
 from models.workflow_io import TimeZoneName
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=AUTH_RESPONSES)
+# Not split by workspace yet: keys of other workspaces are refused (billflow/web/scope.py).
+router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=AUTH_RESPONSES, dependencies=[FirstWorkspaceOnly])
 
 R = TypeVar("R")
 AsOf = Annotated[ReportDay | None, Query(description="at the end of this day (reporting time zone); default today")]

@@ -16,6 +16,7 @@ from billflow.services import subscription_actions as actions
 from billflow.services import subscriptions as service
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
+from billflow.web.scope import FirstWorkspaceOnly
 from models.subscription_io import (
     CancelSubscription,
     PauseSubscription,
@@ -28,7 +29,10 @@ from models.subscription_io import (
 )
 from models.workflow_io import LineIn
 
-router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"], responses=AUTH_RESPONSES)
+# Not split by workspace yet: keys of other workspaces are refused (billflow/web/scope.py).
+router = APIRouter(
+    prefix="/v1/subscriptions", tags=["subscriptions"], responses=AUTH_RESPONSES, dependencies=[FirstWorkspaceOnly]
+)
 
 IdPath = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")]
 NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"description": "No subscription with this id"}}

@@ -10,6 +10,7 @@ from billflow.web.api import events as api_events
 from billflow.web.api import invoices as api_invoices
 from billflow.web.api import reports as api_reports
 from billflow.web.api import subscriptions as api_subscriptions
+from billflow.web.api import workspaces as api_workspaces
 from billflow.web.pages import page_routers
 from billflow.web.routes import codec, health, portal, public, sendgrid_webhooks, stripe_webhooks
 
@@ -29,6 +30,7 @@ def all_routers() -> list[APIRouter]:
         api_subscriptions.router,
         api_catalog.router,
         api_calcom.router,
+        api_workspaces.router,
         *page_routers(),
         codec.router,
     ]

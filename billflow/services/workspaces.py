@@ -1,0 +1,178 @@
+"""Workspaces: create, list, show, update a business's profile and numbering (issue 13).
+
+The one service the CLI (`billflow workspace ...`), the API (/v1/workspaces) and the staff app's settings
+page call. Profile values are validated by the schemas in models/workspaces.py (a pydantic ValidationError
+names the field); this module adds what needs the database or several fields at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from billflow.db import Database
+from billflow.repositories import numbering as numbering_repo
+from billflow.repositories import workspaces as workspaces_repo
+from billflow.services.business_profile import BusinessProfile
+from models.columns import utcnow
+from models.documents import Party, PostalAddress
+from models.numbering import NumberingSeries, NumberingSeriesIn, NumberingSeriesOut, NumberReset, render_number
+from models.workspaces import (
+    REQUIRED_FIELDS,
+    Workspace,
+    WorkspaceCreate,
+    WorkspaceOut,
+    WorkspaceUpdate,
+    logo_type,
+)
+
+
+class WorkspaceNotFound(LookupError):
+    pass
+
+
+class WorkspaceConflict(ValueError):
+    """The slug is taken."""
+
+
+class WorkspaceInvalid(ValueError):
+    """A value the schema alone cannot refuse; `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class WorkspaceDetail(WorkspaceOut):
+    numbering: list[NumberingSeriesOut] = []
+
+
+def _series_out(series: NumberingSeries) -> NumberingSeriesOut:
+    return NumberingSeriesOut(
+        document_type=series.document_type,
+        prefix=series.prefix,
+        pattern=series.pattern,
+        reset=NumberReset(series.reset),
+        next_example=render_number(series.pattern, prefix=series.prefix, year=datetime.now(UTC).year, seq=1),
+    )
+
+
+def _checked_logo(logo: bytes) -> str:
+    try:
+        return logo_type(logo)
+    except ValueError as err:
+        raise WorkspaceInvalid("logo", str(err)) from None
+
+
+def _prefix_base(slug: str) -> str:
+    """A new workspace's number prefix: its slug, upper case (numbers stay unique installation-wide)."""
+    return slug.upper().replace("-", "")[:7]
+
+
+async def _find(session: AsyncSession, ref: str | int, *, for_update: bool = False) -> Workspace:
+    if isinstance(ref, int) or ref.isdigit():
+        workspace = await workspaces_repo.get_workspace(session, workspace_id=int(ref), for_update=for_update)
+    else:
+        workspace = await workspaces_repo.get_workspace(session, slug=ref, for_update=for_update)
+    if workspace is None:
+        raise WorkspaceNotFound(f"no workspace {ref!r}")
+    return workspace
+
+
+async def _detail(session: AsyncSession, workspace: Workspace) -> WorkspaceDetail:
+    assert workspace.id is not None
+    series = await numbering_repo.list_series(session, workspace_id=workspace.id)
+    return WorkspaceDetail(**WorkspaceOut.of(workspace).model_dump(), numbering=[_series_out(s) for s in series])
+
+
+async def create_workspace(db: Database, data: WorkspaceCreate, *, logo: bytes | None = None) -> WorkspaceDetail:
+    """A new workspace with its profile and its invoice and credit-note series (`{SLUG}-INV-2026-000001`)."""
+    values = data.model_dump(mode="json", exclude_none=True)
+    if logo is not None:
+        values.update(logo=logo, logo_type=_checked_logo(logo))
+    try:
+        async with db.session() as session:
+            workspace = await workspaces_repo.add_workspace(session, workspace=Workspace(**values))
+            assert workspace.id is not None
+            await numbering_repo.add_default_series(
+                session, workspace_id=workspace.id, prefix_base=_prefix_base(workspace.slug)
+            )
+            return await _detail(session, workspace)
+    except IntegrityError:
+        raise WorkspaceConflict(f"slug: a workspace {data.slug!r} exists already") from None
+
+
+async def list_workspaces(db: Database) -> list[WorkspaceOut]:
+    async with db.session() as session:
+        return [WorkspaceOut.of(w) for w in await workspaces_repo.list_workspaces(session)]
+
+
+async def get_workspace(db: Database, ref: str | int) -> WorkspaceDetail:
+    """By slug or id; WorkspaceNotFound otherwise."""
+    async with db.session() as session:
+        return await _detail(session, await _find(session, ref))
+
+
+async def update_workspace(
+    db: Database, ref: str | int, change: WorkspaceUpdate, *, logo: bytes | None = None, clear_logo: bool = False
+) -> WorkspaceDetail:
+    """Change the fields given in `change` (an explicit null clears an optional one); a logo replaces the old."""
+    cleared = sorted(name for name in change.model_fields_set & REQUIRED_FIELDS if getattr(change, name) is None)
+    if cleared:
+        raise WorkspaceInvalid(cleared[0], "cannot be cleared: give a value")
+    values = change.model_dump(mode="json", include=change.model_fields_set)
+    if logo is not None:
+        values.update(logo=logo, logo_type=_checked_logo(logo))
+    elif clear_logo:
+        values.update(logo=None, logo_type=None)
+    async with db.session() as session:
+        workspace = await _find(session, ref, for_update=True)
+        for name, value in values.items():
+            setattr(workspace, name, value)
+        if values:
+            workspace.updated_at = utcnow()
+            await workspaces_repo.save_workspace(session, workspace=workspace)
+        return await _detail(session, workspace)
+
+
+async def set_numbering(db: Database, ref: str | int, series: NumberingSeriesIn) -> WorkspaceDetail:
+    """How the workspace numbers a document type from now on; the numbers handed out so far keep counting."""
+    async with db.session() as session:
+        workspace = await _find(session, ref, for_update=True)
+        assert workspace.id is not None
+        await numbering_repo.save_series(
+            session,
+            workspace_id=workspace.id,
+            document_type=series.document_type,
+            prefix=series.prefix,
+            pattern=series.pattern,
+            reset=series.reset,
+        )
+        return await _detail(session, workspace)
+
+
+async def workspace_logo(db: Database, ref: str | int) -> tuple[bytes, str] | None:
+    """The logo's bytes and media type, or None."""
+    async with db.session() as session:
+        workspace = await _find(session, ref)
+    if workspace.logo is None or workspace.logo_type is None:
+        return None
+    return workspace.logo, workspace.logo_type
+
+
+def seller_profile(workspace: Workspace, *, email: str | None) -> BusinessProfile:
+    """The workspace as the seller on its documents (what `current_business_profile` gives for the settings)."""
+    party = Party(
+        name=workspace.name,
+        legal_name=workspace.legal_name or workspace.name,
+        address=PostalAddress(
+            line1=workspace.address_line1, postcode=workspace.postcode, city=workspace.city, country=workspace.country
+        ),
+        vat_id=workspace.vat_id,
+        registration=workspace.registration,
+        email=email,
+    )
+    return BusinessProfile(party, workspace.iban, workspace.bic)

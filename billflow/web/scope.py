@@ -1,0 +1,42 @@
+"""Workspace isolation at the API's edge (issue 13): a key reads and acts only on its own workspace's records.
+
+Routers whose paths name a document (`{number}`) depend on `document_in_workspace`: a number of another
+workspace's invoice or credit note answers 404, as an unknown number does, so nothing tells it exists.
+Routers over data not split by workspace yet depend on `first_workspace_only` (403 for other workspaces' keys).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from billflow.services import workspace_scope
+from billflow.services.api_keys import Principal
+from billflow.web.auth import authenticate
+from billflow.web.deps import DatabaseDep
+from models.columns import DEFAULT_WORKSPACE_ID
+
+PrincipalDep = Annotated[Principal, Depends(authenticate)]
+
+
+async def document_in_workspace(request: Request, principal: PrincipalDep, db: DatabaseDep) -> None:
+    number = request.path_params.get("number")
+    if not isinstance(number, str):
+        return
+    owner = await workspace_scope.document_workspace(db, number=number)
+    if owner is not None and owner != principal.workspace_id:
+        raise HTTPException(404, f"no invoice or credit note numbered {number}")
+
+
+DocumentScope = Depends(document_in_workspace)
+
+
+async def first_workspace_only(principal: PrincipalDep) -> None:
+    """For routes that read or write data not yet split by workspace (reports, subscriptions, the catalog,
+    booking events by key): a key of another workspace is refused rather than shown the first one's data."""
+    if principal.workspace_id != DEFAULT_WORKSPACE_ID:
+        raise HTTPException(403, "this route serves the installation's first workspace only (workspaces: issue 13)")
+
+
+FirstWorkspaceOnly = Depends(first_workspace_only)

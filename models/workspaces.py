@@ -1,0 +1,220 @@
+"""Workspaces (issue 13): the businesses one installation serves, each with its legal profile.
+
+Every client, invoice, payment, subscription, API key and integration belongs to exactly one workspace
+(`workspace_id`). The installation's first workspace (id 1) holds what existed before workspaces: the Alembic
+migration 0a1b2c3d4e25 made the BILLFLOW_BUSINESS_* settings its profile.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from sqlalchemy import Column, LargeBinary, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field as SQLField
+from sqlmodel import SQLModel
+
+from models.columns import DEFAULT_WORKSPACE_ID as DEFAULT_WORKSPACE_ID
+from models.columns import instant
+from models.documents import check_country, check_vat_id
+from models.money import CurrencyCode
+from models.workflow_io import ReminderPolicy
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+MAX_LOGO_BYTES = 512 * 1024
+_LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+
+
+def logo_type(content: bytes) -> str:
+    """The logo's media type (PNG or JPEG, by its magic bytes); ValueError otherwise."""
+    if len(content) > MAX_LOGO_BYTES:
+        raise ValueError(f"at most {MAX_LOGO_BYTES // 1024} KB")
+    for magic, media_type in _LOGO_TYPES.items():
+        if content.startswith(magic):
+            return media_type
+    raise ValueError("must be a PNG or JPEG image")
+
+
+def _iban(value: str) -> str:
+    from schwifty import IBAN  # its bank registry loads on first use: only when an IBAN is given
+    from schwifty.exceptions import SchwiftyException
+
+    try:
+        return str(IBAN(value).compact)
+    except SchwiftyException as err:
+        raise ValueError(f"{value!r} is not a valid IBAN ({err})") from err
+
+
+def _bic(value: str) -> str:
+    from schwifty import BIC
+    from schwifty.exceptions import SchwiftyException
+
+    try:
+        return str(BIC(value).compact)
+    except SchwiftyException as err:
+        raise ValueError(f"{value!r} is not a valid BIC ({err})") from err
+
+
+def _locale(value: str) -> str:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return str(Locale.parse(value.replace("-", "_")))
+    except (ValueError, UnknownLocaleError) as err:
+        raise ValueError(f"{value!r} is not a known locale (like en_GB or de_DE)") from err
+
+
+def _zone(value: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    # As BILLFLOW_REPORTING_TIMEZONE: "localtime" and paths name the server's setting, not the business's.
+    bad = value in {"localtime", "posixrules", "Factory"} or value.startswith(("/", ".")) or ".." in value
+    try:
+        if not bad:
+            ZoneInfo(value)
+    except (ValueError, KeyError):
+        bad = True
+    if bad:
+        raise ValueError(f"{value!r} is not an IANA time zone name")
+    return value
+
+
+def _slug(value: str) -> str:
+    if not SLUG.fullmatch(value):
+        raise ValueError("1-40 lowercase letters, digits and inner hyphens, like acme-studio")
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
+Country = Annotated[str, AfterValidator(check_country)]
+VatId = Annotated[str, AfterValidator(check_vat_id)]
+Iban = Annotated[str, AfterValidator(_iban)]
+Bic = Annotated[str, AfterValidator(_bic)]
+LocaleCode = Annotated[str, Field(max_length=20), AfterValidator(_locale)]
+ZoneName = Annotated[str, Field(max_length=64), AfterValidator(_zone)]
+Line = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class WorkspaceProfileFields(BaseModel):
+    """The profile a workspace's documents, emails and reports read; every field optional (an update)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Line | None = Field(default=None, description="the trading name printed and shown to staff")
+    legal_name: Line | None = None
+    address_line1: Line | None = None
+    postcode: Annotated[str, Field(min_length=1, max_length=20)] | None = None
+    city: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    country: Country | None = Field(default=None, description="ISO 3166-1 alpha-2")
+    vat_id: VatId | None = Field(default=None, description="EU VAT id, checked by python-stdnum")
+    registration: Line | None = Field(default=None, description="company registration (court and number)")
+    iban: Iban | None = Field(default=None, description="checked by schwifty")
+    bic: Bic | None = None
+    sender_name: Line | None = Field(default=None, description="the From name on the workspace's emails")
+    reply_to: EmailStr | None = None
+    default_currency: CurrencyCode | None = None
+    locale: LocaleCode | None = None
+    reporting_timezone: ZoneName | None = Field(default=None, description="IANA zone: 'today' for reports")
+    payment_terms_days: int | None = Field(default=None, ge=0, le=366)
+    reminder_policy: ReminderPolicy | None = Field(default=None, description="omit: the standard policy")
+    invoice_footer: Annotated[str, Field(max_length=1000)] | None = None
+
+    @field_validator("vat_id", "iban", "bic", "country", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class WorkspaceCreate(WorkspaceProfileFields):
+    slug: Slug = Field(description="the workspace's handle in the CLI and URLs")
+    name: Line = Field(description="the trading name printed and shown to staff")
+    default_currency: CurrencyCode = "EUR"
+    locale: LocaleCode = "en_US"
+    reporting_timezone: ZoneName = "UTC"
+    payment_terms_days: int = Field(default=14, ge=0, le=366)
+
+
+class WorkspaceUpdate(WorkspaceProfileFields):
+    """Only the fields given change; `null` clears an optional one."""
+
+
+# Fields a workspace must always have: an update may change them, never clear them.
+REQUIRED_FIELDS = frozenset({"name", "default_currency", "locale", "reporting_timezone", "payment_terms_days"})
+
+
+class Workspace(SQLModel, table=True):
+    __tablename__ = "workspaces"
+
+    id: int | None = SQLField(default=None, primary_key=True)
+    slug: str = SQLField(max_length=40, unique=True)
+    name: str = SQLField(max_length=200)
+    legal_name: str | None = SQLField(default=None, max_length=200)
+    address_line1: str | None = SQLField(default=None, max_length=200)
+    postcode: str | None = SQLField(default=None, max_length=20)
+    city: str | None = SQLField(default=None, max_length=100)
+    country: str | None = SQLField(default=None, max_length=2)
+    vat_id: str | None = SQLField(default=None, max_length=20)
+    registration: str | None = SQLField(default=None, max_length=200)
+    iban: str | None = SQLField(default=None, max_length=34)
+    bic: str | None = SQLField(default=None, max_length=11)
+    # The logo printed on documents: stored here, so every API and worker process reads the same one.
+    logo: bytes | None = SQLField(default=None, sa_column=Column(LargeBinary, nullable=True))
+    logo_type: str | None = SQLField(default=None, sa_column=Column(String(20), nullable=True))
+    sender_name: str | None = SQLField(default=None, max_length=200)
+    reply_to: str | None = SQLField(default=None, max_length=320)
+    default_currency: str = SQLField(default="EUR", max_length=3)
+    locale: str = SQLField(default="en_US", max_length=20)
+    reporting_timezone: str = SQLField(default="UTC", max_length=64)
+    payment_terms_days: int = 14
+    # The workspace's default reminder policy (a ReminderPolicy as JSON); null: the standard one.
+    reminder_policy: dict[str, Any] | None = SQLField(default=None, sa_column=Column(JSONB, nullable=True))
+    invoice_footer: str | None = SQLField(default=None, max_length=1000)
+    created_at: datetime = instant(nullable=False, default_now=True)
+    updated_at: datetime = instant(nullable=False, default_now=True)
+
+    @property
+    def payment_terms(self) -> timedelta:
+        return timedelta(days=self.payment_terms_days)
+
+    def policy(self) -> ReminderPolicy:
+        if self.reminder_policy is None:
+            return ReminderPolicy.standard()
+        return ReminderPolicy.model_validate(self.reminder_policy)
+
+
+class WorkspaceOut(BaseModel):
+    """A workspace as the API and CLI show it (the logo by its size and type, not its bytes)."""
+
+    id: int
+    slug: str
+    name: str
+    legal_name: str | None = None
+    address_line1: str | None = None
+    postcode: str | None = None
+    city: str | None = None
+    country: str | None = None
+    vat_id: str | None = None
+    registration: str | None = None
+    iban: str | None = None
+    bic: str | None = None
+    logo_type: str | None = None
+    logo_bytes: int | None = None
+    sender_name: str | None = None
+    reply_to: str | None = None
+    default_currency: str
+    locale: str
+    reporting_timezone: str
+    payment_terms_days: int
+    reminder_policy: ReminderPolicy | None = None
+    invoice_footer: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, workspace: Workspace) -> WorkspaceOut:
+        values = workspace.model_dump(exclude={"logo"})
+        values["logo_bytes"] = len(workspace.logo) if workspace.logo is not None else None
+        return cls.model_validate(values)
