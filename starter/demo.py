@@ -320,18 +320,40 @@ def with_demo_business(settings: Settings) -> Settings:
     return settings.model_copy(update={k: v for k, v in DEMO_BUSINESS.items() if getattr(settings, k, None) is None})
 
 
+async def demo_documents(db: Database, numbers: list[str]) -> list[str]:
+    """The numbers of every document the demo issued: its invoices, the deposit invoices their finals deduct,
+    and the credit notes of both."""
+    from billflow.repositories import credit_notes as credit_notes_repo
+    from billflow.repositories import invoices as invoices_repo
+    from models.invoices import Invoice
+
+    async with db.session() as session:
+        invoices = [found for n in numbers if (found := await invoices_repo.get_invoice(session, number=n))]
+        for final in [inv for inv in invoices if inv.deposit_invoice_id is not None]:
+            deposit = await session.get(Invoice, final.deposit_invoice_id)
+            if deposit is not None:
+                invoices.append(deposit)
+        notes = [
+            note.number
+            for invoice in invoices
+            for note, _ in await credit_notes_repo.list_credit_notes(session, invoice_id=invoice.id)
+        ]
+    return [invoice.number for invoice in invoices] + notes
+
+
 async def check_documents(db: Database, settings: Settings, numbers: list[str]) -> tuple[int, list[str]]:
-    """Validate each demo invoice's Factur-X file (the stored one its issue email carried) against the EN 16931
-    XSD and Schematron: the count of valid files, and the fatal findings of the others."""
+    """Validate each demo document's Factur-X file (the stored one its email carried: invoices, deposits and
+    credit notes) against the EN 16931 XSD and Schematron: the count of valid files, and the fatal findings of
+    the others."""
     from facturx import get_xml_from_pdf
 
     from billflow.einvoice.validation import validate_cii
     from billflow.services import document_files
-    from models.einvoice import FileKind
 
     valid, findings = 0, []
     for number in numbers:
-        pdf = await document_files.invoice_file(db, settings, number=number, kind=FileKind.pdf)
+        async with db.session() as session:
+            pdf = await document_files.number_pdf(session, number=number, settings=settings)  # stored once
         _, xml = get_xml_from_pdf(pdf.content, check_xsd=False)
         report = await asyncio.to_thread(validate_cii, xml) if xml else None
         if report is not None and report.ok:
@@ -387,10 +409,13 @@ async def run_demo(
             console.print(f"[red]The demo did not finish within {TIME_LIMIT}s.[/]")
             raise SystemExit(1)
         scripts.result()
-        numbers = [story.state.number for story in cast if story.state]
+        numbers = await demo_documents(demo.db, [story.state.number for story in cast if story.state])
         valid, findings = await check_documents(demo.db, settings, numbers)
         verdict = "[green]0 fatal EN 16931 rules[/]" if not findings else "[red]fatal findings:[/]"
-        console.print(f"\nFactur-X: {valid}/{len(numbers)} invoice PDFs carry valid EN 16931 XML, {verdict}")
+        console.print(
+            f"\nFactur-X: {valid}/{len(numbers)} documents (invoices, deposits, credit notes) carry valid"
+            f" EN 16931 XML, {verdict}"
+        )
         for finding in findings:
             console.print(f"[red]  {finding}[/]")
         console.print(
