@@ -28,6 +28,7 @@ from billflow.db import Database, resolve_database_url
 from billflow.email import build_email_sender
 from billflow.payments import build_payment_provider
 from billflow.process import exit_now  # also imported as worker.exit_now
+from billflow.runs.outbox_relay import OutboxRelay
 from billflow.runs.schedules import ensure_schedules
 from billflow.worker_telemetry import TelemetryInterceptor
 from workflows.email_reconcile import EmailReconcileWorkflow
@@ -48,6 +49,7 @@ def build_activities(db: Database, settings: Settings) -> list[Any]:
     return [
         invoices.record_invoice,
         invoices.record_payment,
+        invoices.read_settlement,
         invoices.apply_transition,
         payments.create_payment_link,
         email.send_invoice_email,
@@ -153,9 +155,13 @@ async def run_worker(settings: Settings | None = None) -> None:
         serving = asyncio.create_task(endpoint.serve())
         log.info("metrics and health on http://%s:%s", settings.metrics_host, settings.metrics_port)
     log.info("worker polling task queue %r at %s", settings.task_queue, settings.temporal_address)
+    # The outbox relay runs beside the worker: what requests committed reaches Temporal even while it was down.
+    relay = asyncio.create_task(OutboxRelay(db, client).run(stopping), name="outbox-relay")
     try:
         await run_until_stopped(worker, stopping)
     finally:
+        stopping.set()
+        await relay
         if endpoint is not None:
             endpoint.should_exit = True
             await serving

@@ -15,6 +15,7 @@ from models.email_messages import EmailMessage
 from models.integrations import Integration
 from models.invoices import Invoice, InvoiceCounter, InvoiceLine
 from models.payments import Payment
+from models.run_outbox import RunOutboxMessage
 from models.service_catalog import ServiceCatalogEntry
 from models.subscriptions import Subscription, SubscriptionPeriod, SubscriptionPlan
 from models.timeline import TimelineEvent
@@ -45,6 +46,7 @@ __all__ = [
     "PortalLink",
     "ReferenceRate",
     "RenderedDocument",
+    "RunOutboxMessage",
     "ServiceCatalogEntry",
     "StaffToken",
     "StaffUser",

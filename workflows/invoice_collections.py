@@ -76,7 +76,7 @@ class InvoiceCollections:
             template: str | None = None,
             to_staff: bool = False,
             details: dict[str, str] | None = None,
-        ) -> None: ...
+        ) -> SentEmail | None: ...
 
         async def _transition(
             self, kind: str, message: str, *, key: str, data: dict[str, str] | None = None, **fields: object

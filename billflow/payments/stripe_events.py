@@ -24,10 +24,10 @@ from billflow.payments.stripe import SessionSnapshot
 from billflow.repositories import checkout_sessions as sessions_repo
 from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import run_outbox as outbox_repo
 from billflow.repositories import webhook_events as events_repo
 from billflow.services import credit_notes, invoicing
 from billflow.services.checkout import STRIPE_PROVIDER, apply_session
-from billflow.services.payments import deliver_payment
 from models.columns import utcnow
 from models.enums import CreditNoteKind, EmailKind, PaymentKind
 from models.money import format_money
@@ -224,12 +224,18 @@ async def _refund(db: Database, temporal: Client, charge: dict[str, Any], create
         outcome = await invoicing.record_payment(
             session, invoice_id=invoice_id, payment=refund, kind=PaymentKind.refund, note="Stripe refund"
         )
+        if not outcome.rejected_reason:
+            # The run is told in the same transaction (the outbox): it reads the invoice's amounts and status
+            # again; a run that has closed gets its collection back instead (the relay reopens the invoice).
+            await outbox_repo.enqueue_signal(
+                session,
+                workflow_id=invoice.workflow_id,
+                name=outbox_repo.PAYMENT_RECORDED,
+                payload=refund,
+                key=f"payment:{refund.provider}:{refund.provider_reference}",
+            )
     if outcome.rejected_reason:
         return f"refund rejected: {outcome.rejected_reason}", invoice_id
-    # A still-running workflow is then told through payment_received with the same reference: its
-    # record_payment finds the reference already recorded (nothing new is written) and adopts the invoice's
-    # current amounts and status. A closed workflow makes this a no-op.
-    await deliver_payment(db, temporal, invoice=invoice, payment=refund, note="Stripe refund")
     return f"refunded {delta} ({outcome.status.value})", invoice_id
 
 

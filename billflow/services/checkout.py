@@ -328,7 +328,7 @@ async def apply_session(
         received_at=received_at,
         method="card",
     )
-    await deliver_payment(db, temporal, invoice=invoice, payment=payment, note=f"Stripe Checkout ({source})")
+    await deliver_payment(db, invoice=invoice, payment=payment, note=f"Stripe Checkout ({source})")
     return SessionOutcome.paid
 
 
