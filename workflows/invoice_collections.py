@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         ReminderPolicy,
         ResolveDispute,
         ScheduledReminder,
+        SentEmail,
         TransferClaimed,
     )
 
