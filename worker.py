@@ -90,6 +90,25 @@ def subscription_activities(db: Database) -> list[Any]:
     ]
 
 
+class RelayingWorker(Worker):
+    """The worker, with the outbox relay beside it for as long as it runs: what requests committed to the outbox
+    (billflow/runs/outbox_relay.py) reaches Temporal from every process that runs a worker (`billflow dev`,
+    `python worker.py`, tests)."""
+
+    def __init__(self, client: Client, *, relay: OutboxRelay, **options: Any) -> None:
+        super().__init__(client, **options)
+        self._relay = relay
+
+    async def run(self) -> None:
+        stop = asyncio.Event()
+        relay = asyncio.create_task(self._relay.run(stop), name="outbox-relay")
+        try:
+            await super().run()
+        finally:
+            stop.set()
+            await relay
+
+
 def build_worker(
     client: Client,
     db: Database,
@@ -101,8 +120,9 @@ def build_worker(
 ) -> Worker:
     """`graceful_shutdown`: how long in-flight activities may finish after a stop before they are cancelled
     (and retried by the server elsewhere); `billflow dev` passes a short one so Ctrl-C stops it promptly."""
-    return Worker(
+    return RelayingWorker(
         client,
+        relay=OutboxRelay(db, client),
         task_queue=task_queue or settings.task_queue,
         workflows=list(WORKFLOWS),
         workflow_runner=SANDBOX,
@@ -155,13 +175,9 @@ async def run_worker(settings: Settings | None = None) -> None:
         serving = asyncio.create_task(endpoint.serve())
         log.info("metrics and health on http://%s:%s", settings.metrics_host, settings.metrics_port)
     log.info("worker polling task queue %r at %s", settings.task_queue, settings.temporal_address)
-    # The outbox relay runs beside the worker: what requests committed reaches Temporal even while it was down.
-    relay = asyncio.create_task(OutboxRelay(db, client).run(stopping), name="outbox-relay")
     try:
         await run_until_stopped(worker, stopping)
     finally:
-        stopping.set()
-        await relay
         if endpoint is not None:
             endpoint.should_exit = True
             await serving

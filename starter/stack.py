@@ -28,7 +28,6 @@ from temporalio.worker import Worker
 
 from billflow.config import Settings, get_settings
 from billflow.db import Database, resolve_database_url
-from billflow.runs.outbox_relay import OutboxRelay
 from billflow.temporal import DEV_SERVER_SQLITE_FLAGS, connect, ensure_search_attributes
 from billflow.web.app import create_app
 from starter.common import console, fail
@@ -94,7 +93,6 @@ class DevStack:
         self._tasks: list[asyncio.Task[None]] = []
         self._web: uvicorn.Server | None = None
         self._stop_requested = asyncio.Event()
-        self._relay_stop = asyncio.Event()
 
     @property
     def web_url(self) -> str:
@@ -148,9 +146,6 @@ class DevStack:
             self._worker = build_worker(self.client, self.db, self.settings, graceful_shutdown=STOP_BUDGET.worker_grace)
             await ensure_schedules(self.client, self.settings)
             self._tasks.append(asyncio.create_task(self._worker.run(), name="worker"))
-            # What requests committed to the outbox reaches Temporal from here (billflow/runs/outbox_relay.py).
-            relay = OutboxRelay(self.db, self.client).run(self._relay_stop)
-            self._tasks.append(asyncio.create_task(relay, name="outbox-relay"))
             console.print(
                 f"[green]✓[/] worker on task queue [bold]{self.settings.task_queue}[/] "
                 f"(payments: {self.settings.payment_backend.value}, "
@@ -267,7 +262,6 @@ class DevStack:
         a cut-off activity was doing is retried by the server when a worker polls again."""
         if self._web is not None:
             self._web.should_exit = True
-        self._relay_stop.set()
         if self._worker is not None:
             with contextlib.suppress(Exception):  # TimeoutError included: activities in threads ignore cancel
                 await asyncio.wait_for(self._worker.shutdown(), timeout=STOP_BUDGET.worker)
