@@ -73,12 +73,14 @@ class OutboxRelay:
         batch: int = 100,
         idle: float = 0.05,
         rpc_timeout: timedelta = timedelta(seconds=5),
+        retry_after: Callable[[int], timedelta] = backoff,
     ) -> None:
         self._db = db
         self._temporal = temporal
         self._batch = batch
         self._idle = idle
         self._rpc_timeout = rpc_timeout
+        self._retry_after = retry_after
 
     async def run_once(self) -> int:
         """Deliver the next message of up to `batch` workflows; returns how many were taken."""
@@ -89,7 +91,7 @@ class OutboxRelay:
             outcomes = await asyncio.gather(*(self._deliver(m) for m in messages), return_exceptions=True)
             for message, outcome in zip(messages, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
-                    retry_at = utcnow() + backoff(message.attempts + 1)
+                    retry_at = utcnow() + self._retry_after(message.attempts + 1)
                     outbox_repo.mark_failed(message, error=f"{type(outcome).__name__}: {outcome}", retry_at=retry_at)
                     if message.attempts == 1 or message.attempts % 10 == 0:
                         log.warning(
