@@ -19,10 +19,13 @@ from billflow.db import Database
 from billflow.email import build_email_sender
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
+from billflow.repositories import payment_lookups
+from billflow.repositories import run_outbox as outbox_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.services import invoice_runs
+from billflow.services import invoice_runs, invoicing
 from models.enums import EmailKind, InvoiceStatus
-from models.workflow_io import InvoiceState, SendEmailInput, StaffAction
+from models.invoices import Invoice
+from models.workflow_io import InvoiceState, MarkPaid, PaymentReceived, SendEmailInput, StaffAction
 from workflows.invoice_rules import rejection_reason
 
 
@@ -47,7 +50,11 @@ async def workflow_id_for(db: Database, *, number: str) -> str:
 
 
 async def perform_action(db: Database, client: Client, *, number: str, action: StaffAction) -> InvoiceState:
-    """Check, signal, and wait until the workflow has applied the action; returns the resulting state."""
+    """Check, signal, and wait until the workflow has applied the action; returns the resulting state.
+
+    A payment (mark paid) is a fact: recorded at once, never waiting on the workflow (`mark_paid`)."""
+    if isinstance(action, MarkPaid):
+        return await mark_paid(db, number=number, action=action)
     workflow_id = await workflow_id_for(db, number=number)
     state = await invoice_runs.query_state(client, workflow_id)
     if state is None:
@@ -64,6 +71,70 @@ async def perform_action(db: Database, client: Client, *, number: str, action: S
     if result.processed_action_ids[-1:] == [action.action_id] and result.last_rejection:
         raise ActionRejected(result.last_rejection)  # another change got there first
     return result
+
+
+MANUAL_PROVIDER = "manual"  # the same provider and reference the workflow used for mark-paid signals
+
+
+async def mark_paid(db: Database, *, number: str, action: MarkPaid) -> InvoiceState:
+    """Record the staff's payment and the invoice's new status in one transaction, with a `payment_recorded`
+    signal in the outbox: the answer never waits on the worker. The same action id records once (a retried
+    request answers as the first did)."""
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=number, for_update=True)
+        if invoice is None:
+            raise InvoiceNotFound(f"no invoice numbered {number}")
+        assert invoice.id is not None
+        repeated = await payment_lookups.get_payment(session, provider=MANUAL_PROVIDER, reference=action.action_id)
+        if repeated is None:
+            status = InvoiceStatus(invoice.status)
+            if status.is_final:
+                raise ActionRejected(f"invoice {number} is {status.value}")
+            if action.amount_minor is not None and action.amount_minor > invoice.balance_minor:
+                raise ActionRejected(f"amount {action.amount_minor} exceeds the balance {invoice.balance_minor}")
+            payment = PaymentReceived(
+                provider=MANUAL_PROVIDER,
+                provider_reference=action.action_id,
+                amount_minor=action.amount_minor or invoice.balance_minor,
+                currency=invoice.currency,
+                received_at=datetime.now(UTC),
+                method=action.method,
+            )
+            outcome = await invoicing.record_payment(session, invoice_id=invoice.id, payment=payment, note=action.note)
+            if outcome.rejected_reason:
+                raise ActionRejected(outcome.rejected_reason)
+            await outbox_repo.enqueue_signal(
+                session,
+                workflow_id=invoice.workflow_id,
+                name=outbox_repo.PAYMENT_RECORDED,
+                payload=payment,
+                key=f"payment:{MANUAL_PROVIDER}:{action.action_id}",
+            )
+        await session.refresh(invoice)
+    return _recorded_state(invoice, action_id=action.action_id)
+
+
+def _recorded_state(invoice: Invoice, *, action_id: str) -> InvoiceState:
+    """The invoice as committed (reminders are the run's to plan: not listed in this answer)."""
+    assert invoice.id is not None
+    return InvoiceState(
+        invoice_id=invoice.id,
+        number=invoice.number,
+        status=InvoiceStatus(invoice.status),
+        currency=invoice.currency,
+        total_minor=invoice.total_minor,
+        amount_paid_minor=invoice.amount_paid_minor,
+        credited_minor=invoice.credited_minor,
+        issued_at=invoice.issued_at,
+        due_date=invoice.due_date,
+        due_at=invoice.due_at,
+        timezone=invoice.timezone,
+        payment_url=invoice.payment_url,
+        issued_email_sent=True,
+        paused=invoice.reminders_paused,
+        paused_until=invoice.paused_until,
+        processed_action_ids=[action_id],
+    )
 
 
 class ResendResult(BaseModel):
