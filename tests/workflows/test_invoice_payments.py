@@ -7,9 +7,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from billflow.db import Database
 from billflow.repositories import run_outbox as outbox_repo
-from billflow.services import invoicing
+from billflow.services import invoicing, staff_actions
 from billflow.services.payments import deliver_payment
 from models.enums import EmailKind, InvoiceStatus
+from models.workflow_io import MarkPaid
 from tests.workflows.support import (
     BOOKING_TOTAL,
     DAY,
@@ -212,3 +213,27 @@ async def test_reminder_due_just_after_a_payment_committed_outside_the_run_is_no
     found = await rows(db, data.workflow_id)
     assert found.email_kinds == [(EmailKind.invoice_issued, None), (EmailKind.receipt, None)]
     assert len(found.payments) == 1
+
+
+async def test_staff_mark_paid_is_recorded_at_once_and_a_repeated_request_records_nothing_new(
+    time_env: WorkflowEnvironment, db: Database, task_queue: str
+) -> None:
+    data = booking(-3, 0, 3)
+    handle = await start(time_env.client, data, task_queue)
+    state = await issued(handle)
+    action = MarkPaid(method="cash", actor="test")
+
+    answer = await staff_actions.mark_paid(db, number=state.number, action=action)
+    again = await staff_actions.mark_paid(db, number=state.number, action=action)  # a retried request
+
+    assert (answer.status, answer.balance_minor) == (InvoiceStatus.paid, 0)
+    assert again.status is InvoiceStatus.paid
+    result = await handle.result()
+    assert result.status is InvoiceStatus.paid
+    found = await rows(db, data.workflow_id)
+    assert [(p.provider, p.provider_reference, p.method) for p in found.payments] == [
+        ("manual", action.action_id, "cash")
+    ]
+    assert found.email_kinds == [(EmailKind.invoice_issued, None), (EmailKind.receipt, None)]
+    with pytest.raises(staff_actions.ActionRejected):  # a new action on the paid invoice is refused
+        await staff_actions.mark_paid(db, number=state.number, action=MarkPaid(actor="test"))
