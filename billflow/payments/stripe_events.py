@@ -136,15 +136,19 @@ async def receive_stripe_event(db: Database, temporal: Client, event: dict[str, 
     The event row and its outcome commit together: if applying fails, nothing is stored and Stripe's retry
     applies it again.
     """
+    # Three short transactions, none held while another waits for a connection (under load, an outer one held
+    # across the apply exhausted the pool): store once, apply (idempotent by provider reference), mark applied.
+    # A failed apply leaves the row unprocessed, so Stripe's retry applies it again.
     async with db.session() as session:
         stored = await events_repo.store_event_once(
             session, provider="stripe", event_id=str(event["id"]), type=str(event.get("type", "")), payload=event
         )
         if stored.processed_at is not None:
             return StripeEventResult(f"duplicate ({stored.outcome})")
-        outcome, invoice_id = await _apply(db, temporal, event)
-        stored.outcome, stored.invoice_id, stored.processed_at = outcome, invoice_id, utcnow()
-        session.add(stored)
+    outcome, invoice_id = await _apply(db, temporal, event)
+    async with db.session() as session:
+        assert stored.id is not None
+        await events_repo.mark_processed(session, event_row_id=stored.id, outcome=outcome, invoice_id=invoice_id)
     log.info("stripe event %s %s: %s", event["id"], event.get("type"), outcome)
     if outcome.startswith("refunded") and invoice_id is not None:
         charge = (event.get("data") or {}).get("object") or {}
