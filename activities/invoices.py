@@ -16,7 +16,7 @@ from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services import credit_notes, invoicing
-from billflow.services.business_profile import current_business_profile
+from billflow.services.business_profile import business_profile_in
 from models.enums import InvoiceStatus
 from models.workflow_io import (
     InvoiceTransition,
@@ -99,7 +99,7 @@ class InvoiceActivities:
                 session,
                 booking=data.booking,
                 workflow_id=data.workflow_id,
-                profile=current_business_profile(self._settings),
+                profile=await business_profile_in(session, self._settings),
             )
         assert invoice.id is not None
         return IssuedInvoice(

@@ -1,5 +1,5 @@
 """A client's statement of account as a PDF (fpdf2), for the client portal: every invoice with its balance,
-the payments received, and the balance due per currency."""
+the credit notes and payments that reduced them, and the balance due per currency."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from babel.numbers import format_decimal, get_currency_precision
 from fpdf import FPDF
 
 from models.clients import Client
+from models.credit_notes import CreditNote
 from models.enums import UNSETTLED_STATUSES
 from models.invoices import Invoice
 from models.payments import Payment
@@ -32,8 +33,15 @@ def _amount(minor: int, currency: str) -> str:
 
 
 def render_statement_pdf(
-    *, client: Client, invoices: Sequence[Invoice], payments: Sequence[Payment], business_name: str, as_of: datetime
+    *,
+    client: Client,
+    invoices: Sequence[Invoice],
+    payments: Sequence[Payment],
+    business_name: str,
+    as_of: datetime,
+    credit_notes: Sequence[tuple[CreditNote, str]] = (),
 ) -> bytes:
+    """`credit_notes`: each with the number of the invoice it credits (invoice balances already net them)."""
     pdf = FPDF(format="A4")
     pdf.set_title(f"Statement of account, {_latin1(client.name)}")
     pdf.set_author(_latin1(business_name))
@@ -79,6 +87,20 @@ def render_statement_pdf(
             pdf.cell(width * share, 7, value, align=align, border="B")
         pdf.ln()
     pdf.ln(6)
+    if credit_notes:
+        note_columns = (
+            ("Credit note", 0.24, "L"),
+            ("Issued", 0.15, "L"),
+            ("For invoice", 0.45, "L"),
+            ("Amount", 0.16, "R"),
+        )
+        _header(pdf, width, note_columns)
+        for note, invoice_number in credit_notes:
+            row = (note.number, note.issue_date.isoformat(), invoice_number, _amount(note.total_minor, note.currency))
+            for value, (_, share, align) in zip(row, note_columns, strict=True):
+                pdf.cell(width * share, 7, value, align=align, border="B")
+            pdf.ln()
+        pdf.ln(6)
     if payments:
         pay_columns = (("Received", 0.25, "L"), ("Kind", 0.2, "L"), ("Method", 0.3, "L"), ("Amount", 0.25, "R"))
         _header(pdf, width, pay_columns)

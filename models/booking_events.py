@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field as column
 from sqlmodel import SQLModel
 
@@ -22,7 +22,11 @@ from models.workflow_io import BusinessKey, ClientIn, DepositIn, LineIn
 
 class BookingEvent(SQLModel, table=True):
     __tablename__ = "booking_events"
-    __table_args__ = (UniqueConstraint("integration", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("integration", "event_id"),
+        # Settings > Integrations lists an integration's deliveries newest first, a page at a time.
+        Index("ix_booking_events_integration_id", "integration", "id"),
+    )
 
     id: int | None = column(default=None, primary_key=True)
     integration: str = column(max_length=64)
@@ -36,6 +40,9 @@ class BookingEvent(SQLModel, table=True):
     result: dict[str, Any] = jsonb()
     received_at: datetime = instant(nullable=False, default_now=True)
     processed_at: datetime | None = instant()
+    # Who delivered it: `integration:{name}` when signed with the integration's secret, else the staff API key's
+    # actor (shown under Settings > Integrations as how the delivery was verified).
+    sent_by: str | None = column(default=None, max_length=200)
 
 
 # --- the event schema (version 1), as integrations post it ------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, String, UniqueConstraint, text
+from sqlalchemy import DDL, Column, Index, String, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
 from models.client_sources import SOURCE_MAX, STAFF_SOURCE
@@ -15,7 +15,17 @@ from models.enums import BuyerKind
 
 class Client(SQLModel, table=True):
     __tablename__ = "clients"
-    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_clients_source_external_id"),)
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_clients_source_external_id"),
+        # The staff app's client list pages by name (issue 15: under 300 ms at 1M invoices, 50k clients).
+        Index("ix_clients_name_id", "name", "id"),
+        # Searches match a substring of the name, email or external id (ILIKE '%text%'): trigram indexes answer
+        # them without reading every client (pg_trgm, created with the index: see the DDL below).
+        *(
+            Index(f"ix_clients_{name}_trgm", name, postgresql_using="gin", postgresql_ops={name: "gin_trgm_ops"})
+            for name in ("name", "email", "external_id")
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # "staff" or "integration:{name}"; rows written without one (raw SQL, old code) are staff's.
@@ -46,3 +56,9 @@ class Client(SQLModel, table=True):
     city: str | None = Field(default=None, max_length=100)
     country: str | None = Field(default=None, max_length=2)  # ISO 3166-1 alpha-2
     vat_id: str | None = Field(default=None, max_length=20)
+
+
+# A database made by metadata.create_all (tests, the adoption path) needs the extension before the trigram indexes;
+# migrations create it in 0a1b2c3d4e21. pg_trgm is a trusted extension: a database owner may create it.
+_TRGM = DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+event.listen(Client.__table__, "before_create", _TRGM)  # type: ignore[attr-defined]

@@ -46,7 +46,10 @@ class ReferenceRate(SQLModel, table=True):
 
 
 class PortalLink(SQLModel, table=True):
-    """A magic link to the client portal: only the token's SHA-256 is stored; it expires and can be revoked."""
+    """A magic link to the client portal: only the token's SHA-256 is stored; it expires and can be revoked.
+
+    A link the client asked for on the portal's sign-in page is single-use: opening it marks it used and makes a
+    short-lived browsing link (`parent_id` names the emailed one, so revoking that ends both)."""
 
     __tablename__ = "portal_links"
 
@@ -56,3 +59,22 @@ class PortalLink(SQLModel, table=True):
     expires_at: datetime = instant(nullable=False)
     revoked_at: datetime | None = instant()
     created_at: datetime = instant(nullable=False, default_now=True)
+    single_use: bool = False
+    used_at: datetime | None = instant()
+    parent_id: int | None = Field(default=None, foreign_key="portal_links.id", index=True)
+
+
+class PortalLinkRequest(SQLModel, table=True):
+    """Every link asked for on the portal's sign-in page, known address or not, counted per address and per
+    client IP for the rate limit. The address is kept as its SHA-256 only (most requests may be strangers')."""
+
+    __tablename__ = "portal_link_requests"
+    __table_args__ = (
+        Index("ix_portal_link_requests_email_at", "email_hash", "at"),
+        Index("ix_portal_link_requests_address_at", "address", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    email_hash: str = Field(max_length=64)
+    address: str = Field(max_length=64)
+    at: datetime = instant(nullable=False, default_now=True)

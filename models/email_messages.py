@@ -27,6 +27,12 @@ class EmailMessage(SQLModel, table=True):
             "updated_at",
             postgresql_where=text("status IN ('unknown', 'claimed')"),
         ),
+        # The overview's "needs attention": emails that failed recently, newest first (a few rows of millions).
+        Index(
+            "ix_email_messages_failed",
+            "updated_at",
+            postgresql_where=text("status IN ('failed', 'bounced', 'dropped', 'spam', 'unknown')"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -19,3 +19,5 @@ class Integration(SQLModel, table=True):
     secret: str = Field(max_length=200)
     created_at: datetime = instant(nullable=False, default_now=True)
     disabled_at: datetime | None = instant()
+    # When the secret was last replaced: the previous one is refused from that instant (no overlap).
+    secret_rotated_at: datetime | None = instant()

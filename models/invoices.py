@@ -44,6 +44,24 @@ class Invoice(SQLModel, table=True):
                 "credited_minor",
             ],
         ),
+        # The receivable as of a day (aging, DSO, top overdue: billflow/repositories/reports.py) reads every
+        # unsettled invoice issued before the cutoff with its balance and due instant: index-only from here.
+        Index(
+            "ix_invoices_receivable_cover",
+            "issued_at",
+            postgresql_where=text("status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')"),
+            postgresql_include=[
+                "id",
+                "client_id",
+                "currency",
+                "due_at",
+                "total_minor",
+                "credited_minor",
+                "amount_paid_minor",
+            ],
+        ),
+        # The staff app's invoice list filtered by currency (and a due range), in due-date order.
+        Index("ix_invoices_currency_due_id", "currency", "due_date", "id"),
         # Aging as of a past date also counts invoices voided or written off since: few rows, found directly.
         Index(
             "ix_invoices_closed_at",
@@ -56,7 +74,12 @@ class Invoice(SQLModel, table=True):
             "ix_invoices_paid_at", "paid_at", postgresql_include=["id"], postgresql_where=text("paid_at IS NOT NULL")
         ),
         # DSO sums the totals invoiced in a period: an index-only scan over issue dates, no heap visits.
-        Index("ix_invoices_issue_date_cover", "issue_date", postgresql_include=["currency", "total_minor", "status"]),
+        # issued_at too: the sales of a period are decided by the issue instant (issue 15: index-only again).
+        Index(
+            "ix_invoices_issue_date_cover",
+            "issue_date",
+            postgresql_include=["currency", "total_minor", "status", "issued_at"],
+        ),
         # The staff app's invoice list pages by keyset in these orders (sort value, then id): one index range
         # per page, however deep, instead of sorting every invoice.
         Index("ix_invoices_due_date_id", "due_date", "id"),

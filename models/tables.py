@@ -4,17 +4,19 @@ from sqlmodel import SQLModel
 
 from models.api_keys import ApiKey
 from models.booking_events import BookingEvent
+from models.business_profiles import BusinessProfileRow
 from models.calcom_bookings import CalcomBooking, CalcomDelivery
 from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
 from models.clients import Client
-from models.collections import ClientAnswer, PortalLink, ReferenceRate
+from models.collections import ClientAnswer, PortalLink, PortalLinkRequest, ReferenceRate
 from models.credit_notes import CreditNote, CreditNoteCounter, CreditNoteLine
 from models.einvoice import RenderedDocument
 from models.email_messages import EmailMessage
 from models.integrations import Integration
 from models.invoices import Invoice, InvoiceCounter, InvoiceLine
 from models.payments import Payment
+from models.report_snapshots import ReportSnapshot
 from models.run_outbox import RunOutboxMessage
 from models.service_catalog import ServiceCatalogEntry
 from models.subscriptions import Subscription, SubscriptionPeriod, SubscriptionPlan
@@ -27,6 +29,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "ApiKey",
     "BookingEvent",
+    "BusinessProfileRow",
     "CalcomBooking",
     "CalcomDelivery",
     "CheckoutSession",
@@ -44,8 +47,10 @@ __all__ = [
     "LoginAttempt",
     "Payment",
     "PortalLink",
+    "PortalLinkRequest",
     "ReferenceRate",
     "RenderedDocument",
+    "ReportSnapshot",
     "RunOutboxMessage",
     "ServiceCatalogEntry",
     "StaffToken",

@@ -19,7 +19,7 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.services.business_profile import current_business_profile, refusal_for
+from billflow.services.business_profile import business_profile_in, refusal_for
 from models.client_sources import STAFF_SOURCE
 from models.einvoice import FileKind
 from models.enums import InvoiceStatus
@@ -85,12 +85,16 @@ async def _create_from(raw: dict[str, object], as_json: bool) -> None:
     # The CLI is staff: its bookings' clients are staff's, whatever the file says (models/client_sources).
     booking = booking.model_copy(update={"client_source": STAFF_SOURCE, "requested_by": "cli"})
     settings = get_settings()
-    refused = refusal_for(booking.lines, current_business_profile(settings))
-    if refused:
-        fail(refused, code=2)
-    client = await temporal_client(settings)
-    async with database(settings) as db, db.session() as session:
-        handle = await clients_service.start_client_invoice(session, client, booking, task_queue=settings.task_queue)
+    async with database(settings) as db:
+        async with db.session() as session:  # the saved business profile, else the settings'
+            refused = refusal_for(booking.lines, await business_profile_in(session, settings))
+        if refused:
+            fail(refused, code=2)
+        client = await temporal_client(settings)
+        async with db.session() as session:
+            handle = await clients_service.start_client_invoice(
+                session, client, booking, task_queue=settings.task_queue
+            )
     state = await _wait_issued(client, handle.id)
     if as_json:
         print_json({"workflow_id": handle.id, "state": state.model_dump(mode="json") if state else None})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete
@@ -23,6 +24,7 @@ async def claim_event(
     booking_id: str,
     payload: dict[str, Any],
     payload_sha256: str,
+    sent_by: str | None = None,
 ) -> BookingEvent:
     """Insert the event unless it exists, then lock its row until the caller's transaction ends.
 
@@ -40,6 +42,7 @@ async def claim_event(
             payload_sha256=payload_sha256,
             result={},
             received_at=utcnow(),
+            sent_by=sent_by,
         )
         .on_conflict_do_nothing(index_elements=[col(BookingEvent.integration), col(BookingEvent.event_id)])
     )
@@ -72,3 +75,14 @@ async def forget_unfinished(session: AsyncSession, *, integration: str, event_id
         col(BookingEvent.processed_at).is_(None),
     )
     await session.exec(stmt)  # type: ignore[call-overload]
+
+
+async def recent_events(
+    session: AsyncSession, *, integration: str, before_id: int | None = None, limit: int = 25
+) -> Sequence[BookingEvent]:
+    """The integration's deliveries, newest first, `limit` of them from `before_id` on (keyset pages: the index
+    ix_booking_events_integration_id answers any page of any size of table at once)."""
+    query = select(BookingEvent).where(BookingEvent.integration == integration)
+    if before_id is not None:
+        query = query.where(col(BookingEvent.id) < before_id)
+    return (await session.exec(query.order_by(col(BookingEvent.id).desc()).limit(limit))).all()

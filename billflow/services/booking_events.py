@@ -102,6 +102,7 @@ async def handle_event(
             booking_id=event.data.booking_id,
             payload=payload,
             payload_sha256=digest,
+            sent_by=sender.actor,
         )
 
     prepared: clients_service.PreparedInvoice | None = None

@@ -16,7 +16,9 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from billflow.db import Database
+from billflow.repositories import booking_events as booking_events_repo
 from billflow.repositories import integrations as integrations_repo
+from models.client_sources import integration_source
 from models.integrations import Integration
 
 SIGNATURE_HEADER = "X-Billflow-Signature"
@@ -37,9 +39,14 @@ class NewIntegration(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="also the bookings' source")
 
 
+class IntegrationNotFound(LookupError):
+    pass
+
+
 class IntegrationOut(BaseModel):
     name: str
     created_at: datetime
+    rotated_at: datetime | None = None  # when the signing secret was last replaced
 
 
 class CreatedIntegration(IntegrationOut):
@@ -70,8 +77,12 @@ def verify_signature(secret: str, body: bytes, *, timestamp: str | None, signatu
         raise SignatureError("signature does not match")
 
 
+def _new_secret() -> str:
+    return f"whsec_{secrets.token_urlsafe(32)}"
+
+
 async def create_integration(db: Database, data: NewIntegration) -> CreatedIntegration:
-    secret = f"whsec_{secrets.token_urlsafe(32)}"
+    secret = _new_secret()
     async with db.session() as session:
         if await integrations_repo.get_integration(session, name=data.name) is not None:
             raise IntegrationExists(f"integration {data.name!r} already exists")
@@ -82,10 +93,79 @@ async def create_integration(db: Database, data: NewIntegration) -> CreatedInteg
 async def list_integrations(db: Database) -> list[IntegrationOut]:
     async with db.session() as session:
         rows = await integrations_repo.list_integrations(session)
-        return [IntegrationOut(name=r.name, created_at=r.created_at) for r in rows]
+        return [IntegrationOut(name=r.name, created_at=r.created_at, rotated_at=r.secret_rotated_at) for r in rows]
 
 
 async def secret_of(db: Database, name: str) -> str | None:
     async with db.session() as session:
         row = await integrations_repo.get_integration(session, name=name)
     return row.secret if row is not None and row.disabled_at is None else None
+
+
+async def rotate_secret(db: Database, name: str) -> CreatedIntegration:
+    """A new signing secret, returned this once; deliveries signed with the old one are refused from now on
+    (billflow keeps one secret per integration: the booking system switches when the admin pastes the new one)."""
+    async with db.session() as session:
+        row = await integrations_repo.get_integration(session, name=name)
+        if row is None:
+            raise IntegrationNotFound(f"no integration named {name!r}")
+        row = await integrations_repo.replace_secret(session, integration=row, secret=_new_secret())
+        return CreatedIntegration(
+            name=row.name, created_at=row.created_at, rotated_at=row.secret_rotated_at, secret=row.secret
+        )
+
+
+class Delivery(BaseModel):
+    """One received booking event as Settings > Integrations lists it."""
+
+    id: int
+    received_at: datetime
+    event_id: str
+    type: str
+    verified_by: str  # "signature", or the staff API key that posted it
+    outcome: str  # the answer's outcome, or "unfinished" while (or when) its handling did not complete
+    invoice_number: str | None
+    processed_at: datetime | None
+
+
+class DeliveryPage(BaseModel):
+    integration: IntegrationOut
+    deliveries: list[Delivery]
+    next_before: int | None  # the id to pass for the next (older) page; None: this is the last page
+
+
+def _verified_by(sent_by: str | None, own: str) -> str:
+    if sent_by is None:
+        return "not recorded"  # received before billflow recorded the sender
+    return "signature" if sent_by == own else f"API key ({sent_by})"
+
+
+async def recent_deliveries(
+    db: Database, name: str, *, before_id: int | None = None, per_page: int = 25
+) -> DeliveryPage:
+    async with db.session() as session:
+        row = await integrations_repo.get_integration(session, name=name)
+        if row is None:
+            raise IntegrationNotFound(f"no integration named {name!r}")
+        events = await booking_events_repo.recent_events(
+            session, integration=name, before_id=before_id, limit=per_page + 1
+        )
+    own = integration_source(name)
+    deliveries = [
+        Delivery(
+            id=e.id or 0,
+            received_at=e.received_at,
+            event_id=e.event_id,
+            type=e.type,
+            verified_by=_verified_by(e.sent_by, own),
+            outcome=str(e.result.get("outcome") or "unfinished"),
+            invoice_number=e.result.get("invoice_number"),
+            processed_at=e.processed_at,
+        )
+        for e in events[:per_page]
+    ]
+    return DeliveryPage(
+        integration=IntegrationOut(name=row.name, created_at=row.created_at, rotated_at=row.secret_rotated_at),
+        deliveries=deliveries,
+        next_before=deliveries[-1].id if len(events) > per_page else None,
+    )

@@ -100,6 +100,17 @@ class CashReport(BaseModel):
 DEFAULT_CASH_SPAN = {Grain.day: 30, Grain.week: 7 * 12, Grain.month: 365}
 
 
+def cash_span(grain: Grain, start: date | None, end: date | None, time_zone: str) -> CashReport:
+    """The days a cash report covers (an empty report of them); ValueError for a bad range or zone."""
+    _days(start, end)
+    zone_of(time_zone)
+    last = end or today_in(time_zone)
+    first = start or last - timedelta(days=DEFAULT_CASH_SPAN[grain] - 1)
+    if first > last:
+        raise ValueError("start must not be after end")
+    return CashReport(grain=grain, start=first, end=last, time_zone=time_zone, rows=[])
+
+
 async def cash_collected(
     session: AsyncSession,
     *,
@@ -109,12 +120,8 @@ async def cash_collected(
     time_zone: str = "UTC",
 ) -> CashReport:
     """Between start and end inclusive (default: the last 30 days, 12 weeks or 12 months up to today)."""
-    _days(start, end)
-    zone_of(time_zone)
-    last = end or today_in(time_zone)
-    first = start or last - timedelta(days=DEFAULT_CASH_SPAN[grain] - 1)
-    if first > last:
-        raise ValueError("start must not be after end")
+    span = cash_span(grain, start, end, time_zone)
+    first, last = span.start, span.end
     rows = await reports_repo.cash_collected(
         session,
         grain=grain.value,
@@ -150,13 +157,21 @@ class DsoReport(BaseModel):
 
 
 async def days_sales_outstanding(
-    session: AsyncSession, *, as_of: date | None = None, days: int = 90, zone: str = "UTC"
+    session: AsyncSession,
+    *,
+    as_of: date | None = None,
+    days: int = 90,
+    zone: str = "UTC",
+    receivable_as_of: AgingReport | None = None,
 ) -> DsoReport:
+    """`receivable_as_of`: the aging of the same day when the caller has it already (the overview)."""
     if not 1 <= days <= 3660:
         raise ValueError("days must be between 1 and 3660")
     _days(as_of)
     day = as_of or today_in(zone)
-    receivable = {r.currency: r.total_minor for r in (await aging(session, as_of=day, zone=zone)).rows}
+    if receivable_as_of is None or receivable_as_of.as_of != day:
+        receivable_as_of = await aging(session, as_of=day, zone=zone)
+    receivable = {r.currency: r.total_minor for r in receivable_as_of.rows}
     sales_rows = await reports_repo.credit_sales(
         session, start=start_of_day(day - timedelta(days=days - 1), zone), end=end_of_day(day, zone)
     )
@@ -220,6 +235,18 @@ class EffectivenessReport(BaseModel):
     rows: list[EffectivenessRow]
 
 
+def effectiveness_span(within_days: int, start: date | None, end: date | None, zone: str) -> EffectivenessReport:
+    """The days an effectiveness report covers (an empty report of them); ValueError for a bad range."""
+    if not 1 <= within_days <= 365:
+        raise ValueError("within_days must be between 1 and 365")
+    _days(start, end)
+    last = end or today_in(zone)
+    first = start or last - timedelta(days=179)
+    if first > last:
+        raise ValueError("start must not be after end")
+    return EffectivenessReport(within_days=within_days, start=first, end=last, rows=[])
+
+
 async def reminder_effectiveness(
     session: AsyncSession,
     *,
@@ -228,13 +255,8 @@ async def reminder_effectiveness(
     end: date | None = None,
     zone: str = "UTC",
 ) -> EffectivenessReport:
-    if not 1 <= within_days <= 365:
-        raise ValueError("within_days must be between 1 and 365")
-    _days(start, end)
-    last = end or today_in(zone)
-    first = start or last - timedelta(days=179)
-    if first > last:
-        raise ValueError("start must not be after end")
+    span = effectiveness_span(within_days, start, end, zone)
+    first, last = span.start, span.end
     rows = await reports_repo.reminder_effectiveness(
         session,
         within_days=within_days,

@@ -44,17 +44,47 @@ class RoleRequired(Exception):
         self.role = role
 
 
+# Forms that upload a file (multipart/form-data). asgi-csrf 0.11 parses multipart bodies with a python-multipart
+# argument (FileClass) that python-multipart 0.0.34 no longer takes, so it fails with a TypeError: these routes
+# skip it and check the same signed double-submit token themselves after parsing (`multipart_csrf`).
+MULTIPART_FORMS = {f"{APP_PREFIX}/settings/profile"}
+
+
 def _not_app(scope: Scope) -> bool:
     path: str = scope.get("path", "")
     return not (path == APP_PREFIX or path.startswith(APP_PREFIX + "/"))
 
 
+def _skips_csrf_middleware(scope: Scope) -> bool:
+    return _not_app(scope) or scope.get("path", "") in MULTIPART_FORMS
+
+
+class CsrfRefused(Exception):
+    pass
+
+
+async def multipart_csrf(request: Request) -> None:
+    """The CSRF check of a MULTIPART_FORMS route: the form's `csrftoken` must equal the cookie's token, which
+    asgi-csrf has already checked for its signature (a missing or forged cookie gives a fresh token: no match)."""
+    form = await request.form()
+    given = form.get("csrftoken")
+    expected = request.scope.get("csrftoken")
+    if not isinstance(given, str) or not callable(expected) or not secrets.compare_digest(given, expected()):
+        raise CsrfRefused
+
+
+MultipartCsrf = Depends(multipart_csrf)
+
+
+_CSRF_FAILED_PAGE = (
+    b"<!doctype html><meta charset=utf-8><title>Form expired</title>"
+    b"<h1>This form could not be accepted</h1><p>Its security token is missing or stale (CSRF protection). "
+    b'<a href="/app">Go back</a>, reload the page and try again.</p>'
+)
+
+
 async def _csrf_failed(scope: Scope, send: Send, message_id: Any) -> None:
-    body = (
-        b"<!doctype html><meta charset=utf-8><title>Form expired</title>"
-        b"<h1>This form could not be accepted</h1><p>Its security token is missing or stale (CSRF protection). "
-        b'<a href="/app">Go back</a>, reload the page and try again.</p>'
-    )
+    body = _CSRF_FAILED_PAGE
     await send(
         {
             "type": "http.response.start",
@@ -76,7 +106,7 @@ class CsrfMiddleware:
             cookie_secure=secure,
             cookie_samesite="Strict",
             always_protect=ALWAYS_PROTECT,
-            skip_if_scope=_not_app,
+            skip_if_scope=_skips_csrf_middleware,
             send_csrf_failed=_csrf_failed,
         )
 
@@ -105,6 +135,10 @@ def install(app: FastAPI, settings: Settings) -> None:
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> RedirectResponse:
         return RedirectResponse(f"{APP_PREFIX}/login?next={quote(exc.next_url)}", status_code=303)
+
+    @app.exception_handler(CsrfRefused)
+    async def _csrf_refused(request: Request, exc: CsrfRefused) -> HTMLResponse:
+        return HTMLResponse(_CSRF_FAILED_PAGE, status_code=403, headers={"Cache-Control": "no-store"})
 
     @app.exception_handler(RoleRequired)
     async def _forbidden(request: Request, exc: RoleRequired) -> HTMLResponse:

@@ -2,7 +2,8 @@
 
 What counts as a failure: any 401 (a missing, wrong or revoked API key; a bad Cal.com or booking-system
 signature), a Stripe or SendGrid delivery whose signature does not verify (those routes answer 400 and call
-`count_failure`), and a 404 on the token pages (`/i/{token}`, `/pay/{token}`): an unknown token is a guess.
+`count_failure`), and a 404 on the token pages (`/i/{token}`, `/pay/{token}`, the portal's `/p/{token}`): an
+unknown token is a guess.
 An address that failed more often than BILLFLOW_AUTH_FAILURE_LIMIT (default 20 a minute, a moving window) is
 answered 429 before its request is looked at, until its oldest failure leaves the window. Successful requests
 never spend the budget, so legitimate traffic is not slowed, and other addresses are not affected.
@@ -30,7 +31,7 @@ from billflow.config import Settings
 
 log = logging.getLogger(__name__)
 
-TOKEN_PAGES = ("/i/", "/pay/")
+TOKEN_PAGES = ("/i/", "/pay/", "/p/")
 # The staff app throttles its own sign-ins (per account and per address: billflow/services/users.py); counting
 # them here too would block an address's sign-in page before the app could answer it.
 OWN_THROTTLE = ("/app",)

@@ -1,7 +1,7 @@
 """the transactional outbox to Temporal: starts and signals written with the fact they announce
 
 Revision ID: 0a1b2c3d4e24
-Revises: f1a2b3c4d517
+Revises: 0a1b2c3d4e21
 Create Date: 2026-12-02 16:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0a1b2c3d4e24"
-down_revision: str | None = "f1a2b3c4d517"
+down_revision: str | None = "0a1b2c3d4e21"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

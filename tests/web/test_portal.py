@@ -43,6 +43,17 @@ async def _external_id(db: Database, client_id: int) -> str:
     return client.external_id
 
 
+def _pdf_text(content: bytes) -> bytes:
+    """The decompressed page streams of an fpdf2 PDF (its text is in them, in the core fonts)."""
+    import zlib
+
+    return b"".join(
+        zlib.decompress(part.split(b"endstream")[0].strip(b"\r\n"))
+        for part in content.split(b"stream")[1:]
+        if part.split(b"endstream")[0].strip(b"\r\n")[:1] == b"x"
+    )
+
+
 async def test_magic_link_is_emailed_and_shows_only_that_clients_invoices(
     http: httpx.AsyncClient, time_env: WorkflowEnvironment, worker: Worker, db: Database, settings: Settings
 ) -> None:
@@ -120,8 +131,6 @@ async def test_cli_links_and_revokes(
 async def test_statement_pdf_lists_the_clients_invoices_and_the_balance_due(
     http: httpx.AsyncClient, time_env: WorkflowEnvironment, worker: Worker, db: Database, settings: Settings
 ) -> None:
-    import zlib
-
     client = make_client()
     invoice = await _issued_for(time_env, worker, db, client)
     issued = await portal.issue_link(db, settings, external_id=client.external_id)
@@ -130,10 +139,40 @@ async def test_statement_pdf_lists_the_clients_invoices_and_the_balance_due(
     assert f"{path}/statement.pdf" in page.text
     response = await http.get(f"{path}/statement.pdf")
     assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
-    text = b"".join(
-        zlib.decompress(part.split(b"endstream")[0].strip(b"\r\n"))
-        for part in response.content.split(b"stream")[1:]
-        if part.split(b"endstream")[0].strip(b"\r\n")[:1] == b"x"
-    )
+    text = _pdf_text(response.content)
     assert invoice.number.encode() in text and b"Balance due: 385.00 GBP" in text
     assert (await http.get("/p/nope/statement.pdf")).status_code == 404
+
+
+async def test_credit_notes_are_listed_and_downloadable_only_by_their_client(
+    http: httpx.AsyncClient, time_env: WorkflowEnvironment, worker: Worker, db: Database, settings: Settings
+) -> None:
+    from billflow.services.corrections import credit_invoice
+
+    client, other = make_client(), make_client()
+    invoice = await _issued_for(time_env, worker, db, client)
+    other_invoice = await _issued_for(time_env, worker, db, other)
+    note = await credit_invoice(
+        db, time_env.client, settings, number=invoice.number, amount_minor=1500, reason="late start", request_id="a"
+    )
+    other_note = await credit_invoice(
+        db, time_env.client, settings, number=other_invoice.number, amount_minor=500, reason="other", request_id="b"
+    )
+    issued = await portal.issue_link(db, settings, external_id=client.external_id)
+    path = issued.url.removeprefix("http://billflow.test")
+
+    page = await http.get(path)
+    assert page.status_code == 200
+    assert note.number in page.text and "late start" in page.text and "15.00" in page.text
+    assert other_note.number not in page.text
+    download = await http.get(f"{path}/credit-notes/{note.number}")
+    assert download.status_code == 200 and download.headers["content-type"] == "application/pdf"
+    assert download.content.startswith(b"%PDF-") and note.number in download.headers["content-disposition"]
+    # Another client's credit note, a number that does not exist and a revoked link are all a 404.
+    assert (await http.get(f"{path}/credit-notes/{other_note.number}")).status_code == 404
+    assert (await http.get(f"{path}/credit-notes/CN-1999-000001")).status_code == 404
+    statement = _pdf_text((await http.get(f"{path}/statement.pdf")).content)
+    assert note.number.encode() in statement and other_note.number.encode() not in statement
+    assert b"Balance due: 370.00 GBP" in statement  # 385.00 less the 15.00 credited
+    assert await portal.revoke_link(db, link_id=issued.link_id)
+    assert (await http.get(f"{path}/credit-notes/{note.number}")).status_code == 404

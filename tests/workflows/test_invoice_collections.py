@@ -319,3 +319,105 @@ async def test_a_payment_in_progress_does_not_end_a_dispute_and_its_failure_keep
     assert found.invoice.status == InvoiceStatus.disputed
     await handle.signal(InvoiceWorkflow.payment_received, payment())
     assert (await handle.result()).status is InvoiceStatus.paid  # money settles a disputed invoice too
+
+
+async def test_a_kept_promise_sends_no_reminder_and_the_invoice_ends_paid(
+    time_env: WorkflowEnvironment, db: Database, task_queue: str
+) -> None:
+    data = booking(-3, 0, 3, 7)
+    handle = await start(time_env.client, data, task_queue)
+    state = await issued(handle)
+
+    await skip_to(time_env, state.due_at - 4 * DAY)
+    now = await time_env.get_current_time()
+    promise = PaymentPromised(answer_id=answer_id(), received_at=now, pay_on=date.today(), until=state.due_at + 5 * DAY)
+    await handle.signal(InvoiceWorkflow.payment_promised, promise)
+    await handle.signal(InvoiceWorkflow.payment_promised, promise)  # a double submit: one promise
+    await until(handle, lambda s: s.hold is not None and s.hold.kind is HoldKind.promise)
+    await skip_to(time_env, state.due_at + 4 * DAY)  # -3, 0 and +3 fall due while promised
+    state = await until(handle, lambda s: sum(r.skipped for r in s.reminders) == 3)
+    # The due date passed (the status says so), but no overdue notice went out: the promise still holds.
+    assert state.steps_sent == 0 and state.status is InvoiceStatus.overdue and state.hold is not None
+    await handle.signal(InvoiceWorkflow.payment_received, payment())  # paid before the promise ran out
+    outcome = await handle.result()
+
+    assert (outcome.status, outcome.reminders_sent) == (InvoiceStatus.paid, 0)
+    found = await rows(db, data.workflow_id)
+    assert found.email_kinds == [(EmailKind.invoice_issued, None), (EmailKind.receipt, None)]
+    assert found.count_events("invoice.promised") == 1
+    assert found.count_events("invoice.promise_broken") == 0
+
+
+async def test_a_claimed_transfer_that_arrives_settles_the_invoice_without_reminders(
+    time_env: WorkflowEnvironment, db: Database, task_queue: str
+) -> None:
+    data = booking(-3, 0, 3)
+    handle = await start(time_env.client, data, task_queue)
+    state = await issued(handle)
+
+    await skip_to(time_env, state.due_at - 4 * DAY)
+    now = await time_env.get_current_time()
+    claim = TransferClaimed(
+        answer_id=answer_id(), received_at=now, paid_on=now.date(), reference="REF-0815", until=now + 5 * DAY
+    )
+    await handle.signal(InvoiceWorkflow.transfer_claimed, claim)
+    await until(handle, lambda s: s.status is InvoiceStatus.processing)
+    await skip_to(time_env, state.due_at + DAY / 2)  # -3 and 0 skipped, the due date passes while processing
+    state = await until(handle, lambda s: sum(r.skipped for r in s.reminders) == 2)
+    assert state.status is InvoiceStatus.processing
+    await handle.signal(InvoiceWorkflow.payment_received, payment(reference="bank-REF-0815"))
+    outcome = await handle.result()
+
+    assert (outcome.status, outcome.reminders_sent) == (InvoiceStatus.paid, 0)
+    found = await rows(db, data.workflow_id)
+    assert found.email_kinds == [
+        (EmailKind.invoice_issued, None),
+        (EmailKind.client_answer, None),
+        (EmailKind.receipt, None),
+    ]
+    assert found.count_events("invoice.hold_ended") == 0
+
+
+async def test_an_interest_step_falling_due_while_disputed_issues_no_interest_invoice(
+    time_env: WorkflowEnvironment, db: Database, task_queue: str
+) -> None:
+    from billflow.domain.interest import ReferenceRateName
+    from billflow.services import interest
+    from models.enums import InterestPreset
+    from models.workflow_io import LateInterestTerms, ReminderPolicy, ReminderStep
+
+    today = date.today()
+    await interest.set_rate(
+        db,
+        rate=ReferenceRateName.ecb_mro,
+        valid_from=date(today.year - 1, 1, 1),
+        valid_to=date(today.year + 1, 12, 31),
+        rate_bp=215,
+        source="test: one long period",
+    )
+    policy = ReminderPolicy(
+        send_hour=None,
+        steps=[ReminderStep(offset=3 * DAY, template="overdue", issue_interest=True), ReminderStep(offset=10 * DAY)],
+    )
+    data = booking(
+        currency="EUR", reminder_policy=policy, late_interest=LateInterestTerms(preset=InterestPreset.eu_b2b)
+    )
+    handle = await start(time_env.client, data, task_queue)
+    state = await issued(handle)
+    now = await time_env.get_current_time()
+    dispute = DisputeRaised(answer_id=answer_id(), received_at=now, reason="Hours are wrong")
+    await handle.signal(InvoiceWorkflow.dispute_raised, dispute)
+    await until(handle, lambda s: s.status is InvoiceStatus.disputed)
+
+    await skip_to(time_env, state.due_at + 4 * DAY)  # the interest step falls due while disputed
+    state = await until(handle, lambda s: s.reminders[0].skipped)
+    assert state.steps_sent == 0
+    await handle.signal(InvoiceWorkflow.resolve_dispute, ResolveDispute(action_id="resolve-i", resolution="Agreed"))
+    await until(handle, lambda s: s.hold is None and s.status is InvoiceStatus.overdue)
+    await handle.signal(InvoiceWorkflow.payment_received, payment(currency="EUR"))
+    assert (await handle.result()).status is InvoiceStatus.paid
+
+    found = await rows(db, data.workflow_id)
+    assert found.count_events("invoice.interest_invoiced") == 0
+    assert (EmailKind.overdue, 0) not in found.email_kinds
+    assert found.count_events("invoice.dispute_resolved") == 1

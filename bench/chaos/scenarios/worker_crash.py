@@ -6,7 +6,8 @@ web app like SendGrid's Event Webhook; emails are counted at the stand-in. A han
 settled by those events or re-sent by the unsettled-email sweep (every 5 s here, after 10 s without an event).
 
 Six more invoices are held under the same kills (a payment in progress, a promise, a dispute, each signal
-delivered twice) before their steps fall due: none of their reminders may go out while held."""
+delivered twice, a weaker promise mixed in, all shuffled) before their steps fall due: none of their reminders
+may go out while held, and each invoice must have had steps fall due while held (or the check proved nothing)."""
 
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ from bench.chaos.lifecycle_run import run_lifecycle
 from bench.chaos.processes import wait_until
 from bench.chaos.report import ScenarioResult
 from bench.chaos.standins import SENDGRID_ENV, providers
-from bench.chaos.workload import pay, plan, retrying, start_all
+from bench.chaos.workload import STEP_OFFSETS, pay, plan, retrying, start_all
 from billflow.services import invoice_runs
 from models.workflow_io import DisputeRaised, PaymentProcessing, PaymentPromised
+
+Collection = PaymentProcessing | PaymentPromised | DisputeRaised
 
 NAME = "worker crashes"
 MAX_KILLING = 120.0  # seconds after POLICY_SPAN at the most (a kill every 2-5 s slows the run down a lot)
@@ -74,15 +77,24 @@ async def hold_some(stack: ChaosStack, problems: list[str], notes: list[str]) ->
     began = time.monotonic()
     await start_all(client, held, task_queue=stack.task_queue)
     now = datetime.now(UTC)
+    deliveries: list[tuple[str, Collection]] = []
     for index, p in enumerate(held):
         answer_id = hashlib.sha256(p.workflow_id.encode()).hexdigest()[:32]
-        item = (
+        weaker = PaymentPromised(
+            answer_id=answer_id[::-1], received_at=now, pay_on=now.date(), until=now + timedelta(days=7)
+        )
+        item: Collection = (
             PaymentProcessing(provider="stripe", provider_reference=f"cs_chaos_{index}", started_at=now),
             PaymentPromised(answer_id=answer_id, received_at=now, pay_on=now.date(), until=now + timedelta(days=7)),
             DisputeRaised(answer_id=answer_id, received_at=now, reason="chaos: disputed"),
         )[index % 3]
-        for _ in range(2):  # delivered twice: applied once
-            await retrying(lambda i=item, w=p.workflow_id: invoice_runs.send_collection(client, w, i), what="hold")
+        # Delivered twice (applied once); a weaker promise mixed in never replaces a payment or a dispute.
+        deliveries += [(p.workflow_id, item), (p.workflow_id, item)]
+        if not isinstance(item, PaymentPromised):
+            deliveries.append((p.workflow_id, weaker))
+    random.shuffle(deliveries)  # out of order, across and within invoices
+    for workflow_id, item in deliveries:
+        await _deliver(stack, workflow_id, item)
     await asyncio.to_thread(
         wait_until, lambda: len(_holds(stack.plain_url, ids)) == HELD, timeout=300, what="every hold applied"
     )
@@ -92,21 +104,42 @@ async def hold_some(stack: ChaosStack, problems: list[str], notes: list[str]) ->
         sent = conn.execute(
             "SELECT i.workflow_id, m.kind, m.reminder_step, m.created_at FROM email_messages m "
             "JOIN invoices i ON i.id = m.invoice_id WHERE i.workflow_id = ANY(%s) "
-            "AND m.kind IN ('reminder', 'overdue', 'escalation')",
+            "AND m.kind IN ('reminder', 'overdue', 'escalation', 'promise_broken')",
             (ids,),
         ).fetchall()
-        doubled = conn.execute(
-            "SELECT count(*) FROM timeline_events t JOIN invoices i ON i.id = t.invoice_id "
-            "WHERE i.workflow_id = ANY(%s) AND t.kind = ANY(%s)",
+        events = conn.execute(
+            "SELECT i.workflow_id, t.kind, count(*) FROM timeline_events t JOIN invoices i ON i.id = t.invoice_id "
+            "WHERE i.workflow_id = ANY(%s) AND t.kind = ANY(%s) GROUP BY i.workflow_id, t.kind",
             (ids, list(HELD_EVENTS)),
-        ).fetchone()
+        ).fetchall()
+        due: dict[str, datetime] = {
+            wf: at
+            for wf, at in conn.execute("SELECT workflow_id, due_at FROM invoices WHERE workflow_id = ANY(%s)", (ids,))
+        }
     while_held = [(wf, kind, step) for wf, kind, step, at in sent if wf in holds and at >= holds[wf]]
     for wf, kind, step in while_held:
         problems.append(f"{wf}: {kind} {step or ''} sent while held")
-    if doubled and doubled[0] != HELD:
-        problems.append(f"{doubled[0]} hold events for {HELD} held invoices (each answer delivered twice)")
-    notes.append(f"held invoices {HELD} (processing, promised, disputed): reminders sent while held {len(while_held)}")
+    counts = {(wf, kind): n for wf, kind, n in events}
+    for index, wf in enumerate(ids):  # each main answer, delivered twice, recorded once
+        n = counts.get((wf, HELD_EVENTS[index % 3]), 0)
+        if n != 1:
+            problems.append(f"{wf}: {n} {HELD_EVENTS[index % 3]} events (the answer was delivered twice)")
+    # The check proves something only for steps that fell due while held: each invoice must have some.
+    checked = {wf: len([s for s in STEP_OFFSETS if due[wf] + timedelta(seconds=s) > holds[wf]]) for wf in holds}
+    for wf, steps in checked.items():
+        if steps == 0:
+            problems.append(f"{wf}: held only after all its steps fell due (held {holds[wf]:%H:%M:%S})")
+    notes.append(
+        f"held invoices {HELD} (processing, promised, disputed; {len(deliveries)} deliveries shuffled): "
+        f"steps due while held {sum(checked.values())}, reminders sent while held {len(while_held)}"
+    )
     await asyncio.gather(*(pay(client, p) for p in held))  # then paid, so the run can end
+
+
+async def _deliver(stack: ChaosStack, workflow_id: str, item: Collection) -> None:
+    client = stack.client
+    assert client is not None
+    await retrying(lambda: invoice_runs.send_collection(client, workflow_id, item), what="hold")
 
 
 def _holds(plain_url: str, ids: list[str]) -> dict[str, datetime]:

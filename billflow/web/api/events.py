@@ -14,7 +14,7 @@ from temporalio.service import RPCError
 from billflow.services import booking_events, integrations
 from billflow.services import subscriptions as subscriptions_service
 from billflow.services.api_keys import verify_token
-from billflow.services.business_profile import current_business_profile, refusal_for
+from billflow.services.business_profile import business_profile_in, refusal_for
 from billflow.web.auth import UNAUTHORIZED, api_key_scheme, bearer_scheme, presented_token
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
 from models.api_keys import ApiRole
@@ -160,7 +160,8 @@ async def receive_event(
     settings: SettingsDep,
 ) -> EventAccepted:
     if isinstance(event, BookingConfirmedEvent):  # issue 14: the seller's profile must fit the booking's lines
-        refused = refusal_for(event.data.lines(), current_business_profile(settings))
+        async with db.session() as session:
+            refused = refusal_for(event.data.lines(), await business_profile_in(session, settings))
         if refused:
             raise HTTPException(422, refused)
     try:

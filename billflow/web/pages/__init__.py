@@ -8,10 +8,12 @@ from billflow.web.pages import (
     assets,
     catalog,
     clients,
+    integrations,
     invoices,
     new_invoice,
     overview,
     policy,
+    profile,
     reports,
     subscriptions,
 )
@@ -30,5 +32,7 @@ def page_routers() -> list[APIRouter]:
         reports.router,
         policy.router,
         catalog.router,
+        profile.router,
+        integrations.router,
         admin.router,
     ]

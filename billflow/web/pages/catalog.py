@@ -1,4 +1,4 @@
-"""Settings for admins: the service catalog (what a booked event type costs) and booking-system integrations."""
+"""Settings for admins: the service catalog (what a booked event type costs)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from billflow.services import catalog as catalog_service
-from billflow.services import integrations
 from billflow.services.users import UserOut
 from billflow.web.deps import DatabaseDep
 from billflow.web.pages import forms
@@ -24,15 +23,7 @@ FormStr = Annotated[str, Form(max_length=500)]
 
 
 async def _page(request: Request, db: DatabaseDep, user: UserOut, **extra: Any) -> HTMLResponse:
-    extra.setdefault("created", None)
-    return render(
-        request,
-        "catalog.html",
-        user=user,
-        entries=await catalog_service.list_entries(db),
-        integrations=await integrations.list_integrations(db),
-        **extra,
-    )
+    return render(request, "catalog.html", user=user, entries=await catalog_service.list_entries(db), **extra)
 
 
 @router.get("/catalog", response_class=HTMLResponse)
@@ -85,16 +76,3 @@ async def remove_entry(
     except catalog_service.CatalogEntryNotFound as err:
         flash(request, str(err), kind="error")
     return redirect("/app/settings/catalog")
-
-
-@router.post("/integrations", response_class=HTMLResponse)
-async def create_integration(request: Request, db: DatabaseDep, user: AdminUser, name: FormStr = "") -> Response:
-    try:
-        created = await integrations.create_integration(db, integrations.NewIntegration(name=name.strip()))
-    except ValidationError as err:
-        msg = err.errors()[0]["msg"]
-        return await _page(request, db, user, status_code=422, errors={"name": msg}, values={"name": name})
-    except integrations.IntegrationExists as err:
-        return await _page(request, db, user, status_code=409, errors={"name": str(err)}, values={"name": name})
-    # The signing secret is shown on this response only.
-    return await _page(request, db, user, created=created)

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from billflow.services import reports
+from billflow.reporting import today_in
+from billflow.services import report_snapshots, reports
 from billflow.web.deps import DatabaseDep, SettingsDep
 from billflow.web.pages import charts, forms
 from billflow.web.pages.rendering import render
@@ -61,12 +62,15 @@ async def _report(db: DatabaseDep, p: Params, zone: str) -> reports.Report:
         if kind == "aging":
             return await reports.aging(session, as_of=p.as_of, zone=zone)
         if kind == "cash":
-            return await reports.cash_collected(session, grain=p.grain, start=p.start, end=p.end, time_zone=zone)
+            # Closed months and past days come from their snapshots (billflow/services/report_snapshots.py).
+            return await report_snapshots.cash_collected(
+                session, grain=p.grain, start=p.start, end=p.end, time_zone=zone
+            )
         if kind == "dso":
-            return await reports.days_sales_outstanding(session, as_of=p.as_of, zone=zone)
+            return await report_snapshots.days_sales_outstanding(session, as_of=p.as_of or today_in(zone), zone=zone)
         if kind == "top-overdue":
             return await reports.top_overdue_clients(session, as_of=p.as_of, limit=20, zone=zone)
-        return await reports.reminder_effectiveness(session, start=p.start, end=p.end, zone=zone)
+        return await report_snapshots.reminder_effectiveness(session, start=p.start, end=p.end, zone=zone)
 
 
 def _chart(report: reports.Report) -> str | None:

@@ -11,13 +11,14 @@ from billflow.web.api import invoices as api_invoices
 from billflow.web.api import reports as api_reports
 from billflow.web.api import subscriptions as api_subscriptions
 from billflow.web.pages import page_routers
-from billflow.web.routes import codec, health, public, sendgrid_webhooks, stripe_webhooks
+from billflow.web.routes import codec, health, portal, public, sendgrid_webhooks, stripe_webhooks
 
 
 def all_routers() -> list[APIRouter]:
     return [
         health.router,
         public.router,
+        portal.router,
         stripe_webhooks.router,
         sendgrid_webhooks.router,
         api_events.router,

@@ -5,7 +5,7 @@ Thin edges: lookups and rules live in billflow.services; these handlers render o
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any
@@ -186,46 +186,6 @@ def _answer_problem(status: int, heading: str, text: str, urls: dict[str, str]) 
     response = _render("message.html.j2", heading=heading, text=text, **urls)
     response.status_code = status
     return response
-
-
-@router.get("/p/{token}", response_class=HTMLResponse, summary="The client portal (magic link)")
-async def portal_page(token: str, db: DatabaseDep, settings: SettingsDep) -> HTMLResponse:
-    from billflow.services import portal
-
-    view = await portal.open_portal(db, token=token) if len(token) <= TOKEN_MAX else None
-    if view is None:
-        raise HTTPException(status_code=404, detail="link not found or expired")
-    return _render(
-        "portal.html.j2",
-        client=view.client,
-        invoices=view.invoices,
-        payments=view.payments,
-        expires_at=view.expires_at,
-        business_name=settings.business_name,
-        statement_url=f"/p/{token}/statement.pdf",
-    )
-
-
-@router.get("/p/{token}/statement.pdf", summary="The client's statement of account as a PDF")
-async def portal_statement(token: str, db: DatabaseDep, settings: SettingsDep) -> Response:
-    from billflow.services import portal
-    from billflow.statement_pdf import render_statement_pdf
-
-    view = await portal.open_portal(db, token=token) if len(token) <= TOKEN_MAX else None
-    if view is None:
-        raise HTTPException(status_code=404, detail="link not found or expired")
-    pdf = render_statement_pdf(
-        client=view.client,
-        invoices=view.invoices,
-        payments=view.payments,
-        business_name=settings.business_name,
-        as_of=datetime.now(UTC),
-    )
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": 'inline; filename="statement.pdf"', "Cache-Control": "no-store"},
-    )
 
 
 @router.get("/i/{token}/pdf", summary="The invoice as a PDF")
