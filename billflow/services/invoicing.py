@@ -349,6 +349,8 @@ async def apply_transition(session: AsyncSession, *, change: InvoiceTransition) 
         if InvoiceStatus(invoice.status).is_on_hold:
             invoice.status = InvoiceStatus.open  # settled_status keeps a hold's status: start from open
             invoice.status = settled_status(invoice)
+    elif target is InvoiceStatus.processing and invoice.balance_minor <= 0:
+        pass  # a payment recorded first (facts first, its signal behind this one) settled it: nothing in flight
     elif target is not None:
         invoice.status = target
     elif change.kind == "due_date_extended":
