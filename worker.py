@@ -29,6 +29,7 @@ from billflow.db import Database, resolve_database_url
 from billflow.email import build_email_sender
 from billflow.payments import build_payment_provider
 from billflow.process import exit_now  # also imported as worker.exit_now
+from billflow.runs.outbox_relay import OutboxRelay
 from billflow.runs.schedules import ensure_schedules
 from billflow.worker_telemetry import TelemetryInterceptor
 from workflows.email_reconcile import EmailReconcileWorkflow
@@ -49,6 +50,7 @@ def build_activities(db: Database, settings: Settings) -> list[Any]:
     return [
         invoices.record_invoice,
         invoices.record_payment,
+        invoices.read_settlement,
         invoices.apply_transition,
         payments.create_payment_link,
         email.send_invoice_email,
@@ -89,6 +91,25 @@ def subscription_activities(db: Database) -> list[Any]:
     ]
 
 
+class RelayingWorker(Worker):
+    """The worker, with the outbox relay beside it for as long as it runs: what requests committed to the outbox
+    (billflow/runs/outbox_relay.py) reaches Temporal from every process that runs a worker (`billflow dev`,
+    `python worker.py`, tests)."""
+
+    def __init__(self, client: Client, *, relay: OutboxRelay, **options: Any) -> None:
+        super().__init__(client, **options)
+        self._relay = relay
+
+    async def run(self) -> None:
+        stop = asyncio.Event()
+        relay = asyncio.create_task(self._relay.run(stop), name="outbox-relay")
+        try:
+            await super().run()
+        finally:
+            stop.set()
+            await relay
+
+
 def build_worker(
     client: Client,
     db: Database,
@@ -100,8 +121,9 @@ def build_worker(
 ) -> Worker:
     """`graceful_shutdown`: how long in-flight activities may finish after a stop before they are cancelled
     (and retried by the server elsewhere); `billflow dev` passes a short one so Ctrl-C stops it promptly."""
-    return Worker(
+    return RelayingWorker(
         client,
+        relay=OutboxRelay(db, client),
         task_queue=task_queue or settings.task_queue,
         workflows=list(WORKFLOWS),
         workflow_runner=SANDBOX,

@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -21,7 +22,7 @@ from billflow.repositories import timeline as timeline_repo
 from billflow.repositories import webhook_events as events_repo
 from billflow.services.interest import accrued_for_email
 from models.email_messages import EmailMessage
-from models.enums import EmailKind, MessageStatus
+from models.enums import EmailKind, InvoiceStatus, MessageStatus
 from models.workflow_io import ResendUnsettledInput, ResendUnsettledResult, SendEmailInput, SentEmail
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,10 @@ _DELIVERED = {
 }
 
 
+# Emails that ask the client (or staff) to act on an unpaid invoice: not sent once it is settled.
+_CHASERS = {EmailKind.reminder, EmailKind.overdue, EmailKind.escalation}
+
+
 class EmailActivities:
     def __init__(self, db: Database, sender: EmailSender, settings: Settings) -> None:
         self._db = db
@@ -47,6 +52,10 @@ class EmailActivities:
         """Send at most once: a row that was sent, or whose outcome is unknown, is never handed over again."""
         async with self._db.session() as session:
             message = await messages_repo.get_message(session, idempotency_key=data.idempotency_key)
+            if message is None and data.kind in _CHASERS and await self._settled(session, data.invoice_id):
+                # Re-checked here, at the last moment: a payment committed a moment ago (its signal to the run
+                # still on the way) stops the reminder.
+                return SentEmail(message_id=0, provider_message_id=None, already_sent=False, skipped_settled=True)
             if message is None:
                 # Claimed in a transaction of its own, so the row is visible (staff resends, the timeline) while
                 # the attachments render below; attempts stays 0 until the hand-over is decided.
@@ -84,6 +93,11 @@ class EmailActivities:
             session.add(message)
         assert message.id is not None
         return await self._hand_over(message, data.invoice_id, attachments)
+
+    @staticmethod
+    async def _settled(session: AsyncSession, invoice_id: int) -> bool:
+        invoice = await invoices_repo.get_invoice(session, invoice_id=invoice_id)
+        return invoice is not None and (InvoiceStatus(invoice.status).is_final or invoice.balance_minor <= 0)
 
     async def send_rendered(self, message: EmailMessage) -> SentEmail:
         """Send a message rendered outside an invoice (the portal's magic link) through the same send-once path:

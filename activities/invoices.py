@@ -24,6 +24,7 @@ from models.workflow_io import (
     PaymentOutcome,
     RecordInvoiceInput,
     RecordPaymentInput,
+    SettlementInput,
     TransitionResult,
 )
 
@@ -127,6 +128,16 @@ class InvoiceActivities:
                 return await invoicing.record_payment(
                     session, invoice_id=data.invoice_id, payment=data.payment, note=data.note
                 )
+        except invoicing.InvoiceNotFound as err:
+            raise ApplicationError(str(err), type="InvoiceNotFound", non_retryable=True) from err
+
+    @activity.defn
+    async def read_settlement(self, data: SettlementInput) -> PaymentOutcome:
+        """The invoice's amounts and status as committed outside the run (a `payment_recorded` signal, a
+        reminder skipped as settled): read only, so nothing is written twice."""
+        try:
+            async with self._db.session() as session:
+                return await invoicing.settlement(session, invoice_id=data.invoice_id)
         except invoicing.InvoiceNotFound as err:
             raise ApplicationError(str(err), type="InvoiceNotFound", non_retryable=True) from err
 

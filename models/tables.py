@@ -18,6 +18,7 @@ from models.invoices import Invoice, InvoiceLine
 from models.numbering import NumberingCounter, NumberingSeries
 from models.payments import Payment
 from models.report_snapshots import ReportSnapshot
+from models.run_outbox import RunOutboxMessage
 from models.service_catalog import ServiceCatalogEntry
 from models.subscriptions import Subscription, SubscriptionPeriod, SubscriptionPlan
 from models.timeline import TimelineEvent
@@ -52,6 +53,7 @@ __all__ = [
     "ReferenceRate",
     "RenderedDocument",
     "ReportSnapshot",
+    "RunOutboxMessage",
     "ServiceCatalogEntry",
     "StaffToken",
     "StaffUser",

@@ -642,6 +642,14 @@ class SentEmail(BaseModel):
     message_id: int
     provider_message_id: str | None
     already_sent: bool
+    # A reminder not sent because the invoice was settled meanwhile (a payment committed a moment earlier):
+    # message_id is then 0, no row was written.
+    skipped_settled: bool = False
+
+
+class SettlementInput(BaseModel):
+    invoice_id: int
+    workflow_id: str
 
 
 class PrepareInterestInput(BaseModel):

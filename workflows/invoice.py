@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -38,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         ScheduledReminder,
         SendEmailInput,
         SentEmail,
+        SettlementInput,
         StaffAction,
         TransitionResult,
         VoidInvoice,
@@ -66,8 +68,20 @@ RESENDABLE = (EmailKind.invoice_issued, EmailKind.reminder, EmailKind.overdue, E
 ACTION_MEMORY = 100
 # Patch id of the reopened-run catch-up (issue 11, item 13); runs recorded before it never take the branch.
 REOPENED_PATCH = "reopened-run-catches-up-reminders"
+# Patch id of payments recorded before the run hears of them (issue 12, item 1): the run reads, never writes.
+PAYMENT_RECORDED_PATCH = "payment-recorded-signal"
+# Patch id of a reminder the email activity skipped because the invoice was settled meanwhile (issue 12).
+REMINDER_RECHECK_PATCH = "reminder-rechecks-settlement"
 
-Inbound = PaymentReceived | StaffAction | CreditNoteIssued | CollectionSignal
+
+@dataclass(frozen=True)
+class RecordedPayment:
+    """Inbox item of the `payment_recorded` signal: the payment and its status are in PostgreSQL already."""
+
+    payment: PaymentReceived
+
+
+Inbound = PaymentReceived | RecordedPayment | StaffAction | CreditNoteIssued | CollectionSignal
 
 
 @workflow.defn
@@ -102,7 +116,11 @@ class InvoiceWorkflow(InvoiceCollections):
         self._publish()
         # A payment that arrived with the start (a booking paid elsewhere) settles first: a paid invoice gets a
         # receipt, not an "invoice issued" email.
-        while self._inbox and isinstance(self._inbox[0], PaymentReceived) and not state.issued_email_sent:
+        while (
+            self._inbox
+            and isinstance(self._inbox[0], PaymentReceived | RecordedPayment)
+            and not state.issued_email_sent
+        ):
             await self._apply(self._inbox.pop(0))
         if not state.issued_email_sent and not state.status.is_final:
             await self._email(EmailKind.invoice_issued, "issued")
@@ -218,7 +236,12 @@ class InvoiceWorkflow(InvoiceCollections):
             step.skipped = True
             return
         kind = EmailKind.overdue if step.at > state.due_at else EmailKind.reminder
-        await self._email(kind, f"reminder-{step.step}", step=step.step, template=step.template)
+        sent = await self._email(kind, f"reminder-{step.step}", step=step.step, template=step.template)
+        if sent is not None and sent.skipped_settled and workflow.patched(REMINDER_RECHECK_PATCH):
+            # Paid a moment ago (its signal still on the way): no reminder; the run takes the settled status.
+            step.skipped = True
+            await self._adopt_settlement("read settled status")
+            return
         step.sent = True
         await self._interest_at_step(step)  # collections: a step may also issue the interest invoice
 
@@ -254,6 +277,12 @@ class InvoiceWorkflow(InvoiceCollections):
         state = self._require_state()
         if isinstance(item, PaymentReceived):
             await self._record_payment(item, note=None)
+            return
+        if isinstance(item, RecordedPayment):
+            if workflow.patched(PAYMENT_RECORDED_PATCH):
+                await self._adopt_settlement(f"read {item.payment.provider} payment")
+            else:  # unreachable in recorded histories (the signal is new); kept for symmetry with the patch
+                await self._record_payment(item.payment, note=None)
             return
         if isinstance(item, CreditNoteIssued):  # written by the credit-note service; the run adopts the amounts
             state.credited_minor = max(state.credited_minor, item.credited_minor)
@@ -366,6 +395,20 @@ class InvoiceWorkflow(InvoiceCollections):
         state.credited_minor = outcome.credited_minor
         self._set_status(outcome.status)
 
+    async def _adopt_settlement(self, why: str) -> None:
+        """Take the amounts and status committed outside the run (with a payment): nothing is written again."""
+        state = self._require_state()
+        outcome = await workflow.execute_local_activity_method(
+            InvoiceActivities.read_settlement,
+            SettlementInput(invoice_id=state.invoice_id, workflow_id=workflow.info().workflow_id),
+            summary=why,
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+        state.amount_paid_minor = outcome.amount_paid_minor
+        state.credited_minor = outcome.credited_minor
+        self._set_status(outcome.status)
+
     async def _extend_due(self, action: ExtendDueDate, *, key: str, data: dict[str, str]) -> None:
         state = self._require_state()
         due = await workflow.execute_local_activity(
@@ -422,12 +465,13 @@ class InvoiceWorkflow(InvoiceCollections):
         to_staff: bool = False,
         credit_note_id: int | None = None,
         details: dict[str, str] | None = None,
-    ) -> None:
+    ) -> SentEmail | None:
+        """None: the provider refused the message for good (recorded on the timeline)."""
         state = self._require_state()
         # A local activity: a mail send is one short HTTP call, and running it inside the workflow task halves
         # the server round trips per invoice; the claimed message row keeps it at most once across retries.
         try:
-            await workflow.execute_local_activity_method(
+            return await workflow.execute_local_activity_method(
                 EmailActivities.send_invoice_email,
                 SendEmailInput(
                     invoice_id=state.invoice_id,
@@ -450,6 +494,7 @@ class InvoiceWorkflow(InvoiceCollections):
             if not (isinstance(cause, ApplicationError) and cause.type == "EmailRejected"):
                 raise
             await self._transition("email_failed", f"{kind.value} email refused: {cause.message}", key=f"{key}-failed")
+            return None
 
     async def _transition(
         self, kind: str, message: str, *, key: str, data: dict[str, str] | None = None, **fields: object
@@ -505,6 +550,11 @@ class InvoiceWorkflow(InvoiceCollections):
     @workflow.signal
     def payment_received(self, payment: PaymentReceived) -> None:
         self._inbox.append(payment)
+
+    @workflow.signal
+    def payment_recorded(self, payment: PaymentReceived) -> None:
+        """A payment (or refund) committed with the invoice's new status outside the run (facts first)."""
+        self._inbox.append(RecordedPayment(payment))
 
     @workflow.signal
     def mark_paid(self, action: MarkPaid) -> None:

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         ReminderPolicy,
         ResolveDispute,
         ScheduledReminder,
+        SentEmail,
         TransferClaimed,
     )
 
@@ -76,7 +77,7 @@ class InvoiceCollections:
             template: str | None = None,
             to_staff: bool = False,
             details: dict[str, str] | None = None,
-        ) -> None: ...
+        ) -> SentEmail | None: ...
 
         async def _transition(
             self, kind: str, message: str, *, key: str, data: dict[str, str] | None = None, **fields: object

@@ -12,8 +12,6 @@ import os
 import signal
 from pathlib import Path
 
-from temporalio.worker import Worker
-
 from activities.email import EmailActivities
 from activities.payments import PaymentActivities
 from bench.chaos.ledger import FaultDice, Ledger, LedgerEmailSender, LedgerPaymentProvider
@@ -21,8 +19,9 @@ from billflow.config import Settings
 from billflow.db import Database
 from billflow.email import build_email_sender
 from billflow.payments import build_payment_provider
+from billflow.runs.outbox_relay import OutboxRelay
 from billflow.temporal import connect
-from worker import SANDBOX, WORKFLOWS, build_activities, ensure_schedules
+from worker import SANDBOX, WORKFLOWS, RelayingWorker, build_activities, ensure_schedules
 
 
 async def main() -> None:
@@ -41,8 +40,9 @@ async def main() -> None:
     }
     # billflow's own activity list, with the two provider-facing activities swapped for ledgered ones
     activities = [wrapped.get(a.__name__, a) for a in build_activities(db, settings)]
-    worker = Worker(
+    worker = RelayingWorker(  # with the outbox relay, as billflow's own worker
         client,
+        relay=OutboxRelay(db, client),
         task_queue=settings.task_queue,
         workflows=list(WORKFLOWS),
         workflow_runner=SANDBOX,

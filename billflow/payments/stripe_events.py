@@ -22,10 +22,10 @@ from billflow.payments.stripe import SessionSnapshot
 from billflow.repositories import checkout_sessions as sessions_repo
 from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import run_outbox as outbox_repo
 from billflow.repositories import webhook_events as events_repo
 from billflow.services import refunds
 from billflow.services.checkout import STRIPE_PROVIDER, apply_session
-from billflow.services.payments import deliver_payment
 from models.columns import utcnow
 from models.enums import EmailKind
 from models.money import format_money
@@ -133,15 +133,19 @@ async def receive_stripe_event(db: Database, temporal: Client, event: dict[str, 
     The event row and its outcome commit together: if applying fails, nothing is stored and Stripe's retry
     applies it again.
     """
+    # Three short transactions, none held while another waits for a connection (under load, an outer one held
+    # across the apply exhausted the pool): store once, apply (idempotent by provider reference), mark applied.
+    # A failed apply leaves the row unprocessed, so Stripe's retry applies it again.
     async with db.session() as session:
         stored = await events_repo.store_event_once(
             session, provider="stripe", event_id=str(event["id"]), type=str(event.get("type", "")), payload=event
         )
         if stored.processed_at is not None:
             return StripeEventResult(f"duplicate ({stored.outcome})")
-        outcome, invoice_id = await _apply(db, temporal, event)
-        stored.outcome, stored.invoice_id, stored.processed_at = outcome, invoice_id, utcnow()
-        session.add(stored)
+    outcome, invoice_id = await _apply(db, temporal, event)
+    async with db.session() as session:
+        assert stored.id is not None
+        await events_repo.mark_processed(session, event_row_id=stored.id, outcome=outcome, invoice_id=invoice_id)
     log.info("stripe event %s %s: %s", event["id"], event.get("type"), outcome)
     if outcome.startswith("refunded") and invoice_id is not None:
         charge = (event.get("data") or {}).get("object") or {}
@@ -218,12 +222,18 @@ async def _refund(db: Database, temporal: Client, charge: dict[str, Any], create
             note="Stripe refund",
             refund_of_payment_id=paid.id if paid is not None else None,
         )
+        if not outcome.rejected_reason:
+            # The run is told in the same transaction (the outbox): it reads the invoice's amounts and status
+            # again; a run that has closed gets its collection back instead (the relay reopens the invoice).
+            await outbox_repo.enqueue_signal(
+                session,
+                workflow_id=invoice.workflow_id,
+                name=outbox_repo.PAYMENT_RECORDED,
+                payload=refund,
+                key=f"payment:{refund.provider}:{refund.provider_reference}",
+            )
     if outcome.rejected_reason:
         return f"refund rejected: {outcome.rejected_reason}", invoice_id
-    # A still-running workflow is then told through payment_received with the same reference: its
-    # record_payment finds the reference already recorded (nothing new is written) and adopts the invoice's
-    # current amounts and status. A closed workflow makes this a no-op.
-    await deliver_payment(db, temporal, invoice=invoice, payment=refund, note="Stripe refund")
     return f"refunded {delta} ({outcome.status.value})", invoice_id
 
 

@@ -31,6 +31,14 @@ async def store_event_once(
     return (await session.exec(query)).one()
 
 
+async def mark_processed(session: AsyncSession, *, event_row_id: int, outcome: str, invoice_id: int | None) -> None:
+    """The first apply's outcome stays: a concurrent duplicate that applied too (idempotently) changes nothing."""
+    row = await session.get(WebhookEvent, event_row_id, with_for_update=True)
+    if row is not None and row.processed_at is None:
+        row.outcome, row.invoice_id, row.processed_at = outcome[:500], invoice_id, utcnow()
+        session.add(row)
+
+
 async def count_events(session: AsyncSession, *, provider: str, event_id: str | None = None) -> int:
     query = select(WebhookEvent).where(WebhookEvent.provider == provider)
     if event_id is not None:

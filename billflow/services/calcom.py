@@ -34,6 +34,7 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services import clients as clients_service
 from billflow.services import invoice_runs, invoicing
+from billflow.services import payments as payments_service
 from models.booking_events import reject_nul
 from models.calcom import CalBooking, CalDeliveryResult, CalOutcome, CalTrigger, CalWebhook
 from models.client_sources import integration_source
@@ -291,14 +292,9 @@ async def _paid(ctx: _Context) -> CalDeliveryResult:
     if invoice.balance_minor <= 0:
         return ctx.result(CalOutcome.already_paid, invoice=invoice)
     payment = _payment(ctx, root, amount_minor=invoice.balance_minor, currency=invoice.currency)
-    try:
-        await invoice_runs.send_payment(ctx.temporal, invoice.workflow_id, payment)
-    except invoice_runs.WorkflowClosed:
-        # The workflow has finished (void, written off): the money is still recorded, straight to the ledger.
-        assert invoice.id is not None
-        async with ctx.db.session() as session:
-            await invoicing.record_payment(session, invoice_id=invoice.id, payment=payment, note="paid in Cal.com")
-    invoice = await _wait_for_invoice(ctx, root, until=lambda i: i.amount_paid_minor > 0 or _final(i)) or invoice
+    # Facts first: recorded with the invoice's new status (and the run told through the outbox) before answering.
+    await payments_service.deliver_payment(ctx.db, invoice=invoice, payment=payment, note="paid in Cal.com")
+    invoice = await _invoice_of(ctx, root) or invoice
     return _paid_result(ctx, invoice, invoice.workflow_id)
 
 

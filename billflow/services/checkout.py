@@ -313,7 +313,8 @@ async def apply_session(
     if snapshot.status != CheckoutSessionStatus.complete:
         return SessionOutcome.open
     if snapshot.payment_status not in ("paid", "no_payment_required") or snapshot.amount_total <= 0:
-        if not already_failed and snapshot.amount_total > 0:  # an async method: the money is on its way
+        # An async method: the money is on its way (unless a later event already recorded it: out of order).
+        if not already_failed and snapshot.amount_total > 0 and invoice.balance_minor > 0:
             await _tell_workflow(
                 temporal,
                 invoice,
@@ -328,7 +329,7 @@ async def apply_session(
         received_at=received_at,
         method="card",
     )
-    await deliver_payment(db, temporal, invoice=invoice, payment=payment, note=f"Stripe Checkout ({source})")
+    await deliver_payment(db, invoice=invoice, payment=payment, note=f"Stripe Checkout ({source})")
     return SessionOutcome.paid
 
 

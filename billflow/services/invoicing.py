@@ -316,6 +316,20 @@ async def record_payment(
     return outcome(True)
 
 
+async def settlement(session: AsyncSession, *, invoice_id: int) -> PaymentOutcome:
+    """The invoice's payment state as committed (what a run adopts after a payment recorded outside it)."""
+    invoice = await invoices_repo.get_invoice(session, invoice_id=invoice_id)
+    if invoice is None:
+        raise InvoiceNotFound(f"invoice {invoice_id} does not exist")
+    return PaymentOutcome(
+        recorded=True,
+        status=InvoiceStatus(invoice.status),
+        amount_paid_minor=invoice.amount_paid_minor,
+        total_minor=invoice.total_minor,
+        credited_minor=invoice.credited_minor,
+    )
+
+
 # kind -> the status it moves the invoice to (None: status unchanged)
 _TRANSITION_STATUS: dict[str, InvoiceStatus | None] = {
     "overdue": InvoiceStatus.overdue,
@@ -354,6 +368,8 @@ async def apply_transition(session: AsyncSession, *, change: InvoiceTransition) 
         if InvoiceStatus(invoice.status).is_on_hold:
             invoice.status = InvoiceStatus.open  # settled_status keeps a hold's status: start from open
             invoice.status = settled_status(invoice)
+    elif target is InvoiceStatus.processing and invoice.balance_minor <= 0:
+        pass  # a payment recorded first (facts first, its signal behind this one) settled it: nothing in flight
     elif target is not None:
         invoice.status = target
     elif change.kind == "due_date_extended":

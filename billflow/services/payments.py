@@ -1,27 +1,25 @@
-"""Payments arriving from outside the workflow (pay page, webhooks): signalled to the invoice's workflow, or
-recorded directly when that workflow has already closed, so a late payment is never lost."""
+"""Payments arriving from outside the workflow (pay page, webhooks, Cal.com): facts first. The payment and the
+invoice's new status are committed in the request's own short transaction, with a `payment_recorded` signal in
+the outbox (billflow/runs/outbox_relay.py), so the answer never waits on the worker or on Temporal; the run then
+does what takes time (the receipt, no more reminders)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
-from temporalio.client import Client
-
 from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import payment_lookups as payments_repo
+from billflow.repositories import run_outbox as outbox_repo
 from billflow.services import invoicing
-from billflow.services.invoice_reopen import reopen_if_unsettled
-from billflow.services.invoice_runs import WorkflowClosed, send_payment
 from models.columns import utcnow
 from models.enums import InvoiceStatus
 from models.invoices import Invoice
-from models.workflow_io import PaymentReceived
+from models.workflow_io import PaymentOutcome, PaymentReceived
 
 log = logging.getLogger(__name__)
 
@@ -29,50 +27,35 @@ LOCAL_PROVIDER = "local"
 
 
 async def deliver_payment(
-    db: Database, temporal: Client, *, invoice: Invoice, payment: PaymentReceived, note: str | None = None
-) -> None:
-    """Signal the invoice's workflow; if it has closed, record the payment in the database directly.
+    db: Database, *, invoice: Invoice, payment: PaymentReceived, note: str | None = None
+) -> PaymentOutcome:
+    """Record the payment and settle the invoice's status, and tell its run through the outbox, in one
+    transaction; idempotent on (provider, provider_reference), so a replayed webhook records nothing new.
 
-    Both paths are idempotent on (provider, provider_reference), so a replay of either records nothing new.
+    A payment the database refuses (another currency) is handed to the run as before, which records the
+    rejection on the timeline. A run that has closed gets nothing; a refund then reopens the invoice (the relay's
+    on-closed handler).
     """
-    try:
-        await send_payment(temporal, invoice.workflow_id, payment)
-    except WorkflowClosed:
-        assert invoice.id is not None
-        async with db.session() as session:
-            outcome = await invoicing.record_payment(session, invoice_id=invoice.id, payment=payment, note=note)
-        log.info(
-            "workflow %s closed: payment %s recorded directly (new=%s)",
-            invoice.workflow_id,
-            payment.provider_reference,
-            outcome.recorded,
+    assert invoice.id is not None
+    async with db.session() as session:
+        outcome = await invoicing.record_payment(session, invoice_id=invoice.id, payment=payment, note=note)
+        name = outbox_repo.PAYMENT_RECEIVED if outcome.rejected_reason else outbox_repo.PAYMENT_RECORDED
+        await outbox_repo.enqueue_signal(
+            session,
+            workflow_id=invoice.workflow_id,
+            name=name,
+            payload=payment,
+            key=f"payment:{payment.provider}:{payment.provider_reference}",
         )
-        await _reopen(db, temporal, invoice_id=invoice.id)
-
-
-async def _reopen(db: Database, temporal: Client, *, invoice_id: int) -> None:
-    """A refund after the run closed leaves the invoice owed again: its collection starts again (a new run).
-    Webhooks must still answer, so a failure here is logged; the invoice stays owed in the database (and in
-    every report) either way."""
-    try:
-        await reopen_if_unsettled(db, temporal, invoice_id=invoice_id)
-    except Exception:
-        log.exception("invoice %s is owed again but its collection could not be restarted", invoice_id)
-
-
-async def wait_for_payment(
-    db: Database, *, provider: str, reference: str, timeout: float = 5.0, interval: float = 0.05
-) -> bool:
-    """Poll until the workflow has recorded the payment (so the page the client lands on shows it)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        async with db.session() as session:
-            if await payments_repo.get_payment(session, provider=provider, reference=reference) is not None:
-                return True
-        if loop.time() > deadline:
-            return False
-        await asyncio.sleep(interval)
+    log.info(
+        "payment %s/%s on %s recorded (new=%s, status %s)",
+        payment.provider,
+        payment.provider_reference,
+        invoice.number,
+        outcome.recorded,
+        outcome.status.value,
+    )
+    return outcome
 
 
 # --- the local (zero-setup) pay page -----------------------------------------------------------------
@@ -106,7 +89,7 @@ class LocalPayResult:
     invoice: Invoice
 
 
-async def pay_locally(db: Database, temporal: Client, *, public_token: str, nonce: str) -> LocalPayResult | None:
+async def pay_locally(db: Database, *, public_token: str, nonce: str) -> LocalPayResult | None:
     """Pay the invoice's current balance (from the database, never the request) once per nonce."""
     async with db.session() as session:
         invoice = await invoices_repo.get_invoice(session, public_token=public_token)
@@ -129,8 +112,7 @@ async def pay_locally(db: Database, temporal: Client, *, public_token: str, nonc
         received_at=utcnow(),
         method="card",
     )
-    await deliver_payment(db, temporal, invoice=invoice, payment=payment, note="paid on billflow's pay page")
-    await wait_for_payment(db, provider=LOCAL_PROVIDER, reference=nonce)
+    await deliver_payment(db, invoice=invoice, payment=payment, note="paid on billflow's pay page")
     return LocalPayResult(LocalPayOutcome.paid, invoice)
 
 
@@ -142,5 +124,4 @@ __all__ = [
     "local_pay_nonce",
     "pay_locally",
     "payable",
-    "wait_for_payment",
 ]

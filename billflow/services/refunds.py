@@ -303,7 +303,7 @@ async def refund_payment(
         if recorded.rejected_reason:
             raise RefundRefused("amount_minor", recorded.rejected_reason)
         await _decided(session, invoice, request, actor, amount, reference=reference)
-    await deliver_payment(db, temporal, invoice=invoice, payment=refund, note=note)
+    await deliver_payment(db, invoice=invoice, payment=refund, note=note)
     row = await _refund_row(db, reference)
     return await _result(db, invoice, paid, amount, row, recorded=recorded.recorded)
 
@@ -369,7 +369,7 @@ async def _refund_through_stripe(
                 log.error("Stripe refund %s of %s not recorded: %s", made.id, invoice.number, recorded.rejected_reason)
         await _decided(session, invoice, request, actor, amount, reference=reference)
     if recorded is not None and recorded.recorded:
-        await deliver_payment(db, temporal, invoice=invoice, payment=refund, note=note)
+        await deliver_payment(db, invoice=invoice, payment=refund, note=note)
     stored = await _refund_row(db, reference)
     result = await _result(db, invoice, paid, amount, stored, recorded=bool(recorded and recorded.recorded))
     result.stripe_refund_id = made.id

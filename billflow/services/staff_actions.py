@@ -19,11 +19,22 @@ from billflow.db import Database
 from billflow.email import build_email_sender
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
+from billflow.repositories import payment_lookups
+from billflow.repositories import run_outbox as outbox_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.services import invoice_runs
+from billflow.services import invoice_runs, invoicing
 from models.enums import EmailKind, InvoiceStatus
 from models.invoices import Invoice
-from models.workflow_io import InvoiceState, ResendEmail, SendEmailInput, SentEmail, StaffAction
+from models.workflow_io import (
+    InvoiceState,
+    MarkPaid,
+    PaymentReceived,
+    ResendEmail,
+    SendEmailInput,
+    SentEmail,
+    StaffAction,
+    VoidInvoice,
+)
 from workflows.invoice_rules import rejection_reason
 
 
@@ -47,16 +58,30 @@ async def workflow_id_for(db: Database, *, number: str) -> str:
     return invoice.workflow_id
 
 
+def refused_by_recorded_facts(invoice: Invoice, action: StaffAction) -> str | None:
+    """A payment is committed before its run hears of it (the outbox relays the signal after), so the recorded
+    facts refuse first what the run's own view would still accept."""
+    if InvoiceStatus(invoice.status).is_final:
+        return f"invoice {invoice.number} is {invoice.status}"
+    if isinstance(action, VoidInvoice) and invoice.amount_paid_minor > 0:
+        return "invoice has payments: write it off or refund instead of voiding"
+    return None
+
+
 async def perform_action(db: Database, client: Client, *, number: str, action: StaffAction) -> InvoiceState:
     """Apply the action and return the resulting state; ActionRejected with the reason if it does not apply.
 
     Pause, resume, extend, void and write off are Workflow Updates: one call, refused by the run's validator
-    before anything is written, answered with the state. Mark paid and resolve dispute are still signalled and
-    awaited (payment paths change separately)."""
+    before anything is written, answered with the state. A payment (mark paid) is a fact: recorded at once, never
+    waiting on the workflow (`mark_paid`). Resolve dispute is still signalled and awaited."""
+    if isinstance(action, MarkPaid):
+        return await mark_paid(db, number=number, action=action)
     async with db.session() as session:
         invoice = await invoices_repo.get_invoice(session, number=number)
     if invoice is None:
         raise InvoiceNotFound(f"no invoice numbered {number}")
+    if (refused := refused_by_recorded_facts(invoice, action)) is not None:
+        raise ActionRejected(refused)
     workflow_id = invoice.workflow_id
     if isinstance(action, invoice_runs.AnsweredAction):
         try:
@@ -80,6 +105,70 @@ async def perform_action(db: Database, client: Client, *, number: str, action: S
     if result.processed_action_ids[-1:] == [action.action_id] and result.last_rejection:
         raise ActionRejected(result.last_rejection)  # another change got there first
     return result
+
+
+MANUAL_PROVIDER = "manual"  # the same provider and reference the workflow used for mark-paid signals
+
+
+async def mark_paid(db: Database, *, number: str, action: MarkPaid) -> InvoiceState:
+    """Record the staff's payment and the invoice's new status in one transaction, with a `payment_recorded`
+    signal in the outbox: the answer never waits on the worker. The same action id records once (a retried
+    request answers as the first did)."""
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=number, for_update=True)
+        if invoice is None:
+            raise InvoiceNotFound(f"no invoice numbered {number}")
+        assert invoice.id is not None
+        repeated = await payment_lookups.get_payment(session, provider=MANUAL_PROVIDER, reference=action.action_id)
+        if repeated is None:
+            status = InvoiceStatus(invoice.status)
+            if status.is_final:
+                raise ActionRejected(f"invoice {number} is {status.value}")
+            if action.amount_minor is not None and action.amount_minor > invoice.balance_minor:
+                raise ActionRejected(f"amount {action.amount_minor} exceeds the balance {invoice.balance_minor}")
+            payment = PaymentReceived(
+                provider=MANUAL_PROVIDER,
+                provider_reference=action.action_id,
+                amount_minor=action.amount_minor or invoice.balance_minor,
+                currency=invoice.currency,
+                received_at=datetime.now(UTC),
+                method=action.method,
+            )
+            outcome = await invoicing.record_payment(session, invoice_id=invoice.id, payment=payment, note=action.note)
+            if outcome.rejected_reason:
+                raise ActionRejected(outcome.rejected_reason)
+            await outbox_repo.enqueue_signal(
+                session,
+                workflow_id=invoice.workflow_id,
+                name=outbox_repo.PAYMENT_RECORDED,
+                payload=payment,
+                key=f"payment:{MANUAL_PROVIDER}:{action.action_id}",
+            )
+        await session.refresh(invoice)
+    return _recorded_state(invoice, action_id=action.action_id)
+
+
+def _recorded_state(invoice: Invoice, *, action_id: str) -> InvoiceState:
+    """The invoice as committed (reminders are the run's to plan: not listed in this answer)."""
+    assert invoice.id is not None
+    return InvoiceState(
+        invoice_id=invoice.id,
+        number=invoice.number,
+        status=InvoiceStatus(invoice.status),
+        currency=invoice.currency,
+        total_minor=invoice.total_minor,
+        amount_paid_minor=invoice.amount_paid_minor,
+        credited_minor=invoice.credited_minor,
+        issued_at=invoice.issued_at,
+        due_date=invoice.due_date,
+        due_at=invoice.due_at,
+        timezone=invoice.timezone,
+        payment_url=invoice.payment_url,
+        issued_email_sent=True,
+        paused=invoice.reminders_paused,
+        paused_until=invoice.paused_until,
+        processed_action_ids=[action_id],
+    )
 
 
 class ResendResult(BaseModel):

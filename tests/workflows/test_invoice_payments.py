@@ -6,7 +6,11 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from billflow.db import Database
+from billflow.repositories import run_outbox as outbox_repo
+from billflow.services import invoicing, staff_actions
+from billflow.services.payments import deliver_payment
 from models.enums import EmailKind, InvoiceStatus
+from models.workflow_io import MarkPaid
 from tests.workflows.support import (
     BOOKING_TOTAL,
     DAY,
@@ -161,3 +165,75 @@ async def test_payment_in_another_currency_is_rejected_and_changes_nothing(
 
     await handle.signal(InvoiceWorkflow.payment_received, payment())
     assert (await handle.result()).status is InvoiceStatus.paid
+
+
+# --- facts first (issue 12): the request records the payment, the run is told through the outbox -------------
+
+
+async def test_payment_recorded_by_the_request_is_paid_before_the_run_hears_and_written_once(
+    time_env: WorkflowEnvironment, db: Database, task_queue: str
+) -> None:
+    data = booking(-3, 0, 3)
+    handle = await start(time_env.client, data, task_queue)
+    await issued(handle)
+    invoice = (await rows(db, data.workflow_id)).invoice
+
+    outcome = await deliver_payment(db, invoice=invoice, payment=payment())
+
+    assert (outcome.recorded, outcome.status) == (True, InvoiceStatus.paid)  # committed before any answer
+    assert (await rows(db, data.workflow_id)).invoice.status == InvoiceStatus.paid
+    await until(handle, lambda s: s.status is InvoiceStatus.paid)  # the relay's signal arrived
+    result = await handle.result()
+    assert (result.status, result.reminders_sent) == (InvoiceStatus.paid, 0)
+    found = await rows(db, data.workflow_id)
+    assert len(found.payments) == 1
+    assert found.count_events("payment.received") == 1
+    assert found.email_kinds == [(EmailKind.invoice_issued, None), (EmailKind.receipt, None)]
+    async with db.session() as session:
+        [message] = await outbox_repo.list_messages(session, workflow_id=data.workflow_id)
+    assert (message.name, message.delivered_at is not None) == ("payment_recorded", True)
+
+
+async def test_reminder_due_just_after_a_payment_committed_outside_the_run_is_not_sent(
+    time_env: WorkflowEnvironment, db: Database, task_queue: str
+) -> None:
+    data = booking(-3, 0, 3)
+    handle = await start(time_env.client, data, task_queue)
+    state = await issued(handle)
+    invoice = (await rows(db, data.workflow_id)).invoice
+    assert invoice.id is not None
+    # Committed, but its signal not yet delivered (no outbox row here): the run still thinks the invoice is open.
+    async with db.session() as session:
+        await invoicing.record_payment(session, invoice_id=invoice.id, payment=payment())
+
+    await skip_to(time_env, state.due_at - 2 * DAY)  # past the first reminder's instant
+    result = await handle.result()
+
+    assert (result.status, result.reminders_sent) == (InvoiceStatus.paid, 0)
+    found = await rows(db, data.workflow_id)
+    assert found.email_kinds == [(EmailKind.invoice_issued, None), (EmailKind.receipt, None)]
+    assert len(found.payments) == 1
+
+
+async def test_staff_mark_paid_is_recorded_at_once_and_a_repeated_request_records_nothing_new(
+    time_env: WorkflowEnvironment, db: Database, task_queue: str
+) -> None:
+    data = booking(-3, 0, 3)
+    handle = await start(time_env.client, data, task_queue)
+    state = await issued(handle)
+    action = MarkPaid(method="cash", actor="test")
+
+    answer = await staff_actions.mark_paid(db, number=state.number, action=action)
+    again = await staff_actions.mark_paid(db, number=state.number, action=action)  # a retried request
+
+    assert (answer.status, answer.balance_minor) == (InvoiceStatus.paid, 0)
+    assert again.status is InvoiceStatus.paid
+    result = await handle.result()
+    assert result.status is InvoiceStatus.paid
+    found = await rows(db, data.workflow_id)
+    assert [(p.provider, p.provider_reference, p.method) for p in found.payments] == [
+        ("manual", action.action_id, "cash")
+    ]
+    assert found.email_kinds == [(EmailKind.invoice_issued, None), (EmailKind.receipt, None)]
+    with pytest.raises(staff_actions.ActionRejected):  # a new action on the paid invoice is refused
+        await staff_actions.mark_paid(db, number=state.number, action=MarkPaid(actor="test"))

@@ -252,7 +252,7 @@ async def pay_now(
 ) -> Response:
     if settings.payment_backend is not PaymentBackend.local or len(token) > TOKEN_MAX:
         raise HTTPException(status_code=404, detail="not found")
-    result = await payments_service.pay_locally(db, temporal, public_token=token, nonce=nonce)
+    result = await payments_service.pay_locally(db, public_token=token, nonce=nonce)
     if result is None:
         raise HTTPException(status_code=404, detail="invoice not found")
     if result.outcome is payments_service.LocalPayOutcome.stale_form:
