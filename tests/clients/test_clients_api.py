@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -96,6 +97,15 @@ async def test_timeline_merges_invoices_payments_emails_and_notes(
     paid, unpaid = booked["numbers"]
     assert (await http.post(f"/v1/invoices/{paid}/mark-paid", headers=staff_headers, json={})).status_code == 200
     assert (await http.post(f"/v1/invoices/{unpaid}/pause-reminders", headers=staff_headers)).status_code == 200
+    # Mark-paid answers once the payment is recorded; the run sends the receipt after it. Wait for that, so the
+    # note below is the newest event.
+    for _ in range(200):
+        seen = (await http.get(f"/v1/clients/{external_id}/timeline", headers=staff_headers)).json()
+        if ("email.receipt", paid) in [(e["kind"], e["invoice_number"]) for e in seen]:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError(f"no receipt for {paid} on the timeline")
     note = await http.post(f"/v1/clients/{external_id}/notes", headers=staff_headers, json={"text": "Pays Fridays"})
     assert note.status_code == 201, note.text
 
