@@ -60,7 +60,7 @@ def _series_out(series: NumberingSeries) -> NumberingSeriesOut:
     )
 
 
-def _checked_logo(logo: bytes) -> str:
+def checked_logo(logo: bytes) -> str:
     try:
         return logo_type(logo)
     except ValueError as err:
@@ -92,7 +92,7 @@ async def create_workspace(db: Database, data: WorkspaceCreate, *, logo: bytes |
     """A new workspace with its profile and its invoice and credit-note series (`{SLUG}-INV-2026-000001`)."""
     values = data.model_dump(mode="json", exclude_none=True)
     if logo is not None:
-        values.update(logo=logo, logo_type=_checked_logo(logo))
+        values.update(logo=logo, logo_type=checked_logo(logo))
     try:
         async with db.session() as session:
             workspace = await workspaces_repo.add_workspace(session, workspace=Workspace(**values))
@@ -125,7 +125,7 @@ async def update_workspace(
         raise WorkspaceInvalid(cleared[0], "cannot be cleared: give a value")
     values = change.model_dump(mode="json", include=change.model_fields_set)
     if logo is not None:
-        values.update(logo=logo, logo_type=_checked_logo(logo))
+        values.update(logo=logo, logo_type=checked_logo(logo))
     elif clear_logo:
         values.update(logo=None, logo_type=None)
     async with db.session() as session:
