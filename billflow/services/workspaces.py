@@ -15,9 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from billflow.db import Database
 from billflow.repositories import numbering as numbering_repo
 from billflow.repositories import workspaces as workspaces_repo
-from billflow.services.business_profile import BusinessProfile
+from billflow.services.business_profile import BusinessProfile, workspace_seller
 from models.columns import utcnow
-from models.documents import Party, PostalAddress
 from models.numbering import NumberingSeries, NumberingSeriesIn, NumberingSeriesOut, NumberReset, render_number
 from models.workspaces import (
     REQUIRED_FIELDS,
@@ -164,15 +163,5 @@ async def workspace_logo(db: Database, ref: str | int) -> tuple[bytes, str] | No
 
 
 def seller_profile(workspace: Workspace, *, email: str | None) -> BusinessProfile:
-    """The workspace as the seller on its documents (what `current_business_profile` gives for the settings)."""
-    party = Party(
-        name=workspace.name,
-        legal_name=workspace.legal_name or workspace.name,
-        address=PostalAddress(
-            line1=workspace.address_line1, postcode=workspace.postcode, city=workspace.city, country=workspace.country
-        ),
-        vat_id=workspace.vat_id,
-        registration=workspace.registration,
-        email=email,
-    )
-    return BusinessProfile(party, workspace.iban, workspace.bic)
+    """The workspace as the seller on its documents."""
+    return workspace_seller(workspace, email=email)

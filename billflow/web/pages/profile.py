@@ -76,6 +76,7 @@ def _change(values: dict[str, str]) -> dict[str, str | None]:
             change[name] = None
         else:
             change[name] = value  # refused by the schema: min_length 1 or not a valid value
+    change["name"] = change["sender_name"]  # the sender name is the name printed on documents too
     return change
 
 
