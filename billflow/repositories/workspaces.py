@@ -41,9 +41,10 @@ async def save_workspace(session: AsyncSession, *, workspace: Workspace) -> Work
     return workspace
 
 
-async def logo_of_invoice(session: AsyncSession, *, invoice_id: int) -> bytes | None:
-    """The logo of the workspace that issued this invoice (None when it has none)."""
+async def branding_of_invoice(session: AsyncSession, *, invoice_id: int) -> tuple[bytes | None, str | None]:
+    """The logo and invoice footer of the workspace that issued this invoice (None where it has none)."""
     from models.invoices import Invoice
 
     owner = select(Invoice.workspace_id).where(Invoice.id == invoice_id).scalar_subquery()
-    return (await session.exec(select(Workspace.logo).where(Workspace.id == owner))).first()
+    row = (await session.exec(select(Workspace.logo, Workspace.invoice_footer).where(Workspace.id == owner))).first()
+    return (row[0], row[1]) if row is not None else (None, None)

@@ -60,7 +60,7 @@ async def _document_logo(session: AsyncSession, *, invoice_id: int, settings: Se
     """The issuing workspace's logo (Settings > Business profile) when it has one, else the installation's
     BILLFLOW_BUSINESS_LOGO. Written once per content to a file the render process can open; the digest is part
     of the content hash, so a new logo is a new document version."""
-    content = await workspaces_repo.logo_of_invoice(session, invoice_id=invoice_id)
+    content, _ = await workspaces_repo.branding_of_invoice(session, invoice_id=invoice_id)
     if not content:
         return _logo(settings)
     digest = hashlib.sha256(content).hexdigest()
@@ -71,6 +71,15 @@ async def _document_logo(session: AsyncSession, *, invoice_id: int, settings: Se
         staged.write_bytes(content)
         staged.replace(path)  # atomic: a racing render never reads half a file
     return path, digest
+
+
+async def with_workspace_footer(session: AsyncSession, *, invoice_id: int, doc: EInvoice) -> EInvoice:
+    """The issuing workspace's invoice footer (Settings > Business profile) as the document's last note (BT-22):
+    printed on the PDF and carried in the XML; part of the content, so a changed footer is a new version."""
+    _, footer = await workspaces_repo.branding_of_invoice(session, invoice_id=invoice_id)
+    if not footer or footer in doc.notes:
+        return doc
+    return doc.model_copy(update={"notes": [*doc.notes, footer]})
 
 
 def content_hash(doc: EInvoice, kind: FileKind, *, invoice_url: str, logo_digest: str) -> str:
@@ -91,6 +100,8 @@ async def build_document(session: AsyncSession, *, invoice: Invoice, settings: S
     einvoice = einvoice_from_document(doc, phone=settings.business_phone)
     if client.buyer_reference:
         einvoice = einvoice.model_copy(update={"buyer_reference": client.buyer_reference})
+    assert invoice.id is not None
+    einvoice = await with_workspace_footer(session, invoice_id=invoice.id, doc=einvoice)
     base = settings.public_base_url.rstrip("/")
     return einvoice, f"{base}/i/{invoice.public_token}"
 
@@ -199,6 +210,7 @@ async def number_pdf(session: AsyncSession, *, number: str, settings: Settings) 
     assert note.id is not None
     doc = await load_document(session, number=number, settings=settings)
     einvoice = einvoice_from_document(doc, phone=settings.business_phone)
+    einvoice = await with_workspace_footer(session, invoice_id=note.invoice_id, doc=einvoice)
     return await _stored_file(
         session,
         invoice_id=note.invoice_id,

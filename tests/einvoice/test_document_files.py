@@ -152,6 +152,23 @@ async def test_the_issuing_workspaces_logo_is_printed_and_is_a_new_version(
     assert (await _file(db, doc_settings, invoice, FileKind.pdf)).content == without.content  # stored version
 
 
+async def test_the_issuing_workspaces_footer_is_a_note_of_its_documents(
+    db: Database, doc_settings: Settings, invoice: Invoice
+) -> None:
+    from billflow.services import workspaces
+
+    footer = "Thank you for your business. Registered in Berlin, HRB 123456."
+    before = await _file(db, doc_settings, invoice, FileKind.pdf)
+    await workspaces.update_workspace(db, invoice.workspace_id, WorkspaceUpdate(invoice_footer=footer))
+    try:
+        after = await _file(db, doc_settings, invoice, FileKind.pdf)
+    finally:
+        await workspaces.update_workspace(db, invoice.workspace_id, WorkspaceUpdate(invoice_footer=None))
+    _, xml = get_xml_from_pdf(after.content, check_xsd=False)
+    assert footer.encode() in xml and footer.encode() not in get_xml_from_pdf(before.content, check_xsd=False)[1]
+    assert validate_cii(xml).ok
+
+
 async def _set_format(db: Database, invoice: Invoice, fmt: DocumentFormat, reference: str | None = None) -> None:
     async with db.session() as session:
         client = await clients_repo.get_client(session, client_id=invoice.client_id)

@@ -4,6 +4,7 @@ emails carry it (today's issue email and every reminder used to render the PDF a
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -23,6 +24,20 @@ from tests.factories import make_booking, make_client
 from tests.standins.fixtures import load_invoice, running_worker, wait_until
 from tests.standins.sendgrid_api import SendGridStandIn
 from workflows.invoice import InvoiceWorkflow
+
+
+@pytest.fixture(autouse=True)
+async def seller_workspace(db: Database) -> AsyncIterator[None]:
+    """New invoices snapshot workspace 1 as their seller: make it the complete business of BUSINESS (a Peppol
+    file needs the seller's VAT id), and put it back after."""
+    from billflow.services import workspaces
+    from models.workspaces import WorkspaceUpdate
+    from tests.app.support import workspace_profile_kept
+
+    fields = {k.removeprefix("business_"): v for k, v in BUSINESS.items() if k != "business_phone"}
+    async with workspace_profile_kept(db):
+        await workspaces.update_workspace(db, 1, WorkspaceUpdate(**fields))
+        yield
 
 
 async def test_issue_email_carries_peppol_ubl_and_the_pdf_is_rendered_once(
