@@ -148,7 +148,8 @@ async def time_pages(
         email = "bench-admin@example.com"
         if not any(u.email == email for u in await users.list_users(db)):
             await users.create_user(db, users.NewUser(email=email, role=ApiRole.admin), password=PASSWORD)
-        app = create_app(settings, db, _QueryUnanswered())  # type: ignore[arg-type]  (see _QueryUnanswered)
+        # Not a real Client: see _QueryUnanswered.
+        app = create_app(settings, db, _QueryUnanswered())  # type: ignore[arg-type]
         transport = httpx.ASGITransport(app=app, client=("10.9.9.9", 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://bench.test") as http:
             await sign_in(http, email)
