@@ -98,6 +98,14 @@ async def test_timeline_merges_invoices_payments_emails_and_notes(
     paid, unpaid = booked["numbers"]
     assert (await http.post(f"/v1/invoices/{paid}/mark-paid", headers=staff_headers, json={})).status_code == 200
     assert (await http.post(f"/v1/invoices/{unpaid}/pause-reminders", headers=staff_headers)).status_code == 200
+    # The receipt email follows the payment in a later activity and its time moves on when sent: let it settle
+    # before the note, which must be newest.
+    await _timeline_until(
+        http,
+        external_id,
+        staff_headers,
+        lambda t: any(e["kind"] == "email.receipt" and e["status"] != "claimed" for e in t),
+    )
     note = await http.post(f"/v1/clients/{external_id}/notes", headers=staff_headers, json={"text": "Pays Fridays"})
     assert note.status_code == 201, note.text
 
