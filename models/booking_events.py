@@ -79,7 +79,7 @@ class ConfirmedBooking(BaseModel):
     tax_rate_bp: int = Field(default=0, ge=0, le=10_000, description="basis points: 2000 = 20 %")
     services: list[EventService] = Field(min_length=1, max_length=200)
     currency: CurrencyCode
-    payment_terms_days: int = Field(default=14, ge=0, le=366)
+    payment_terms_days: int | None = Field(default=None, ge=0, le=366, description="omit: the workspace's terms")
     starts_at: AwareDatetime | None = None
     memo: str | None = Field(default=None, max_length=2000)
     deposit: DepositIn | None = Field(default=None, description="invoice part of it in advance (issue 14)")

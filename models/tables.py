@@ -4,7 +4,6 @@ from sqlmodel import SQLModel
 
 from models.api_keys import ApiKey
 from models.booking_events import BookingEvent
-from models.business_profiles import BusinessProfileRow
 from models.calcom_bookings import CalcomBooking, CalcomDelivery
 from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
@@ -31,7 +30,6 @@ metadata = SQLModel.metadata
 __all__ = [
     "ApiKey",
     "BookingEvent",
-    "BusinessProfileRow",
     "CalcomBooking",
     "CalcomDelivery",
     "CheckoutSession",

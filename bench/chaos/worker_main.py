@@ -57,8 +57,12 @@ async def main() -> None:
     await asyncio.wait([run, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     if not run.done():
         await worker.shutdown()
-    await db.dispose()
-    run.result()  # a worker that died on its own exits non-zero
+    try:
+        # A worker that died on its own exits non-zero; after a stop, the outbox relay ends its round first
+        # (shutdown() returns before the run does), so the pool is closed only after it.
+        await run
+    finally:
+        await db.dispose()
 
 
 if __name__ == "__main__":

@@ -39,3 +39,11 @@ async def save_workspace(session: AsyncSession, *, workspace: Workspace) -> Work
     session.add(workspace)
     await session.flush()
     return workspace
+
+
+async def logo_of_invoice(session: AsyncSession, *, invoice_id: int) -> bytes | None:
+    """The logo of the workspace that issued this invoice (None when it has none)."""
+    from models.invoices import Invoice
+
+    owner = select(Invoice.workspace_id).where(Invoice.id == invoice_id).scalar_subquery()
+    return (await session.exec(select(Workspace.logo).where(Workspace.id == owner))).first()

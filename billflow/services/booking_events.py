@@ -29,6 +29,7 @@ from billflow.repositories import booking_events as events_repo
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
+from billflow.repositories import workspaces as workspaces_repo
 from billflow.runs import subscriptions as subscription_runs
 from billflow.services import clients as clients_service
 from billflow.services import staff_actions
@@ -125,7 +126,12 @@ async def handle_event(
             # The workflow start happens after this commit, holding no pooled connection: under load a Temporal
             # round trip inside the transaction made the pool the API's ceiling. A delivery that dies before
             # recording its result leaves the row without one, so the provider's retry does the work again.
-            prepared = await clients_service.prepare_client_invoice(session, booking_from_event(sender, event))
+            terms = event.data.payment_terms_days
+            if terms is None:  # the booking gives none: its workspace's default terms
+                workspace = await workspaces_repo.get_workspace(session, workspace_id=sender.workspace_id)
+                terms = workspace.payment_terms_days if workspace is not None else 14
+            booking = booking_from_event(sender, event, payment_terms_days=terms)
+            prepared = await clients_service.prepare_client_invoice(session, booking)
         else:
             # No number wait inside this transaction: it holds a pooled connection and the row lock, and under
             # load (50 events/s) waiting here exhausted the API's pool (requests failed after the pool timeout).
@@ -222,7 +228,7 @@ async def _subscription_created(
     )
 
 
-def booking_from_event(sender: Sender, event: BookingConfirmedEvent) -> BookingIn:
+def booking_from_event(sender: Sender, event: BookingConfirmedEvent, *, payment_terms_days: int) -> BookingIn:
     data = event.data
     return BookingIn(
         source=sender.integration,
@@ -233,7 +239,7 @@ def booking_from_event(sender: Sender, event: BookingConfirmedEvent) -> BookingI
         client=data.client,
         lines=data.lines(),
         currency=data.currency,
-        payment_terms=timedelta(days=data.payment_terms_days),
+        payment_terms=timedelta(days=payment_terms_days),
         service_date=data.starts_at.date() if data.starts_at else None,
         memo=data.memo,
         deposit=data.deposit,

@@ -1,7 +1,8 @@
 """The seller's details: the functions every document reads them through.
 
-The profile an admin saved in the staff app (table business_profiles, one row per workspace key) wins; without
-one, the BILLFLOW_BUSINESS_* settings apply. Workspaces (issue 13) pass their key; only this module changes.
+New documents take the seller from their workspace (table workspaces, edited in Settings > Business profile, the
+CLI and /v1/workspaces). The BILLFLOW_BUSINESS_* settings are validated at start and built workspace 1 in the
+migration; they remain the seller only of documents issued before sellers were snapshotted.
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from billflow.repositories import business_profiles as repo
-from models.business_profiles import DEFAULT_WORKSPACE, BusinessProfileIn, BusinessProfileRow
-from models.columns import utcnow
+from models.columns import DEFAULT_WORKSPACE_ID
 from models.documents import Party, PaymentMeans, PostalAddress, check_country, check_vat_id
 from models.enums import TaxCategory
 
@@ -20,8 +19,8 @@ if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from billflow.config import Settings
-    from billflow.db import Database
     from models.workflow_io import LineIn
+    from models.workspaces import Workspace
 
 
 class BusinessProfileError(ValueError):
@@ -116,97 +115,31 @@ def refusal_for(lines: Iterable[LineIn], profile: BusinessProfile) -> str | None
     return None
 
 
-# --- the profile edited in the staff app --------------------------------------------------------------
+# --- the workspace as the seller ---------------------------------------------------------------------
 
 
-class StoredLogo:
-    def __init__(self, content: bytes, media_type: str) -> None:
-        self.content = content
-        self.media_type = media_type
-
-
-def _from_row(row: BusinessProfileRow, settings: Settings) -> BusinessProfile:
+def workspace_seller(workspace: Workspace, *, email: str | None) -> BusinessProfile:
+    """The workspace as the seller on its documents (the workspace is the one store of the profile)."""
     party = Party(
-        name=row.sender_name,
-        legal_name=row.legal_name,
-        address=PostalAddress(line1=row.address_line1, postcode=row.postcode, city=row.city, country=row.country),
-        vat_id=row.vat_id,
-        registration=settings.business_registration,  # not on the form yet: the setting's
-        email=row.reply_to or settings.from_email,
+        name=workspace.name,
+        legal_name=workspace.legal_name or workspace.name,
+        address=PostalAddress(
+            line1=workspace.address_line1, postcode=workspace.postcode, city=workspace.city, country=workspace.country
+        ),
+        vat_id=workspace.vat_id,
+        registration=workspace.registration,
+        email=email,
     )
-    return BusinessProfile(party, row.iban, row.bic)
+    return BusinessProfile(party, workspace.iban, workspace.bic)
 
 
 async def business_profile_in(
-    session: AsyncSession, settings: Settings, *, workspace: str | None = None
+    session: AsyncSession, settings: Settings, *, workspace_id: int = DEFAULT_WORKSPACE_ID
 ) -> BusinessProfile:
-    """The seller for a new document: the saved profile, else the settings' (validated either way)."""
+    """The seller for a new document: the workspace's profile (workspace 1 until users and bookings name one)."""
+    from billflow.repositories import workspaces as workspaces_repo
 
-    row = await repo.get_profile(session, workspace=workspace or DEFAULT_WORKSPACE)
-    return _from_row(row, settings) if row is not None else current_business_profile(settings)
-
-
-def _from_settings(settings: Settings) -> dict[str, object]:
-    return {
-        "legal_name": settings.business_legal_name or settings.business_name,
-        "address_line1": settings.business_address_line1,
-        "postcode": settings.business_postcode,
-        "city": settings.business_city,
-        "country": settings.business_country,
-        "vat_id": settings.business_vat_id,
-        "iban": settings.business_iban,
-        "bic": settings.business_bic,
-        "sender_name": settings.business_name,
-        "reply_to": settings.from_email,
-        "reporting_timezone": settings.reporting_timezone,
-    }
-
-
-async def profile_form(db: Database, settings: Settings, *, workspace: str | None = None) -> dict[str, object]:
-    """The form's values: the saved profile, else what the settings say today; plus whether a logo is stored."""
-    async with db.session() as session:
-        row = await repo.get_profile(session, workspace=workspace or DEFAULT_WORKSPACE)
-    if row is None:
-        values = {k: v for k, v in _from_settings(settings).items() if v is not None}
-        defaults = {name: f.default for name, f in BusinessProfileIn.model_fields.items() if not f.is_required()}
-        return {**defaults, **values, "has_logo": False, "saved": None}
-    fields = BusinessProfileIn.model_fields
-    values = {name: getattr(row, name) for name in fields}
-    return {**values, "has_logo": row.logo is not None, "saved": row.updated_at, "saved_by": row.updated_by}
-
-
-async def save_profile(
-    db: Database,
-    data: BusinessProfileIn,
-    *,
-    actor: str,
-    logo: StoredLogo | None = None,
-    remove_logo: bool = False,
-    workspace: str | None = None,
-) -> BusinessProfileRow:
-    """Store the profile (one row per workspace: saving again updates it); a new logo replaces the old one."""
-
-    async with db.session() as session:
-        key = workspace or DEFAULT_WORKSPACE
-        row = await repo.get_profile(session, workspace=key) or BusinessProfileRow(
-            workspace=key, legal_name=data.legal_name, sender_name=data.sender_name
-        )
-        for name, value in data.model_dump().items():
-            setattr(row, name, value)
-        if logo is not None:
-            row.logo, row.logo_type = logo.content, logo.media_type
-        elif remove_logo:
-            row.logo, row.logo_type = None, None
-        row.updated_at = utcnow()
-        row.updated_by = actor
-        saved = await repo.save_profile(session, row=row)
-        return saved
-
-
-async def stored_logo(db: Database, *, workspace: str | None = None) -> StoredLogo | None:
-
-    async with db.session() as session:
-        row = await repo.get_profile(session, workspace=workspace or DEFAULT_WORKSPACE)
-    if row is None or row.logo is None or row.logo_type is None:
-        return None
-    return StoredLogo(row.logo, row.logo_type)
+    workspace = await workspaces_repo.get_workspace(session, workspace_id=workspace_id)
+    if workspace is None:  # not migrated to workspaces: the settings' (validated at start)
+        return current_business_profile(settings)
+    return workspace_seller(workspace, email=workspace.reply_to or settings.from_email)

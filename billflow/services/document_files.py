@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from billflow.repositories import clients as clients_repo
 from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import rendered_documents as rendered_repo
+from billflow.repositories import workspaces as workspaces_repo
 from models.einvoice import DocumentFormat, FileKind, RenderedDocument
 from models.invoices import Invoice
 
@@ -51,6 +54,23 @@ def _logo(settings: Settings) -> tuple[Path | None, str]:
     if path is None or not path.is_file():
         return None, ""
     return path, _logo_digest(path, path.stat().st_mtime_ns)
+
+
+async def _document_logo(session: AsyncSession, *, invoice_id: int, settings: Settings) -> tuple[Path | None, str]:
+    """The issuing workspace's logo (Settings > Business profile) when it has one, else the installation's
+    BILLFLOW_BUSINESS_LOGO. Written once per content to a file the render process can open; the digest is part
+    of the content hash, so a new logo is a new document version."""
+    content = await workspaces_repo.logo_of_invoice(session, invoice_id=invoice_id)
+    if not content:
+        return _logo(settings)
+    digest = hashlib.sha256(content).hexdigest()
+    path = Path(tempfile.gettempdir()) / "billflow-logos" / digest
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_suffix(f".{os.getpid()}.tmp")
+        staged.write_bytes(content)
+        staged.replace(path)  # atomic: a racing render never reads half a file
+    return path, digest
 
 
 def content_hash(doc: EInvoice, kind: FileKind, *, invoice_url: str, logo_digest: str) -> str:
@@ -101,7 +121,7 @@ async def _stored_file(
     settings: Settings,
 ) -> DocumentFile:
     """Read back the file of this exact version, or render it once and store it."""
-    logo, logo_digest = _logo(settings)
+    logo, logo_digest = await _document_logo(session, invoice_id=invoice_id, settings=settings)
     digest = content_hash(doc, kind, invoice_url=url or "", logo_digest=logo_digest)
     stored = await rendered_repo.get_rendered(
         session, invoice_id=invoice_id, credit_note_id=credit_note_id, kind=kind.value, content_hash=digest

@@ -21,7 +21,7 @@ from billflow.services.business_profile import BusinessProfile
 from billflow.services.workspaces import seller_profile
 from models import tax
 from models.clients import Client
-from models.columns import DEFAULT_WORKSPACE_ID, utcnow
+from models.columns import utcnow
 from models.documents import Party, PostalAddress, TaxLine
 from models.enums import BuyerKind, InvoiceKind, InvoiceStatus, PaymentKind, TaxCategory
 from models.invoices import Invoice, InvoiceLine
@@ -127,9 +127,8 @@ async def issue_invoice(
     )
     client = await clients_repo.get_client(session, client_id=client_id)
     assert client is not None
-    if profile is not None and client.workspace_id != DEFAULT_WORKSPACE_ID:
-        # Another workspace's invoice: its own business is the seller. (The first workspace's seller is
-        # still the BILLFLOW_BUSINESS_* settings, until documents read every profile from the table.)
+    if profile is not None:
+        # The client's workspace is the seller (workspace 1 too): snapshotted on the invoice as it is now.
         workspace = await workspaces_repo.get_workspace(session, workspace_id=client.workspace_id)
         assert workspace is not None
         profile = seller_profile(workspace, email=workspace.reply_to or profile.party.email)

@@ -15,9 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from billflow.db import Database
 from billflow.repositories import numbering as numbering_repo
 from billflow.repositories import workspaces as workspaces_repo
-from billflow.services.business_profile import BusinessProfile
+from billflow.services.business_profile import BusinessProfile, workspace_seller
 from models.columns import utcnow
-from models.documents import Party, PostalAddress
 from models.numbering import NumberingSeries, NumberingSeriesIn, NumberingSeriesOut, NumberReset, render_number
 from models.workspaces import (
     REQUIRED_FIELDS,
@@ -60,7 +59,7 @@ def _series_out(series: NumberingSeries) -> NumberingSeriesOut:
     )
 
 
-def _checked_logo(logo: bytes) -> str:
+def checked_logo(logo: bytes) -> str:
     try:
         return logo_type(logo)
     except ValueError as err:
@@ -92,7 +91,7 @@ async def create_workspace(db: Database, data: WorkspaceCreate, *, logo: bytes |
     """A new workspace with its profile and its invoice and credit-note series (`{SLUG}-INV-2026-000001`)."""
     values = data.model_dump(mode="json", exclude_none=True)
     if logo is not None:
-        values.update(logo=logo, logo_type=_checked_logo(logo))
+        values.update(logo=logo, logo_type=checked_logo(logo))
     try:
         async with db.session() as session:
             workspace = await workspaces_repo.add_workspace(session, workspace=Workspace(**values))
@@ -125,7 +124,7 @@ async def update_workspace(
         raise WorkspaceInvalid(cleared[0], "cannot be cleared: give a value")
     values = change.model_dump(mode="json", include=change.model_fields_set)
     if logo is not None:
-        values.update(logo=logo, logo_type=_checked_logo(logo))
+        values.update(logo=logo, logo_type=checked_logo(logo))
     elif clear_logo:
         values.update(logo=None, logo_type=None)
     async with db.session() as session:
@@ -164,15 +163,5 @@ async def workspace_logo(db: Database, ref: str | int) -> tuple[bytes, str] | No
 
 
 def seller_profile(workspace: Workspace, *, email: str | None) -> BusinessProfile:
-    """The workspace as the seller on its documents (what `current_business_profile` gives for the settings)."""
-    party = Party(
-        name=workspace.name,
-        legal_name=workspace.legal_name or workspace.name,
-        address=PostalAddress(
-            line1=workspace.address_line1, postcode=workspace.postcode, city=workspace.city, country=workspace.country
-        ),
-        vat_id=workspace.vat_id,
-        registration=workspace.registration,
-        email=email,
-    )
-    return BusinessProfile(party, workspace.iban, workspace.bic)
+    """The workspace as the seller on its documents."""
+    return workspace_seller(workspace, email=email)

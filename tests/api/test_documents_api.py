@@ -219,11 +219,16 @@ async def test_reverse_charge_is_refused_while_the_seller_has_no_vat_id(
 async def seller_http(
     api_settings: Settings, db: Database, temporal_env: WorkflowEnvironment
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with a seller VAT id in its business profile."""
-    settings = api_settings.model_copy(update={"business_vat_id": "DE136695976"})
-    app = create_app(settings, db, temporal_env.client)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billflow.test") as client:
-        yield client
+    """The app with a seller VAT id in its business profile (workspace 1's, put back after)."""
+    from billflow.services import workspaces
+    from models.workspaces import WorkspaceUpdate
+    from tests.app.support import workspace_profile_kept
+
+    app = create_app(api_settings, db, temporal_env.client)
+    async with workspace_profile_kept(db):
+        await workspaces.update_workspace(db, 1, WorkspaceUpdate(vat_id="DE136695976"))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billflow.test") as c:
+            yield c
 
 
 async def test_booking_event_carries_buyer_details_onto_the_document(

@@ -58,6 +58,26 @@ async def test_confirmed_event_starts_invoice_and_answers_its_number(
     assert invoice.source_key == f"booking:{name}:{booking_id}"
 
 
+async def test_an_event_without_payment_terms_takes_its_workspaces(
+    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], db: Database
+) -> None:
+    from billflow.services import workspaces
+    from models.workspaces import WorkspaceUpdate
+    from tests.app.support import workspace_profile_kept
+
+    name, secret = integration
+    body = confirmed_event()
+    del body["data"]["payment_terms_days"]
+    async with workspace_profile_kept(db):
+        await workspaces.update_workspace(db, 1, WorkspaceUpdate(payment_terms_days=30))
+        response = await post_signed(http, name, secret, body)
+    assert response.status_code == 202, response.text
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=response.json()["invoice_number"])
+    assert invoice is not None
+    assert (invoice.due_date - invoice.issue_date).days == 30
+
+
 async def test_same_event_ten_times_concurrently_makes_one_client_invoice_and_workflow(
     http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], db: Database
 ) -> None:

@@ -68,3 +68,20 @@ async def last_link(db: Database, *, to_email: str, kind: str) -> str:
     match = re.search(r"http://billflow\.test(/app/\S+)", message.body_text)
     assert match, message.body_text
     return match.group(1)
+
+
+@asynccontextmanager
+async def workspace_profile_kept(db: Database, workspace_id: int = 1) -> AsyncIterator[None]:
+    """Workspace 1's profile is the seller of every later invoice: put it back for other tests in the database."""
+    from billflow.services import workspaces
+    from models.workspaces import WorkspaceUpdate
+
+    before = await workspaces.get_workspace(db, workspace_id)
+    logo = await workspaces.workspace_logo(db, workspace_id)
+    try:
+        yield
+    finally:
+        restore = WorkspaceUpdate.model_validate(before.model_dump(include=set(WorkspaceUpdate.model_fields)))
+        await workspaces.update_workspace(
+            db, workspace_id, restore, logo=logo[0] if logo else None, clear_logo=logo is None
+        )

@@ -311,9 +311,14 @@ async def test_signing_in_and_acting_work_from_the_keyboard(
 
 
 async def test_staff_refund_a_bank_transfer_and_the_invoice_is_owed_again(
-    page: Page, live_server: str, db: Database, time_env: WorkflowEnvironment, worker: Worker, api_settings: Settings
+    page: Page,
+    live_server: str,
+    db: Database,
+    temporal_env: WorkflowEnvironment,
+    worker: Worker,
+    api_settings: Settings,
 ) -> None:
-    number = await overdue_invoice(db, time_env, api_settings)
+    number = await overdue_invoice(db, temporal_env, api_settings)
     await sign_in(page, live_server, (await make_user(db, ApiRole.staff)).email)
     await page.goto(f"{live_server}/app/invoices/{number}")
     await expect(page.locator("#act-refund")).to_have_count(0)  # nothing paid, nothing to refund
@@ -345,16 +350,21 @@ async def test_staff_refund_a_bank_transfer_and_the_invoice_is_owed_again(
 
 
 async def test_staff_change_a_subscription_plan_from_the_catalog(
-    page: Page, live_server: str, db: Database, time_env: WorkflowEnvironment, worker: Worker, api_settings: Settings
+    page: Page,
+    live_server: str,
+    db: Database,
+    temporal_env: WorkflowEnvironment,
+    worker: Worker,
+    api_settings: Settings,
 ) -> None:
     from billflow.runs import subscriptions as subscription_runs
     from billflow.services import catalog as catalog_service
     from models.service_catalog import CatalogEntryIn
     from tests.subscriptions.support import make_subscription, terminate_all
 
-    start = (await time_env.get_current_time()).date()
+    start = (await temporal_env.get_current_time()).date()
     view = await subscription_runs.create_and_start(
-        db, time_env.client, make_subscription(start_date=start), task_queue=api_settings.task_queue
+        db, temporal_env.client, make_subscription(start_date=start), task_queue=api_settings.task_queue
     )
     await catalog_service.add_entry(
         db,
@@ -378,4 +388,4 @@ async def test_staff_change_a_subscription_plan_from_the_catalog(
         await expect(page.locator("main")).to_contain_text("Retainer XL · 1.5 \u00d7 $250.00")
         await shoot(page, "subscription")
     finally:
-        await terminate_all(time_env.client, [view.workflow_id])
+        await terminate_all(temporal_env.client, [view.workflow_id])

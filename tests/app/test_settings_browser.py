@@ -9,21 +9,18 @@ from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Page, expect
-from sqlalchemy import text
 
 from billflow.db import Database
 from billflow.services import integrations
 from models.api_keys import ApiRole
-from tests.app.support import make_user
+from tests.app.support import make_user, workspace_profile_kept
 from tests.app.test_app_browser import page, shoot, sign_in  # noqa: F401  (the page fixture)
 
 
 @pytest.fixture(autouse=True)
 async def _no_profile_left(db: Database) -> AsyncIterator[None]:
-    """A saved profile is the seller of every later invoice: leave none behind for other tests in the database."""
-    yield
-    async with db.session() as session:
-        await session.execute(text("DELETE FROM business_profiles"))
+    async with workspace_profile_kept(db):
+        yield
 
 
 async def test_a_bad_vat_id_is_shown_next_to_its_field_and_a_good_profile_saves(

@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.repositories import integrations as integrations_repo
-from billflow.services import business_profile, integrations
+from billflow.repositories import workspaces as workspaces_repo
+from billflow.services import integrations, workspaces
 from models.api_keys import ApiRole
-from tests.app.support import browserless, csrf_of, make_user, post_form, sign_in
+from tests.app.support import browserless, csrf_of, make_user, post_form, sign_in, workspace_profile_kept
 
 PAGE = "/app/settings/profile"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # the magic bytes are what the check reads
@@ -39,16 +39,12 @@ GOOD = {
 
 @pytest.fixture(autouse=True)
 async def _no_profile_left(db: Database) -> AsyncIterator[None]:
-    """A saved profile is the seller of every later invoice: leave none behind for other tests in the database."""
-    yield
-    async with db.session() as session:
-        await session.execute(text("DELETE FROM business_profiles"))
+    async with workspace_profile_kept(db):
+        yield
 
 
 async def _stored_legal_name(db: Database) -> str | None:
-    async with db.session() as session:
-        row = await business_profile.repo.get_profile(session)
-    return row.legal_name if row else None
+    return (await workspaces.get_workspace(db, 1)).legal_name
 
 
 @pytest.fixture
@@ -89,7 +85,9 @@ async def test_a_saved_profile_is_the_seller_of_new_invoices(
         logo = await http.get(f"{PAGE}/logo")
         assert logo.status_code == 200 and logo.headers["content-type"] == "image/png" and logo.content == PNG
     async with db.session() as session:
-        seller = await business_profile.business_profile_in(session, settings)
+        workspace = await workspaces_repo.get_workspace(session, workspace_id=1)
+    assert workspace is not None
+    seller = workspaces.seller_profile(workspace, email=None)
     assert seller.party.legal_name == "Studio Nord GmbH" and seller.party.address.country == "DE"
     assert seller.party.vat_id == "DE136695976" and seller.iban == "DE89370400440532013000"
 

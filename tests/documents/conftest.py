@@ -42,6 +42,30 @@ def doc_settings(settings: Settings) -> Settings:
     )
 
 
+@pytest.fixture(autouse=True)
+async def doc_workspace(db: Database) -> AsyncIterator[None]:
+    """Workspace 1 (the seller of new invoices) holds the same business as `doc_settings`; put back after."""
+    from billflow.services import workspaces
+    from models.workspaces import WorkspaceUpdate
+    from tests.app.support import workspace_profile_kept
+
+    seller = WorkspaceUpdate(
+        name="Atelier Nord",
+        legal_name="Atelier Nord GmbH",
+        address_line1="Hauptstrasse 1",
+        postcode="10115",
+        city="Berlin",
+        country="DE",
+        vat_id=SELLER_VAT_ID,
+        registration="HRB 12345 B",
+        iban=IBAN,
+        bic=BIC,
+    )
+    async with workspace_profile_kept(db):
+        await workspaces.update_workspace(db, 1, seller)
+        yield
+
+
 @pytest.fixture
 async def doc_worker(
     time_env: WorkflowEnvironment, db: Database, doc_settings: Settings, task_queue: str

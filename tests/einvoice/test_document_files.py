@@ -28,6 +28,7 @@ from models.api_keys import ApiRole
 from models.einvoice import DocumentFormat, FileKind
 from models.invoices import Invoice
 from models.workflow_io import LineIn
+from models.workspaces import WorkspaceUpdate
 from tests.einvoice.documents import BUSINESS
 from tests.factories import make_booking, make_client
 
@@ -126,6 +127,29 @@ async def test_each_file_is_rendered_once_per_document_version(
     await _file(db, with_logo, invoice, FileKind.pdf)
     await _file(db, with_logo, invoice, FileKind.pdf)
     assert calls == [FileKind.pdf]
+
+
+async def test_the_issuing_workspaces_logo_is_printed_and_is_a_new_version(
+    db: Database, doc_settings: Settings, invoice: Invoice
+) -> None:
+    """Settings > Business profile stores the logo on the workspace: its documents print it."""
+    import io
+
+    from PIL import Image
+
+    from billflow.services import workspaces
+
+    without = await _file(db, doc_settings, invoice, FileKind.pdf)
+    assert b"/Subtype /Image" not in without.content
+    png = io.BytesIO()
+    Image.new("RGB", (90, 30), (220, 38, 38)).save(png, format="PNG")
+    await workspaces.update_workspace(db, invoice.workspace_id, WorkspaceUpdate(), logo=png.getvalue())
+    try:
+        with_logo = await _file(db, doc_settings, invoice, FileKind.pdf)
+        assert b"/Subtype /Image" in with_logo.content
+    finally:
+        await workspaces.update_workspace(db, invoice.workspace_id, WorkspaceUpdate(), clear_logo=True)
+    assert (await _file(db, doc_settings, invoice, FileKind.pdf)).content == without.content  # stored version
 
 
 async def _set_format(db: Database, invoice: Invoice, fmt: DocumentFormat, reference: str | None = None) -> None:

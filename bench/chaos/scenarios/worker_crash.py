@@ -124,11 +124,14 @@ async def hold_some(stack: ChaosStack, problems: list[str], notes: list[str]) ->
         n = counts.get((wf, HELD_EVENTS[index % 3]), 0)
         if n != 1:
             problems.append(f"{wf}: {n} {HELD_EVENTS[index % 3]} events (the answer was delivered twice)")
-    # The check proves something only for steps that fell due while held: each invoice must have some.
+    # The check proves something only for steps that fell due while held: there must be some. Under kills a
+    # hold can apply late (after its invoice's last step), so the count is over all held invoices, not each.
     checked = {wf: len([s for s in STEP_OFFSETS if due[wf] + timedelta(seconds=s) > holds[wf]]) for wf in holds}
-    for wf, steps in checked.items():
-        if steps == 0:
-            problems.append(f"{wf}: held only after all its steps fell due (held {holds[wf]:%H:%M:%S})")
+    if sum(checked.values()) == 0:
+        problems.append("every hold applied only after all its invoice's steps fell due: nothing was checked")
+    late = sorted(wf for wf, steps in checked.items() if steps == 0)
+    if late:
+        notes.append(f"held after their last step (checked nothing): {', '.join(late)}")
     notes.append(
         f"held invoices {HELD} (processing, promised, disputed; {len(deliveries)} deliveries shuffled): "
         f"steps due while held {sum(checked.values())}, reminders sent while held {len(while_held)}"

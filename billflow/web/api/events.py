@@ -166,7 +166,8 @@ async def receive_event(
 ) -> EventAccepted:
     if isinstance(event, BookingConfirmedEvent):  # issue 14: the seller's profile must fit the booking's lines
         async with db.session() as session:
-            refused = refusal_for(event.data.lines(), await business_profile_in(session, settings))
+            seller = await business_profile_in(session, settings, workspace_id=sender.workspace_id)
+            refused = refusal_for(event.data.lines(), seller)
         if refused:
             raise HTTPException(422, refused)
     try:
