@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from billflow.config import Settings
 from billflow.services import users
+from billflow.web import reveal
 from billflow.web.deps import DatabaseDep
 from models.api_keys import ApiRole
 
@@ -120,6 +121,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         # Development: sessions last as long as the process. Production deployments set BILLFLOW_SECRET_KEY.
         log.warning("BILLFLOW_SECRET_KEY is unset: staff app sessions end when this process stops")
         secret = secrets.token_urlsafe(32)
+    reveal.install(app, secret)
     secure = settings.public_base_url.startswith("https://")
     app.add_middleware(CsrfMiddleware, secret=secret, secure=secure)
     app.add_middleware(

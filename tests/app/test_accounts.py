@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from billflow.config import Settings
 from billflow.db import Database
-from billflow.services import users
+from billflow.services import api_keys, users
 from billflow.web.app import create_app
 from models.api_keys import ApiRole
 from models.users import StaffUser
@@ -176,7 +176,8 @@ async def test_an_api_key_made_in_the_app_works_on_the_api_and_can_be_revoked(we
         created = await post_form(
             client, "/app/settings/api-keys", "/app/settings/api-keys", {"name": "n8n", "role": "viewer"}
         )
-        assert created.status_code == 200
+        assert created.status_code == 303 and created.headers["location"] == "/app/settings/api-keys"
+        created = await client.get("/app/settings/api-keys")
         token = created.text.split('id="new-token" class="token" readonly value="')[1].split('"')[0]
         api = await client.get("/v1/reports/aging", headers={"Authorization": f"Bearer {token}"})
         assert api.status_code == 200
@@ -184,6 +185,23 @@ async def test_an_api_key_made_in_the_app_works_on_the_api_and_can_be_revoked(we
         revoked = await post_form(client, "/app/settings/api-keys", f"/app/settings/api-keys/{key_id}/revoke", {})
         assert revoked.status_code == 303
         assert (await client.get("/v1/reports/aging", headers={"Authorization": f"Bearer {token}"})).status_code == 401
+
+
+async def test_reloading_the_keys_page_after_creating_a_key_shows_no_token_and_makes_no_key(
+    web_app: FastAPI, db: Database
+) -> None:
+    admin = await make_user(db, ApiRole.admin)
+    name = f"zap-{uuid.uuid4().hex[:6]}"
+    async with browserless(web_app) as client:
+        await sign_in(client, admin.email)
+        posted = await post_form(
+            client, "/app/settings/api-keys", "/app/settings/api-keys", {"name": name, "role": "staff"}
+        )
+        shown = await client.get(posted.headers["location"])
+        token = shown.text.split('id="new-token" class="token" readonly value="')[1].split('"')[0]
+        reload = await client.get("/app/settings/api-keys")
+        assert 'id="new-token"' not in reload.text and token not in reload.text
+    assert [k.name for k in await api_keys.list_keys(db)].count(name) == 1
 
 
 async def test_the_last_admin_cannot_be_demoted(web_app: FastAPI, db: Database) -> None:

@@ -159,7 +159,8 @@ async def test_admins_price_the_catalog_and_create_an_integration(web_app: FastA
         assert f'data-event-type="{slug}"' in listed.text and "€45.50" in listed.text and "7.7 %" in listed.text
         name = f"cal-{uuid.uuid4().hex[:6]}"
         created = await post_form(http, page, "/app/settings/integrations", {"name": name})
-        assert created.status_code == 200 and 'id="new-secret"' in created.text
+        assert created.status_code == 303
+        assert 'id="new-secret"' in (await http.get(created.headers["location"])).text
         again = await post_form(http, page, "/app/settings/integrations", {"name": name})
         assert again.status_code == 409
 

@@ -72,7 +72,8 @@ async def test_rotating_a_secret_shows_the_new_one_once_and_refuses_the_old(
     new_secret = await page.locator("#new-secret").input_value()
     assert new_secret.startswith("whsec_") and new_secret != old_secret
     await shoot(page, "settings-integration")
-    await page.goto(f"{live_server}/app/settings/integrations/{name}")  # shown once: not on the next visit
+    await page.reload()  # after POST-redirect-GET a reload re-GETs: shown once, and no second rotation
+    await expect(page.get_by_role("heading", name="Recent deliveries")).to_be_visible()
     await expect(page.locator("#new-secret")).to_have_count(0)
     assert await integrations.secret_of(db, name) == new_secret
     body = b'{"id": "e1", "type": "booking.cancelled", "data": {"booking_id": "b1"}}'

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from billflow.config import Settings
 from billflow.db import Database
+from billflow.repositories import integrations as integrations_repo
 from billflow.repositories import workspaces as workspaces_repo
 from billflow.services import integrations, workspaces
 from models.api_keys import ApiRole
@@ -123,7 +124,9 @@ async def test_after_rotation_the_old_secret_is_refused_and_the_new_one_listed_a
     page = f"/app/settings/integrations/{name}"
     async with browserless(app) as http:
         await sign_in(http, (await make_user(db, ApiRole.admin)).email)
-        rotated = await post_form(http, page, f"{page}/rotate", {})
+        posted = await post_form(http, page, f"{page}/rotate", {})
+        assert posted.status_code == 303 and posted.headers["location"] == page  # POST-redirect-GET
+        rotated = await http.get(page)
         assert rotated.status_code == 200 and 'data-testid="rotated-secret"' in rotated.text
         new_secret = rotated.text.split('id="new-secret" class="token" readonly value="')[1].split('"')[0]
         assert new_secret != created.secret and new_secret not in (await http.get(page)).text  # shown once
@@ -167,3 +170,37 @@ async def test_the_profile_form_posted_without_its_csrf_token_is_refused(web_app
         forged = await http.post(PAGE, data={**hostile, "csrftoken": "forged"}, files=files)
         assert missing.status_code == 403 and forged.status_code == 403
     assert await _stored_legal_name(db) not in ("Refused GmbH", "Forged Ltd")
+
+
+async def test_reloading_after_a_rotation_neither_rotates_again_nor_shows_the_secret(
+    app: FastAPI, db: Database
+) -> None:
+    name = f"int-{uuid.uuid4().hex[:6]}"
+    await integrations.create_integration(db, integrations.NewIntegration(name=name))
+    page = f"/app/settings/integrations/{name}"
+    async with browserless(app) as http:
+        await sign_in(http, (await make_user(db, ApiRole.admin)).email)
+        posted = await post_form(http, page, f"{page}/rotate", {})
+        shown = await http.get(posted.headers["location"])
+        secret = shown.text.split('id="new-secret" class="token" readonly value="')[1].split('"')[0]
+        async with db.session() as session:
+            after_rotation = await integrations_repo.get_integration(session, name=name)
+        reload = await http.get(page)  # what the browser's reload sends after the redirect
+        assert reload.status_code == 200 and 'id="new-secret"' not in reload.text and secret not in reload.text
+        async with db.session() as session:
+            after_reload = await integrations_repo.get_integration(session, name=name)
+    assert after_rotation is not None and after_reload is not None
+    assert (after_reload.secret, after_reload.secret_rotated_at) == (secret, after_rotation.secret_rotated_at)
+
+
+async def test_a_new_integration_secret_is_shown_once_after_the_redirect(app: FastAPI, db: Database) -> None:
+    name = f"int-{uuid.uuid4().hex[:6]}"
+    listing = "/app/settings/integrations"
+    async with browserless(app) as http:
+        await sign_in(http, (await make_user(db, ApiRole.admin)).email)
+        posted = await post_form(http, listing, listing, {"name": name})
+        assert posted.status_code == 303 and posted.headers["location"] == listing
+        shown = await http.get(listing)
+        assert 'id="new-secret"' in shown.text
+        assert 'id="new-secret"' not in (await http.get(listing)).text
+    assert [i.name for i in await integrations.list_integrations(db)].count(name) == 1

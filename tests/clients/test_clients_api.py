@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,15 +98,14 @@ async def test_timeline_merges_invoices_payments_emails_and_notes(
     paid, unpaid = booked["numbers"]
     assert (await http.post(f"/v1/invoices/{paid}/mark-paid", headers=staff_headers, json={})).status_code == 200
     assert (await http.post(f"/v1/invoices/{unpaid}/pause-reminders", headers=staff_headers)).status_code == 200
-    # Mark-paid answers once the payment is recorded; the run sends the receipt after it. Wait for that, so the
-    # note below is the newest event.
-    for _ in range(200):
-        seen = (await http.get(f"/v1/clients/{external_id}/timeline", headers=staff_headers)).json()
-        if ("email.receipt", paid) in [(e["kind"], e["invoice_number"]) for e in seen]:
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError(f"no receipt for {paid} on the timeline")
+    # The receipt email follows the payment in a later activity and its time moves on when sent: let it settle
+    # before the note, which must be newest.
+    await _timeline_until(
+        http,
+        external_id,
+        staff_headers,
+        lambda t: any(e["kind"] == "email.receipt" and e["status"] != "claimed" for e in t),
+    )
     note = await http.post(f"/v1/clients/{external_id}/notes", headers=staff_headers, json={"text": "Pays Fridays"})
     assert note.status_code == 201, note.text
 
@@ -120,6 +120,27 @@ async def test_timeline_merges_invoices_payments_emails_and_notes(
     assert kinds.count(("invoice.issued", paid)) == 1 and kinds.count(("payment.received", paid)) == 1
     assert timeline[0]["kind"] == "note.added" and timeline[0]["message"] == "Pays Fridays"
     assert [e["at"] for e in timeline] == sorted((e["at"] for e in timeline), reverse=True)
+
+
+async def _timeline_until(
+    http: httpx.AsyncClient,
+    external_id: str,
+    headers: Headers,
+    done: Callable[[list[dict[str, Any]]], bool],
+    *,
+    timeout: float = 15.0,
+) -> list[dict[str, Any]]:
+    """Poll the client's timeline until `done` holds; fail with the last timeline after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    timeline: list[dict[str, Any]] = []
+    while asyncio.get_running_loop().time() < deadline:
+        response = await http.get(f"/v1/clients/{external_id}/timeline", headers=headers)
+        assert response.status_code == 200, response.text
+        timeline = response.json()
+        if done(timeline):
+            return timeline
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timeline not settled within {timeout}s: {timeline!r}")
 
 
 async def test_timeline_shows_emails_with_their_delivery_events(
@@ -139,7 +160,17 @@ async def test_timeline_shows_emails_with_their_delivery_events(
                 processed_at=datetime.now(UTC),
             )
         )
-    timeline = (await http.get(f"/v1/clients/{booked['client']['external_id']}/timeline", headers=staff_headers)).json()
+    # The booking answers 202 once the invoice is recorded; its email is claimed then sent by a later
+    # activity, so "claimed" is a true interim state. Wait (bounded) for both sends to settle.
+    timeline = await _timeline_until(
+        http,
+        booked["client"]["external_id"],
+        staff_headers,
+        lambda t: (
+            [e["status"] for e in t if e["kind"] == "email.invoice_issued"].count("claimed") == 0
+            and len([e for e in t if e["kind"] == "email.invoice_issued"]) == 2
+        ),
+    )
     issued_emails = [e for e in timeline if e["kind"] == "email.invoice_issued"]
     assert len(issued_emails) == 2
     assert {e["status"] for e in issued_emails} == {"sent"}

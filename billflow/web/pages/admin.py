@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from billflow.services import api_keys, users
 from billflow.services.account_mail import AccountEmailFailed
+from billflow.web import reveal
 from billflow.web.deps import DatabaseDep, SettingsDep
 from billflow.web.pages.accounts import email_sender
 from billflow.web.pages.rendering import flash, redirect, render
@@ -99,13 +100,14 @@ async def _keys_page(request: Request, db: DatabaseDep, user: users.UserOut, **e
 
 @router.get("/api-keys", response_class=HTMLResponse)
 async def keys_page(request: Request, db: DatabaseDep, user: AdminUser) -> HTMLResponse:
-    return await _keys_page(request, db, user)
+    created = reveal.take(request, "api-keys", api_keys.CreatedApiKey)
+    return await _keys_page(request, db, user, created=created)
 
 
 @router.post("/api-keys", response_class=HTMLResponse)
 async def create_key(
     request: Request, db: DatabaseDep, user: AdminUser, name: FormStr = "", role: FormStr = "viewer"
-) -> HTMLResponse:
+) -> Response:
     values = {"name": name, "role": role}
     errors: dict[str, str] = {}
     if not name.strip() or len(name.strip()) > 200:
@@ -116,8 +118,9 @@ async def create_key(
         return await _keys_page(request, db, user, status_code=422, errors=errors, values=values)
     clean = name.replace("\x00", "").strip()
     created = await api_keys.create_key(db, api_keys.NewApiKey(name=clean, role=_role(role) or ApiRole.viewer))
-    # Shown once, on this response only (never stored in the session or a redirect).
-    return await _keys_page(request, db, user, created=created)
+    # POST-redirect-GET: the token is shown once by the GET, so a reload cannot create a second key.
+    reveal.stash(request, "api-keys", created)
+    return redirect("/app/settings/api-keys")
 
 
 @router.post("/api-keys/{key_id}/revoke")

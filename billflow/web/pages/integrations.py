@@ -4,6 +4,7 @@ read its recent deliveries and what each was answered."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 
 from billflow.services import integrations
 from billflow.services.users import UserOut
+from billflow.web import reveal
 from billflow.web.deps import DatabaseDep
 from billflow.web.pages.rendering import flash, redirect, render
 from billflow.web.sessions import AdminUser
@@ -29,7 +31,8 @@ async def _list_page(request: Request, db: DatabaseDep, user: UserOut, **extra: 
 
 @router.get("/integrations", response_class=HTMLResponse)
 async def integrations_page(request: Request, db: DatabaseDep, user: AdminUser) -> HTMLResponse:
-    return await _list_page(request, db, user)
+    created = reveal.take(request, "integrations", integrations.CreatedIntegration)
+    return await _list_page(request, db, user, created=created)
 
 
 @router.post("/integrations", response_class=HTMLResponse)
@@ -41,8 +44,9 @@ async def create_integration(request: Request, db: DatabaseDep, user: AdminUser,
         return await _list_page(request, db, user, status_code=422, errors={"name": msg}, values={"name": name})
     except integrations.IntegrationExists as err:
         return await _list_page(request, db, user, status_code=409, errors={"name": str(err)}, values={"name": name})
-    # The signing secret is shown on this response only (never stored in the session or a redirect).
-    return await _list_page(request, db, user, created=created)
+    # POST-redirect-GET: the secret is shown once by the GET, so a reload cannot create or re-post.
+    reveal.stash(request, "integrations", created)
+    return redirect("/app/settings/integrations")
 
 
 async def _detail_page(
@@ -65,7 +69,8 @@ async def integration_page(
     name: Name,
     before: Annotated[int | None, Query(ge=1, le=2**62, description="older than this delivery")] = None,
 ) -> Response:
-    return await _detail_page(request, db, user, name, before=before)
+    rotated = reveal.take(request, f"integration:{name}", integrations.CreatedIntegration)
+    return await _detail_page(request, db, user, name, before=before, rotated=rotated)
 
 
 @router.post("/integrations/{name}/rotate", response_class=HTMLResponse)
@@ -75,4 +80,6 @@ async def rotate_secret(request: Request, db: DatabaseDep, user: AdminUser, name
     except integrations.IntegrationNotFound as err:
         flash(request, str(err), kind="error")
         return redirect("/app/settings/integrations")
-    return await _detail_page(request, db, user, name, rotated=rotated)
+    # POST-redirect-GET: a reload of the page shows the deliveries, it does not rotate again.
+    reveal.stash(request, f"integration:{name}", rotated)
+    return redirect(f"/app/settings/integrations/{quote(name, safe='')}")
