@@ -320,6 +320,19 @@ def with_demo_business(settings: Settings) -> Settings:
     return settings.model_copy(update={k: v for k, v in DEMO_BUSINESS.items() if getattr(settings, k, None) is None})
 
 
+async def with_demo_workspace(db: Database) -> None:
+    """New invoices snapshot workspace 1 as their seller: fill the fields its profile leaves empty (a fresh
+    installation's, made from unset BILLFLOW_BUSINESS_*) with the demo business, so the documents are complete."""
+    from billflow.services import workspaces
+    from models.workspaces import WorkspaceUpdate
+
+    current = await workspaces.get_workspace(db, 1)
+    wanted = {k.removeprefix("business_"): v for k, v in DEMO_BUSINESS.items() if k != "business_phone"}
+    missing = {field: value for field, value in wanted.items() if getattr(current, field, None) is None}
+    if missing:
+        await workspaces.update_workspace(db, 1, WorkspaceUpdate(**missing))
+
+
 async def demo_documents(db: Database, numbers: list[str]) -> list[str]:
     """The numbers of every document the demo issued: its invoices, the deposit invoices their finals deduct,
     and the credit notes of both."""
@@ -369,6 +382,7 @@ async def run_demo(
     settings = with_demo_business(settings)
     async with DevStack(settings, ui_port=ui_port, use_running_temporal=use_running_temporal) as stack:
         demo = Demo(stack)
+        await with_demo_workspace(demo.db)
         began = datetime.now(UTC)
         run_id = began.strftime("%Y%m%d-%H%M%S")
         cast = stories()
