@@ -250,18 +250,16 @@ async def act(
     data = forms.form_text(form)
     back = f"/app/invoices/{number}"
     values = {f"{name}.{k}": v for k, v in data.items()}
-    if data.get("confirm") != "yes":
+
+    async def refused(field: str, message: str) -> Response:
+        """The page again, with this form open and the error next to its field."""
+        errors = {f"{name}.{field}": message}
         return await _detail(
-            request,
-            db,
-            temporal,
-            user,
-            number,
-            status_code=422,
-            open_form=name,
-            values=values,
-            errors={f"{name}.confirm": "tick the box to confirm"},
+            request, db, temporal, user, number, status_code=422, open_form=name, values=values, errors=errors
         )
+
+    if data.get("confirm") != "yes":
+        return await refused("confirm", "tick the box to confirm")
     action_id = data.get("action_id", "")[:64] or uuid.uuid4().hex
     try:
         if name == "resend":
@@ -306,44 +304,14 @@ async def act(
         )
         await staff_actions.perform_action(db, temporal, number=number, action=action)
     except forms.FieldError as err:
-        return await _detail(
-            request,
-            db,
-            temporal,
-            user,
-            number,
-            status_code=422,
-            open_form=name,
-            values=values,
-            errors={f"{name}.{err.field}": err.message},
-        )
+        return await refused(err.field, err.message)
     except ValidationError as err:
         problem = err.errors()[0]
         field = str(problem["loc"][0]) if problem["loc"] else "note"
         field = REFUND_FIELDS.get(field, field) if name == "refund" else field
-        return await _detail(
-            request,
-            db,
-            temporal,
-            user,
-            number,
-            status_code=422,
-            open_form=name,
-            values=values,
-            errors={f"{name}.{field}": problem["msg"]},
-        )
+        return await refused(field, problem["msg"])
     except refunds.RefundRefused as err:
-        return await _detail(
-            request,
-            db,
-            temporal,
-            user,
-            number,
-            status_code=422,
-            open_form=name,
-            values=values,
-            errors={f"{name}.{REFUND_FIELDS.get(err.field, 'reason')}": err.message},
-        )
+        return await refused(REFUND_FIELDS.get(err.field, "reason"), err.message)
     except refunds.RefundUnavailable as err:
         flash(request, f"{number}: {err}: nothing was refunded; send the same form again.", kind="error")
         return redirect(back)
