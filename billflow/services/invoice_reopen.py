@@ -20,6 +20,7 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import payments as payments_repo
 from billflow.services import invoice_runs
+from billflow.services.invoice_state import state_of_invoice
 from models.enums import EmailKind, InvoiceStatus, PaymentKind
 from models.invoices import Invoice
 from models.money import format_money
@@ -81,22 +82,4 @@ def _state_of(invoice: Invoice, policy: ReminderPolicy, *, sent_steps: set[int],
     )
     for step in reminders:
         step.sent = step.step in sent_steps
-    return InvoiceState(
-        invoice_id=invoice.id,
-        number=invoice.number,
-        status=InvoiceStatus(invoice.status),
-        currency=invoice.currency,
-        total_minor=invoice.total_minor,
-        amount_paid_minor=invoice.amount_paid_minor,
-        credited_minor=invoice.credited_minor,
-        issued_at=invoice.issued_at,
-        due_date=invoice.due_date,
-        due_at=invoice.due_at,
-        timezone=invoice.timezone,
-        payment_url=invoice.payment_url,
-        issued_email_sent=True,
-        reminders=reminders,
-        paused=invoice.reminders_paused,
-        paused_until=invoice.paused_until,
-        escalated=escalated,
-    )
+    return state_of_invoice(invoice, reminders=reminders, escalated=escalated)

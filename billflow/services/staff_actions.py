@@ -23,6 +23,7 @@ from billflow.repositories import payment_lookups
 from billflow.repositories import run_outbox as outbox_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services import invoice_runs, invoicing
+from billflow.services.invoice_state import state_of_invoice
 from models.enums import EmailKind, InvoiceStatus
 from models.invoices import Invoice
 from models.workflow_io import (
@@ -150,25 +151,7 @@ async def mark_paid(db: Database, *, number: str, action: MarkPaid) -> InvoiceSt
 
 def _recorded_state(invoice: Invoice, *, action_id: str) -> InvoiceState:
     """The invoice as committed (reminders are the run's to plan: not listed in this answer)."""
-    assert invoice.id is not None
-    return InvoiceState(
-        invoice_id=invoice.id,
-        number=invoice.number,
-        status=InvoiceStatus(invoice.status),
-        currency=invoice.currency,
-        total_minor=invoice.total_minor,
-        amount_paid_minor=invoice.amount_paid_minor,
-        credited_minor=invoice.credited_minor,
-        issued_at=invoice.issued_at,
-        due_date=invoice.due_date,
-        due_at=invoice.due_at,
-        timezone=invoice.timezone,
-        payment_url=invoice.payment_url,
-        issued_email_sent=True,
-        paused=invoice.reminders_paused,
-        paused_until=invoice.paused_until,
-        processed_action_ids=[action_id],
-    )
+    return state_of_invoice(invoice, processed_action_ids=[action_id])
 
 
 class ResendResult(BaseModel):
