@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
         VoidInvoice,
         WriteOff,
     )
-    from workflows.invoice_collections import CollectionSignal, InvoiceCollections
+    from workflows.invoice_collections import WORKSPACE_PATCH, CollectionSignal, InvoiceCollections
     from workflows.invoice_plan import plan_ahead
     from workflows.invoice_rules import rejection_reason
     from workflows.run_details import current_details, next_event
@@ -534,6 +534,7 @@ class InvoiceWorkflow(InvoiceCollections):
             currency=state.currency,
             due_date=state.due_date,
             subscription_id=self._booking.subscription_id,
+            workspace_id=self._booking.workspace_id if workflow.patched(WORKSPACE_PATCH) else None,
         )
         changed = [u for u in updates if self._published.get(u.key.name) != u.value]
         if changed:

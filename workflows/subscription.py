@@ -39,6 +39,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.workflow_io import InvoiceWorkflowInput
     from workflows.invoice import InvoiceWorkflow
+    from workflows.invoice_collections import WORKSPACE_PATCH
+    from workflows.search_attributes import WORKSPACE_ID, start_attributes
 
 DB_CALL: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=15),
@@ -127,20 +129,32 @@ class SubscriptionWorkflow:
             PeriodBookingInput(subscription_id=state.subscription_id, period=period),
             **DB_CALL,
         )
+        # Issue 13: the period's invoice id carries the workspace and the runs carry WorkspaceId (patched: runs
+        # recorded before started their invoices under the old ids and set no attribute).
+        with_workspace = workflow.patched(WORKSPACE_PATCH)
+        invoice_id = booking.workflow_id if with_workspace else booking.legacy_workflow_id
+        extra: dict[str, Any] = {}
+        if with_workspace:
+            if workflow.info().typed_search_attributes.get(WORKSPACE_ID) is None:
+                workflow.upsert_search_attributes([WORKSPACE_ID.value_set(booking.workspace_id)])
+            extra["search_attributes"] = start_attributes(
+                workspace_id=booking.workspace_id, subscription_id=state.subscription_id
+            )
         try:
             await workflow.start_child_workflow(
                 InvoiceWorkflow.run,
                 InvoiceWorkflowInput(booking=booking),
-                id=booking.workflow_id,
+                id=invoice_id,
                 # The invoice outlives the subscription: cancelling billing never voids an issued invoice.
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=f"Subscription {state.subscription_id}, period {period.start} to {period.end}",
+                **extra,
             )
         except WorkflowAlreadyStartedError:
             pass  # this period has its invoice already
-        await self._record(period, PeriodOutcome.billed, invoice_workflow_id=booking.workflow_id)
-        state.last_invoice_workflow_id = booking.workflow_id
+        await self._record(period, PeriodOutcome.billed, invoice_workflow_id=invoice_id)
+        state.last_invoice_workflow_id = invoice_id
 
     async def _record(
         self, period: Period, outcome: PeriodOutcome, *, invoice_workflow_id: str | None = None, reason: str = ""
