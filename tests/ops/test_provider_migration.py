@@ -40,7 +40,7 @@ async def test_existing_workspaces_stay_on_the_platform_account(fresh_db: Databa
     try:
         async with fresh_db.engine.begin() as conn:
             await conn.execute(text("UPDATE workspaces SET stripe_account_id = 'acct_1' WHERE slug <> 'studio'"))
-    except Exception as err:  # noqa: BLE001  (the driver's IntegrityError, wrapped)
+    except Exception as err:  # the driver's IntegrityError, wrapped by SQLAlchemy
         assert "uq_workspaces_stripe_account_id" in str(err)
     else:
         raise AssertionError("a second workspace took the same Stripe account")
