@@ -67,6 +67,7 @@ class InvoiceCollections:
     _inbox: list[Any]  # InvoiceWorkflow's Inbound: payments, staff actions, these signals and more
     _policy: ReminderPolicy
     _booking: BookingIn
+    _workspace_ids: bool  # whether child runs get workspace ids (InvoiceWorkflow.run decides)
 
     if TYPE_CHECKING:  # provided by InvoiceWorkflow
 
@@ -158,12 +159,12 @@ class InvoiceCollections:
             )
             return
         booking = prepared.booking
-        # Issue 13: the child's id carries the workspace, and it starts with its WorkspaceId (patched: runs
-        # recorded before started it under the old id).
-        with_workspace = workflow.patched(WORKSPACE_PATCH)
-        child_id = booking.workflow_id if with_workspace else booking.legacy_workflow_id
+        # Issue 13: the child's id carries the workspace when this run started with its WorkspaceId (a run started
+        # by earlier code keeps the old ids, so an interest invoice issued by hand before still meets it), and it
+        # starts with its WorkspaceId (patched: runs recorded before started it without).
+        child_id = booking.workflow_id if self._workspace_ids else booking.legacy_workflow_id
         extra: dict[str, Any] = {}
-        if with_workspace:
+        if workflow.patched(WORKSPACE_PATCH):
             extra["search_attributes"] = start_attributes(workspace_id=booking.workspace_id)
         try:
             await workflow.start_child_workflow(

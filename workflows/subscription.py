@@ -66,6 +66,8 @@ class SubscriptionWorkflow:
     @workflow.run
     async def run(self, data: SubscriptionWorkflowInput) -> SubscriptionOutcome:
         state = self._state = data.carried_state or SubscriptionRunState(subscription_id=data.subscription_id)
+        if state.workspace_ids is None:  # read before any upsert: a run started by earlier code has no WorkspaceId
+            state.workspace_ids = workflow.info().typed_search_attributes.get(WORKSPACE_ID) is not None
         if not state.started:
             state.next_period = await self._next(None)
             state.started = True
@@ -129,12 +131,12 @@ class SubscriptionWorkflow:
             PeriodBookingInput(subscription_id=state.subscription_id, period=period),
             **DB_CALL,
         )
-        # Issue 13: the period's invoice id carries the workspace and the runs carry WorkspaceId (patched: runs
-        # recorded before started their invoices under the old ids and set no attribute).
-        with_workspace = workflow.patched(WORKSPACE_PATCH)
-        invoice_id = booking.workflow_id if with_workspace else booking.legacy_workflow_id
+        # Issue 13: the period's invoice id carries the workspace when the subscription started so (a subscription
+        # billing since before keeps the old ids, so a re-billed period still meets its invoice's run), and the
+        # runs carry WorkspaceId (patched: runs recorded before set no attribute).
+        invoice_id = booking.workflow_id if state.workspace_ids else booking.legacy_workflow_id
         extra: dict[str, Any] = {}
-        if with_workspace:
+        if workflow.patched(WORKSPACE_PATCH):
             if workflow.info().typed_search_attributes.get(WORKSPACE_ID) is None:
                 workflow.upsert_search_attributes([WORKSPACE_ID.value_set(booking.workspace_id)])
             extra["search_attributes"] = start_attributes(
