@@ -20,6 +20,7 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.repositories import webhook_events as events_repo
+from billflow.repositories import workspaces as workspaces_repo
 from billflow.services.interest import accrued_for_email
 from models.email_messages import EmailMessage
 from models.enums import EmailKind, InvoiceStatus, MessageStatus
@@ -179,10 +180,19 @@ class EmailActivities:
     ) -> SentEmail:
         """Give the claimed message to the provider and record its answer."""
         assert message.id is not None
+        # The issuing workspace's sender identity; the installation's from address where it has none.
+        from_name = from_email = reply_to = None
+        if invoice_id is not None:
+            async with self._db.session() as session:
+                from_name, from_email, reply_to = await workspaces_repo.sender_of_invoice(
+                    session, invoice_id=invoice_id
+                )
         outgoing = OutgoingEmail(
             idempotency_key=message.idempotency_key,
             to_email=message.to_email,
-            from_email=self._settings.from_email,
+            from_email=from_email or self._settings.from_email,
+            from_name=from_name,
+            reply_to=reply_to,
             subject=message.subject,
             text=message.body_text,
             html=message.body_html,

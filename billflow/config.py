@@ -75,6 +75,9 @@ class Settings(BaseSettings):
 
     stripe_api_key: str | None = Field(default=None, alias="STRIPE_API_KEY")
     stripe_webhook_secret: str | None = Field(default=None, alias="STRIPE_WEBHOOK_SECRET")
+    # The signing secret of the Connect endpoint (/webhooks/stripe/connect): events of workspaces' connected
+    # accounts, which Stripe signs with that endpoint's own secret (docs/providers.md).
+    stripe_connect_webhook_secret: str | None = Field(default=None, alias="STRIPE_CONNECT_WEBHOOK_SECRET")
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
     sendgrid_api_key: str | None = Field(default=None, alias="SENDGRID_API_KEY")
     sendgrid_api_host: str | None = Field(default=None, alias="SENDGRID_API_HOST")

@@ -39,6 +39,8 @@ class CheckoutSession(SQLModel, table=True):
     status: str = text_enum(CheckoutSessionStatus.open, index=True)
     payment_status: str = Field(default="unpaid", max_length=32)
     payment_intent_id: str | None = Field(default=None, max_length=255, index=True)
+    # The Stripe Connect account it was created on (None: the platform's own): every later call goes there too.
+    stripe_account: str | None = Field(default=None, max_length=255)
     expires_at: datetime | None = instant()
     created_at: datetime = instant(nullable=False, default_now=True)
     updated_at: datetime = instant(nullable=False, default_now=True)

@@ -220,6 +220,10 @@ class SubscriptionRunState(BaseModel):
     last_invoice_workflow_id: str | None = None
     processed_action_ids: list[str] = Field(default_factory=list)
     last_rejection: str | None = None
+    # Issue 13: whether this subscription's invoice runs get workspace ids (`invoice-w1-...`): decided once, by
+    # the first run that sees it (True when started with a WorkspaceId), and carried over by continue-as-new, so
+    # a subscription billing since before keeps its invoices' old ids and a re-billed period meets its run.
+    workspace_ids: bool | None = None
 
 
 class SubscriptionWorkflowInput(BaseModel):

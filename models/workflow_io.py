@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from models import workflow_ids
 from models.client_sources import source_of_booking
 from models.documents import TaxLine, check_country, check_vat_id
 from models.enums import BuyerKind, EmailKind, InterestPreset, InvoiceKind, InvoiceStatus, TaxCategory
@@ -243,10 +244,22 @@ class BookingIn(BaseModel):
 
     @property
     def workflow_id(self) -> str:
-        """Derived from the booking, so a second start for the same booking finds the first run. The deposit
-        invoice runs as `invoice-{source}-{booking}-deposit`; its final invoice later takes the booking's own id."""
-        suffix = "-deposit" if self.deposit is not None else ""
-        return f"invoice-{self.source}-{self.booking_id}{suffix}"
+        """Derived from the workspace and the booking, so a second start for the same booking finds the first run
+        (models/workflow_ids.py). The deposit invoice runs as `invoice-w{n}-{source}-{booking}-deposit`; its final
+        invoice later takes the booking's own id."""
+        return workflow_ids.invoice(
+            workspace_id=self.workspace_id,
+            source=self.source,
+            booking_id=self.booking_id,
+            deposit=self.deposit is not None,
+        )
+
+    @property
+    def legacy_workflow_id(self) -> str:
+        """The id this booking's run was given before workspaces (runs in flight keep it)."""
+        return workflow_ids.legacy_invoice(
+            source=self.source, booking_id=self.booking_id, deposit=self.deposit is not None
+        )
 
     def final_booking(self, *, deposit_source_key: str) -> BookingIn:
         """The booking of the final invoice that deducts this booking's deposit invoice."""

@@ -96,6 +96,8 @@ Bic = Annotated[str, AfterValidator(_bic)]
 LocaleCode = Annotated[str, Field(max_length=20), AfterValidator(_locale)]
 ZoneName = Annotated[str, Field(max_length=64), AfterValidator(_zone)]
 Line = Annotated[str, Field(min_length=1, max_length=200)]
+# A Stripe account id as Stripe spells them (acct_ and letters/digits).
+StripeAccount = Annotated[str, Field(pattern=r"^acct_[A-Za-z0-9]{1,120}$", max_length=255)]
 
 
 class WorkspaceProfileFields(BaseModel):
@@ -114,7 +116,13 @@ class WorkspaceProfileFields(BaseModel):
     iban: Iban | None = Field(default=None, description="checked by schwifty")
     bic: Bic | None = None
     sender_name: Line | None = Field(default=None, description="the From name on the workspace's emails")
+    sender_email: EmailStr | None = Field(
+        default=None, description="the From address of its emails (a sender verified with the email provider)"
+    )
     reply_to: EmailStr | None = None
+    stripe_account: StripeAccount | None = Field(
+        default=None, description="its Stripe Connect account (acct_...): sessions and refunds are made on it"
+    )
     default_currency: CurrencyCode | None = None
     locale: LocaleCode | None = None
     reporting_timezone: ZoneName | None = Field(default=None, description="IANA zone: 'today' for reports")
@@ -122,7 +130,7 @@ class WorkspaceProfileFields(BaseModel):
     reminder_policy: ReminderPolicy | None = Field(default=None, description="omit: the standard policy")
     invoice_footer: Annotated[str, Field(max_length=1000)] | None = None
 
-    @field_validator("vat_id", "iban", "bic", "country", mode="before")
+    @field_validator("vat_id", "iban", "bic", "country", "stripe_account", "sender_email", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -164,7 +172,10 @@ class Workspace(SQLModel, table=True):
     logo: bytes | None = SQLField(default=None, sa_column=Column(LargeBinary, nullable=True))
     logo_type: str | None = SQLField(default=None, sa_column=Column(String(20), nullable=True))
     sender_name: str | None = SQLField(default=None, max_length=200)
+    sender_email: str | None = SQLField(default=None, max_length=320)  # None: the installation's from address
     reply_to: str | None = SQLField(default=None, max_length=320)
+    # Its Stripe Connect account (None: the installation's own Stripe account, its keys the default).
+    stripe_account_id: str | None = SQLField(default=None, max_length=255, unique=True)
     default_currency: str = SQLField(default="EUR", max_length=3)
     locale: str = SQLField(default="en_US", max_length=20)
     reporting_timezone: str = SQLField(default="UTC", max_length=64)
@@ -203,7 +214,9 @@ class WorkspaceOut(BaseModel):
     logo_type: str | None = None
     logo_bytes: int | None = None
     sender_name: str | None = None
+    sender_email: str | None = None
     reply_to: str | None = None
+    stripe_account: str | None = None
     default_currency: str
     locale: str
     reporting_timezone: str
@@ -217,4 +230,5 @@ class WorkspaceOut(BaseModel):
     def of(cls, workspace: Workspace) -> WorkspaceOut:
         values = workspace.model_dump(exclude={"logo"})
         values["logo_bytes"] = len(workspace.logo) if workspace.logo is not None else None
+        values["stripe_account"] = workspace.stripe_account_id
         return cls.model_validate(values)

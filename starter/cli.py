@@ -51,7 +51,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "starter.stack",
         "Start PostgreSQL, the Temporal dev server (UI on :8233), the worker and the web app; Ctrl-C stops all.",
     ),
-    "demo": ("starter.stack", "Six demo bookings through their whole life in about a minute, shown live."),
+    "demo": (
+        "starter.stack",
+        "Eight demo bookings of two businesses through their whole life in about a minute, shown live.",
+    ),
 }
 ORDER = ["invoice", "credit-note", "document", "subscription", "client", "report", "user", "workspace", "key"]
 ORDER += ["integration"]

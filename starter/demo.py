@@ -1,5 +1,9 @@
-"""`billflow demo`: six bookings through their whole life in about a minute, shown live (one with a deposit and
-its final invoice, one voided with its credit note).
+"""`billflow demo`: eight bookings of two businesses through their whole life in about a minute, shown live (one
+with a deposit and its final invoice, one voided with its credit note).
+
+The businesses are two workspaces (issue 13): workspace 1, the installation's own (the demo studio in Berlin,
+invoicing in EUR, GBP, USD and JPY), and a Danish studio in Copenhagen invoicing in DKK with its own profile,
+numbering series (`NORD-00001`, continuous) and sender, whose runs are `WorkspaceId = N` in the Temporal UI.
 
 The reminder policy is in seconds (due 30 s after issue; reminders 15 s before, on the due instant, then 10 s
 and 20 s after), so a minute shows what normally takes weeks. Every step is the real thing: workflows on the
@@ -66,6 +70,7 @@ class Story:
     currency: str
     script: Callable[[Story, Demo], Awaitable[None]]
     deposit: DepositIn | None = None
+    business: str = "home"  # which demo workspace issues it: "home" (workspace 1) or "nord" (DEMO_STUDIO_NORD)
     booking: BookingIn | None = None
     state: InvoiceState | None = None
     log: list[str] = field(default_factory=list)
@@ -85,8 +90,15 @@ class Demo:
         self.client: Client = stack.client
         self.started = time.monotonic()
 
+        # Demo business key -> (workspace id, short name), filled by with_demo_workspaces.
+        self.businesses: dict[str, tuple[int, str]] = {"home": (1, "workspace 1")}
+
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+    def business_label(self, story: Story) -> str:
+        workspace_id, name = self.businesses[story.business]
+        return f"{name}\n[dim]workspace {workspace_id}[/]"
 
     async def wait_until(self, story: Story, condition: Callable[[InvoiceState], bool]) -> InvoiceState:
         while True:
@@ -261,6 +273,27 @@ def stories() -> list[Story]:
             "GBP",
             voided_with_credit_note,
         ),
+        # The second business: Danish prices in DKK with Denmark's 25 % VAT.
+        Story(
+            "paid by the client",
+            ClientIn(
+                external_id="demo-karen", name="Karen Blixen", email="karen@example.com", timezone="Europe/Copenhagen"
+            ),
+            [line("Interior design consultation (hours)", "4", 95000, 2500)],
+            "DKK",
+            paid_by_client,
+            business="nord",
+        ),
+        Story(
+            "marked paid by staff",
+            ClientIn(
+                external_id="demo-niels", name="Niels Bohr", email="niels@example.com", timezone="Europe/Copenhagen"
+            ),
+            [line("Lighting plan", "1", 420000, 2500), line("Site visit", "1", 60000, 2500)],
+            "DKK",
+            marked_paid_by_staff,
+            business="nord",
+        ),
     ]
 
 
@@ -268,13 +301,14 @@ def render(stories_: list[Story], demo: Demo, emails: int) -> Table:
     table = Table(
         title=f"billflow demo · {demo.elapsed():.0f}s · {emails} emails in the outbox", header_style="bold", expand=True
     )
-    for column in ("Story", "Invoice", "Total", "Status", "Sent", "Next reminder", "What happened"):
+    for column in ("Business", "Story", "Invoice", "Total", "Status", "Sent", "Next reminder", "What happened"):
         table.add_column(column, no_wrap=column not in ("Story", "What happened"))
     now = datetime.now(UTC)
     for story in stories_:
         s = story.state
+        business = demo.business_label(story)
         if s is None:
-            table.add_row(story.label, f"issuing ...\n[dim]{story.client.name}[/]", "", "", "", "", "")
+            table.add_row(business, story.label, f"issuing ...\n[dim]{story.client.name}[/]", "", "", "", "", "")
             continue
         nxt = s.next_reminder
         next_cell = ""
@@ -284,6 +318,7 @@ def render(stories_: list[Story], demo: Demo, emails: int) -> Table:
                 next_cell = "[yellow]paused[/]"
         status = styled_status(s.status) + ("\n[red]escalated[/]" if s.escalated else "")
         table.add_row(
+            business,
             story.label,
             f"{s.number}\n[dim]{story.client.name}[/]",
             format_money(s.total_minor, s.currency),
@@ -331,6 +366,50 @@ async def with_demo_workspace(db: Database) -> None:
     missing = {field: value for field, value in wanted.items() if getattr(current, field, None) is None}
     if missing:
         await workspaces.update_workspace(db, 1, WorkspaceUpdate(**missing))
+
+
+# The second business (issue 13): a Danish studio with its own legal profile, currency, numbering and sender.
+DEMO_STUDIO_NORD = {
+    "slug": "demo-studio-nord",
+    "name": "Studio Nord",
+    "legal_name": "Studio Nord ApS",
+    "address_line1": "Nyhavn 12",
+    "postcode": "1051",
+    "city": "København",
+    "country": "DK",
+    "vat_id": "DK13585628",
+    "registration": "CVR 13585628",
+    "iban": "DK5000400440116243",
+    "bic": "DABADKKK",
+    "sender_name": "Studio Nord",
+    "reply_to": "regnskab@studio-nord.example",
+    "default_currency": "DKK",
+    "locale": "da_DK",
+    "reporting_timezone": "Europe/Copenhagen",
+    "payment_terms_days": 8,
+    "invoice_footer": "Studio Nord ApS · CVR 13585628 · Tak for handlen!",
+}
+
+
+async def with_demo_workspaces(db: Database) -> dict[str, tuple[int, str]]:
+    """Workspace 1 completed with the demo business, and the Danish studio (created once, kept for the next
+    run): the demo's business key -> (workspace id, name)."""
+    from billflow.services import workspaces
+    from models.numbering import DocumentType, NumberingSeriesIn, NumberReset
+    from models.workspaces import WorkspaceCreate
+
+    await with_demo_workspace(db)
+    home = await workspaces.get_workspace(db, 1)
+    try:
+        nord = await workspaces.get_workspace(db, str(DEMO_STUDIO_NORD["slug"]))
+    except workspaces.WorkspaceNotFound:
+        nord = await workspaces.create_workspace(db, WorkspaceCreate.model_validate(DEMO_STUDIO_NORD))
+        for kind, prefix in ((DocumentType.invoice, "NORD"), (DocumentType.credit_note, "NORD-K")):
+            series = NumberingSeriesIn(
+                document_type=kind, prefix=prefix, pattern="{prefix}-{seq:05}", reset=NumberReset.continuous
+            )
+            nord = await workspaces.set_numbering(db, nord.id, series)
+    return {"home": (1, home.name), "nord": (nord.id, nord.name)}
 
 
 async def demo_documents(db: Database, numbers: list[str]) -> list[str]:
@@ -382,7 +461,7 @@ async def run_demo(
     settings = with_demo_business(settings)
     async with DevStack(settings, ui_port=ui_port, use_running_temporal=use_running_temporal) as stack:
         demo = Demo(stack)
-        await with_demo_workspace(demo.db)
+        demo.businesses = await with_demo_workspaces(demo.db)
         began = datetime.now(UTC)
         run_id = began.strftime("%Y%m%d-%H%M%S")
         cast = stories()
@@ -397,9 +476,13 @@ async def run_demo(
                 reminder_policy=DEMO_POLICY,
                 memo="billflow demo",
                 deposit=story.deposit,
+                workspace_id=demo.businesses[story.business][0],
             )
             await invoice_runs.start_invoice(demo.client, story.booking, task_queue=settings.task_queue)
-        console.print(f"\nStarted {len(cast)} invoice workflows. Temporal UI: {stack.ui_url}\n")
+        console.print(
+            f"\nStarted {len(cast)} invoice workflows for {len(demo.businesses)} businesses."
+            f" Temporal UI: {stack.ui_url}\n"
+        )
 
         async def play(story: Story) -> None:
             await story.script(story, demo)
@@ -436,7 +519,8 @@ async def run_demo(
             f"\n[bold green]All {len(cast)} stories reached their end state.[/]\n"
             f"  Inspect one:      billflow invoice show {cast[0].state.number if cast[0].state else ''}\n"
             "  Read the emails:  billflow outbox (or the email_messages table)\n"
-            f'  Temporal UI:      {stack.ui_url}  (filter: InvoiceStatus = "overdue")'
+            f'  Temporal UI:      {stack.ui_url}  (filter: InvoiceStatus = "overdue",'
+            f" or WorkspaceId = {demo.businesses['nord'][0]} for {demo.businesses['nord'][1]}'s runs)"
         )
         if keep_running:
             console.print("\nThe stack keeps running; Ctrl-C stops it.")

@@ -330,11 +330,12 @@ def register(app: typer.Typer) -> None:
         ui_port: int = ui_port_option,
         use_running_temporal: bool = join_option,
     ) -> None:
-        """Six demo bookings through their whole life in about a minute, shown live.
+        """Eight demo bookings of two businesses through their whole life in about a minute, shown live.
 
-        Starts the stack like `billflow dev`, then: one paid by the client, one marked paid by staff, one paused
-        and resumed, one that goes overdue and is escalated, one with a deposit and its final invoice, and one
-        voided with its credit note.
+        Starts the stack like `billflow dev`, then, for workspace 1 (a Berlin studio): one paid by the client, one
+        marked paid by staff, one paused and resumed, one that goes overdue and is escalated, one with a deposit
+        and its final invoice, and one voided with its credit note; for a second workspace (a Copenhagen studio
+        in DKK, with its own numbering): one paid by the client and one marked paid by staff.
         """
         from starter.demo import run_demo
 

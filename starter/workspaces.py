@@ -37,6 +37,13 @@ Bic = Annotated[str | None, typer.Option("--bic")]
 Logo = Annotated[Path | None, typer.Option("--logo", help="PNG or JPEG file, at most 512 KB.", dir_okay=False)]
 SenderName = Annotated[str | None, typer.Option("--sender-name", help="From name of the workspace's emails.")]
 ReplyTo = Annotated[str | None, typer.Option("--reply-to", help="Reply-To address of its emails.")]
+SenderEmail = Annotated[
+    str | None, typer.Option("--sender-email", help="From address of its emails (verified with the email provider).")
+]
+StripeAccount = Annotated[
+    str | None,
+    typer.Option("--stripe-account", help="Its Stripe Connect account (acct_...): payments and refunds go there."),
+]
 Currency = Annotated[str | None, typer.Option("--currency", help="Default ISO 4217 currency, e.g. EUR.")]
 Locale = Annotated[str | None, typer.Option("--locale", help="e.g. de_DE, en_GB.")]
 Zone = Annotated[str | None, typer.Option("--timezone", help="Reporting time zone (IANA), e.g. Europe/Berlin.")]
@@ -50,7 +57,8 @@ Footer = Annotated[str | None, typer.Option("--footer", help="Invoice footer tex
 FIELDS = {
     "name": "name", "legal-name": "legal_name", "address": "address_line1", "postcode": "postcode", "city": "city",
     "country": "country", "vat-id": "vat_id", "registration": "registration", "iban": "iban", "bic": "bic",
-    "sender-name": "sender_name", "reply-to": "reply_to", "currency": "default_currency", "locale": "locale",
+    "sender-name": "sender_name", "sender-email": "sender_email", "reply-to": "reply_to",
+    "stripe-account": "stripe_account", "currency": "default_currency", "locale": "locale",
     "timezone": "reporting_timezone", "payment-terms": "payment_terms_days", "reminder-policy": "reminder_policy",
     "footer": "invoice_footer",
 }  # fmt: skip
@@ -100,7 +108,9 @@ def _show(detail: workspaces.WorkspaceDetail) -> None:
         "IBAN / BIC": " / ".join(p for p in (detail.iban, detail.bic) if p) or None,
         "logo": f"{detail.logo_type}, {detail.logo_bytes} bytes" if detail.logo_bytes else None,
         "sender name": detail.sender_name,
+        "sender email": detail.sender_email,
         "reply-to": detail.reply_to,
+        "Stripe account": detail.stripe_account,
         "currency": detail.default_currency,
         "locale": detail.locale,
         "reporting time zone": detail.reporting_timezone,
@@ -148,7 +158,7 @@ def _guarded(coro: Any) -> Any:
     except workspaces.WorkspaceInvalid as err:
         fail(f"{OPTION_OF.get(err.field, err.field)}: {err.message}", code=2)
     except workspaces.WorkspaceConflict as err:
-        fail(str(err).replace("slug:", "SLUG:", 1), code=2)
+        fail(str(err).replace("slug:", "SLUG:", 1).replace("stripe_account:", "--stripe-account:", 1), code=2)
 
 
 @app.command("create")
@@ -166,7 +176,9 @@ def create(
     bic: Bic = None,
     logo: Logo = None,
     sender_name: SenderName = None,
+    sender_email: SenderEmail = None,
     reply_to: ReplyTo = None,
+    stripe_account: StripeAccount = None,
     currency: Currency = None,
     locale: Locale = None,
     timezone: Zone = None,
@@ -179,7 +191,8 @@ def create(
     values = _values(
         name=name, legal_name=legal_name, address=address, postcode=postcode, city=city, country=country,
         vat_id=vat_id, registration=registration, iban=iban, bic=bic, sender_name=sender_name, reply_to=reply_to,
-        currency=currency, locale=locale, timezone=timezone, payment_terms=payment_terms,
+        sender_email=sender_email, stripe_account=stripe_account, currency=currency, locale=locale, timezone=timezone,
+        payment_terms=payment_terms,
         reminder_policy=_policy(reminder_policy), footer=footer,
     )  # fmt: skip
     if "name" not in values:
@@ -242,7 +255,9 @@ def update(
     bic: Bic = None,
     logo: Logo = None,
     sender_name: SenderName = None,
+    sender_email: SenderEmail = None,
     reply_to: ReplyTo = None,
+    stripe_account: StripeAccount = None,
     currency: Currency = None,
     locale: Locale = None,
     timezone: Zone = None,
@@ -259,7 +274,8 @@ def update(
     values: dict[str, Any] = _values(
         name=name, legal_name=legal_name, address=address, postcode=postcode, city=city, country=country,
         vat_id=vat_id, registration=registration, iban=iban, bic=bic, sender_name=sender_name, reply_to=reply_to,
-        currency=currency, locale=locale, timezone=timezone, payment_terms=payment_terms,
+        sender_email=sender_email, stripe_account=stripe_account, currency=currency, locale=locale, timezone=timezone,
+        payment_terms=payment_terms,
         reminder_policy=_policy(reminder_policy), footer=footer,
     )  # fmt: skip
     clear_logo = False

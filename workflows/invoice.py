@@ -45,11 +45,11 @@ with workflow.unsafe.imports_passed_through():
         VoidInvoice,
         WriteOff,
     )
-    from workflows.invoice_collections import CollectionSignal, InvoiceCollections
+    from workflows.invoice_collections import WORKSPACE_PATCH, CollectionSignal, InvoiceCollections
     from workflows.invoice_plan import plan_ahead
     from workflows.invoice_rules import rejection_reason
     from workflows.run_details import current_details, next_event
-    from workflows.search_attributes import invoice_updates
+    from workflows.search_attributes import WORKSPACE_ID, invoice_updates
 
 # Database writes and calendar maths are short: local activities, no extra server round trip each.
 DB_TIMEOUT = timedelta(seconds=15)
@@ -108,6 +108,8 @@ class InvoiceWorkflow(InvoiceCollections):
     async def run(self, data: InvoiceWorkflowInput) -> InvoiceOutcome:
         self._booking = data.booking
         self._policy = data.booking.reminder_policy
+        # Read before any upsert: runs started by code before workspaces (no WorkspaceId) keep old child ids.
+        self._workspace_ids = workflow.info().typed_search_attributes.get(WORKSPACE_ID) is not None
         self._max_history_events = data.max_history_events
         state = self._state = data.carried_state or await self._issue(data)
         if data.reopened and workflow.patched(REOPENED_PATCH):
@@ -534,6 +536,7 @@ class InvoiceWorkflow(InvoiceCollections):
             currency=state.currency,
             due_date=state.due_date,
             subscription_id=self._booking.subscription_id,
+            workspace_id=self._booking.workspace_id if workflow.patched(WORKSPACE_PATCH) else None,
         )
         changed = [u for u in updates if self._published.get(u.key.name) != u.value]
         if changed:

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         SentEmail,
         TransferClaimed,
     )
+    from workflows.search_attributes import start_attributes
 
 if TYPE_CHECKING:
     pass
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
 COLLECTIONS_PATCH = "collections-v1"
 # Marks the first interest invoice a policy step issues (policies without `issue_interest` never reach it).
 INTEREST_STEP_PATCH = "collections-interest-step-v1"
+# Issue 13: runs carry their WorkspaceId search attribute (InvoiceWorkflow._publish) and the child runs they start
+# have workspace ids (models/workflow_ids.py); runs recorded before keep their attributes and their children's ids.
+WORKSPACE_PATCH = "workspace-search-attribute-and-ids"
 INTEREST_TIMEOUT = timedelta(seconds=15)
 INTEREST_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=["InvoiceNotFound"])
 # References and answer ids remembered for de-duplication (a continued run carries them over).
@@ -63,6 +67,7 @@ class InvoiceCollections:
     _inbox: list[Any]  # InvoiceWorkflow's Inbound: payments, staff actions, these signals and more
     _policy: ReminderPolicy
     _booking: BookingIn
+    _workspace_ids: bool  # whether child runs get workspace ids (InvoiceWorkflow.run decides)
 
     if TYPE_CHECKING:  # provided by InvoiceWorkflow
 
@@ -154,14 +159,22 @@ class InvoiceCollections:
             )
             return
         booking = prepared.booking
+        # Issue 13: the child's id carries the workspace when this run started with its WorkspaceId (a run started
+        # by earlier code keeps the old ids, so an interest invoice issued by hand before still meets it), and it
+        # starts with its WorkspaceId (patched: runs recorded before started it without).
+        child_id = booking.workflow_id if self._workspace_ids else booking.legacy_workflow_id
+        extra: dict[str, Any] = {}
+        if workflow.patched(WORKSPACE_PATCH):
+            extra["search_attributes"] = start_attributes(workspace_id=booking.workspace_id)
         try:
             await workflow.start_child_workflow(
                 "InvoiceWorkflow",
                 InvoiceWorkflowInput(booking=booking),
-                id=booking.workflow_id,
+                id=child_id,
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=f"Interest invoice for {state.number}",
+                **extra,
             )
         except WorkflowAlreadyStartedError:
             pass  # issued already (by hand, for the same day): one interest invoice, never two
@@ -169,7 +182,7 @@ class InvoiceCollections:
             "interest_invoiced",
             f"Interest invoice issued at step {step.step} ({booking.booking_id})",
             key=key,
-            data={"workflow_id": booking.workflow_id},
+            data={"workflow_id": child_id},
         )
 
     async def _resolve_dispute(self, action: ResolveDispute, *, key: str, data: dict[str, str]) -> None:

@@ -1,4 +1,4 @@
-"""Typed search-attribute keys of invoice runs, filterable in the Temporal UI.
+"""Typed search-attribute keys of invoice and subscription runs, filterable in the Temporal UI.
 
 No personal data here: ids, numbers, amounts and dates only, never names or email addresses (search attributes
 are stored unencrypted in the visibility store and shown to every operator).
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import SearchAttributeKey, SearchAttributePair, SearchAttributeUpdate, TypedSearchAttributes
 
 INVOICE_STATUS = SearchAttributeKey.for_keyword("InvoiceStatus")
 INVOICE_NUMBER = SearchAttributeKey.for_keyword("InvoiceNumber")
@@ -18,6 +18,8 @@ AMOUNT_DUE_MINOR = SearchAttributeKey.for_int("AmountDueMinor")
 CURRENCY = SearchAttributeKey.for_keyword("Currency")
 DUE_DATE = SearchAttributeKey.for_datetime("DueDate")
 SUBSCRIPTION_ID = SearchAttributeKey.for_keyword("SubscriptionId")
+# The workspace (business) a run belongs to (issue 13): `WorkspaceId = 2` in the Temporal UI lists its runs.
+WORKSPACE_ID = SearchAttributeKey.for_int("WorkspaceId")
 
 ALL_KEYS: list[SearchAttributeKey[Any]] = [
     INVOICE_STATUS,
@@ -27,6 +29,7 @@ ALL_KEYS: list[SearchAttributeKey[Any]] = [
     CURRENCY,
     DUE_DATE,
     SUBSCRIPTION_ID,
+    WORKSPACE_ID,
 ]
 
 # temporalio's IndexedValueType name -> the CLI's `--search-attribute Name=Type` spelling.
@@ -66,6 +69,7 @@ def invoice_updates(
     currency: str,
     due_date: date,
     subscription_id: str | None,
+    workspace_id: int | None = None,
 ) -> list[SearchAttributeUpdate[Any]]:
     """Every key of an invoice run in one upsert; unknown ids are left unset rather than written empty."""
     updates: list[SearchAttributeUpdate[Any]] = [
@@ -79,4 +83,14 @@ def invoice_updates(
         updates.append(CLIENT_ID.value_set(str(client_id)))
     if subscription_id:
         updates.append(SUBSCRIPTION_ID.value_set(subscription_id))
+    if workspace_id is not None:
+        updates.append(WORKSPACE_ID.value_set(workspace_id))
     return updates
+
+
+def start_attributes(*, workspace_id: int, subscription_id: str | None = None) -> TypedSearchAttributes:
+    """The keys known when a run starts, given with its start so a list query finds it from its first event."""
+    pairs: list[SearchAttributePair[Any]] = [SearchAttributePair(WORKSPACE_ID, workspace_id)]
+    if subscription_id:
+        pairs.append(SearchAttributePair(SUBSCRIPTION_ID, subscription_id))
+    return TypedSearchAttributes(pairs)

@@ -39,6 +39,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.workflow_io import InvoiceWorkflowInput
     from workflows.invoice import InvoiceWorkflow
+    from workflows.invoice_collections import WORKSPACE_PATCH
+    from workflows.search_attributes import WORKSPACE_ID, start_attributes
 
 DB_CALL: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=15),
@@ -64,6 +66,8 @@ class SubscriptionWorkflow:
     @workflow.run
     async def run(self, data: SubscriptionWorkflowInput) -> SubscriptionOutcome:
         state = self._state = data.carried_state or SubscriptionRunState(subscription_id=data.subscription_id)
+        if state.workspace_ids is None:  # read before any upsert: a run started by earlier code has no WorkspaceId
+            state.workspace_ids = workflow.info().typed_search_attributes.get(WORKSPACE_ID) is not None
         if not state.started:
             state.next_period = await self._next(None)
             state.started = True
@@ -127,20 +131,32 @@ class SubscriptionWorkflow:
             PeriodBookingInput(subscription_id=state.subscription_id, period=period),
             **DB_CALL,
         )
+        # Issue 13: the period's invoice id carries the workspace when the subscription started so (a subscription
+        # billing since before keeps the old ids, so a re-billed period still meets its invoice's run), and the
+        # runs carry WorkspaceId (patched: runs recorded before set no attribute).
+        invoice_id = booking.workflow_id if state.workspace_ids else booking.legacy_workflow_id
+        extra: dict[str, Any] = {}
+        if workflow.patched(WORKSPACE_PATCH):
+            if workflow.info().typed_search_attributes.get(WORKSPACE_ID) is None:
+                workflow.upsert_search_attributes([WORKSPACE_ID.value_set(booking.workspace_id)])
+            extra["search_attributes"] = start_attributes(
+                workspace_id=booking.workspace_id, subscription_id=state.subscription_id
+            )
         try:
             await workflow.start_child_workflow(
                 InvoiceWorkflow.run,
                 InvoiceWorkflowInput(booking=booking),
-                id=booking.workflow_id,
+                id=invoice_id,
                 # The invoice outlives the subscription: cancelling billing never voids an issued invoice.
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=f"Subscription {state.subscription_id}, period {period.start} to {period.end}",
+                **extra,
             )
         except WorkflowAlreadyStartedError:
             pass  # this period has its invoice already
-        await self._record(period, PeriodOutcome.billed, invoice_workflow_id=booking.workflow_id)
-        state.last_invoice_workflow_id = booking.workflow_id
+        await self._record(period, PeriodOutcome.billed, invoice_workflow_id=invoice_id)
+        state.last_invoice_workflow_id = invoice_id
 
     async def _record(
         self, period: Period, outcome: PeriodOutcome, *, invoice_workflow_id: str | None = None, reason: str = ""

@@ -15,6 +15,9 @@ class OutgoingEmail(BaseModel):
     idempotency_key: str
     to_email: str
     from_email: str
+    # The issuing workspace's sender identity (issue 13): the From name and the Reply-To address, when it has them.
+    from_name: str | None = None
+    reply_to: str | None = None
     subject: str
     text: str
     html: str | None = None

@@ -31,6 +31,7 @@ from sendgrid.helpers.mail import (
     From,
     Mail,
     MailSettings,
+    ReplyTo,
     To,
 )
 from sendgrid.helpers.mail.sandbox_mode import SandBoxMode
@@ -44,7 +45,10 @@ DEFAULT_HOST = "https://api.sendgrid.com"
 
 def build_mail(email: OutgoingEmail, *, sandbox: bool, template_id: str | None) -> Mail:
     """The v3 request body: text and HTML, PDF attachments, categories, custom_args, optional dynamic template."""
-    mail = Mail(from_email=From(email.from_email), to_emails=To(email.to_email), subject=email.subject)
+    sender = From(email.from_email, email.from_name) if email.from_name else From(email.from_email)
+    mail = Mail(from_email=sender, to_emails=To(email.to_email), subject=email.subject)
+    if email.reply_to:
+        mail.reply_to = ReplyTo(email.reply_to)
     if template_id:
         # The dynamic template wraps billflow's own rendering in the business's SendGrid design.
         mail.template_id = template_id

@@ -14,14 +14,16 @@ import smtplib
 import socket
 import ssl
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formataddr, formatdate
 
 from billflow.email.base import DeliveryRejected, DeliveryUnknown, OutgoingEmail
 
 
 def build_message(email: OutgoingEmail) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = email.from_email
+    message["From"] = formataddr((email.from_name, email.from_email)) if email.from_name else email.from_email
+    if email.reply_to:
+        message["Reply-To"] = email.reply_to
     message["To"] = email.to_email
     message["Subject"] = email.subject
     message["Date"] = formatdate(usegmt=True)

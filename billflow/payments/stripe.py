@@ -144,12 +144,35 @@ class StripeGateway:
             http_client=stripe.HTTPXClient(timeout=timeout_seconds),
             max_network_retries=max_network_retries,
         )
+        self._account: str | None = None
+
+    @property
+    def account(self) -> str | None:
+        return self._account
+
+    def on_account(self, account: str | None) -> StripeGateway:
+        """The same client acting on a workspace's connected account (Stripe Connect: every call sends the
+        Stripe-Account header); None is the platform's own account, the installation's default."""
+        if account == self._account:
+            return self
+        scoped = object.__new__(StripeGateway)
+        scoped._client = self._client  # one connection pool for every account
+        scoped._account = account
+        return scoped
+
+    def _options(self, idempotency_key: str | None = None) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if idempotency_key is not None:
+            options["idempotency_key"] = idempotency_key
+        if self._account:
+            options["stripe_account"] = self._account
+        return options
 
     async def create_session(self, params: dict[str, Any], *, idempotency_key: str) -> SessionSnapshot:
         try:
             session = await self._client.v1.checkout.sessions.create_async(
                 params,  # type: ignore[arg-type]
-                options={"idempotency_key": idempotency_key},
+                options=self._options(idempotency_key),  # type: ignore[arg-type]
             )
         except stripe.StripeError as err:
             raise _translate(err) from err
@@ -157,7 +180,10 @@ class StripeGateway:
 
     async def retrieve_session(self, session_id: str) -> SessionSnapshot:
         try:
-            session = await self._client.v1.checkout.sessions.retrieve_async(session_id)
+            session = await self._client.v1.checkout.sessions.retrieve_async(
+                session_id,
+                options=self._options(),  # type: ignore[arg-type]
+            )
         except stripe.StripeError as err:
             raise _translate(err) from err
         return SessionSnapshot.from_stripe(session)
@@ -165,7 +191,8 @@ class StripeGateway:
     async def expire_session(self, session_id: str, *, idempotency_key: str) -> SessionSnapshot:
         try:
             session = await self._client.v1.checkout.sessions.expire_async(
-                session_id, options={"idempotency_key": idempotency_key}
+                session_id,
+                options=self._options(idempotency_key),  # type: ignore[arg-type]
             )
         except stripe.StripeError as err:
             raise _translate(err) from err
@@ -185,7 +212,7 @@ class StripeGateway:
         try:
             refund = await self._client.v1.refunds.create_async(
                 params,  # type: ignore[arg-type]
-                options={"idempotency_key": idempotency_key},
+                options=self._options(idempotency_key),  # type: ignore[arg-type]
             )
         except stripe.StripeError as err:
             raise _translate(err) from err

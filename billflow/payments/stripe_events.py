@@ -24,6 +24,7 @@ from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import run_outbox as outbox_repo
 from billflow.repositories import webhook_events as events_repo
+from billflow.repositories import workspaces as workspaces_repo
 from billflow.services import refunds
 from billflow.services.checkout import STRIPE_PROVIDER, apply_session
 from models.columns import utcnow
@@ -89,6 +90,8 @@ class _Envelope(_Loose):
     type: Annotated[str, Field(max_length=255)] = ""
     created: _Instant | None = None
     data: _EventData
+    # A Connect event: the connected account it happened on (a workspace's, issue 13); absent on the platform's.
+    account: Annotated[str, Field(pattern=r"^acct_[A-Za-z0-9]{1,120}$")] | None = None
 
 
 class MalformedEvent(ValueError):
@@ -165,6 +168,11 @@ async def receive_stripe_event(db: Database, temporal: Client, event: dict[str, 
 async def _apply(db: Database, temporal: Client, event: dict[str, Any]) -> tuple[str, int | None]:
     kind = event.get("type", "")
     obj = (event.get("data") or {}).get("object") or {}
+    if kind in HANDLED:
+        refused = await _account_refusal(db, event, obj)
+        if refused is not None:
+            log.warning("stripe event %s (%s) not applied: %s", event.get("id"), kind, refused)
+            return refused, None
     created = datetime.fromtimestamp(int(event.get("created") or utcnow().timestamp()), UTC)
     if kind in SESSION_EVENTS:
         snapshot = SessionSnapshot.from_stripe(obj)
@@ -248,3 +256,39 @@ async def _invoice_of_charge(session: Any, charge: dict[str, Any]) -> int | None
         return None
     row = await sessions_repo.get_session(session, payment_intent_id=str(intent))
     return row.invoice_id if row is not None else None
+
+
+async def _account_refusal(db: Database, event: dict[str, Any], obj: dict[str, Any]) -> str | None:
+    """Why an event must not touch the invoice it names, or None: a Connect event (its `account`) applies only to
+    the invoices of the workspace connected to that account, through sessions made on it; a platform event only
+    through sessions made on the platform. An account no workspace has is ignored (stored, never applied)."""
+    account = event.get("account") or None
+    async with db.session() as session:
+        if account is not None:
+            owner = await workspaces_repo.get_workspace_of_stripe_account(session, account=str(account))
+            if owner is None:
+                return f"ignored: account {account} is not connected to any workspace"
+        if event.get("type") in SESSION_EVENTS:
+            row = await sessions_repo.get_session(session, stripe_session_id=str(obj.get("id")))
+            invoice_id = row.invoice_id if row is not None else None
+            if invoice_id is None:
+                raw = str((obj.get("metadata") or {}).get("billflow_invoice_id", ""))
+                invoice_id = int(raw) if raw.isdigit() else None
+        else:
+            invoice_id = await _invoice_of_charge(session, obj)
+            intent = obj.get("payment_intent")
+            intent = intent.get("id") if isinstance(intent, dict) else intent
+            row = await sessions_repo.get_session(session, payment_intent_id=str(intent)) if intent else None
+        if row is not None:
+            made_on = row.stripe_account or None
+        elif invoice_id is not None:
+            invoice = await invoices_repo.get_invoice(session, invoice_id=invoice_id)
+            if invoice is None:
+                return None  # not billflow's: the handler answers "foreign"
+            made_on = await workspaces_repo.stripe_account_of(session, workspace_id=invoice.workspace_id)
+        else:
+            return None
+    if made_on != account:
+        where = f"account {account}" if account else "the platform account"
+        return f"foreign account: the invoice's payments are not on {where}"
+    return None

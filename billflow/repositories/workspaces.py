@@ -48,3 +48,24 @@ async def branding_of_invoice(session: AsyncSession, *, invoice_id: int) -> tupl
     owner = select(Invoice.workspace_id).where(Invoice.id == invoice_id).scalar_subquery()
     row = (await session.exec(select(Workspace.logo, Workspace.invoice_footer).where(Workspace.id == owner))).first()
     return (row[0], row[1]) if row is not None else (None, None)
+
+
+async def get_workspace_of_stripe_account(session: AsyncSession, *, account: str) -> Workspace | None:
+    """The workspace whose Stripe Connect account this is (a Connect webhook's `account`), if any."""
+    return (await session.exec(select(Workspace).where(Workspace.stripe_account_id == account))).first()
+
+
+async def stripe_account_of(session: AsyncSession, *, workspace_id: int) -> str | None:
+    """The Connect account a workspace's new Checkout Sessions are made on (None: the platform's own)."""
+    query = select(Workspace.stripe_account_id).where(Workspace.id == workspace_id)
+    return (await session.exec(query)).first()
+
+
+async def sender_of_invoice(session: AsyncSession, *, invoice_id: int) -> tuple[str | None, str | None, str | None]:
+    """(sender name, sender email, reply-to) of the workspace that issued the invoice; Nones where unset."""
+    from models.invoices import Invoice
+
+    owner = select(Invoice.workspace_id).where(Invoice.id == invoice_id).scalar_subquery()
+    query = select(Workspace.sender_name, Workspace.sender_email, Workspace.reply_to).where(Workspace.id == owner)
+    row = (await session.exec(query)).first()
+    return (row[0], row[1], row[2]) if row is not None else (None, None, None)

@@ -13,8 +13,6 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
@@ -37,7 +35,7 @@ from models.subscription_io import (
     SubscriptionWorkflowInput,
     TriggerBilling,
 )
-from workflows.search_attributes import SUBSCRIPTION_ID
+from workflows.search_attributes import start_attributes
 from workflows.subscription import SubscriptionWorkflow
 
 
@@ -53,8 +51,11 @@ def _signal_for(action: SubscriptionAction) -> Any:
     return signals[type(action)]
 
 
-async def start_workflow(client: Client, subscription_id: str, *, task_queue: str) -> WorkflowHandle[Any, Any]:
-    """Start the subscription's workflow, or find the one already running: never two."""
+async def start_workflow(
+    client: Client, subscription_id: str, *, task_queue: str, workspace_id: int = 1
+) -> WorkflowHandle[Any, Any]:
+    """Start the subscription's workflow, or find the one already running: never two. Its id stays
+    `subscription-{id}` (subscription ids are unique in the installation); the workspace is its WorkspaceId."""
     return await client.start_workflow(
         SubscriptionWorkflow.run,
         SubscriptionWorkflowInput(subscription_id=subscription_id, spread_seconds=service.FIRE_SPREAD_SECONDS),
@@ -62,7 +63,7 @@ async def start_workflow(client: Client, subscription_id: str, *, task_queue: st
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes([SearchAttributePair(SUBSCRIPTION_ID, subscription_id)]),
+        search_attributes=start_attributes(workspace_id=workspace_id, subscription_id=subscription_id),
         static_summary=f"Recurring billing of subscription {subscription_id}",
     )
 
@@ -86,7 +87,7 @@ async def create_and_start(
     if not SubscriptionStatus(sub.status).is_final:
         # A run that closed earlier is not started again (REJECT_DUPLICATE): that is what we want.
         with contextlib.suppress(WorkflowAlreadyStartedError):
-            await start_workflow(temporal, sub.id, task_queue=task_queue)
+            await start_workflow(temporal, sub.id, task_queue=task_queue, workspace_id=sub.workspace_id)
     async with db.session() as session:
         return await service.describe(session, subscription_id=sub.id)
 

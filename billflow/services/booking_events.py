@@ -35,6 +35,7 @@ from billflow.services import clients as clients_service
 from billflow.services import staff_actions
 from billflow.services import subscriptions as subscriptions_service
 from billflow.services.issued_watch import issued_watch
+from models import workflow_ids
 from models.booking_events import (
     BookingCancelledEvent,
     BookingConfirmedEvent,
@@ -359,8 +360,12 @@ async def _issued_invoice_of(db: Database, client: Client, integration: str, boo
     """The booking's invoice; if its workflow is still issuing it (a cancel right after the confirm), wait
     briefly for it rather than answering that there is none."""
     invoice = await _invoice_of(db, integration, booking_id)
-    # BookingIn.workflow_id of this booking, or of its deposit invoice when it asked for one.
-    for workflow_id in (f"invoice-{integration}-{booking_id}", f"invoice-{integration}-{booking_id}-deposit"):
+    # BookingIn.workflow_id of this booking, or of its deposit invoice when it asked for one (and the ids runs
+    # started before workspaces have). TODO(kA): pass the sender's workspace; workspace 1's ids are tried here.
+    candidates = workflow_ids.invoice_candidates(
+        workspace_id=DEFAULT_WORKSPACE_ID, source=integration, booking_id=booking_id
+    )
+    for workflow_id in candidates:
         if invoice is not None:
             break
         try:

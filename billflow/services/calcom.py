@@ -7,7 +7,7 @@ copy waits and gets the first answer; if handling fails the row rolls back and C
 (every step is idempotent: workflow ids, payment references and timeline keys come from the booking).
 
 Every uid of a rescheduled chain maps to the chain's first booking, whose uid is the invoice's booking id, so a
-chain has one invoice: `invoice-{integration}-{root uid}`.
+chain has one invoice: `invoice-w1-{integration}-{root uid}` (models/workflow_ids.py).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from billflow.repositories import timeline as timeline_repo
 from billflow.services import clients as clients_service
 from billflow.services import invoice_runs, invoicing
 from billflow.services import payments as payments_service
+from models import workflow_ids
 from models.booking_events import reject_nul
 from models.calcom import CalBooking, CalDeliveryResult, CalOutcome, CalTrigger, CalWebhook
 from models.client_sources import integration_source
@@ -185,7 +186,8 @@ class _Context:
         return f"booking:{self.integration}:{root}"
 
     def workflow_id(self, root: str) -> str:
-        return f"invoice-{self.integration}-{root}"
+        # The id its BookingIn gives the run (Cal.com bookings are issued in the first workspace).
+        return workflow_ids.invoice(workspace_id=1, source=self.integration, booking_id=root)
 
     def result(
         self,
@@ -365,7 +367,9 @@ async def _cancelled(ctx: _Context) -> CalDeliveryResult:
             reason=reason or f"booking {verb}",
         )
         try:
-            await invoice_runs.send_action(ctx.temporal, ctx.workflow_id(root), action)
+            # The invoice's own run id when it is recorded (a run started before workspaces has the old id).
+            run_id = invoice.workflow_id if invoice is not None else ctx.workflow_id(root)
+            await invoice_runs.send_action(ctx.temporal, run_id, action)
         except invoice_runs.WorkflowClosed:
             pass  # no workflow (never booked here) or already finished: the status below says which
         else:

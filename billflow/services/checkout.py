@@ -27,6 +27,7 @@ from billflow.repositories import checkout_sessions as sessions_repo
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
+from billflow.repositories import workspaces as workspaces_repo
 from billflow.services.invoice_runs import WorkflowClosed, send_collection
 from billflow.services.payments import deliver_payment, payable
 from models.checkout_sessions import CheckoutSession, CheckoutSessionStatus
@@ -124,7 +125,7 @@ async def open_checkout(
             return CheckoutResult(CheckoutOutcome.settled)  # paid or still settling: never a second session
         try:
             if latest is not None and latest.status == CheckoutSessionStatus.open:
-                snapshot = await gateway.retrieve_session(latest.stripe_session_id)
+                snapshot = await gateway.on_account(latest.stripe_account).retrieve_session(latest.stripe_session_id)
                 _copy(snapshot, latest)
                 session.add(latest)
                 if snapshot.status == CheckoutSessionStatus.complete:
@@ -169,7 +170,9 @@ async def _create(
     client = await clients_repo.get_client(session, client_id=invoice.client_id)
     assert client is not None
     lines = list(await invoices_repo.get_lines(session, invoice_id=invoice.id))
-    created = await gateway.create_session(
+    # On the issuing workspace's connected Stripe account, if it has one (issue 13: providers per workspace).
+    account = await workspaces_repo.stripe_account_of(session, workspace_id=invoice.workspace_id)
+    created = await gateway.on_account(account).create_session(
         checkout_params(invoice, client_email=client.email, lines=lines, base_url=base, attempt=attempt),
         idempotency_key=create_key(invoice, attempt),
     )
@@ -179,6 +182,7 @@ async def _create(
         stripe_session_id=created.id,
         amount_minor=invoice.balance_minor,
         currency=invoice.currency,
+        stripe_account=account,
     )
     _copy(created, row)
     session.add(row)
@@ -218,7 +222,7 @@ def _reusable(snapshot: SessionSnapshot, invoice: Invoice) -> bool:
 async def _expire(gateway: StripeGateway, row: CheckoutSession) -> None:
     """Expire a superseded session so the client cannot pay twice; one already closed on Stripe is fine."""
     try:
-        snapshot = await gateway.expire_session(
+        snapshot = await gateway.on_account(row.stripe_account).expire_session(
             row.stripe_session_id, idempotency_key=f"billflow:expire:{row.stripe_session_id}"
         )
         _copy(snapshot, row)
@@ -371,7 +375,7 @@ async def reconcile_sessions(
     paid = 0
     for row in rows:
         try:
-            snapshot = await gateway.retrieve_session(row.stripe_session_id)
+            snapshot = await gateway.on_account(row.stripe_account).retrieve_session(row.stripe_session_id)
         except StripeRejected as err:
             log.warning("reconcile: session %s skipped: %s", row.stripe_session_id, err)
             continue

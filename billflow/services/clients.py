@@ -368,8 +368,9 @@ async def launch_client_invoice(
     booking = prepared.booking
     handle = await invoice_runs.start_invoice(temporal, booking, task_queue=task_queue, paid_with=paid_with)
     if prepared.paused:
-        action = PauseReminders(action_id=f"client-pause-{booking.workflow_id}"[-64:], actor="client settings")
-        await invoice_runs.send_action(temporal, booking.workflow_id, action)
+        # handle.id: the run's id, which for a run started before workspaces is not booking.workflow_id.
+        action = PauseReminders(action_id=f"client-pause-{handle.id}"[-64:], actor="client settings")
+        await invoice_runs.send_action(temporal, handle.id, action)
     return handle
 
 

@@ -260,6 +260,7 @@ def interest_booking(invoice: Invoice, client: ClientIn, quote: InterestQuote, *
         f"Invoice {invoice.number} itself is unchanged.",
         reminder_policy=ReminderPolicy.standard(),
         client_source=client_source,  # the original's client, not a new one under the "interest" source
+        workspace_id=invoice.workspace_id,  # the original's business issues it (and numbers it)
     )
 
 
@@ -281,5 +282,5 @@ async def issue_interest_invoice(
     booking = interest_booking(invoice, client_in, quote, client_source=client.source)
     from billflow.services import invoice_runs  # here: the email activities import this module for quotes
 
-    await invoice_runs.start_invoice(temporal, booking, task_queue=task_queue)
-    return booking.workflow_id
+    handle = await invoice_runs.start_invoice(temporal, booking, task_queue=task_queue)
+    return handle.id

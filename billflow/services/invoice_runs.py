@@ -36,6 +36,7 @@ from models.workflow_io import (
     WriteOff,
 )
 from workflows.invoice import InvoiceWorkflow
+from workflows.search_attributes import start_attributes
 
 # Staff action type -> the workflow's signal that carries it.
 SIGNALS = {
@@ -91,6 +92,9 @@ async def start_invoice(
     `paid_with` (a booking already paid elsewhere) is delivered with the start, so the payment is in the
     workflow's inbox before its first step and no reminder or "invoice issued" email can go out first.
     """
+    legacy = await _legacy_run(client, booking)
+    if legacy is not None:
+        return legacy
     with_payment: dict[str, Any] = {}
     if paid_with is not None:
         with_payment = {"start_signal": InvoiceWorkflow.payment_received.__name__, "start_signal_args": [paid_with]}
@@ -103,10 +107,26 @@ async def start_invoice(
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=_summary(booking),
+            search_attributes=start_attributes(
+                workspace_id=booking.workspace_id, subscription_id=booking.subscription_id
+            ),
             **with_payment,
         )
     except WorkflowAlreadyStartedError:  # the run finished already (paid, void): it is the booking's invoice
         return client.get_workflow_handle(booking.workflow_id)
+
+
+async def _legacy_run(client: Client, booking: BookingIn) -> WorkflowHandle | None:
+    """The booking's run under the id it had before workspaces (models/workflow_ids.py), if Temporal still
+    knows one: a booking delivered again after the upgrade meets that run instead of starting a second."""
+    handle = client.get_workflow_handle(booking.legacy_workflow_id)
+    try:
+        await handle.describe()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return handle
 
 
 async def restart_invoice(
@@ -123,6 +143,9 @@ async def restart_invoice(
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             static_summary=summary,
+            search_attributes=start_attributes(
+                workspace_id=data.booking.workspace_id, subscription_id=data.booking.subscription_id
+            ),
         )
     except WorkflowAlreadyStartedError:
         return client.get_workflow_handle(workflow_id)

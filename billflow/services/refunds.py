@@ -329,7 +329,8 @@ async def _refund_through_stripe(
     if row is None or not row.payment_intent_id:
         raise RefundRefused("payment_id", f"payment {paid.payment_id} has no Stripe payment intent to refund")
     try:
-        made = await gateway.create_refund(
+        # On the account the payment was taken on (a workspace's connected account, or the platform's).
+        made = await gateway.on_account(row.stripe_account).create_refund(
             payment_intent_id=row.payment_intent_id,
             amount_minor=amount,
             metadata={"billflow_invoice_id": str(invoice.id), "billflow_payment_id": str(paid.payment_id)},

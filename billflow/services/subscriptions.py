@@ -113,6 +113,7 @@ def booking_for_period(sub: Subscription, client: ClientRow, lines: list[LineIn]
         subscription_id=sub.id,
         period_start=period.start,
         period_end=period.end,
+        workspace_id=sub.workspace_id,
     )
 
 

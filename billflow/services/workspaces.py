@@ -8,6 +8,7 @@ names the field); this module adds what needs the database or several fields at 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -89,11 +90,12 @@ async def _detail(session: AsyncSession, workspace: Workspace) -> WorkspaceDetai
 
 async def create_workspace(db: Database, data: WorkspaceCreate, *, logo: bytes | None = None) -> WorkspaceDetail:
     """A new workspace with its profile and its invoice and credit-note series (`{SLUG}-INV-2026-000001`)."""
-    values = data.model_dump(mode="json", exclude_none=True)
+    values = _columns(data.model_dump(mode="json", exclude_none=True))
     if logo is not None:
         values.update(logo=logo, logo_type=checked_logo(logo))
     try:
         async with db.session() as session:
+            await _account_free(session, values.get("stripe_account_id"), workspace_id=None)
             workspace = await workspaces_repo.add_workspace(session, workspace=Workspace(**values))
             assert workspace.id is not None
             await numbering_repo.add_default_series(
@@ -102,6 +104,22 @@ async def create_workspace(db: Database, data: WorkspaceCreate, *, logo: bytes |
             return await _detail(session, workspace)
     except IntegrityError:
         raise WorkspaceConflict(f"slug: a workspace {data.slug!r} exists already") from None
+
+
+def _columns(values: dict[str, Any]) -> dict[str, Any]:
+    """Profile field names -> column names (the API's `stripe_account` is the `stripe_account_id` column)."""
+    if "stripe_account" in values:
+        values["stripe_account_id"] = values.pop("stripe_account")
+    return values
+
+
+async def _account_free(session: AsyncSession, account: str | None, *, workspace_id: int | None) -> None:
+    """A Stripe account is connected to one workspace at most: its webhooks must name one business."""
+    if not account:
+        return
+    owner = await workspaces_repo.get_workspace_of_stripe_account(session, account=account)
+    if owner is not None and owner.id != workspace_id:
+        raise WorkspaceConflict(f"stripe_account: {account} is connected to workspace {owner.slug!r} already")
 
 
 async def list_workspaces(db: Database) -> list[WorkspaceOut]:
@@ -122,13 +140,15 @@ async def update_workspace(
     cleared = sorted(name for name in change.model_fields_set & REQUIRED_FIELDS if getattr(change, name) is None)
     if cleared:
         raise WorkspaceInvalid(cleared[0], "cannot be cleared: give a value")
-    values = change.model_dump(mode="json", include=change.model_fields_set)
+    values = _columns(change.model_dump(mode="json", include=change.model_fields_set))
     if logo is not None:
         values.update(logo=logo, logo_type=checked_logo(logo))
     elif clear_logo:
         values.update(logo=None, logo_type=None)
     async with db.session() as session:
         workspace = await _find(session, ref, for_update=True)
+        if values.get("stripe_account_id"):
+            await _account_free(session, values["stripe_account_id"], workspace_id=workspace.id)
         for name, value in values.items():
             setattr(workspace, name, value)
         if values:

@@ -149,7 +149,7 @@ async def test_deposit_invoice_now_then_final_invoice_with_the_deposit_deducted(
     started = await http.post(f"/v1/invoices/{deposit.number}/final-invoice", headers=staff_headers)
     assert started.status_code == 202, started.text
     final_id = started.json()["workflow_id"]
-    assert final_id == f"invoice-{booking.source}-{booking.booking_id}"
+    assert final_id == f"invoice-w1-{booking.source}-{booking.booking_id}"
     again = await http.post(f"/v1/invoices/{deposit.number}/final-invoice", headers=staff_headers)
     assert again.json()["workflow_id"] == final_id  # once per booking
 
@@ -255,7 +255,7 @@ async def test_booking_event_carries_buyer_details_onto_the_document(
     }
     response = await post_signed(http, name, secret, body)
     assert response.status_code in (200, 201, 202), response.text
-    workflow_id = f"invoice-{name}-{body['data']['booking_id']}"
+    workflow_id = f"invoice-w1-{name}-{body['data']['booking_id']}"
     invoice = await _wait_invoice(db, workflow_id)
     doc = (await http.get(f"/v1/documents/{invoice.number}", headers=staff_headers)).json()
     assert doc["buyer"]["vat_id"] == "NL004495445B01" and doc["buyer"]["address"]["city"] == "Amsterdam"
@@ -274,8 +274,8 @@ async def test_booking_event_with_a_deposit_then_cancelled_voids_the_deposit_wit
     booking_id = body["data"]["booking_id"]
     response = await post_signed(http, name, secret, body)
     assert response.status_code in (200, 201, 202), response.text
-    assert response.json()["workflow_id"] == f"invoice-{name}-{booking_id}-deposit"
-    deposit = await _wait_invoice(db, f"invoice-{name}-{booking_id}-deposit")
+    assert response.json()["workflow_id"] == f"invoice-w1-{name}-{booking_id}-deposit"
+    deposit = await _wait_invoice(db, f"invoice-w1-{name}-{booking_id}-deposit")
     assert deposit.kind == InvoiceKind.deposit and deposit.total_minor == 5_000
 
     cancelled = await post_signed(http, name, secret, event("booking.cancelled", booking_id))

@@ -49,7 +49,7 @@ async def test_confirmed_event_starts_invoice_and_answers_its_number(
     assert response.status_code == 202, response.text
     answer = response.json()
     booking_id = body["data"]["booking_id"]
-    assert answer["workflow_id"] == f"invoice-{name}-{booking_id}"
+    assert answer["workflow_id"] == f"invoice-w1-{name}-{booking_id}"
     assert answer["invoice_number"].startswith("INV-")
     async with db.session() as session:
         invoice = await invoices_repo.get_invoice(session, number=answer["invoice_number"])
@@ -217,7 +217,7 @@ async def test_staff_key_may_post_events(
     body = confirmed_event()
     response = await http.post("/v1/events", json=body, headers=staff_headers)
     assert response.status_code == 202, response.text
-    assert response.json()["workflow_id"] == f"invoice-api-{body['data']['booking_id']}"
+    assert response.json()["workflow_id"] == f"invoice-w1-api-{body['data']['booking_id']}"
 
 
 # --- bad input --------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ async def test_booking_becomes_one_invoice_with_catalog_price_in_attendee_time_z
     answer = response.json()
     uid = body["payload"]["uid"]
     assert answer["outcome"] == "invoice_started"
-    assert answer["workflow_id"] == f"invoice-{name}-{uid}"
+    assert answer["workflow_id"] == f"invoice-w1-{name}-{uid}"
     assert answer["invoice_number"].startswith("INV-")
 
     invoice = await one_invoice(db, name)

@@ -17,6 +17,7 @@ from models.workflow_io import SendEmailInput
 from tests.standins.fixtures import start_and_wait_issued
 from tests.standins.sendgrid_api import SendGridStandIn
 from tests.standins.server import Fault
+from tests.workspaces.support import make_workspace
 
 
 async def test_reminder_goes_out_once_with_pdf_links_and_custom_args(
@@ -69,3 +70,28 @@ async def test_timeout_is_recorded_unknown_and_not_sent_again(
     async with db.session() as session:
         message = await messages_repo.get_message(session, idempotency_key=data.idempotency_key)
     assert message is not None and message.status == MessageStatus.unknown
+
+
+async def test_a_workspaces_invoice_goes_out_with_its_sender_identity(
+    time_env: WorkflowEnvironment,
+    worker: Worker,
+    db: Database,
+    sendgrid_settings: Settings,
+    sendgrid_api: tuple[SendGridStandIn, str],
+) -> None:
+    """Issue 13: the From name and address and the Reply-To are the issuing workspace's; the installation's
+    BILLFLOW_FROM_EMAIL stays the default of workspaces without their own."""
+    standin, _ = sendgrid_api
+    ws = await make_workspace(
+        db, sender_name="Studio Nord", sender_email="rechnung@studio-nord.example", reply_to="buero@studio-nord.example"
+    )
+    plain = await make_workspace(db)
+    activities = EmailActivities(db, build_email_sender(sendgrid_settings), sendgrid_settings)
+    for workspace in (ws, plain):
+        invoice = await start_and_wait_issued(time_env.client, worker, db, workspace_id=workspace.id)
+        data = SendEmailInput(invoice_id=invoice.id or 0, kind=EmailKind.overdue, idempotency_key=f"{invoice.id}:od")
+        await activities.send_invoice_email(data)
+    own, default = (r.json for r in standin.requests)
+    assert own["from"] == {"email": "rechnung@studio-nord.example", "name": "Studio Nord"}
+    assert own["reply_to"] == {"email": "buero@studio-nord.example"}
+    assert default["from"] == {"email": sendgrid_settings.from_email} and "reply_to" not in default

@@ -96,3 +96,14 @@ async def test_refused_connection_is_a_transient_rejection() -> None:
     with pytest.raises(DeliveryRejected) as caught:
         await SendGridSender("SG.key", host=f"http://127.0.0.1:{port}").send(_email())
     assert caught.value.permanent is False
+
+
+async def test_the_workspaces_sender_name_and_reply_to_are_in_the_request(
+    sendgrid_api: tuple[SendGridStandIn, str],
+) -> None:
+    standin, url = sendgrid_api
+    sender = SendGridSender("SG.key", host=url, sandbox=True)
+    await sender.send(_email(from_name="Studio Nord", reply_to="buero@studio.example"))
+    (request,) = standin.requests
+    assert request.json["from"] == {"email": "invoices@studio.example", "name": "Studio Nord"}
+    assert request.json["reply_to"] == {"email": "buero@studio.example"}

@@ -17,8 +17,9 @@ from temporalio.worker import Worker
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.services.invoice_runs import start_invoice
-from models.workflow_io import InvoiceState, MarkPaid, PauseReminders
+from models.workflow_io import InvoiceState, InvoiceWorkflowInput, MarkPaid, PauseReminders
 from tests.factories import make_booking
+from tests.workspaces.support import make_workspace
 from worker import build_worker
 from workflows.invoice import InvoiceWorkflow
 from workflows.search_attributes import (
@@ -30,6 +31,7 @@ from workflows.search_attributes import (
     INVOICE_NUMBER,
     INVOICE_STATUS,
     SUBSCRIPTION_ID,
+    WORKSPACE_ID,
     dev_server_flags,
 )
 
@@ -88,6 +90,7 @@ def test_dev_server_flags_register_every_key() -> None:
         "Currency": "Keyword",
         "DueDate": "Datetime",
         "SubscriptionId": "Keyword",
+        "WorkspaceId": "Int",
     }
 
 
@@ -193,3 +196,39 @@ async def test_every_query_in_the_operations_guide_is_accepted(dev_env: Workflow
     assert len(queries) >= 5
     for query in queries:
         [wf async for wf in dev_env.client.list_workflows(query, limit=1)]  # raises on an invalid query
+
+
+async def test_runs_are_listed_by_their_workspace(
+    dev_env: WorkflowEnvironment, dev_worker: Worker, db: Database
+) -> None:
+    """`WorkspaceId = N` in the Temporal UI lists that business's runs, and its runs' ids name it."""
+    workspace = await make_workspace(db)
+    booking = make_booking(issued_at=ISSUED_AT).model_copy(update={"workspace_id": workspace.id})
+    other = make_booking(issued_at=ISSUED_AT)  # the first workspace's
+    handle = await start_invoice(dev_env.client, booking, task_queue=dev_worker.task_queue)
+    await start_invoice(dev_env.client, other, task_queue=dev_worker.task_queue)
+    assert handle.id == f"invoice-w{workspace.id}-{booking.source}-{booking.booking_id}"
+    # Set with the start: the run is found before its first upsert.
+    assert (await handle.describe()).typed_search_attributes.get(WORKSPACE_ID) == workspace.id
+
+    await _until(handle, lambda s: s.issued_email_sent)
+    found = [wf.id async for wf in _list_eventually(dev_env.client, f"WorkspaceId = {workspace.id}")]
+    assert found == [handle.id]
+
+
+async def test_a_booking_started_before_workspaces_meets_its_run(
+    dev_env: WorkflowEnvironment, dev_worker: Worker
+) -> None:
+    """A run in flight under its old id (`invoice-{source}-{booking}`) is the booking's run after the upgrade:
+    the same booking delivered again starts no second run under the new id."""
+    booking = make_booking(issued_at=ISSUED_AT)
+    old = await dev_env.client.start_workflow(
+        InvoiceWorkflow.run,
+        InvoiceWorkflowInput(booking=booking),
+        id=booking.legacy_workflow_id,
+        task_queue=dev_worker.task_queue,
+    )
+    again = await start_invoice(dev_env.client, booking, task_queue=dev_worker.task_queue)
+    assert again.id == old.id == f"invoice-{booking.source}-{booking.booking_id}"
+    runs = [wf.id async for wf in dev_env.client.list_workflows(f'WorkflowId = "{booking.workflow_id}"')]
+    assert runs == []

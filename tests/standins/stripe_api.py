@@ -3,7 +3,8 @@ refund the charge a completed session made.
 
 It speaks Stripe's wire format (form-encoded requests, JSON objects and error bodies) and keeps Stripe's
 idempotency contract: a repeated Idempotency-Key with the same parameters replays the first response; with
-different parameters it is a 400.
+different parameters it is a 400. Stripe Connect: a request with a Stripe-Account header acts on that connected
+account; its sessions and charges are invisible from the platform and from other accounts (a 404, as Stripe).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class StripeStandIn(StandIn):
         super().__init__()
         self.sessions: dict[str, dict[str, Any]] = {}
         self.charges: dict[str, dict[str, Any]] = {}  # by payment intent id
+        self.account_of: dict[str, str | None] = {}  # session id -> the connected account it was made on
         self._replay: dict[str, tuple[str, int, dict[str, Any]]] = {}  # key -> (params hash, status, body)
         self._ids = itertools.count(1)
         self._prefix = uuid.uuid4().hex[:8]  # ids stay unique across tests sharing one database
@@ -64,12 +66,19 @@ class StripeStandIn(StandIn):
             "payment_intent": intent,
             "metadata": dict(session["metadata"]),
             "refunded": False,
+            "session": session_id,
         }
         return dict(session)
 
     def charge_of(self, session_id: str) -> dict[str, Any]:
         """The charge a completed session made (what a `charge.refunded` event carries)."""
         return dict(self.charges[f"pi_{session_id[3:]}"])
+
+    def _visible(self, request: Request, session_id: str) -> dict[str, Any] | None:
+        """The session, if it was made on the account this request acts on."""
+        if session_id not in self.sessions or self.account_of.get(session_id) != _account(request):
+            return None
+        return self.sessions[session_id]
 
     def error(self, status: int, message: str, **extra: Any) -> Response:
         kind = {429: "rate_limit_error"}.get(status, "api_error" if status >= 500 else "invalid_request_error")
@@ -126,6 +135,7 @@ class StripeStandIn(StandIn):
             "metadata": {k[len("metadata[") : -1]: v for k, v in form.items() if k.startswith("metadata[")},
         }
         self.sessions[sid] = session
+        self.account_of[sid] = _account(request)
         if key:
             self._replay[key] = (digest, 200, dict(session))
         if fault is not None and fault.status is not None:  # answer_lost: created, but the client hears an error
@@ -136,7 +146,7 @@ class StripeStandIn(StandIn):
         await self.record(request)
         if (fault := await self.fault_response(request)) is not None:
             return fault
-        session = self.sessions.get(request.path_params["sid"])
+        session = self._visible(request, request.path_params["sid"])
         if session is None:
             return self.error(404, f"No such checkout.session: '{request.path_params['sid']}'", code="resource_missing")
         return JSONResponse(session)
@@ -145,7 +155,7 @@ class StripeStandIn(StandIn):
         await self.record(request)
         if (fault := await self.fault_response(request)) is not None:
             return fault
-        session = self.sessions.get(request.path_params["sid"])
+        session = self._visible(request, request.path_params["sid"])
         if session is None:
             return self.error(404, "No such checkout.session", code="resource_missing")
         if session["status"] != "open":
@@ -171,7 +181,8 @@ class StripeStandIn(StandIn):
             return JSONResponse(body, status_code=status, headers={"Idempotent-Replayed": "true"})
         form = recorded.form
         charge = self.charges.get(form.get("payment_intent", ""))
-        if charge is None:
+        if charge is not None and self.account_of.get(charge["session"]) != _account(request):
+            charge = None  # another account's payment: Stripe does not know it here
             return self.error(404, f"No such payment_intent: '{form.get('payment_intent')}'", code="resource_missing")
         amount = int(form.get("amount") or charge["amount"] - charge["amount_refunded"])
         left = charge["amount"] - charge["amount_refunded"]
@@ -199,3 +210,8 @@ class StripeStandIn(StandIn):
         if key:
             self._replay[key] = (digest, 200, body)
         return JSONResponse(body)
+
+
+def _account(request: Request) -> str | None:
+    """The connected account a request acts on (Stripe Connect's Stripe-Account header); None: the platform."""
+    return request.headers.get("stripe-account") or None

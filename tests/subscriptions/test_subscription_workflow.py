@@ -42,6 +42,7 @@ from tests.subscriptions.support import (
     terminate_all,
 )
 from worker import build_worker
+from workflows.search_attributes import WORKSPACE_ID
 from workflows.subscription import SubscriptionWorkflow
 
 DAY = timedelta(days=1)
@@ -295,3 +296,21 @@ async def test_continue_as_new_carries_the_schedule_without_double_billing(
     assert outcome.periods_billed == 8 and outcome.status is SubscriptionStatus.ended
     invoices = await invoices_of(db, sub_id)
     assert [i.period_start for i in invoices] == [start + timedelta(weeks=w) for w in range(8)]
+    # Started without a WorkspaceId (as by code before workspaces): its invoices keep the old ids in every run
+    # after continue-as-new too (which carries the WorkspaceId the first run upserted).
+    assert all(i.workflow_id.startswith("invoice-subscription-") for i in invoices)
+
+
+async def test_subscription_runs_and_their_invoices_carry_the_workspace(
+    time_env: WorkflowEnvironment, db: Database, worker: Worker, task_queue: str, started: list[str]
+) -> None:
+    """Issue 13: `WorkspaceId` on the subscription's run and its invoices' runs, whose ids name the workspace."""
+    data = make_subscription(start_date=await today(time_env) + DAY, max_cycles=2)
+    handle = await begin(time_env, db, task_queue, started, data)
+    await handle.result()
+    invoices = await invoices_of(db, data.subscription_id or "")
+    assert len(invoices) == 2
+    assert all(inv.workflow_id.startswith("invoice-w1-subscription-") for inv in invoices)
+    assert (await handle.describe()).typed_search_attributes.get(WORKSPACE_ID) == 1
+    child = time_env.client.get_workflow_handle(invoices[0].workflow_id)
+    assert (await child.describe()).typed_search_attributes.get(WORKSPACE_ID) == 1

@@ -43,6 +43,18 @@ async def test_clearing_a_required_field_is_a_422_naming_it(http: httpx.AsyncCli
     assert answer.json()["detail"][0]["loc"] == ["body", "locale"]
 
 
+async def test_a_stripe_account_is_connected_over_the_api_once(http: httpx.AsyncClient, db: Database) -> None:
+    ws, other = await make_workspace(db), await make_workspace(db)
+    account = f"acct_{ws.slug.replace('-', '')}"
+    headers = await _headers(db)
+    patched = await http.patch(f"/v1/workspaces/{ws.slug}", json={"stripe_account": account}, headers=headers)
+    assert patched.status_code == 200 and patched.json()["stripe_account"] == account
+    taken = await http.patch(f"/v1/workspaces/{other.slug}", json={"stripe_account": account}, headers=headers)
+    assert taken.status_code == 409 and "stripe_account" in taken.json()["detail"]
+    bad = await http.patch(f"/v1/workspaces/{other.slug}", json={"stripe_account": "acct-1"}, headers=headers)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "stripe_account"]
+
+
 async def test_a_bad_numbering_pattern_is_a_422_naming_it(http: httpx.AsyncClient, db: Database) -> None:
     ws = await make_workspace(db)
     answer = await http.put(

@@ -72,3 +72,29 @@ def test_numbering_and_a_key_of_the_workspace(slug: str) -> None:
     assert key.exit_code == 0, key.output
     assert json.loads(key.output)["workspace_id"] == json.loads(set_.output)["id"]
     assert runner.invoke(app, ["key", "create", "x", "--workspace", "no-such-ws"]).exit_code == 1
+
+
+def test_a_workspace_connects_its_stripe_account_and_sender(slug: str) -> None:
+    assert runner.invoke(app, ["workspace", "create", slug, "--name", "Studio"]).exit_code == 0
+    account = f"acct_{uuid.uuid4().hex[:16]}"
+    updated = runner.invoke(
+        app,
+        ["workspace", "update", slug, "--stripe-account", account, "--sender-name", "Studio Nord",
+         "--sender-email", "rechnung@studio.example", "--reply-to", "buero@studio.example", "--json"],
+    )  # fmt: skip
+    assert updated.exit_code == 0, updated.output
+    shown = json.loads(updated.output)
+    assert (shown["stripe_account"], shown["sender_email"]) == (account, "rechnung@studio.example")
+    # One account, one workspace: its Connect webhooks must name one business.
+    other = f"{slug}-b"
+    assert runner.invoke(app, ["workspace", "create", other, "--name", "Other"]).exit_code == 0
+    taken = runner.invoke(app, ["workspace", "update", other, "--stripe-account", account], env=WIDE)
+    assert taken.exit_code == 2 and "--stripe-account" in taken.output and slug in taken.output
+    cleared = runner.invoke(app, ["workspace", "update", slug, "--clear", "stripe-account", "--json"])
+    assert cleared.exit_code == 0 and json.loads(cleared.output)["stripe_account"] is None
+
+
+def test_a_malformed_stripe_account_fails_naming_the_option(slug: str) -> None:
+    assert runner.invoke(app, ["workspace", "create", slug, "--name", "Studio"]).exit_code == 0
+    result = runner.invoke(app, ["workspace", "update", slug, "--stripe-account", "sk_live_oops"], env=WIDE)
+    assert result.exit_code == 2 and "--stripe-account" in result.output

@@ -90,7 +90,7 @@ async def get_workspace(slug: SlugPath, principal: AdminDep, db: DatabaseDep) ->
     "/{slug}",
     summary="Change profile fields (only those given; null clears an optional one)",
     response_model=workspaces.WorkspaceDetail,
-    responses={**NOT_FOUND, **INVALID},
+    responses={**NOT_FOUND, **INVALID, 409: {"description": "The Stripe account is another workspace's"}},
 )
 async def update_workspace(
     slug: SlugPath, change: WorkspaceUpdate, principal: AdminDep, db: DatabaseDep
@@ -100,6 +100,8 @@ async def update_workspace(
         return await workspaces.update_workspace(db, slug, change)
     except workspaces.WorkspaceInvalid as err:
         raise _invalid(err) from None
+    except workspaces.WorkspaceConflict as err:  # a Stripe account connected to another workspace
+        raise HTTPException(409, str(err)) from None
 
 
 @router.put(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import stripe
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
@@ -25,11 +26,28 @@ SIGNATURE_TOLERANCE_SECONDS = 300
 async def stripe_webhook(
     request: Request, background: BackgroundTasks, db: DatabaseDep, settings: SettingsDep, temporal: TemporalDep
 ) -> dict:
+    return await _receive(request, background, db, temporal, settings.stripe_webhook_secret, "STRIPE_WEBHOOK_SECRET")
+
+
+@router.post(
+    "/webhooks/stripe/connect",
+    summary="Events of workspaces' connected Stripe accounts (signed with STRIPE_CONNECT_WEBHOOK_SECRET)",
+)
+async def stripe_connect_webhook(
+    request: Request, background: BackgroundTasks, db: DatabaseDep, settings: SettingsDep, temporal: TemporalDep
+) -> dict:
+    secret = settings.stripe_connect_webhook_secret
+    return await _receive(request, background, db, temporal, secret, "STRIPE_CONNECT_WEBHOOK_SECRET")
+
+
+async def _receive(
+    request: Request, background: BackgroundTasks, db: Any, temporal: Any, secret: str | None, setting: str
+) -> dict:
+    """Verify, parse, store once and apply; a Connect event is routed by its `account` (stripe_events)."""
     raw = await request.body()  # the body limit (a Stripe event is a few KiB) is the app's, 413
     header = request.headers.get("stripe-signature")
-    secret = settings.stripe_webhook_secret
     if not secret:
-        raise HTTPException(status_code=400, detail="Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)")
+        raise HTTPException(status_code=400, detail=f"Stripe webhooks are not configured ({setting})")
     if not header:
         raise HTTPException(status_code=400, detail="missing Stripe-Signature header")
     try:
