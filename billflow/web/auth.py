@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from billflow.db import enter_workspace
 from billflow.services.api_keys import Principal, verify_token
 from billflow.web.deps import DatabaseDep
 from models.api_keys import ApiRole
@@ -46,6 +47,9 @@ async def authenticate(
     principal = await verify_token(db, token)
     if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or revoked API key", headers=UNAUTHORIZED)
+    # The rest of the request runs in the key's workspace: with row security on, PostgreSQL shows no other
+    # workspace's rows to its queries (billflow/db.py), whatever filter they forget.
+    enter_workspace(principal.workspace_id)
     return principal
 
 
