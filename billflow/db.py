@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from contextvars import ContextVar
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any
 
 from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -16,6 +15,14 @@ from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.config import Settings
+from billflow.workspace_context import (  # noqa: F401  (re-exported: billflow.db is where sessions are scoped)
+    ALL_WORKSPACES,
+    WorkspaceScope,
+    current_workspace,
+    enter_workspace,
+    task_scope,
+    workspace_scope,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,35 +77,7 @@ def resolve_database_url(settings: Settings) -> str:
     return start_embedded_postgres(settings.data_dir)
 
 
-# --- workspace scope (issue 13; docs/workspaces.md, "Row-level security") ----------------------------------
-# The caller's workspace, for the rest of the current task: set by the API once a key is verified. With row
-# security on, every transaction starts with `billflow.workspace_id` set to it, and PostgreSQL's policies
-# (migration 0a1b2c3d4e41) show that workspace's rows only, even to a query that forgot its filter.
-ALL_WORKSPACES: Final = "all"  # the named bypass: the worker, the CLI and edges that verify before they know
-WorkspaceScope = int | Literal["all"]
-_scope: ContextVar[WorkspaceScope | None] = ContextVar("billflow_workspace_scope", default=None)
 WORKSPACE_SETTING = "billflow.workspace_id"
-
-
-def current_workspace() -> int | None:
-    """The workspace the current task is narrowed to; None when it is not (or reads every workspace)."""
-    scope = _scope.get()
-    return scope if isinstance(scope, int) else None
-
-
-def enter_workspace(scope: WorkspaceScope) -> None:
-    """Narrow the rest of the current task (an API request, once its key is verified) to one workspace."""
-    _scope.set(scope)
-
-
-@contextmanager
-def workspace_scope(scope: WorkspaceScope) -> Iterator[None]:
-    """Run a block in one workspace (or, with ALL_WORKSPACES, in all of them)."""
-    token = _scope.set(scope)
-    try:
-        yield
-    finally:
-        _scope.reset(token)
 
 
 class _ScopedSession(Session):
@@ -114,7 +93,7 @@ def _set_scope(session: Session, transaction: Any, connection: Any) -> None:
     # request's session may be opened before its key is verified (SQLAlchemy runs this in the caller's context).
     scope = session.info.get("workspace")
     if scope is None:
-        scope = _scope.get()
+        scope = task_scope()
     if scope is None:
         scope = session.info.get("unscoped")
     connection.execute(

@@ -7,10 +7,10 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import subscriptions as subscriptions_repo
 
 
-async def document_workspace(db: Database, *, number: str) -> int | None:
-    """The workspace of the invoice or credit note numbered `number`; None when there is none."""
+async def document_workspaces(db: Database, *, number: str) -> set[int]:
+    """The workspaces holding an invoice or credit note numbered `number` (numbers are unique per workspace)."""
     async with db.session() as session:
-        return await invoices_repo.document_workspace(session, number=number)
+        return await invoices_repo.document_workspaces(session, number=number)
 
 
 async def subscription_workspace(db: Database, *, subscription_id: str) -> int | None:

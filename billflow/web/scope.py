@@ -26,8 +26,8 @@ async def document_in_workspace(request: Request, principal: PrincipalDep, db: D
     number = request.path_params.get("number")
     if not isinstance(number, str):
         return
-    owner = await workspace_scope.document_workspace(db, number=number)
-    if owner is not None and owner != principal.workspace_id:
+    owners = await workspace_scope.document_workspaces(db, number=number)
+    if owners and principal.workspace_id not in owners:
         raise HTTPException(404, f"no invoice or credit note numbered {number}")
 
 

@@ -20,10 +20,12 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from billflow.config import Settings
+from billflow.db import enter_workspace
 from billflow.services import users
 from billflow.web import reveal
 from billflow.web.deps import DatabaseDep
 from models.api_keys import ApiRole
+from models.columns import DEFAULT_WORKSPACE_ID
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +179,9 @@ def require(role: ApiRole) -> Callable[..., Awaitable[users.UserOut]]:
             raise LoginRequired(target if request.method == "GET" else APP_PREFIX)
         if not user.role.allows(role):
             raise RoleRequired(role, user.role)
+        # Staff users do not belong to workspaces yet: the staff app is the first workspace's (issue 13), and its
+        # queries run there (billflow/db.py: row security, and the repositories' lookups by number).
+        enter_workspace(DEFAULT_WORKSPACE_ID)
         return user
 
     dependency.__name__ = f"page_{role.value}"
