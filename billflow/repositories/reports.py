@@ -231,10 +231,14 @@ async def unsettled_invoices(
     cannot drop those), and a due instant range also bounds the due date, which the index is ordered by: the
     due instant is the end of the due day in the client's zone, within two days of that date in UTC, so the
     "due soon" list reads its week of the index instead of every overdue invoice before it."""
-    conditions = [
-        "i.workspace_id = :workspace_id",
-        "i.status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')",
-    ]
+    # Overdue alone, not "unsettled and overdue": PostgreSQL multiplies the two conditions' selectivities, and on
+    # that underestimate it read the workspace's whole unsettled range instead of its first page (110 ms, 18 ms).
+    status = (
+        "i.status = 'overdue'"
+        if overdue_only
+        else "i.status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')"
+    )
+    conditions = ["i.workspace_id = :workspace_id", status]
     params: dict[str, Any] = {"workspace_id": workspace_id, "limit": limit}
     if due_from is not None:
         conditions += ["i.due_at >= :due_from", "i.due_date >= CAST(:due_from_day AS date) - 2"]
@@ -242,8 +246,6 @@ async def unsettled_invoices(
     if due_to is not None:
         conditions += ["i.due_at < :due_to", "i.due_date <= CAST(:due_to_day AS date) + 2"]
         params |= {"due_to": due_to, "due_to_day": due_to.date()}
-    if overdue_only:
-        conditions.append("i.status = 'overdue'")
     sql = f"""
 SELECT i.number, i.status, i.currency, i.total_minor, i.amount_paid_minor,
        i.total_minor - i.credited_minor - i.amount_paid_minor AS balance_minor,
