@@ -118,6 +118,9 @@ class Invoice(SQLModel, table=True):
             "issue_date",
             postgresql_include=["currency", "total_minor", "status", "issued_at"],
         ),
+        # A workspace's invoice list, newest first, its count and its search by number or client: one range of
+        # this index, without visiting the invoices themselves.
+        Index("ix_invoices_ws_id", "workspace_id", "id", postgresql_include=["client_id", "number"]),
         Index(
             "ix_invoices_ws_paid_at",
             "workspace_id",

@@ -65,6 +65,7 @@ REPORT_INDEXES = (
     ("ix_invoices_ws_issue_date_cover", "invoices", ["workspace_id", "issue_date"],
      ["currency", "total_minor", "status", "issued_at"], None),
     ("ix_invoices_ws_paid_at", "invoices", ["workspace_id", "paid_at"], ["id"], "paid_at IS NOT NULL"),
+    ("ix_invoices_ws_id", "invoices", ["workspace_id", "id"], ["client_id", "number"], None),
     ("ix_payments_ws_received_cover", "payments", ["workspace_id", "received_at"],
      ["invoice_id", "currency", "kind", "amount_minor"], None),
     ("ix_email_messages_ws_reminders_sent", "email_messages", ["workspace_id", "sent_at"],
