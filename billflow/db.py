@@ -20,6 +20,7 @@ from billflow.workspace_context import (  # noqa: F401  (re-exported: billflow.d
     WorkspaceScope,
     current_workspace,
     enter_workspace,
+    leave_workspace,
     task_scope,
     workspace_scope,
 )

@@ -36,6 +36,11 @@ def enter_workspace(scope: WorkspaceScope) -> None:
     _scope.set(scope)
 
 
+def leave_workspace() -> None:
+    """End the narrowing (a request's, once answered: a test's client runs the app in its own task)."""
+    _scope.set(None)
+
+
 @contextmanager
 def workspace_scope(scope: WorkspaceScope) -> Iterator[None]:
     """Run a block in one workspace (or, with ALL_WORKSPACES, in all of them)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -20,7 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from billflow.config import Settings
-from billflow.db import enter_workspace
+from billflow.db import enter_workspace, leave_workspace
 from billflow.services import users
 from billflow.web import reveal
 from billflow.web.deps import DatabaseDep
@@ -170,10 +170,10 @@ async def current_user(request: Request, db: DatabaseDep) -> users.UserOut | Non
     return user
 
 
-def require(role: ApiRole) -> Callable[..., Awaitable[users.UserOut]]:
+def require(role: ApiRole) -> Callable[..., AsyncIterator[users.UserOut]]:
     async def dependency(
         request: Request, user: Annotated[users.UserOut | None, Depends(current_user)]
-    ) -> users.UserOut:
+    ) -> AsyncIterator[users.UserOut]:
         if user is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise LoginRequired(target if request.method == "GET" else APP_PREFIX)
@@ -182,7 +182,10 @@ def require(role: ApiRole) -> Callable[..., Awaitable[users.UserOut]]:
         # Staff users do not belong to workspaces yet: the staff app is the first workspace's (issue 13), and its
         # queries run there (billflow/db.py: row security, and the repositories' lookups by number).
         enter_workspace(DEFAULT_WORKSPACE_ID)
-        return user
+        try:
+            yield user
+        finally:
+            leave_workspace()
 
     dependency.__name__ = f"page_{role.value}"
     return dependency

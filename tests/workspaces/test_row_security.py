@@ -11,12 +11,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from sqlalchemy import event, make_url, text
 from sqlalchemy.exc import DBAPIError
 
+from billflow.config import Settings
 from billflow.db import ALL_WORKSPACES, Database, workspace_scope
+from billflow.services import api_keys
+from billflow.web.app import create_app
+from models.api_keys import ApiRole
 from models.columns import DEFAULT_WORKSPACE_ID
 from tests.workspaces.support import make_invoice, make_workspace
 
@@ -136,3 +141,41 @@ async def test_the_migration_enables_row_security_on_every_workspace_table(db: D
         ).all()
     unprotected = {name for name, secured in rows if not secured} - {"numbering_series"}
     assert unprotected == set()
+
+
+@pytest.fixture
+async def rls_http(db: Database, database_url: str, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The API as `billflow api` runs it with BILLFLOW_ROW_SECURITY=1 and the application role in DATABASE_URL:
+    unauthenticated work with the named bypass, every request narrowed to its key's workspace."""
+    _grant(database_url)
+    database = Database(database_url, pool_size=2, row_security=True, unscoped=ALL_WORKSPACES)
+    _as_app_role(database)
+    app = create_app(settings, database, None)  # type: ignore[arg-type]  (no route used here reaches Temporal)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billflow.test") as client:
+        yield client
+    await database.dispose()
+
+
+async def _key(db: Database, workspace_id: int) -> dict[str, str]:
+    new = api_keys.NewApiKey(name="rls", role=ApiRole.staff, workspace_id=workspace_id)
+    return {"Authorization": f"Bearer {(await api_keys.create_key(db, new)).token}"}
+
+
+async def test_the_api_under_row_security_serves_each_key_its_own_workspace(
+    db: Database, rls_http: httpx.AsyncClient
+) -> None:
+    b = await make_workspace(db)
+    assert b.id is not None
+    invoice_a, client_a = await make_invoice(db, workspace_id=DEFAULT_WORKSPACE_ID)
+    invoice_b, client_b = await make_invoice(db, workspace_id=b.id)
+    key_a, key_b = await _key(db, DEFAULT_WORKSPACE_ID), await _key(db, b.id)
+
+    listed = await rls_http.get("/v1/invoices", params={"limit": 200}, headers=key_b)
+    assert listed.status_code == 200, listed.text
+    assert [i["number"] for i in listed.json()["items"]] == [invoice_b.number]
+    assert (await rls_http.get(f"/v1/invoices/{invoice_a.number}", headers=key_b)).status_code == 404
+    assert (await rls_http.get(f"/v1/invoices/{invoice_b.number}", headers=key_b)).status_code == 200
+    clients = [c["external_id"] for c in (await rls_http.get("/v1/clients", headers=key_b)).json()]
+    assert client_b.external_id in clients and client_a.external_id not in clients
+    assert (await rls_http.get("/v1/reports/aging", headers=key_b)).status_code == 200
+    assert (await rls_http.get(f"/v1/invoices/{invoice_a.number}", headers=key_a)).status_code == 200
