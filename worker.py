@@ -25,7 +25,7 @@ from activities.payments import PaymentActivities
 from activities.subscriptions import SubscriptionActivities
 from billflow import render_pool
 from billflow.config import PaymentBackend, Settings, get_settings
-from billflow.db import Database, resolve_database_url
+from billflow.db import ALL_WORKSPACES, Database, resolve_database_url
 from billflow.email import build_email_sender
 from billflow.payments import build_payment_provider
 from billflow.process import exit_now  # also imported as worker.exit_now
@@ -164,7 +164,8 @@ async def run_worker(settings: Settings | None = None) -> None:
     configure_logging(settings)
     if settings.metrics_port is not None:
         install_sdk_metrics()  # before the first client: the runtime is chosen when connecting
-    db = Database(resolve_database_url(settings))
+    # One worker serves every workspace: its sessions use the named bypass of row-level security.
+    db = Database(resolve_database_url(settings), row_security=settings.row_security, unscoped=ALL_WORKSPACES)
     await db.create_schema()
     client = await connect(settings)
     worker = build_worker(client, db, settings)

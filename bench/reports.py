@@ -1,6 +1,11 @@
 """Benchmark: the receivables reports on 1,000,000 invoices over 50,000 clients.
 
     python bench/reports.py [--invoices 1000000] [--clients 50000] [--runs 5] [--explain] [--keep]
+    python bench/reports.py --workspaces 100 [--sample 10] [--keep] [--reuse]
+
+With --workspaces N the clients (and so their invoices, payments and emails) are spread over N workspaces in a
+database of its own (billflow_bench_ws{N}), and every report, the invoice and client lists and the overview are
+timed for a sample of workspaces, each as its own API key would ask (issue 13): p50 and p99 over every run.
 
 Fills a database of its own (billflow_bench_reports on DATABASE_URL's server, or the embedded PostgreSQL) with
 generate_series in SQL: two years of invoices (most paid, some void or written off, the recent ones open or
@@ -34,8 +39,10 @@ from sqlalchemy import make_url, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from billflow.db import Database, start_embedded_postgres, to_psycopg_url
+from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import reports as reports_repo
+from billflow.services import overview as overview_service
 from billflow.services import reports as reports_service
 from billflow.services.reports import Grain
 
@@ -45,18 +52,28 @@ TARGET_MS = 200.0
 
 # --- the data -------------------------------------------------------------------------------------
 
+WORKSPACES_SQL = """
+INSERT INTO workspaces (id, slug, name, default_currency, locale, reporting_timezone, payment_terms_days,
+                        created_at, updated_at)
+SELECT g, 'bench-' || g, 'Bench business ' || g, 'EUR', 'en_US', 'UTC', 14, now(), now()
+FROM generate_series(2, :workspaces) AS g
+"""
+
+# Client g belongs to workspace 1 + g % N; its invoices, payments and emails to the same one.
 CLIENTS_SQL = """
-INSERT INTO clients (external_id, name, email, timezone, email_bounced, created_at, updated_at)
-SELECT 'bench-' || g, 'Client ' || g, 'client' || g || '@example.com', 'UTC', false, now(), now()
+INSERT INTO clients (workspace_id, external_id, name, email, timezone, email_bounced, created_at, updated_at)
+SELECT 1 + g % :workspaces, 'bench-' || g, 'Client ' || g, 'client' || g || '@example.com', 'UTC', false, now(), now()
 FROM generate_series(1, :clients) AS g
 """
 
 # Status by age, roughly like a service business: two years of history, ~6 % still unsettled.
 INVOICES_SQL = """
-INSERT INTO invoices (number, source_key, workflow_id, client_id, currency, subtotal_minor, tax_minor, total_minor,
-                      amount_paid_minor, status, issue_date, due_date, issued_at, due_at, timezone, public_token,
-                      paid_at, voided_at, written_off_at, overdue_at, reminders_paused, created_at, updated_at)
-SELECT 'B-' || g, 'bench:' || g, 'invoice-bench-' || g, client_id, currency, total, 0, total,
+INSERT INTO invoices (workspace_id, number, source_key, workflow_id, client_id, currency, subtotal_minor, tax_minor,
+                      total_minor, amount_paid_minor, status, issue_date, due_date, issued_at, due_at, timezone,
+                      public_token, paid_at, voided_at, written_off_at, overdue_at, reminders_paused, created_at,
+                      updated_at)
+SELECT 1 + client_id % :workspaces, 'B-' || g, 'bench:' || g, 'invoice-bench-' || g, client_id, currency, total, 0,
+       total,
        CASE status WHEN 'paid' THEN total WHEN 'partially_paid' THEN total / 2
                    WHEN 'overdue' THEN CASE WHEN r_pay < 0.2 THEN total / 2 ELSE 0 END ELSE 0 END,
        status, issue_date, issue_date + 14, issue_date + time '09:00', issue_date + 14 + time '23:59', 'UTC',
@@ -90,18 +107,18 @@ FROM (
 """
 
 PAYMENTS_SQL = """
-INSERT INTO payments (invoice_id, client_id, kind, provider, provider_reference, amount_minor, currency, method,
-                      received_at, created_at)
-SELECT id, client_id, 'payment', 'bench', 'pay-' || id, amount_paid_minor, currency, 'card',
+INSERT INTO payments (workspace_id, invoice_id, client_id, kind, provider, provider_reference, amount_minor, currency,
+                      method, received_at, created_at)
+SELECT workspace_id, id, client_id, 'payment', 'bench', 'pay-' || id, amount_paid_minor, currency, 'card',
        COALESCE(paid_at, LEAST(issue_date + 20 + time '11:00', now())), now()
 FROM invoices WHERE amount_paid_minor > 0
 UNION ALL
 -- One paid invoice in a hundred had a refund and was paid again the next day (the balance stays settled).
-SELECT id, client_id, 'refund', 'bench', 'ref-' || id, total_minor / 10, currency, 'card',
+SELECT workspace_id, id, client_id, 'refund', 'bench', 'ref-' || id, total_minor / 10, currency, 'card',
        paid_at + interval '2 days', now()
 FROM invoices WHERE status = 'paid' AND id % 100 = 7 AND paid_at < now() - interval '3 days'
 UNION ALL
-SELECT id, client_id, 'payment', 'bench', 'repay-' || id, total_minor / 10, currency, 'card',
+SELECT workspace_id, id, client_id, 'payment', 'bench', 'repay-' || id, total_minor / 10, currency, 'card',
        paid_at + interval '3 days', now()
 FROM invoices WHERE status = 'paid' AND id % 100 = 7 AND paid_at < now() - interval '3 days'
 """
@@ -109,13 +126,13 @@ FROM invoices WHERE status = 'paid' AND id % 100 = 7 AND paid_at < now() - inter
 # The issue email of every invoice, and reminders at -3, +3 and +7 days from the due date for every invoice
 # that was still unpaid then (and not void), up to now.
 MESSAGES_SQL = r"""
-INSERT INTO email_messages (idempotency_key, invoice_id, client_id, kind, reminder_step, to_email, subject,
-                            body_text, backend, status, attempts, created_at, sent_at, updated_at)
-SELECT i.workflow_id || '\:issued', i.id, i.client_id, 'invoice_issued', NULL, 'c@example.com',
+INSERT INTO email_messages (workspace_id, idempotency_key, invoice_id, client_id, kind, reminder_step, to_email,
+                            subject, body_text, backend, status, attempts, created_at, sent_at, updated_at)
+SELECT i.workspace_id, i.workflow_id || '\:issued', i.id, i.client_id, 'invoice_issued', NULL, 'c@example.com',
        'Invoice ' || i.number, '.', 'outbox', 'sent', 1, i.issued_at, i.issued_at, i.issued_at
 FROM invoices i
 UNION ALL
-SELECT i.workflow_id || '\:reminder-' || s.step, i.id, i.client_id,
+SELECT i.workspace_id, i.workflow_id || '\:reminder-' || s.step, i.id, i.client_id,
        CASE WHEN s.step = 1 THEN 'reminder' ELSE 'overdue' END, s.step, 'c@example.com',
        'Reminder ' || i.number, '.', 'outbox', 'sent', 1, s.at, s.at, s.at
 FROM invoices i
@@ -125,22 +142,23 @@ WHERE s.at < now() AND (i.paid_at IS NULL OR i.paid_at > s.at) AND (i.voided_at 
 """
 
 
-def fresh_database(keep_existing: bool) -> tuple[str, str]:
+def fresh_database(keep_existing: bool, name: str = DATABASE_NAME) -> tuple[str, str]:
     """(url of the bench database, admin url) on DATABASE_URL's server or the embedded one."""
     base = os.environ.get("DATABASE_URL")
     server = make_url(to_psycopg_url(base) if base else start_embedded_postgres(Path(".billflow")))
     admin = server.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if exists and not keep_existing:
-            conn.execute(f'DROP DATABASE "{DATABASE_NAME}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         if not exists or not keep_existing:
-            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
-    return server.set(database=DATABASE_NAME).render_as_string(hide_password=False), admin
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return server.set(database=name).render_as_string(hide_password=False), admin
 
 
-async def fill(db: Database, *, invoices: int, clients: int) -> None:
+async def fill(db: Database, *, invoices: int, clients: int, workspaces: int = 1) -> None:
     steps = [
+        ("workspaces", WORKSPACES_SQL),
         ("clients", CLIENTS_SQL),
         ("invoices", INVOICES_SQL),
         ("payments", PAYMENTS_SQL),
@@ -150,7 +168,8 @@ async def fill(db: Database, *, invoices: int, clients: int) -> None:
         await conn.execute(text("SELECT setseed(0.42)"))  # the same data set on every run
         for label, sql in steps:
             started = time.perf_counter()
-            result = await conn.execute(text(sql), {"invoices": invoices, "clients": clients})
+            params = {"invoices": invoices, "clients": clients, "workspaces": workspaces}
+            result = await conn.execute(text(sql), params)
             console.print(f"  {label}: {result.rowcount:,} rows in {time.perf_counter() - started:.1f} s")
     # Statistics and the visibility map: what a live database has after autovacuum, and what index-only
     # scans need.
@@ -197,7 +216,9 @@ def measured_calls() -> list[tuple[str, Measured]]:
         ),
         (
             "overdue invoices, first page (by due date)",
-            lambda s: reports_repo.unsettled_invoices(s, due_from=None, due_to=None, overdue_only=True, limit=50),
+            lambda s: reports_repo.unsettled_invoices(
+                s, workspace_id=1, due_from=None, due_to=None, overdue_only=True, limit=50
+            ),
         ),
     ]
 
@@ -217,6 +238,52 @@ async def time_calls(db: Database, runs: int) -> list[tuple[str, float, float]]:
     return results
 
 
+def workspace_calls(workspace_id: int) -> list[tuple[str, Measured]]:
+    """What one workspace's key asks for: every report, the lists and the dashboard, all of that workspace."""
+    ws = workspace_id
+    every = invoices_repo.InvoiceFilter(workspace_id=ws)
+    overdue = invoices_repo.InvoiceFilter(statuses=("overdue",), workspace_id=ws)
+    found = invoices_repo.InvoiceFilter(workspace_id=ws, search="Client 1")
+    return [
+        ("aging", lambda s: reports_service.aging(s, workspace_id=ws)),
+        ("cash collected (12 months)", lambda s: reports_service.cash_collected(s, grain=Grain.month, workspace_id=ws)),
+        ("cash collected (30 days)", lambda s: reports_service.cash_collected(s, grain=Grain.day, workspace_id=ws)),
+        ("DSO (90 days)", lambda s: reports_service.days_sales_outstanding(s, workspace_id=ws)),
+        ("top overdue clients", lambda s: reports_service.top_overdue_clients(s, workspace_id=ws)),
+        ("reminder effectiveness (180 days)", lambda s: reports_service.reminder_effectiveness(s, workspace_id=ws)),
+        ("dashboard (aging + 2 lists)", lambda s: reports_service.dashboard(s, workspace_id=ws)),
+        ("invoice list: all, first page", lambda s: invoices_repo.search_invoices(s, where=every)),
+        ("invoice list: overdue, first page", lambda s: invoices_repo.search_invoices(s, where=overdue)),
+        ("invoice search 'Client 1'", lambda s: invoices_repo.search_invoices(s, where=found)),
+        ("client list, first page", lambda s: clients_repo.search_clients(s, workspace_id=ws)),
+    ]  # fmt: skip
+
+
+def _percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def time_workspaces(db: Database, *, runs: int, workspaces: int, sample: int) -> list[tuple[str, float, float]]:
+    """p50 and p99 of each call over `sample` workspaces spread over the range, `runs` times each."""
+    chosen = sorted({1 + round(i * (workspaces - 1) / max(sample - 1, 1)) for i in range(sample)})
+    samples: dict[str, list[float]] = {}
+    for ws in chosen:
+        calls = [*workspace_calls(ws), ("overview page (staff app's figures)", None)]
+        for label, call in calls:
+            for attempt in range(runs + 1):
+                started = time.perf_counter()
+                if call is None:
+                    await overview_service.overview(db, workspace_id=ws)
+                else:
+                    async with db.session(workspace=ws) as session:
+                        await call(session)
+                elapsed = (time.perf_counter() - started) * 1000
+                if attempt:  # the first run warms the connection and the caches
+                    samples.setdefault(label, []).append(elapsed)
+    return [(label, _percentile(values, 0.5), _percentile(values, 0.99)) for label, values in samples.items()]
+
+
 async def explain(db: Database) -> None:
     """Print the aging query's plan, to see which indexes it uses."""
     sql = reports_repo._RECEIVABLE_AS_OF + "SELECT currency, SUM(balance) FROM receivable GROUP BY currency"
@@ -227,20 +294,37 @@ async def explain(db: Database) -> None:
         console.print("\n".join(r[0] for r in plan.all()))
 
 
-async def main(invoices: int, clients: int, runs: int, keep: bool, reuse: bool, show_plan: bool) -> None:
-    url, admin = fresh_database(keep_existing=reuse)
+async def main(
+    invoices: int, clients: int, runs: int, keep: bool, reuse: bool, show_plan: bool, workspaces: int, sample: int
+) -> None:
+    name = DATABASE_NAME if workspaces == 1 else f"billflow_bench_ws{workspaces}"
+    url, admin = fresh_database(keep_existing=reuse, name=name)
     db = Database(url, pool_size=2)
     try:
         await db.create_schema()
         if not reuse or (await counts(db))["invoices"] == 0:
-            console.print(f"Filling {DATABASE_NAME} with {invoices:,} invoices over {clients:,} clients ...")
+            console.print(
+                f"Filling {name} with {invoices:,} invoices over {clients:,} clients in {workspaces} workspace(s) ..."
+            )
             started = time.perf_counter()
-            await fill(db, invoices=invoices, clients=clients)
+            await fill(db, invoices=invoices, clients=clients, workspaces=workspaces)
             console.print(f"  filled in {time.perf_counter() - started:.1f} s")
         sizes = await counts(db)
         console.print(", ".join(f"{name} {value:,}" for name, value in sizes.items()))
         if show_plan:
             await explain(db)
+        if workspaces > 1:
+            title = (
+                f"Per workspace: {min(sample, workspaces)} of {workspaces} workspaces x {runs} runs "
+                f"(after a warm-up each); target < {TARGET_MS:.0f} ms"
+            )
+            table = Table(title=title)
+            for column in ("query", "p50 ms", "p99 ms", ""):
+                table.add_column(column, justify="left" if column == "query" else "right")
+            for label, p50, p99 in await time_workspaces(db, runs=runs, workspaces=workspaces, sample=sample):
+                table.add_row(label, f"{p50:.1f}", f"{p99:.1f}", "[green]ok[/]" if p99 < TARGET_MS else "[red]over[/]")
+            console.print(table)
+            return
         table = Table(title=f"Report timings ({runs} runs after a warm-up; target < {TARGET_MS:.0f} ms)")
         table.add_column("query")
         table.add_column("median ms", justify="right")
@@ -254,7 +338,7 @@ async def main(invoices: int, clients: int, runs: int, keep: bool, reuse: bool, 
         await db.dispose()
         if not keep:
             with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)')
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
@@ -265,5 +349,11 @@ if __name__ == "__main__":
     parser.add_argument("--keep", action="store_true", help=f"keep {DATABASE_NAME} afterwards")
     parser.add_argument("--reuse", action="store_true", help=f"reuse a kept {DATABASE_NAME} instead of refilling")
     parser.add_argument("--explain", action="store_true", help="print the aging query's plan")
+    parser.add_argument("--workspaces", type=int, default=1, help="spread the clients over this many workspaces")
+    parser.add_argument("--sample", type=int, default=10, help="with --workspaces: how many workspaces to time")
     args = parser.parse_args()
-    asyncio.run(main(args.invoices, args.clients, args.runs, args.keep, args.reuse, args.explain))
+    if args.workspaces < 1:
+        parser.error("--workspaces: at least 1")
+    asyncio.run(
+        main(args.invoices, args.clients, args.runs, args.keep, args.reuse, args.explain, args.workspaces, args.sample)
+    )

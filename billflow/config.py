@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".billflow"), alias="BILLFLOW_DATA_DIR")
     # Unset: billflow starts the embedded PostgreSQL server under data_dir.
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    # PostgreSQL row-level security as the second wall between workspaces (docs/workspaces.md): every
+    # transaction names its workspace. It binds when DATABASE_URL's role owns no table (BILLFLOW_ROW_SECURITY=1).
+    row_security: bool = Field(default=False, alias="BILLFLOW_ROW_SECURITY")
 
     temporal_address: str = Field(default="127.0.0.1:7233", alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")

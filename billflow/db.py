@@ -7,12 +7,23 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import make_url, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.config import Settings
+from billflow.workspace_context import (  # noqa: F401  (re-exported: billflow.db is where sessions are scoped)
+    ALL_WORKSPACES,
+    WorkspaceScope,
+    current_workspace,
+    enter_workspace,
+    leave_workspace,
+    task_scope,
+    workspace_scope,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,21 +78,59 @@ def resolve_database_url(settings: Settings) -> str:
     return start_embedded_postgres(settings.data_dir)
 
 
-class Database:
-    """An async engine and its session factory; one per process."""
+WORKSPACE_SETTING = "billflow.workspace_id"
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+
+class _ScopedSession(Session):
+    """The sync session under each AsyncSession: every transaction it begins names its workspace scope."""
+
+
+@event.listens_for(_ScopedSession, "after_begin")
+def _set_scope(session: Session, transaction: Any, connection: Any) -> None:
+    if not session.info.get("row_security"):
+        return
+    # set_config(..., true) is SET LOCAL: it ends with the transaction, so a pooled connection keeps nothing.
+    # The task's scope is read here, when the transaction starts, not when the session was opened: an API
+    # request's session may be opened before its key is verified (SQLAlchemy runs this in the caller's context).
+    scope = session.info.get("workspace")
+    if scope is None:
+        scope = task_scope()
+    if scope is None:
+        scope = session.info.get("unscoped")
+    connection.execute(
+        text("SELECT set_config(:name, :value, true)"),
+        {"name": WORKSPACE_SETTING, "value": "" if scope is None else str(scope)},
+    )
+
+
+class Database:
+    """An async engine and its session factory; one per process.
+
+    row_security: start every transaction by naming its workspace scope (the task's, else `unscoped`), for
+    PostgreSQL's row-level security policies; they bind only a role that owns no table (docs/workspaces.md).
+    unscoped: the scope of sessions opened outside any workspace: None (no workspace's rows) or ALL_WORKSPACES
+    (the worker's and the CLI's named bypass)."""
+
+    def __init__(
+        self, url: str, *, pool_size: int = 10, row_security: bool = False, unscoped: WorkspaceScope | None = None
+    ) -> None:
         self.url = to_psycopg_url(url)
+        self.row_security = row_security
+        self.unscoped = unscoped
         # hide_parameters: errors and logs show the SQL, never the values bound to it (tokens, emails, ids).
         self.engine: AsyncEngine = create_async_engine(
             self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True
         )
-        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._sessions = async_sessionmaker(
+            self.engine, class_=AsyncSession, sync_session_class=_ScopedSession, expire_on_commit=False
+        )
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits on success and rolls back on any error."""
-        async with self._sessions() as session, session.begin():
+    async def session(self, *, workspace: WorkspaceScope | None = None) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits on success and rolls back on any error; in `workspace` when
+        given, else in the current task's workspace scope."""
+        info = {"row_security": self.row_security, "workspace": workspace, "unscoped": self.unscoped}
+        async with self._sessions(info=info) as session, session.begin():
             yield session
 
     async def create_schema(self) -> None:

@@ -10,15 +10,18 @@ from sqlalchemy import Column, Numeric, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, jsonb, minor_units, text_enum
+from models.columns import instant, jsonb, minor_units, text_enum, workspace_fk
 from models.enums import CreditNoteKind, TaxCategory
 
 
 class CreditNote(SQLModel, table=True):
     __tablename__ = "credit_notes"
+    # Numbers are unique within a workspace (issue 13): two businesses may both issue CN-2026-000001.
+    __table_args__ = (UniqueConstraint("workspace_id", "number", name="uq_credit_notes_workspace_number"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    number: str = Field(max_length=32, unique=True, index=True)
+    workspace_id: int = workspace_fk()  # its invoice's workspace
+    number: str = Field(max_length=32, index=True)
     # What caused it ("void:<workflow action>", "refund:<provider reference>", "api:<request key>"): a retry
     # finds the first credit note instead of issuing a second.
     idempotency_key: str = Field(max_length=300, unique=True)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, text_enum
+from models.columns import instant, text_enum, workspace_fk
 from models.enums import MessageStatus
 
 
@@ -17,6 +17,14 @@ class EmailMessage(SQLModel, table=True):
         # Reminder-effectiveness report: the reminders sent in a window, with step and invoice, from the index.
         Index(
             "ix_email_messages_reminders_sent",
+            "sent_at",
+            postgresql_include=["reminder_step", "invoice_id"],
+            postgresql_where=text("reminder_step IS NOT NULL"),
+        ),
+        # The same per workspace (issue 13): one workspace's reminders without reading the others'.
+        Index(
+            "ix_email_messages_ws_reminders_sent",
+            "workspace_id",
             "sent_at",
             postgresql_include=["reminder_step", "invoice_id"],
             postgresql_where=text("reminder_step IS NOT NULL"),
@@ -36,6 +44,7 @@ class EmailMessage(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = workspace_fk()  # its invoice's (or client's) workspace
     idempotency_key: str = Field(max_length=300, unique=True)
     invoice_id: int | None = Field(default=None, foreign_key="invoices.id", index=True)
     client_id: int | None = Field(default=None, foreign_key="clients.id", index=True)

@@ -13,6 +13,8 @@ from sqlmodel import Field, SQLModel
 from models.columns import instant, jsonb, minor_units, text_enum, workspace_fk
 from models.enums import InvoiceKind, InvoiceStatus, TaxCategory
 
+_UNSETTLED = "status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')"
+
 
 class Invoice(SQLModel, table=True):
     __tablename__ = "invoices"
@@ -75,11 +77,62 @@ class Invoice(SQLModel, table=True):
         # per page, however deep, instead of sorting every invoice.
         Index("ix_invoices_due_date_id", "due_date", "id"),
         Index("ix_invoices_total_id", "total_minor", "id"),
+        # Numbers are unique within a workspace (issue 13): two businesses may both issue INV-2026-000001.
+        UniqueConstraint("workspace_id", "number", name="uq_invoices_workspace_number"),
+        # The report indexes above, led by the workspace: one workspace's reports read its own range only
+        # (bench/reports.py --workspaces 100). The unled ones stay for the sweeps over every workspace.
+        Index(
+            "ix_invoices_ws_unsettled_due",
+            "workspace_id",
+            "due_date",
+            "id",
+            postgresql_where=text(_UNSETTLED),
+            postgresql_include=[
+                "client_id",
+                "currency",
+                "total_minor",
+                "amount_paid_minor",
+                "issue_date",
+                "status",
+                "credited_minor",
+            ],
+        ),
+        Index(
+            "ix_invoices_ws_receivable_cover",
+            "workspace_id",
+            "issued_at",
+            postgresql_where=text(_UNSETTLED),
+            postgresql_include=[
+                "id",
+                "client_id",
+                "currency",
+                "due_at",
+                "total_minor",
+                "credited_minor",
+                "amount_paid_minor",
+            ],
+        ),
+        Index(
+            "ix_invoices_ws_issue_date_cover",
+            "workspace_id",
+            "issue_date",
+            postgresql_include=["currency", "total_minor", "status", "issued_at"],
+        ),
+        # A workspace's invoice list, newest first, its count and its search by number or client: one range of
+        # this index, without visiting the invoices themselves.
+        Index("ix_invoices_ws_id", "workspace_id", "id", postgresql_include=["client_id", "number"]),
+        Index(
+            "ix_invoices_ws_paid_at",
+            "workspace_id",
+            "paid_at",
+            postgresql_include=["id"],
+            postgresql_where=text("paid_at IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = workspace_fk()
-    number: str = Field(max_length=32, unique=True, index=True)
+    number: str = Field(max_length=32, index=True)  # unique per workspace: uq_invoices_workspace_number
     # Business key of the source event ("booking:<source>:<id>"): a second start creates nothing.
     source_key: str = Field(max_length=300, unique=True)
     workflow_id: str = Field(max_length=300, unique=True)

@@ -22,6 +22,13 @@ class Payment(SQLModel, table=True):
             "received_at",
             postgresql_include=["invoice_id", "currency", "kind", "amount_minor"],
         ),
+        # The same per workspace (issue 13): one workspace's cash collected reads only its own payments.
+        Index(
+            "ix_payments_ws_received_cover",
+            "workspace_id",
+            "received_at",
+            postgresql_include=["invoice_id", "currency", "kind", "amount_minor"],
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

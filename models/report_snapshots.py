@@ -12,14 +12,17 @@ from typing import Any
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, jsonb
+from models.columns import instant, jsonb, workspace_fk
 
 
 class ReportSnapshot(SQLModel, table=True):
     __tablename__ = "report_snapshots"
-    __table_args__ = (UniqueConstraint("kind", "as_of", "zone", "params"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "kind", "as_of", "zone", "params", name="uq_report_snapshots_workspace_key"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = workspace_fk()  # each workspace's figures are its own
     kind: str = Field(max_length=32)  # "dso"
     as_of: date
     zone: str = Field(max_length=64)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field as column
 from sqlmodel import SQLModel
 
-from models.columns import instant, minor_units
+from models.columns import instant, minor_units, workspace_fk
 from models.money import CurrencyCode, MinorAmount
 
 EVENT_TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$"
@@ -20,10 +21,13 @@ EVENT_TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$"
 
 class ServiceCatalogEntry(SQLModel, table=True):
     __tablename__ = "service_catalog"
+    # Each workspace prices its own event types (issue 13).
+    __table_args__ = (UniqueConstraint("workspace_id", "event_type", name="uq_service_catalog_workspace_event_type"),)
 
     id: int | None = column(default=None, primary_key=True)
+    workspace_id: int = workspace_fk()
     # An event type slug ("60min") or an event type id written as digits ("7").
-    event_type: str = column(max_length=120, unique=True)
+    event_type: str = column(max_length=120)
     service_name: str = column(max_length=500)
     unit_price_minor: int = minor_units()
     currency: str = column(max_length=3)

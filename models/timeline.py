@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, jsonb
+from models.columns import instant, jsonb, workspace_fk
 
 
 class TimelineEvent(SQLModel, table=True):
@@ -24,6 +24,7 @@ class TimelineEvent(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = workspace_fk()  # its client's workspace
     client_id: int = Field(foreign_key="clients.id")
     invoice_id: int | None = Field(default=None, foreign_key="invoices.id", index=True)
     kind: str = Field(max_length=64)  # invoice.issued, payment.received, email.sent, action.rejected, ...

@@ -83,11 +83,14 @@ async def database(settings: Settings | None = None, *, upgrade: bool = True) ->
     """The configured database; with `upgrade`, its schema is brought to head first (a no-op when it is)."""
     from sqlalchemy.exc import OperationalError
 
-    from billflow.db import Database, resolve_database_url
+    from billflow.db import ALL_WORKSPACES, Database, resolve_database_url
 
     settings = settings or get_settings()
     context = _embedded_context(settings)
-    db = Database(resolve_database_url(settings), pool_size=2)
+    # The operator's tool reads every workspace; an API request narrows itself to its key's (billflow/web/auth).
+    db = Database(
+        resolve_database_url(settings), pool_size=2, row_security=settings.row_security, unscoped=ALL_WORKSPACES
+    )
     if context:
         err_console.print(context)
     try:

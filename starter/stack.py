@@ -27,7 +27,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from billflow.config import Settings, get_settings
-from billflow.db import Database, resolve_database_url
+from billflow.db import ALL_WORKSPACES, Database, resolve_database_url
 from billflow.temporal import DEV_SERVER_SQLITE_FLAGS, connect, ensure_search_attributes
 from billflow.web.app import create_app
 from starter.common import console, fail
@@ -131,7 +131,7 @@ class DevStack:
         with console.status("Starting PostgreSQL ...") as status:
             where = "DATABASE_URL" if self.settings.database_url else f"embedded server under {data_dir / 'postgres'}"
             url = await asyncio.to_thread(resolve_database_url, self.settings)
-            self.db = Database(url)
+            self.db = Database(url, row_security=self.settings.row_security, unscoped=ALL_WORKSPACES)
             await self.db.create_schema()
             console.print(f"[green]✓[/] PostgreSQL ({where}), schema ready")
 

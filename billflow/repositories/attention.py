@@ -1,5 +1,5 @@
 """What needs a person today: emails that failed or bounced recently, clients whose address bounces, money to
-give back or keep (refunds to decide)."""
+give back or keep (refunds to decide); each of one workspace."""
 
 from __future__ import annotations
 
@@ -20,21 +20,30 @@ FAILED_STATES = ("failed", "bounced", "dropped", "spam", "unknown")
 
 
 async def failed_emails(
-    session: AsyncSession, *, since: datetime, limit: int = 20
+    session: AsyncSession, *, workspace_id: int, since: datetime, limit: int = 20
 ) -> Sequence[tuple[EmailMessage, str | None]]:
     """Recent invoice emails that did not get through, newest first, with the invoice number."""
     query = (
         select(EmailMessage, Invoice.number)
         .join(Invoice, col(Invoice.id) == col(EmailMessage.invoice_id), isouter=True)
-        .where(col(EmailMessage.status).in_(FAILED_STATES), col(EmailMessage.updated_at) >= since)
+        .where(
+            col(EmailMessage.workspace_id) == workspace_id,
+            col(EmailMessage.status).in_(FAILED_STATES),
+            col(EmailMessage.updated_at) >= since,
+        )
         .order_by(col(EmailMessage.updated_at).desc())
         .limit(limit)
     )
     return (await session.exec(query)).all()
 
 
-async def bounced_clients(session: AsyncSession, *, limit: int = 20) -> Sequence[Client]:
-    query = select(Client).where(col(Client.email_bounced).is_(True)).order_by(col(Client.name)).limit(limit)
+async def bounced_clients(session: AsyncSession, *, workspace_id: int, limit: int = 20) -> Sequence[Client]:
+    query = (
+        select(Client)
+        .where(col(Client.workspace_id) == workspace_id, col(Client.email_bounced).is_(True))
+        .order_by(col(Client.name))
+        .limit(limit)
+    )
     return (await session.exec(query)).all()
 
 
@@ -56,13 +65,15 @@ def _undecided_flags() -> tuple[TextClause, ColumnElement[bool]]:
     return flagged, ~later
 
 
-async def refunds_to_decide(session: AsyncSession, *, limit: int = 20) -> Sequence[tuple[TimelineEvent, Invoice]]:
+async def refunds_to_decide(
+    session: AsyncSession, *, workspace_id: int, limit: int = 20
+) -> Sequence[tuple[TimelineEvent, Invoice]]:
     """Events flagged `refund_decision` (a paid booking cancelled, money on a void invoice) on invoices still
     holding money, with no staff refund decision since; newest first."""
     query = (
         select(TimelineEvent, Invoice)
         .join(Invoice, col(Invoice.id) == col(TimelineEvent.invoice_id))
-        .where(*_undecided_flags(), col(Invoice.amount_paid_minor) > 0)
+        .where(*_undecided_flags(), col(Invoice.workspace_id) == workspace_id, col(Invoice.amount_paid_minor) > 0)
         .order_by(col(TimelineEvent.occurred_at).desc())
         .limit(limit)
     )

@@ -13,12 +13,14 @@ from models.columns import utcnow
 from models.service_catalog import CatalogEntryIn, ServiceCatalogEntry
 
 
-async def upsert_entry(session: AsyncSession, *, entry: CatalogEntryIn) -> ServiceCatalogEntry:
-    """Add the event type's entry, or replace its price and name; returns the stored row."""
+async def upsert_entry(session: AsyncSession, *, workspace_id: int, entry: CatalogEntryIn) -> ServiceCatalogEntry:
+    """Add the event type's entry in the workspace, or replace its price and name; returns the stored row."""
     now = utcnow()
-    stmt = insert(ServiceCatalogEntry).values(**entry.model_dump(), created_at=now, updated_at=now)
+    stmt = insert(ServiceCatalogEntry).values(
+        **entry.model_dump(), workspace_id=workspace_id, created_at=now, updated_at=now
+    )
     upsert = stmt.on_conflict_do_update(
-        index_elements=[col(ServiceCatalogEntry.event_type)],
+        index_elements=[col(ServiceCatalogEntry.workspace_id), col(ServiceCatalogEntry.event_type)],
         set_={
             "service_name": stmt.excluded.service_name,
             "unit_price_minor": stmt.excluded.unit_price_minor,
@@ -33,28 +35,37 @@ async def upsert_entry(session: AsyncSession, *, entry: CatalogEntryIn) -> Servi
     return row
 
 
-async def get_entry(session: AsyncSession, *, event_type: str) -> ServiceCatalogEntry | None:
-    query = select(ServiceCatalogEntry).where(ServiceCatalogEntry.event_type == event_type)
+async def get_entry(session: AsyncSession, *, workspace_id: int, event_type: str) -> ServiceCatalogEntry | None:
+    query = select(ServiceCatalogEntry).where(
+        ServiceCatalogEntry.workspace_id == workspace_id, ServiceCatalogEntry.event_type == event_type
+    )
     return (await session.exec(query)).first()
 
 
 async def find_entry(
-    session: AsyncSession, *, event_type_id: int | None, slug: str | None
+    session: AsyncSession, *, workspace_id: int, event_type_id: int | None, slug: str | None
 ) -> ServiceCatalogEntry | None:
     """The entry for an event type: its numeric id wins over its slug (a slug can be renamed, the id cannot)."""
     for key in (str(event_type_id) if event_type_id is not None else None, slug):
         if key:
-            row = await get_entry(session, event_type=key)
+            row = await get_entry(session, workspace_id=workspace_id, event_type=key)
             if row is not None:
                 return row
     return None
 
 
-async def list_entries(session: AsyncSession) -> Sequence[ServiceCatalogEntry]:
-    return (await session.exec(select(ServiceCatalogEntry).order_by(col(ServiceCatalogEntry.event_type)))).all()
+async def list_entries(session: AsyncSession, *, workspace_id: int) -> Sequence[ServiceCatalogEntry]:
+    query = (
+        select(ServiceCatalogEntry)
+        .where(ServiceCatalogEntry.workspace_id == workspace_id)
+        .order_by(col(ServiceCatalogEntry.event_type))
+    )
+    return (await session.exec(query)).all()
 
 
-async def delete_entry(session: AsyncSession, *, event_type: str) -> bool:
-    stmt = delete(ServiceCatalogEntry).where(col(ServiceCatalogEntry.event_type) == event_type)
+async def delete_entry(session: AsyncSession, *, workspace_id: int, event_type: str) -> bool:
+    stmt = delete(ServiceCatalogEntry).where(
+        col(ServiceCatalogEntry.workspace_id) == workspace_id, col(ServiceCatalogEntry.event_type) == event_type
+    )
     result = await session.exec(stmt)  # type: ignore[call-overload]
     return bool(result.rowcount)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from billflow.workspace_context import current_workspace
 from models.credit_notes import CreditNote, CreditNoteLine
 from models.invoices import Invoice
 
@@ -25,6 +26,8 @@ async def get_credit_note(
         query = query.where(CreditNote.idempotency_key == idempotency_key)
     if credit_note_id is not None:
         query = query.where(CreditNote.id == credit_note_id)
+    if (workspace := current_workspace()) is not None:  # numbers are unique per workspace only
+        query = query.where(CreditNote.workspace_id == workspace)
     return (await session.exec(query)).first()
 
 

@@ -7,19 +7,22 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.report_snapshots import ReportSnapshot
 
 
 async def get_snapshot(
-    session: AsyncSession, *, kind: str, as_of: date, zone: str, params: str
+    session: AsyncSession, *, workspace_id: int, kind: str, as_of: date, zone: str, params: str
 ) -> ReportSnapshot | None:
     query = select(ReportSnapshot).where(
-        ReportSnapshot.kind == kind, ReportSnapshot.as_of == as_of, ReportSnapshot.zone == zone,
+        ReportSnapshot.workspace_id == workspace_id,
+        ReportSnapshot.kind == kind,
+        ReportSnapshot.as_of == as_of,
+        ReportSnapshot.zone == zone,
         ReportSnapshot.params == params,
-    )  # fmt: skip
+    )
     return (await session.exec(query)).first()
 
 
@@ -66,12 +69,12 @@ SELECT EXISTS (SELECT 1 FROM payments WHERE id > :p AND received_at < :cutoff)
 
 
 async def save_snapshot(session: AsyncSession, *, snapshot: ReportSnapshot) -> None:
-    """Insert or replace the snapshot of (kind, as_of, zone, params)."""
+    """Insert or replace the snapshot of (workspace, kind, as_of, zone, params)."""
     values: dict[str, Any] = snapshot.model_dump(exclude={"id"})
     stmt = insert(ReportSnapshot).values(**values)
+    key = ("workspace_id", "kind", "as_of", "zone", "params")
     stmt = stmt.on_conflict_do_update(
-        index_elements=[col(ReportSnapshot.kind), col(ReportSnapshot.as_of), col(ReportSnapshot.zone),
-                        col(ReportSnapshot.params)],
-        set_={name: stmt.excluded[name] for name in values if name not in ("kind", "as_of", "zone", "params")},
-    )  # fmt: skip
+        index_elements=[getattr(ReportSnapshot, name) for name in key],
+        set_={name: stmt.excluded[name] for name in values if name not in key},
+    )
     await session.exec(stmt)  # type: ignore[call-overload]

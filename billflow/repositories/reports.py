@@ -3,7 +3,8 @@
 The indexes they rely on are declared (with the reason) in models/invoices.py and models/payments.py:
 ix_invoices_unsettled_due (aging, top overdue, dashboard lists), ix_invoices_closed_at (aging as of a past date),
 ix_invoices_issue_date_cover (DSO sales), ix_payments_received_cover (cash collected, aging as of a past date),
-ix_invoices_paid_at (reminder effectiveness).
+ix_invoices_paid_at (reminder effectiveness). Every query reads one workspace (issue 13), from the same indexes
+led by workspace_id (ix_invoices_ws_*, ix_payments_ws_received_cover, ix_email_messages_ws_reminders_sent).
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ WITH later_parts AS (
     SELECT invoice_id,
            SUM(CASE WHEN kind = 'refund' THEN -amount_minor ELSE amount_minor END) AS paid_later
     FROM payments
-    WHERE received_at >= :cutoff
+    WHERE workspace_id = :workspace_id AND received_at >= :cutoff
     GROUP BY invoice_id
     -- Credit notes lower what is owed (issue 14); those issued after the cutoff are added back like payments.
     UNION ALL
     SELECT invoice_id, SUM(total_minor) AS paid_later
     FROM credit_notes
-    WHERE issued_at >= :cutoff
+    WHERE workspace_id = :workspace_id AND issued_at >= :cutoff
     GROUP BY invoice_id
 ),
 later_by_invoice AS (
@@ -46,16 +47,18 @@ balances AS (
     SELECT i.client_id, i.currency, i.due_at,
            i.total_minor - i.credited_minor - i.amount_paid_minor + COALESCE(l.paid_later, 0) AS balance
     FROM invoices i LEFT JOIN later_by_invoice l ON l.invoice_id = i.id
-    WHERE i.status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed') AND i.issued_at < :cutoff
+    WHERE i.workspace_id = :workspace_id
+      AND i.status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed') AND i.issued_at < :cutoff
     UNION ALL
     SELECT i.client_id, i.currency, i.due_at, i.total_minor - i.credited_minor - i.amount_paid_minor + l.paid_later
     FROM later_by_invoice l JOIN invoices i ON i.id = l.invoice_id
-    WHERE i.status = 'paid' AND i.issued_at < :cutoff
+    WHERE i.workspace_id = :workspace_id AND i.status = 'paid' AND i.issued_at < :cutoff
     UNION ALL
     SELECT i.client_id, i.currency, i.due_at,
            i.total_minor - i.credited_minor - i.amount_paid_minor + COALESCE(l.paid_later, 0)
     FROM invoices i LEFT JOIN later_by_invoice l ON l.invoice_id = i.id
-    WHERE i.status IN ('void', 'uncollectible') AND COALESCE(i.voided_at, i.written_off_at) >= :cutoff
+    WHERE i.workspace_id = :workspace_id
+      AND i.status IN ('void', 'uncollectible') AND COALESCE(i.voided_at, i.written_off_at) >= :cutoff
       AND i.issued_at < :cutoff
 ),
 receivable AS (
@@ -77,7 +80,9 @@ async def _without_jit(session: AsyncSession) -> None:
     await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
-async def aging_by_currency(session: AsyncSession, *, as_of: date, cutoff: datetime, zone: str) -> Sequence[Row[Any]]:
+async def aging_by_currency(
+    session: AsyncSession, *, workspace_id: int, as_of: date, cutoff: datetime, zone: str
+) -> Sequence[Row[Any]]:
     """Open balances at the end of as_of by currency, in buckets of days past due (0 or less is current)."""
     await _without_jit(session)
     sql = (
@@ -96,11 +101,12 @@ GROUP BY currency
 ORDER BY currency
 """
     )
-    return (await session.execute(text(sql), {"as_of": as_of, "cutoff": cutoff, "tz": zone})).all()
+    params = {"workspace_id": workspace_id, "as_of": as_of, "cutoff": cutoff, "tz": zone}
+    return (await session.execute(text(sql), params)).all()
 
 
 async def top_overdue_clients(
-    session: AsyncSession, *, as_of: date, cutoff: datetime, zone: str, limit: int
+    session: AsyncSession, *, workspace_id: int, as_of: date, cutoff: datetime, zone: str, limit: int
 ) -> Sequence[Row[Any]]:
     """Clients with the largest balances past due at the end of as_of, per currency."""
     await _without_jit(session)
@@ -123,11 +129,12 @@ JOIN clients c ON c.id = t.client_id
 ORDER BY t.overdue_minor DESC, c.id
 """
     )
-    return (await session.execute(text(sql), {"as_of": as_of, "cutoff": cutoff, "tz": zone, "limit": limit})).all()
+    params = {"workspace_id": workspace_id, "as_of": as_of, "cutoff": cutoff, "tz": zone, "limit": limit}
+    return (await session.execute(text(sql), params)).all()
 
 
 async def cash_collected(
-    session: AsyncSession, *, grain: str, start: datetime, end: datetime, time_zone: str
+    session: AsyncSession, *, workspace_id: int, grain: str, start: datetime, end: datetime, time_zone: str
 ) -> Sequence[Row[Any]]:
     """Payments minus refunds received in [start, end), per period (day, week, month) and currency."""
     if grain not in ("day", "week", "month"):
@@ -145,17 +152,19 @@ FROM (
     SELECT (date_trunc(:grain, received_at AT TIME ZONE :tz))::date AS period, currency, kind,
            SUM(amount_minor) AS amount, COUNT(*) AS n
     FROM payments
-    WHERE received_at >= :start AND received_at < :end
+    WHERE workspace_id = :workspace_id AND received_at >= :start AND received_at < :end
     GROUP BY 1, 2, 3
 ) AS per_kind
 GROUP BY period, currency
 ORDER BY period, currency
 """
-    params = {"grain": grain, "start": start, "end": end, "tz": time_zone}
+    params = {"workspace_id": workspace_id, "grain": grain, "start": start, "end": end, "tz": time_zone}
     return (await session.execute(text(sql), params)).all()
 
 
-async def credit_sales(session: AsyncSession, *, start: datetime, end: datetime) -> Sequence[Row[Any]]:
+async def credit_sales(
+    session: AsyncSession, *, workspace_id: int, start: datetime, end: datetime
+) -> Sequence[Row[Any]]:
     """Invoiced totals issued in [start, end) per currency, net of the credit notes issued in it (issue 14);
     void invoices are excluded (they were never owed), and so are their cancellation credit notes."""
     await _without_jit(session)
@@ -166,21 +175,21 @@ SELECT currency, SUM(amount) AS sales_minor, COUNT(*) FILTER (WHERE is_invoice) 
 FROM (
     SELECT currency, total_minor AS amount, TRUE AS is_invoice
     FROM invoices
-    WHERE issue_date BETWEEN CAST(:start AS date) - 2 AND CAST(:end AS date) + 2
+    WHERE workspace_id = :workspace_id AND issue_date BETWEEN CAST(:start AS date) - 2 AND CAST(:end AS date) + 2
       AND issued_at >= :start AND issued_at < :end AND status <> 'void'
     UNION ALL
     SELECT n.currency, -n.total_minor, FALSE
     FROM credit_notes n JOIN invoices i ON i.id = n.invoice_id
-    WHERE n.issued_at >= :start AND n.issued_at < :end AND i.status <> 'void'
+    WHERE n.workspace_id = :workspace_id AND n.issued_at >= :start AND n.issued_at < :end AND i.status <> 'void'
 ) AS sales
 GROUP BY currency
 ORDER BY currency
 """
-    return (await session.execute(text(sql), {"start": start, "end": end})).all()
+    return (await session.execute(text(sql), {"workspace_id": workspace_id, "start": start, "end": end})).all()
 
 
 async def reminder_effectiveness(
-    session: AsyncSession, *, within_days: int, start: datetime, end: datetime
+    session: AsyncSession, *, workspace_id: int, within_days: int, start: datetime, end: datetime
 ) -> Sequence[Row[Any]]:
     """Per reminder step sent in [start, end): how many invoices got it and how many were paid within N days."""
     await _without_jit(session)
@@ -192,20 +201,28 @@ SELECT m.reminder_step AS step,
        ) AS paid_within
 FROM email_messages m
 -- Only invoices paid since the window opened can count: read them from ix_invoices_paid_at, not every invoice.
-LEFT JOIN (SELECT id, paid_at FROM invoices WHERE paid_at >= :start) AS p ON p.id = m.invoice_id
-WHERE m.reminder_step IS NOT NULL
+LEFT JOIN (SELECT id, paid_at FROM invoices WHERE workspace_id = :workspace_id AND paid_at >= :start) AS p
+       ON p.id = m.invoice_id
+WHERE m.workspace_id = :workspace_id
+  AND m.reminder_step IS NOT NULL
   AND m.invoice_id IS NOT NULL
   AND m.sent_at IS NOT NULL
   AND m.sent_at >= :start AND m.sent_at < :end
 GROUP BY m.reminder_step
 ORDER BY m.reminder_step
 """
-    params = {"within_days": within_days, "start": start, "end": end}
+    params = {"workspace_id": workspace_id, "within_days": within_days, "start": start, "end": end}
     return (await session.execute(text(sql), params)).all()
 
 
 async def unsettled_invoices(
-    session: AsyncSession, *, due_from: datetime | None, due_to: datetime | None, overdue_only: bool, limit: int
+    session: AsyncSession,
+    *,
+    workspace_id: int,
+    due_from: datetime | None,
+    due_to: datetime | None,
+    overdue_only: bool,
+    limit: int,
 ) -> Sequence[Row[Any]]:
     """The dashboard's lists: unsettled invoices by due date (served by ix_invoices_unsettled_due), optionally
     those whose due instant falls in [due_from, due_to).
@@ -214,16 +231,21 @@ async def unsettled_invoices(
     cannot drop those), and a due instant range also bounds the due date, which the index is ordered by: the
     due instant is the end of the due day in the client's zone, within two days of that date in UTC, so the
     "due soon" list reads its week of the index instead of every overdue invoice before it."""
-    conditions = ["i.status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')"]
-    params: dict[str, Any] = {"limit": limit}
+    # Overdue alone, not "unsettled and overdue": PostgreSQL multiplies the two conditions' selectivities, and on
+    # that underestimate it read the workspace's whole unsettled range instead of its first page (110 ms, 18 ms).
+    status = (
+        "i.status = 'overdue'"
+        if overdue_only
+        else "i.status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')"
+    )
+    conditions = ["i.workspace_id = :workspace_id", status]
+    params: dict[str, Any] = {"workspace_id": workspace_id, "limit": limit}
     if due_from is not None:
         conditions += ["i.due_at >= :due_from", "i.due_date >= CAST(:due_from_day AS date) - 2"]
         params |= {"due_from": due_from, "due_from_day": due_from.date()}
     if due_to is not None:
         conditions += ["i.due_at < :due_to", "i.due_date <= CAST(:due_to_day AS date) + 2"]
         params |= {"due_to": due_to, "due_to_day": due_to.date()}
-    if overdue_only:
-        conditions.append("i.status = 'overdue'")
     sql = f"""
 SELECT i.number, i.status, i.currency, i.total_minor, i.amount_paid_minor,
        i.total_minor - i.credited_minor - i.amount_paid_minor AS balance_minor,

@@ -29,18 +29,28 @@ async def get_subscription(
 async def list_subscriptions(
     session: AsyncSession,
     *,
+    workspace_id: int | None = None,
     status: str | None = None,
     client_id: int | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> Sequence[tuple[Subscription, Client]]:
+    """Newest first; of one workspace when given (a client's are all of its workspace)."""
     query = select(Subscription, Client).join(Client, col(Client.id) == col(Subscription.client_id))
+    if workspace_id is not None:
+        query = query.where(Subscription.workspace_id == workspace_id)
     if status is not None:
         query = query.where(Subscription.status == status)
     if client_id is not None:
         query = query.where(Subscription.client_id == client_id)
     query = query.order_by(col(Subscription.created_at).desc()).limit(limit).offset(offset)
     return (await session.exec(query)).all()
+
+
+async def subscription_workspace(session: AsyncSession, *, subscription_id: str) -> int | None:
+    """The workspace of the subscription; None when there is none."""
+    query = select(Subscription.workspace_id).where(Subscription.id == subscription_id)
+    return (await session.exec(query)).first()
 
 
 async def plan_effective_on(session: AsyncSession, *, subscription_id: str, day: date) -> SubscriptionPlan | None:

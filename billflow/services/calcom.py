@@ -39,7 +39,7 @@ from models import workflow_ids
 from models.booking_events import reject_nul
 from models.calcom import CalBooking, CalDeliveryResult, CalOutcome, CalTrigger, CalWebhook
 from models.client_sources import integration_source
-from models.columns import utcnow
+from models.columns import DEFAULT_WORKSPACE_ID, utcnow
 from models.enums import InvoiceStatus
 from models.invoices import Invoice
 from models.money import CurrencyCode
@@ -419,7 +419,9 @@ class _Price:
 
 async def price_of(session: Any, booking: CalBooking) -> _Price | None:
     """billflow's catalog first (event type id, then slug); Cal.com's own price as the fallback."""
-    entry = await catalog_repo.find_entry(session, event_type_id=booking.event_type_id, slug=booking.type)
+    entry = await catalog_repo.find_entry(  # Cal.com books into the first workspace for now (issue 13)
+        session, workspace_id=DEFAULT_WORKSPACE_ID, event_type_id=booking.event_type_id, slug=booking.type
+    )
     if entry is not None:
         return _Price(entry.service_name, entry.unit_price_minor, entry.currency, entry.tax_rate_bp, "catalog")
     if booking.price and booking.currency:

@@ -12,6 +12,7 @@ from billflow.db import Database
 from billflow.reporting import today_in
 from billflow.repositories import attention
 from billflow.services import report_snapshots, reports
+from models.columns import DEFAULT_WORKSPACE_ID
 
 
 class AttentionEmail(BaseModel):
@@ -63,27 +64,35 @@ def _month_ends(today: date, count: int) -> list[date]:
     return [*reversed(ends), today]
 
 
-async def _dso_at(db: Database, end: date, zone: str) -> list[DsoPoint]:
+async def _dso_at(db: Database, end: date, zone: str, workspace_id: int) -> list[DsoPoint]:
     async with db.session() as session:  # closed month ends come from their snapshot (report_snapshots)
-        dso = await report_snapshots.days_sales_outstanding(session, as_of=end, zone=zone)
+        dso = await report_snapshots.days_sales_outstanding(session, as_of=end, zone=zone, workspace_id=workspace_id)
     return [DsoPoint(as_of=end, currency=r.currency, dso_days=r.dso_days) for r in dso.rows]
 
 
-async def overview(db: Database, *, today: date | None = None, zone: str = "UTC") -> Overview:
-    """Days are the business's reporting days (BILLFLOW_REPORTING_TIMEZONE), as in every report."""
+async def overview(
+    db: Database, *, today: date | None = None, zone: str = "UTC", workspace_id: int = DEFAULT_WORKSPACE_ID
+) -> Overview:
+    """One workspace's overview. Days are the business's reporting days (BILLFLOW_REPORTING_TIMEZONE), as in
+    every report."""
+    ws = workspace_id
     day = today or today_in(zone)
     # The closed month ends' DSO points come from their snapshots, side by side on their own connections; today's
     # point reuses the dashboard's aging of today instead of computing it twice.
     month_ends = _month_ends(day, 6)
-    closed_points = asyncio.gather(*(_dso_at(db, end, zone) for end in month_ends[:-1]))
+    closed_points = asyncio.gather(*(_dso_at(db, end, zone, ws) for end in month_ends[:-1]))
     async with db.session() as session:
-        summary = await reports.dashboard(session, today=day, limit=10, zone=zone)
-        today_dso = await reports.days_sales_outstanding(session, as_of=day, zone=zone, receivable_as_of=summary.aging)
-        months = await report_snapshots.cash_collected(session, grain=reports.Grain.month, end=day, time_zone=zone)
-        days = await reports.cash_collected(session, grain=reports.Grain.day, end=day, time_zone=zone)
-        failed = await attention.failed_emails(session, since=datetime.now(UTC) - timedelta(days=14))
-        bounced = await attention.bounced_clients(session)
-        to_decide = await attention.refunds_to_decide(session)
+        summary = await reports.dashboard(session, today=day, limit=10, zone=zone, workspace_id=ws)
+        today_dso = await reports.days_sales_outstanding(
+            session, as_of=day, zone=zone, receivable_as_of=summary.aging, workspace_id=ws
+        )
+        months = await report_snapshots.cash_collected(
+            session, grain=reports.Grain.month, end=day, time_zone=zone, workspace_id=ws
+        )
+        days = await reports.cash_collected(session, grain=reports.Grain.day, end=day, time_zone=zone, workspace_id=ws)
+        failed = await attention.failed_emails(session, workspace_id=ws, since=datetime.now(UTC) - timedelta(days=14))
+        bounced = await attention.bounced_clients(session, workspace_id=ws)
+        to_decide = await attention.refunds_to_decide(session, workspace_id=ws)
     today_points = [DsoPoint(as_of=day, currency=r.currency, dso_days=r.dso_days) for r in today_dso.rows]
     trend = [point for points in await closed_points for point in points] + today_points
     return Overview(

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from billflow.reporting import end_of_day, today_in
 from billflow.repositories import report_snapshots as repo
 from billflow.services import reports
+from models.columns import DEFAULT_WORKSPACE_ID
 from models.report_snapshots import ReportSnapshot
 
 MAX_AGE = timedelta(hours=24)
@@ -29,6 +30,7 @@ Figures = TypeVar("Figures", bound=BaseModel)
 async def _stored(
     session: AsyncSession,
     *,
+    workspace_id: int,
     kind: str,
     last: date,
     zone: str,
@@ -40,7 +42,9 @@ async def _stored(
     """The figures of days up to `last` (closed): from their snapshot while it holds, else computed and stored.
     `checked_until`: the instant before which a later row would change them (default: the end of `last`)."""
     cutoff = checked_until or end_of_day(last, zone)
-    stored = await repo.get_snapshot(session, kind=kind, as_of=last, zone=zone, params=params)
+    stored = await repo.get_snapshot(
+        session, workspace_id=workspace_id, kind=kind, as_of=last, zone=zone, params=params
+    )
     fresh = stored is not None and stored.computed_at > datetime.now(UTC) - MAX_AGE
     if stored is not None and fresh and not await repo.changed_before(session, snapshot=stored, cutoff=cutoff):
         return model.model_validate(stored.payload)
@@ -48,25 +52,38 @@ async def _stored(
     computed_at = datetime.now(UTC)
     figures = await compute()
     snapshot = ReportSnapshot(
-        kind=kind, as_of=last, zone=zone, params=params, payload=figures.model_dump(mode="json"),
-        computed_at=computed_at, **marks,
-    )  # fmt: skip
+        workspace_id=workspace_id,
+        kind=kind,
+        as_of=last,
+        zone=zone,
+        params=params,
+        payload=figures.model_dump(mode="json"),
+        computed_at=computed_at,
+        **marks,
+    )
     await repo.save_snapshot(session, snapshot=snapshot)
     return figures
 
 
 async def days_sales_outstanding(
-    session: AsyncSession, *, as_of: date, days: int = 90, zone: str = "UTC"
+    session: AsyncSession, *, as_of: date, days: int = 90, zone: str = "UTC", workspace_id: int = DEFAULT_WORKSPACE_ID
 ) -> reports.DsoReport:
     """reports.days_sales_outstanding, from a snapshot for a closed day while it holds."""
 
     def compute() -> Awaitable[reports.DsoReport]:
-        return reports.days_sales_outstanding(session, as_of=as_of, days=days, zone=zone)
+        return reports.days_sales_outstanding(session, as_of=as_of, days=days, zone=zone, workspace_id=workspace_id)
 
     if as_of >= today_in(zone):  # today is still moving: always computed
         return await compute()
     return await _stored(
-        session, kind="dso", last=as_of, zone=zone, params=f"days={days}", model=reports.DsoReport, compute=compute
+        session,
+        workspace_id=workspace_id,
+        kind="dso",
+        last=as_of,
+        zone=zone,
+        params=f"days={days}",
+        model=reports.DsoReport,
+        compute=compute,
     )
 
 
@@ -77,20 +94,26 @@ async def cash_collected(
     start: date | None = None,
     end: date | None = None,
     time_zone: str = "UTC",
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> reports.CashReport:
     """reports.cash_collected; by month, the months closed before the current one come from their snapshot (a
     year of payments is most of the work) and only the current month is read afresh."""
     whole = reports.cash_span(grain, start, end, time_zone)
     month_start = today_in(time_zone).replace(day=1)
     if grain is not reports.Grain.month or not whole.start < month_start <= whole.end:
-        return await reports.cash_collected(session, grain=grain, start=start, end=end, time_zone=time_zone)
+        return await reports.cash_collected(
+            session, grain=grain, start=start, end=end, time_zone=time_zone, workspace_id=workspace_id
+        )
     last_closed = month_start - timedelta(days=1)
 
     def closed_months() -> Awaitable[reports.CashReport]:
-        return reports.cash_collected(session, grain=grain, start=whole.start, end=last_closed, time_zone=time_zone)
+        return reports.cash_collected(
+            session, grain=grain, start=whole.start, end=last_closed, time_zone=time_zone, workspace_id=workspace_id
+        )
 
     closed = await _stored(
         session,
+        workspace_id=workspace_id,
         kind="cash",
         last=last_closed,
         zone=time_zone,
@@ -98,7 +121,9 @@ async def cash_collected(
         model=reports.CashReport,
         compute=closed_months,
     )
-    current = await reports.cash_collected(session, grain=grain, start=month_start, end=whole.end, time_zone=time_zone)
+    current = await reports.cash_collected(
+        session, grain=grain, start=month_start, end=whole.end, time_zone=time_zone, workspace_id=workspace_id
+    )
     return whole.model_copy(update={"rows": [*closed.rows, *current.rows]})
 
 
@@ -109,6 +134,7 @@ async def reminder_effectiveness(
     start: date | None = None,
     end: date | None = None,
     zone: str = "UTC",
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> reports.EffectivenessReport:
     """reports.reminder_effectiveness; reminders sent more than `within_days` ago have a final outcome, so that
     part of the window (most of its 180 days) comes from its snapshot and only the last days are read afresh.
@@ -117,14 +143,19 @@ async def reminder_effectiveness(
     whole = reports.effectiveness_span(within_days, start, end, zone)
     settled = today_in(zone) - timedelta(days=within_days + 1)  # sent by then: its outcome window has closed
     if whole.start > settled:
-        return await reports.reminder_effectiveness(session, within_days=within_days, start=start, end=end, zone=zone)
+        return await reports.reminder_effectiveness(
+            session, within_days=within_days, start=start, end=end, zone=zone, workspace_id=workspace_id
+        )
     split = min(whole.end, settled)
 
     def settled_part() -> Awaitable[reports.EffectivenessReport]:
-        return reports.reminder_effectiveness(session, within_days=within_days, start=whole.start, end=split, zone=zone)
+        return reports.reminder_effectiveness(
+            session, within_days=within_days, start=whole.start, end=split, zone=zone, workspace_id=workspace_id
+        )
 
     closed = await _stored(
         session,
+        workspace_id=workspace_id,
         kind="effectiveness",
         last=split,
         zone=zone,
@@ -137,7 +168,12 @@ async def reminder_effectiveness(
     if split == whole.end:
         return closed
     recent = await reports.reminder_effectiveness(
-        session, within_days=within_days, start=split + timedelta(days=1), end=whole.end, zone=zone
+        session,
+        within_days=within_days,
+        start=split + timedelta(days=1),
+        end=whole.end,
+        zone=zone,
+        workspace_id=workspace_id,
     )
     steps: dict[int, tuple[int, int]] = {}
     for row in [*closed.rows, *recent.rows]:

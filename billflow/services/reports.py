@@ -2,6 +2,7 @@
 
 The figures come from SQL aggregates (billflow.repositories.reports); this module fixes the definitions
 (periods, cut-off instants, the DSO formula) and shapes the rows into models that the API, CLI and CSV share.
+Every report is one workspace's (issue 13): the API's key's; the staff app and the CLI read the first one's.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.reporting import days_past_due, end_of_day, start_of_day, today_in, zone_of
 from billflow.repositories import reports as reports_repo
+from models.columns import DEFAULT_WORKSPACE_ID
 from models.enums import Grain
 
 # Report dates outside this range are typing mistakes; bounding them also keeps date arithmetic from overflowing.
@@ -60,10 +62,14 @@ class AgingReport(BaseModel):
     rows: list[AgingRow]
 
 
-async def aging(session: AsyncSession, *, as_of: date | None = None, zone: str = "UTC") -> AgingReport:
+async def aging(
+    session: AsyncSession, *, as_of: date | None = None, zone: str = "UTC", workspace_id: int = DEFAULT_WORKSPACE_ID
+) -> AgingReport:
     _days(as_of)
     day = as_of or today_in(zone)
-    rows = await reports_repo.aging_by_currency(session, as_of=day, cutoff=end_of_day(day, zone), zone=zone)
+    rows = await reports_repo.aging_by_currency(
+        session, workspace_id=workspace_id, as_of=day, cutoff=end_of_day(day, zone), zone=zone
+    )
     return AgingReport(as_of=day, rows=[AgingRow.model_validate(r._mapping) for r in rows])
 
 
@@ -111,12 +117,14 @@ async def cash_collected(
     start: date | None = None,
     end: date | None = None,
     time_zone: str = "UTC",
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> CashReport:
     """Between start and end inclusive (default: the last 30 days, 12 weeks or 12 months up to today)."""
     span = cash_span(grain, start, end, time_zone)
     first, last = span.start, span.end
     rows = await reports_repo.cash_collected(
         session,
+        workspace_id=workspace_id,
         grain=grain.value,
         start=start_of_day(first, time_zone),
         end=end_of_day(last, time_zone),
@@ -156,6 +164,7 @@ async def days_sales_outstanding(
     days: int = 90,
     zone: str = "UTC",
     receivable_as_of: AgingReport | None = None,
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> DsoReport:
     """`receivable_as_of`: the aging of the same day when the caller has it already (the overview)."""
     if not 1 <= days <= 3660:
@@ -163,10 +172,13 @@ async def days_sales_outstanding(
     _days(as_of)
     day = as_of or today_in(zone)
     if receivable_as_of is None or receivable_as_of.as_of != day:
-        receivable_as_of = await aging(session, as_of=day, zone=zone)
+        receivable_as_of = await aging(session, as_of=day, zone=zone, workspace_id=workspace_id)
     receivable = {r.currency: r.total_minor for r in receivable_as_of.rows}
     sales_rows = await reports_repo.credit_sales(
-        session, start=start_of_day(day - timedelta(days=days - 1), zone), end=end_of_day(day, zone)
+        session,
+        workspace_id=workspace_id,
+        start=start_of_day(day - timedelta(days=days - 1), zone),
+        end=end_of_day(day, zone),
     )
     sales = {r.currency: int(r.sales_minor) for r in sales_rows}
     rows = []
@@ -197,14 +209,19 @@ class TopOverdueReport(BaseModel):
 
 
 async def top_overdue_clients(
-    session: AsyncSession, *, as_of: date | None = None, limit: int = 10, zone: str = "UTC"
+    session: AsyncSession,
+    *,
+    as_of: date | None = None,
+    limit: int = 10,
+    zone: str = "UTC",
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> TopOverdueReport:
     if not 1 <= limit <= 500:
         raise ValueError("limit must be between 1 and 500")
     _days(as_of)
     day = as_of or today_in(zone)
     rows = await reports_repo.top_overdue_clients(
-        session, as_of=day, cutoff=end_of_day(day, zone), zone=zone, limit=limit
+        session, workspace_id=workspace_id, as_of=day, cutoff=end_of_day(day, zone), zone=zone, limit=limit
     )
     return TopOverdueReport(as_of=day, rows=[OverdueClientRow.model_validate(r._mapping) for r in rows])
 
@@ -247,11 +264,13 @@ async def reminder_effectiveness(
     start: date | None = None,
     end: date | None = None,
     zone: str = "UTC",
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> EffectivenessReport:
     span = effectiveness_span(within_days, start, end, zone)
     first, last = span.start, span.end
     rows = await reports_repo.reminder_effectiveness(
         session,
+        workspace_id=workspace_id,
         within_days=within_days,
         start=start_of_day(first, zone),
         end=end_of_day(last, zone),
@@ -300,13 +319,22 @@ class DashboardSummary(BaseModel):
 
 
 async def dashboard(
-    session: AsyncSession, *, today: date | None = None, due_soon_days: int = 7, limit: int = 50, zone: str = "UTC"
+    session: AsyncSession,
+    *,
+    today: date | None = None,
+    due_soon_days: int = 7,
+    limit: int = 50,
+    zone: str = "UTC",
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> DashboardSummary:
     day = today or today_in(zone)
-    overdue = await reports_repo.unsettled_invoices(session, due_from=None, due_to=None, overdue_only=True, limit=limit)
+    overdue = await reports_repo.unsettled_invoices(
+        session, workspace_id=workspace_id, due_from=None, due_to=None, overdue_only=True, limit=limit
+    )
     # Due soon: the due instant falls in today or one of the next `due_soon_days` reporting-zone days.
     soon = await reports_repo.unsettled_invoices(
         session,
+        workspace_id=workspace_id,
         due_from=start_of_day(day, zone),
         due_to=end_of_day(day + timedelta(days=due_soon_days), zone),
         overdue_only=False,

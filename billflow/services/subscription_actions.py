@@ -21,6 +21,7 @@ from billflow.repositories import catalog as catalog_repo
 from billflow.repositories import subscriptions as subs_repo
 from billflow.runs import subscriptions as subscription_runs
 from billflow.services import subscriptions as rules
+from models.columns import DEFAULT_WORKSPACE_ID
 from models.service_catalog import CatalogEntryOut
 from models.subscription_io import ChangePlan, SubscriptionAction, SubscriptionStatus, SubscriptionView
 from models.workflow_io import LineIn
@@ -66,12 +67,17 @@ def schedule_text(interval: dict[str, Any]) -> str:
 
 
 async def list_subscriptions(
-    db: Database, *, status: SubscriptionStatus | None = None, limit: int = 100, offset: int = 0
+    db: Database,
+    *,
+    status: SubscriptionStatus | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> list[SubscriptionSummary]:
-    """Newest first."""
+    """The workspace's subscriptions, newest first."""
     async with db.session() as session:
         rows = await subs_repo.list_subscriptions(
-            session, status=status.value if status else None, limit=limit, offset=offset
+            session, workspace_id=workspace_id, status=status.value if status else None, limit=limit, offset=offset
         )
     return [
         SubscriptionSummary(
@@ -112,10 +118,12 @@ async def act(db: Database, temporal: Client, *, subscription_id: str, action: S
 # --- a new plan from the catalog -----------------------------------------------------------------------
 
 
-async def plan_choices(db: Database, *, currency: str) -> list[CatalogEntryOut]:
-    """The catalog's services priced in the subscription's currency."""
+async def plan_choices(
+    db: Database, *, currency: str, workspace_id: int = DEFAULT_WORKSPACE_ID
+) -> list[CatalogEntryOut]:
+    """The workspace's catalog services priced in the subscription's currency."""
     async with db.session() as session:
-        rows = await catalog_repo.list_entries(session)
+        rows = await catalog_repo.list_entries(session, workspace_id=workspace_id)
     return [CatalogEntryOut.model_validate(r, from_attributes=True) for r in rows if r.currency == currency]
 
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import subscriptions as subscriptions_repo
 
 
-async def document_workspace(db: Database, *, number: str) -> int | None:
-    """The workspace of the invoice or credit note numbered `number`; None when there is none."""
+async def document_workspaces(db: Database, *, number: str) -> set[int]:
+    """The workspaces holding an invoice or credit note numbered `number` (numbers are unique per workspace)."""
     async with db.session() as session:
-        return await invoices_repo.document_workspace(session, number=number)
+        return await invoices_repo.document_workspaces(session, number=number)
+
+
+async def subscription_workspace(db: Database, *, subscription_id: str) -> int | None:
+    """The workspace of the subscription; None when there is none."""
+    async with db.session() as session:
+        return await subscriptions_repo.subscription_workspace(session, subscription_id=subscription_id)

@@ -2,7 +2,9 @@
 
 Routers whose paths name a document (`{number}`) depend on `document_in_workspace`: a number of another
 workspace's invoice or credit note answers 404, as an unknown number does, so nothing tells it exists.
-Routers over data not split by workspace yet depend on `first_workspace_only` (403 for other workspaces' keys).
+Subscription routes (`{subscription_id}`) depend on `subscription_in_workspace` the same way. Routes that write
+data whose workspace cannot be named yet (a subscription's creation, booking events by key) depend on
+`first_workspace_only` (403 for other workspaces' keys).
 """
 
 from __future__ import annotations
@@ -24,17 +26,29 @@ async def document_in_workspace(request: Request, principal: PrincipalDep, db: D
     number = request.path_params.get("number")
     if not isinstance(number, str):
         return
-    owner = await workspace_scope.document_workspace(db, number=number)
-    if owner is not None and owner != principal.workspace_id:
+    owners = await workspace_scope.document_workspaces(db, number=number)
+    if owners and principal.workspace_id not in owners:
         raise HTTPException(404, f"no invoice or credit note numbered {number}")
 
 
 DocumentScope = Depends(document_in_workspace)
 
 
+async def subscription_in_workspace(request: Request, principal: PrincipalDep, db: DatabaseDep) -> None:
+    subscription_id = request.path_params.get("subscription_id")
+    if not isinstance(subscription_id, str):
+        return
+    owner = await workspace_scope.subscription_workspace(db, subscription_id=subscription_id)
+    if owner is not None and owner != principal.workspace_id:
+        raise HTTPException(404, f"no subscription {subscription_id}")
+
+
+SubscriptionScope = Depends(subscription_in_workspace)
+
+
 async def first_workspace_only(principal: PrincipalDep) -> None:
-    """For routes that read or write data not yet split by workspace (reports, subscriptions, the catalog,
-    booking events by key): a key of another workspace is refused rather than shown the first one's data."""
+    """For routes that write data whose workspace cannot be named yet (a subscription's creation, booking events
+    by key): a key of another workspace is refused rather than writing into the first one."""
     if principal.workspace_id != DEFAULT_WORKSPACE_ID:
         raise HTTPException(403, "this route serves the installation's first workspace only (workspaces: issue 13)")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -20,10 +20,12 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from billflow.config import Settings
+from billflow.db import enter_workspace, leave_workspace
 from billflow.services import users
 from billflow.web import reveal
 from billflow.web.deps import DatabaseDep
 from models.api_keys import ApiRole
+from models.columns import DEFAULT_WORKSPACE_ID
 
 log = logging.getLogger(__name__)
 
@@ -168,16 +170,22 @@ async def current_user(request: Request, db: DatabaseDep) -> users.UserOut | Non
     return user
 
 
-def require(role: ApiRole) -> Callable[..., Awaitable[users.UserOut]]:
+def require(role: ApiRole) -> Callable[..., AsyncIterator[users.UserOut]]:
     async def dependency(
         request: Request, user: Annotated[users.UserOut | None, Depends(current_user)]
-    ) -> users.UserOut:
+    ) -> AsyncIterator[users.UserOut]:
         if user is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise LoginRequired(target if request.method == "GET" else APP_PREFIX)
         if not user.role.allows(role):
             raise RoleRequired(role, user.role)
-        return user
+        # Staff users do not belong to workspaces yet: the staff app is the first workspace's (issue 13), and its
+        # queries run there (billflow/db.py: row security, and the repositories' lookups by number).
+        enter_workspace(DEFAULT_WORKSPACE_ID)
+        try:
+            yield user
+        finally:
+            leave_workspace()
 
     dependency.__name__ = f"page_{role.value}"
     return dependency

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy import text
 
 from billflow.db import Database
 from billflow.services import api_keys
@@ -137,16 +138,44 @@ async def test_the_same_client_id_in_two_workspaces_is_two_clients(http: httpx.A
     assert shown.json()["name"] == client_b.name
 
 
-async def test_routes_not_split_by_workspace_refuse_other_workspaces_keys(
-    http: httpx.AsyncClient, db: Database
-) -> None:
+async def test_reports_catalog_and_subscriptions_are_the_keys_workspaces(http: httpx.AsyncClient, db: Database) -> None:
     b = await make_workspace(db)
     assert b.id is not None
-    key_b = await _headers(db, workspace_id=b.id, role=ApiRole.admin)
-    for path in ("/v1/reports/aging", "/v1/subscriptions", "/v1/catalog"):
+    invoice_a, client_a = await make_invoice(db, workspace_id=DEFAULT_WORKSPACE_ID)
+    key_a, key_b = await _headers(db), await _headers(db, workspace_id=b.id, role=ApiRole.admin)
+    entry = {"event_type": "ws-a-only", "service_name": "A's massage", "unit_price_minor": 9000, "currency": "EUR"}
+    assert (await http.post("/v1/catalog", json=entry, headers=key_a)).status_code == 201
+
+    for path in ("/v1/reports/aging", "/v1/reports/dashboard", "/v1/reports/top-overdue", "/v1/reports/dso"):
         answer = await http.get(path, headers=key_b)
-        assert answer.status_code == 403, (path, answer.status_code)
+        assert answer.status_code == 200, (path, answer.status_code)
+        assert invoice_a.number not in answer.text and client_a.name not in answer.text
+    assert (await http.get("/v1/reports/aging", headers=key_b)).json()["rows"] == []
+    assert (await http.get("/v1/catalog", headers=key_b)).json() == []
+    assert (await http.get("/v1/catalog/ws-a-only", headers=key_b)).status_code == 404
+    assert (await http.delete("/v1/catalog/ws-a-only", headers=key_b)).status_code == 404
+    assert (await http.get("/v1/catalog/ws-a-only", headers=key_a)).status_code == 200
+    assert (await http.get("/v1/subscriptions", headers=key_b)).json() == []
     posted = await http.post("/v1/events", json={"id": "e", "type": "booking.confirmed", "data": {}}, headers=key_b)
     assert posted.status_code == 403
-    assert (await http.get("/v1/reports/aging", headers=await _headers(db))).status_code == 200
     assert (await http.get("/v1/credit-notes", headers=key_b)).json() == []
+
+
+async def test_another_workspaces_subscription_is_not_found(http: httpx.AsyncClient, db: Database) -> None:
+    b = await make_workspace(db)
+    assert b.id is not None
+    _, client_a = await make_invoice(db, workspace_id=DEFAULT_WORKSPACE_ID)
+    async with db.session() as session:
+        await session.execute(
+            text(
+                "INSERT INTO subscriptions (id, workspace_id, client_id, currency, interval, timezone, start_date, "
+                "issue_hour, payment_terms_seconds, reminder_policy, status, workflow_id, periods_billed, "
+                "periods_skipped, created_at, updated_at) VALUES ('sub-ws-a', 1, :client, 'EUR', "
+                "'{\"kind\": \"monthly\"}', 'UTC', current_date, 9, 0, '{}', 'active', 'subscription-ws-a', 0, 0, "
+                "now(), now())"
+            ),
+            {"client": client_a.id},
+        )
+    key_b = await _headers(db, workspace_id=b.id, role=ApiRole.staff)
+    assert (await http.get("/v1/subscriptions/sub-ws-a", headers=key_b)).status_code == 404
+    assert (await http.post("/v1/subscriptions/sub-ws-a/pause", headers=key_b)).status_code == 404

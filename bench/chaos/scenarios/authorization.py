@@ -1,7 +1,10 @@
 """Authorization: every staff endpoint (enumerated from the app's routes) refuses a missing, malformed, wrong,
 revoked or under-privileged key (401/403), and accepts the right one; the invoice page token carries at least
-128 random bits, and a page reveals its own invoice only. Throttling: an address that keeps failing (wrong keys,
-guessed page tokens) gets 429 with Retry-After once over its budget, while other addresses are served as before.
+128 random bits, and a page reveals its own invoice only. Workspaces (issue 13): every route, called with another
+workspace's admin key and the first workspace's invoice numbers, client ids, catalog entry, subscription and slug,
+answers 404 or 403 (or a list of its own data), never the first workspace's data, and writes nothing there.
+Throttling: an address that keeps failing (wrong keys, guessed page tokens) gets 429 with Retry-After once over
+its budget, while other addresses are served as before.
 
 The web app sits behind uvicorn, which trusts X-Forwarded-For from loopback: each part of the matrix presents
 its own client address, so the matrix tests authorization and the throttling part tests the budget."""
@@ -152,6 +155,7 @@ async def _run(stack: ChaosStack, result: ScenarioResult, *, invoices: int) -> N
                 result.problems.append(f"{method} {path} refused its own role {role.value}: {status}")
         tokens = await _tokens(stack, http, result, invoices, first_address=len(routes))
         await _client_takeover(stack, http, result, staff_key=keys[ApiRole.staff])
+        await _cross_workspace(stack, http, result, routes, first_address=len(routes) + invoices + 10)
         budget = parse(stack.settings.auth_failure_limit).amount  # BILLFLOW_AUTH_FAILURE_LIMIT of the stack
         await _throttling(http, result, keys[ApiRole.viewer], tokens, answers, budget=budget)
     result.faults = sum(answers.values())
@@ -335,4 +339,102 @@ async def _client_takeover(
     result.notes.append(
         f"issue 11: cross-source takeover (a second integration, a staff key naming the first) answered "
         f"{[a.status_code for a in answers]}; the owner's client and its invoice emails kept {victim_email}"
+    )
+
+
+# --- issue 13: one workspace's key cannot read or change another workspace's data ---------------------------
+
+REFUSALS = {400, 403, 404, 405, 422}
+# Bodies that pass validation where they can, so a route's own checks (not just its schema) are reached.
+WRITE_BODY: dict[str, Any] = {
+    "amount_minor": 100, "reason": "chaos", "text": "chaos", "note": "chaos", "kind": "invoice_issued", "days": 7,
+    "lines": [{"description": "x", "unit_price_minor": 100}], "name": "chaos",
+}  # fmt: skip
+
+
+def _first_workspace_state(url: str) -> tuple[Any, ...]:
+    """What a write of another workspace's key would change in the first workspace."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return (
+            conn.execute(
+                "SELECT (SELECT count(*) FROM payments WHERE workspace_id = 1),"
+                " (SELECT count(*) FROM credit_notes WHERE workspace_id = 1),"
+                " (SELECT count(*) FROM timeline_events WHERE workspace_id = 1 AND kind LIKE 'note%%'),"
+                " (SELECT string_agg(event_type || ':' || unit_price_minor, ',') FROM service_catalog"
+                "   WHERE workspace_id = 1),"
+                " (SELECT string_agg(id || ':' || status, ',') FROM subscriptions WHERE workspace_id = 1),"
+                " (SELECT name || ':' || COALESCE(invoice_footer, '') FROM workspaces WHERE id = 1)"
+            ).fetchone()
+            or ()
+        )
+
+
+async def _cross_workspace(
+    stack: ChaosStack,
+    http: httpx.AsyncClient,
+    result: ScenarioResult,
+    routes: list[tuple[str, str, ApiRole]],
+    *,
+    first_address: int,
+) -> None:
+    from billflow.services import workspaces
+    from models.workspaces import WorkspaceCreate
+
+    run = secrets.token_hex(4)
+    db = Database(stack.settings_env["DATABASE_URL"], pool_size=1)
+    other = await workspaces.create_workspace(db, WorkspaceCreate(slug=f"rival-{run}", name=f"Rival {run}"))
+    assert other.id is not None
+    key = (await create_key(db, NewApiKey(name=f"rival {run}", role=ApiRole.admin, workspace_id=other.id))).token
+    await db.dispose()
+    with psycopg.connect(stack.plain_url, autocommit=True) as conn:
+        invoices = conn.execute(
+            "SELECT i.number, i.public_token, c.external_id, c.email, c.id FROM invoices i "
+            "JOIN clients c ON c.id = i.client_id WHERE i.workspace_id = 1"
+        ).fetchall()
+        if not invoices:
+            result.problems.append("cross-workspace: the first workspace has no invoice to aim at")
+            return
+        conn.execute(
+            "INSERT INTO service_catalog (workspace_id, event_type, service_name, unit_price_minor, currency, "
+            "tax_rate_bp, created_at, updated_at) VALUES (1, %s, 'First workspace only', 4200, 'EUR', 0, now(), now())",
+            (f"first-{run}",),
+        )
+        conn.execute(
+            "INSERT INTO subscriptions (id, workspace_id, client_id, currency, interval, timezone, start_date, "
+            "issue_hour, payment_terms_seconds, reminder_policy, status, workflow_id, periods_billed, "
+            "periods_skipped, created_at, updated_at) VALUES (%s, 1, %s, 'EUR', '{\"kind\": \"monthly\"}', 'UTC', "
+            "current_date, 9, 0, '{}', 'active', %s, 0, 0, now(), now())",
+            (f"sub-first-{run}", invoices[0][4], f"subscription-first-{run}"),
+        )
+    number, _, external_id, _, _ = invoices[0]
+    values = {
+        "number": number, "external_id": external_id, "event_type": f"first-{run}",
+        "subscription_id": f"sub-first-{run}", "slug": "default", "document_type": "invoice",
+    }  # fmt: skip
+    markers = {str(m) for row in invoices for m in row[:4]} | {f"sub-first-{run}", "First workspace only"}
+    before = _first_workspace_state(stack.plain_url)
+    headers = {**client_address(first_address), "Authorization": f"Bearer {key}"}
+    calls, statuses = 0, Counter[int]()
+    for method, path, _role in routes:
+        if path.startswith("/codec/"):
+            continue  # the Temporal UI's codec: no workspace data behind it
+        url = re.sub(r"\{([^}]+)\}", lambda m: str(values.get(m.group(1), "x")), path)
+        body = (WRITE_BODY | {"event_type": values["event_type"]}) if method in ("POST", "PUT", "PATCH") else None
+        answer = await http.request(method, url, headers=headers, json=body)
+        calls += 1
+        statuses[answer.status_code] += 1
+        leaked = sorted(m for m in markers if m in answer.text)
+        if answer.status_code >= 500 or answer.status_code == 409:
+            result.problems.append(f"cross-workspace {method} {url}: {answer.status_code} {answer.text[:120]}")
+        elif answer.status_code not in REFUSALS and leaked:
+            result.problems.append(f"cross-workspace {method} {url}: {answer.status_code} shows {leaked[:3]}")
+        elif answer.status_code in REFUSALS and leaked and not all(m in url for m in leaked):
+            result.problems.append(f"cross-workspace {method} {url}: the refusal shows {leaked[:3]}")
+    after = _first_workspace_state(stack.plain_url)
+    if after != before:
+        result.problems.append(f"cross-workspace writes reached the first workspace: {before} -> {after}")
+    result.notes.append(
+        f"issue 13: {calls} routes with another workspace's admin key and the first workspace's numbers, client "
+        f"ids, catalog entry, subscription and slug: answers {dict(sorted(statuses.items()))}; "
+        f"first workspace unchanged: {after == before}"
     )

@@ -25,11 +25,10 @@ from billflow.services.reports import (
 )
 from billflow.web.auth import AUTH_RESPONSES, ViewerDep
 from billflow.web.deps import SessionDep, SettingsDep
-from billflow.web.scope import FirstWorkspaceOnly
 from models.workflow_io import TimeZoneName
 
-# Not split by workspace yet: keys of other workspaces are refused (billflow/web/scope.py).
-router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=AUTH_RESPONSES, dependencies=[FirstWorkspaceOnly])
+# Every report is of the key's workspace (issue 13).
+router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=AUTH_RESPONSES)
 
 R = TypeVar("R")
 AsOf = Annotated[ReportDay | None, Query(description="at the end of this day (reporting time zone); default today")]
@@ -59,13 +58,17 @@ def _csv(report: Report, name: str) -> Response:
 # --- the reports, each computed once by a dependency ----------------------------------------------
 
 
-async def aging_report(session: SessionDep, _: ViewerDep, settings: SettingsDep, as_of: AsOf = None) -> AgingReport:
-    return await reports_service.aging(session, as_of=as_of, zone=settings.reporting_timezone)
+async def aging_report(
+    session: SessionDep, principal: ViewerDep, settings: SettingsDep, as_of: AsOf = None
+) -> AgingReport:
+    return await reports_service.aging(
+        session, as_of=as_of, zone=settings.reporting_timezone, workspace_id=principal.workspace_id
+    )
 
 
 async def cash_report(
     session: SessionDep,
-    _: ViewerDep,
+    principal: ViewerDep,
     settings: SettingsDep,
     grain: Grain = Grain.month,
     start: Start = None,
@@ -76,39 +79,46 @@ async def cash_report(
 ) -> CashReport:
     zone = tz or settings.reporting_timezone
     return await _checked(
-        "start", reports_service.cash_collected(session, grain=grain, start=start, end=end, time_zone=zone)
+        "start",
+        reports_service.cash_collected(
+            session, grain=grain, start=start, end=end, time_zone=zone, workspace_id=principal.workspace_id
+        ),
     )
 
 
 async def dso_report(
     session: SessionDep,
-    _: ViewerDep,
+    principal: ViewerDep,
     settings: SettingsDep,
     as_of: AsOf = None,
     days: Annotated[int, Query(ge=1, le=3660, description="length of the sales period")] = 90,
 ) -> DsoReport:
     return await _checked(
         "days",
-        reports_service.days_sales_outstanding(session, as_of=as_of, days=days, zone=settings.reporting_timezone),
+        reports_service.days_sales_outstanding(
+            session, as_of=as_of, days=days, zone=settings.reporting_timezone, workspace_id=principal.workspace_id
+        ),
     )
 
 
 async def top_overdue_report(
     session: SessionDep,
-    _: ViewerDep,
+    principal: ViewerDep,
     settings: SettingsDep,
     as_of: AsOf = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 10,
 ) -> TopOverdueReport:
     return await _checked(
         "limit",
-        reports_service.top_overdue_clients(session, as_of=as_of, limit=limit, zone=settings.reporting_timezone),
+        reports_service.top_overdue_clients(
+            session, as_of=as_of, limit=limit, zone=settings.reporting_timezone, workspace_id=principal.workspace_id
+        ),
     )
 
 
 async def effectiveness_report(
     session: SessionDep,
-    _: ViewerDep,
+    principal: ViewerDep,
     settings: SettingsDep,
     within_days: Annotated[int, Query(ge=1, le=365, description="paid within this many days of the reminder")] = 7,
     start: Start = None,
@@ -117,7 +127,12 @@ async def effectiveness_report(
     return await _checked(
         "start",
         reports_service.reminder_effectiveness(
-            session, within_days=within_days, start=start, end=end, zone=settings.reporting_timezone
+            session,
+            within_days=within_days,
+            start=start,
+            end=end,
+            zone=settings.reporting_timezone,
+            workspace_id=principal.workspace_id,
         ),
     )
 
@@ -160,13 +175,17 @@ async def effectiveness(report: EffectivenessDep) -> EffectivenessReport:
 @router.get("/dashboard", summary="The staff dashboard's data: aging totals, overdue and due-soon invoices")
 async def dashboard(
     session: SessionDep,
-    _: ViewerDep,
+    principal: ViewerDep,
     settings: SettingsDep,
     due_soon_days: Annotated[int, Query(ge=0, le=90)] = 7,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DashboardSummary:
     return await reports_service.dashboard(
-        session, due_soon_days=due_soon_days, limit=limit, zone=settings.reporting_timezone
+        session,
+        due_soon_days=due_soon_days,
+        limit=limit,
+        zone=settings.reporting_timezone,
+        workspace_id=principal.workspace_id,
     )
 
 
