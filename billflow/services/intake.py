@@ -1,0 +1,102 @@
+"""One way a booking becomes an invoice: issued in the caller's transaction, its run started through the outbox.
+
+Every path that turns a booking into an invoice (booking events, Cal.com, the CLI, the demo) meets here. In the
+request's own transaction: the client is upserted with its reminder settings applied, the invoice and its lines
+are recorded with their gap-free number by `invoicing.issue_invoice` (the same function the run's `record_invoice`
+activity calls, which then finds this invoice by its source key and goes on), and the run's start is written to
+the outbox (billflow/runs/outbox_relay.py relays it). So the answer carries the number without waiting on the
+worker or on Temporal, and a Temporal outage neither refuses nor loses a booking (docs/intake.md).
+
+The number's counter row stays locked until commit, so it is taken last: the outbox rows and the client's
+settings are written and read first (issue 12: intake p99 under 100 ms at 50 events/s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from billflow.config import Settings
+from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import run_outbox as outbox_repo
+from billflow.services import clients as clients_service
+from billflow.services import invoicing
+from billflow.services.business_profile import business_profile_in
+from billflow.services.invoice_runs import run_summary
+from models.columns import utcnow
+from models.invoices import Invoice
+from models.run_outbox import InvoiceRunStart
+from models.workflow_io import BookingIn, InvoiceWorkflowInput, PauseReminders, PaymentReceived
+
+
+@dataclass(frozen=True)
+class Issued:
+    """The booking's invoice, and whether this call issued it (False: it was there already)."""
+
+    invoice: Invoice
+    new: bool
+
+
+async def issue_booking(
+    session: AsyncSession,
+    settings: Settings,
+    booking: BookingIn,
+    *,
+    paid_with: PaymentReceived | None = None,
+    note: str | None = None,
+) -> Issued:
+    """Issue the booking's invoice once (by its source key) and owe its run's start to the outbox.
+
+    `paid_with`: a payment made with the booking (Cal.com paid): recorded with the invoice, and delivered with
+    the start so the run settles before its first email. Commits nothing itself: the caller's transaction does.
+    """
+    # Two deliveries of one booking (two event ids, a Cal.com created and paid at once) take turns here rather
+    # than both take a number and one fail on the source key.
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": booking.source_key})
+    existing = await invoices_repo.get_invoice(session, source_key=booking.source_key)
+    if existing is not None:
+        return Issued(existing, new=False)
+    prepared = await clients_service.prepare_client_invoice(session, booking)
+    booking = prepared.booking
+    if booking.issued_at is None:  # fixed here: the run's record_invoice gets the same booking and agrees
+        booking = booking.model_copy(update={"issued_at": utcnow()})
+    await _owe_start(session, settings, booking, paused=prepared.paused, paid_with=paid_with)
+    profile = await business_profile_in(session, settings, workspace_id=booking.workspace_id)
+    invoice = await invoicing.issue_invoice(
+        session, booking=booking, workflow_id=booking.workflow_id, profile=profile
+    )  # takes the number: nothing slow after this before the caller commits
+    if paid_with is not None:
+        assert invoice.id is not None
+        await invoicing.record_payment(session, invoice_id=invoice.id, payment=paid_with, note=note)
+    return Issued(invoice, new=True)
+
+
+async def _owe_start(
+    session: AsyncSession, settings: Settings, booking: BookingIn, *, paused: bool, paid_with: PaymentReceived | None
+) -> None:
+    start = InvoiceRunStart(
+        input=InvoiceWorkflowInput(booking=booking),
+        task_queue=settings.task_queue,
+        summary=run_summary(booking),
+        recorded_payment=paid_with,
+    )
+    workflow_id, workspace_id = booking.workflow_id, booking.workspace_id
+    await outbox_repo.enqueue_start(
+        session,
+        workflow_id=workflow_id,
+        name=outbox_repo.INVOICE_RUN,
+        payload=start.model_dump(mode="json"),
+        workspace_id=workspace_id,
+    )
+    if paused:  # a client whose reminders staff paused: the new invoice starts paused (after its start)
+        action = PauseReminders(action_id=f"client-pause-{workflow_id}"[-64:], actor="client settings")
+        await outbox_repo.enqueue_signal(
+            session,
+            workflow_id=workflow_id,
+            name=outbox_repo.PAUSE_REMINDERS,
+            payload=action,
+            key=f"client-pause:{workflow_id}",
+            workspace_id=workspace_id,
+        )
