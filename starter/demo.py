@@ -25,7 +25,7 @@ from temporalio.client import Client
 
 from billflow.config import Settings
 from billflow.db import Database
-from billflow.services import deposits, invoice_runs, staff_actions
+from billflow.services import deposits, intake, invoice_runs, staff_actions
 from models.email_messages import EmailMessage
 from models.money import format_money
 from models.workflow_io import (
@@ -398,8 +398,11 @@ async def run_demo(
                 memo="billflow demo",
                 deposit=story.deposit,
             )
-            await invoice_runs.start_invoice(demo.client, story.booking, task_queue=settings.task_queue)
-        console.print(f"\nStarted {len(cast)} invoice workflows. Temporal UI: {stack.ui_url}\n")
+            async with demo.db.session() as session:  # issued with its number; the run starts through the outbox
+                await intake.issue_booking(session, settings, story.booking)
+        for story in cast:  # the worker's outbox relay starts each run within moments
+            await _started(demo.client, story.workflow_id)
+        console.print(f"\nIssued {len(cast)} invoices, their workflows started. Temporal UI: {stack.ui_url}\n")
 
         async def play(story: Story) -> None:
             await story.script(story, demo)
@@ -441,3 +444,18 @@ async def run_demo(
         if keep_running:
             console.print("\nThe stack keeps running; Ctrl-C stops it.")
             await stack.wait_for_stop()
+
+
+async def _started(client: Client, workflow_id: str, *, within: float = 30.0) -> None:
+    """Wait until the run of an invoice issued here has been started by the outbox relay."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            await client.get_workflow_handle(workflow_id).describe()
+            return
+        except RPCError as err:
+            if err.status is not RPCStatusCode.NOT_FOUND or asyncio.get_running_loop().time() > deadline:
+                raise
+        await asyncio.sleep(0.1)

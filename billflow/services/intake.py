@@ -57,6 +57,8 @@ async def issue_booking(
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": booking.source_key})
     existing = await invoices_repo.get_invoice(session, source_key=booking.source_key)
     if existing is not None:
+        if paid_with is not None:  # paid as the booking was made, after another delivery issued its invoice
+            await _record_payment(session, existing, paid_with, note=note)
         return Issued(existing, new=False)
     prepared = await clients_service.prepare_client_invoice(session, booking)
     booking = prepared.booking
@@ -100,3 +102,20 @@ async def _owe_start(
             key=f"client-pause:{workflow_id}",
             workspace_id=workspace_id,
         )
+
+
+async def _record_payment(
+    session: AsyncSession, invoice: Invoice, payment: PaymentReceived, *, note: str | None
+) -> None:
+    """A payment on an invoice whose run may be going already: recorded here, the run told through the outbox
+    (as billflow/services/payments.deliver_payment does, in the caller's transaction)."""
+    assert invoice.id is not None
+    outcome = await invoicing.record_payment(session, invoice_id=invoice.id, payment=payment, note=note)
+    await outbox_repo.enqueue_signal(
+        session,
+        workflow_id=invoice.workflow_id,
+        name=outbox_repo.PAYMENT_RECEIVED if outcome.rejected_reason else outbox_repo.PAYMENT_RECORDED,
+        payload=payment,
+        key=f"payment:{payment.provider}:{payment.provider_reference}",
+        workspace_id=invoice.workspace_id,
+    )
