@@ -15,7 +15,11 @@ from models.numbering import (
     NumberingSeries,
     NumberReset,
     render_number,
+    split_number,
 )
+
+# An issued invoice's number until the last statement of its transaction replaces it (never committed).
+PENDING_PREFIX = "pending-"
 
 
 class SeriesMissing(LookupError):
@@ -83,3 +87,53 @@ async def next_number(session: AsyncSession, *, workspace_id: int, document_type
         )
     ).scalar_one()
     return render_number(series.pattern, prefix=series.prefix, year=year, seq=int(value))
+
+
+async def assign_invoice_number(
+    session: AsyncSession, *, invoice_id: int, placeholder: str, workspace_id: int, year: int, timeline_key: str
+) -> str:
+    """Take the next invoice number and put it on the invoice inserted with `placeholder` (and on its
+    "issued" timeline entry), in one statement: call it last before commit, since the counter row stays locked
+    until the transaction ends (every other issue of the workspace waits for it meanwhile)."""
+    series = await get_series(session, workspace_id=workspace_id, document_type=DocumentType.invoice)
+    if series is None:
+        raise SeriesMissing(f"workspace {workspace_id} has no invoice numbering series")
+    head, width, tail = split_number(series.pattern, prefix=series.prefix, year=year)
+    number = (
+        await session.execute(
+            text(
+                """
+                WITH n AS (
+                  INSERT INTO numbering_counters (series_id, period, last_value) VALUES (:series, :period, 1)
+                  ON CONFLICT (series_id, period) DO UPDATE SET last_value = numbering_counters.last_value + 1
+                  RETURNING last_value
+                ), num AS (
+                  SELECT CAST(:head AS text) || lpad(n.last_value::text, greatest(CAST(:width AS int),
+                         length(n.last_value::text)), '0') || CAST(:tail AS text) AS number
+                  FROM n
+                ), inv AS (
+                  UPDATE invoices SET number = num.number FROM num
+                  WHERE invoices.id = :invoice AND invoices.number = :placeholder
+                  RETURNING invoices.number
+                ), noted AS (
+                  UPDATE timeline_events
+                  SET message = replace(message, :placeholder, inv.number),
+                      data = jsonb_set(data, '{number}', to_jsonb(inv.number))
+                  FROM inv WHERE timeline_events.idempotency_key = :timeline_key
+                )
+                SELECT number FROM inv
+                """
+            ),
+            {
+                "series": series.id,
+                "period": year if series.reset == NumberReset.yearly.value else 0,
+                "head": head,
+                "width": width,
+                "tail": tail,
+                "invoice": invoice_id,
+                "placeholder": placeholder,
+                "timeline_key": timeline_key,
+            },
+        )
+    ).scalar_one()
+    return str(number)

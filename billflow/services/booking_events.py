@@ -28,7 +28,7 @@ from billflow.repositories import run_outbox as outbox_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.repositories import workspaces as workspaces_repo
 from billflow.runs import subscriptions as subscription_runs
-from billflow.services import intake
+from billflow.services import intake, invoicing
 from billflow.services import subscriptions as subscriptions_service
 from models.booking_events import (
     BookingCancelledEvent,
@@ -196,7 +196,7 @@ async def _confirmed(
     session: AsyncSession, settings: Settings, integration: str, event: BookingConfirmedEvent, booking: BookingIn
 ) -> EventAccepted:
     """The invoice issued and its run owed to the outbox (intake), with the booking's note on the timeline."""
-    issued = await intake.issue_booking(session, settings, booking)
+    issued = await intake.issue_booking(session, settings, booking, defer_number=True)
     invoice = issued.invoice
     await timeline_repo.add_event(
         session,
@@ -207,6 +207,8 @@ async def _confirmed(
         data={"event_id": event.id, "booking_id": booking.booking_id, "integration": integration},
         key=_event_key(integration, event),
     )
+    # The number last: from here to commit only the answer is written (the counter row is locked meanwhile).
+    await invoicing.assign_number(session, invoice)
     return EventAccepted(
         event_id=event.id,
         type=event.type,

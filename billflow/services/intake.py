@@ -46,11 +46,14 @@ async def issue_booking(
     *,
     paid_with: PaymentReceived | None = None,
     note: str | None = None,
+    defer_number: bool = False,
 ) -> Issued:
     """Issue the booking's invoice once (by its source key) and owe its run's start to the outbox.
 
     `paid_with`: a payment made with the booking (Cal.com paid): recorded with the invoice, and delivered with
     the start so the run settles before its first email. Commits nothing itself: the caller's transaction does.
+    With `defer_number` a new invoice comes back with a placeholder number: the caller writes what else it has
+    to, then calls `invoicing.assign_number` as its last statement before commit.
     """
     # Two deliveries of one booking (two event ids, a Cal.com created and paid at once) take turns here rather
     # than both take a number and one fail on the source key.
@@ -67,11 +70,13 @@ async def issue_booking(
     await _owe_start(session, settings, booking, paused=prepared.paused, paid_with=paid_with)
     profile = await business_profile_in(session, settings, workspace_id=booking.workspace_id)
     invoice = await invoicing.issue_invoice(
-        session, booking=booking, workflow_id=booking.workflow_id, profile=profile
-    )  # takes the number: nothing slow after this before the caller commits
+        session, booking=booking, workflow_id=booking.workflow_id, profile=profile, defer_number=True
+    )
     if paid_with is not None:
         assert invoice.id is not None
         await invoicing.record_payment(session, invoice_id=invoice.id, payment=paid_with, note=note)
+    if not defer_number:
+        await invoicing.assign_number(session, invoice)  # last: the counter row stays locked until commit
     return Issued(invoice, new=True)
 
 

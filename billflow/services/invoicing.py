@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.repositories import clients as clients_repo
@@ -26,7 +27,6 @@ from models.documents import Party, PostalAddress, TaxLine
 from models.enums import BuyerKind, InvoiceKind, InvoiceStatus, PaymentKind, TaxCategory
 from models.invoices import Invoice, InvoiceLine
 from models.money import price_amounts, round_minor
-from models.numbering import DocumentType
 from models.workflow_io import BookingIn, InvoiceTransition, LineIn, PaymentOutcome, PaymentReceived
 
 
@@ -106,12 +106,19 @@ async def _deduction_lines(session: AsyncSession, *, deposit_key: str) -> tuple[
 
 
 async def issue_invoice(
-    session: AsyncSession, *, booking: BookingIn, workflow_id: str, profile: BusinessProfile | None = None
+    session: AsyncSession,
+    *,
+    booking: BookingIn,
+    workflow_id: str,
+    profile: BusinessProfile | None = None,
+    defer_number: bool = False,
 ) -> Invoice:
     """Create the client (upsert), the invoice and its lines once per booking; a retry returns the first one.
 
     The seller (`profile`), the buyer and the VAT breakdown are written with it as they are now: an issued
-    invoice never changes (a database trigger refuses edits of its content).
+    invoice never changes (a database trigger refuses edits of its content). The gap-free number is taken by
+    the last statement (its counter row stays locked until commit); with `defer_number` the invoice comes back
+    with a placeholder number and the caller calls `assign_number` as its own last statement before commit.
     """
     existing = await invoices_repo.get_invoice(session, source_key=booking.source_key)
     if existing is not None:
@@ -145,9 +152,7 @@ async def issue_invoice(
     net, vat, gross = tax.totals(rows)
     invoice = Invoice(
         workspace_id=client.workspace_id,
-        number=await numbering_repo.next_number(
-            session, workspace_id=client.workspace_id, document_type=DocumentType.invoice, year=issue_date.year
-        ),
+        number=f"{numbering_repo.PENDING_PREFIX}{secrets.token_hex(12)}",  # the real one is taken last
         source_key=booking.source_key,
         workflow_id=workflow_id,
         client_id=client_id,
@@ -210,7 +215,28 @@ async def issue_invoice(
         key=f"{workflow_id}:issued",
     )
     await session.flush()
+    if not defer_number:
+        await assign_number(session, invoice)
     return invoice
+
+
+async def assign_number(session: AsyncSession, invoice: Invoice) -> str:
+    """Give an invoice issued with `defer_number` its gap-free number (and its "issued" timeline entry too):
+    the transaction's last statement before commit, since every other issue of the workspace waits for the
+    counter row meanwhile. A no-op for an invoice that has its number."""
+    if not invoice.number.startswith(numbering_repo.PENDING_PREFIX):
+        return invoice.number
+    assert invoice.id is not None
+    number = await numbering_repo.assign_invoice_number(
+        session,
+        invoice_id=invoice.id,
+        placeholder=invoice.number,
+        workspace_id=invoice.workspace_id,
+        year=invoice.issue_date.year,
+        timeline_key=f"{invoice.workflow_id}:issued",
+    )
+    set_committed_value(invoice, "number", number)  # written by the statement: nothing left for a flush
+    return number
 
 
 def buyer_party(client: Client) -> Party:

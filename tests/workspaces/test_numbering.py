@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from billflow.config import Settings
 from billflow.db import Database
 from billflow.repositories import numbering as numbering_repo
+from billflow.repositories import timeline as timeline_repo
 from billflow.services import workspaces
 from models.numbering import DocumentType, NumberingSeriesIn, NumberReset, check_pattern, render_number
 from tests.workspaces.support import make_workspace
@@ -84,3 +86,23 @@ async def test_two_workspaces_count_separately(db: Database) -> None:
     await _next(db, a.id, 2033)
     await _next(db, a.id, 2033)
     assert (await _next(db, b.id, 2033)).endswith("-2033-000001")
+
+
+async def test_an_issue_holds_the_counter_only_from_its_last_statement(db: Database, settings: Settings) -> None:
+    """Intake takes the number last (issue 12): an issue still writing its rows does not hold back another one
+    of the same workspace, which takes the next number and commits meanwhile; numbers stay in commit order."""
+    import asyncio
+
+    from billflow.services import intake, invoicing
+    from tests.factories import make_booking
+
+    async with db.session() as first:
+        issued = await intake.issue_booking(first, settings, make_booking(), defer_number=True)
+        assert issued.invoice.number.startswith("pending-")
+        async with db.session() as second:  # would wait for `first`'s commit if it held the counter row
+            other = await asyncio.wait_for(intake.issue_booking(second, settings, make_booking()), timeout=10)
+        number = await invoicing.assign_number(first, issued.invoice)
+    assert int(number.rsplit("-", 1)[1]) == int(other.invoice.number.rsplit("-", 1)[1]) + 1
+    async with db.session() as session:
+        events = await timeline_repo.list_events(session, invoice_id=issued.invoice.id)
+    assert any(number in e.message for e in events if e.kind == "invoice.issued")
