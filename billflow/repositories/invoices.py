@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -140,3 +141,9 @@ async def document_workspace(session: AsyncSession, *, number: str) -> int | Non
         "WHERE c.number = :number LIMIT 1"
     )
     return (await session.execute(stmt, {"number": number})).scalar_one_or_none()
+
+
+async def number_of(conn: AsyncSession | AsyncConnection, *, invoice_id: int) -> str:
+    """The invoice's number as committed (on a session or a bare connection)."""
+    found = await conn.execute(select(Invoice.number).where(col(Invoice.id) == invoice_id))
+    return str(found.scalar_one())

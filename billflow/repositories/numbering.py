@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -90,21 +91,41 @@ async def next_number(session: AsyncSession, *, workspace_id: int, document_type
 
 
 async def assign_invoice_number(
-    session: AsyncSession, *, invoice_id: int, placeholder: str, workspace_id: int, year: int, timeline_key: str
-) -> str:
-    """Take the next invoice number and put it on the invoice inserted with `placeholder` (and on its
-    "issued" timeline entry), in one statement: call it last before commit, since the counter row stays locked
-    until the transaction ends (every other issue of the workspace waits for it meanwhile)."""
-    series = await get_series(session, workspace_id=workspace_id, document_type=DocumentType.invoice)
+    conn: AsyncSession | AsyncConnection,
+    *,
+    invoice_id: int,
+    placeholder: str,
+    workspace_id: int,
+    year: int,
+    timeline_key: str,
+) -> str | None:
+    """Take the next invoice number and put it on the invoice still carrying `placeholder` (and on its "issued"
+    timeline entry), in one statement; None if the invoice has its number already (another caller was first:
+    then the counter is not touched, so no number is lost).
+
+    Run it on an autocommit connection right after the issuing transaction committed: the counter row is then
+    locked only while the statement runs, instead of until a client's commit (every other issue of the
+    workspace waits for it meanwhile)."""
+    series = (  # columns, not the entity: the same on a session and on a bare connection
+        await conn.execute(
+            select(NumberingSeries.id, NumberingSeries.prefix, NumberingSeries.pattern, NumberingSeries.reset).where(
+                NumberingSeries.workspace_id == workspace_id,
+                NumberingSeries.document_type == DocumentType.invoice.value,
+            )
+        )
+    ).first()
     if series is None:
         raise SeriesMissing(f"workspace {workspace_id} has no invoice numbering series")
     head, width, tail = split_number(series.pattern, prefix=series.prefix, year=year)
     number = (
-        await session.execute(
+        await conn.execute(
             text(
                 """
-                WITH n AS (
-                  INSERT INTO numbering_counters (series_id, period, last_value) VALUES (:series, :period, 1)
+                WITH pending AS (
+                  SELECT id FROM invoices WHERE id = :invoice AND number = :placeholder FOR UPDATE
+                ), n AS (
+                  INSERT INTO numbering_counters (series_id, period, last_value)
+                  SELECT :series, :period, 1 FROM pending
                   ON CONFLICT (series_id, period) DO UPDATE SET last_value = numbering_counters.last_value + 1
                   RETURNING last_value
                 ), num AS (
@@ -135,5 +156,5 @@ async def assign_invoice_number(
                 "timeline_key": timeline_key,
             },
         )
-    ).scalar_one()
-    return str(number)
+    ).scalar_one_or_none()
+    return None if number is None else str(number)

@@ -28,8 +28,9 @@ from billflow.repositories import run_outbox as outbox_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.repositories import workspaces as workspaces_repo
 from billflow.runs import subscriptions as subscription_runs
-from billflow.services import intake, invoicing
+from billflow.services import intake
 from billflow.services import subscriptions as subscriptions_service
+from billflow.services.business_profile import BusinessProfile, business_profile_in, refusal_for
 from models.booking_events import (
     BookingCancelledEvent,
     BookingConfirmedEvent,
@@ -50,6 +51,11 @@ from models.workflow_io import BookingIn, VoidInvoice
 
 class EventIdReused(Exception):
     """The event id was already used for a different event body."""
+
+
+class SellerCannotIssue(Exception):
+    """The workspace's business profile lacks what the booking's lines need (e.g. a VAT id for reverse charge):
+    nothing is stored."""
 
 
 class NotInThisWorkspace(Exception):
@@ -105,24 +111,43 @@ async def handle_event(
             sent_by=sender.actor,
         )
 
+    issued: Invoice | None = None
     async with db.session() as session:
         row = await claim(session)
         if row.payload_sha256 != digest:
             raise EventIdReused(f"event id {event.id!r} was already used for a different event")
         replayed = bool(row.result)
         if replayed:
-            return EventAccepted.model_validate(row.result), True
+            return await _numbered(db, EventAccepted.model_validate(row.result)), True
         if isinstance(event, BookingConfirmedEvent):
             terms = event.data.payment_terms_days
             if terms is None:  # the booking gives none: its workspace's default terms
                 workspace = await workspaces_repo.get_workspace(session, workspace_id=sender.workspace_id)
                 terms = workspace.payment_terms_days if workspace is not None else 14
             booking = booking_from_event(sender, event, payment_terms_days=terms)
-            answer = await _confirmed(session, settings, sender.integration, event, booking)
+            seller = await business_profile_in(session, settings, workspace_id=sender.workspace_id)
+            refused = refusal_for(booking.lines, seller)
+            if refused:  # raised inside the transaction: the claimed event rolls back with it
+                raise SellerCannotIssue(refused)
+            answer, issued = await _confirmed(session, settings, sender.integration, event, booking, seller)
         else:
             answer = await _act(db, session, client, settings, sender=sender, event=event)
         await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
+    if issued is not None and answer.invoice_number is None:  # committed with a placeholder: numbered now
+        return answer.model_copy(update={"invoice_number": await intake.number_now(db, issued)}), False
     return answer, False
+
+
+async def _numbered(db: Database, answer: EventAccepted) -> EventAccepted:
+    """A confirmed booking's answer with its invoice number: its invoice was committed with a placeholder and
+    is numbered now, by one autocommit statement (services/intake.number_now: the gap-free counter's row is
+    locked only while it runs). Replays of the event read the number the same way."""
+    if answer.outcome is not EventOutcome.invoice_started or answer.invoice_number or not answer.workflow_id:
+        return answer
+    invoice = await intake.number_of_run(db, answer.workflow_id)
+    if invoice is None:
+        return answer
+    return answer.model_copy(update={"invoice_number": invoice.number})
 
 
 async def _act(
@@ -193,10 +218,15 @@ def booking_from_event(sender: Sender, event: BookingConfirmedEvent, *, payment_
 
 
 async def _confirmed(
-    session: AsyncSession, settings: Settings, integration: str, event: BookingConfirmedEvent, booking: BookingIn
-) -> EventAccepted:
+    session: AsyncSession,
+    settings: Settings,
+    integration: str,
+    event: BookingConfirmedEvent,
+    booking: BookingIn,
+    seller: BusinessProfile,
+) -> tuple[EventAccepted, Invoice | None]:
     """The invoice issued and its run owed to the outbox (intake), with the booking's note on the timeline."""
-    issued = await intake.issue_booking(session, settings, booking, defer_number=True)
+    issued = await intake.issue_booking(session, settings, booking, defer_number=True, profile=seller)
     invoice = issued.invoice
     await timeline_repo.add_event(
         session,
@@ -207,17 +237,16 @@ async def _confirmed(
         data={"event_id": event.id, "booking_id": booking.booking_id, "integration": integration},
         key=_event_key(integration, event),
     )
-    # The number last: from here to commit only the answer is written (the counter row is locked meanwhile).
-    await invoicing.assign_number(session, invoice)
-    return EventAccepted(
+    answer = EventAccepted(  # a new invoice's number is taken right after the commit (handle_event)
         event_id=event.id,
         type=event.type,
         booking_id=booking.booking_id,
         outcome=EventOutcome.invoice_started,
         workflow_id=invoice.workflow_id,
-        invoice_number=invoice.number,
+        invoice_number=None if issued.new else invoice.number,
         invoice_status=invoice.status,
     )
+    return answer, invoice if issued.new else None
 
 
 async def _cancelled(session: AsyncSession, integration: str, event: BookingCancelledEvent) -> EventAccepted:

@@ -19,11 +19,12 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.config import Settings
+from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import run_outbox as outbox_repo
 from billflow.services import clients as clients_service
 from billflow.services import invoicing
-from billflow.services.business_profile import business_profile_in
+from billflow.services.business_profile import BusinessProfile, business_profile_in
 from billflow.services.invoice_runs import run_summary
 from models.columns import utcnow
 from models.invoices import Invoice
@@ -47,13 +48,14 @@ async def issue_booking(
     paid_with: PaymentReceived | None = None,
     note: str | None = None,
     defer_number: bool = False,
+    profile: BusinessProfile | None = None,
 ) -> Issued:
     """Issue the booking's invoice once (by its source key) and owe its run's start to the outbox.
 
     `paid_with`: a payment made with the booking (Cal.com paid): recorded with the invoice, and delivered with
     the start so the run settles before its first email. Commits nothing itself: the caller's transaction does.
-    With `defer_number` a new invoice comes back with a placeholder number: the caller writes what else it has
-    to, then calls `invoicing.assign_number` as its last statement before commit.
+    With `defer_number` a new invoice comes back with a placeholder number: the caller commits, then calls
+    `number_now` (the counter row is then locked only while one autocommit statement runs).
     """
     # Two deliveries of one booking (two event ids, a Cal.com created and paid at once) take turns here rather
     # than both take a number and one fail on the source key.
@@ -68,7 +70,8 @@ async def issue_booking(
     if booking.issued_at is None:  # fixed here: the run's record_invoice gets the same booking and agrees
         booking = booking.model_copy(update={"issued_at": utcnow()})
     await _owe_start(session, settings, booking, paused=prepared.paused, paid_with=paid_with)
-    profile = await business_profile_in(session, settings, workspace_id=booking.workspace_id)
+    if profile is None:  # the seller: the booking's workspace (a caller that checked it already passes it)
+        profile = await business_profile_in(session, settings, workspace_id=booking.workspace_id)
     invoice = await invoicing.issue_invoice(
         session, booking=booking, workflow_id=booking.workflow_id, profile=profile, defer_number=True
     )
@@ -124,3 +127,20 @@ async def _record_payment(
         key=f"payment:{payment.provider}:{payment.provider_reference}",
         workspace_id=invoice.workspace_id,
     )
+
+
+async def number_now(db: Database, invoice: Invoice) -> str:
+    """Number an invoice committed with `defer_number`, on an autocommit connection: the gap-free counter is
+    taken and the invoice numbered by one statement that commits by itself, so the counter row is locked only
+    while it runs (a crash before it leaves the invoice to be numbered by its run's record_invoice step)."""
+    async with db.autocommit() as conn:
+        return await invoicing.assign_number(conn, invoice)
+
+
+async def number_of_run(db: Database, workflow_id: str) -> Invoice | None:
+    """The run's invoice with its number (numbered now if its intake stopped before doing so)."""
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, workflow_id=workflow_id)
+    if invoice is not None:
+        await number_now(db, invoice)
+    return invoice

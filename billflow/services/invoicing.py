@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -122,6 +123,8 @@ async def issue_invoice(
     """
     existing = await invoices_repo.get_invoice(session, source_key=booking.source_key)
     if existing is not None:
+        if not defer_number:  # an intake that committed its invoice but not yet its number (it crashed between)
+            await assign_number(session, existing)
         return existing
     if booking.issued_at is None:
         raise ValueError("issued_at must be fixed by the caller so that retries agree")
@@ -220,21 +223,25 @@ async def issue_invoice(
     return invoice
 
 
-async def assign_number(session: AsyncSession, invoice: Invoice) -> str:
-    """Give an invoice issued with `defer_number` its gap-free number (and its "issued" timeline entry too):
-    the transaction's last statement before commit, since every other issue of the workspace waits for the
-    counter row meanwhile. A no-op for an invoice that has its number."""
+async def assign_number(conn: AsyncSession | AsyncConnection, invoice: Invoice) -> str:
+    """Give an invoice issued with `defer_number` its gap-free number (and its "issued" timeline entry too).
+
+    In the issuing session it is the last statement before commit (the counter row stays locked until then);
+    intake runs it on an autocommit connection right after its commit instead (billflow/services/intake.py). A
+    no-op for an invoice that has its number; if another caller numbered it meanwhile, that number is read."""
     if not invoice.number.startswith(numbering_repo.PENDING_PREFIX):
         return invoice.number
     assert invoice.id is not None
     number = await numbering_repo.assign_invoice_number(
-        session,
+        conn,
         invoice_id=invoice.id,
         placeholder=invoice.number,
         workspace_id=invoice.workspace_id,
         year=invoice.issue_date.year,
         timeline_key=f"{invoice.workflow_id}:issued",
     )
+    if number is None:  # numbered by another caller (a concurrent replay, the run's record_invoice)
+        number = await invoices_repo.number_of(conn, invoice_id=invoice.id)
     set_committed_value(invoice, "number", number)  # written by the statement: nothing left for a flush
     return number
 

@@ -14,11 +14,10 @@ from temporalio.service import RPCError
 from billflow.services import booking_events, integrations
 from billflow.services import subscriptions as subscriptions_service
 from billflow.services.api_keys import verify_token
-from billflow.services.business_profile import business_profile_in, refusal_for
 from billflow.web.auth import UNAUTHORIZED, api_key_scheme, bearer_scheme, presented_token
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
 from models.api_keys import ApiRole
-from models.booking_events import BookingConfirmedEvent, BookingEventIn, EventAccepted
+from models.booking_events import BookingEventIn, EventAccepted
 from models.client_sources import STAFF_SOURCE, integration_source
 from models.columns import DEFAULT_WORKSPACE_ID
 
@@ -175,12 +174,6 @@ async def receive_event(
     temporal: TemporalDep,
     settings: SettingsDep,
 ) -> EventAccepted:
-    if isinstance(event, BookingConfirmedEvent):  # issue 14: the seller's profile must fit the booking's lines
-        async with db.session() as session:
-            seller = await business_profile_in(session, settings, workspace_id=sender.workspace_id)
-            refused = refusal_for(event.data.lines(), seller)
-        if refused:
-            raise HTTPException(422, refused)
     try:
         answer, replayed = await booking_events.handle_event(
             db,
@@ -192,6 +185,8 @@ async def receive_event(
             actor=sender.actor,
             workspace_id=sender.workspace_id,
         )
+    except booking_events.SellerCannotIssue as err:  # issue 14: the seller's profile must fit the booking's lines
+        raise HTTPException(422, str(err)) from None
     except booking_events.NotInThisWorkspace as err:
         raise HTTPException(403, str(err)) from None
     except booking_events.EventIdReused as err:
