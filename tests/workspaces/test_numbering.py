@@ -106,3 +106,28 @@ async def test_an_issue_holds_the_counter_only_from_its_last_statement(db: Datab
     async with db.session() as session:
         events = await timeline_repo.list_events(session, invoice_id=issued.invoice.id)
     assert any(number in e.message for e in events if e.kind == "invoice.issued")
+
+
+async def test_an_invoice_committed_unnumbered_is_numbered_once_whoever_comes_first(
+    db: Database, settings: Settings
+) -> None:
+    """Intake commits the invoice, then numbers it by one autocommit statement; if two callers race (a replay,
+    the run's record_invoice), one takes the number and the other reads it: no number lost, none twice."""
+    import asyncio
+
+    from billflow.repositories import invoices as invoices_repo
+    from billflow.services import intake
+    from tests.factories import make_booking
+
+    async with db.session() as session:
+        issued = await intake.issue_booking(session, settings, make_booking(), defer_number=True)
+    assert issued.invoice.id is not None
+    copies = []
+    for _ in range(3):
+        async with db.session() as session:
+            copies.append(await invoices_repo.get_invoice(session, invoice_id=issued.invoice.id))
+    numbers = await asyncio.gather(*(intake.number_now(db, c) for c in copies if c is not None))
+    assert len(set(numbers)) == 1 and not numbers[0].startswith("pending-")
+    async with db.session() as session:
+        later = await intake.issue_booking(session, settings, make_booking())
+    assert int(later.invoice.number.rsplit("-", 1)[1]) == int(numbers[0].rsplit("-", 1)[1]) + 1
