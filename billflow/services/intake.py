@@ -73,7 +73,7 @@ async def issue_booking(
     if profile is None:  # the seller: the booking's workspace (a caller that checked it already passes it)
         profile = await business_profile_in(session, settings, workspace_id=booking.workspace_id)
     invoice = await invoicing.issue_invoice(
-        session, booking=booking, workflow_id=booking.workflow_id, profile=profile, defer_number=True
+        session, booking=booking, workflow_id=booking.workflow_id, profile=profile, defer_number=True, known_new=True
     )
     if paid_with is not None:
         assert invoice.id is not None

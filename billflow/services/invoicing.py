@@ -113,6 +113,7 @@ async def issue_invoice(
     workflow_id: str,
     profile: BusinessProfile | None = None,
     defer_number: bool = False,
+    known_new: bool = False,
 ) -> Invoice:
     """Create the client (upsert), the invoice and its lines once per booking; a retry returns the first one.
 
@@ -121,7 +122,8 @@ async def issue_invoice(
     the last statement (its counter row stays locked until commit); with `defer_number` the invoice comes back
     with a placeholder number and the caller calls `assign_number` as its own last statement before commit.
     """
-    existing = await invoices_repo.get_invoice(session, source_key=booking.source_key)
+    # `known_new`: the caller looked under the booking's lock already (intake), no second read.
+    existing = None if known_new else await invoices_repo.get_invoice(session, source_key=booking.source_key)
     if existing is not None:
         if not defer_number:  # an intake that committed its invoice but not yet its number (it crashed between)
             await assign_number(session, existing)
