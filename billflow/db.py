@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -92,15 +92,18 @@ def _set_scope(session: Session, transaction: Any, connection: Any) -> None:
     # set_config(..., true) is SET LOCAL: it ends with the transaction, so a pooled connection keeps nothing.
     # The task's scope is read here, when the transaction starts, not when the session was opened: an API
     # request's session may be opened before its key is verified (SQLAlchemy runs this in the caller's context).
-    scope = session.info.get("workspace")
-    if scope is None:
-        scope = task_scope()
-    if scope is None:
-        scope = session.info.get("unscoped")
     connection.execute(
         text("SELECT set_config(:name, :value, true)"),
-        {"name": WORKSPACE_SETTING, "value": "" if scope is None else str(scope)},
+        {"name": WORKSPACE_SETTING, "value": _scope_value(session.info.get("workspace"), session.info.get("unscoped"))},
     )
+
+
+def _scope_value(workspace: WorkspaceScope | None, unscoped: WorkspaceScope | None) -> str:
+    """The setting's value: the given workspace, else the task's scope, else the unscoped default ('' = none)."""
+    scope = workspace if workspace is not None else task_scope()
+    if scope is None:
+        scope = unscoped
+    return "" if scope is None else str(scope)
 
 
 class Database:
@@ -132,6 +135,24 @@ class Database:
         info = {"row_security": self.row_security, "workspace": workspace, "unscoped": self.unscoped}
         async with self._sessions(info=info) as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection on which every statement commits by itself (it holds its row locks only while it runs)."""
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            if not self.row_security:
+                yield conn
+                return
+            # No transaction to scope: the setting holds for the connection's session, and is reset before the
+            # connection goes back to the pool.
+            value = _scope_value(None, self.unscoped)
+            setting = {"name": WORKSPACE_SETTING, "value": value}
+            await conn.execute(text("SELECT set_config(:name, :value, false)"), setting)
+            try:
+                yield conn
+            finally:
+                await conn.execute(text(f"RESET {WORKSPACE_SETTING}"))
 
     async def create_schema(self) -> None:
         """Bring the schema to the newest Alembic migration (the one schema call of worker, CLI and tests).

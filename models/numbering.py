@@ -76,6 +76,19 @@ def render_number(pattern: str, *, prefix: str, year: int, seq: int) -> str:
     return _PLACEHOLDER.sub(one, pattern)
 
 
+def split_number(pattern: str, *, prefix: str, year: int) -> tuple[str, int, str]:
+    """The number around its sequence value: (text before, zero-padding width or 0, text after), so the
+    database can render `head + seq + tail` in the statement that takes the value (the pattern has one {seq})."""
+    marker = "\x00"
+    rendered = _PLACEHOLDER.sub(
+        lambda m: marker if m.group(1) == "seq" else render_number(m.group(0), prefix=prefix, year=year, seq=0),
+        pattern,
+    )
+    head, tail = rendered.split(marker)
+    width = next(int(m.group(2) or 0) for m in _PLACEHOLDER.finditer(pattern) if m.group(1) == "seq")
+    return head, width, tail
+
+
 class NumberingSeries(SQLModel, table=True):
     """How one workspace numbers one document type."""
 

@@ -29,7 +29,7 @@ from temporalio.client import Client
 
 from billflow.config import Settings
 from billflow.db import Database
-from billflow.services import deposits, invoice_runs, staff_actions
+from billflow.services import deposits, intake, invoice_runs, staff_actions
 from models.email_messages import EmailMessage
 from models.money import format_money
 from models.workflow_io import (
@@ -478,9 +478,12 @@ async def run_demo(
                 deposit=story.deposit,
                 workspace_id=demo.businesses[story.business][0],
             )
-            await invoice_runs.start_invoice(demo.client, story.booking, task_queue=settings.task_queue)
+            async with demo.db.session() as session:  # issued with its number; the run starts through the outbox
+                await intake.issue_booking(session, settings, story.booking)
+        for story in cast:  # the worker's outbox relay starts each run within moments
+            await _started(demo.client, story.workflow_id)
         console.print(
-            f"\nStarted {len(cast)} invoice workflows for {len(demo.businesses)} businesses."
+            f"\nIssued {len(cast)} invoices for {len(demo.businesses)} businesses, their workflows started."
             f" Temporal UI: {stack.ui_url}\n"
         )
 
@@ -525,3 +528,18 @@ async def run_demo(
         if keep_running:
             console.print("\nThe stack keeps running; Ctrl-C stops it.")
             await stack.wait_for_stop()
+
+
+async def _started(client: Client, workflow_id: str, *, within: float = 30.0) -> None:
+    """Wait until the run of an invoice issued here has been started by the outbox relay."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            await client.get_workflow_handle(workflow_id).describe()
+            return
+        except RPCError as err:
+            if err.status is not RPCStatusCode.NOT_FOUND or asyncio.get_running_loop().time() > deadline:
+                raise
+        await asyncio.sleep(0.1)

@@ -85,7 +85,7 @@ def create(
 
 
 async def _create_from(raw: dict[str, object], as_json: bool) -> None:
-    from billflow.services import clients as clients_service
+    from billflow.services import invoice_list
     from billflow.services.business_profile import business_profile_in, refusal_for
     from models.client_sources import STAFF_SOURCE
     from models.workflow_io import BookingIn
@@ -99,24 +99,24 @@ async def _create_from(raw: dict[str, object], as_json: bool) -> None:
             refused = refusal_for(booking.lines, await business_profile_in(session, settings))
         if refused:
             fail(refused, code=2)
-        client = await temporal_client(settings)
-        async with db.session() as session:
-            handle = await clients_service.start_client_invoice(
-                session, client, booking, task_queue=settings.task_queue
-            )
-    state = await _wait_issued(client, handle.id)
+        # Issued here with its number (the one intake); the run (payment link, emails) starts through the outbox.
+        invoice = await invoice_list.create_by_hand(db, settings, booking)
     if as_json:
-        print_json({"workflow_id": handle.id, "state": state.model_dump(mode="json") if state else None})
-        return
-    if state is None:
-        console.print(f"Workflow [bold]{handle.id}[/] started; the invoice is being issued (is a worker running?).")
+        print_json(
+            {
+                "workflow_id": invoice.workflow_id,
+                "number": invoice.number,
+                "status": invoice.status,
+                "total_minor": invoice.total_minor,
+                "currency": invoice.currency,
+                "due_date": invoice.due_date.isoformat(),
+            }
+        )
         return
     console.print(
-        f"Invoice [bold]{state.number}[/] for {format_money(state.total_minor, state.currency)}, "
-        f"due {state.due_date}, workflow [bold]{handle.id}[/]"
+        f"Invoice [bold]{invoice.number}[/] for {format_money(invoice.total_minor, invoice.currency)}, "
+        f"due {invoice.due_date}, workflow [bold]{invoice.workflow_id}[/] (its pay link follows once a worker runs it)"
     )
-    if state.payment_url:
-        console.print(f"Pay link: {state.payment_url}")
 
 
 async def _wait_issued(client, workflow_id: str, seconds: float = 10) -> InvoiceState | None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ SCENARIOS = {
     "worker-crash": "worker_crash",
     "database-restart": "database_restart",
     "temporal-restart": "temporal_restart",
+    "temporal-down": "temporal_down",
     "provider-faults": "provider_faults",
     "webhooks": "webhooks",
     "load": "load",

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -150,3 +151,9 @@ async def document_workspaces(session: AsyncSession, *, number: str) -> set[int]
         "UNION SELECT workspace_id FROM credit_notes WHERE number = :number"
     )
     return set((await session.execute(stmt, {"number": number})).scalars())
+
+
+async def number_of(conn: AsyncSession | AsyncConnection, *, invoice_id: int) -> str:
+    """The invoice's number as committed (on a session or a bare connection)."""
+    found = await conn.execute(select(Invoice.number).where(col(Invoice.id) == invoice_id))
+    return str(found.scalar_one())

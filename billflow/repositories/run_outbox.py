@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.columns import utcnow
+from models.columns import DEFAULT_WORKSPACE_ID, utcnow
 from models.run_outbox import RunOutboxMessage
 
 SIGNAL = "signal"
@@ -19,7 +19,14 @@ START = "start"
 
 
 async def enqueue(
-    session: AsyncSession, *, key: str, workflow_id: str, kind: str, name: str, payload: dict[str, Any]
+    session: AsyncSession,
+    *,
+    key: str,
+    workflow_id: str,
+    kind: str,
+    name: str,
+    payload: dict[str, Any],
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> bool:
     """Add a message once per key, in the caller's transaction: it is relayed only if that transaction commits.
     True if it was new."""
@@ -28,6 +35,7 @@ async def enqueue(
         .values(
             key=key,
             workflow_id=workflow_id,
+            workspace_id=workspace_id,
             kind=kind,
             name=name,
             payload=payload,
@@ -44,35 +52,87 @@ async def enqueue(
 # Signals the relay knows (billflow/runs/outbox_relay.py: SIGNALS).
 PAYMENT_RECORDED = "payment_recorded"  # the payment and the invoice's new status are in PostgreSQL already
 PAYMENT_RECEIVED = "payment_received"  # the run records it (a payment the database refused, e.g. its currency)
+PAUSE_REMINDERS = "pause_reminders"  # a paused client's new invoice starts paused
+VOID = "void"  # a cancelled booking's unpaid invoice
+
+# Starts the relay knows (billflow/runs/outbox_relay.py: STARTS).
+INVOICE_RUN = "invoice"  # an issued invoice's run: payload {"input": InvoiceWorkflowInput, "task_queue": ...}
 
 
-async def enqueue_signal(session: AsyncSession, *, workflow_id: str, name: str, payload: BaseModel, key: str) -> bool:
+async def enqueue_signal(
+    session: AsyncSession,
+    *,
+    workflow_id: str,
+    name: str,
+    payload: BaseModel,
+    key: str,
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
+) -> bool:
     """A signal for the relay, in the caller's transaction: committed with the fact it announces, or not at all."""
     return await enqueue(
-        session, key=key, workflow_id=workflow_id, kind=SIGNAL, name=name, payload=payload.model_dump(mode="json")
+        session,
+        key=key,
+        workflow_id=workflow_id,
+        kind=SIGNAL,
+        name=name,
+        payload=payload.model_dump(mode="json"),
+        workspace_id=workspace_id,
+    )
+
+
+async def enqueue_start(
+    session: AsyncSession, *, workflow_id: str, name: str, payload: dict[str, Any], workspace_id: int
+) -> bool:
+    """A workflow start for the relay, once per workflow id (its key), before any signal to the same run."""
+    return await enqueue(
+        session,
+        key=f"start:{workflow_id}",
+        workflow_id=workflow_id,
+        kind=START,
+        name=name,
+        payload=payload,
+        workspace_id=workspace_id,
     )
 
 
 # The oldest undelivered message of each workflow, unless an older one of the same workflow is still owed (being
-# delivered by another relay, or waiting for its retry): so every workflow gets its messages in order.
+# delivered by another relay, or waiting for its retry): so every workflow gets its messages in order. Taken in
+# turns over workspaces (each one's oldest first, then each one's second, ...): a workspace's burst of thousands
+# of messages cannot hold back another's one (fair share, issue 13). Each workspace's scan stops at `limit`.
 _HEADS = text(
     """
-    SELECT id FROM run_outbox o
-    WHERE o.delivered_at IS NULL
-      AND o.available_at <= :now
-      AND NOT EXISTS (
-        SELECT 1 FROM run_outbox e
-        WHERE e.workflow_id = o.workflow_id AND e.delivered_at IS NULL AND e.id < o.id
+    SELECT m.id FROM run_outbox m
+    WHERE m.delivered_at IS NULL
+      AND m.id IN (
+        SELECT h.id FROM (
+          SELECT DISTINCT workspace_id FROM run_outbox WHERE delivered_at IS NULL
+        ) w
+        CROSS JOIN LATERAL (
+          SELECT o.id, row_number() OVER (ORDER BY o.id) AS turn FROM (
+            SELECT o.id FROM run_outbox o
+            WHERE o.workspace_id = w.workspace_id
+              AND o.delivered_at IS NULL
+              AND o.available_at <= :now
+              AND NOT EXISTS (
+                SELECT 1 FROM run_outbox e
+                WHERE e.workflow_id = o.workflow_id AND e.delivered_at IS NULL AND e.id < o.id
+              )
+            ORDER BY o.id
+            LIMIT :limit
+          ) o
+        ) h
+        ORDER BY h.turn, h.id
+        LIMIT :limit
       )
-    ORDER BY o.id
-    LIMIT :limit
+    ORDER BY m.id
     FOR UPDATE SKIP LOCKED
     """
 )
 
 
 async def claim_heads(session: AsyncSession, *, limit: int) -> list[RunOutboxMessage]:
-    """Lock the next message of up to `limit` workflows (oldest first) until the caller's transaction ends."""
+    """Lock the next message of up to `limit` workflows (in turns over workspaces, oldest first within each)
+    until the caller's transaction ends."""
     rows = await session.execute(_HEADS, {"limit": limit, "now": utcnow()})
     ids = [row[0] for row in rows]
     if not ids:

@@ -1,9 +1,11 @@
 """The relay of the outbox to Temporal: delivers what requests committed (signals, starts) in order per
 workflow, retrying while Temporal is unreachable, so an outage fails no caller and loses nothing.
 
-Delivery is at least once; every message is harmless to repeat: `payment_recorded` only makes the run read the
-invoice's amounts from PostgreSQL again, and `payment_received` records once per provider reference. A message
-for a run that has closed goes to its kind's on-closed handler (a refund reopens the invoice's collection).
+Delivery is at least once; every message is harmless to repeat: a start uses the existing run of its workflow id
+(and a run that already finished counts as delivered), `payment_recorded` only makes the run read the invoice's
+amounts from PostgreSQL again, `payment_received` records once per provider reference, staff actions apply once
+per action id. A message for a run that has closed goes to its kind's on-closed handler (a refund reopens the
+invoice's collection). Batches are taken in turns over workspaces (repositories/run_outbox.claim_heads).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from billflow.db import Database
@@ -24,8 +28,8 @@ from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import run_outbox as outbox_repo
 from billflow.services.invoice_reopen import reopen_if_unsettled
 from models.columns import utcnow
-from models.run_outbox import RunOutboxMessage
-from models.workflow_io import PaymentReceived
+from models.run_outbox import InvoiceRunStart, RunOutboxMessage
+from models.workflow_io import PauseReminders, PaymentReceived, VoidInvoice
 from workflows.invoice import InvoiceWorkflow
 
 log = logging.getLogger(__name__)
@@ -51,9 +55,16 @@ class SignalSpec:
     on_closed: OnClosed
 
 
+async def _moot(db: Database, temporal: Client, message: RunOutboxMessage) -> str:
+    """A staff action for a run that has closed: there is nothing left for it to change."""
+    return "run closed; action moot"
+
+
 SIGNALS: dict[str, SignalSpec] = {
     outbox_repo.PAYMENT_RECORDED: SignalSpec(InvoiceWorkflow.payment_recorded, PaymentReceived, _reopen_closed_invoice),
     outbox_repo.PAYMENT_RECEIVED: SignalSpec(InvoiceWorkflow.payment_received, PaymentReceived, _reopen_closed_invoice),
+    outbox_repo.PAUSE_REMINDERS: SignalSpec(InvoiceWorkflow.pause_reminders, PauseReminders, _moot),
+    outbox_repo.VOID: SignalSpec(InvoiceWorkflow.void, VoidInvoice, _moot),
 }
 
 
@@ -107,6 +118,8 @@ class OutboxRelay:
         return len(messages)
 
     async def _deliver(self, message: RunOutboxMessage) -> str | None:
+        if message.kind == outbox_repo.START:
+            return await self._start(message)
         if message.kind != outbox_repo.SIGNAL:
             raise ValueError(f"outbox kind {message.kind!r} is not relayed")
         spec = SIGNALS[message.name]
@@ -118,6 +131,32 @@ class OutboxRelay:
             if err.status is not RPCStatusCode.NOT_FOUND:
                 raise
             return await spec.on_closed(self._db, self._temporal, message)
+        return None
+
+    async def _start(self, message: RunOutboxMessage) -> str | None:
+        if message.name != outbox_repo.INVOICE_RUN:
+            raise ValueError(f"outbox start {message.name!r} is not relayed")
+        start = InvoiceRunStart.model_validate(message.payload)
+        with_payment: dict[str, Any] = {}
+        if start.recorded_payment is not None:
+            with_payment = {
+                "start_signal": InvoiceWorkflow.payment_recorded.__name__,
+                "start_signal_args": [start.recorded_payment],
+            }
+        try:
+            await self._temporal.start_workflow(
+                InvoiceWorkflow.run,
+                start.input,
+                id=message.workflow_id,
+                task_queue=start.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=start.summary,
+                rpc_timeout=self._rpc_timeout,
+                **with_payment,
+            )
+        except WorkflowAlreadyStartedError:  # the run has already finished: the start was delivered before
+            return "already started"
         return None
 
     async def run(self, stopping: asyncio.Event) -> None:

@@ -1,41 +1,36 @@
-"""Booking events from integrations: stored once per (integration, event id), then acted on.
+"""Booking events from integrations: stored once per (integration, event id), then acted on, facts first.
 
-booking.confirmed upserts the client and starts the invoice workflow; booking.cancelled voids the unpaid
-invoice (a paid one is flagged on the timeline for a refund decision); booking.rescheduled only notes the new
-time. Cancel and reschedule keep the event row locked while they are handled, so concurrent deliveries of one id
-wait and then get the first delivery's answer. booking.confirmed claims the row, starts the workflow outside
-any transaction, then records the answer; concurrent deliveries may both start (the start is idempotent by
-workflow id) and the first answer recorded is the one every other replays. If handling fails, nothing stays
-stored and a retry handles it again (every step is idempotent: workflow ids and timeline keys come from the
-booking and the event).
+booking.confirmed is an issued invoice in the event's own transaction (billflow/services/intake.py): the client
+upserted, the invoice with its number recorded, the run's start owed to the outbox, the answer recorded; so the
+answer carries the number and never waits on the worker or on Temporal. booking.cancelled voids the unpaid
+invoice through the outbox (a paid one is flagged on the timeline for a refund decision); booking.rescheduled
+only notes the new time. The event row stays locked while it is handled, so concurrent deliveries of one id
+wait and then get the first delivery's answer; if handling fails nothing stays stored and a retry handles it
+again.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.repositories import booking_events as events_repo
-from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import run_outbox as outbox_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.repositories import workspaces as workspaces_repo
 from billflow.runs import subscriptions as subscription_runs
-from billflow.services import clients as clients_service
-from billflow.services import staff_actions
+from billflow.services import intake
 from billflow.services import subscriptions as subscriptions_service
-from billflow.services.issued_watch import issued_watch
-from models import workflow_ids
+from billflow.services.business_profile import BusinessProfile, business_profile_in, refusal_for
 from models.booking_events import (
     BookingCancelledEvent,
     BookingConfirmedEvent,
@@ -53,12 +48,14 @@ from models.invoices import Invoice
 from models.subscription_io import SUBSCRIPTION_ID_MAX
 from models.workflow_io import BookingIn, VoidInvoice
 
-# How long an answer waits for the new workflow to issue its invoice number (else `invoice_number: null`).
-NUMBER_WAIT = timedelta(seconds=5)
-
 
 class EventIdReused(Exception):
     """The event id was already used for a different event body."""
+
+
+class SellerCannotIssue(Exception):
+    """The workspace's business profile lacks what the booking's lines need (e.g. a VAT id for reverse charge):
+    nothing is stored."""
 
 
 class NotInThisWorkspace(Exception):
@@ -84,7 +81,6 @@ async def handle_event(
     *,
     integration: str,
     event: BookingEventIn,
-    number_wait: timedelta = NUMBER_WAIT,
     client_source: str | None = None,
     actor: str | None = None,
     workspace_id: int = DEFAULT_WORKSPACE_ID,
@@ -115,69 +111,43 @@ async def handle_event(
             sent_by=sender.actor,
         )
 
-    prepared: clients_service.PreparedInvoice | None = None
+    issued: Invoice | None = None
     async with db.session() as session:
         row = await claim(session)
         if row.payload_sha256 != digest:
             raise EventIdReused(f"event id {event.id!r} was already used for a different event")
         replayed = bool(row.result)
         if replayed:
-            answer = EventAccepted.model_validate(row.result)
-        elif isinstance(event, BookingConfirmedEvent):
-            # The workflow start happens after this commit, holding no pooled connection: under load a Temporal
-            # round trip inside the transaction made the pool the API's ceiling. A delivery that dies before
-            # recording its result leaves the row without one, so the provider's retry does the work again.
+            return await _numbered(db, EventAccepted.model_validate(row.result)), True
+        if isinstance(event, BookingConfirmedEvent):
             terms = event.data.payment_terms_days
             if terms is None:  # the booking gives none: its workspace's default terms
                 workspace = await workspaces_repo.get_workspace(session, workspace_id=sender.workspace_id)
                 terms = workspace.payment_terms_days if workspace is not None else 14
             booking = booking_from_event(sender, event, payment_terms_days=terms)
-            prepared = await clients_service.prepare_client_invoice(session, booking)
+            seller = await business_profile_in(session, settings, workspace_id=sender.workspace_id)
+            refused = refusal_for(booking.lines, seller)
+            if refused:  # raised inside the transaction: the claimed event rolls back with it
+                raise SellerCannotIssue(refused)
+            answer, issued = await _confirmed(session, settings, sender.integration, event, booking, seller)
         else:
-            # No number wait inside this transaction: it holds a pooled connection and the row lock, and under
-            # load (50 events/s) waiting here exhausted the API's pool (requests failed after the pool timeout).
             answer = await _act(db, session, client, settings, sender=sender, event=event)
-            await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
-    if prepared is not None:
-        assert isinstance(event, BookingConfirmedEvent)
-        answer, replayed = await _start_confirmed(db, client, settings, integration, event, prepared, claim)
-    if answer.outcome is EventOutcome.invoice_started and answer.invoice_number is None and number_wait:
-        # First delivery and concurrent replays alike wait for the number, so they all answer the same.
-        issued = await _issued(db, answer.workflow_id or "", number_wait)
-        if issued is not None:
-            answer = answer.model_copy(update={"invoice_number": issued.number, "invoice_status": issued.status})
-            async with db.session() as session:  # later replays of this id answer with the number at once
-                row = await claim(session)
-                await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
-    return answer, replayed
+        await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
+    if issued is not None and answer.invoice_number is None:  # committed with a placeholder: numbered now
+        return answer.model_copy(update={"invoice_number": await intake.number_now(db, issued)}), False
+    return answer, False
 
 
-async def _start_confirmed(
-    db: Database,
-    client: Client,
-    settings: Settings,
-    integration: str,
-    event: BookingConfirmedEvent,
-    prepared: clients_service.PreparedInvoice,
-    claim: Callable[[AsyncSession], Awaitable[BookingEvent]],
-) -> tuple[EventAccepted, bool]:
-    """Start the invoice workflow outside any transaction, then record the answer. Concurrent deliveries of one
-    id may all get here: the start is idempotent by workflow id, and the first to record its result is the
-    answer every other one replays. A failure forgets the claimed event, so nothing half-done is stored."""
-    try:
-        await clients_service.launch_client_invoice(client, prepared, task_queue=settings.task_queue)
-        async with db.session() as session:
-            row = await claim(session)
-            if row.result:
-                return EventAccepted.model_validate(row.result), True
-            answer = await _confirmed(session, integration, event, prepared.booking)
-            await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
-            return answer, False
-    except BaseException:
-        with contextlib.suppress(Exception):  # best effort: a row left behind is redone by the retry anyway
-            async with db.session() as session:
-                await events_repo.forget_unfinished(session, integration=integration, event_id=event.id)
-        raise
+async def _numbered(db: Database, answer: EventAccepted) -> EventAccepted:
+    """A confirmed booking's answer with its invoice number: its invoice was committed with a placeholder and
+    is numbered now, by one autocommit statement (services/intake.number_now: the gap-free counter's row is
+    locked only while it runs). Replays of the event read the number the same way."""
+    if answer.outcome is not EventOutcome.invoice_started or answer.invoice_number or not answer.workflow_id:
+        return answer
+    invoice = await intake.number_of_run(db, answer.workflow_id)
+    if invoice is None:
+        return answer
+    return answer.model_copy(update={"invoice_number": invoice.number})
 
 
 async def _act(
@@ -194,13 +164,13 @@ async def _act(
     integration = sender.integration
     match event:
         case BookingCancelledEvent():
-            return await _cancelled(db, session, client, integration, event)
+            return await _cancelled(session, integration, event)
         case BookingRescheduledEvent():
-            return await _rescheduled(db, session, client, integration, event)
+            return await _rescheduled(session, integration, event)
         case SubscriptionCreatedEvent():
             return await _subscription_created(db, client, settings, sender, event)
         case BookingConfirmedEvent():
-            raise AssertionError("booking.confirmed is handled by handle_event in two transactions")
+            raise AssertionError("booking.confirmed is handled by _confirmed")
 
 
 async def _subscription_created(
@@ -248,37 +218,42 @@ def booking_from_event(sender: Sender, event: BookingConfirmedEvent, *, payment_
 
 
 async def _confirmed(
-    session: AsyncSession, integration: str, event: BookingConfirmedEvent, booking: BookingIn
-) -> EventAccepted:
-    """After the start: the client row (upserted last, so its lock lasts milliseconds) and the timeline note."""
-    client_id = await clients_repo.upsert_client(
-        session,
-        client=booking.client,
-        source=booking.client_owner,
-        actor=booking.requester,
-        workspace_id=booking.workspace_id,
-    )
+    session: AsyncSession,
+    settings: Settings,
+    integration: str,
+    event: BookingConfirmedEvent,
+    booking: BookingIn,
+    seller: BusinessProfile,
+) -> tuple[EventAccepted, Invoice | None]:
+    """The invoice issued and its run owed to the outbox (intake), with the booking's note on the timeline."""
+    issued = await intake.issue_booking(session, settings, booking, defer_number=True, profile=seller)
+    invoice = issued.invoice
     await timeline_repo.add_event(
         session,
-        client_id=client_id,
+        client_id=invoice.client_id,
+        invoice_id=invoice.id,
         kind="booking.confirmed",
         message=f"Booking {booking.booking_id} confirmed via {integration}",
         data={"event_id": event.id, "booking_id": booking.booking_id, "integration": integration},
         key=_event_key(integration, event),
     )
-    return EventAccepted(
+    answer = EventAccepted(  # a new invoice's number is taken right after the commit (handle_event)
         event_id=event.id,
         type=event.type,
         booking_id=booking.booking_id,
         outcome=EventOutcome.invoice_started,
-        workflow_id=booking.workflow_id,
+        workflow_id=invoice.workflow_id,
+        invoice_number=None if issued.new else invoice.number,
+        invoice_status=invoice.status,
     )
+    return answer, invoice if issued.new else None
 
 
-async def _cancelled(
-    db: Database, session: AsyncSession, client: Client, integration: str, event: BookingCancelledEvent
-) -> EventAccepted:
-    invoice = await _issued_invoice_of(db, client, integration, event.data.booking_id)
+async def _cancelled(session: AsyncSession, integration: str, event: BookingCancelledEvent) -> EventAccepted:
+    """The unpaid invoice's void is owed to its run through the outbox, in this transaction: the answer waits on
+    nothing, and a Temporal outage delays the void without refusing the event. The run applies it once (its
+    action id comes from the event); a payment that reaches the run first makes it refuse the void."""
+    invoice = await _invoice_of(session, integration, event.data.booking_id)
     if invoice is None:
         return _answer(event, None, EventOutcome.no_invoice)
     outcome = EventOutcome.void_requested
@@ -287,12 +262,15 @@ async def _cancelled(
         action = VoidInvoice(
             action_id=_action_id(integration, event), actor=f"integration:{integration}", reason=event.data.reason
         )
-        try:
-            status = (await staff_actions.perform_action(db, client, number=invoice.number, action=action)).status
-        except staff_actions.ActionRejected:
-            invoice = await _invoice_of(db, integration, event.data.booking_id) or invoice  # a payment raced in
-            status = InvoiceStatus(invoice.status)
-    if status is not InvoiceStatus.void:
+        await outbox_repo.enqueue_signal(
+            session,
+            workflow_id=invoice.workflow_id,
+            name=outbox_repo.VOID,
+            payload=action,
+            key=f"void:{action.action_id}",
+            workspace_id=invoice.workspace_id,
+        )
+    else:
         paid = invoice.amount_paid_minor > 0
         outcome = EventOutcome.refund_decision_flagged if paid else EventOutcome.already_closed
     message = f"Booking {event.data.booking_id} cancelled via {integration}: {event.data.reason}"
@@ -314,10 +292,8 @@ async def _cancelled(
     return _answer(event, invoice, outcome, status=status)
 
 
-async def _rescheduled(
-    db: Database, session: AsyncSession, client: Client, integration: str, event: BookingRescheduledEvent
-) -> EventAccepted:
-    invoice = await _issued_invoice_of(db, client, integration, event.data.booking_id)
+async def _rescheduled(session: AsyncSession, integration: str, event: BookingRescheduledEvent) -> EventAccepted:
+    invoice = await _invoice_of(session, integration, event.data.booking_id)
     if invoice is None:
         return _answer(event, None, EventOutcome.no_invoice)
     await timeline_repo.add_event(
@@ -332,49 +308,14 @@ async def _rescheduled(
     return _answer(event, invoice, EventOutcome.rescheduled_noted)
 
 
-async def _issued(db: Database, workflow_id: str, wait: timedelta) -> Invoice | None:
-    """Wait until the (started) workflow has recorded its invoice; None if not within `wait`.
-
-    Watches PostgreSQL (one shared poll, billflow.services.issued_watch), not the workflow's status query: a
-    query is a task for the busy worker, and at 50 events/s hundreds of waiting answers querying starved the
-    invoices they waited for."""
-    async with db.session() as session:
-        invoice = await invoices_repo.get_invoice(session, workflow_id=workflow_id)
-    if invoice is not None or not await issued_watch(db).wait(workflow_id, wait.total_seconds()):
-        return invoice
-    async with db.session() as session:
-        return await invoices_repo.get_invoice(session, workflow_id=workflow_id)
-
-
-async def _invoice_of(db: Database, integration: str, booking_id: str) -> Invoice | None:
-    """The booking's invoice; for a booking with a deposit, its final invoice or else its deposit invoice."""
-    async with db.session() as session:
-        for key in (f"booking:{integration}:{booking_id}", f"booking:{integration}:{booking_id}:deposit"):
-            invoice = await invoices_repo.get_invoice(session, source_key=key)
-            if invoice is not None:
-                return invoice
-    return None
-
-
-async def _issued_invoice_of(db: Database, client: Client, integration: str, booking_id: str) -> Invoice | None:
-    """The booking's invoice; if its workflow is still issuing it (a cancel right after the confirm), wait
-    briefly for it rather than answering that there is none."""
-    invoice = await _invoice_of(db, integration, booking_id)
-    # BookingIn.workflow_id of this booking, or of its deposit invoice when it asked for one (and the ids runs
-    # started before workspaces have). TODO(kA): pass the sender's workspace; workspace 1's ids are tried here.
-    candidates = workflow_ids.invoice_candidates(
-        workspace_id=DEFAULT_WORKSPACE_ID, source=integration, booking_id=booking_id
-    )
-    for workflow_id in candidates:
+async def _invoice_of(session: AsyncSession, integration: str, booking_id: str) -> Invoice | None:
+    """The booking's invoice (recorded when its confirmation was accepted); for a booking with a deposit, its
+    final invoice or else its deposit invoice."""
+    for key in (f"booking:{integration}:{booking_id}", f"booking:{integration}:{booking_id}:deposit"):
+        invoice = await invoices_repo.get_invoice(session, source_key=key)
         if invoice is not None:
-            break
-        try:
-            await client.get_workflow_handle(workflow_id).describe()
-        except RPCError as err:
-            if err.status is RPCStatusCode.NOT_FOUND:
-                continue  # never started: nothing will be issued, no need to wait
-        invoice = await _issued(db, workflow_id, NUMBER_WAIT)
-    return invoice
+            return invoice
+    return None
 
 
 def _answer(

@@ -12,7 +12,6 @@ chain has one invoice: `invoice-w1-{integration}-{root uid}` (models/workflow_id
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -23,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from billflow.config import Settings
@@ -31,9 +31,9 @@ from billflow.repositories import calcom as calcom_repo
 from billflow.repositories import catalog as catalog_repo
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import run_outbox as outbox_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.services import clients as clients_service
-from billflow.services import invoice_runs, invoicing
+from billflow.services import intake, invoicing
 from billflow.services import payments as payments_service
 from models import workflow_ids
 from models.booking_events import reject_nul
@@ -176,6 +176,7 @@ class _Context:
     booking: CalBooking
     received_at: datetime
     wait: timedelta
+    session: AsyncSession  # the delivery row's transaction: an issued invoice commits with the delivery's answer
 
     @property
     def key(self) -> str:
@@ -230,17 +231,18 @@ async def handle_delivery(
             outcome=CalOutcome.ignored,
             detail="trigger not handled by billflow",
         ), False
-    ctx = _Context(
-        db=db,
-        temporal=temporal,
-        settings=settings,
-        integration=integration,
-        trigger=delivery.trigger,
-        booking=delivery.booking,
-        received_at=delivery.envelope.created_at or utcnow(),
-        wait=wait,
-    )
     async with db.session() as session:
+        ctx = _Context(
+            db=db,
+            temporal=temporal,
+            settings=settings,
+            integration=integration,
+            trigger=delivery.trigger,
+            booking=delivery.booking,
+            received_at=delivery.envelope.created_at or utcnow(),
+            wait=wait,
+            session=session,
+        )
         row = await calcom_repo.claim_delivery(
             session,
             integration=integration,
@@ -296,7 +298,7 @@ async def _paid(ctx: _Context) -> CalDeliveryResult:
     payment = _payment(ctx, root, amount_minor=invoice.balance_minor, currency=invoice.currency)
     # Facts first: recorded with the invoice's new status (and the run told through the outbox) before answering.
     await payments_service.deliver_payment(ctx.db, invoice=invoice, payment=payment, note="paid in Cal.com")
-    invoice = await _invoice_of(ctx, root) or invoice
+    await ctx.session.refresh(invoice)  # committed by deliver_payment's own transaction
     return _paid_result(ctx, invoice, invoice.workflow_id)
 
 
@@ -359,25 +361,27 @@ async def _cancelled(ctx: _Context) -> CalDeliveryResult:
     verb = "rejected" if ctx.trigger is CalTrigger.booking_rejected else "cancelled"
     reason = (booking.cancellation_reason or booking.rejection_reason or f"booking {verb} in Cal.com").strip()[:500]
     invoice = await _invoice_of(ctx, root)
-    if invoice is None or (invoice.amount_paid_minor == 0 and not _final(invoice)):
-        # Also when the invoice is still being issued: the workflow queues the void behind the issue.
+    void_owed = False
+    if invoice is not None and invoice.amount_paid_minor == 0 and not _final(invoice):
+        # Owed to the run through the outbox in the delivery's transaction: no wait on the worker or Temporal.
         action = VoidInvoice(
             action_id="calcom-" + hashlib.sha256(ctx.key.encode()).hexdigest()[:40],
             actor=f"calcom:{ctx.integration}",
             reason=reason or f"booking {verb}",
         )
-        try:
-            # The invoice's own run id when it is recorded (a run started before workspaces has the old id).
-            run_id = invoice.workflow_id if invoice is not None else ctx.workflow_id(root)
-            await invoice_runs.send_action(ctx.temporal, run_id, action)
-        except invoice_runs.WorkflowClosed:
-            pass  # no workflow (never booked here) or already finished: the status below says which
-        else:
-            invoice = await _wait_for_invoice(ctx, root, until=_final) or invoice
+        await outbox_repo.enqueue_signal(
+            ctx.session,
+            workflow_id=invoice.workflow_id,
+            name=outbox_repo.VOID,
+            payload=action,
+            key=f"void:{action.action_id}",
+            workspace_id=invoice.workspace_id,
+        )
+        void_owed = True
     if invoice is None:
         return ctx.result(CalOutcome.no_invoice, detail="no invoice for this booking")
     paid = invoice.amount_paid_minor > 0
-    if invoice.status == InvoiceStatus.void:
+    if invoice.status == InvoiceStatus.void or void_owed:
         outcome = CalOutcome.voided
     elif paid:
         outcome = CalOutcome.refund_decision_flagged
@@ -472,57 +476,51 @@ def _guests(booking: CalBooking) -> str:
 
 
 async def _issue(ctx: _Context, root: str, *, paid: bool = False) -> CalDeliveryResult:
-    """Upsert the client and start the chain's invoice workflow (with the Cal.com payment when `paid`)."""
+    """Issue the chain's invoice in the delivery's transaction (billflow/services/intake.py), with the Cal.com
+    payment recorded on it when `paid`; its run starts through the outbox."""
     client = client_from(ctx.booking)
-    async with ctx.db.session() as session:
-        client_id = await clients_repo.upsert_client(
-            session, client=client, source=integration_source(ctx.integration), actor=f"calcom:{ctx.integration}"
+    session = ctx.session
+    client_id = await clients_repo.upsert_client(
+        session, client=client, source=integration_source(ctx.integration), actor=f"calcom:{ctx.integration}"
+    )
+    price = await price_of(session, ctx.booking)
+    if price is None:
+        await timeline_repo.add_event(
+            session,
+            client_id=client_id,
+            kind="booking.unpriced",
+            message=_clip(
+                f"Cal.com booking {ctx.booking.uid} ({ctx.booking.type or ctx.booking.event_type_id}) has no price "
+                "in billflow's catalog or in Cal.com: no invoice issued"
+            ),
+            data={
+                "integration": ctx.integration,
+                "uid": ctx.booking.uid,
+                "event_type": _clip(ctx.booking.type or "", 200),
+            },
+            key=ctx.key,
         )
-        price = await price_of(session, ctx.booking)
-        if price is None:
-            await timeline_repo.add_event(
-                session,
-                client_id=client_id,
-                kind="booking.unpriced",
-                message=_clip(
-                    f"Cal.com booking {ctx.booking.uid} ({ctx.booking.type or ctx.booking.event_type_id}) has no price "
-                    "in billflow's catalog or in Cal.com: no invoice issued"
-                ),
-                data={
-                    "integration": ctx.integration,
-                    "uid": ctx.booking.uid,
-                    "event_type": _clip(ctx.booking.type or "", 200),
-                },
-                key=ctx.key,
-            )
-            return ctx.result(CalOutcome.no_price, detail="no catalog entry and no Cal.com price")
-        if ctx.booking.attendees[1:]:
-            await timeline_repo.add_event(
-                session,
-                client_id=client_id,
-                kind="booking.guests",
-                message=_clip(
-                    f"Guests on Cal.com booking {ctx.booking.uid}, noted and not billed: {_guests(ctx.booking)}"
-                ),
-                data={"integration": ctx.integration, "uid": ctx.booking.uid},
-                key=f"{ctx.key}:guests",
-            )
-    existing = await _invoice_of(ctx, root)
-    if existing is not None and not paid:
-        return ctx.result(CalOutcome.invoice_exists, invoice=existing)
+        return ctx.result(CalOutcome.no_price, detail="no catalog entry and no Cal.com price")
+    if ctx.booking.attendees[1:]:
+        await timeline_repo.add_event(
+            session,
+            client_id=client_id,
+            kind="booking.guests",
+            message=_clip(f"Guests on Cal.com booking {ctx.booking.uid}, noted and not billed: {_guests(ctx.booking)}"),
+            data={"integration": ctx.integration, "uid": ctx.booking.uid},
+            key=f"{ctx.key}:guests",
+        )
     booking = booking_in(ctx, root, client, price)
     payment = None
     if paid:
         total = sum(invoicing.price_line(line).total_minor for line in booking.lines)
         payment = _payment(ctx, root, amount_minor=total, currency=booking.currency)
-    async with ctx.db.session() as session:  # the client's reminder settings apply to Cal.com bookings too
-        await clients_service.start_client_invoice(
-            session, ctx.temporal, booking, task_queue=ctx.settings.task_queue, paid_with=payment
-        )
+    issued = await intake.issue_booking(session, ctx.settings, booking, paid_with=payment, note="paid in Cal.com")
+    if not issued.new and not paid:
+        return ctx.result(CalOutcome.invoice_exists, invoice=issued.invoice)
+    invoice = await invoices_repo.get_invoice(session, source_key=booking.source_key) or issued.invoice
     if paid:
-        invoice = await _wait_for_invoice(ctx, root, until=lambda i: i.amount_paid_minor > 0 or _final(i))
         return _paid_result(ctx, invoice, booking.workflow_id)
-    invoice = await _wait_for_invoice(ctx, root, until=lambda i: True)
     return ctx.result(CalOutcome.invoice_started, invoice=invoice, workflow_id=booking.workflow_id)
 
 
@@ -567,20 +565,8 @@ async def _root_of(ctx: _Context) -> str:
 
 
 async def _invoice_of(ctx: _Context, root: str) -> Invoice | None:
-    async with ctx.db.session() as session:
-        return await invoices_repo.get_invoice(session, source_key=ctx.source_key(root))
+    return await invoices_repo.get_invoice(ctx.session, source_key=ctx.source_key(root))
 
 
 def _final(invoice: Invoice) -> bool:
     return InvoiceStatus(invoice.status).is_final
-
-
-async def _wait_for_invoice(ctx: _Context, root: str, *, until: Any) -> Invoice | None:
-    """Poll the invoice row until `until(invoice)` holds or the answer wait is over (then its latest state)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + ctx.wait.total_seconds()
-    while True:
-        invoice = await _invoice_of(ctx, root)
-        if (invoice is not None and until(invoice)) or loop.time() >= deadline:
-            return invoice
-        await asyncio.sleep(0.05)

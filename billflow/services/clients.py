@@ -349,14 +349,17 @@ class PreparedInvoice(BaseModel):
 
 async def prepare_client_invoice(session: AsyncSession, booking: BookingIn) -> PreparedInvoice:
     """The database half of `start_client_invoice`: read the client's reminder settings."""
-    external_id, source, workspace = booking.client.external_id, booking.client_owner, booking.workspace_id
-    if "reminder_policy" not in booking.model_fields_set or await _auto_pay(session, external_id, source, workspace):
-        policy = await effective_reminder_policy(
-            session, external_id, booking.reminder_policy, source=source, workspace_id=workspace
-        )
-        booking = booking.model_copy(update={"reminder_policy": policy})
-    paused = await reminders_paused_for(session, external_id, source=source, workspace_id=workspace)
-    return PreparedInvoice(booking=booking, paused=paused)
+    # One read of the client and one of its settings (intake runs this for every booking): the same rules as
+    # `effective_reminder_policy` and `reminders_paused_for`.
+    client = await clients_repo.get_client(
+        session, external_id=booking.client.external_id, source=booking.client_owner, workspace_id=booking.workspace_id
+    )
+    settings = await reminder_settings(session, client.id) if client is not None and client.id else ReminderSettings()
+    if "reminder_policy" not in booking.model_fields_set or settings.auto_pay:
+        default = booking.reminder_policy
+        policy = ReminderPolicy(steps=[], send_hour=default.send_hour) if settings.auto_pay else None
+        booking = booking.model_copy(update={"reminder_policy": policy or settings.reminder_policy or default})
+    return PreparedInvoice(booking=booking, paused=settings.reminders_paused)
 
 
 async def launch_client_invoice(
@@ -372,11 +375,6 @@ async def launch_client_invoice(
         action = PauseReminders(action_id=f"client-pause-{handle.id}"[-64:], actor="client settings")
         await invoice_runs.send_action(temporal, handle.id, action)
     return handle
-
-
-async def _auto_pay(session: AsyncSession, external_id: str, source: str, workspace_id: int) -> bool:
-    client = await clients_repo.get_client(session, external_id=external_id, source=source, workspace_id=workspace_id)
-    return client is not None and client.id is not None and (await reminder_settings(session, client.id)).auto_pay
 
 
 class ReminderSignals(BaseModel):

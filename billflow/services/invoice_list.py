@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.client import Client
 
+from billflow.config import Settings
 from billflow.db import Database
 from billflow.repositories import invoice_search
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories.invoices import InvoiceFilter
-from billflow.services import clients as clients_service
-from billflow.services import invoice_runs
+from billflow.services import intake
 from billflow.services.invoice_views import InvoiceSummary
-from models.workflow_io import BookingIn, InvoiceState
+from models.invoices import Invoice
+from models.workflow_io import BookingIn
 
 COUNT_CAP = 10_000
 SORTS = tuple(invoice_search.SORTS)
@@ -72,19 +71,12 @@ async def list_invoices(
     )
 
 
-async def create_by_hand(
-    db: Database, temporal: Client, booking: BookingIn, *, task_queue: str, wait_seconds: float = 10
-) -> InvoiceState | None:
-    """Start a hand-made invoice like any booking (client settings applied; idempotent by its booking id) and
-    wait briefly until the workflow has issued it; None when it is still being issued."""
+async def create_by_hand(db: Database, settings: Settings, booking: BookingIn) -> Invoice:
+    """Issue a hand-made invoice like any booking, through the one intake (client settings applied; idempotent
+    by its booking id): issued with its number when this returns, its run started through the outbox."""
     async with db.session() as session:
-        handle = await clients_service.start_client_invoice(session, temporal, booking, task_queue=task_queue)
-    for _ in range(int(wait_seconds / 0.1)):
-        state = await invoice_runs.query_state(temporal, handle.id)
-        if state is not None:
-            return state
-        await asyncio.sleep(0.1)
-    return None
+        issued = await intake.issue_booking(session, settings, booking)
+    return issued.invoice
 
 
 class InvoiceLinks(BaseModel):

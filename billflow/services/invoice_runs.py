@@ -106,7 +106,7 @@ async def start_invoice(
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=_summary(booking),
+            static_summary=run_summary(booking),
             search_attributes=start_attributes(
                 workspace_id=booking.workspace_id, subscription_id=booking.subscription_id
             ),
@@ -151,7 +151,7 @@ async def restart_invoice(
         return client.get_workflow_handle(workflow_id)
 
 
-def _summary(booking: BookingIn) -> str:
+def run_summary(booking: BookingIn) -> str:
     """The run's static summary in the Temporal UI (its number, once issued, is in the current details)."""
     total = sum(price_line(line).total_minor for line in booking.lines)
     terms = f"{booking.payment_terms.days} days" if booking.payment_terms.days else str(booking.payment_terms)

@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.repositories import clients as clients_repo
@@ -26,7 +28,6 @@ from models.documents import Party, PostalAddress, TaxLine
 from models.enums import BuyerKind, InvoiceKind, InvoiceStatus, PaymentKind, TaxCategory
 from models.invoices import Invoice, InvoiceLine
 from models.money import price_amounts, round_minor
-from models.numbering import DocumentType
 from models.workflow_io import BookingIn, InvoiceTransition, LineIn, PaymentOutcome, PaymentReceived
 
 
@@ -106,15 +107,26 @@ async def _deduction_lines(session: AsyncSession, *, deposit_key: str) -> tuple[
 
 
 async def issue_invoice(
-    session: AsyncSession, *, booking: BookingIn, workflow_id: str, profile: BusinessProfile | None = None
+    session: AsyncSession,
+    *,
+    booking: BookingIn,
+    workflow_id: str,
+    profile: BusinessProfile | None = None,
+    defer_number: bool = False,
+    known_new: bool = False,
 ) -> Invoice:
     """Create the client (upsert), the invoice and its lines once per booking; a retry returns the first one.
 
     The seller (`profile`), the buyer and the VAT breakdown are written with it as they are now: an issued
-    invoice never changes (a database trigger refuses edits of its content).
+    invoice never changes (a database trigger refuses edits of its content). The gap-free number is taken by
+    the last statement (its counter row stays locked until commit); with `defer_number` the invoice comes back
+    with a placeholder number and the caller calls `assign_number` as its own last statement before commit.
     """
-    existing = await invoices_repo.get_invoice(session, source_key=booking.source_key)
+    # `known_new`: the caller looked under the booking's lock already (intake), no second read.
+    existing = None if known_new else await invoices_repo.get_invoice(session, source_key=booking.source_key)
     if existing is not None:
+        if not defer_number:  # an intake that committed its invoice but not yet its number (it crashed between)
+            await assign_number(session, existing)
         return existing
     if booking.issued_at is None:
         raise ValueError("issued_at must be fixed by the caller so that retries agree")
@@ -145,9 +157,7 @@ async def issue_invoice(
     net, vat, gross = tax.totals(rows)
     invoice = Invoice(
         workspace_id=client.workspace_id,
-        number=await numbering_repo.next_number(
-            session, workspace_id=client.workspace_id, document_type=DocumentType.invoice, year=issue_date.year
-        ),
+        number=f"{numbering_repo.PENDING_PREFIX}{secrets.token_hex(12)}",  # the real one is taken last
         source_key=booking.source_key,
         workflow_id=workflow_id,
         client_id=client_id,
@@ -210,7 +220,32 @@ async def issue_invoice(
         key=f"{workflow_id}:issued",
     )
     await session.flush()
+    if not defer_number:
+        await assign_number(session, invoice)
     return invoice
+
+
+async def assign_number(conn: AsyncSession | AsyncConnection, invoice: Invoice) -> str:
+    """Give an invoice issued with `defer_number` its gap-free number (and its "issued" timeline entry too).
+
+    In the issuing session it is the last statement before commit (the counter row stays locked until then);
+    intake runs it on an autocommit connection right after its commit instead (billflow/services/intake.py). A
+    no-op for an invoice that has its number; if another caller numbered it meanwhile, that number is read."""
+    if not invoice.number.startswith(numbering_repo.PENDING_PREFIX):
+        return invoice.number
+    assert invoice.id is not None
+    number = await numbering_repo.assign_invoice_number(
+        conn,
+        invoice_id=invoice.id,
+        placeholder=invoice.number,
+        workspace_id=invoice.workspace_id,
+        year=invoice.issue_date.year,
+        timeline_key=f"{invoice.workflow_id}:issued",
+    )
+    if number is None:  # numbered by another caller (a concurrent replay, the run's record_invoice)
+        number = await invoices_repo.number_of(conn, invoice_id=invoice.id)
+    set_committed_value(invoice, "number", number)  # written by the statement: nothing left for a flush
+    return number
 
 
 def buyer_party(client: Client) -> Party:

@@ -21,18 +21,21 @@ from billflow.services.invoice_runs import query_state, send_collection
 from models.enums import InvoiceStatus
 from models.workflow_io import DisputeRaised
 from starter.cli import app as cli
-from tests.api.support import confirmed_event, post_signed
+from tests.api.support import confirmed_event, issue_email_sent, post_signed
 from tests.standins.fixtures import wait_until
 
 Headers = dict[str, str]
 
 
 @pytest.fixture
-async def number(http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str]) -> str:
+async def number(http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], db: Database) -> str:
+    """An issued invoice whose run has started and sent its issue email."""
     name, secret = integration
     response = await post_signed(http, name, secret, confirmed_event())
     assert response.status_code == 202, response.text
-    return str(response.json()["invoice_number"])
+    number = str(response.json()["invoice_number"])
+    await issue_email_sent(db, number)
+    return number
 
 
 async def _dispute(db: Database, time_env: WorkflowEnvironment, number: str) -> None:

@@ -94,3 +94,21 @@ async def test_client_billing_sets_and_validates_details(
     assert code == 0, out
     view = json.loads(out)
     assert (view["kind"], view["vat_id"], view["country"], view["city"]) == ("business", "ATU13585627", "AT", "Wien")
+
+
+async def test_invoice_create_answers_the_number_with_no_worker_running(
+    doc_cli_env: None, tmp_path: Path, db: Database
+) -> None:
+    from billflow.repositories import invoices as invoices_repo
+    from billflow.repositories import run_outbox as outbox_repo
+
+    path = tmp_path / "booking.json"
+    path.write_text(json.dumps(make_booking().model_dump(mode="json")))
+    code, out = await invoke("invoice", "create", str(path), "--json")
+    assert code == 0, out
+    created = json.loads(out)
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=created["number"])
+        owed = await outbox_repo.pending(session, workflow_id=created["workflow_id"])
+    assert invoice is not None and invoice.workflow_id == created["workflow_id"]
+    assert [m.kind for m in owed] == ["start"]  # the run starts once a worker's relay is up

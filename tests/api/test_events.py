@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -16,23 +18,37 @@ from temporalio.worker import Worker
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
+from billflow.repositories import run_outbox as outbox_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.services import api_keys, invoice_runs
+from billflow.runs.outbox_relay import OutboxRelay
+from billflow.services import api_keys
 from billflow.services.integrations import signed_headers
-from billflow.services.invoice_runs import start_invoice
 from models.api_keys import ApiRole
 from models.booking_events import BookingEvent
 from models.clients import Client
 from models.invoices import Invoice
 from tests.api.conftest import KeyFactory
-from tests.api.support import CONFIRMED_TOTAL, confirmed_event, event, post_signed
-from tests.factories import make_booking
+from tests.api.support import (
+    CONFIRMED_TOTAL,
+    confirmed_event,
+    event,
+    invoice_status_becomes,
+    post_signed,
+    started_run,
+)
+from worker import build_worker
 
 
 @pytest.fixture
 def temporal_env(dev_env: WorkflowEnvironment) -> WorkflowEnvironment:
     """Staff actions here are Workflow Updates, which only the dev server runs (not the time-skipping one)."""
     return dev_env
+
+
+@pytest.fixture
+def time_env_client(temporal_env: WorkflowEnvironment) -> Any:
+    """The app's Temporal server, for a worker a test starts itself (after events were accepted)."""
+    return temporal_env.client
 
 
 async def _count(db: Database, query: object) -> int:
@@ -94,6 +110,10 @@ async def test_same_event_ten_times_concurrently_makes_one_client_invoice_and_wo
     stored = select(func.count()).select_from(BookingEvent).where(col(BookingEvent.event_id) == body["id"])
     assert await _count(db, stored) == 1
     workflow_id = responses[0].json()["workflow_id"]
+    await started_run(worker.client, workflow_id)
+    async with db.session() as session:
+        owed = await outbox_repo.list_messages(session, workflow_id=workflow_id)
+    assert [m.kind for m in owed] == ["start"]
     history = await worker.client.get_workflow_handle(workflow_id).fetch_history()
     starts = [e for e in history.events if e.HasField("workflow_execution_started_event_attributes")]
     assert len(starts) == 1
@@ -120,10 +140,9 @@ async def test_cancelled_unpaid_booking_voids_the_invoice(
     response = await post_signed(http, name, secret, event("booking.cancelled", confirmed["data"]["booking_id"]))
     assert response.status_code == 202, response.text
     assert response.json()["outcome"] == "void_requested"
-    assert response.json()["invoice_status"] == "void"
-    async with db.session() as session:
-        invoice = await invoices_repo.get_invoice(session, number=number)
-    assert invoice is not None and invoice.status == "void"
+    assert response.json()["invoice_number"] == number
+    # The void is owed to the run through the outbox: the answer waits on no worker; the run applies it.
+    assert await invoice_status_becomes(db, number, "void") == "void"
 
 
 async def test_cancelled_paid_booking_is_flagged_for_a_refund_decision(
@@ -277,35 +296,111 @@ async def test_cancelling_an_unknown_booking_answers_no_invoice_quickly(
     assert time.monotonic() - started < 2
 
 
-async def test_cancel_arriving_while_the_invoice_is_being_issued_still_voids(
-    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], api_settings: Settings
+async def test_cancel_arriving_before_the_run_has_started_still_voids(
+    http: httpx.AsyncClient, integration: tuple[str, str], db: Database, api_settings: Settings, time_env_client: Any
 ) -> None:
     name, secret = integration
-    booking = make_booking(source=name)
-    await start_invoice(worker.client, booking, task_queue=api_settings.task_queue)  # not waited on
-    response = await post_signed(http, name, secret, event("booking.cancelled", booking.booking_id))
+    confirmed = confirmed_event()
+    number = (await post_signed(http, name, secret, confirmed)).json()["invoice_number"]
+    response = await post_signed(http, name, secret, event("booking.cancelled", confirmed["data"]["booking_id"]))
     assert response.status_code == 202
     assert response.json()["outcome"] == "void_requested"
-    assert response.json()["invoice_status"] == "void"
+    # No worker yet: the start and the void wait in the outbox, in order; the run starts, then voids.
+    async with build_worker(time_env_client, db, api_settings, task_queue=api_settings.task_queue):
+        assert await invoice_status_becomes(db, number, "void") == "void"
+
+
+async def test_the_answer_has_the_number_with_the_worker_stopped(
+    http: httpx.AsyncClient, integration: tuple[str, str], db: Database
+) -> None:
+    name, secret = integration
+    body = confirmed_event()
+    response = await post_signed(http, name, secret, body)  # no worker fixture: nothing runs workflows
+    assert response.status_code == 202, response.text
+    answer = response.json()
+    assert answer["invoice_number"].startswith("INV-") and answer["invoice_status"] == "open"
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=answer["invoice_number"])
+        owed = await outbox_repo.pending(session, workflow_id=answer["workflow_id"])
+    assert invoice is not None and invoice.total_minor == CONFIRMED_TOTAL
+    assert [(m.kind, m.name) for m in owed] == [("start", "invoice")]
+
+
+async def test_the_same_event_twice_makes_one_invoice_and_one_start(
+    http: httpx.AsyncClient, integration: tuple[str, str], db: Database
+) -> None:
+    name, secret = integration
+    body = confirmed_event()
+    first = await post_signed(http, name, secret, body)
+    again = await post_signed(http, name, secret, body)
+    assert again.json() == first.json() and again.headers.get("Idempotent-Replayed") == "true"
+    source_key = f"booking:{name}:{body['data']['booking_id']}"
+    assert await _count(db, select(func.count()).select_from(Invoice).where(Invoice.source_key == source_key)) == 1
+    async with db.session() as session:
+        assert len(await outbox_repo.list_messages(session, workflow_id=first.json()["workflow_id"])) == 1
+
+
+async def test_temporal_unreachable_answers_202_and_the_run_starts_once_it_is_back(
+    http: httpx.AsyncClient, integration: tuple[str, str], db: Database, api_settings: Settings, time_env_client: Any
+) -> None:
+    name, secret = integration
+    temporal = Outage(time_env_client)
+    relay = OutboxRelay(db, temporal, retry_after=lambda _: timedelta(0))  # type: ignore[arg-type]
+    body = confirmed_event()
+    response = await post_signed(http, name, secret, body)
+    assert response.status_code == 202 and response.json()["invoice_number"].startswith("INV-")
+    workflow_id = response.json()["workflow_id"]
+    for _ in range(3):
+        await relay.run_once()
+    async with db.session() as session:
+        (owed,) = await outbox_repo.pending(session, workflow_id=workflow_id)
+    assert owed.attempts >= 1 and "connection refused" in (owed.last_error or "")
+
+    temporal.down = False
+    async with build_worker(time_env_client, db, api_settings, task_queue=api_settings.task_queue) as running:
+        for _ in range(50):
+            await relay.run_once()
+            async with db.session() as session:
+                if not await outbox_repo.pending(session, workflow_id=workflow_id):
+                    break
+        description = await started_run(running.client, workflow_id)
+    assert description.id == workflow_id
+
+
+class Outage:
+    """The Temporal client as the relay sees it, refusing every call while `down`."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.down = True
+
+    async def start_workflow(self, *args: Any, **kwargs: Any) -> Any:
+        if self.down:
+            raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+        return await self.client.start_workflow(*args, **kwargs)
+
+    def get_workflow_handle(self, workflow_id: str) -> Any:
+        return self.client.get_workflow_handle(workflow_id)
 
 
 async def test_event_failing_midway_stores_nothing_and_a_retry_succeeds(
-    http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], db: Database, monkeypatch: pytest.MonkeyPatch
+    http: httpx.AsyncClient, integration: tuple[str, str], db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     name, secret = integration
     body = confirmed_event()
 
-    async def unreachable(*args: object, **kwargs: object) -> None:
-        raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
 
-    with monkeypatch.context() as patched:
-        patched.setattr(invoice_runs, "start_invoice", unreachable)
-        failed = await post_signed(http, name, secret, body)
-    assert failed.status_code == 503
+    with monkeypatch.context() as patched, pytest.raises(RuntimeError):
+        patched.setattr(timeline_repo, "add_event", broken)  # after the invoice was issued, before commit
+        await post_signed(http, name, secret, body)
     stored = select(func.count()).select_from(BookingEvent).where(BookingEvent.event_id == body["id"])
     assert await _count(db, stored) == 0
+    source_key = f"booking:{name}:{body['data']['booking_id']}"
+    assert await _count(db, select(func.count()).select_from(Invoice).where(Invoice.source_key == source_key)) == 0
     async with db.session() as session:
-        assert not await timeline_repo.event_exists(session, key=f"event:{name}:{body['id']}")
+        assert not await outbox_repo.list_messages(session, workflow_id=f"invoice-{name}-{body['data']['booking_id']}")
     retried = await post_signed(http, name, secret, body)
     assert retried.status_code == 202
     assert retried.json()["invoice_number"].startswith("INV-")

@@ -13,7 +13,7 @@ from temporalio.worker import Worker
 from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
-from tests.api.support import CONFIRMED_TOTAL, confirmed_event, post_signed
+from tests.api.support import CONFIRMED_TOTAL, confirmed_event, issue_email_sent, post_signed
 
 
 @pytest.fixture
@@ -26,12 +26,14 @@ Headers = dict[str, str]
 
 
 @pytest.fixture
-async def number(http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str]) -> str:
-    """A freshly issued, unpaid invoice (its issue email sent)."""
+async def number(http: httpx.AsyncClient, worker: Worker, integration: tuple[str, str], db: Database) -> str:
+    """A freshly issued, unpaid invoice (its issue email sent: its run has started and taken over)."""
     name, secret = integration
     response = await post_signed(http, name, secret, confirmed_event())
     assert response.status_code == 202, response.text
-    return str(response.json()["invoice_number"])
+    number = str(response.json()["invoice_number"])
+    await issue_email_sent(db, number)
+    return number
 
 
 async def act(http: httpx.AsyncClient, headers: Headers, number: str, action: str, body: Any = None) -> httpx.Response:

@@ -53,3 +53,17 @@ async def timeline_kinds(db: Database, invoice: Invoice) -> list[str]:
     async with db.session() as session:
         events = await timeline_repo.list_events(session, client_id=invoice.client_id)
     return [e.kind for e in events]
+
+
+async def invoice_status_becomes(db: Database, integration: str, status: str, *, within: float = 20.0) -> Invoice:
+    """The integration's one invoice, polled until its status is `status` (a void owed to the run through the
+    outbox is applied by the run shortly after the answer) or `within` seconds passed."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        invoice = await one_invoice(db, integration)
+        if invoice.status == status or loop.time() > deadline:
+            return invoice
+        await asyncio.sleep(0.1)

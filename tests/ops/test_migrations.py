@@ -275,3 +275,31 @@ async def test_documents_migration_keeps_existing_invoices_and_freezes_them(fres
     await migrate.downgrade(fresh_db.engine, "a3f1c2d4e5b6")
     async with fresh_db.engine.begin() as conn:
         assert (await conn.execute(text("SELECT status FROM invoices WHERE id = 1"))).scalar_one() == "paid"
+
+
+async def test_outbox_workspace_migration_gives_owed_messages_the_first_workspace(fresh_db: Database) -> None:
+    """On a database holding outbox messages (some still owed): each becomes the first workspace's, the relay's
+    fair-share index is there, and the schema matches the models."""
+    from sqlalchemy import text
+
+    await migrate.upgrade(fresh_db.engine, "0a1b2c3d4e41")
+    async with fresh_db.engine.begin() as conn:
+        for key, delivered in (("payment:local:a", "now()"), ("payment:local:b", "NULL")):
+            await conn.execute(
+                text(
+                    "INSERT INTO run_outbox (key, workflow_id, kind, name, payload, created_at, available_at, "
+                    f"delivered_at, attempts) VALUES (:key, 'invoice-x', 'signal', 'payment_recorded', '{{}}', "
+                    f"now(), now(), {delivered}, 0)"
+                ),
+                {"key": key},
+            )
+    await migrate.upgrade(fresh_db.engine)
+
+    async with fresh_db.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT key, workspace_id FROM run_outbox ORDER BY key"))).tuples().all()
+        indexes = {
+            r[0] for r in await conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'run_outbox'"))
+        }
+    assert rows == [("payment:local:a", 1), ("payment:local:b", 1)]
+    assert "ix_run_outbox_pending_by_workspace" in indexes
+    assert await migrate.drift(fresh_db.engine) == []

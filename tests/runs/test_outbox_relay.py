@@ -112,3 +112,90 @@ async def test_a_closed_run_is_not_retried_forever(db: Database) -> None:
     async with db.session() as session:
         [message] = await outbox_repo.list_messages(session, workflow_id=a)
     assert message.delivered_at is not None and message.last_error == "run closed; no invoice"
+
+
+async def test_one_workspaces_burst_does_not_starve_another(db: Database) -> None:
+    from tests.workspaces.support import make_workspace
+
+    busy, quiet = await make_workspace(db), await make_workspace(db)
+    assert busy.id is not None and quiet.id is not None
+    async with db.session() as session:
+        for n in range(300):  # 300 runs of the busy workspace, each owed a message, before the quiet one's
+            await outbox_repo.enqueue_signal(
+                session,
+                workflow_id=f"invoice-busy-{busy.id}-{n}",
+                name=outbox_repo.PAYMENT_RECORDED,
+                payload=_payment(str(n)),
+                key=f"test:busy:{busy.id}:{n}",
+                workspace_id=busy.id,
+            )
+    quiet_run = f"invoice-quiet-{quiet.id}"
+    async with db.session() as session:
+        await outbox_repo.enqueue_signal(
+            session,
+            workflow_id=quiet_run,
+            name=outbox_repo.PAYMENT_RECORDED,
+            payload=_payment("q"),
+            key=f"test:quiet:{quiet.id}",
+            workspace_id=quiet.id,
+        )
+    temporal = FlakyTemporal()
+
+    await OutboxRelay(db, temporal, batch=10).run_once()  # type: ignore[arg-type]
+
+    assert (quiet_run, "q") in temporal.delivered  # its turn came in the first batch, not after 300
+    assert len(temporal.delivered) == 10
+    await _drain(OutboxRelay(db, temporal, batch=100))  # type: ignore[arg-type]
+
+
+class Starts:
+    """The client surface for starts: the first start of an id runs, a start of a finished run is refused."""
+
+    def __init__(self, *, finished: frozenset[str] = frozenset()) -> None:
+        self.finished = finished
+        self.started: list[tuple[str, str]] = []  # (workflow id, task queue)
+
+    async def start_workflow(self, run: Any, arg: Any, *, id: str, task_queue: str, **_: Any) -> None:
+        from temporalio.exceptions import WorkflowAlreadyStartedError
+
+        if id in self.finished:
+            raise WorkflowAlreadyStartedError(id, "InvoiceWorkflow")
+        self.started.append((id, task_queue))
+
+
+async def _enqueue_start(db: Database, workflow_id: str) -> None:
+    from models.run_outbox import InvoiceRunStart
+    from models.workflow_io import InvoiceWorkflowInput
+    from tests.factories import make_booking
+
+    start = InvoiceRunStart(input=InvoiceWorkflowInput(booking=make_booking()), task_queue="q-test")
+    async with db.session() as session:
+        await outbox_repo.enqueue_start(
+            session,
+            workflow_id=workflow_id,
+            name=outbox_repo.INVOICE_RUN,
+            payload=start.model_dump(mode="json"),
+            workspace_id=1,
+        )
+        await outbox_repo.enqueue_start(  # the same start again (a replay): owed once
+            session,
+            workflow_id=workflow_id,
+            name=outbox_repo.INVOICE_RUN,
+            payload=start.model_dump(mode="json"),
+            workspace_id=1,
+        )
+
+
+async def test_a_start_is_relayed_once_and_an_already_finished_run_counts_as_delivered(db: Database) -> None:
+    fresh, finished = f"invoice-s-{uuid.uuid4().hex[:8]}", f"invoice-f-{uuid.uuid4().hex[:8]}"
+    await _enqueue_start(db, fresh)
+    await _enqueue_start(db, finished)
+    temporal = Starts(finished=frozenset({finished}))
+
+    await _drain(OutboxRelay(db, temporal), rounds=3)  # type: ignore[arg-type]
+
+    assert temporal.started.count((fresh, "q-test")) == 1
+    async with db.session() as session:
+        [done] = await outbox_repo.list_messages(session, workflow_id=finished)
+        assert await outbox_repo.pending(session, workflow_id=fresh) == []
+    assert done.delivered_at is not None and done.last_error == "already started"

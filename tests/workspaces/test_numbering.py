@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from billflow.config import Settings
 from billflow.db import Database
 from billflow.repositories import numbering as numbering_repo
+from billflow.repositories import timeline as timeline_repo
 from billflow.services import workspaces
 from models.numbering import DocumentType, NumberingSeriesIn, NumberReset, check_pattern, render_number
 from tests.workspaces.support import make_workspace
@@ -84,3 +86,48 @@ async def test_two_workspaces_count_separately(db: Database) -> None:
     await _next(db, a.id, 2033)
     await _next(db, a.id, 2033)
     assert (await _next(db, b.id, 2033)).endswith("-2033-000001")
+
+
+async def test_an_issue_holds_the_counter_only_from_its_last_statement(db: Database, settings: Settings) -> None:
+    """Intake takes the number last (issue 12): an issue still writing its rows does not hold back another one
+    of the same workspace, which takes the next number and commits meanwhile; numbers stay in commit order."""
+    import asyncio
+
+    from billflow.services import intake, invoicing
+    from tests.factories import make_booking
+
+    async with db.session() as first:
+        issued = await intake.issue_booking(first, settings, make_booking(), defer_number=True)
+        assert issued.invoice.number.startswith("pending-")
+        async with db.session() as second:  # would wait for `first`'s commit if it held the counter row
+            other = await asyncio.wait_for(intake.issue_booking(second, settings, make_booking()), timeout=10)
+        number = await invoicing.assign_number(first, issued.invoice)
+    assert int(number.rsplit("-", 1)[1]) == int(other.invoice.number.rsplit("-", 1)[1]) + 1
+    async with db.session() as session:
+        events = await timeline_repo.list_events(session, invoice_id=issued.invoice.id)
+    assert any(number in e.message for e in events if e.kind == "invoice.issued")
+
+
+async def test_an_invoice_committed_unnumbered_is_numbered_once_whoever_comes_first(
+    db: Database, settings: Settings
+) -> None:
+    """Intake commits the invoice, then numbers it by one autocommit statement; if two callers race (a replay,
+    the run's record_invoice), one takes the number and the other reads it: no number lost, none twice."""
+    import asyncio
+
+    from billflow.repositories import invoices as invoices_repo
+    from billflow.services import intake
+    from tests.factories import make_booking
+
+    async with db.session() as session:
+        issued = await intake.issue_booking(session, settings, make_booking(), defer_number=True)
+    assert issued.invoice.id is not None
+    copies = []
+    for _ in range(3):
+        async with db.session() as session:
+            copies.append(await invoices_repo.get_invoice(session, invoice_id=issued.invoice.id))
+    numbers = await asyncio.gather(*(intake.number_now(db, c) for c in copies if c is not None))
+    assert len(set(numbers)) == 1 and not numbers[0].startswith("pending-")
+    async with db.session() as session:
+        later = await intake.issue_booking(session, settings, make_booking())
+    assert int(later.invoice.number.rsplit("-", 1)[1]) == int(numbers[0].rsplit("-", 1)[1]) + 1

@@ -8,8 +8,10 @@ role like it in DATABASE_URL (docs/workspaces.md, "Row-level security").
 
 from __future__ import annotations
 
+import copy
+import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import psycopg
@@ -20,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from billflow.config import Settings
 from billflow.db import ALL_WORKSPACES, Database, workspace_scope
 from billflow.services import api_keys
+from billflow.web.api.events import EVENT_EXAMPLES
 from billflow.web.app import create_app
 from models.api_keys import ApiRole
 from models.columns import DEFAULT_WORKSPACE_ID
@@ -179,3 +182,24 @@ async def test_the_api_under_row_security_serves_each_key_its_own_workspace(
     assert client_b.external_id in clients and client_a.external_id not in clients
     assert (await rls_http.get("/v1/reports/aging", headers=key_b)).status_code == 200
     assert (await rls_http.get(f"/v1/invoices/{invoice_a.number}", headers=key_a)).status_code == 200
+
+
+async def test_a_booking_under_row_security_is_issued_and_numbered_in_the_keys_workspace(
+    db: Database, rls_http: httpx.AsyncClient
+) -> None:
+    """Intake commits the invoice, then numbers it on an autocommit connection (services/intake.number_now):
+    that connection is in the request's workspace too, or its UPDATE would see no invoice to number."""
+    b = await make_workspace(db)
+    assert b.id is not None
+    event = copy.deepcopy(cast(dict[str, Any], EVENT_EXAMPLES["confirmed"]["value"]))
+    event["id"] = f"evt-rls-{uuid.uuid4().hex[:8]}"
+    event["data"] = {**event["data"], "booking_id": f"bk-rls-{uuid.uuid4().hex[:8]}"}
+    answer = await rls_http.post("/v1/events", json=event, headers=await _key(db, b.id))
+    assert answer.status_code == 202, answer.text
+    number = answer.json()["invoice_number"]
+    assert number and not number.startswith("pending")
+    async with db.session() as session:
+        workspace = (
+            await session.execute(text("SELECT workspace_id FROM invoices WHERE number = :n"), {"n": number})
+        ).scalar_one()
+    assert workspace == b.id

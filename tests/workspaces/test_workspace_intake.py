@@ -68,3 +68,39 @@ async def test_workspace_bs_integration_cannot_start_subscriptions_yet(http: htt
     answer = await post_signed(http, name, created.secret, body)
     assert answer.status_code == 403, answer.text
     assert "first workspace only" in answer.text
+
+
+async def test_two_workspaces_bookings_with_the_same_ids_stay_apart(http: httpx.AsyncClient, db: Database) -> None:
+    a = await make_workspace(db, vat_id="DE136695976", iban="DE89370400440532013000", country="DE")
+    b = await make_workspace(db, vat_id="FR40303265045", iban="FR1420041010050500013M02606", country="FR")
+    assert a.id is not None and b.id is not None
+    body = confirmed_event(booking_id=f"bk-{uuid.uuid4().hex[:6]}")  # the same event, booking and client in both
+    answers = {}
+    for ws in (a, b):
+        assert ws.id is not None
+        response = await http.post("/v1/events", json=body, headers=await _key(db, ws.id))
+        assert response.status_code == 202, response.text
+        assert "Idempotent-Replayed" not in response.headers  # not the other workspace's answer replayed
+        answers[ws.id] = response.json()
+    assert answers[a.id]["invoice_number"] != answers[b.id]["invoice_number"]
+    assert answers[a.id]["workflow_id"] != answers[b.id]["workflow_id"]
+    async with db.session() as session:
+        for ws in (a, b):
+            assert ws.id is not None
+            invoice = await invoices_repo.get_invoice(session, number=answers[ws.id]["invoice_number"])
+            client = await clients_repo.get_client(
+                session, external_id=body["data"]["client"]["external_id"], source="staff", workspace_id=ws.id
+            )
+            assert invoice is not None and client is not None
+            assert (invoice.workspace_id, invoice.client_id, invoice.seller["name"]) == (ws.id, client.id, ws.name)
+
+
+async def test_a_key_cannot_post_through_another_workspaces_integration(
+    http: httpx.AsyncClient, db: Database, integration: tuple[str, str]
+) -> None:
+    b = await make_workspace(db)
+    assert b.id is not None
+    name, _ = integration  # the first workspace's
+    headers = await _key(db, b.id) | {integrations.INTEGRATION_HEADER: name}
+    response = await http.post("/v1/events", json=confirmed_event(), headers=headers)
+    assert response.status_code == 401

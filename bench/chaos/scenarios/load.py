@@ -94,7 +94,11 @@ async def _run(stack: ChaosStack, seconds: float, result: ScenarioResult) -> Non
         async with payers, await psycopg.AsyncConnection.connect(stack.plain_url, autocommit=True) as conn:
             row = None
             for _ in range(ISSUE_WAIT_POLLS):  # under backlog an invoice can take minutes to be issued
-                cursor = await conn.execute("SELECT total_minor FROM invoices WHERE workflow_id = %s", (workflow_id,))
+                cursor = await conn.execute(  # issued at intake; paid once the outbox relay has started its run
+                    "SELECT i.total_minor FROM invoices i JOIN run_outbox o ON o.key = 'start:' || i.workflow_id "
+                    "WHERE i.workflow_id = %s AND o.delivered_at IS NOT NULL",
+                    (workflow_id,),
+                )
                 row = await cursor.fetchone()
                 if row:
                     break

@@ -14,11 +14,10 @@ from temporalio.service import RPCError
 from billflow.services import booking_events, integrations
 from billflow.services import subscriptions as subscriptions_service
 from billflow.services.api_keys import verify_token
-from billflow.services.business_profile import business_profile_in, refusal_for
 from billflow.web.auth import UNAUTHORIZED, api_key_scheme, bearer_scheme, presented_token
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
 from models.api_keys import ApiRole
-from models.booking_events import BookingConfirmedEvent, BookingEventIn, EventAccepted
+from models.booking_events import BookingEventIn, EventAccepted
 from models.client_sources import STAFF_SOURCE, integration_source
 from models.columns import DEFAULT_WORKSPACE_ID
 
@@ -75,13 +74,23 @@ async def event_sender(
         raise HTTPException(401, "invalid or revoked API key", headers=UNAUTHORIZED)
     if not principal.role.allows(ApiRole.staff):
         raise HTTPException(403, f"role {principal.role.value} may not post events (needs staff)")
-    if principal.workspace_id != DEFAULT_WORKSPACE_ID:  # bookings are not yet taken into other workspaces
-        raise HTTPException(403, "keys of this workspace cannot post booking events yet (workspaces: issue 13)")
-    if integration and await integrations.secret_of(db, integration) is None:
-        raise HTTPException(401, "unknown integration", headers=UNAUTHORIZED)
+    workspace_id = principal.workspace_id  # the booking goes into the key's workspace: its clients, numbers, seller
+    if integration:
+        named = await integrations.credentials_of(db, integration)
+        if named is None or named[1] != workspace_id:  # another workspace's integration is not this key's to name
+            raise HTTPException(401, "unknown integration", headers=UNAUTHORIZED)
     return booking_events.Sender(
-        integration=integration or API_KEY_SOURCE, client_source=STAFF_SOURCE, actor=principal.actor
+        integration=integration or api_key_source(workspace_id),
+        client_source=STAFF_SOURCE,
+        actor=principal.actor,
+        workspace_id=workspace_id,
     )
+
+
+def api_key_source(workspace_id: int) -> str:
+    """The bookings' source when a staff key posts without naming an integration: one per workspace, since a
+    booking's source key and run are keyed by its source (two workspaces may both have a booking "bk-1")."""
+    return API_KEY_SOURCE if workspace_id == DEFAULT_WORKSPACE_ID else f"{API_KEY_SOURCE}-ws{workspace_id}"
 
 
 def _example_time(days: int = 0) -> str:
@@ -145,15 +154,16 @@ EVENT_EXAMPLES = {
         "Accepts `booking.confirmed`, `booking.cancelled` and `booking.rescheduled` (schema version 1). "
         "Each event id is handled once per integration: a repeated id gets the first answer again "
         "(header `Idempotent-Replayed: true`) and starts nothing; the same id with a different body is a 409. "
-        "For a confirmed booking the answer waits up to a few seconds for the invoice number; "
-        "`invoice_number` is null if the workflow has not issued it by then (follow `workflow_id`)."
+        "A confirmed booking is an issued invoice before the answer: `invoice_number` is always set, and the "
+        "invoice's run (`workflow_id`: payment link, emails, reminders) starts right after, also while the "
+        "workflow service is unreachable (it starts once it is back)."
     ),
     responses={
         202: {"description": "Accepted; a replayed event id carries `Idempotent-Replayed: true`"},
         401: {"description": "Missing, stale or wrong signature; unknown integration; bad API key"},
         403: {"description": "API key below the staff role"},
         409: {"description": "Event id already used for a different event"},
-        503: {"description": "Temporal unreachable; nothing was stored, retry later"},
+        503: {"description": "subscription.created only: Temporal unreachable; nothing was stored, retry later"},
     },
 )
 async def receive_event(
@@ -164,12 +174,6 @@ async def receive_event(
     temporal: TemporalDep,
     settings: SettingsDep,
 ) -> EventAccepted:
-    if isinstance(event, BookingConfirmedEvent):  # issue 14: the seller's profile must fit the booking's lines
-        async with db.session() as session:
-            seller = await business_profile_in(session, settings, workspace_id=sender.workspace_id)
-            refused = refusal_for(event.data.lines(), seller)
-        if refused:
-            raise HTTPException(422, refused)
     try:
         answer, replayed = await booking_events.handle_event(
             db,
@@ -181,6 +185,8 @@ async def receive_event(
             actor=sender.actor,
             workspace_id=sender.workspace_id,
         )
+    except booking_events.SellerCannotIssue as err:  # issue 14: the seller's profile must fit the booking's lines
+        raise HTTPException(422, str(err)) from None
     except booking_events.NotInThisWorkspace as err:
         raise HTTPException(403, str(err)) from None
     except booking_events.EventIdReused as err:
@@ -191,7 +197,7 @@ async def receive_event(
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("body", "data", err.field), "msg": str(err)}]
         ) from None
-    except RPCError as err:  # Temporal unreachable: nothing was stored, the integration should retry
+    except RPCError as err:  # subscription.created: Temporal unreachable, nothing was stored, retry
         raise HTTPException(503, f"workflow service unavailable: {err.message}", headers={"Retry-After": "5"}) from None
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -178,9 +178,6 @@ async def create(
         booking = _booking(data, clients, catalog)
     except forms.FieldError as err:
         return await _form(request, db, user, status_code=422, errors={err.field: err.message}, values=data)
-    state = await invoice_list.create_by_hand(db, temporal, booking, task_queue=settings.task_queue)
-    if state is None:
-        flash(request, "The invoice is being issued; it appears in the list in a moment.")
-        return redirect("/app/invoices")
-    flash(request, f"Invoice {state.number} created for {booking.client.name}.")
-    return redirect(f"/app/invoices/{state.number}")
+    invoice = await invoice_list.create_by_hand(db, settings, booking)
+    flash(request, f"Invoice {invoice.number} created for {booking.client.name}.")
+    return redirect(f"/app/invoices/{invoice.number}")
