@@ -412,6 +412,8 @@ async def main(count: int, concurrency: int, codec_rounds: int) -> None:
                 # The floor runs as the invoices do below: on both workers at once, so the ratio compares the
                 # two under the same load (run alone it had the machine to itself
                 # while each invoice run shares it with its codec pair).
+                pids = {mode: proc.pid for mode, proc in procs.items() if proc.pid is not None}
+                floor_before = sum(_cpu_seconds(p) for p in pids.values())
                 with RssSampler(pid) as rss_floor:
                     floor, _ = await asyncio.gather(
                         *(
@@ -419,10 +421,10 @@ async def main(count: int, concurrency: int, codec_rounds: int) -> None:
                             for mode in ("on", "off")
                         )
                     )
+                floor_cpu_ms = (sum(_cpu_seconds(p) for p in pids.values()) - floor_before) / (2 * count) * 1000
                 plain_url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
                 rounds: dict[str, list[Figures]] = {"on": [], "off": []}
                 cpu = {"on": 0.0, "off": 0.0}  # worker CPU seconds per mode: steadier than throughput under load
-                pids = {mode: proc.pid for mode, proc in procs.items() if proc.pid is not None}
                 with RssSampler(pid) as rss_invoice:
                     for _ in range(codec_rounds):
                         # Both at once, each on its own worker: whatever else loads the machine loads both alike.
@@ -484,6 +486,12 @@ async def main(count: int, concurrency: int, codec_rounds: int) -> None:
     console.print(
         f"invoice p99 payment->paid at full load ({concurrency} invoices in flight): [bold]{p99:.0f} ms[/]; "
         f"mean {statistics.fmean(invoice.latencies_ms):.0f} ms"
+    )
+    invoice_cpu_ms = cpu["on"] / sum(f.count for f in rounds["on"]) * 1000
+    console.print(
+        f"worker CPU per workflow: invoice {invoice_cpu_ms:.1f} ms, floor {floor_cpu_ms:.1f} ms; "
+        f"floor/invoice CPU ratio [bold]{floor_cpu_ms / invoice_cpu_ms:.2f}[/] (what a busy machine's noise changes "
+        "least: the throughput ratio follows it when the worker's CPU is the limit)"
     )
     paced_p99 = paced.percentile(0.99)
     console.print(

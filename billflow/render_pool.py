@@ -57,7 +57,9 @@ def started(processes: int) -> Iterator[None]:
         yield
     finally:
         pool, _pool = _pool, None
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Waited for (a render in flight is short): shut down without waiting, the render process sometimes never
+        # got its stop sentinel and the worker hung at exit joining it (bench/lifecycle.py, bench/recurring.py).
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 async def render(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
