@@ -53,12 +53,14 @@ def leaked(message: Message) -> list[str]:
 
 
 def unencrypted(message: Message) -> list[Payload]:
-    """Payloads not encrypted by billflow, except the SDK's own local-activity bookkeeping: a marker's "data"
-    entry (sequence number, attempt, activity type and times), written by the Temporal core, never by a codec."""
+    """Payloads not encrypted by billflow, except the SDK's own bookkeeping, written by the Temporal core, never
+    by a codec: a local-activity marker's "data" entry (sequence number, attempt, activity type and times) and a
+    patch marker's "patch-data" (the patch's id)."""
     exempt = set()
     for marker in _markers(message):
-        if "data" in marker.details:
-            exempt |= {p.SerializeToString() for p in marker.details["data"].payloads}
+        for key in ("data", "patch-data"):
+            if key in marker.details:
+                exempt |= {p.SerializeToString() for p in marker.details[key].payloads}
     clear = [p for p in payloads_in(message) if p.metadata.get("encoding") != ENCODING]
     return [p for p in clear if p.SerializeToString() not in exempt]
 
