@@ -7,7 +7,7 @@ import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -141,6 +141,9 @@ def list_invoices(
     as_json: bool = JsonOption,
 ) -> None:
     """The newest invoices, optionally filtered."""
+    if not as_json and client is None:  # a table from a few columns: psycopg alone (starter/reads.py)
+        _print_invoices(_read_invoices(status, limit))
+        return
     run(_list(status, client, client_source, limit, as_json))
 
 
@@ -161,21 +164,47 @@ async def _list(
     if as_json:
         print_json([{**inv.model_dump(mode="json"), "client": cl.model_dump(mode="json")} for inv, cl in rows])
         return
+    _print_invoices(
+        [
+            {
+                "number": invoice.number,
+                "client_name": client_row.name,
+                "currency": invoice.currency,
+                "total_minor": invoice.total_minor,
+                "balance_minor": invoice.balance_minor,
+                "status": invoice.status,
+                "viewed_at": invoice.viewed_at,
+                "issue_date": invoice.issue_date,
+                "due_date": invoice.due_date,
+            }
+            for invoice, client_row in rows
+        ]
+    )
+
+
+def _read_invoices(status: InvoiceStatus | None, limit: int) -> list[dict[str, Any]]:
+    from starter import reads
+
+    with reads.connection() as conn:
+        return reads.invoices(conn, status=status.value if status else None, client_id=None, limit=limit)
+
+
+def _print_invoices(rows: list[dict[str, Any]]) -> None:
     table = Table(title=f"Invoices ({len(rows)})", header_style="bold")
     for column in ("Number", "Client", "Total", "Balance", "Status", "Issued", "Due"):
         table.add_column(column, justify="right" if column in ("Total", "Balance") else "left")
-    for invoice, client_row in rows:
-        status_cell = styled_status(invoice.status)
-        if invoice.viewed_at and invoice.status not in (InvoiceStatus.paid, InvoiceStatus.void):
+    for row in rows:
+        status_cell = styled_status(row["status"])
+        if row["viewed_at"] and row["status"] not in (InvoiceStatus.paid, InvoiceStatus.void):
             status_cell += " [dim](viewed)[/]"
         table.add_row(
-            invoice.number,
-            escape(client_row.name),
-            format_money(invoice.total_minor, invoice.currency),
-            format_money(invoice.balance_minor, invoice.currency),
+            row["number"],
+            escape(row["client_name"]),
+            format_money(row["total_minor"], row["currency"]),
+            format_money(row["balance_minor"], row["currency"]),
             status_cell,
-            invoice.issue_date.isoformat(),
-            invoice.due_date.isoformat(),
+            row["issue_date"].isoformat(),
+            row["due_date"].isoformat(),
         )
     console.print(table)
 
@@ -183,6 +212,11 @@ async def _list(
 @app.command()
 def show(number: NumberArg, as_json: bool = JsonOption) -> None:
     """One invoice: lines, payments, emails, timeline and the live workflow state."""
+    from starter import reads
+
+    with reads.connection() as conn:  # an unknown number is answered without the ORM or Temporal
+        if not reads.invoice_exists(conn, number=number):
+            fail(f"no invoice numbered {number}")
     run(_show(number, as_json))
 
 
