@@ -54,9 +54,97 @@ async def seed(url: str, *, invoices: int, clients: int) -> None:
             started = time.perf_counter()
             await report_bench.fill(db, invoices=invoices, clients=clients)
             console.print(f"  filled in {time.perf_counter() - started:.1f} s")
+        await seed_subscriptions(db)
         console.print(await report_bench.counts(db))
     finally:
         await db.dispose()
+
+
+# Subscriptions on top of bench/reports.py's data set (which has none): one monthly retainer per client
+# bench-1 .. bench-N, two years of periods, each billed by an invoice of its own (paid but the newest); every
+# tenth paused, every 25th cancelled. Inserted once, beside the 1M invoices (which stay as they are: an issued
+# invoice cannot be linked to a subscription afterwards).
+SUBSCRIPTIONS = 2_000
+PERIODS = 24
+SUBSCRIPTIONS_SQL = """
+INSERT INTO subscriptions (id, client_id, currency, interval, timezone, start_date, issue_hour, payment_terms_seconds,
+                           reminder_policy, memo, status, workflow_id, periods_billed, periods_skipped,
+                           next_period_start, paused_at, cancelled_at, created_at, updated_at)
+SELECT 'bench-sub-' || g, c.id, 'EUR', '{"kind": "monthly", "every": 1}'::jsonb, 'UTC',
+       (date_trunc('month', current_date) - make_interval(months => :periods - 1))::date, 9, 14 * 86400,
+       CAST(:policy AS jsonb), 'Monthly retainer',
+       CASE WHEN g % 25 = 0 THEN 'cancelled' WHEN g % 10 = 0 THEN 'paused' ELSE 'active' END,
+       'subscription-bench-sub-' || g, :periods, 0, (date_trunc('month', current_date) + interval '1 month')::date,
+       CASE WHEN g % 10 = 0 AND g % 25 <> 0 THEN now() END, CASE WHEN g % 25 = 0 THEN now() END,
+       now() - make_interval(mins => g), now()
+FROM generate_series(1, :subscriptions) AS g JOIN clients c ON c.external_id = 'bench-' || g
+"""
+SUBSCRIPTION_PLANS_SQL = """
+INSERT INTO subscription_plans (subscription_id, effective_from, lines, created_at)
+SELECT id, start_date,
+       '[{"description": "Monthly retainer", "quantity": "10", "unit_price_minor": 5000, "tax_rate_bp": 2000}]',
+       now()
+FROM subscriptions WHERE id LIKE 'bench-sub-%'
+"""
+_BENCH_PERIODS = """
+SELECT s.id AS sub, s.client_id, k, (s.start_date + make_interval(months => k))::date AS ps
+FROM subscriptions s CROSS JOIN generate_series(0, :periods - 1) AS k
+WHERE s.id LIKE 'bench-sub-%'
+"""
+SUBSCRIPTION_INVOICES_SQL = (
+    "WITH p AS (" + _BENCH_PERIODS + ")"
+    + """
+INSERT INTO invoices (number, source_key, workflow_id, client_id, currency, subtotal_minor, tax_minor, total_minor,
+                      amount_paid_minor, status, issue_date, due_date, issued_at, due_at, timezone, public_token,
+                      paid_at, reminders_paused, created_at, updated_at, period_start, period_end, subscription_id)
+SELECT 'S-' || substr(sub, 11) || '-' || k, 'subscription:' || sub || ':' || k, 'invoice-' || sub || '-' || k,
+       client_id, 'EUR', 50000, 10000, 60000, CASE WHEN k < :periods - 1 THEN 60000 ELSE 0 END,
+       CASE WHEN k < :periods - 1 THEN 'paid' ELSE 'open' END, ps, ps + 14, ps + time '09:00',
+       ps + 14 + time '23:59', 'UTC', md5('subscription:' || sub || ':' || k),
+       CASE WHEN k < :periods - 1 THEN ps + 5 + time '10:00' END, false, now(), now(),
+       ps, (ps + interval '1 month' - interval '1 day')::date, sub
+FROM p
+"""
+)
+SUBSCRIPTION_PERIODS_SQL = (
+    "WITH p AS (" + _BENCH_PERIODS + ")"
+    + """
+INSERT INTO subscription_periods (subscription_id, index, period_start, period_end, outcome, invoice_workflow_id,
+                                  reason, recorded_at)
+SELECT sub, k, ps, (ps + interval '1 month' - interval '1 day')::date, 'billed', 'invoice-' || sub || '-' || k, '',
+       ps + time '09:00'
+FROM p
+"""
+)
+
+
+async def seed_subscriptions(db: Database) -> None:
+    """The subscriptions above, once (the database's own subscriptions, if any, are left alone)."""
+    from sqlalchemy import text
+
+    from models.workflow_io import ReminderPolicy
+
+    async with db.engine.begin() as conn:
+        if (await conn.execute(text("SELECT count(*) FROM subscriptions WHERE id LIKE 'bench-sub-%'"))).scalar():
+            return
+        values = {
+            "subscriptions": SUBSCRIPTIONS,
+            "periods": PERIODS,
+            "policy": ReminderPolicy.standard().model_dump_json(),
+        }
+        for label, sql in (
+            ("subscriptions", SUBSCRIPTIONS_SQL),
+            ("subscription plans", SUBSCRIPTION_PLANS_SQL),
+            ("subscription invoices", SUBSCRIPTION_INVOICES_SQL),
+            ("subscription periods", SUBSCRIPTION_PERIODS_SQL),
+        ):
+            started = time.perf_counter()
+            result = await conn.execute(text(sql), values)
+            console.print(f"  {label}: {result.rowcount:,} rows in {time.perf_counter() - started:.1f} s")
+    async with db.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in ("subscriptions", "subscription_plans", "subscription_periods", "invoices"):
+            await conn.execute(text(f"ANALYZE {table}"))
 
 
 # (label, path): what staff open most, on the seeded data set (client ids bench-1 .. bench-50000).
@@ -85,6 +173,8 @@ PAGES = [
     ("settings: users", "/app/settings/users"),
     ("settings: reminder policy", "/app/settings"),
     ("subscriptions list", "/app/subscriptions"),
+    ("subscriptions: paused", "/app/subscriptions?status=paused"),
+    ("subscription detail (24 periods billed)", "/app/subscriptions/bench-sub-42"),
     # Server time without the live workflow query: see _QueryUnanswered.
     ("invoice detail (no Temporal query)", "/app/invoices/B-77779"),
 ]
