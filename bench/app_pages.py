@@ -92,7 +92,9 @@ FROM subscriptions s CROSS JOIN generate_series(0, :periods - 1) AS k
 WHERE s.id LIKE 'bench-sub-%'
 """
 SUBSCRIPTION_INVOICES_SQL = (
-    "WITH p AS (" + _BENCH_PERIODS + ")"
+    "WITH p AS ("
+    + _BENCH_PERIODS
+    + ")"
     + """
 INSERT INTO invoices (number, source_key, workflow_id, client_id, currency, subtotal_minor, tax_minor, total_minor,
                       amount_paid_minor, status, issue_date, due_date, issued_at, due_at, timezone, public_token,
@@ -107,7 +109,9 @@ FROM p
 """
 )
 SUBSCRIPTION_PERIODS_SQL = (
-    "WITH p AS (" + _BENCH_PERIODS + ")"
+    "WITH p AS ("
+    + _BENCH_PERIODS
+    + ")"
     + """
 INSERT INTO subscription_periods (subscription_id, index, period_start, period_end, outcome, invoice_workflow_id,
                                   reason, recorded_at)
@@ -175,7 +179,7 @@ PAGES = [
     ("subscriptions list", "/app/subscriptions"),
     ("subscriptions: paused", "/app/subscriptions?status=paused"),
     ("subscription detail (24 periods billed)", "/app/subscriptions/bench-sub-42"),
-    # Server time without the live workflow query: see _QueryUnanswered.
+    # Server time without the live workflow query: see _QueryUnanswered (and time_live_invoice with it).
     ("invoice detail (no Temporal query)", "/app/invoices/B-77779"),
 ]
 
@@ -266,12 +270,99 @@ async def time_pages(
     return results
 
 
+async def time_live_invoice(url: str, *, runs: int) -> list[tuple[str, int, float, float]]:
+    """The invoice detail with its Temporal query answered: the dev server, an in-process worker and one invoice
+    issued through its workflow into the bench database; then the same page once the worker has stopped (nothing
+    answers the query: the page waits invoice_views.LIVE_QUERY_TIMEOUT, then answers from PostgreSQL)."""
+    import shutil
+    import tempfile
+    import uuid
+
+    import httpx
+    from temporalio.testing import WorkflowEnvironment
+
+    from billflow.codec import KeyRing, encrypted_data_converter, generate_key
+    from billflow.config import Settings
+    from billflow.services import clients as clients_service
+    from billflow.services import invoice_runs, users
+    from billflow.web.app import create_app
+    from models.api_keys import ApiRole
+    from tests.app.support import PASSWORD, sign_in
+    from tests.factories import make_booking
+    from worker import build_worker
+    from workflows.search_attributes import ALL_KEYS
+
+    settings = Settings(DATABASE_URL=url, BILLFLOW_SECRET_KEY="b" * 32)  # type: ignore[call-arg]
+    db = Database(url, pool_size=4)
+    converter = encrypted_data_converter(KeyRing.from_config({"bench": generate_key()}))
+    temporal_cli = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = await WorkflowEnvironment.start_local(
+            data_converter=converter,
+            dev_server_existing_path=temporal_cli,
+            dev_server_database_filename=str(Path(tmp) / "temporal.sqlite"),
+            search_attributes=ALL_KEYS,
+        )
+        try:
+            email = "bench-admin@example.com"
+            if not any(u.email == email for u in await users.list_users(db)):
+                await users.create_user(db, users.NewUser(email=email, role=ApiRole.admin), password=PASSWORD)
+            task_queue = f"bench-pages-{uuid.uuid4().hex[:6]}"
+            worker = build_worker(env.client, db, settings, task_queue=task_queue)
+            app = create_app(settings, db, env.client)
+            transport = httpx.ASGITransport(app=app, client=("10.9.9.9", 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench.test") as http:
+                await sign_in(http, email)
+                async with worker:
+                    async with db.session() as session:
+                        handle = await clients_service.start_client_invoice(
+                            session, env.client, make_booking(), task_queue=task_queue
+                        )
+                    state = None
+                    for _ in range(300):
+                        if state := await invoice_runs.query_state(env.client, handle.id):
+                            break
+                        await asyncio.sleep(0.1)
+                    assert state is not None, "the bench invoice was not issued"
+                    query_ms = []
+                    for _ in range(runs):
+                        started = time.perf_counter()
+                        await invoice_runs.query_state(env.client, handle.id)
+                        query_ms.append((time.perf_counter() - started) * 1000)
+                    console.print(f"  the status query alone: p50 {statistics.median(query_ms):.1f} ms")
+                    results.append(
+                        await _time_one(http, "invoice detail (Temporal query answered)", state.number, runs)
+                    )
+                results.append(await _time_one(http, "invoice detail (no worker: query times out)", state.number, 3))
+        finally:
+            await env.shutdown()
+            await db.dispose()
+    return results
+
+
+async def _time_one(http: Any, label: str, number: str, runs: int) -> tuple[str, int, float, float]:
+    samples = []
+    for attempt in range(runs + 1):
+        started = time.perf_counter()
+        answer = await http.get(f"/app/invoices/{number}")
+        if answer.status_code != 200:
+            raise SystemExit(f"{number}: {answer.status_code} {answer.text[:300]}")
+        if attempt:
+            samples.append((time.perf_counter() - started) * 1000)
+    live = 'data-testid="live"' in answer.text
+    return f"{label}{'' if live else ' [no live state]'}", 200, statistics.median(samples), _percentile(samples, 0.99)
+
+
 async def main(url: str, *, invoices: int, clients: int, runs: int, only: str | None, trace: bool) -> None:
     await seed(url, invoices=invoices, clients=clients)
     table = Table(title=f"Staff app pages, server time ({runs} requests each after a warm-up; target < 300 ms)")
     for name, justify in (("page", "left"), ("p50 ms", "right"), ("p99 ms", "right"), ("", "center")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for label, _, p50, p99 in await time_pages(url, runs=runs, only=only, trace=trace):
+    measured = await time_pages(url, runs=runs, only=only, trace=trace)
+    if not only or only in "invoice detail (Temporal query answered)":
+        measured += await time_live_invoice(url, runs=runs)
+    for label, _, p50, p99 in measured:
         verdict = "[green]ok[/]" if p99 < TARGET_MS else "[red]over[/]"
         table.add_row(label, f"{p50:.1f}", f"{p99:.1f}", verdict)
     console.print(table)
