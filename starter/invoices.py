@@ -74,7 +74,8 @@ def create(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Booking JSON (see examples/).")],
     as_json: bool = JsonOption,
 ) -> None:
-    """Start the invoice workflow for a booking; a second run for the same booking creates nothing new."""
+    """Start the invoice workflow for a booking; a second run for the same booking creates nothing new. A file
+    without `currency` or `payment_terms` gets its workspace's default currency and payment terms."""
     try:
         raw = json.loads(file.read_text())
     except json.JSONDecodeError as err:
@@ -86,15 +87,25 @@ def create(
 
 async def _create_from(raw: dict[str, object], as_json: bool) -> None:
     from billflow.services import clients as clients_service
+    from billflow.services import workspaces as workspaces_service
     from billflow.services.business_profile import business_profile_in, refusal_for
     from models.client_sources import STAFF_SOURCE
     from models.workflow_io import BookingIn
 
-    booking = BookingIn.model_validate(raw)  # inside run(): a validation error becomes a clear message
-    # The CLI is staff: its bookings' clients are staff's, whatever the file says (models/client_sources).
-    booking = booking.model_copy(update={"client_source": STAFF_SOURCE, "requested_by": "cli"})
     settings = get_settings()
     async with database(settings) as db:
+        async with db.session() as session:  # what the file leaves out comes from its workspace (issue 15)
+            named = raw.get("workspace_id", 1)
+            workspace_id = named if isinstance(named, int) and not isinstance(named, bool) and named >= 1 else 1
+            defaults = await workspaces_service.invoice_defaults(session, workspace_id=workspace_id)
+        raw = {**raw}
+        if raw.get("currency") is None:
+            raw["currency"] = defaults.currency
+        if raw.get("payment_terms") is None:
+            raw["payment_terms"] = timedelta(days=defaults.payment_terms_days)
+        booking = BookingIn.model_validate(raw)  # inside run(): a validation error becomes a clear message
+        # The CLI is staff: its bookings' clients are staff's, whatever the file says (models/client_sources).
+        booking = booking.model_copy(update={"client_source": STAFF_SOURCE, "requested_by": "cli"})
         async with db.session() as session:  # the saved business profile, else the settings'
             refused = refusal_for(booking.lines, await business_profile_in(session, settings))
         if refused:

@@ -29,11 +29,11 @@ from billflow.repositories import booking_events as events_repo
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.repositories import workspaces as workspaces_repo
 from billflow.runs import subscriptions as subscription_runs
 from billflow.services import clients as clients_service
 from billflow.services import staff_actions
 from billflow.services import subscriptions as subscriptions_service
+from billflow.services import workspaces as workspaces_service
 from billflow.services.issued_watch import issued_watch
 from models.booking_events import (
     BookingCancelledEvent,
@@ -126,11 +126,12 @@ async def handle_event(
             # The workflow start happens after this commit, holding no pooled connection: under load a Temporal
             # round trip inside the transaction made the pool the API's ceiling. A delivery that dies before
             # recording its result leaves the row without one, so the provider's retry does the work again.
-            terms = event.data.payment_terms_days
-            if terms is None:  # the booking gives none: its workspace's default terms
-                workspace = await workspaces_repo.get_workspace(session, workspace_id=sender.workspace_id)
-                terms = workspace.payment_terms_days if workspace is not None else 14
-            booking = booking_from_event(sender, event, payment_terms_days=terms)
+            terms, currency = event.data.payment_terms_days, event.data.currency
+            if terms is None or currency is None:  # the booking gives none: its workspace's defaults
+                defaults = await workspaces_service.invoice_defaults(session, workspace_id=sender.workspace_id)
+                terms = defaults.payment_terms_days if terms is None else terms
+                currency = currency or defaults.currency
+            booking = booking_from_event(sender, event, payment_terms_days=terms, currency=currency)
             prepared = await clients_service.prepare_client_invoice(session, booking)
         else:
             # No number wait inside this transaction: it holds a pooled connection and the row lock, and under
@@ -228,7 +229,9 @@ async def _subscription_created(
     )
 
 
-def booking_from_event(sender: Sender, event: BookingConfirmedEvent, *, payment_terms_days: int) -> BookingIn:
+def booking_from_event(
+    sender: Sender, event: BookingConfirmedEvent, *, payment_terms_days: int, currency: str
+) -> BookingIn:
     data = event.data
     return BookingIn(
         source=sender.integration,
@@ -238,7 +241,7 @@ def booking_from_event(sender: Sender, event: BookingConfirmedEvent, *, payment_
         booking_id=data.booking_id,
         client=data.client,
         lines=data.lines(),
-        currency=data.currency,
+        currency=currency,
         payment_terms=timedelta(days=payment_terms_days),
         service_date=data.starts_at.date() if data.starts_at else None,
         memo=data.memo,
