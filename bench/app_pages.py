@@ -273,7 +273,8 @@ async def time_pages(
 async def time_live_invoice(url: str, *, runs: int) -> list[tuple[str, int, float, float]]:
     """The invoice detail with its Temporal query answered: the dev server, an in-process worker and one invoice
     issued through its workflow into the bench database; then the same page once the worker has stopped (nothing
-    answers the query: the page waits invoice_views.LIVE_QUERY_TIMEOUT, then answers from PostgreSQL)."""
+    answers the query: the first page waits invoice_views.LIVE_QUERY_TIMEOUT, later ones a shorter time, then
+    each answers from PostgreSQL)."""
     import shutil
     import tempfile
     import uuid
@@ -334,7 +335,10 @@ async def time_live_invoice(url: str, *, runs: int) -> list[tuple[str, int, floa
                     results.append(
                         await _time_one(http, "invoice detail (Temporal query answered)", state.number, runs)
                     )
-                results.append(await _time_one(http, "invoice detail (no worker: query times out)", state.number, 3))
+                # No worker now: the first request (the untimed warm-up) waits LIVE_QUERY_TIMEOUT; the timed ones,
+                # within invoice_views.QUIET_FOR of it, only UNANSWERED_TIMEOUT.
+                label = "invoice detail (no worker, after the first page)"
+                results.append(await _time_one(http, label, state.number, runs))
         finally:
             await env.shutdown()
             await db.dispose()

@@ -26,14 +26,33 @@ from models.invoices import Invoice
 from models.workflow_io import InvoiceState
 
 
+class _Unanswered:
+    """When queries went unanswered (no worker polls), later pages wait UNANSWERED_TIMEOUT instead of the full
+    timeout for QUIET_FOR: a stopped worker costs the first page 2 s, not every page. An answer ends it."""
+
+    until = 0.0
+
+
+UNANSWERED_TIMEOUT = timedelta(milliseconds=250)
+QUIET_FOR = timedelta(seconds=30)
+
+
 async def _live_state(temporal: Client, workflow_id: str, timeout: timedelta) -> InvoiceState | None:
     """The run's state, or None when it does not answer within `timeout` (the page still answers without it)."""
+    loop = asyncio.get_running_loop()
+    if loop.time() < _Unanswered.until:
+        timeout = min(timeout, UNANSWERED_TIMEOUT)
     try:
-        return await asyncio.wait_for(
+        state = await asyncio.wait_for(
             invoice_runs.query_state(temporal, workflow_id, rpc_timeout=timeout), timeout.total_seconds()
         )
-    except (RPCError, WorkflowQueryFailedError, TimeoutError):
+    except TimeoutError:
+        _Unanswered.until = loop.time() + QUIET_FOR.total_seconds()
         return None
+    except (RPCError, WorkflowQueryFailedError):
+        return None
+    _Unanswered.until = 0.0
+    return state
 
 
 class InvoiceNotFound(LookupError):

@@ -7,6 +7,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from billflow.db import Database
 from billflow.services import invoice_views
 from billflow.services.invoicing import issue_invoice
@@ -39,7 +41,10 @@ async def _invoice(db: Database) -> Invoice:
         return await issue_invoice(session, booking=booking, workflow_id=booking.workflow_id)
 
 
-async def test_detail_answers_from_the_database_when_the_query_is_never_answered(db: Database) -> None:
+async def test_detail_answers_from_the_database_when_the_query_is_never_answered(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(invoice_views._Unanswered, "until", 0.0)  # each test starts with Temporal answering
     invoice = await _invoice(db)
     temporal = _Temporal(delay=None)
     found = await invoice_views.detail(
@@ -53,9 +58,27 @@ async def test_detail_answers_from_the_database_when_the_query_is_never_answered
     assert temporal.asked == [{"rpc_timeout": timedelta(milliseconds=200)}]  # the server gives up too
 
 
-async def test_detail_carries_the_live_state_when_the_run_answers(db: Database) -> None:
+async def test_after_an_unanswered_query_the_next_pages_wait_less_until_a_run_answers(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(invoice_views._Unanswered, "until", 0.0)
     invoice = await _invoice(db)
-    state = InvoiceState(
+    hung = _Temporal(delay=None)
+    for _ in range(2):
+        await invoice_views.detail(db, hung, number=invoice.number, live_timeout=timedelta(seconds=1))  # type: ignore[arg-type]
+    assert [a["rpc_timeout"] for a in hung.asked] == [timedelta(seconds=1), invoice_views.UNANSWERED_TIMEOUT]
+    answering = _Temporal(_state(invoice), delay=0)
+    for _ in range(2):
+        found = await invoice_views.detail(db, answering, number=invoice.number)  # type: ignore[arg-type]
+    assert found.live is not None
+    assert [a["rpc_timeout"] for a in answering.asked] == [
+        invoice_views.UNANSWERED_TIMEOUT,  # still quiet: the short wait, answered
+        invoice_views.LIVE_QUERY_TIMEOUT,  # an answer ended it
+    ]
+
+
+def _state(invoice: Invoice) -> InvoiceState:
+    return InvoiceState(
         invoice_id=invoice.id or 0,
         number=invoice.number,
         status=invoice.status,  # type: ignore[arg-type]
@@ -68,7 +91,14 @@ async def test_detail_carries_the_live_state_when_the_run_answers(db: Database) 
         timezone=invoice.timezone,
         paused=True,
     )
-    found = await invoice_views.detail(db, _Temporal(state, delay=0.01), number=invoice.number)  # type: ignore[arg-type]
+
+
+async def test_detail_carries_the_live_state_when_the_run_answers(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(invoice_views._Unanswered, "until", 0.0)
+    invoice = await _invoice(db)
+    found = await invoice_views.detail(db, _Temporal(_state(invoice), delay=0.01), number=invoice.number)  # type: ignore[arg-type]
     assert found.live is not None and found.live.paused is True
 
 
