@@ -21,7 +21,10 @@ from billflow.db import Database
 from billflow.services import clients as clients_service
 from billflow.services.invoicing import issue_invoice
 from models.invoices import Invoice
-from starter import reads
+
+# Imported before a test patches starter.common.get_settings: these modules bind the name at import, and a first
+# import under the patch would keep the test's settings for every later test of the session.
+from starter import clients, invoices, reads, workspaces  # noqa: F401
 from starter.cli import app
 from tests.factories import make_booking, make_client
 
