@@ -78,7 +78,7 @@ class ConfirmedBooking(BaseModel):
     # Before `services`: the services' totals are checked with it.
     tax_rate_bp: int = Field(default=0, ge=0, le=10_000, description="basis points: 2000 = 20 %")
     services: list[EventService] = Field(min_length=1, max_length=200)
-    currency: CurrencyCode
+    currency: CurrencyCode | None = Field(default=None, description="omit: the workspace's default currency")
     payment_terms_days: int | None = Field(default=None, ge=0, le=366, description="omit: the workspace's terms")
     starts_at: AwareDatetime | None = None
     memo: str | None = Field(default=None, max_length=2000)

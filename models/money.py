@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Annotated
 
 from babel.numbers import format_currency, get_currency_precision, list_currencies
@@ -16,12 +17,17 @@ MAX_MINOR = 10**13
 # report sum can overflow.
 MAX_TOTAL_MINOR = 999_999_999_999
 
-_CURRENCIES = frozenset(list_currencies())
+
+@cache
+def _currencies() -> frozenset[str]:
+    """Read when a currency is first checked: loading CLDR's list costs a CLI command that only prints money
+    about 40 ms (issue 11, item 15)."""
+    return frozenset(list_currencies())
 
 
 def _check_currency(code: str) -> str:
     code = code.upper()
-    if code not in _CURRENCIES:
+    if code not in _currencies():
         raise ValueError(f"unknown ISO 4217 currency code {code!r}")
     return code
 

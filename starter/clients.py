@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from models.document_formats import DocumentFormat
+from starter import common
 from starter.common import (
     JsonOption,
     LazyModule,
@@ -51,30 +52,38 @@ def list_clients(
     as_json: bool = JsonOption,
 ) -> None:
     """Clients by name, with their open balances."""
-    run(_list(query, limit, offset, as_json))
-
-
-async def _list(query: str | None, limit: int, offset: int, as_json: bool) -> None:
-    async with database() as db, db.session() as session:
-        clients = await clients_service.list_clients(
-            session, query=query, limit=limit, offset=offset, zone=get_settings().reporting_timezone
-        )
     if as_json:
-        print_json(clients)
+        run(_list_json(query, limit, offset))
         return
+    from billflow.reporting import end_of_day, today_in
+    from starter import reads  # the table from a few columns: psycopg alone (issue 11, item 15)
+
+    zone = common.get_settings().reporting_timezone  # through the module: tests replace it there
+    due_before = end_of_day(today_in(zone), zone)  # past due: before today ends in the reporting zone (reports')
+    with reads.connection() as conn:
+        clients = reads.clients(conn, query=query, limit=limit, offset=offset, due_before=due_before)
     table = Table(title=f"Clients ({len(clients)})", header_style="bold")
     for column in ("External id", "Name", "Email", "Open balance", "Overdue"):
         table.add_column(column, justify="right" if column in ("Open balance", "Overdue") else "left")
     for c in clients:
+        balances = c["balances"]
+        overdue = [f"[red]{format_money(b['overdue_minor'], b['currency'])}[/]" for b in balances if b["overdue_minor"]]
         table.add_row(
-            escape(c.external_id),
-            escape(c.name),
-            escape(c.email) + (" [red](bounced)[/]" if c.email_bounced else ""),
-            "\n".join(format_money(b.balance_minor, b.currency) for b in c.balances) or "-",
-            "\n".join(f"[red]{format_money(b.overdue_minor, b.currency)}[/]" for b in c.balances if b.overdue_minor)
-            or "-",
+            escape(c["external_id"]),
+            escape(c["name"]),
+            escape(c["email"]) + (" [red](bounced)[/]" if c["email_bounced"] else ""),
+            "\n".join(format_money(b["balance_minor"], b["currency"]) for b in balances) or "-",
+            "\n".join(overdue) or "-",
         )
     console.print(table)
+
+
+async def _list_json(query: str | None, limit: int, offset: int) -> None:
+    async with database() as db, db.session() as session:
+        clients = await clients_service.list_clients(
+            session, query=query, limit=limit, offset=offset, zone=get_settings().reporting_timezone
+        )
+    print_json(clients)
 
 
 @app.command()

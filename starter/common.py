@@ -113,10 +113,10 @@ async def database(settings: Settings | None = None, *, upgrade: bool = True) ->
 def _embedded_context(settings: Settings) -> str | None:
     """A stderr line when the command is about to answer from an embedded database no stack runs on: run outside
     the project folder, billflow would otherwise silently create an empty one and answer "no invoice ..."."""
-    from billflow.db import embedded_state
-
     if settings.database_url:
         return None
+    from billflow.db import embedded_state  # with SQLAlchemy: only for the embedded database
+
     state = embedded_state(settings.data_dir)
     pgdata = (settings.data_dir / "postgres").resolve()
     if state == "new":

@@ -7,7 +7,7 @@ import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -74,7 +74,8 @@ def create(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Booking JSON (see examples/).")],
     as_json: bool = JsonOption,
 ) -> None:
-    """Start the invoice workflow for a booking; a second run for the same booking creates nothing new."""
+    """Start the invoice workflow for a booking; a second run for the same booking creates nothing new. A file
+    without `currency` or `payment_terms` gets its workspace's default currency and payment terms."""
     try:
         raw = json.loads(file.read_text())
     except json.JSONDecodeError as err:
@@ -86,17 +87,29 @@ def create(
 
 async def _create_from(raw: dict[str, object], as_json: bool) -> None:
     from billflow.services import invoice_list
+    from billflow.services import workspaces as workspaces_service
     from billflow.services.business_profile import business_profile_in, refusal_for
     from models.client_sources import STAFF_SOURCE
     from models.workflow_io import BookingIn
 
-    booking = BookingIn.model_validate(raw)  # inside run(): a validation error becomes a clear message
-    # The CLI is staff: its bookings' clients are staff's, whatever the file says (models/client_sources).
-    booking = booking.model_copy(update={"client_source": STAFF_SOURCE, "requested_by": "cli"})
     settings = get_settings()
     async with database(settings) as db:
+        async with db.session() as session:  # what the file leaves out comes from its workspace (issue 15)
+            named = raw.get("workspace_id", 1)
+            workspace_id = named if isinstance(named, int) and not isinstance(named, bool) and named >= 1 else 1
+            defaults = await workspaces_service.invoice_defaults(session, workspace_id=workspace_id)
+        raw = {**raw}
+        if raw.get("currency") is None:
+            raw["currency"] = defaults.currency
+        if raw.get("payment_terms") is None:
+            raw["payment_terms"] = timedelta(days=defaults.payment_terms_days)
+        booking = BookingIn.model_validate(raw)  # inside run(): a validation error becomes a clear message
+        # The CLI is staff: its bookings' clients are staff's, whatever the file says (models/client_sources).
+        booking = booking.model_copy(update={"client_source": STAFF_SOURCE, "requested_by": "cli"})
         async with db.session() as session:  # the saved business profile, else the settings'
-            refused = refusal_for(booking.lines, await business_profile_in(session, settings))
+            refused = refusal_for(
+                booking.lines, await business_profile_in(session, settings, workspace_id=booking.workspace_id)
+            )
         if refused:
             fail(refused, code=2)
         # Issued here with its number (the one intake); the run (payment link, emails) starts through the outbox.
@@ -119,17 +132,6 @@ async def _create_from(raw: dict[str, object], as_json: bool) -> None:
     )
 
 
-async def _wait_issued(client, workflow_id: str, seconds: float = 10) -> InvoiceState | None:  # type: ignore[no-untyped-def]
-    from billflow.services import invoice_runs
-
-    for _ in range(int(seconds / 0.1)):
-        state = await invoice_runs.query_state(client, workflow_id)
-        if state is not None:
-            return state
-        await asyncio.sleep(0.1)
-    return None
-
-
 @app.command("list")
 def list_invoices(
     status: Annotated[InvoiceStatus | None, typer.Option(help="Only invoices in this status.")] = None,
@@ -141,6 +143,9 @@ def list_invoices(
     as_json: bool = JsonOption,
 ) -> None:
     """The newest invoices, optionally filtered."""
+    if not as_json and client is None:  # a table from a few columns: psycopg alone (starter/reads.py)
+        _print_invoices(_read_invoices(status, limit))
+        return
     run(_list(status, client, client_source, limit, as_json))
 
 
@@ -161,21 +166,47 @@ async def _list(
     if as_json:
         print_json([{**inv.model_dump(mode="json"), "client": cl.model_dump(mode="json")} for inv, cl in rows])
         return
+    _print_invoices(
+        [
+            {
+                "number": invoice.number,
+                "client_name": client_row.name,
+                "currency": invoice.currency,
+                "total_minor": invoice.total_minor,
+                "balance_minor": invoice.balance_minor,
+                "status": invoice.status,
+                "viewed_at": invoice.viewed_at,
+                "issue_date": invoice.issue_date,
+                "due_date": invoice.due_date,
+            }
+            for invoice, client_row in rows
+        ]
+    )
+
+
+def _read_invoices(status: InvoiceStatus | None, limit: int) -> list[dict[str, Any]]:
+    from starter import reads
+
+    with reads.connection() as conn:
+        return reads.invoices(conn, status=status.value if status else None, client_id=None, limit=limit)
+
+
+def _print_invoices(rows: list[dict[str, Any]]) -> None:
     table = Table(title=f"Invoices ({len(rows)})", header_style="bold")
     for column in ("Number", "Client", "Total", "Balance", "Status", "Issued", "Due"):
         table.add_column(column, justify="right" if column in ("Total", "Balance") else "left")
-    for invoice, client_row in rows:
-        status_cell = styled_status(invoice.status)
-        if invoice.viewed_at and invoice.status not in (InvoiceStatus.paid, InvoiceStatus.void):
+    for row in rows:
+        status_cell = styled_status(row["status"])
+        if row["viewed_at"] and row["status"] not in (InvoiceStatus.paid, InvoiceStatus.void):
             status_cell += " [dim](viewed)[/]"
         table.add_row(
-            invoice.number,
-            escape(client_row.name),
-            format_money(invoice.total_minor, invoice.currency),
-            format_money(invoice.balance_minor, invoice.currency),
+            row["number"],
+            escape(row["client_name"]),
+            format_money(row["total_minor"], row["currency"]),
+            format_money(row["balance_minor"], row["currency"]),
             status_cell,
-            invoice.issue_date.isoformat(),
-            invoice.due_date.isoformat(),
+            row["issue_date"].isoformat(),
+            row["due_date"].isoformat(),
         )
     console.print(table)
 
@@ -183,6 +214,11 @@ async def _list(
 @app.command()
 def show(number: NumberArg, as_json: bool = JsonOption) -> None:
     """One invoice: lines, payments, emails, timeline and the live workflow state."""
+    from starter import reads
+
+    with reads.connection() as conn:  # an unknown number is answered without the ORM or Temporal
+        if not reads.invoice_exists(conn, number=number):
+            fail(f"no invoice numbered {number}")
     run(_show(number, as_json))
 
 

@@ -8,9 +8,17 @@ from typing import Annotated
 
 import typer
 
-from billflow.config import get_settings
-from models.money import format_money
-from starter.common import JsonOption, console, database, fail, print_json, run, temporal_client
+from starter.common import (  # settings and babel when a refund runs: `invoice --help` loads neither
+    JsonOption,
+    console,
+    database,
+    fail,
+    format_money,
+    get_settings,
+    print_json,
+    run,
+    temporal_client,
+)
 
 
 def refund(

@@ -216,15 +216,18 @@ def list_(as_json: bool = JsonOption) -> None:
         async with database() as db:
             return await workspaces.list_workspaces(db)
 
-    found = run(go())
     if as_json:
-        print_json(found)
+        print_json(run(go()))
         return
+    from starter import reads  # the table from a few columns: psycopg alone (issue 11, item 15)
+
+    with reads.connection() as conn:
+        found = reads.workspaces(conn)
     table = Table("id", "slug", "name", "country", "VAT id", "currency", "time zone", title="Workspaces")
     for w in found:
         table.add_row(
-            str(w.id), escape(w.slug), escape(w.name), w.country or "-", w.vat_id or "-", w.default_currency,
-            w.reporting_timezone,
+            str(w["id"]), escape(w["slug"]), escape(w["name"]), w["country"] or "-", w["vat_id"] or "-",
+            w["default_currency"], w["reporting_timezone"],
         )  # fmt: skip
     console.print(table)
 

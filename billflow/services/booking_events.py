@@ -26,10 +26,10 @@ from billflow.repositories import booking_events as events_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import run_outbox as outbox_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.repositories import workspaces as workspaces_repo
 from billflow.runs import subscriptions as subscription_runs
 from billflow.services import intake
 from billflow.services import subscriptions as subscriptions_service
+from billflow.services import workspaces as workspaces_service
 from billflow.services.business_profile import BusinessProfile, business_profile_in, refusal_for
 from models.booking_events import (
     BookingCancelledEvent,
@@ -120,11 +120,12 @@ async def handle_event(
         if replayed:
             return await _numbered(db, EventAccepted.model_validate(row.result)), True
         if isinstance(event, BookingConfirmedEvent):
-            terms = event.data.payment_terms_days
-            if terms is None:  # the booking gives none: its workspace's default terms
-                workspace = await workspaces_repo.get_workspace(session, workspace_id=sender.workspace_id)
-                terms = workspace.payment_terms_days if workspace is not None else 14
-            booking = booking_from_event(sender, event, payment_terms_days=terms)
+            terms, currency = event.data.payment_terms_days, event.data.currency
+            if terms is None or currency is None:  # the booking gives none: its workspace's defaults
+                defaults = await workspaces_service.invoice_defaults(session, workspace_id=sender.workspace_id)
+                terms = defaults.payment_terms_days if terms is None else terms
+                currency = currency or defaults.currency
+            booking = booking_from_event(sender, event, payment_terms_days=terms, currency=currency)
             seller = await business_profile_in(session, settings, workspace_id=sender.workspace_id)
             refused = refusal_for(booking.lines, seller)
             if refused:  # raised inside the transaction: the claimed event rolls back with it
@@ -199,7 +200,9 @@ async def _subscription_created(
     )
 
 
-def booking_from_event(sender: Sender, event: BookingConfirmedEvent, *, payment_terms_days: int) -> BookingIn:
+def booking_from_event(
+    sender: Sender, event: BookingConfirmedEvent, *, payment_terms_days: int, currency: str
+) -> BookingIn:
     data = event.data
     return BookingIn(
         source=sender.integration,
@@ -209,7 +212,7 @@ def booking_from_event(sender: Sender, event: BookingConfirmedEvent, *, payment_
         booking_id=data.booking_id,
         client=data.client,
         lines=data.lines(),
-        currency=data.currency,
+        currency=currency,
         payment_terms=timedelta(days=payment_terms_days),
         service_date=data.starts_at.date() if data.starts_at else None,
         memo=data.memo,

@@ -162,8 +162,9 @@ def run_summary(booking: BookingIn) -> str:
     )
 
 
-async def query_state(client: Client, workflow_id: str) -> InvoiceState | None:
-    return await client.get_workflow_handle(workflow_id).query(InvoiceWorkflow.status)
+async def query_state(client: Client, workflow_id: str, *, rpc_timeout: timedelta | None = None) -> InvoiceState | None:
+    """The run's `status` query; `rpc_timeout` bounds the wait (no worker polling: the server holds the query)."""
+    return await client.get_workflow_handle(workflow_id).query(InvoiceWorkflow.status, rpc_timeout=rpc_timeout)
 
 
 async def send_payment(client: Client, workflow_id: str, payment: PaymentReceived) -> None:

@@ -3,8 +3,8 @@ workflow's live state). Shared by the API and the CLI."""
 
 from __future__ import annotations
 
-import contextlib
-from datetime import date, datetime
+import asyncio
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,35 @@ from models.clients import Client as ClientRow
 from models.enums import InvoiceStatus
 from models.invoices import Invoice
 from models.workflow_io import InvoiceState
+
+
+class _Unanswered:
+    """When queries went unanswered (no worker polls), later pages wait UNANSWERED_TIMEOUT instead of the full
+    timeout for QUIET_FOR: a stopped worker costs the first page 2 s, not every page. An answer ends it."""
+
+    until = 0.0
+
+
+UNANSWERED_TIMEOUT = timedelta(milliseconds=250)
+QUIET_FOR = timedelta(seconds=30)
+
+
+async def _live_state(temporal: Client, workflow_id: str, timeout: timedelta) -> InvoiceState | None:
+    """The run's state, or None when it does not answer within `timeout` (the page still answers without it)."""
+    loop = asyncio.get_running_loop()
+    if loop.time() < _Unanswered.until:
+        timeout = min(timeout, UNANSWERED_TIMEOUT)
+    try:
+        state = await asyncio.wait_for(
+            invoice_runs.query_state(temporal, workflow_id, rpc_timeout=timeout), timeout.total_seconds()
+        )
+    except TimeoutError:
+        _Unanswered.until = loop.time() + QUIET_FOR.total_seconds()
+        return None
+    except (RPCError, WorkflowQueryFailedError):
+        return None
+    _Unanswered.until = 0.0
+    return state
 
 
 class InvoiceNotFound(LookupError):
@@ -143,22 +172,36 @@ async def list_page(
     return InvoicePage(items=items, total=total, limit=limit, offset=offset)
 
 
-async def detail(db: Database, temporal: Client, *, number: str) -> InvoiceDetail:
+# How long the detail waits for the run's `status` query. Everything else comes from PostgreSQL; the query adds
+# what only the run knows (the reminder schedule, the next reminder). A worker answers in milliseconds; with none
+# polling, the server would hold the query for its own deadline (about 10 s), so the page answers without it.
+LIVE_QUERY_TIMEOUT = timedelta(seconds=2)
+
+
+async def detail(
+    db: Database, temporal: Client, *, number: str, live_timeout: timedelta = LIVE_QUERY_TIMEOUT
+) -> InvoiceDetail:
     async with db.session() as session:
         found = await invoices_repo.get_invoice_with_client(session, number=number)
         if found is None:
             raise InvoiceNotFound(f"no invoice numbered {number}")
         invoice, client = found
         assert invoice.id is not None
-        lines = await invoices_repo.get_lines(session, invoice_id=invoice.id)
-        payments = await payments_repo.list_payments(session, invoice_id=invoice.id)
-        messages = await messages_repo.list_messages(session, invoice_id=invoice.id, limit=500)
-        events = await timeline_repo.list_events(session, invoice_id=invoice.id, limit=1000)
-        notes = await credit_notes_repo.list_credit_notes(session, invoice_id=invoice.id, limit=200)
-    live = None
-    if not InvoiceStatus(invoice.status).is_final:
-        with contextlib.suppress(RPCError, WorkflowQueryFailedError):  # the page still answers without it
-            live = await invoice_runs.query_state(temporal, invoice.workflow_id)
+        # The query runs while the rows below are read: the page waits for the slower of the two, not the sum.
+        asked = None
+        if not InvoiceStatus(invoice.status).is_final:
+            asked = asyncio.create_task(_live_state(temporal, invoice.workflow_id, live_timeout))
+        try:
+            lines = await invoices_repo.get_lines(session, invoice_id=invoice.id)
+            payments = await payments_repo.list_payments(session, invoice_id=invoice.id)
+            messages = await messages_repo.list_messages(session, invoice_id=invoice.id, limit=500)
+            events = await timeline_repo.list_events(session, invoice_id=invoice.id, limit=1000)
+            notes = await credit_notes_repo.list_credit_notes(session, invoice_id=invoice.id, limit=200)
+        except BaseException:
+            if asked is not None:
+                asked.cancel()
+            raise
+    live = await asked if asked is not None else None
     summary = InvoiceSummary.of(invoice, client)
     return InvoiceDetail(
         **summary.model_dump(),

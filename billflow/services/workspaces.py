@@ -7,6 +7,7 @@ names the field); this module adds what needs the database or several fields at 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +32,26 @@ from models.workspaces import (
 
 class WorkspaceNotFound(LookupError):
     pass
+
+
+@dataclass(frozen=True)
+class InvoiceDefaults:
+    """What an invoice takes from its workspace where the booking says nothing (issue 15): the CLI's booking
+    files, booking events through the API and the staff app's new-invoice form all fall back to these."""
+
+    currency: str
+    payment_terms_days: int
+
+
+# A workspace id nothing matches (a booking names the workspace; the API checks it exists): billflow's own defaults.
+FALLBACK_DEFAULTS = InvoiceDefaults(currency="EUR", payment_terms_days=14)
+
+
+async def invoice_defaults(session: AsyncSession, *, workspace_id: int) -> InvoiceDefaults:
+    workspace = await workspaces_repo.get_workspace(session, workspace_id=workspace_id)
+    if workspace is None:
+        return FALLBACK_DEFAULTS
+    return InvoiceDefaults(currency=workspace.default_currency, payment_terms_days=workspace.payment_terms_days)
 
 
 class WorkspaceConflict(ValueError):

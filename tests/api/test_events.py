@@ -242,12 +242,13 @@ async def test_staff_key_may_post_events(
 # --- bad input --------------------------------------------------------------------------------------
 
 
-async def test_missing_currency_is_422_naming_the_field(
+async def test_an_unknown_currency_is_422_naming_the_field(
     http: httpx.AsyncClient, integration: tuple[str, str], db: Database
 ) -> None:
+    """A missing one is the workspace's default (tests/workspaces/test_invoice_defaults.py)."""
     name, secret = integration
     body = confirmed_event()
-    del body["data"]["currency"]
+    body["data"]["currency"] = "ZZZ"
     response = await post_signed(http, name, secret, body)
     assert response.status_code == 422
     assert any(err["loc"][-1] == "currency" for err in response.json()["detail"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -91,9 +92,13 @@ async def test_overdue_days_filter(http: httpx.AsyncClient, number: str, viewer_
 async def test_detail_has_lines_messages_timeline_and_live_state(
     http: httpx.AsyncClient, number: str, viewer_headers: Headers
 ) -> None:
-    response = await http.get(f"/v1/invoices/{number}", headers=viewer_headers)
-    assert response.status_code == 200
-    detail = response.json()
+    for _ in range(100):  # the issue email is sent by the worker after the number is known
+        response = await http.get(f"/v1/invoices/{number}", headers=viewer_headers)
+        assert response.status_code == 200
+        detail = response.json()
+        if detail["messages"] and detail["messages"][0]["status"] != "claimed":
+            break
+        await asyncio.sleep(0.05)
     assert [line["description"] for line in detail["lines"]] == ["Massage, 60 min", "Oil"]
     assert detail["total_minor"] == CONFIRMED_TOTAL
     assert detail["live"]["number"] == number

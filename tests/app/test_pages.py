@@ -215,3 +215,20 @@ async def test_a_contact_edit_is_saved_and_recorded_on_the_timeline(web_app: Fas
         detail = await http.get(page)
         assert f"email {client.email} → {new_email}" in detail.text and "timezone UTC → Europe/Paris" in detail.text
         assert 'data-kind="client.contact_changed"' in detail.text
+
+
+async def test_the_new_invoice_form_starts_from_the_workspaces_currency_and_terms(
+    web_app: FastAPI, db: Database
+) -> None:
+    from billflow.services import workspaces
+    from models.workspaces import WorkspaceUpdate
+    from tests.app.support import workspace_profile_kept
+
+    async with workspace_profile_kept(db), browserless(web_app) as http:
+        await workspaces.update_workspace(db, 1, WorkspaceUpdate(default_currency="CHF", payment_terms_days=45))
+        await sign_in(http, (await make_user(db, ApiRole.staff)).email)
+        page = await http.get("/app/invoices/new")
+    assert page.status_code == 200
+    assert 'name="currency" type="text" value="CHF"' in page.text
+    assert 'name="terms_days" type="number" value="45"' in page.text
+    assert "the workspace&#39;s default, CHF" in page.text or "the workspace's default, CHF" in page.text

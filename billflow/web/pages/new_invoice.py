@@ -15,14 +15,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from billflow.db import Database
 from billflow.services import catalog as catalog_service
 from billflow.services import clients as clients_service
-from billflow.services import invoice_list
+from billflow.services import invoice_list, workspaces
 from billflow.services.users import UserOut
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
 from billflow.web.pages import forms
 from billflow.web.pages.rendering import flash, redirect, render
 from billflow.web.sessions import StaffUser
+from models.columns import DEFAULT_WORKSPACE_ID
 from models.service_catalog import CatalogEntryOut as CatalogChoice
 from models.workflow_io import BookingIn, ClientIn, LineIn
 
@@ -49,7 +51,13 @@ async def _form(
     values: dict[str, str] | None = None,
 ) -> HTMLResponse:
     clients, catalog = await _choices(db)
-    values = values or {"booking_id": uuid.uuid4().hex, "currency": "EUR", "terms_days": "14", "client_timezone": "UTC"}
+    defaults = await _defaults(db)
+    values = values or {
+        "booking_id": uuid.uuid4().hex,
+        "currency": defaults.currency,
+        "terms_days": str(defaults.payment_terms_days),
+        "client_timezone": "UTC",
+    }
     return render(
         request,
         "invoice_new.html",
@@ -60,7 +68,14 @@ async def _form(
         rows=range(1, LINE_ROWS + 1),
         errors=errors or {},
         values=values,
+        defaults=defaults,
     )
+
+
+async def _defaults(db: Database) -> workspaces.InvoiceDefaults:
+    """The staff app's workspace's (the first: staff accounts belong to no other yet) currency and terms."""
+    async with db.session() as session:
+        return await workspaces.invoice_defaults(session, workspace_id=DEFAULT_WORKSPACE_ID)
 
 
 @router.get("/new", response_class=HTMLResponse)
@@ -80,9 +95,12 @@ def percent_to_bp(field: str, text: str) -> int:
     return int(value * 100)
 
 
-def _booking(data: dict[str, str], clients: list[Any], catalog: list[CatalogChoice]) -> BookingIn:
-    """The form as a booking; FieldError names the first bad field."""
-    currency = data.get("currency", "").strip().upper()
+def _booking(
+    data: dict[str, str], clients: list[Any], catalog: list[CatalogChoice], defaults: workspaces.InvoiceDefaults
+) -> BookingIn:
+    """The form as a booking; FieldError names the first bad field. An empty currency or payment terms field
+    takes the workspace's default."""
+    currency = data.get("currency", "").strip().upper() or defaults.currency
     if not (len(currency) == 3 and currency.isalpha()):
         raise forms.FieldError("currency", "a 3-letter ISO 4217 code, e.g. EUR")
     chosen = data.get("client", "")
@@ -149,7 +167,8 @@ def _booking(data: dict[str, str], clients: list[Any], catalog: list[CatalogChoi
             raise forms.FieldError(f"line{i}_quantity", "a quantity above 0 with at most 3 decimals") from None
     if not lines:
         raise forms.FieldError("line1_description", "add at least one line")
-    terms = forms.whole_number("terms_days", data.get("terms_days", ""), low=0, high=366, required=True)
+    terms = forms.whole_number("terms_days", data.get("terms_days", ""), low=0, high=366)
+    terms = defaults.payment_terms_days if terms is None else terms
     booking_id = data.get("booking_id", "")
     if not re.fullmatch(r"[0-9a-f]{32}", booking_id):
         booking_id = uuid.uuid4().hex
@@ -160,7 +179,7 @@ def _booking(data: dict[str, str], clients: list[Any], catalog: list[CatalogChoi
             client=client_in,
             lines=lines,
             currency=currency,
-            payment_terms=timedelta(days=terms or 0),
+            payment_terms=timedelta(days=terms),
             memo=data.get("memo", "").strip()[:2000] or None,
         )
     except ValidationError as err:
@@ -175,7 +194,7 @@ async def create(
     data = forms.form_text(form)
     clients, catalog = await _choices(db)
     try:
-        booking = _booking(data, clients, catalog)
+        booking = _booking(data, clients, catalog, await _defaults(db))
     except forms.FieldError as err:
         return await _form(request, db, user, status_code=422, errors={err.field: err.message}, values=data)
     invoice = await invoice_list.create_by_hand(db, settings, booking)

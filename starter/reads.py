@@ -1,0 +1,162 @@
+"""Read-only CLI answers straight from PostgreSQL: a psycopg connection and small hand-written SELECTs.
+
+`billflow invoice list`, `client list` and `workspace list` print a table from a few columns. Through the repositories
+they imported SQLAlchemy, SQLModel and every table model first (about 0.4 s of a 0.6 s command); here they import
+psycopg only (issue 11, item 15; bench/cli_startup.py prints the figures). The SELECTs mirror the repository
+queries they stand for (named in each function's docstring); --json output
+keeps going through the models, whose JSON shape is the contract. A database that is not at the newest migration
+is first upgraded through the usual path (starter.common.database), as every other command does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from starter import common
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+def conninfo(url: str) -> str:
+    """A libpq URI from any of the database URL spellings billflow accepts (postgres://, postgresql://,
+    postgresql+psycopg://); billflow.db.to_psycopg_url does the same for SQLAlchemy."""
+    scheme, separator, rest = url.partition("://")
+    if not separator or not scheme.startswith("postgres"):
+        return url
+    return f"postgresql://{rest}"
+
+
+@contextmanager
+def connection() -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+    """A read-only connection to the configured database, its schema at the newest migration."""
+    import psycopg
+
+    from billflow.schema_version import head_revisions
+
+    settings = common.get_settings()
+    note = common._embedded_context(settings)
+    if note:
+        common.err_console.print(note)
+    if settings.database_url:
+        url = conninfo(settings.database_url)
+    else:  # the embedded server: started (or joined) by billflow.db, as for every command
+        from billflow.db import resolve_database_url
+
+        url = conninfo(resolve_database_url(settings))
+    try:
+        conn = psycopg.connect(url, autocommit=True)
+    except psycopg.OperationalError as err:
+        common.fail(f"cannot reach the database: {err}")
+    with conn:
+        if not _at_head(conn, head_revisions()):
+            asyncio.run(_upgrade())
+        conn.execute("SET default_transaction_read_only = on")
+        yield conn
+
+
+def _at_head(conn: psycopg.Connection[tuple[Any, ...]], heads: frozenset[str]) -> bool:
+    """billflow.schema_version.at_head on this connection."""
+    import psycopg
+
+    if not heads:
+        return False
+    try:
+        rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    except psycopg.Error:
+        return False
+    return frozenset(row[0] for row in rows) == heads
+
+
+async def _upgrade() -> None:
+    async with common.database():
+        pass
+
+
+def invoices(
+    conn: psycopg.Connection[tuple[Any, ...]], *, status: str | None, client_id: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """The newest invoices with their client's name (repositories.invoices.list_invoices, its order)."""
+    from psycopg.rows import dict_row
+
+    where: list[str] = []
+    params: list[Any] = []
+    if status is not None:
+        where.append("i.status = %s")
+        params.append(status)
+    if client_id is not None:
+        where.append("i.client_id = %s")
+        params.append(client_id)
+    sql = (
+        "SELECT i.number, c.name AS client_name, i.currency, i.total_minor,"
+        " i.total_minor - i.credited_minor - i.amount_paid_minor AS balance_minor,"
+        " i.status, i.viewed_at, i.issue_date, i.due_date"
+        " FROM invoices i JOIN clients c ON c.id = i.client_id"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY i.id DESC LIMIT %s"
+    )
+    with conn.cursor(row_factory=dict_row) as cursor:
+        return cursor.execute(sql, [*params, limit]).fetchall()  # type: ignore[arg-type]
+
+
+def workspaces(conn: psycopg.Connection[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The workspaces by id (repositories.workspaces.list_workspaces, its order)."""
+    from psycopg.rows import dict_row
+
+    sql = "SELECT id, slug, name, country, vat_id, default_currency, reporting_timezone FROM workspaces"
+    with conn.cursor(row_factory=dict_row) as cursor:
+        return cursor.execute(sql + " ORDER BY id LIMIT 200").fetchall()
+
+
+def invoice_exists(conn: psycopg.Connection[tuple[Any, ...]], *, number: str) -> bool:
+    """`invoice show` of an unknown number answers without the ORM or Temporal."""
+    return conn.execute("SELECT 1 FROM invoices WHERE number = %s", (number,)).fetchone() is not None
+
+
+def clients(
+    conn: psycopg.Connection[tuple[Any, ...]], *, query: str | None, limit: int, offset: int, due_before: datetime
+) -> list[dict[str, Any]]:
+    """Clients by name with their balances per currency (services.clients.list_clients over every workspace:
+    repositories.clients.search_clients, then .balances with the end of the reporting day `due_before`)."""
+    from psycopg.rows import dict_row
+
+    where, params = "", []
+    if query:
+        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        where = " WHERE name ILIKE %s ESCAPE '\\' OR email ILIKE %s ESCAPE '\\' OR external_id ILIKE %s ESCAPE '\\'"
+        params = [pattern, pattern, pattern]
+    with conn.cursor(row_factory=dict_row) as cursor:
+        found = cursor.execute(
+            "SELECT id, external_id, name, email, email_bounced FROM clients"
+            + where
+            + " ORDER BY name, id LIMIT %s OFFSET %s",
+            [*params, limit, offset],
+        ).fetchall()
+        ids = [row["id"] for row in found]
+        balances = cursor.execute(_BALANCES, {"client_ids": ids, "due_before": due_before}).fetchall() if ids else []
+    by_client: dict[int, list[dict[str, Any]]] = {}
+    for balance in balances:
+        by_client.setdefault(balance["client_id"], []).append(balance)
+    return [{**row, "balances": by_client.get(row["id"], [])} for row in found]
+
+
+# repositories.clients.balances: the open balance and its part past due, per client and currency.
+_BALANCES = """
+SELECT client_id, currency,
+       COALESCE(SUM(total_minor - credited_minor - amount_paid_minor)
+                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')), 0)
+           AS balance_minor,
+       COALESCE(SUM(total_minor - credited_minor - amount_paid_minor)
+                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')
+                        AND due_at < %(due_before)s), 0)
+           AS overdue_minor
+FROM invoices
+WHERE client_id = ANY(%(client_ids)s)
+GROUP BY client_id, currency
+ORDER BY client_id, currency
+"""

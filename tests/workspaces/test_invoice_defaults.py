@@ -1,0 +1,125 @@
+"""A workspace's default currency and payment terms fill what a booking leaves out (issue 15): the CLI's booking
+file (`billflow invoice create`), booking events through the API and the staff app's new-invoice form."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+from typer.testing import CliRunner
+
+from billflow.config import Settings, get_settings
+from billflow.db import Database
+from billflow.repositories import invoices as invoices_repo
+from billflow.services import workspaces
+from billflow.web.pages.new_invoice import _booking
+from models.invoices import Invoice
+from models.workspaces import WorkspaceUpdate
+from starter.cli import app as cli
+from tests.api.conftest import api_settings, http, integration, temporal_env, worker  # noqa: F401  (fixtures)
+from tests.api.conftest import app as api_app  # noqa: F401  (the `app` fixture, used by `http`)
+from tests.api.support import confirmed_event, post_signed
+from tests.app.support import workspace_profile_kept
+from tests.factories import make_booking
+
+FRANCS = WorkspaceUpdate(default_currency="CHF", payment_terms_days=45)
+
+
+async def _wait_invoice(db: Database, workflow_id: str) -> Invoice:
+    for _ in range(200):
+        async with db.session() as session:
+            found = await invoices_repo.get_invoice(session, workflow_id=workflow_id)
+        if found is not None:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no invoice for {workflow_id}")
+
+
+async def _cli_create(
+    booking: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings, address: str
+) -> dict[str, object]:
+    path = tmp_path / "booking.json"
+    path.write_text(json.dumps(booking))
+    assert settings.database_url is not None
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("BILLFLOW_TASK_QUEUE", settings.task_queue)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", address)
+    get_settings.cache_clear()
+    try:
+        result = await asyncio.to_thread(CliRunner().invoke, cli, ["invoice", "create", str(path), "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    answer: dict[str, object] = json.loads(result.output)
+    return answer
+
+
+async def test_cli_booking_without_currency_or_terms_takes_the_workspaces(
+    monkeypatch: pytest.MonkeyPatch,
+    api_settings: Settings,  # noqa: F811
+    time_env: WorkflowEnvironment,
+    worker: Worker,  # noqa: F811
+    db: Database,
+    tmp_path: Path,
+) -> None:
+    booking = make_booking().model_dump(mode="json")
+    del booking["currency"], booking["payment_terms"]
+    address = time_env.client.service_client.config.target_host
+    async with workspace_profile_kept(db):
+        await workspaces.update_workspace(db, 1, FRANCS)
+        answer = await _cli_create(booking, tmp_path, monkeypatch, api_settings, address)
+    invoice = await _wait_invoice(db, str(answer["workflow_id"]))
+    assert invoice.currency == "CHF"
+    assert (invoice.due_date - invoice.issue_date).days == 45
+
+
+async def test_cli_booking_with_its_own_currency_and_terms_keeps_them(
+    monkeypatch: pytest.MonkeyPatch,
+    api_settings: Settings,  # noqa: F811
+    time_env: WorkflowEnvironment,
+    worker: Worker,  # noqa: F811
+    db: Database,
+    tmp_path: Path,
+) -> None:
+    booking = make_booking().model_dump(mode="json")  # GBP, 14 days
+    address = time_env.client.service_client.config.target_host
+    async with workspace_profile_kept(db):
+        await workspaces.update_workspace(db, 1, FRANCS)
+        answer = await _cli_create(booking, tmp_path, monkeypatch, api_settings, address)
+    invoice = await _wait_invoice(db, str(answer["workflow_id"]))
+    assert invoice.currency == "GBP"
+    assert (invoice.due_date - invoice.issue_date).days == 14
+
+
+async def test_an_event_without_a_currency_takes_its_workspaces(
+    http: httpx.AsyncClient,  # noqa: F811
+    worker: Worker,  # noqa: F811
+    integration: tuple[str, str],  # noqa: F811
+    db: Database,
+) -> None:
+    name, secret = integration
+    body = confirmed_event()
+    del body["data"]["currency"]
+    async with workspace_profile_kept(db):
+        await workspaces.update_workspace(db, 1, FRANCS)
+        response = await post_signed(http, name, secret, body)
+    assert response.status_code == 202, response.text
+    async with db.session() as session:
+        invoice = await invoices_repo.get_invoice(session, number=response.json()["invoice_number"])
+    assert invoice is not None
+    assert invoice.currency == "CHF"
+    assert (invoice.due_date - invoice.issue_date).days == 14  # the event's own terms stay
+
+
+def test_the_new_invoice_form_left_empty_takes_the_workspaces_currency_and_terms() -> None:
+    form = {"client_name": "Ada", "client_email": "ada@example.com", "client_timezone": "UTC", "currency": "",
+            "terms_days": "", "line1_description": "Session", "line1_price": "120"}  # fmt: skip
+    booking = _booking(form, [], [], workspaces.InvoiceDefaults(currency="CHF", payment_terms_days=45))
+    assert booking.currency == "CHF" and booking.payment_terms.days == 45
+    typed = _booking(form | {"currency": "usd", "terms_days": "7"}, [], [], workspaces.FALLBACK_DEFAULTS)
+    assert typed.currency == "USD" and typed.payment_terms.days == 7
