@@ -64,6 +64,15 @@ class BillingInterval(BaseModel):
     )
     cron: str | None = Field(default=None, max_length=100, description="5-field cron, in the client's time zone")
 
+    @property
+    def label(self) -> str:
+        """How staff read it: "monthly on day 1", "every 2 weeks", "cron 0 9 1 * *"."""
+        if self.kind is IntervalKind.cron:
+            return f"cron {self.cron}"
+        unit = {"weekly": "weeks", "monthly": "months", "quarterly": "quarters", "yearly": "years"}[self.kind.value]
+        text = self.kind.value if self.every == 1 else f"every {self.every} {unit}"
+        return f"{text} on day {self.day_of_month}" if self.day_of_month else text
+
     @model_validator(mode="after")
     def _consistent(self) -> BillingInterval:
         if self.kind is IntervalKind.cron:

@@ -23,7 +23,7 @@ from billflow.runs import subscriptions as subscription_runs
 from billflow.services import subscriptions as rules
 from models.columns import DEFAULT_WORKSPACE_ID
 from models.service_catalog import CatalogEntryOut
-from models.subscription_io import ChangePlan, SubscriptionAction, SubscriptionStatus, SubscriptionView
+from models.subscription_io import BillingInterval, ChangePlan, SubscriptionAction, SubscriptionStatus, SubscriptionView
 from models.workflow_io import LineIn
 
 SubscriptionNotFound = rules.SubscriptionNotFound
@@ -50,20 +50,17 @@ class SubscriptionSummary(BaseModel):
     client_name: str
     currency: str
     interval: str
-    schedule: str  # in words: "monthly on day 1", "every 2 x weekly", "cron 0 9 1 * *"
+    schedule: str  # in words: "monthly on day 1", "every 2 weeks", "cron 0 9 1 * *"
     next_period_start: date | None
     periods_billed: int
 
 
 def schedule_text(interval: dict[str, Any]) -> str:
-    kind = interval.get("kind", "")
-    if kind == "cron":
-        return f"cron {interval.get('cron')}"
-    every = interval.get("every", 1)
-    text = kind if every == 1 else f"every {every} x {kind}"
-    if interval.get("day_of_month"):
-        text += f" on day {interval['day_of_month']}"
-    return str(text)
+    """The stored interval in words (BillingInterval.label); a row that no longer validates shows its kind."""
+    try:
+        return BillingInterval.model_validate(interval).label
+    except ValueError:
+        return str(interval.get("kind", ""))
 
 
 async def list_subscriptions(

@@ -209,3 +209,17 @@ def test_periods_tile_the_calendar_and_fire_in_order(
     if kind != "weekly":
         anchor = day_of_month or start.day
         assert all(p.start.day == min(anchor, month_end_clamped(p.start.year, p.start.month, 31).day) for p in got)
+
+
+@pytest.mark.parametrize(
+    ("interval", "label"),
+    [
+        (BillingInterval(kind=IntervalKind.monthly), "monthly"),
+        (BillingInterval(kind=IntervalKind.monthly, day_of_month=1), "monthly on day 1"),
+        (BillingInterval(kind=IntervalKind.weekly, every=2), "every 2 weeks"),
+        (BillingInterval(kind=IntervalKind.quarterly, every=2, day_of_month=31), "every 2 quarters on day 31"),
+        (BillingInterval(kind=IntervalKind.cron, cron="0 9 1 * *"), "cron 0 9 1 * *"),
+    ],
+)
+def test_an_interval_reads_as_staff_say_it(interval: BillingInterval, label: str) -> None:
+    assert interval.label == label
