@@ -38,6 +38,8 @@ _DELIVERED = {
 }
 
 
+# A message with no issuing workspace (the portal's magic link) goes from the installation's address.
+_NO_SENDER: tuple[str | None, str | None, str | None] = (None, None, None)
 # Emails that ask the client (or staff) to act on an unpaid invoice: not sent once it is settled.
 _CHASERS = {EmailKind.reminder, EmailKind.overdue, EmailKind.escalation}
 
@@ -62,13 +64,17 @@ class EmailActivities:
                 # the attachments render below; attempts stays 0 until the hand-over is decided.
                 message = await messages_repo.claim_message(session, message=await self._render(session, data))
         attachments: list[Attachment] = []
+        sender = _NO_SENDER
         if message.status not in _DELIVERED and message.status != MessageStatus.unknown:
             # Rendered (or read back) before the row is locked below: a first render takes a while, and the
-            # lock is held only for the decision and the hand-over stamp.
+            # lock is held only for the decision and the hand-over stamp. The sender identity is read here too:
+            # nothing that can fail may come between the stamp and the hand-over, or a database outage there
+            # leaves a message stamped as handed over that never was (chaos database-restart, 2026-12-02).
             async with self._db.session() as session:
                 attachments = await self._attachments(
                     session, data.invoice_id, kind=data.kind.value, credit_note_id=data.credit_note_id
                 )
+                sender = await workspaces_repo.sender_of_invoice(session, invoice_id=data.invoice_id)
         async with self._db.session() as session:
             message = await messages_repo.get_message(session, idempotency_key=data.idempotency_key, for_update=True)
             assert message is not None
@@ -93,7 +99,7 @@ class EmailActivities:
             message.updated_at = datetime.now(UTC)
             session.add(message)
         assert message.id is not None
-        return await self._hand_over(message, data.invoice_id, attachments)
+        return await self._hand_over(message, data.invoice_id, attachments, sender)
 
     @staticmethod
     async def _settled(session: AsyncSession, invoice_id: int) -> bool:
@@ -113,7 +119,7 @@ class EmailActivities:
             claimed.status = MessageStatus.claimed
             claimed.attempts += 1
             session.add(claimed)
-        return await self._hand_over(claimed, None, [])
+        return await self._hand_over(claimed, None, [], _NO_SENDER)
 
     @activity.defn
     async def resend_unsettled_emails(self, data: ResendUnsettledInput) -> ResendUnsettledResult:
@@ -146,6 +152,11 @@ class EmailActivities:
                     if message.invoice_id
                     else []
                 )
+                sender = (
+                    await workspaces_repo.sender_of_invoice(session, invoice_id=message.invoice_id)
+                    if message.invoice_id
+                    else _NO_SENDER
+                )
                 message.status = MessageStatus.claimed
                 message.attempts += 1
                 message.error = "re-sent: the provider never confirmed an earlier hand-over"
@@ -166,7 +177,7 @@ class EmailActivities:
                 activity.heartbeat(checked)
             log.warning("email %s (%s): no provider event after hand-over, re-sending", message.id, message.kind)
             try:
-                await self._hand_over(message, message.invoice_id, attachments)
+                await self._hand_over(message, message.invoice_id, attachments, sender)
                 resent += 1
             except ApplicationError as err:
                 log.warning("email %s: re-send refused: %s", message.id, err)
@@ -176,17 +187,16 @@ class EmailActivities:
         return ResendUnsettledResult(checked=checked, resent=resent)
 
     async def _hand_over(
-        self, message: EmailMessage, invoice_id: int | None, attachments: list[Attachment]
+        self,
+        message: EmailMessage,
+        invoice_id: int | None,
+        attachments: list[Attachment],
+        sender: tuple[str | None, str | None, str | None],
     ) -> SentEmail:
-        """Give the claimed message to the provider and record its answer."""
+        """Give the claimed message to the provider and record its answer. `sender` is the issuing workspace's
+        (name, email, reply-to), read before the hand-over was stamped; the installation's address where unset."""
         assert message.id is not None
-        # The issuing workspace's sender identity; the installation's from address where it has none.
-        from_name = from_email = reply_to = None
-        if invoice_id is not None:
-            async with self._db.session() as session:
-                from_name, from_email, reply_to = await workspaces_repo.sender_of_invoice(
-                    session, invoice_id=invoice_id
-                )
+        from_name, from_email, reply_to = sender
         outgoing = OutgoingEmail(
             idempotency_key=message.idempotency_key,
             to_email=message.to_email,

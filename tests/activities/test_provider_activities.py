@@ -183,3 +183,33 @@ async def test_attempt_that_died_before_its_answer_is_repeated_only_where_repeat
         assert (len(sender.sent), row.status) == (2, MessageStatus.sent)  # not lost
     else:
         assert (len(sender.sent), row.status) == (1, MessageStatus.unknown)  # never handed over twice
+
+
+async def test_a_database_outage_before_the_hand_over_leaves_the_email_to_send_on_retry(
+    db: Database, settings: Settings, invoice: IssuedInvoice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the activity reads for the hand-over (the sender identity) is read before the hand-over is stamped:
+    an outage there fails the attempt before anything is stamped, so the retry sends it, rather than finding a
+    stamped attempt that may have gone out and marking it unknown (chaos database-restart, 2026-12-02)."""
+    from billflow.repositories import workspaces as workspaces_repo
+
+    real = workspaces_repo.sender_of_invoice
+    calls = 0
+
+    async def down_once(session, *, invoice_id):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("the database went away")
+        return await real(session, invoice_id=invoice_id)
+
+    monkeypatch.setattr(workspaces_repo, "sender_of_invoice", down_once)
+    sender = CountingSender()
+    activities = EmailActivities(db, sender, settings)
+    data = email_input(invoice)
+    with pytest.raises(ConnectionError):
+        await activities.send_invoice_email(data)
+    await activities.send_invoice_email(data)
+
+    [row] = await messages_with_key(db, data.idempotency_key)
+    assert (len(sender.sent), row.status, row.attempts) == (1, MessageStatus.sent, 1)
