@@ -425,6 +425,9 @@ class InvoiceWorkflowInput(BaseModel):
     # database (billflow/services/invoice_reopen.py), and reminders missed while it was settled are caught up.
     reopened: bool = False
     client_id: int | None = None  # a reopened run's client, for its ClientId search attribute
+    # Set by continue-as-new: whether this invoice's child runs get workspace ids. A run started before workspaces
+    # has its WorkspaceId upserted later, so the next run cannot tell from the attribute (None: the first run).
+    workspace_ids: bool | None = None
 
 
 class InvoiceOutcome(BaseModel):

@@ -108,8 +108,13 @@ class InvoiceWorkflow(InvoiceCollections):
     async def run(self, data: InvoiceWorkflowInput) -> InvoiceOutcome:
         self._booking = data.booking
         self._policy = data.booking.reminder_policy
-        # Read before any upsert: runs started by code before workspaces (no WorkspaceId) keep old child ids.
-        self._workspace_ids = workflow.info().typed_search_attributes.get(WORKSPACE_ID) is not None
+        # Read before any upsert: runs started by code before workspaces (no WorkspaceId) keep old child ids, and
+        # so do the runs they continue as (carried: by then the attribute is set).
+        self._workspace_ids = (
+            data.workspace_ids
+            if data.workspace_ids is not None
+            else workflow.info().typed_search_attributes.get(WORKSPACE_ID) is not None
+        )
         self._max_history_events = data.max_history_events
         state = self._state = data.carried_state or await self._issue(data)
         if data.reopened and workflow.patched(REOPENED_PATCH):
@@ -142,7 +147,10 @@ class InvoiceWorkflow(InvoiceCollections):
                     continue
                 workflow.continue_as_new(
                     InvoiceWorkflowInput(
-                        booking=self._booking, carried_state=state, max_history_events=self._max_history_events
+                        booking=self._booking,
+                        carried_state=state,
+                        max_history_events=self._max_history_events,
+                        workspace_ids=self._workspace_ids,
                     )
                 )
             wake = self._next_wake()

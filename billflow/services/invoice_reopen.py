@@ -25,6 +25,7 @@ from models.enums import EmailKind, InvoiceStatus, PaymentKind
 from models.invoices import Invoice
 from models.money import format_money
 from models.workflow_io import InvoiceState, InvoiceWorkflowInput, ReminderPolicy
+from workflows.search_attributes import WORKSPACE_ID
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ async def reopen_if_unsettled(db: Database, temporal: Client, *, invoice_id: int
     described = await handle.describe()
     if described.status is WorkflowExecutionStatus.RUNNING:
         return None  # the run applies the change itself
-    previous = await _last_input(temporal, handle)
+    previous, had_workspace_id = await _last_input(temporal, handle)
     sent_steps = {m.reminder_step for m in messages if m.reminder_step is not None}
     escalated = any(m.kind == EmailKind.escalation for m in messages)
     state = _state_of(invoice, previous.booking.reminder_policy, sent_steps=sent_steps, escalated=escalated)
@@ -56,6 +57,8 @@ async def reopen_if_unsettled(db: Database, temporal: Client, *, invoice_id: int
             max_history_events=previous.max_history_events,
             reopened=True,
             client_id=invoice.client_id,
+            # A run started before workspaces keeps its old child ids in the new run, whose start sets WorkspaceId.
+            workspace_ids=previous.workspace_ids if previous.workspace_ids is not None else had_workspace_id,
         ),
         workflow_id=invoice.workflow_id,
         task_queue=described.task_queue,
@@ -65,13 +68,14 @@ async def reopen_if_unsettled(db: Database, temporal: Client, *, invoice_id: int
     return started
 
 
-async def _last_input(temporal: Client, handle: WorkflowHandle) -> InvoiceWorkflowInput:
-    """The input of the invoice's latest run: its booking carries the reminder policy the invoice runs."""
+async def _last_input(temporal: Client, handle: WorkflowHandle) -> tuple[InvoiceWorkflowInput, bool]:
+    """The input of the invoice's latest run (its booking carries the reminder policy the invoice runs), and
+    whether that run started with a WorkspaceId."""
     async for event in handle.fetch_history_events():
-        payloads = event.workflow_execution_started_event_attributes.input.payloads
-        [found] = await temporal.data_converter.decode(payloads, [InvoiceWorkflowInput])
+        started = event.workflow_execution_started_event_attributes
+        [found] = await temporal.data_converter.decode(started.input.payloads, [InvoiceWorkflowInput])
         assert isinstance(found, InvoiceWorkflowInput)
-        return found
+        return found, WORKSPACE_ID.name in started.search_attributes.indexed_fields
     raise LookupError(f"workflow {handle.id} has no history")
 
 

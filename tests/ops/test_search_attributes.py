@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.services.invoice_runs import start_invoice
-from models.workflow_io import InvoiceState, InvoiceWorkflowInput, MarkPaid, PauseReminders
+from models.workflow_io import InvoiceState, InvoiceWorkflowInput, MarkPaid, PauseReminders, ResumeReminders
 from tests.factories import make_booking
 from tests.workspaces.support import make_workspace
 from worker import build_worker
@@ -232,3 +232,33 @@ async def test_a_booking_started_before_workspaces_meets_its_run(
     assert again.id == old.id == f"invoice-{booking.source}-{booking.booking_id}"
     runs = [wf.id async for wf in dev_env.client.list_workflows(f'WorkflowId = "{booking.workflow_id}"')]
     assert runs == []
+
+
+async def test_a_run_started_before_workspaces_keeps_its_child_ids_when_it_continues_as_new(
+    dev_env: WorkflowEnvironment, dev_worker: Worker
+) -> None:
+    """A run started without WorkspaceId has it upserted once patched, so the run it continues as cannot tell
+    from the attribute that its children (interest invoices) keep the old ids: the run carries it."""
+    booking = make_booking(issued_at=ISSUED_AT)
+    handle = await dev_env.client.start_workflow(
+        InvoiceWorkflow.run,
+        InvoiceWorkflowInput(booking=booking, max_history_events=20),
+        id=booking.legacy_workflow_id,
+        task_queue=dev_worker.task_queue,
+    )
+    first_run = handle.result_run_id
+    for n in range(8):  # each applied action writes history: past 20 events
+        await handle.signal(InvoiceWorkflow.pause_reminders, PauseReminders(action_id=f"pause-{n}"))
+        await handle.signal(InvoiceWorkflow.resume_reminders, ResumeReminders(action_id=f"resume-{n}"))
+    latest = dev_env.client.get_workflow_handle(handle.id)
+    deadline = asyncio.get_running_loop().time() + 20
+    while (described := await latest.describe()).run_id == first_run:
+        assert asyncio.get_running_loop().time() < deadline, "the run never continued as new"
+        await asyncio.sleep(0.2)
+    # The continued run has the attribute (upserted by the first), and still the old-id decision in its input.
+    assert described.typed_search_attributes.get(WORKSPACE_ID) == booking.workspace_id
+    async for event in latest.fetch_history_events():
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        [carried] = await dev_env.client.data_converter.decode(payloads, [InvoiceWorkflowInput])
+        assert carried.workspace_ids is False
+        break
