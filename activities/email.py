@@ -135,14 +135,17 @@ class EmailActivities:
         if newest_event is None:
             return ResendUnsettledResult(checked=0, resent=0)  # no evidence that events flow at all
         before = min(now - timedelta(seconds=data.resend_after_seconds), newest_event)
-        while checked < data.limit:
+        async with self._db.session() as session:  # the batch, in turns over workspaces (fair share)
+            batch = await messages_repo.unsettled_in_turns(
+                session, backend=self._sender.name, handed_over_before=before, limit=data.limit
+            )
+        for message_id in batch:
             async with self._db.session() as session:
-                batch = await messages_repo.unsettled_messages(
-                    session, backend=self._sender.name, handed_over_before=before, limit=1
+                message = await messages_repo.lock_unsettled(
+                    session, message_id=message_id, backend=self._sender.name, handed_over_before=before
                 )
-                if not batch:
-                    break
-                message = batch[0]
+                if message is None:
+                    continue  # settled since, or a concurrent sweep has it
                 checked += 1
                 # Rendered before updated_at is stamped (the hand-over instant the next sweep compares with).
                 attachments = (

@@ -13,7 +13,7 @@ from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field as column
 from sqlmodel import SQLModel
 
-from models.columns import instant, jsonb
+from models.columns import instant, jsonb, owned_workspace_fk
 from models.enums import TaxCategory
 from models.money import CurrencyCode, MinorAmount, check_total, price_amounts
 from models.subscription_io import SubscriptionIn
@@ -29,6 +29,8 @@ class BookingEvent(SQLModel, table=True):
     )
 
     id: int | None = column(default=None, primary_key=True)
+    # Named by the intake (the integration's or the key's workspace); no owner row to follow.
+    workspace_id: int = owned_workspace_fk()
     integration: str = column(max_length=64)
     event_id: str = column(max_length=120)
     type: str = column(max_length=64)

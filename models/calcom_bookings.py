@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, jsonb
+from models.columns import instant, jsonb, owned_workspace_fk
 
 
 class CalcomBooking(SQLModel, table=True):
@@ -21,6 +21,7 @@ class CalcomBooking(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("integration", "uid"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = owned_workspace_fk()
     integration: str = Field(max_length=64)
     uid: str = Field(max_length=120)
     # The first booking of the chain: its uid is the invoice's booking id (invoice-{integration}-{root_uid}).
@@ -36,6 +37,7 @@ class CalcomDelivery(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("integration", "booking_uid", "trigger"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = owned_workspace_fk()
     integration: str = Field(max_length=64)
     booking_uid: str = Field(max_length=120)
     trigger: str = Field(max_length=64)

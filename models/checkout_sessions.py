@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, minor_units, text_enum
+from models.columns import instant, minor_units, owned_workspace_fk, text_enum
 
 
 class CheckoutSessionStatus:
@@ -30,6 +30,7 @@ class CheckoutSession(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("invoice_id", "attempt"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = owned_workspace_fk()
     invoice_id: int = Field(foreign_key="invoices.id", index=True)
     attempt: int  # 1, 2, ...: part of the idempotency key of the create call
     stripe_session_id: str = Field(max_length=255, unique=True)

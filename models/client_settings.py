@@ -9,7 +9,7 @@ from sqlalchemy import Column
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant
+from models.columns import instant, owned_workspace_fk
 
 
 class ClientSettings(SQLModel, table=True):
@@ -18,6 +18,7 @@ class ClientSettings(SQLModel, table=True):
     __tablename__ = "client_settings"
 
     client_id: int = Field(foreign_key="clients.id", primary_key=True)
+    workspace_id: int = owned_workspace_fk()
     reminders_paused: bool = False
     # Auto-pay clients are charged automatically: reminding them would only confuse them.
     auto_pay: bool = False

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, jsonb
+from models.columns import instant, jsonb, owned_workspace_fk
 
 
 class ClientAnswer(SQLModel, table=True):
@@ -20,6 +20,7 @@ class ClientAnswer(SQLModel, table=True):
     __table_args__ = (Index("ix_client_answers_invoice_time", "invoice_id", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = owned_workspace_fk()
     invoice_id: int = Field(foreign_key="invoices.id")
     answer_id: str = Field(max_length=64, unique=True)
     kind: str = Field(max_length=16)  # transfer, promise, dispute
@@ -54,6 +55,7 @@ class PortalLink(SQLModel, table=True):
     __tablename__ = "portal_links"
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = owned_workspace_fk()
     client_id: int = Field(foreign_key="clients.id", index=True)
     token_hash: str = Field(max_length=64, unique=True)
     expires_at: datetime = instant(nullable=False)

@@ -10,7 +10,7 @@ from sqlalchemy import Column, Numeric, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, jsonb, minor_units, text_enum, workspace_fk
+from models.columns import instant, jsonb, minor_units, owned_workspace_fk, text_enum, workspace_fk
 from models.enums import CreditNoteKind, TaxCategory
 
 
@@ -49,6 +49,7 @@ class CreditNoteLine(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("credit_note_id", "position"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = owned_workspace_fk()
     credit_note_id: int = Field(foreign_key="credit_notes.id", index=True)
     position: int
     description: str = Field(max_length=500)

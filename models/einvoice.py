@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant
+from models.columns import instant, owned_workspace_fk
 from models.document_formats import DocumentFormat as DocumentFormat  # re-exported: where the tables live
 from models.document_formats import FileKind as FileKind
 
@@ -22,6 +22,7 @@ class RenderedDocument(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("invoice_id", "kind", "content_hash"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = owned_workspace_fk()
     invoice_id: int = Field(foreign_key="invoices.id", index=True)
     credit_note_id: int | None = Field(default=None, foreign_key="credit_notes.id", index=True)
     kind: str = Field(max_length=20)

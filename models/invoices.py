@@ -10,7 +10,7 @@ from sqlalchemy import Column, Index, Numeric, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, jsonb, minor_units, text_enum, workspace_fk
+from models.columns import instant, jsonb, minor_units, owned_workspace_fk, text_enum, workspace_fk
 from models.enums import InvoiceKind, InvoiceStatus, TaxCategory
 
 _UNSETTLED = "status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')"
@@ -194,6 +194,7 @@ class InvoiceLine(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("invoice_id", "position"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = owned_workspace_fk()
     invoice_id: int = Field(foreign_key="invoices.id", index=True)
     position: int
     description: str = Field(max_length=500)

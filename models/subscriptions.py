@@ -9,7 +9,7 @@ from sqlalchemy import Column, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, jsonb, text_enum, workspace_fk
+from models.columns import instant, jsonb, owned_workspace_fk, text_enum, workspace_fk
 from models.subscription_io import SUBSCRIPTION_ID_MAX, SubscriptionStatus
 
 
@@ -51,6 +51,7 @@ class SubscriptionPlan(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("subscription_id", "effective_from"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = owned_workspace_fk()
     subscription_id: str = Field(foreign_key="subscriptions.id", index=True, max_length=SUBSCRIPTION_ID_MAX)
     effective_from: date
     lines: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSONB, nullable=False))  # LineIn dumps
@@ -64,6 +65,7 @@ class SubscriptionPeriod(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("subscription_id", "period_start"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = owned_workspace_fk()
     subscription_id: str = Field(foreign_key="subscriptions.id", index=True, max_length=SUBSCRIPTION_ID_MAX)
     index: int
     period_start: date

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, jsonb
+from models.columns import instant, jsonb, owned_workspace_fk
 
 
 class WebhookEvent(SQLModel, table=True):
@@ -19,6 +19,7 @@ class WebhookEvent(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("provider", "event_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = owned_workspace_fk()
     provider: str = Field(max_length=32)  # stripe, sendgrid
     event_id: str = Field(max_length=255)
     type: str = Field(max_length=100, index=True)

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.booking_events import BookingEvent
-from models.columns import utcnow
+from models.columns import DEFAULT_WORKSPACE_ID, utcnow
 
 
 async def claim_event(
@@ -25,6 +25,7 @@ async def claim_event(
     payload: dict[str, Any],
     payload_sha256: str,
     sent_by: str | None = None,
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> BookingEvent:
     """Insert the event unless it exists, then lock its row until the caller's transaction ends.
 
@@ -43,6 +44,7 @@ async def claim_event(
             result={},
             received_at=utcnow(),
             sent_by=sent_by,
+            workspace_id=workspace_id,
         )
         .on_conflict_do_nothing(index_elements=[col(BookingEvent.integration), col(BookingEvent.event_id)])
     )

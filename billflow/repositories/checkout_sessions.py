@@ -9,9 +9,7 @@ from sqlalchemy import text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.checkout_sessions import CheckoutSession, CheckoutSessionStatus
-from models.enums import InvoiceStatus
-from models.invoices import Invoice
+from models.checkout_sessions import CheckoutSession
 
 
 async def lock_invoice_checkout(session: AsyncSession, *, invoice_id: int) -> None:
@@ -46,22 +44,37 @@ async def get_session(
     return (await session.exec(query)).first()
 
 
+# Sessions the sweep may find completed without a webhook: still open (or complete but unpaid) here, for an
+# invoice that is not settled. Ranked within each workspace, oldest first, and taken in turns over workspaces
+# (each one's oldest, then each one's second, ...): a workspace with thousands of sessions owed cannot push
+# another's one out of the batch (fair share, issue 13).
+_TO_RECONCILE = text(
+    """
+    SELECT id FROM (
+      SELECT cs.id, cs.created_at,
+             row_number() OVER (PARTITION BY cs.workspace_id ORDER BY cs.created_at, cs.id) AS turn
+      FROM checkout_sessions cs JOIN invoices i ON i.id = cs.invoice_id
+      WHERE cs.status IN ('open', 'complete')
+        AND cs.payment_status NOT IN ('paid', 'failed')
+        AND cs.created_at < :created_before
+        AND i.status NOT IN ('paid', 'void')
+    ) ranked
+    WHERE turn <= :limit
+    ORDER BY turn, created_at, id
+    LIMIT :limit
+    """
+)
+
+
 async def sessions_to_reconcile(
     session: AsyncSession, *, created_before: datetime, limit: int
 ) -> Sequence[CheckoutSession]:
-    """Sessions Stripe may have completed without a webhook reaching billflow: still open (or complete but
-    unpaid) here, for an invoice that is not settled."""
-    final = [InvoiceStatus.paid.value, InvoiceStatus.void.value]
-    query = (
-        select(CheckoutSession)
-        .join(Invoice, col(Invoice.id) == col(CheckoutSession.invoice_id))
-        .where(
-            col(CheckoutSession.status).in_([CheckoutSessionStatus.open, CheckoutSessionStatus.complete]),
-            col(CheckoutSession.payment_status).not_in(["paid", "failed"]),
-            CheckoutSession.created_at < created_before,
-            col(Invoice.status).not_in(final),
-        )
-        .order_by(col(CheckoutSession.created_at))
-        .limit(limit)
-    )
-    return (await session.exec(query)).all()
+    """Up to `limit` sessions Stripe may have completed without a webhook, in turns over workspaces."""
+    rows = await session.execute(_TO_RECONCILE, {"created_before": created_before, "limit": limit})
+    ids = [row[0] for row in rows]
+    if not ids:
+        return []
+    found = {
+        row.id: row for row in (await session.exec(select(CheckoutSession).where(col(CheckoutSession.id).in_(ids))))
+    }
+    return [found[i] for i in ids if i in found]

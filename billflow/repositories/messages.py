@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -56,20 +57,50 @@ async def list_messages(
 UNSETTLED = (MessageStatus.unknown, MessageStatus.claimed)
 
 
-async def unsettled_messages(
+# Unsettled messages of a backend handed over before an instant: ranked within each workspace, oldest first, and
+# taken in turns over workspaces (each one's oldest, then each one's second, ...), so one workspace's thousands
+# of unsettled messages cannot keep another's one out of a sweep (fair share, issue 13).
+_UNSETTLED_IN_TURNS = text(
+    """
+    SELECT id FROM (
+      SELECT id, updated_at, row_number() OVER (PARTITION BY workspace_id ORDER BY updated_at, id) AS turn
+      FROM email_messages
+      WHERE status IN :statuses AND attempts > 0 AND backend = :backend AND updated_at < :before
+    ) ranked
+    WHERE turn <= :limit
+    ORDER BY turn, updated_at, id
+    LIMIT :limit
+    """
+).bindparams(bindparam("statuses", expanding=True))
+
+
+async def unsettled_in_turns(
     session: AsyncSession, *, backend: str, handed_over_before: datetime, limit: int
-) -> Sequence[EmailMessage]:
-    """Unsettled messages of a backend, oldest first, locked for this sweep (a concurrent sweep skips them)."""
+) -> list[int]:
+    """The ids of up to `limit` unsettled messages of a backend, in turns over workspaces (not locked)."""
+    params = {
+        "statuses": [s.value for s in UNSETTLED],
+        "backend": backend,
+        "before": handed_over_before,
+        "limit": limit,
+    }
+    return [row[0] for row in await session.execute(_UNSETTLED_IN_TURNS, params)]
+
+
+async def lock_unsettled(
+    session: AsyncSession, *, message_id: int, backend: str, handed_over_before: datetime
+) -> EmailMessage | None:
+    """The message, locked for this sweep, if it is still unsettled (None when settled meanwhile, or locked by a
+    concurrent sweep)."""
     query = (
         select(EmailMessage)
         .where(
+            EmailMessage.id == message_id,
             col(EmailMessage.status).in_([s.value for s in UNSETTLED]),
             EmailMessage.attempts > 0,
             EmailMessage.backend == backend,
             EmailMessage.updated_at < handed_over_before,
         )
-        .order_by(col(EmailMessage.updated_at))
-        .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return (await session.exec(query)).all()
+    return (await session.exec(query)).first()

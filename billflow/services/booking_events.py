@@ -109,6 +109,7 @@ async def handle_event(
             payload=payload,
             payload_sha256=digest,
             sent_by=sender.actor,
+            workspace_id=sender.workspace_id,
         )
 
     issued: Invoice | None = None

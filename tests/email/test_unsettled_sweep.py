@@ -4,6 +4,7 @@ arrived; one that never arrived is re-sent by the sweep, once, and only with evi
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -17,6 +18,7 @@ from billflow.config import Settings
 from billflow.db import Database
 from billflow.email import build_email_sender
 from billflow.repositories import messages as messages_repo
+from models.columns import DEFAULT_WORKSPACE_ID
 from models.email_messages import EmailMessage
 from models.enums import EmailKind, MessageStatus
 from models.invoices import Invoice
@@ -25,6 +27,7 @@ from tests.email.conftest import EventSigner, load_message
 from tests.standins.fixtures import start_and_wait_issued
 from tests.standins.sendgrid_api import SendGridStandIn
 from tests.standins.server import Fault
+from tests.workspaces.support import make_invoice, make_workspace
 
 
 @pytest.fixture(autouse=True)
@@ -158,3 +161,49 @@ async def test_a_resend_refused_for_now_stays_unsettled_for_the_next_sweep(
     refused = await load_message(db, lost.id)
     assert refused.status == MessageStatus.unknown and "Too many requests" in (refused.error or "")
     assert standin.mails == []
+
+
+async def _unsettled_link(db: Database, client_id: int, *, handed_over: datetime) -> EmailMessage:
+    """A portal-link email (no invoice, no attachment) whose hand-over died; its workspace is its client's."""
+    async with db.session() as session:
+        return await messages_repo.claim_message(
+            session,
+            message=EmailMessage(
+                idempotency_key=f"link-{uuid.uuid4().hex}",
+                client_id=client_id,
+                kind="portal_link",  # as billflow/services/portal.py writes it
+                to_email="client@example.com",
+                subject="Your link",
+                body_text="https://billflow.test/portal",
+                backend="sendgrid",
+                status=MessageStatus.unknown,
+                attempts=1,
+                updated_at=handed_over,
+            ),
+        )
+
+
+async def test_a_small_workspaces_message_is_resent_in_the_first_sweep_behind_another_workspaces_backlog(
+    db: Database,
+    http: httpx.AsyncClient,
+    signer: EventSigner,
+    email: EmailActivities,
+    sendgrid_api: tuple[SendGridStandIn, str],
+) -> None:
+    """Fair share (issue 13): the sweep's batch takes turns over workspaces, not the oldest hand-overs overall."""
+    standin, _ = sendgrid_api
+    small = await make_workspace(db)
+    assert small.id is not None
+    _, big_client = await make_invoice(db, workspace_id=DEFAULT_WORKSPACE_ID)
+    _, small_client = await make_invoice(db, workspace_id=small.id)
+    assert big_client.id is not None and small_client.id is not None
+    old = datetime.now(UTC) - timedelta(hours=1)
+    for n in range(5):  # more than the batch of 2, all older than the small workspace's one
+        await _unsettled_link(db, big_client.id, handed_over=old - timedelta(minutes=n))
+    lone = await _unsettled_link(db, small_client.id, handed_over=old + timedelta(minutes=30))
+    await _post_event(http, signer, _processed(999_998, "sg-other", 3))  # events flow, none for these
+
+    report = await email.resend_unsettled_emails(ResendUnsettledInput(resend_after_seconds=600, limit=2))
+    assert (report.checked, report.resent) == (2, 2)
+    resent = [mail["custom_args"]["billflow_message_id"] for mail in standin.mails]
+    assert str(lone.id) in resent
