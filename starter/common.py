@@ -115,7 +115,7 @@ def _embedded_context(settings: Settings) -> str | None:
     the project folder, billflow would otherwise silently create an empty one and answer "no invoice ..."."""
     if settings.database_url:
         return None
-    from billflow.db import embedded_state  # with SQLAlchemy: only for the embedded database
+    from billflow.db_url import embedded_state  # no SQLAlchemy: the light reads pass here too
 
     state = embedded_state(settings.data_dir)
     pgdata = (settings.data_dir / "postgres").resolve()

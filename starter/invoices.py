@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from billflow.repositories import timeline as timeline_repo
     from models import workflow_io
     from models.workflow_io import InvoicePlan, InvoiceState, StaffAction
+    from starter.reads import InvoiceFacts
 else:  # imported when a command runs: `--help` loads typer and rich only (issue 11, item 15)
     clients_repo = LazyModule("billflow.repositories.clients")
     invoices_repo = LazyModule("billflow.repositories.invoices")
@@ -211,18 +212,34 @@ def _print_invoices(rows: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
+LiveOption = Annotated[
+    bool,
+    typer.Option(
+        "--live/--no-live",
+        help="Ask Temporal for the run's state and plan (when it answers); --no-live: the database's facts only.",
+    ),
+]
+
+
 @app.command()
-def show(number: NumberArg, as_json: bool = JsonOption) -> None:
+def show(number: NumberArg, as_json: bool = JsonOption, live: LiveOption = True) -> None:
     """One invoice: lines, payments, emails, timeline and the live workflow state."""
     from starter import reads
 
-    with reads.connection() as conn:  # an unknown number is answered without the ORM or Temporal
-        if not reads.invoice_exists(conn, number=number):
-            fail(f"no invoice numbered {number}")
-    run(_show(number, as_json))
+    # The facts come from the database through psycopg alone; temporalio is imported only when a Temporal
+    # server listens to answer for the live state (issue 11, item 15). --json keeps the models' JSON.
+    with reads.connection() as conn:
+        facts = reads.invoice_facts(conn, number=number)
+    if facts is None:
+        fail(f"no invoice numbered {number}")
+    if as_json:
+        run(_show_json(number, live=live))
+        return
+    state, plan = run(_live(facts.invoice.workflow_id)) if live else (None, None)
+    print_invoice(facts, state=state, plan=plan)
 
 
-async def _show(number: str, as_json: bool) -> None:
+async def _show_json(number: str, *, live: bool) -> None:
     async with database() as db:
         async with db.session() as session:
             invoice = await invoices_repo.get_invoice(session, number=number)
@@ -234,22 +251,54 @@ async def _show(number: str, as_json: bool) -> None:
             payments = await payments_repo.list_payments(session, invoice_id=invoice.id)
             messages = await messages_repo.list_messages(session, invoice_id=invoice.id)
             events = await timeline_repo.list_events(session, invoice_id=invoice.id)
-        state = await _live_state(invoice.workflow_id)
-        plan = await _live_plan(invoice.workflow_id) if state is not None else None
-    if as_json:
-        print_json(
-            {
-                "invoice": invoice.model_dump(mode="json"),
-                "client": client.model_dump(mode="json") if client else None,
-                "lines": [line.model_dump(mode="json") for line in lines],
-                "payments": [p.model_dump(mode="json") for p in payments],
-                "messages": [m.model_dump(mode="json", exclude={"body_text", "body_html"}) for m in messages],
-                "timeline": [e.model_dump(mode="json") for e in events],
-                "workflow": state.model_dump(mode="json") if state else None,
-                "plan": plan.model_dump(mode="json") if plan else None,
-            }
-        )
-        return
+        state, plan = await _live(invoice.workflow_id) if live else (None, None)
+    print_json(
+        {
+            "invoice": invoice.model_dump(mode="json"),
+            "client": client.model_dump(mode="json") if client else None,
+            "lines": [line.model_dump(mode="json") for line in lines],
+            "payments": [p.model_dump(mode="json") for p in payments],
+            "messages": [m.model_dump(mode="json", exclude={"body_text", "body_html"}) for m in messages],
+            "timeline": [e.model_dump(mode="json") for e in events],
+            "workflow": state.model_dump(mode="json") if state else None,
+            "plan": plan.model_dump(mode="json") if plan else None,
+        }
+    )
+
+
+async def _live(workflow_id: str) -> tuple[InvoiceState | None, InvoicePlan | None]:
+    """The run's state and plan, or (None, None) when Temporal does not answer: then without importing
+    temporalio at all, when nothing listens at its address."""
+    if not await asyncio.to_thread(_temporal_may_answer, get_settings().temporal_address):
+        return None, None
+    state = await _live_state(workflow_id)
+    plan = await _live_plan(workflow_id) if state is not None else None
+    return state, plan
+
+
+def _temporal_may_answer(address: str, timeout: float = 3.0) -> bool:
+    """False when nothing accepts a connection at TEMPORAL_ADDRESS (the client would fail there too, in its own
+    3 s); True when something may answer, or when a temporalio profile could point the client elsewhere."""
+    import os
+    import socket
+
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    if os.environ.get("TEMPORAL_CONFIG_FILE") or os.environ.get("TEMPORAL_PROFILE"):
+        return True
+    if (config_home / "temporalio" / "temporal.toml").exists():
+        return True
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def print_invoice(facts: InvoiceFacts, *, state: InvoiceState | None, plan: InvoicePlan | None) -> None:
+    """The invoice as `billflow invoice show` prints it (facts: starter/reads.py's rows, the models' names)."""
+    invoice, client, lines = facts.invoice, facts.client, facts.lines
+    payments, messages, events = facts.payments, facts.messages, facts.events
     money = lambda minor: format_money(minor, invoice.currency)  # noqa: E731
     console.print(
         f"[bold]{invoice.number}[/]  {styled_status(invoice.status)}"

@@ -1,11 +1,12 @@
 """Read-only CLI answers straight from PostgreSQL: a psycopg connection and small hand-written SELECTs.
 
-`billflow invoice list`, `client list` and `workspace list` print a table from a few columns. Through the repositories
-they imported SQLAlchemy, SQLModel and every table model first (about 0.4 s of a 0.6 s command); here they import
-psycopg only (issue 11, item 15; bench/cli_startup.py prints the figures). The SELECTs mirror the repository
-queries they stand for (named in each function's docstring); --json output
-keeps going through the models, whose JSON shape is the contract. A database that is not at the newest migration
-is first upgraded through the usual path (starter.common.database), as every other command does.
+`billflow invoice list`, `client list`, `workspace list` and `invoice show` print a table from a few columns.
+Through the repositories they imported SQLAlchemy, SQLModel and every table model first (about 0.4 s of a 0.6 s
+command); here they import psycopg only (issue 11, item 15; bench/cli_startup.py prints the figures). The SELECTs
+mirror the repository queries they stand for (named in each function's docstring); the reports run the very SQL
+of the API's repository (billflow/repositories/report_sql.py) through `ReportRows`. --json output of the lists and
+of `invoice show` keeps going through the models, whose JSON shape is the contract. A database that is not at the
+newest migration is first upgraded through the usual path (starter.common.database), as every other command does.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from billflow.repositories.report_sql import Query, RowSource
 from starter import common
 
 if TYPE_CHECKING:
@@ -42,20 +45,19 @@ def connection() -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
     note = common._embedded_context(settings)
     if note:
         common.err_console.print(note)
-    if settings.database_url:
-        url = conninfo(settings.database_url)
-    else:  # the embedded server: started (or joined) by billflow.db, as for every command
-        from billflow.db import resolve_database_url
+    from billflow.db_url import database_url  # DATABASE_URL, or the embedded server started (or joined) here
+    from billflow.workspace_context import ALL_WORKSPACES, WORKSPACE_SETTING
 
-        url = conninfo(resolve_database_url(settings))
     try:
-        conn = psycopg.connect(url, autocommit=True)
+        conn = psycopg.connect(conninfo(database_url(settings)), autocommit=True)
     except psycopg.OperationalError as err:
         common.fail(f"cannot reach the database: {err}")
     with conn:
         if not _at_head(conn, head_revisions()):
             asyncio.run(_upgrade())
         conn.execute("SET default_transaction_read_only = on")
+        if settings.row_security:  # the CLI reads every workspace, as its ORM sessions do (starter.common.database)
+            conn.execute("SELECT set_config(%s, %s, false)", (WORKSPACE_SETTING, ALL_WORKSPACES))
         yield conn
 
 
@@ -160,3 +162,73 @@ WHERE client_id = ANY(%(client_ids)s)
 GROUP BY client_id, currency
 ORDER BY client_id, currency
 """
+
+
+class ReportRows(RowSource):
+    """The report service's rows (billflow/services/reports.py) from this connection: each query in a transaction
+    of its own, after its settings, as the session path runs it (billflow/repositories/reports.py)."""
+
+    def __init__(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        self._conn = conn
+
+    async def fetch(self, query: Query) -> list[dict[str, Any]]:
+        from psycopg.rows import dict_row
+
+        with self._conn.transaction(), self._conn.cursor(row_factory=dict_row) as cursor:
+            for setting in query.settings:
+                cursor.execute(setting)
+            return cursor.execute(query.pyformat, query.params).fetchall()  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class InvoiceFacts:
+    """What `billflow invoice show` prints from the database, as rows with the models' attribute names."""
+
+    invoice: Any
+    client: Any | None
+    lines: list[Any]
+    payments: list[Any]
+    messages: list[Any]
+    events: list[Any]
+
+
+def invoice_facts(conn: psycopg.Connection[tuple[Any, ...]], *, number: str) -> InvoiceFacts | None:
+    """One invoice and what `invoice show` lists with it (repositories.invoices.get_invoice and get_lines,
+    clients.get_client, payments.list_payments, messages.list_messages, timeline.list_events: their orders and
+    limits), in one read-only transaction; None for an unknown number."""
+    from psycopg.rows import namedtuple_row
+
+    with conn.transaction(), conn.cursor(row_factory=namedtuple_row) as cursor:
+        invoice: Any = cursor.execute(
+            "SELECT id, number, status, viewed_at, client_id, issue_date, due_date, workflow_id, payment_url, currency,"
+            " tax_minor, total_minor, credited_minor, amount_paid_minor,"
+            " total_minor - credited_minor - amount_paid_minor AS balance_minor"
+            " FROM invoices WHERE number = %s ORDER BY id LIMIT 1",
+            (number,),
+        ).fetchone()
+        if invoice is None:
+            return None
+        client = cursor.execute(
+            "SELECT name, email, timezone FROM clients WHERE id = %s", (invoice.client_id,)
+        ).fetchone()
+        lines = cursor.execute(
+            "SELECT description, quantity, unit_price_minor, tax_rate_bp, total_minor FROM invoice_lines"
+            " WHERE invoice_id = %s ORDER BY position",
+            (invoice.id,),
+        ).fetchall()
+        payments = cursor.execute(
+            "SELECT received_at, kind, provider, provider_reference, amount_minor FROM payments"
+            " WHERE invoice_id = %s ORDER BY received_at",
+            (invoice.id,),
+        ).fetchall()
+        messages = cursor.execute(
+            "SELECT created_at, kind, reminder_step, to_email, status, subject FROM email_messages"
+            " WHERE invoice_id = %s ORDER BY id DESC LIMIT 50",
+            (invoice.id,),
+        ).fetchall()
+        events = cursor.execute(
+            "SELECT occurred_at, kind, message FROM timeline_events"
+            " WHERE invoice_id = %s ORDER BY occurred_at, id LIMIT 200",
+            (invoice.id,),
+        ).fetchall()
+    return InvoiceFacts(invoice, client, lines, payments, messages, events)

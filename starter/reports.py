@@ -1,4 +1,8 @@
-"""`billflow report aging|cash|dso|top-overdue|effectiveness`: the receivables reports as tables, JSON or CSV."""
+"""`billflow report aging|cash|dso|top-overdue|effectiveness`: the receivables reports as tables, JSON or CSV.
+
+They read through psycopg alone (starter/reads.py's ReportRows): the report service and its SQL are the API's
+(billflow/services/reports.py, billflow/repositories/report_sql.py), without SQLAlchemy (issue 11, item 15).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,6 @@ from starter.common import (
     JsonOption,
     LazyModule,
     console,
-    database,
     fail,
     format_money,
     get_settings,
@@ -25,8 +28,7 @@ from starter.common import (
 )
 
 if TYPE_CHECKING:
-    from sqlmodel.ext.asyncio.session import AsyncSession
-
+    from billflow.repositories.report_sql import RowSource
     from billflow.services import reports as reports_service
     from billflow.services.reports import Report
 else:  # imported when a report runs, not for --help (issue 11, item 15)
@@ -53,24 +55,26 @@ def _day(value: datetime | None) -> date | None:
 
 
 def _emit(
-    compute: Callable[[AsyncSession], Awaitable[Report]],
+    compute: Callable[[RowSource], Awaitable[Report]],
     render: Callable[[Report], None],
     *,
     as_json: bool,
     as_csv: bool,
 ) -> None:
-    """Compute the report in one read-only session, then print it in the requested form."""
+    """Compute the report on one read-only connection, then print it in the requested form."""
+    from starter import reads
+
     if as_json and as_csv:
         fail("choose one of --json and --csv", code=2)
 
-    async def main() -> Report:
-        async with database() as db, db.session() as session:
-            try:
-                return await compute(session)
-            except ValueError as err:
-                fail(str(err), code=2)
+    async def main(rows: RowSource) -> Report:
+        try:
+            return await compute(rows)
+        except ValueError as err:
+            fail(str(err), code=2)
 
-    report = run(main())
+    with reads.connection() as conn:
+        report = run(main(reads.ReportRows(conn)))
     if as_json:
         print_json(report)
     elif as_csv:

@@ -1,7 +1,9 @@
 """Receivables reports: aging, cash collected, days sales outstanding, top overdue clients, reminder effectiveness.
 
-The figures come from SQL aggregates (billflow.repositories.reports); this module fixes the definitions
+The figures come from SQL aggregates (billflow.repositories.report_sql); this module fixes the definitions
 (periods, cut-off instants, the DSO formula) and shapes the rows into models that the API, CLI and CSV share.
+Each report reads through a SQLAlchemy session (the API, the staff app) or a report_sql.RowSource (the CLI's
+psycopg connection, starter/reads.py): the same SQL and the same figures, and this module imports no SQLAlchemy.
 Every report is one workspace's (issue 13): the API's key's; the staff app and the CLI read the first one's.
 """
 
@@ -9,18 +11,30 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel
-from sqlalchemy import Row
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.reporting import days_past_due, end_of_day, start_of_day, today_in, zone_of
-from billflow.repositories import reports as reports_repo
-from models.columns import DEFAULT_WORKSPACE_ID
+from billflow.repositories import report_sql
+from billflow.repositories.report_sql import Query, RowSource
 from models.enums import Grain
+from models.workspace_ids import DEFAULT_WORKSPACE_ID
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+async def _fetch(session: AsyncSession | RowSource, query: Query) -> Sequence[Mapping[str, Any]]:
+    """The query's rows, from the CLI's psycopg connection or through a session (the API, the staff app)."""
+    if isinstance(session, RowSource):
+        return await session.fetch(query)
+    from billflow.repositories import reports as reports_repo  # SQLAlchemy: imported by the session path only
+
+    return [dict(row._mapping) for row in await reports_repo.fetch(session, query)]
+
 
 # Report dates outside this range are typing mistakes; bounding them also keeps date arithmetic from overflowing.
 EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2999, 12, 31)
@@ -63,14 +77,16 @@ class AgingReport(BaseModel):
 
 
 async def aging(
-    session: AsyncSession, *, as_of: date | None = None, zone: str = "UTC", workspace_id: int = DEFAULT_WORKSPACE_ID
+    session: AsyncSession | RowSource,
+    *,
+    as_of: date | None = None,
+    zone: str = "UTC",
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> AgingReport:
     _days(as_of)
     day = as_of or today_in(zone)
-    rows = await reports_repo.aging_by_currency(
-        session, workspace_id=workspace_id, as_of=day, cutoff=end_of_day(day, zone), zone=zone
-    )
-    return AgingReport(as_of=day, rows=[AgingRow.model_validate(r._mapping) for r in rows])
+    query = report_sql.aging_by_currency(workspace_id=workspace_id, as_of=day, cutoff=end_of_day(day, zone), zone=zone)
+    return AgingReport(as_of=day, rows=[AgingRow.model_validate(r) for r in await _fetch(session, query)])
 
 
 # --- cash collected -------------------------------------------------------------------------------
@@ -111,7 +127,7 @@ def cash_span(grain: Grain, start: date | None, end: date | None, time_zone: str
 
 
 async def cash_collected(
-    session: AsyncSession,
+    session: AsyncSession | RowSource,
     *,
     grain: Grain = Grain.month,
     start: date | None = None,
@@ -122,8 +138,7 @@ async def cash_collected(
     """Between start and end inclusive (default: the last 30 days, 12 weeks or 12 months up to today)."""
     span = cash_span(grain, start, end, time_zone)
     first, last = span.start, span.end
-    rows = await reports_repo.cash_collected(
-        session,
+    query = report_sql.cash_collected(
         workspace_id=workspace_id,
         grain=grain.value,
         start=start_of_day(first, time_zone),
@@ -135,7 +150,7 @@ async def cash_collected(
         start=first,
         end=last,
         time_zone=time_zone,
-        rows=[CashRow.model_validate(r._mapping) for r in rows],
+        rows=[CashRow.model_validate(r) for r in await _fetch(session, query)],
     )
 
 
@@ -158,7 +173,7 @@ class DsoReport(BaseModel):
 
 
 async def days_sales_outstanding(
-    session: AsyncSession,
+    session: AsyncSession | RowSource,
     *,
     as_of: date | None = None,
     days: int = 90,
@@ -174,13 +189,12 @@ async def days_sales_outstanding(
     if receivable_as_of is None or receivable_as_of.as_of != day:
         receivable_as_of = await aging(session, as_of=day, zone=zone, workspace_id=workspace_id)
     receivable = {r.currency: r.total_minor for r in receivable_as_of.rows}
-    sales_rows = await reports_repo.credit_sales(
-        session,
+    sales_query = report_sql.credit_sales(
         workspace_id=workspace_id,
         start=start_of_day(day - timedelta(days=days - 1), zone),
         end=end_of_day(day, zone),
     )
-    sales = {r.currency: int(r.sales_minor) for r in sales_rows}
+    sales = {r["currency"]: int(r["sales_minor"]) for r in await _fetch(session, sales_query)}
     rows = []
     for currency in sorted(receivable.keys() | sales.keys()):
         owed, sold = receivable.get(currency, 0), sales.get(currency, 0)
@@ -209,7 +223,7 @@ class TopOverdueReport(BaseModel):
 
 
 async def top_overdue_clients(
-    session: AsyncSession,
+    session: AsyncSession | RowSource,
     *,
     as_of: date | None = None,
     limit: int = 10,
@@ -220,10 +234,11 @@ async def top_overdue_clients(
         raise ValueError("limit must be between 1 and 500")
     _days(as_of)
     day = as_of or today_in(zone)
-    rows = await reports_repo.top_overdue_clients(
-        session, workspace_id=workspace_id, as_of=day, cutoff=end_of_day(day, zone), zone=zone, limit=limit
+    query = report_sql.top_overdue_clients(
+        workspace_id=workspace_id, as_of=day, cutoff=end_of_day(day, zone), zone=zone, limit=limit
     )
-    return TopOverdueReport(as_of=day, rows=[OverdueClientRow.model_validate(r._mapping) for r in rows])
+    rows = await _fetch(session, query)
+    return TopOverdueReport(as_of=day, rows=[OverdueClientRow.model_validate(r) for r in rows])
 
 
 # --- reminder effectiveness -----------------------------------------------------------------------
@@ -258,7 +273,7 @@ def effectiveness_span(within_days: int, start: date | None, end: date | None, z
 
 
 async def reminder_effectiveness(
-    session: AsyncSession,
+    session: AsyncSession | RowSource,
     *,
     within_days: int = 7,
     start: date | None = None,
@@ -268,23 +283,20 @@ async def reminder_effectiveness(
 ) -> EffectivenessReport:
     span = effectiveness_span(within_days, start, end, zone)
     first, last = span.start, span.end
-    rows = await reports_repo.reminder_effectiveness(
-        session,
-        workspace_id=workspace_id,
-        within_days=within_days,
-        start=start_of_day(first, zone),
-        end=end_of_day(last, zone),
+    query = report_sql.reminder_effectiveness(
+        workspace_id=workspace_id, within_days=within_days, start=start_of_day(first, zone), end=end_of_day(last, zone)
     )
+    rows = await _fetch(session, query)
     return EffectivenessReport(
         within_days=within_days,
         start=first,
         end=last,
         rows=[
             EffectivenessRow(
-                step=r.step,
-                reminded=r.reminded,
-                paid_within=r.paid_within,
-                share_paid=round(r.paid_within / r.reminded, 4) if r.reminded else 0.0,
+                step=r["step"],
+                reminded=r["reminded"],
+                paid_within=r["paid_within"],
+                share_paid=round(r["paid_within"] / r["reminded"], 4) if r["reminded"] else 0.0,
             )
             for r in rows
         ],
@@ -319,7 +331,7 @@ class DashboardSummary(BaseModel):
 
 
 async def dashboard(
-    session: AsyncSession,
+    session: AsyncSession | RowSource,
     *,
     today: date | None = None,
     due_soon_days: int = 7,
@@ -328,24 +340,27 @@ async def dashboard(
     workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> DashboardSummary:
     day = today or today_in(zone)
-    overdue = await reports_repo.unsettled_invoices(
-        session, workspace_id=workspace_id, due_from=None, due_to=None, overdue_only=True, limit=limit
+    overdue = await _fetch(
+        session,
+        report_sql.unsettled_invoices(
+            workspace_id=workspace_id, due_from=None, due_to=None, overdue_only=True, limit=limit
+        ),
     )
     # Due soon: the due instant falls in today or one of the next `due_soon_days` reporting-zone days.
-    soon = await reports_repo.unsettled_invoices(
+    soon = await _fetch(
         session,
-        workspace_id=workspace_id,
-        due_from=start_of_day(day, zone),
-        due_to=end_of_day(day + timedelta(days=due_soon_days), zone),
-        overdue_only=False,
-        limit=limit,
+        report_sql.unsettled_invoices(
+            workspace_id=workspace_id,
+            due_from=start_of_day(day, zone),
+            due_to=end_of_day(day + timedelta(days=due_soon_days), zone),
+            overdue_only=False,
+            limit=limit,
+        ),
     )
 
-    def shaped(rows: Sequence[Row[Any]]) -> list[DashboardInvoice]:
+    def shaped(rows: Sequence[Mapping[str, Any]]) -> list[DashboardInvoice]:
         return [
-            DashboardInvoice.model_validate(
-                {**r._mapping, "days_past_due": days_past_due(r.due_at, as_of=day, zone=zone)}
-            )
+            DashboardInvoice.model_validate({**r, "days_past_due": days_past_due(r["due_at"], as_of=day, zone=zone)})
             for r in rows
         ]
 
@@ -354,7 +369,7 @@ async def dashboard(
         due_soon_days=due_soon_days,
         aging=await aging(session, as_of=day, zone=zone),
         overdue=shaped(overdue),
-        due_soon=shaped([r for r in soon if r.status != "overdue"]),
+        due_soon=shaped([r for r in soon if r["status"] != "overdue"]),
     )
 
 
