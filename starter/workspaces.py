@@ -174,10 +174,10 @@ def _parsed(schema: Any, **values: Any) -> Any:
 
 def _secrets() -> Any:
     """What seals a workspace's own Stripe keys: the codec's keys (billflow/secret_box.py)."""
-    from billflow.config import get_settings
     from billflow.secret_box import secret_box_for
+    from starter import common
 
-    return secret_box_for(get_settings())
+    return secret_box_for(common.get_settings())
 
 
 def _guarded(coro: Any) -> Any:
