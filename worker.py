@@ -69,8 +69,11 @@ def stripe_activities(db: Database, settings: Settings) -> list[Any]:
         return []
     from activities.stripe_reconcile import StripeReconcileActivities
     from billflow.payments.stripe import build_stripe_gateway
+    from billflow.secret_box import secret_box_for
 
-    gateway = build_stripe_gateway(settings.stripe_api_key, api_base=settings.stripe_api_base)
+    gateway = build_stripe_gateway(
+        settings.stripe_api_key, api_base=settings.stripe_api_base, secrets=secret_box_for(settings)
+    )
     return [StripeReconcileActivities(db, gateway).reconcile_checkout_sessions]
 
 

@@ -42,6 +42,8 @@ class CheckoutSession(SQLModel, table=True):
     payment_intent_id: str | None = Field(default=None, max_length=255, index=True)
     # The Stripe Connect account it was created on (None: the platform's own): every later call goes there too.
     stripe_account: str | None = Field(default=None, max_length=255)
+    # Or the workspace whose own Stripe keys created it (issue 13.4): later calls use that workspace's key.
+    stripe_keys_workspace_id: int | None = Field(default=None)
     expires_at: datetime | None = instant()
     created_at: datetime = instant(nullable=False, default_now=True)
     updated_at: datetime = instant(nullable=False, default_now=True)

@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, SecretStr, field_validator
 from sqlalchemy import Column, LargeBinary, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field as SQLField
@@ -98,6 +98,27 @@ ZoneName = Annotated[str, Field(max_length=64), AfterValidator(_zone)]
 Line = Annotated[str, Field(min_length=1, max_length=200)]
 # A Stripe account id as Stripe spells them (acct_ and letters/digits).
 StripeAccount = Annotated[str, Field(pattern=r"^acct_[A-Za-z0-9]{1,120}$", max_length=255)]
+_STRIPE_SECRET_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]{8,247}$")
+_STRIPE_WEBHOOK_SECRET = re.compile(r"^whsec_[A-Za-z0-9+/=]{8,250}$")
+# The columns and API fields of a workspace's own Stripe keys (never shown: masked in WorkspaceOut).
+OWN_STRIPE_FIELDS = ("stripe_secret_key", "stripe_webhook_secret")
+
+
+def _secret_key(value: SecretStr) -> SecretStr:
+    # The message never repeats the value: it is a secret even when malformed.
+    if not _STRIPE_SECRET_KEY.fullmatch(value.get_secret_value()):
+        raise ValueError("must be a Stripe secret or restricted key (sk_live_..., sk_test_..., rk_live_...)")
+    return value
+
+
+def _webhook_secret(value: SecretStr) -> SecretStr:
+    if not _STRIPE_WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+        raise ValueError("must be a Stripe webhook signing secret (whsec_...)")
+    return value
+
+
+StripeSecretKey = Annotated[SecretStr, AfterValidator(_secret_key)]
+StripeWebhookSecret = Annotated[SecretStr, AfterValidator(_webhook_secret)]
 
 
 class WorkspaceProfileFields(BaseModel):
@@ -123,6 +144,15 @@ class WorkspaceProfileFields(BaseModel):
     stripe_account: StripeAccount | None = Field(
         default=None, description="its Stripe Connect account (acct_...): sessions and refunds are made on it"
     )
+    stripe_secret_key: StripeSecretKey | None = Field(
+        default=None,
+        description="its own Stripe account's secret key, instead of a connected account: its sessions, refunds "
+        "and reconciliation use it; stored encrypted, shown masked; give stripe_webhook_secret with it",
+    )
+    stripe_webhook_secret: StripeWebhookSecret | None = Field(
+        default=None,
+        description="the signing secret of its own endpoint /webhooks/stripe/w/{workspace id}; stored encrypted",
+    )
     default_currency: CurrencyCode | None = None
     locale: LocaleCode | None = None
     reporting_timezone: ZoneName | None = Field(default=None, description="IANA zone: 'today' for reports")
@@ -130,7 +160,9 @@ class WorkspaceProfileFields(BaseModel):
     reminder_policy: ReminderPolicy | None = Field(default=None, description="omit: the standard policy")
     invoice_footer: Annotated[str, Field(max_length=1000)] | None = None
 
-    @field_validator("vat_id", "iban", "bic", "country", "stripe_account", "sender_email", mode="before")
+    @field_validator(
+        "vat_id", "iban", "bic", "country", "stripe_account", "sender_email", *OWN_STRIPE_FIELDS, mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -176,6 +208,12 @@ class Workspace(SQLModel, table=True):
     reply_to: str | None = SQLField(default=None, max_length=320)
     # Its Stripe Connect account (None: the installation's own Stripe account, its keys the default).
     stripe_account_id: str | None = SQLField(default=None, max_length=255, unique=True)
+    # Or its own Stripe account's keys (billflow/secret_box.py: sealed, bound to this workspace and column), and
+    # what is shown of them (`sk_live_...a1B2`).
+    stripe_secret_key_sealed: str | None = SQLField(default=None, max_length=1000)
+    stripe_secret_key_hint: str | None = SQLField(default=None, max_length=40)
+    stripe_webhook_secret_sealed: str | None = SQLField(default=None, max_length=1000)
+    stripe_webhook_secret_hint: str | None = SQLField(default=None, max_length=40)
     default_currency: str = SQLField(default="EUR", max_length=3)
     locale: str = SQLField(default="en_US", max_length=20)
     reporting_timezone: str = SQLField(default="UTC", max_length=64)
@@ -217,6 +255,8 @@ class WorkspaceOut(BaseModel):
     sender_email: str | None = None
     reply_to: str | None = None
     stripe_account: str | None = None
+    stripe_secret_key: str | None = Field(default=None, description="masked: its kind and last four characters")
+    stripe_webhook_secret: str | None = Field(default=None, description="masked")
     default_currency: str
     locale: str
     reporting_timezone: str
@@ -228,7 +268,9 @@ class WorkspaceOut(BaseModel):
 
     @classmethod
     def of(cls, workspace: Workspace) -> WorkspaceOut:
-        values = workspace.model_dump(exclude={"logo"})
+        values = workspace.model_dump(exclude={"logo", "stripe_secret_key_sealed", "stripe_webhook_secret_sealed"})
         values["logo_bytes"] = len(workspace.logo) if workspace.logo is not None else None
         values["stripe_account"] = workspace.stripe_account_id
+        values["stripe_secret_key"] = workspace.stripe_secret_key_hint
+        values["stripe_webhook_secret"] = workspace.stripe_webhook_secret_hint
         return cls.model_validate(values)

@@ -47,6 +47,7 @@ async def _refund(
     number: str, payment: int, reason: str, amount: int | None, owed_again: bool, request_id: str, as_json: bool
 ) -> None:
     from billflow.payments.stripe import build_stripe_gateway
+    from billflow.secret_box import secret_box_for
     from billflow.services import refunds
 
     request = refunds.RefundRequest(  # inside run(): a validation error is a message and exit 2
@@ -58,7 +59,12 @@ async def _refund(
     )
     settings = get_settings()
     gateway = (
-        build_stripe_gateway(settings.stripe_api_key, api_base=settings.stripe_api_base, max_network_retries=2)
+        build_stripe_gateway(
+            settings.stripe_api_key,
+            api_base=settings.stripe_api_base,
+            max_network_retries=2,
+            secrets=secret_box_for(settings),
+        )
         if settings.stripe_api_key
         else None
     )

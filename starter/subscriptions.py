@@ -20,6 +20,7 @@ from billflow.config import get_settings
 from billflow.runs import subscriptions as subscription_runs
 from billflow.services import subscription_actions as actions
 from billflow.services import subscriptions as service
+from models.columns import DEFAULT_WORKSPACE_ID
 from models.money import format_money
 from models.subscription_io import (
     CancelSubscription,
@@ -94,6 +95,9 @@ def create(
     terms_days: Annotated[int, typer.Option(min=0, max=366, help="Payment terms in days.")] = 14,
     issue_hour: Annotated[int, typer.Option(min=0, max=23, help="Local hour invoices go out.")] = 9,
     subscription_id: Annotated[str | None, typer.Option("--id", help="Your own id (makes create repeatable).")] = None,
+    workspace: Annotated[
+        str | None, typer.Option("--workspace", help="The workspace (slug) it bills for; default: the first.")
+    ] = None,
     as_json: bool = JsonOption,
 ) -> None:
     """Create a subscription and start its billing workflow (from --file, or from the options)."""
@@ -118,14 +122,22 @@ def create(
             "payment_terms": timedelta(days=terms_days).total_seconds(),
             "issue_hour": issue_hour,
         }
-    run(_create(raw, as_json))
+    run(_create(raw, as_json, workspace))
 
 
-async def _create(raw: Any, as_json: bool) -> None:
+async def _create(raw: Any, as_json: bool, workspace: str | None = None) -> None:
+    from billflow.services import workspaces
+
     data = SubscriptionIn.model_validate(raw)  # inside run(): a validation error is a message and exit 2
     settings = get_settings()
-    client = await temporal_client(settings)
     async with database(settings) as db:
+        workspace_id = DEFAULT_WORKSPACE_ID
+        if workspace is not None:
+            try:
+                workspace_id = (await workspaces.get_workspace(db, workspace)).id
+            except workspaces.WorkspaceNotFound as err:
+                fail(f"--workspace: {err}", code=2)
+        client = await temporal_client(settings)
         try:
             view = await subscription_runs.create_and_start(
                 db,
@@ -134,6 +146,7 @@ async def _create(raw: Any, as_json: bool) -> None:
                 task_queue=settings.task_queue,
                 max_backfill_periods=settings.subscription_max_backfill_periods,
                 actor="cli",
+                workspace_id=workspace_id,
             )
         except service.SubscriptionConflict as err:
             fail(str(err))

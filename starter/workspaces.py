@@ -44,6 +44,21 @@ StripeAccount = Annotated[
     str | None,
     typer.Option("--stripe-account", help="Its Stripe Connect account (acct_...): payments and refunds go there."),
 ]
+StripeSecretKey = Annotated[
+    str | None,
+    typer.Option(
+        "--stripe-secret-key",
+        help="Its own Stripe account's secret key (sk_live_...), instead of --stripe-account: stored encrypted, "
+        "shown masked. Give --stripe-webhook-secret with it.",
+    ),
+]
+StripeWebhookSecret = Annotated[
+    str | None,
+    typer.Option(
+        "--stripe-webhook-secret",
+        help="Signing secret (whsec_...) of its Stripe endpoint /webhooks/stripe/w/<workspace id>; stored encrypted.",
+    ),
+]
 Currency = Annotated[str | None, typer.Option("--currency", help="Default ISO 4217 currency, e.g. EUR.")]
 Locale = Annotated[str | None, typer.Option("--locale", help="e.g. de_DE, en_GB.")]
 Zone = Annotated[str | None, typer.Option("--timezone", help="Reporting time zone (IANA), e.g. Europe/Berlin.")]
@@ -58,7 +73,8 @@ FIELDS = {
     "name": "name", "legal-name": "legal_name", "address": "address_line1", "postcode": "postcode", "city": "city",
     "country": "country", "vat-id": "vat_id", "registration": "registration", "iban": "iban", "bic": "bic",
     "sender-name": "sender_name", "sender-email": "sender_email", "reply-to": "reply_to",
-    "stripe-account": "stripe_account", "currency": "default_currency", "locale": "locale",
+    "stripe-account": "stripe_account", "stripe-secret-key": "stripe_secret_key",
+    "stripe-webhook-secret": "stripe_webhook_secret", "currency": "default_currency", "locale": "locale",
     "timezone": "reporting_timezone", "payment-terms": "payment_terms_days", "reminder-policy": "reminder_policy",
     "footer": "invoice_footer",
 }  # fmt: skip
@@ -111,6 +127,12 @@ def _show(detail: workspaces.WorkspaceDetail) -> None:
         "sender email": detail.sender_email,
         "reply-to": detail.reply_to,
         "Stripe account": detail.stripe_account,
+        "own Stripe keys": (
+            f"{detail.stripe_secret_key}, webhook secret {detail.stripe_webhook_secret}, "
+            f"endpoint /webhooks/stripe/w/{detail.id}"
+            if detail.stripe_secret_key
+            else None
+        ),
         "currency": detail.default_currency,
         "locale": detail.locale,
         "reporting time zone": detail.reporting_timezone,
@@ -150,6 +172,14 @@ def _parsed(schema: Any, **values: Any) -> Any:
         fail("; ".join(problems), code=2)
 
 
+def _secrets() -> Any:
+    """What seals a workspace's own Stripe keys: the codec's keys (billflow/secret_box.py)."""
+    from billflow.secret_box import secret_box_for
+    from starter import common
+
+    return secret_box_for(common.get_settings())
+
+
 def _guarded(coro: Any) -> Any:
     try:
         return run(coro)
@@ -179,6 +209,8 @@ def create(
     sender_email: SenderEmail = None,
     reply_to: ReplyTo = None,
     stripe_account: StripeAccount = None,
+    stripe_secret_key: StripeSecretKey = None,
+    stripe_webhook_secret: StripeWebhookSecret = None,
     currency: Currency = None,
     locale: Locale = None,
     timezone: Zone = None,
@@ -192,7 +224,7 @@ def create(
         name=name, legal_name=legal_name, address=address, postcode=postcode, city=city, country=country,
         vat_id=vat_id, registration=registration, iban=iban, bic=bic, sender_name=sender_name, reply_to=reply_to,
         sender_email=sender_email, stripe_account=stripe_account, currency=currency, locale=locale, timezone=timezone,
-        payment_terms=payment_terms,
+        payment_terms=payment_terms, stripe_secret_key=stripe_secret_key, stripe_webhook_secret=stripe_webhook_secret,
         reminder_policy=_policy(reminder_policy), footer=footer,
     )  # fmt: skip
     if "name" not in values:
@@ -203,7 +235,7 @@ def create(
 
     async def go() -> workspaces.WorkspaceDetail:
         async with database() as db:
-            return await workspaces.create_workspace(db, data, logo=logo_bytes)
+            return await workspaces.create_workspace(db, data, logo=logo_bytes, secrets=_secrets())
 
     _output(_guarded(go()), as_json, "Created")
 
@@ -261,6 +293,8 @@ def update(
     sender_email: SenderEmail = None,
     reply_to: ReplyTo = None,
     stripe_account: StripeAccount = None,
+    stripe_secret_key: StripeSecretKey = None,
+    stripe_webhook_secret: StripeWebhookSecret = None,
     currency: Currency = None,
     locale: Locale = None,
     timezone: Zone = None,
@@ -278,7 +312,7 @@ def update(
         name=name, legal_name=legal_name, address=address, postcode=postcode, city=city, country=country,
         vat_id=vat_id, registration=registration, iban=iban, bic=bic, sender_name=sender_name, reply_to=reply_to,
         sender_email=sender_email, stripe_account=stripe_account, currency=currency, locale=locale, timezone=timezone,
-        payment_terms=payment_terms,
+        payment_terms=payment_terms, stripe_secret_key=stripe_secret_key, stripe_webhook_secret=stripe_webhook_secret,
         reminder_policy=_policy(reminder_policy), footer=footer,
     )  # fmt: skip
     clear_logo = False
@@ -297,7 +331,9 @@ def update(
 
     async def go() -> workspaces.WorkspaceDetail:
         async with database() as db:
-            return await workspaces.update_workspace(db, ref, change, logo=logo_bytes, clear_logo=clear_logo)
+            return await workspaces.update_workspace(
+                db, ref, change, logo=logo_bytes, clear_logo=clear_logo, secrets=_secrets()
+            )
 
     _output(_guarded(go()), as_json, "Updated")
 

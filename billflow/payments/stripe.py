@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import stripe
+
+if TYPE_CHECKING:
+    from billflow.secret_box import SecretBox
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +138,7 @@ class StripeGateway:
         api_base: str | None = None,
         timeout_seconds: float = 20.0,
         max_network_retries: int = 0,
+        secrets: SecretBox | None = None,
     ) -> None:
         # Every write passes our own idempotency key (the library's random one would make a retried create a
         # second session), so the library's in-request retries and an activity's retries are both safe.
@@ -145,6 +149,8 @@ class StripeGateway:
             max_network_retries=max_network_retries,
         )
         self._account: str | None = None
+        self._api_key: str | None = None  # a workspace's own key; None: the installation's
+        self.secrets = secrets  # opens a workspace's sealed own key (billflow/services/stripe_accounts.py)
 
     @property
     def account(self) -> str | None:
@@ -153,11 +159,21 @@ class StripeGateway:
     def on_account(self, account: str | None) -> StripeGateway:
         """The same client acting on a workspace's connected account (Stripe Connect: every call sends the
         Stripe-Account header); None is the platform's own account, the installation's default."""
-        if account == self._account:
+        if account == self._account and self._api_key is None:
             return self
+        return self._scoped(account=account, api_key=None)
+
+    def with_key(self, api_key: str) -> StripeGateway:
+        """The same client calling with a workspace's own secret key (its own Stripe account, not Connect):
+        the key is sent per request, so every workspace shares one connection pool."""
+        return self._scoped(account=None, api_key=api_key)
+
+    def _scoped(self, *, account: str | None, api_key: str | None) -> StripeGateway:
         scoped = object.__new__(StripeGateway)
         scoped._client = self._client  # one connection pool for every account
         scoped._account = account
+        scoped._api_key = api_key
+        scoped.secrets = self.secrets
         return scoped
 
     def _options(self, idempotency_key: str | None = None) -> dict[str, Any]:
@@ -166,6 +182,8 @@ class StripeGateway:
             options["idempotency_key"] = idempotency_key
         if self._account:
             options["stripe_account"] = self._account
+        if self._api_key:
+            options["api_key"] = self._api_key
         return options
 
     async def create_session(self, params: dict[str, Any], *, idempotency_key: str) -> SessionSnapshot:
@@ -232,10 +250,14 @@ class StripePaymentProvider:
 
 
 def build_stripe_gateway(
-    api_key: str | None, *, api_base: str | None = None, max_network_retries: int = 0
+    api_key: str | None,
+    *,
+    api_base: str | None = None,
+    max_network_retries: int = 0,
+    secrets: SecretBox | None = None,
 ) -> StripeGateway:
     """Activities keep the default 0 (their retry policy retries); the pay page passes a couple of quick
     in-request retries so one Stripe blip does not show the client an error page (same idempotency key)."""
     if not api_key:
         raise ValueError("BILLFLOW_PAYMENT_BACKEND=stripe needs STRIPE_API_KEY")
-    return StripeGateway(api_key, api_base=api_base, max_network_retries=max_network_retries)
+    return StripeGateway(api_key, api_base=api_base, max_network_retries=max_network_retries, secrets=secrets)

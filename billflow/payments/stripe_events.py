@@ -27,6 +27,7 @@ from billflow.repositories import webhook_events as events_repo
 from billflow.repositories import workspaces as workspaces_repo
 from billflow.services import refunds
 from billflow.services.checkout import STRIPE_PROVIDER, apply_session
+from billflow.services.stripe_accounts import StripeRoute, route_of_session, route_of_workspace
 from models.columns import utcnow
 from models.enums import EmailKind
 from models.money import format_money
@@ -130,8 +131,13 @@ class StripeEventResult:
         return self.outcome.split(" ", 1)[0]
 
 
-async def receive_stripe_event(db: Database, temporal: Client, event: dict[str, Any]) -> StripeEventResult:
+async def receive_stripe_event(
+    db: Database, temporal: Client, event: dict[str, Any], *, own_keys_of: int | None = None
+) -> StripeEventResult:
     """Store the (verified) event once and apply it; a duplicate delivery applies nothing. Returns the outcome.
+
+    `own_keys_of`: the event came to that workspace's own endpoint, verified with its webhook secret; it applies
+    only to that workspace's sessions made with its own keys. Its event ids are its account's, stored apart.
 
     The event row and its outcome commit together: if applying fails, nothing is stored and Stripe's retry
     applies it again.
@@ -140,12 +146,13 @@ async def receive_stripe_event(db: Database, temporal: Client, event: dict[str, 
     # across the apply exhausted the pool): store once, apply (idempotent by provider reference), mark applied.
     # A failed apply leaves the row unprocessed, so Stripe's retry applies it again.
     async with db.session() as session:
+        provider = "stripe" if own_keys_of is None else f"stripe:w{own_keys_of}"
         stored = await events_repo.store_event_once(
-            session, provider="stripe", event_id=str(event["id"]), type=str(event.get("type", "")), payload=event
+            session, provider=provider, event_id=str(event["id"]), type=str(event.get("type", "")), payload=event
         )
         if stored.processed_at is not None:
             return StripeEventResult(f"duplicate ({stored.outcome})")
-    outcome, invoice_id = await _apply(db, temporal, event)
+    outcome, invoice_id = await _apply(db, temporal, event, own_keys_of=own_keys_of)
     async with db.session() as session:
         assert stored.id is not None
         await events_repo.mark_processed(session, event_row_id=stored.id, outcome=outcome, invoice_id=invoice_id)
@@ -165,11 +172,13 @@ async def receive_stripe_event(db: Database, temporal: Client, event: dict[str, 
     return StripeEventResult(outcome)
 
 
-async def _apply(db: Database, temporal: Client, event: dict[str, Any]) -> tuple[str, int | None]:
+async def _apply(
+    db: Database, temporal: Client, event: dict[str, Any], *, own_keys_of: int | None
+) -> tuple[str, int | None]:
     kind = event.get("type", "")
     obj = (event.get("data") or {}).get("object") or {}
     if kind in HANDLED:
-        refused = await _account_refusal(db, event, obj)
+        refused = await _account_refusal(db, event, obj, own_keys_of=own_keys_of)
         if refused is not None:
             log.warning("stripe event %s (%s) not applied: %s", event.get("id"), kind, refused)
             return refused, None
@@ -258,11 +267,17 @@ async def _invoice_of_charge(session: Any, charge: dict[str, Any]) -> int | None
     return row.invoice_id if row is not None else None
 
 
-async def _account_refusal(db: Database, event: dict[str, Any], obj: dict[str, Any]) -> str | None:
+async def _account_refusal(
+    db: Database, event: dict[str, Any], obj: dict[str, Any], *, own_keys_of: int | None
+) -> str | None:
     """Why an event must not touch the invoice it names, or None: a Connect event (its `account`) applies only to
     the invoices of the workspace connected to that account, through sessions made on it; a platform event only
-    through sessions made on the platform. An account no workspace has is ignored (stored, never applied)."""
+    through sessions made on the platform; an event of a workspace's own endpoint only through sessions made with
+    its own keys. An account no workspace has is ignored (stored, never applied)."""
     account = event.get("account") or None
+    if own_keys_of is not None and account is not None:
+        return f"ignored: an event of account {account} on a workspace's own endpoint"
+    origin = StripeRoute(own_keys_of=own_keys_of).origin if own_keys_of is not None else account
     async with db.session() as session:
         if account is not None:
             owner = await workspaces_repo.get_workspace_of_stripe_account(session, account=str(account))
@@ -280,15 +295,15 @@ async def _account_refusal(db: Database, event: dict[str, Any], obj: dict[str, A
             intent = intent.get("id") if isinstance(intent, dict) else intent
             row = await sessions_repo.get_session(session, payment_intent_id=str(intent)) if intent else None
         if row is not None:
-            made_on = row.stripe_account or None
+            made_on = route_of_session(row).origin
         elif invoice_id is not None:
             invoice = await invoices_repo.get_invoice(session, invoice_id=invoice_id)
             if invoice is None:
                 return None  # not billflow's: the handler answers "foreign"
-            made_on = await workspaces_repo.stripe_account_of(session, workspace_id=invoice.workspace_id)
+            made_on = (await route_of_workspace(session, workspace_id=invoice.workspace_id)).origin
         else:
             return None
-    if made_on != account:
-        where = f"account {account}" if account else "the platform account"
-        return f"foreign account: the invoice's payments are not on {where}"
+    if made_on != origin:
+        where = "the workspace's own account" if own_keys_of else f"account {account}" if account else None
+        return f"foreign account: the invoice's payments are not on {where or 'the platform account'}"
     return None

@@ -61,6 +61,23 @@ async def stripe_account_of(session: AsyncSession, *, workspace_id: int) -> str 
     return (await session.exec(query)).first()
 
 
+async def stripe_way_of(session: AsyncSession, *, workspace_id: int) -> tuple[str | None, bool]:
+    """How a workspace's new Checkout Sessions are made: (its Connect account or None, whether it has its own
+    keys); (None, False) is the installation's own account and keys."""
+    query = select(Workspace.stripe_account_id, Workspace.stripe_secret_key_sealed).where(Workspace.id == workspace_id)
+    row = (await session.exec(query)).first()
+    return (row[0], row[1] is not None) if row is not None else (None, False)
+
+
+async def own_stripe_sealed(session: AsyncSession, *, workspace_id: int) -> tuple[str | None, str | None]:
+    """A workspace's sealed own Stripe secret key and webhook secret (Nones where unset or no such workspace)."""
+    query = select(Workspace.stripe_secret_key_sealed, Workspace.stripe_webhook_secret_sealed).where(
+        Workspace.id == workspace_id
+    )
+    row = (await session.exec(query)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
 async def sender_of_invoice(session: AsyncSession, *, invoice_id: int) -> tuple[str | None, str | None, str | None]:
     """(sender name, sender email, reply-to) of the workspace that issued the invoice; Nones where unset."""
     from models.invoices import Invoice

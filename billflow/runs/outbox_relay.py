@@ -31,6 +31,7 @@ from models.columns import utcnow
 from models.run_outbox import InvoiceRunStart, RunOutboxMessage
 from models.workflow_io import PauseReminders, PaymentReceived, VoidInvoice
 from workflows.invoice import InvoiceWorkflow
+from workflows.search_attributes import start_attributes
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,10 @@ class OutboxRelay:
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=start.summary,
+                # WorkspaceId from the first event (as invoice_runs starts do), not only once the run upserts it.
+                search_attributes=start_attributes(
+                    workspace_id=start.input.booking.workspace_id, subscription_id=start.input.booking.subscription_id
+                ),
                 rpc_timeout=self._rpc_timeout,
                 **with_payment,
             )

@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from billflow.db import Database
 from billflow.services import subscriptions as service
 from models.client_sources import STAFF_SOURCE
+from models.columns import DEFAULT_WORKSPACE_ID
 from models.subscription_io import (
     CancelSubscription,
     ChangePlan,
@@ -52,7 +53,7 @@ def _signal_for(action: SubscriptionAction) -> Any:
 
 
 async def start_workflow(
-    client: Client, subscription_id: str, *, task_queue: str, workspace_id: int = 1
+    client: Client, subscription_id: str, *, task_queue: str, workspace_id: int = DEFAULT_WORKSPACE_ID
 ) -> WorkflowHandle[Any, Any]:
     """Start the subscription's workflow, or find the one already running: never two. Its id stays
     `subscription-{id}` (subscription ids are unique in the installation); the workspace is its WorkspaceId."""
@@ -77,12 +78,18 @@ async def create_and_start(
     max_backfill_periods: int = service.MAX_BACKFILL_PERIODS,
     client_source: str = STAFF_SOURCE,
     actor: str = STAFF_SOURCE,
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> SubscriptionView:
-    """Create (or find) the subscription and make sure its workflow runs: shared by the API, the CLI and the
-    `subscription.created` booking event. Safe to repeat with the same subscription_id."""
+    """Create (or find) the subscription in `workspace_id` and make sure its workflow runs: shared by the API,
+    the CLI and the `subscription.created` booking event. Safe to repeat with the same subscription_id."""
     async with db.session() as session:
         sub, _created = await service.create_subscription(
-            session, data=data, max_backfill_periods=max_backfill_periods, client_source=client_source, actor=actor
+            session,
+            data=data,
+            max_backfill_periods=max_backfill_periods,
+            client_source=client_source,
+            actor=actor,
+            workspace_id=workspace_id,
         )
     if not SubscriptionStatus(sub.status).is_final:
         # A run that closed earlier is not started again (REJECT_DUPLICATE): that is what we want.

@@ -58,10 +58,6 @@ class SellerCannotIssue(Exception):
     nothing is stored."""
 
 
-class NotInThisWorkspace(Exception):
-    """The event needs something its integration's workspace does not have yet."""
-
-
 @dataclass(frozen=True)
 class Sender:
     """Who posted an event: the integration its bookings are keyed by, whose clients they are, and who it was
@@ -178,8 +174,6 @@ async def _act(
 async def _subscription_created(
     db: Database, client: Client, settings: Settings, sender: Sender, event: SubscriptionCreatedEvent
 ) -> EventAccepted:
-    if sender.workspace_id != DEFAULT_WORKSPACE_ID:  # subscriptions are not split by workspace yet
-        raise NotInThisWorkspace("subscription.created: subscriptions serve the first workspace only (issue 13)")
     data = event.data
     if not data.subscription_id:
         data = data.model_copy(update={"subscription_id": f"{sender.integration}-{event.id}"[:SUBSCRIPTION_ID_MAX]})
@@ -191,6 +185,7 @@ async def _subscription_created(
         max_backfill_periods=settings.subscription_max_backfill_periods,
         client_source=sender.client_source,
         actor=sender.actor,
+        workspace_id=sender.workspace_id,  # the integration's (or the key's): its client and invoices are there
     )
     return EventAccepted(
         event_id=event.id,

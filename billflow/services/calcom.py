@@ -7,7 +7,11 @@ copy waits and gets the first answer; if handling fails the row rolls back and C
 (every step is idempotent: workflow ids, payment references and timeline keys come from the booking).
 
 Every uid of a rescheduled chain maps to the chain's first booking, whose uid is the invoice's booking id, so a
-chain has one invoice: `invoice-w1-{integration}-{root uid}` (models/workflow_ids.py).
+chain has one invoice: `invoice-w{workspace}-{integration}-{root uid}` (models/workflow_ids.py).
+
+A delivery is taken into its integration's workspace (the one whose secret verified it, issue 13): its client,
+its price from that workspace's catalog, its invoice numbered by that workspace's series with its business as
+the seller, and the run's id and WorkspaceId.
 """
 
 from __future__ import annotations
@@ -177,6 +181,7 @@ class _Context:
     received_at: datetime
     wait: timedelta
     session: AsyncSession  # the delivery row's transaction: an issued invoice commits with the delivery's answer
+    workspace_id: int = DEFAULT_WORKSPACE_ID  # the integration's
 
     @property
     def key(self) -> str:
@@ -187,8 +192,8 @@ class _Context:
         return f"booking:{self.integration}:{root}"
 
     def workflow_id(self, root: str) -> str:
-        # The id its BookingIn gives the run (Cal.com bookings are issued in the first workspace).
-        return workflow_ids.invoice(workspace_id=1, source=self.integration, booking_id=root)
+        # The id its BookingIn gives the run: in the integration's workspace.
+        return workflow_ids.invoice(workspace_id=self.workspace_id, source=self.integration, booking_id=root)
 
     def result(
         self,
@@ -220,8 +225,10 @@ async def handle_delivery(
     integration: str,
     body: bytes,
     wait: timedelta = ANSWER_WAIT,
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> tuple[CalDeliveryResult, bool]:
-    """Handle a verified delivery once; returns its answer and whether it was a repeat."""
+    """Handle a delivery verified with the integration's secret once, in the integration's `workspace_id`;
+    returns its answer and whether it was a repeat."""
     delivery = parse_delivery(body)
     if delivery.trigger is None or delivery.booking is None:
         uid = delivery.envelope.payload.get("uid")
@@ -242,6 +249,7 @@ async def handle_delivery(
             received_at=delivery.envelope.created_at or utcnow(),
             wait=wait,
             session=session,
+            workspace_id=workspace_id,
         )
         row = await calcom_repo.claim_delivery(
             session,
@@ -421,10 +429,10 @@ class _Price:
     source: str  # "catalog" or "calcom"
 
 
-async def price_of(session: Any, booking: CalBooking) -> _Price | None:
-    """billflow's catalog first (event type id, then slug); Cal.com's own price as the fallback."""
-    entry = await catalog_repo.find_entry(  # Cal.com books into the first workspace for now (issue 13)
-        session, workspace_id=DEFAULT_WORKSPACE_ID, event_type_id=booking.event_type_id, slug=booking.type
+async def price_of(session: Any, booking: CalBooking, *, workspace_id: int = DEFAULT_WORKSPACE_ID) -> _Price | None:
+    """The workspace's catalog first (event type id, then slug); Cal.com's own price as the fallback."""
+    entry = await catalog_repo.find_entry(
+        session, workspace_id=workspace_id, event_type_id=booking.event_type_id, slug=booking.type
     )
     if entry is not None:
         return _Price(entry.service_name, entry.unit_price_minor, entry.currency, entry.tax_rate_bp, "catalog")
@@ -455,6 +463,7 @@ def booking_in(ctx: _Context, root: str, client: ClientIn, price: _Price) -> Boo
         source=ctx.integration,
         client_source=integration_source(ctx.integration),
         requested_by=f"calcom:{ctx.integration}",
+        workspace_id=ctx.workspace_id,  # its client, number series, seller and run are the integration's workspace's
         booking_id=root,
         client=client,
         lines=[
@@ -481,9 +490,13 @@ async def _issue(ctx: _Context, root: str, *, paid: bool = False) -> CalDelivery
     client = client_from(ctx.booking)
     session = ctx.session
     client_id = await clients_repo.upsert_client(
-        session, client=client, source=integration_source(ctx.integration), actor=f"calcom:{ctx.integration}"
+        session,
+        client=client,
+        source=integration_source(ctx.integration),
+        actor=f"calcom:{ctx.integration}",
+        workspace_id=ctx.workspace_id,
     )
-    price = await price_of(session, ctx.booking)
+    price = await price_of(session, ctx.booking, workspace_id=ctx.workspace_id)
     if price is None:
         await timeline_repo.add_event(
             session,

@@ -27,9 +27,10 @@ from billflow.repositories import checkout_sessions as sessions_repo
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.repositories import workspaces as workspaces_repo
+from billflow.services import stripe_accounts
 from billflow.services.invoice_runs import WorkflowClosed, send_collection
 from billflow.services.payments import deliver_payment, payable
+from billflow.services.stripe_accounts import route_of_session
 from models.checkout_sessions import CheckoutSession, CheckoutSessionStatus
 from models.columns import utcnow
 from models.invoices import Invoice
@@ -125,7 +126,8 @@ async def open_checkout(
             return CheckoutResult(CheckoutOutcome.settled)  # paid or still settling: never a second session
         try:
             if latest is not None and latest.status == CheckoutSessionStatus.open:
-                snapshot = await gateway.on_account(latest.stripe_account).retrieve_session(latest.stripe_session_id)
+                on_its_account = await stripe_accounts.gateway_for(session, gateway, route_of_session(latest))
+                snapshot = await on_its_account.retrieve_session(latest.stripe_session_id)
                 _copy(snapshot, latest)
                 session.add(latest)
                 if snapshot.status == CheckoutSessionStatus.complete:
@@ -170,9 +172,9 @@ async def _create(
     client = await clients_repo.get_client(session, client_id=invoice.client_id)
     assert client is not None
     lines = list(await invoices_repo.get_lines(session, invoice_id=invoice.id))
-    # On the issuing workspace's connected Stripe account, if it has one (issue 13: providers per workspace).
-    account = await workspaces_repo.stripe_account_of(session, workspace_id=invoice.workspace_id)
-    created = await gateway.on_account(account).create_session(
+    # On the issuing workspace's connected Stripe account or with its own keys, if it has either (issue 13.4).
+    route = await stripe_accounts.route_of_workspace(session, workspace_id=invoice.workspace_id)
+    created = await (await stripe_accounts.gateway_for(session, gateway, route)).create_session(
         checkout_params(invoice, client_email=client.email, lines=lines, base_url=base, attempt=attempt),
         idempotency_key=create_key(invoice, attempt),
     )
@@ -182,12 +184,13 @@ async def _create(
         stripe_session_id=created.id,
         amount_minor=invoice.balance_minor,
         currency=invoice.currency,
-        stripe_account=account,
+        stripe_account=route.account,
+        stripe_keys_workspace_id=route.own_keys_of,
     )
     _copy(created, row)
     session.add(row)
     if superseded is not None:
-        await _expire(gateway, superseded)
+        await _expire(session, gateway, superseded)
         session.add(superseded)
     return created
 
@@ -219,10 +222,12 @@ def _reusable(snapshot: SessionSnapshot, invoice: Invoice) -> bool:
     )
 
 
-async def _expire(gateway: StripeGateway, row: CheckoutSession) -> None:
-    """Expire a superseded session so the client cannot pay twice; one already closed on Stripe is fine."""
+async def _expire(session: Any, gateway: StripeGateway, row: CheckoutSession) -> None:
+    """Expire a superseded session (on the account it was made on) so the client cannot pay twice; one already
+    closed on Stripe is fine."""
     try:
-        snapshot = await gateway.on_account(row.stripe_account).expire_session(
+        on_its_account = await stripe_accounts.gateway_for(session, gateway, route_of_session(row))
+        snapshot = await on_its_account.expire_session(
             row.stripe_session_id, idempotency_key=f"billflow:expire:{row.stripe_session_id}"
         )
         _copy(snapshot, row)
@@ -375,7 +380,9 @@ async def reconcile_sessions(
     paid = 0
     for row in rows:
         try:
-            snapshot = await gateway.on_account(row.stripe_account).retrieve_session(row.stripe_session_id)
+            async with db.session() as session:  # a workspace's own key is read at each use: rotation applies
+                on_its_account = await stripe_accounts.gateway_for(session, gateway, route_of_session(row))
+            snapshot = await on_its_account.retrieve_session(row.stripe_session_id)
         except StripeRejected as err:
             log.warning("reconcile: session %s skipped: %s", row.stripe_session_id, err)
             continue

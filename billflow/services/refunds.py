@@ -32,9 +32,10 @@ from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.services import credit_notes, invoicing
+from billflow.services import credit_notes, invoicing, stripe_accounts
 from billflow.services.checkout import STRIPE_PROVIDER
 from billflow.services.payments import deliver_payment
+from billflow.services.stripe_accounts import route_of_session
 from models.columns import utcnow
 from models.credit_notes import CreditNote
 from models.enums import CreditNoteKind, EmailKind, InvoiceStatus, PaymentKind
@@ -326,11 +327,16 @@ async def _refund_through_stripe(
         payment = await payments_repo.get_payment(session, payment_id=paid.payment_id)
         assert payment is not None
         row = await sessions_repo.get_session(session, stripe_session_id=payment.provider_reference)
-    if row is None or not row.payment_intent_id:
-        raise RefundRefused("payment_id", f"payment {paid.payment_id} has no Stripe payment intent to refund")
+        if row is None or not row.payment_intent_id:
+            raise RefundRefused("payment_id", f"payment {paid.payment_id} has no Stripe payment intent to refund")
+        try:
+            # On the account the payment was taken on (a workspace's connected account or own keys, or the
+            # installation's).
+            on_its_account = await stripe_accounts.gateway_for(session, gateway, route_of_session(row))
+        except StripeRejected as err:
+            raise RefundRefused("payment_id", f"Stripe cannot be reached for this payment: {err}") from err
     try:
-        # On the account the payment was taken on (a workspace's connected account, or the platform's).
-        made = await gateway.on_account(row.stripe_account).create_refund(
+        made = await on_its_account.create_refund(
             payment_intent_id=row.payment_intent_id,
             amount_minor=amount,
             metadata={"billflow_invoice_id": str(invoice.id), "billflow_payment_id": str(paid.payment_id)},

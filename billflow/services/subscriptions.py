@@ -17,7 +17,7 @@ from billflow.repositories import subscriptions as subs_repo
 from billflow.repositories import timeline as timeline_repo
 from models.client_sources import STAFF_SOURCE
 from models.clients import Client as ClientRow
-from models.columns import utcnow
+from models.columns import DEFAULT_WORKSPACE_ID, utcnow
 from models.enums import UNSETTLED_STATUSES, InvoiceStatus
 from models.subscription_io import (
     BillingInterval,
@@ -134,15 +134,23 @@ async def create_subscription(
     max_backfill_periods: int = MAX_BACKFILL_PERIODS,
     client_source: str = STAFF_SOURCE,
     actor: str = STAFF_SOURCE,
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
 ) -> tuple[Subscription, bool]:
-    """Insert the subscription and its first plan version; (subscription, created). The same id again returns
-    the first one, unless it names a different client (a conflict, not a silent overwrite). A new subscription
-    whose start date lies so far back that more than `max_backfill_periods` periods are due is refused."""
+    """Insert the subscription and its first plan version in `workspace_id` (the caller's: the key's, the
+    integration's, the CLI's --workspace), with its client there; (subscription, created). The same id again
+    returns the first one, unless it names a different client or workspace (a conflict, not a silent overwrite).
+    A new subscription whose start date lies so far back that more than `max_backfill_periods` periods are due
+    is refused."""
     subscription_id = data.subscription_id or new_subscription_id()
     existing = await _existing(session, subscription_id)
+    if existing is not None and existing.workspace_id != workspace_id:
+        # Ids are unique in the installation; the answer names nothing of the other workspace's subscription.
+        raise SubscriptionConflict(f"subscription_id {subscription_id} is taken: choose another")
     if existing is None:  # before any write: a refused backfill stores nothing
         check_backfill(data.schedule(), now=utcnow(), max_periods=max_backfill_periods)
-    client_id = await clients_repo.upsert_client(session, client=data.client, source=client_source, actor=actor)
+    client_id = await clients_repo.upsert_client(
+        session, client=data.client, source=client_source, actor=actor, workspace_id=workspace_id
+    )
     if existing is not None:
         if existing.client_id != client_id:
             raise SubscriptionConflict(f"subscription_id {subscription_id} belongs to another client")
@@ -150,6 +158,7 @@ async def create_subscription(
     first = periods.first_period(data.schedule())
     sub = Subscription(
         id=subscription_id,
+        workspace_id=workspace_id,
         client_id=client_id,
         currency=data.currency,
         interval=data.interval.model_dump(mode="json"),

@@ -17,10 +17,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from billflow.db import Database
 from billflow.repositories import numbering as numbering_repo
 from billflow.repositories import workspaces as workspaces_repo
+from billflow.secret_box import SecretBox, mask
 from billflow.services.business_profile import BusinessProfile, workspace_seller
+from billflow.services.stripe_accounts import own_key_context
 from models.columns import utcnow
 from models.numbering import NumberingSeries, NumberingSeriesIn, NumberingSeriesOut, NumberReset, render_number
 from models.workspaces import (
+    OWN_STRIPE_FIELDS,
     REQUIRED_FIELDS,
     Workspace,
     WorkspaceCreate,
@@ -109,9 +112,12 @@ async def _detail(session: AsyncSession, workspace: Workspace) -> WorkspaceDetai
     return WorkspaceDetail(**WorkspaceOut.of(workspace).model_dump(), numbering=[_series_out(s) for s in series])
 
 
-async def create_workspace(db: Database, data: WorkspaceCreate, *, logo: bytes | None = None) -> WorkspaceDetail:
-    """A new workspace with its profile and its invoice and credit-note series (`{SLUG}-INV-2026-000001`)."""
-    values = _columns(data.model_dump(mode="json", exclude_none=True))
+async def create_workspace(
+    db: Database, data: WorkspaceCreate, *, logo: bytes | None = None, secrets: SecretBox | None = None
+) -> WorkspaceDetail:
+    """A new workspace with its profile and its invoice and credit-note series (`{SLUG}-INV-2026-000001`).
+    Its own Stripe keys, if given, are sealed with `secrets` (billflow/secret_box.py)."""
+    values = _columns(data.model_dump(mode="json", exclude_none=True, exclude=set(OWN_STRIPE_FIELDS)))
     if logo is not None:
         values.update(logo=logo, logo_type=checked_logo(logo))
     try:
@@ -119,6 +125,10 @@ async def create_workspace(db: Database, data: WorkspaceCreate, *, logo: bytes |
             await _account_free(session, values.get("stripe_account_id"), workspace_id=None)
             workspace = await workspaces_repo.add_workspace(session, workspace=Workspace(**values))
             assert workspace.id is not None
+            own = {name: getattr(data, name) for name in OWN_STRIPE_FIELDS if getattr(data, name) is not None}
+            if own:  # sealed once the id is known: each sealed value is bound to its workspace
+                _set_own_stripe_keys(workspace, own, secrets)
+                await workspaces_repo.save_workspace(session, workspace=workspace)
             await numbering_repo.add_default_series(
                 session, workspace_id=workspace.id, prefix_base=_prefix_base(workspace.slug)
             )
@@ -132,6 +142,39 @@ def _columns(values: dict[str, Any]) -> dict[str, Any]:
     if "stripe_account" in values:
         values["stripe_account_id"] = values.pop("stripe_account")
     return values
+
+
+def _set_own_stripe_keys(workspace: Workspace, own: dict[str, Any], secrets: SecretBox | None) -> None:
+    """Seal the given keys into the workspace's row (None clears one); the plain values go no further."""
+    for name, value in own.items():
+        if value is None:
+            setattr(workspace, f"{name}_sealed", None)
+            setattr(workspace, f"{name}_hint", None)
+            continue
+        if secrets is None:
+            raise WorkspaceInvalid(name, "cannot be stored here: no encryption keys (BILLFLOW_CODEC_KEYS)")
+        assert workspace.id is not None
+        plain = value.get_secret_value()
+        setattr(workspace, f"{name}_sealed", secrets.seal(plain, context=own_key_context(workspace.id, name)))
+        setattr(workspace, f"{name}_hint", mask(plain))
+    _check_stripe_choice(workspace)
+
+
+def _check_stripe_choice(workspace: Workspace) -> None:
+    """Own keys come in pairs (sessions need the key, their webhooks the secret), and exclude Stripe Connect:
+    a workspace's payments are on one account, whose webhooks name one way in."""
+    key, hook = workspace.stripe_secret_key_sealed, workspace.stripe_webhook_secret_sealed
+    if key is not None and hook is None:
+        raise WorkspaceInvalid(
+            "stripe_webhook_secret", "give it with stripe_secret_key (its webhooks are verified with it)"
+        )
+    if hook is not None and key is None:
+        raise WorkspaceInvalid("stripe_secret_key", "give it with stripe_webhook_secret")
+    if key is not None and workspace.stripe_account_id:
+        raise WorkspaceInvalid(
+            "stripe_secret_key",
+            "a workspace uses its own Stripe keys or a connected account (stripe_account): clear one",
+        )
 
 
 async def _account_free(session: AsyncSession, account: str | None, *, workspace_id: int | None) -> None:
@@ -155,13 +198,22 @@ async def get_workspace(db: Database, ref: str | int) -> WorkspaceDetail:
 
 
 async def update_workspace(
-    db: Database, ref: str | int, change: WorkspaceUpdate, *, logo: bytes | None = None, clear_logo: bool = False
+    db: Database,
+    ref: str | int,
+    change: WorkspaceUpdate,
+    *,
+    logo: bytes | None = None,
+    clear_logo: bool = False,
+    secrets: SecretBox | None = None,
 ) -> WorkspaceDetail:
-    """Change the fields given in `change` (an explicit null clears an optional one); a logo replaces the old."""
+    """Change the fields given in `change` (an explicit null clears an optional one); a logo replaces the old.
+    Its own Stripe keys are sealed with `secrets`."""
     cleared = sorted(name for name in change.model_fields_set & REQUIRED_FIELDS if getattr(change, name) is None)
     if cleared:
         raise WorkspaceInvalid(cleared[0], "cannot be cleared: give a value")
-    values = _columns(change.model_dump(mode="json", include=change.model_fields_set))
+    given = change.model_fields_set - set(OWN_STRIPE_FIELDS)
+    own = {name: getattr(change, name) for name in OWN_STRIPE_FIELDS if name in change.model_fields_set}
+    values = _columns(change.model_dump(mode="json", include=given))
     if logo is not None:
         values.update(logo=logo, logo_type=checked_logo(logo))
     elif clear_logo:
@@ -172,7 +224,10 @@ async def update_workspace(
             await _account_free(session, values["stripe_account_id"], workspace_id=workspace.id)
         for name, value in values.items():
             setattr(workspace, name, value)
-        if values:
+        if own:
+            _set_own_stripe_keys(workspace, own, secrets)
+        if values or own:
+            _check_stripe_choice(workspace)
             workspace.updated_at = utcnow()
             await workspaces_repo.save_workspace(session, workspace=workspace)
         return await _detail(session, workspace)

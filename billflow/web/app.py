@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
 from temporalio.client import Client
 
 from billflow.config import Settings
@@ -11,6 +14,19 @@ from billflow.logging import redact_access_log
 from billflow.web import limits, observability, sessions, throttle
 from billflow.web.routes import all_routers
 from billflow.web.security_headers import SecurityHeaders
+from models.workspaces import OWN_STRIPE_FIELDS
+
+SECRET_FIELDS = frozenset(OWN_STRIPE_FIELDS)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    """The standard 422, except that a secret's value (a workspace's own Stripe keys) is never echoed back."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {**e, "input": "**********"} if SECRET_FIELDS & {str(part) for part in e.get("loc", ())} else e
+        for e in exc.errors()
+    ]
+    return await request_validation_exception_handler(request, RequestValidationError(errors))
 
 
 def create_app(settings: Settings, db: Database, temporal: Client) -> FastAPI:
@@ -28,6 +44,7 @@ def create_app(settings: Settings, db: Database, temporal: Client) -> FastAPI:
     app.state.temporal = temporal
     for router in all_routers():
         app.include_router(router)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     # Middleware added last runs first: headers on every answer, then body limits, throttling, metrics.
     observability.install(app, settings)  # request metrics and /metrics
     throttle.install(app, settings)  # 429 for an address that keeps failing authentication or guessing tokens

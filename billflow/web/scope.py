@@ -2,9 +2,8 @@
 
 Routers whose paths name a document (`{number}`) depend on `document_in_workspace`: a number of another
 workspace's invoice or credit note answers 404, as an unknown number does, so nothing tells it exists.
-Subscription routes (`{subscription_id}`) depend on `subscription_in_workspace` the same way. Routes that write
-data whose workspace cannot be named yet (a subscription's creation, booking events by key) depend on
-`first_workspace_only` (403 for other workspaces' keys).
+Subscription routes (`{subscription_id}`) depend on `subscription_in_workspace` the same way. Routes that create
+records create them in the key's workspace.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from billflow.services import workspace_scope
 from billflow.services.api_keys import Principal
 from billflow.web.auth import authenticate
 from billflow.web.deps import DatabaseDep
-from models.columns import DEFAULT_WORKSPACE_ID
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
@@ -44,13 +42,3 @@ async def subscription_in_workspace(request: Request, principal: PrincipalDep, d
 
 
 SubscriptionScope = Depends(subscription_in_workspace)
-
-
-async def first_workspace_only(principal: PrincipalDep) -> None:
-    """For routes that write data whose workspace cannot be named yet (a subscription's creation, booking events
-    by key): a key of another workspace is refused rather than writing into the first one."""
-    if principal.workspace_id != DEFAULT_WORKSPACE_ID:
-        raise HTTPException(403, "this route serves the installation's first workspace only (workspaces: issue 13)")
-
-
-FirstWorkspaceOnly = Depends(first_workspace_only)

@@ -5,6 +5,7 @@ It speaks Stripe's wire format (form-encoded requests, JSON objects and error bo
 idempotency contract: a repeated Idempotency-Key with the same parameters replays the first response; with
 different parameters it is a 400. Stripe Connect: a request with a Stripe-Account header acts on that connected
 account; its sessions and charges are invisible from the platform and from other accounts (a 404, as Stripe).
+A request with another secret key (a workspace's own keys) acts on that key's account, invisible likewise.
 """
 
 from __future__ import annotations
@@ -213,5 +214,7 @@ class StripeStandIn(StandIn):
 
 
 def _account(request: Request) -> str | None:
-    """The connected account a request acts on (Stripe Connect's Stripe-Account header); None: the platform."""
-    return request.headers.get("stripe-account") or None
+    """The account a request acts on: the secret key's own (its Authorization), or the connected account it names
+    (Stripe Connect's Stripe-Account header). Objects of one are invisible from the others, as on Stripe."""
+    key = request.headers.get("authorization", "").removeprefix("Bearer ")
+    return f"{key}|{request.headers.get('stripe-account') or ''}"

@@ -116,3 +116,32 @@ async def test_an_unbounded_backfill_is_a_clear_cli_error(cli_env: None, db: Dat
     assert "start_date" in output and "BILLFLOW_SUBSCRIPTION_MAX_BACKFILL" in output
     async with db.session() as session:
         assert await subs_repo.get_subscription(session, subscription_id=sub_id) is None
+
+
+async def test_create_with_workspace_bills_in_that_workspace(
+    cli_env: None, worker: Worker, time_env: WorkflowEnvironment, db: Database
+) -> None:
+    from tests.workspaces.support import make_workspace
+
+    b = await make_workspace(db)
+    sub_id = f"sub-cli-{uuid.uuid4().hex[:8]}"
+    start = (await time_env.get_current_time()).date().isoformat()
+    try:
+        code, out = await invoke(
+            "subscription", "create", "--id", sub_id, "--client", f"c-{sub_id}", "--name", "Ada",
+            "--email", "ada@example.com", "--line", "Retainer=50000", "--currency", "EUR", "--start", start,
+            "--workspace", b.slug, "--json",
+        )  # fmt: skip
+        assert code == 0, out
+        code, out = await invoke("subscription", "trigger", sub_id, "--json")
+        assert code == 0, out
+        async with db.session() as session:
+            sub = await subs_repo.get_subscription(session, subscription_id=sub_id)
+        [invoice] = await invoices_of(db, sub_id)
+        assert sub is not None and (sub.workspace_id, invoice.workspace_id) == (b.id, b.id)
+        code, out = await invoke("subscription", "create", "--client", "x", "--name", "X", "--email", "x@example.com",
+                                 "--line", "R=1", "--workspace", "no-such-workspace")  # fmt: skip
+        assert code == 2 and "--workspace" in out
+    finally:
+        wf = [service.workflow_id_for(sub_id), *[i.workflow_id for i in await invoices_of(db, sub_id)]]
+        await terminate_all(time_env.client, wf)

@@ -98,3 +98,26 @@ def test_a_malformed_stripe_account_fails_naming_the_option(slug: str) -> None:
     assert runner.invoke(app, ["workspace", "create", slug, "--name", "Studio"]).exit_code == 0
     result = runner.invoke(app, ["workspace", "update", slug, "--stripe-account", "sk_live_oops"], env=WIDE)
     assert result.exit_code == 2 and "--stripe-account" in result.output
+
+
+def test_own_stripe_keys_are_set_masked_and_never_printed(slug: str) -> None:
+    tag = uuid.uuid4().hex
+    key, hook = f"sk_test_cli{tag}", f"whsec_cli{tag}"
+    assert runner.invoke(app, ["workspace", "create", slug, "--name", "X"]).exit_code == 0
+    alone = runner.invoke(app, ["workspace", "update", slug, "--stripe-secret-key", key], env=WIDE)
+    assert alone.exit_code == 2 and "--stripe-webhook-secret" in alone.output and key not in alone.output
+    bad = runner.invoke(app, ["workspace", "update", slug, "--stripe-secret-key", "pk_live_x"], env=WIDE)
+    assert bad.exit_code == 2 and "--stripe-secret-key" in bad.output and "pk_live_x" not in bad.output
+    updated = runner.invoke(
+        app, ["workspace", "update", slug, "--stripe-secret-key", key, "--stripe-webhook-secret", hook], env=WIDE
+    )
+    assert updated.exit_code == 0, updated.output
+    shown = runner.invoke(app, ["workspace", "show", slug], env=WIDE)
+    assert f"sk_test_...{key[-4:]}" in shown.output and "/webhooks/stripe/w/" in shown.output
+    as_json = runner.invoke(app, ["workspace", "show", slug, "--json"]).output
+    assert key not in shown.output + as_json and hook not in shown.output + as_json
+    assert json.loads(as_json)["stripe_webhook_secret"] == f"whsec_...{hook[-4:]}"
+    cleared = runner.invoke(
+        app, ["workspace", "update", slug, "--clear", "stripe-secret-key", "--clear", "stripe-webhook-secret", "--json"]
+    )
+    assert cleared.exit_code == 0 and json.loads(cleared.output)["stripe_secret_key"] is None

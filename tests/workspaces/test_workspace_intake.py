@@ -15,7 +15,6 @@ from billflow.services import api_keys, integrations
 from models.api_keys import ApiRole
 from models.client_sources import integration_source
 from tests.api.support import confirmed_event, event, post_signed
-from tests.api.test_subscription_event import subscription_event
 from tests.workspaces.support import make_workspace
 
 
@@ -57,17 +56,6 @@ async def test_a_booking_from_workspace_bs_integration_is_bs(
     # Its cancellation finds the invoice by the integration's booking id, as in the first workspace.
     cancelled = await post_signed(http, name, created.secret, event("booking.cancelled", body["data"]["booking_id"]))
     assert cancelled.status_code == 202, cancelled.text
-
-
-async def test_workspace_bs_integration_cannot_start_subscriptions_yet(http: httpx.AsyncClient, db: Database) -> None:
-    b = await make_workspace(db)
-    assert b.id is not None
-    name = f"subs-{uuid.uuid4().hex[:8]}"
-    created = await integrations.create_integration(db, integrations.NewIntegration(name=name, workspace_id=b.id))
-    body = subscription_event(f"evt-{uuid.uuid4().hex[:8]}", "2026-12-01")
-    answer = await post_signed(http, name, created.secret, body)
-    assert answer.status_code == 403, answer.text
-    assert "first workspace only" in answer.text
 
 
 async def test_two_workspaces_bookings_with_the_same_ids_stay_apart(http: httpx.AsyncClient, db: Database) -> None:

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Header, HTTPException, Path, Request, Response
 from billflow.services import calcom, integrations
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
 from models.calcom import CalDeliveryResult
-from models.columns import DEFAULT_WORKSPACE_ID
 
 router = APIRouter(prefix="/v1/integrations/calcom", tags=["Cal.com"])
 
@@ -53,10 +52,12 @@ async def receive_calcom_webhook(
         calcom.verify_signature(credentials[0], body, signature)
     except calcom.SignatureError as err:
         raise HTTPException(401, str(err)) from None
-    if credentials[1] != DEFAULT_WORKSPACE_ID:  # Cal.com bookings are not taken into other workspaces yet
-        raise HTTPException(403, "Cal.com deliveries serve the installation's first workspace only (issue 13)")
+    workspace_id = credentials[1]
     try:
-        answer, replayed = await calcom.handle_delivery(db, temporal, settings, integration=integration, body=body)
+        # Into the integration's workspace: the secret that verified the delivery is that workspace's.
+        answer, replayed = await calcom.handle_delivery(
+            db, temporal, settings, integration=integration, body=body, workspace_id=workspace_id
+        )
     except calcom.PayloadError as err:
         raise HTTPException(422, str(err)) from None
     if replayed:

@@ -187,8 +187,6 @@ async def receive_event(
         )
     except booking_events.SellerCannotIssue as err:  # issue 14: the seller's profile must fit the booking's lines
         raise HTTPException(422, str(err)) from None
-    except booking_events.NotInThisWorkspace as err:
-        raise HTTPException(403, str(err)) from None
     except booking_events.EventIdReused as err:
         raise HTTPException(409, str(err)) from None
     except subscriptions_service.SubscriptionConflict as err:

@@ -16,7 +16,7 @@ from billflow.services import subscription_actions as actions
 from billflow.services import subscriptions as service
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
 from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
-from billflow.web.scope import FirstWorkspaceOnly, SubscriptionScope
+from billflow.web.scope import SubscriptionScope
 from models.subscription_io import (
     CancelSubscription,
     PauseSubscription,
@@ -30,7 +30,7 @@ from models.subscription_io import (
 from models.workflow_io import LineIn
 
 # A key sees and acts on its own workspace's subscriptions only: another's id answers 404, as an unknown one does
-# (billflow/web/scope.py). Creating one still lands in the first workspace, so other keys are refused that.
+# (billflow/web/scope.py); one it creates is its workspace's, with its client there.
 router = APIRouter(
     prefix="/v1/subscriptions", tags=["subscriptions"], responses=AUTH_RESPONSES, dependencies=[SubscriptionScope]
 )
@@ -58,8 +58,7 @@ class TriggerIn(NoteIn):
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="Create a subscription and start its billing",
-    dependencies=[FirstWorkspaceOnly],
+    summary="Create a subscription in the key's workspace and start its billing",
 )
 async def create_subscription(
     data: SubscriptionIn, db: DatabaseDep, temporal: TemporalDep, settings: SettingsDep, principal: StaffDep
@@ -72,6 +71,7 @@ async def create_subscription(
             task_queue=settings.task_queue,
             max_backfill_periods=settings.subscription_max_backfill_periods,
             actor=principal.actor,
+            workspace_id=principal.workspace_id,
         )
     except service.SubscriptionConflict as err:
         raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from billflow.services import workspaces
 from billflow.services.api_keys import Principal
 from billflow.web.auth import AUTH_RESPONSES, AdminDep
-from billflow.web.deps import DatabaseDep
+from billflow.web.deps import DatabaseDep, SecretBoxDep
 from models.columns import DEFAULT_WORKSPACE_ID
 from models.numbering import DocumentType, NumberingSeriesIn, NumberReset
 from models.workspaces import MAX_LOGO_BYTES, WorkspaceCreate, WorkspaceOut, WorkspaceUpdate
@@ -67,11 +67,15 @@ async def list_workspaces(principal: AdminDep, db: DatabaseDep) -> list[Workspac
     response_model=workspaces.WorkspaceDetail,
     responses={**INVALID, 409: {"description": "The slug is taken"}},
 )
-async def create_workspace(data: WorkspaceCreate, principal: AdminDep, db: DatabaseDep) -> workspaces.WorkspaceDetail:
+async def create_workspace(
+    data: WorkspaceCreate, principal: AdminDep, db: DatabaseDep, secrets: SecretBoxDep
+) -> workspaces.WorkspaceDetail:
     if not _manages_all(principal):
         raise HTTPException(403, "only an admin key of the installation's first workspace creates workspaces")
     try:
-        return await workspaces.create_workspace(db, data)
+        return await workspaces.create_workspace(db, data, secrets=secrets)
+    except workspaces.WorkspaceInvalid as err:
+        raise _invalid(err) from None
     except workspaces.WorkspaceConflict as err:
         raise HTTPException(409, str(err)) from None
 
@@ -93,11 +97,11 @@ async def get_workspace(slug: SlugPath, principal: AdminDep, db: DatabaseDep) ->
     responses={**NOT_FOUND, **INVALID, 409: {"description": "The Stripe account is another workspace's"}},
 )
 async def update_workspace(
-    slug: SlugPath, change: WorkspaceUpdate, principal: AdminDep, db: DatabaseDep
+    slug: SlugPath, change: WorkspaceUpdate, principal: AdminDep, db: DatabaseDep, secrets: SecretBoxDep
 ) -> workspaces.WorkspaceDetail:
     await _visible(db, principal, slug)
     try:
-        return await workspaces.update_workspace(db, slug, change)
+        return await workspaces.update_workspace(db, slug, change, secrets=secrets)
     except workspaces.WorkspaceInvalid as err:
         raise _invalid(err) from None
     except workspaces.WorkspaceConflict as err:  # a Stripe account connected to another workspace

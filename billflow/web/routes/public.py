@@ -277,9 +277,13 @@ async def _stripe_checkout(request: Request, invoice: Invoice) -> Response:
     settings: Settings = state.settings
     if getattr(state, "stripe_gateway", None) is None:
         from billflow.payments.stripe import build_stripe_gateway
+        from billflow.secret_box import secret_box_for
 
         state.stripe_gateway = build_stripe_gateway(
-            settings.stripe_api_key, api_base=settings.stripe_api_base, max_network_retries=PAY_PAGE_STRIPE_RETRIES
+            settings.stripe_api_key,
+            api_base=settings.stripe_api_base,
+            max_network_retries=PAY_PAGE_STRIPE_RETRIES,
+            secrets=secret_box_for(settings),  # a workspace's own keys open with it
         )
     assert invoice.id is not None
     urls = _urls(settings, invoice.public_token)

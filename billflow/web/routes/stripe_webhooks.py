@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import stripe
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Request
 
 from billflow import metrics
 from billflow.payments.stripe_events import MalformedEvent, parse_event, receive_stripe_event
-from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
+from billflow.services import stripe_accounts
+from billflow.web.deps import DatabaseDep, SecretBoxDep, SettingsDep, TemporalDep
 from billflow.web.routes.sendgrid_webhooks import send_email_now
 from billflow.web.throttle import count_failure
 
@@ -40,8 +41,38 @@ async def stripe_connect_webhook(
     return await _receive(request, background, db, temporal, secret, "STRIPE_CONNECT_WEBHOOK_SECRET")
 
 
+@router.post(
+    "/webhooks/stripe/w/{workspace_id}",
+    summary="Events of a workspace's own Stripe account (signed with the webhook secret it stored)",
+    responses={
+        400: {"description": "Missing or invalid Stripe-Signature, or not a Stripe event"},
+        404: {"description": "No workspace with its own Stripe keys has this id"},
+    },
+)
+async def stripe_own_keys_webhook(
+    workspace_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    request: Request,
+    background: BackgroundTasks,
+    db: DatabaseDep,
+    temporal: TemporalDep,
+    secrets: SecretBoxDep,
+) -> dict:
+    async with db.session() as session:
+        secret = await stripe_accounts.webhook_secret_of(session, secrets, workspace_id=workspace_id)
+    if secret is None:  # no such workspace, or none with its own keys: nothing to verify against
+        raise HTTPException(status_code=404, detail=f"no workspace {workspace_id} with its own Stripe keys")
+    return await _receive(request, background, db, temporal, secret, "stripe_webhook_secret", own_keys_of=workspace_id)
+
+
 async def _receive(
-    request: Request, background: BackgroundTasks, db: Any, temporal: Any, secret: str | None, setting: str
+    request: Request,
+    background: BackgroundTasks,
+    db: Any,
+    temporal: Any,
+    secret: str | None,
+    setting: str,
+    *,
+    own_keys_of: int | None = None,
 ) -> dict:
     """Verify, parse, store once and apply; a Connect event is routed by its `account` (stripe_events)."""
     raw = await request.body()  # the body limit (a Stripe event is a few KiB) is the app's, 413
@@ -63,7 +94,7 @@ async def _receive(
     except MalformedEvent as err:
         metrics.payment_webhook("stripe", "malformed")
         raise HTTPException(status_code=400, detail=str(err)) from None
-    result = await receive_stripe_event(db, temporal, event)
+    result = await receive_stripe_event(db, temporal, event, own_keys_of=own_keys_of)
     metrics.payment_webhook("stripe", result.label)
     if result.refund_email is not None:
         background.add_task(send_email_now, request, result.refund_email)
