@@ -1,7 +1,7 @@
 """workspace own Stripe keys: a workspace's sealed secret key and webhook secret; the keys a session was made with
 
 Revision ID: 0a1b2c3d4e61
-Revises: 0a1b2c3d4e32
+Revises: 0a1b2c3d4e6b
 Create Date: 2026-12-03 07:00:00
 
 Issue 13, item 4 ("or its own keys"). workspaces.stripe_secret_key_sealed / stripe_webhook_secret_sealed: the
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0a1b2c3d4e61"
-down_revision: str | None = "0a1b2c3d4e32"
+down_revision: str | None = "0a1b2c3d4e6b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

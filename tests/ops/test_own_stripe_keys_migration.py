@@ -9,7 +9,7 @@ from billflow import migrate
 from billflow.db import Database
 from tests.ops.test_migrations import fresh_db, fresh_url  # noqa: F401  (fixtures)
 
-BEFORE = "0a1b2c3d4e32"
+BEFORE = "0a1b2c3d4e6b"
 AFTER = "0a1b2c3d4e61"
 NEW_WORKSPACE_COLUMNS = {
     "stripe_secret_key_sealed", "stripe_secret_key_hint", "stripe_webhook_secret_sealed", "stripe_webhook_secret_hint"
