@@ -203,3 +203,33 @@ async def test_a_booking_under_row_security_is_issued_and_numbered_in_the_keys_w
             await session.execute(text("SELECT workspace_id FROM invoices WHERE number = :n"), {"n": number})
         ).scalar_one()
     assert workspace == b.id
+
+
+async def test_the_staff_app_under_row_security_signs_in_and_shows_the_users_workspace(
+    db: Database, database_url: str, settings: Settings
+) -> None:
+    """Sign-in finds the user with the named bypass; every page after it runs in the user's workspace, even
+    with no bypass for unscoped sessions."""
+    from billflow.services import users
+    from tests.app.support import PASSWORD, browserless, sign_in
+
+    b = await make_workspace(db)
+    assert b.id is not None
+    invoice_a, _ = await make_invoice(db, workspace_id=DEFAULT_WORKSPACE_ID)
+    invoice_b, _ = await make_invoice(db, workspace_id=b.id)
+    email = f"rls-{uuid.uuid4().hex[:8]}@example.com"
+    await users.create_user(db, users.NewUser(email=email, role=ApiRole.admin, workspace_id=b.id), password=PASSWORD)
+    _grant(database_url)
+    database = Database(database_url, pool_size=2, row_security=True)
+    _as_app_role(database)
+    try:
+        app = create_app(settings, database, None)  # type: ignore[arg-type]  (no page used here reaches Temporal)
+        async with browserless(app) as http:
+            assert (await sign_in(http, email)).status_code == 303
+            listed = await http.get("/app/invoices")
+            assert listed.status_code == 200, listed.text
+            assert f'data-number="{invoice_b.number}"' in listed.text and invoice_a.number not in listed.text
+            people = await http.get("/app/settings/users")
+            assert people.status_code == 200 and email in people.text
+    finally:
+        await database.dispose()
