@@ -30,7 +30,7 @@ async def _migrated(db: Database) -> None:
 async def test_existing_staff_users_belong_to_the_first_workspace(fresh_db: Database) -> None:  # noqa: F811
     await _migrated(fresh_db)
     async with fresh_db.engine.connect() as conn:
-        rows = dict((await conn.execute(text("SELECT email, workspace_id FROM staff_users"))).tuples().all())
+        rows: dict[str, int] = dict((await conn.execute(text("SELECT email, workspace_id FROM staff_users"))).all())
         secured = (
             await conn.execute(text("SELECT relrowsecurity FROM pg_class WHERE relname = 'staff_users'"))
         ).scalar_one()
