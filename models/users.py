@@ -9,7 +9,7 @@ from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from models.api_keys import ApiRole
-from models.columns import instant, text_enum
+from models.columns import instant, text_enum, workspace_fk
 
 
 class TokenPurpose(StrEnum):
@@ -21,6 +21,10 @@ class StaffUser(SQLModel, table=True):
     __tablename__ = "staff_users"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The one workspace whose staff app this person signs in to (migration 0a1b2c3d4e71: existing users, the first).
+    workspace_id: int = workspace_fk()
+    # Unique across the installation, not per workspace: sign-in and "forgot my password" take an address alone,
+    # so it must name one account (someone working for two businesses uses one address for each).
     email: str = Field(max_length=320, unique=True)  # stored lower-case
     name: str = Field(default="", max_length=200)
     role: str = text_enum(ApiRole.viewer)

@@ -8,8 +8,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from billflow.services import users
+from billflow.services import users, workspaces
 from models.api_keys import ApiRole
+from models.columns import DEFAULT_WORKSPACE_ID
 from starter.common import JsonOption, console, database, fail, print_json, run
 
 app = typer.Typer(no_args_is_help=True)
@@ -28,10 +29,24 @@ def create(
     email: str = typer.Argument(..., help="The person's email address (their sign-in name)."),
     role: ApiRole = typer.Option(ApiRole.staff, "--role", help="viewer < staff < admin."),
     name: str = typer.Option("", "--name", help="Shown in the app."),
+    workspace: str | None = typer.Option(
+        None,
+        "--workspace",
+        help="The workspace (slug or id) whose staff app the user signs in to; default: the first.",
+    ),
     password_stdin: bool = PasswordStdin,
     as_json: bool = JsonOption,
 ) -> None:
     """Create a user with a password (prompted twice, or from stdin); others are invited from the app."""
+
+    async def find() -> int:
+        async with database() as db:
+            try:
+                return (await workspaces.get_workspace(db, workspace or DEFAULT_WORKSPACE_ID)).id
+            except workspaces.WorkspaceNotFound as err:
+                fail(f"--workspace: {err} (see `billflow workspace list`)")
+
+    workspace_id = run(find())  # before the password is asked for: an unknown workspace wastes no typing
     password = _password(password_stdin)
     try:
         users.check_password(password)
@@ -39,7 +54,8 @@ def create(
         fail(f"password: {err}", code=2)
 
     async def go() -> users.UserOut:
-        data = users.NewUser(email=email, name=name, role=role)  # inside run(): a bad address exits 2, named
+        # inside run(): a bad address exits 2, named
+        data = users.NewUser(email=email, name=name, role=role, workspace_id=workspace_id)
         async with database() as db:
             return await users.create_user(db, data, password=password)
 
@@ -50,7 +66,10 @@ def create(
     if as_json:
         print_json(user)
         return
-    console.print(f"Created {user.role.value} [bold]{escape(user.email)}[/]: sign in at /app/login.")
+    console.print(
+        f"Created {user.role.value} [bold]{escape(user.email)}[/] of workspace {user.workspace_id}: "
+        "sign in at /app/login."
+    )
 
 
 @app.command("set-password")
@@ -88,9 +107,9 @@ def list_(as_json: bool = JsonOption) -> None:
     if as_json:
         print_json(people)
         return
-    table = Table("email", "name", "role", "state", "last sign-in (UTC)", title="Users")
+    table = Table("email", "name", "workspace", "role", "state", "last sign-in (UTC)", title="Users")
     for user in people:
         state = "active" if user.active else ("invited" if user.invited else "disabled")
         last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else ""
-        table.add_row(escape(user.email), escape(user.name), user.role.value, state, last)
+        table.add_row(escape(user.email), escape(user.name), str(user.workspace_id), user.role.value, state, last)
     console.print(table)

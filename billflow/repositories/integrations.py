@@ -17,12 +17,19 @@ async def add_integration(session: AsyncSession, *, integration: Integration) ->
     return integration
 
 
-async def get_integration(session: AsyncSession, *, name: str) -> Integration | None:
-    return (await session.exec(select(Integration).where(Integration.name == name))).first()
+async def get_integration(session: AsyncSession, *, name: str, workspace_id: int | None = None) -> Integration | None:
+    """The integration by name (names are unique across workspaces); only the workspace's when it is given."""
+    query = select(Integration).where(Integration.name == name)
+    if workspace_id is not None:
+        query = query.where(Integration.workspace_id == workspace_id)
+    return (await session.exec(query)).first()
 
 
-async def list_integrations(session: AsyncSession) -> Sequence[Integration]:
-    return (await session.exec(select(Integration).order_by(col(Integration.id)))).all()
+async def list_integrations(session: AsyncSession, *, workspace_id: int | None = None) -> Sequence[Integration]:
+    query = select(Integration)
+    if workspace_id is not None:
+        query = query.where(Integration.workspace_id == workspace_id)
+    return (await session.exec(query.order_by(col(Integration.id)))).all()
 
 
 async def replace_secret(session: AsyncSession, *, integration: Integration, secret: str) -> Integration:

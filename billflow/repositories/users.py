@@ -19,9 +19,17 @@ async def add_user(session: AsyncSession, *, user: StaffUser) -> StaffUser:
 
 
 async def get_user(
-    session: AsyncSession, *, user_id: int | None = None, email: str | None = None, for_update: bool = False
+    session: AsyncSession,
+    *,
+    user_id: int | None = None,
+    email: str | None = None,
+    workspace_id: int | None = None,
+    for_update: bool = False,
 ) -> StaffUser | None:
+    """One user by id or address; only the workspace's when it is given."""
     query = select(StaffUser)
+    if workspace_id is not None:
+        query = query.where(StaffUser.workspace_id == workspace_id)
     if user_id is not None:
         query = query.where(StaffUser.id == user_id)
     if email is not None:
@@ -31,15 +39,20 @@ async def get_user(
     return (await session.exec(query)).first()
 
 
-async def list_users(session: AsyncSession) -> Sequence[StaffUser]:
-    return (await session.exec(select(StaffUser).order_by(col(StaffUser.email)))).all()
+async def list_users(session: AsyncSession, *, workspace_id: int | None = None) -> Sequence[StaffUser]:
+    """The workspace's users by address (None: every workspace's)."""
+    query = select(StaffUser)
+    if workspace_id is not None:
+        query = query.where(StaffUser.workspace_id == workspace_id)
+    return (await session.exec(query.order_by(col(StaffUser.email)))).all()
 
 
-async def count_admins(session: AsyncSession) -> int:
+async def count_admins(session: AsyncSession, *, workspace_id: int) -> int:
+    """The workspace's active admins (each workspace keeps at least one)."""
     query = (
         select(func.count())
         .select_from(StaffUser)
-        .where(StaffUser.role == "admin", col(StaffUser.disabled_at).is_(None))
+        .where(StaffUser.workspace_id == workspace_id, StaffUser.role == "admin", col(StaffUser.disabled_at).is_(None))
     )
     return int((await session.exec(query)).one())
 

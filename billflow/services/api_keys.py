@@ -99,15 +99,18 @@ async def create_key(db: Database, data: NewApiKey) -> CreatedApiKey:
     return CreatedApiKey(**out.model_dump(), token=f"{PREFIX}_{key_id}_{secret}")
 
 
-async def list_keys(db: Database, *, include_revoked: bool = True) -> list[ApiKeyOut]:
+async def list_keys(db: Database, *, include_revoked: bool = True, workspace_id: int | None = None) -> list[ApiKeyOut]:
+    """The workspace's keys (None: every workspace's, for the CLI)."""
     async with db.session() as session:
-        return [ApiKeyOut.of(k) for k in await api_keys_repo.list_keys(session, include_revoked=include_revoked)]
+        rows = await api_keys_repo.list_keys(session, include_revoked=include_revoked, workspace_id=workspace_id)
+        return [ApiKeyOut.of(k) for k in rows]
 
 
-async def revoke_key(db: Database, *, key_id: str) -> ApiKeyOut:
-    """Revoke (idempotent: revoking twice keeps the first instant)."""
+async def revoke_key(db: Database, *, key_id: str, workspace_id: int | None = None) -> ApiKeyOut:
+    """Revoke (idempotent: revoking twice keeps the first instant); a key of another workspace than
+    `workspace_id` (when given) is not found."""
     async with db.session() as session:
-        key = await api_keys_repo.revoke_key(session, key_id=key_id, at=utcnow())
+        key = await api_keys_repo.revoke_key(session, key_id=key_id, at=utcnow(), workspace_id=workspace_id)
         if key is None:
             raise KeyNotFound(f"no API key {key_id!r}")
         return ApiKeyOut.of(key)

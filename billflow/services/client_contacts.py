@@ -24,12 +24,19 @@ class ContactChange(BaseModel):
 
 
 async def change_contact(
-    db: Database, external_id: str, change: ContactChange, *, actor: str, source: str | None = None
+    db: Database,
+    external_id: str,
+    change: ContactChange,
+    *,
+    actor: str,
+    source: str | None = None,
+    workspace_id: int | None = None,
 ) -> list[str]:
     """Apply the change in one transaction with its timeline event; returns what changed (empty: nothing).
-    `source` is needed only when several sources use the external id (AmbiguousClient otherwise)."""
+    `source` is needed only when several sources use the external id (AmbiguousClient otherwise); with
+    `workspace_id` only that workspace's clients exist."""
     async with db.session() as session:
-        client = await require_client(session, external_id, source=source)
+        client = await require_client(session, external_id, source=source, workspace_id=workspace_id)
         assert client.id is not None
         changed = []
         for field in ("name", "email", "timezone"):

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from billflow.db import Database
+from billflow.db import ALL_WORKSPACES, Database
 from billflow.repositories import booking_events as booking_events_repo
 from billflow.repositories import integrations as integrations_repo
 from models.client_sources import integration_source
@@ -86,7 +86,8 @@ def _new_secret() -> str:
 
 async def create_integration(db: Database, data: NewIntegration) -> CreatedIntegration:
     secret = _new_secret()
-    async with db.session() as session:
+    # Names are unique across workspaces (a delivery names its integration before its workspace is known).
+    async with db.session(workspace=ALL_WORKSPACES) as session:
         if await integrations_repo.get_integration(session, name=data.name) is not None:
             raise IntegrationExists(f"integration {data.name!r} already exists")
         row = await integrations_repo.add_integration(
@@ -95,9 +96,10 @@ async def create_integration(db: Database, data: NewIntegration) -> CreatedInteg
         return CreatedIntegration(name=row.name, created_at=row.created_at, secret=secret)
 
 
-async def list_integrations(db: Database) -> list[IntegrationOut]:
+async def list_integrations(db: Database, *, workspace_id: int | None = None) -> list[IntegrationOut]:
+    """The workspace's integrations (None: every workspace's, for the CLI)."""
     async with db.session() as session:
-        rows = await integrations_repo.list_integrations(session)
+        rows = await integrations_repo.list_integrations(session, workspace_id=workspace_id)
         return [IntegrationOut(name=r.name, created_at=r.created_at, rotated_at=r.secret_rotated_at) for r in rows]
 
 
@@ -114,11 +116,12 @@ async def secret_of(db: Database, name: str) -> str | None:
     return row.secret if row is not None and row.disabled_at is None else None
 
 
-async def rotate_secret(db: Database, name: str) -> CreatedIntegration:
+async def rotate_secret(db: Database, name: str, *, workspace_id: int | None = None) -> CreatedIntegration:
     """A new signing secret, returned this once; deliveries signed with the old one are refused from now on
-    (billflow keeps one secret per integration: the booking system switches when the admin pastes the new one)."""
+    (billflow keeps one secret per integration: the booking system switches when the admin pastes the new one).
+    Another workspace's integration than `workspace_id` (when given) is not found."""
     async with db.session() as session:
-        row = await integrations_repo.get_integration(session, name=name)
+        row = await integrations_repo.get_integration(session, name=name, workspace_id=workspace_id)
         if row is None:
             raise IntegrationNotFound(f"no integration named {name!r}")
         row = await integrations_repo.replace_secret(session, integration=row, secret=_new_secret())
@@ -153,10 +156,10 @@ def _verified_by(sent_by: str | None, own: str) -> str:
 
 
 async def recent_deliveries(
-    db: Database, name: str, *, before_id: int | None = None, per_page: int = 25
+    db: Database, name: str, *, before_id: int | None = None, per_page: int = 25, workspace_id: int | None = None
 ) -> DeliveryPage:
     async with db.session() as session:
-        row = await integrations_repo.get_integration(session, name=name)
+        row = await integrations_repo.get_integration(session, name=name, workspace_id=workspace_id)
         if row is None:
             raise IntegrationNotFound(f"no integration named {name!r}")
         events = await booking_events_repo.recent_events(

@@ -92,24 +92,37 @@ async def list_subscriptions(
     ]
 
 
-async def show(db: Database, *, subscription_id: str) -> SubscriptionView:
-    """The subscription, its plan versions and billed periods; SubscriptionNotFound."""
+async def show(db: Database, *, subscription_id: str, workspace_id: int | None = None) -> SubscriptionView:
+    """The subscription, its plan versions and billed periods; SubscriptionNotFound, also for another
+    workspace's than `workspace_id` (when given), so nothing tells it exists."""
     async with db.session() as session:
+        if workspace_id is not None:
+            owner = await subs_repo.subscription_workspace(session, subscription_id=subscription_id)
+            if owner is not None and owner != workspace_id:
+                raise SubscriptionNotFound(f"no subscription {subscription_id}")
         return await rules.describe(session, subscription_id=subscription_id)
 
 
-async def act(db: Database, temporal: Client, *, subscription_id: str, action: SubscriptionAction) -> SubscriptionView:
+async def act(
+    db: Database,
+    temporal: Client,
+    *,
+    subscription_id: str,
+    action: SubscriptionAction,
+    workspace_id: int | None = None,
+) -> SubscriptionView:
     """Signal the action and wait until the workflow applied it; the subscription afterwards.
 
-    SubscriptionNotFound before anything is signalled; ActionRefused with the workflow's reason."""
-    await show(db, subscription_id=subscription_id)
+    SubscriptionNotFound before anything is signalled (another workspace's too); ActionRefused with the
+    workflow's reason."""
+    await show(db, subscription_id=subscription_id, workspace_id=workspace_id)
     try:
         state = await subscription_runs.act_and_wait(temporal, subscription_id, action)
     except rules.WorkflowClosed as err:
         raise ActionRefused(str(err)) from err
     if state is not None and state.last_rejection and action.action_id in state.processed_action_ids:
         raise ActionRefused(state.last_rejection)
-    return await show(db, subscription_id=subscription_id)
+    return await show(db, subscription_id=subscription_id, workspace_id=workspace_id)
 
 
 # --- a new plan from the catalog -----------------------------------------------------------------------
@@ -174,9 +187,14 @@ async def change_plan(
     lines: list[LineIn],
     actor: str,
     note: str | None = None,
+    workspace_id: int | None = None,
 ) -> SubscriptionView:
     """New plan lines from the next period on: periods already billed keep their invoices and lines, and each
     period is still invoiced once (its invoice's workflow id is the period's)."""
     return await act(
-        db, temporal, subscription_id=subscription_id, action=ChangePlan(lines=lines, actor=actor, note=note)
+        db,
+        temporal,
+        subscription_id=subscription_id,
+        action=ChangePlan(lines=lines, actor=actor, note=note),
+        workspace_id=workspace_id,
     )

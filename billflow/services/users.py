@@ -1,5 +1,10 @@
 """Staff accounts: create, sign in (argon2, throttled per address and per account), invitations and password
-resets by one-time link, roles. Shared by the staff app and the `billflow user` commands."""
+resets by one-time link, roles. Shared by the staff app and the `billflow user` commands.
+
+Every user belongs to one workspace (issue 13): the staff app's session runs there. Addresses are unique across
+the installation, so sign-in, session checks and one-time links find the user before any workspace is known:
+they read with the named bypass (ALL_WORKSPACES), as API key verification does. Listing, inviting and changing
+users take the acting admin's workspace and never reach another's."""
 
 from __future__ import annotations
 
@@ -13,12 +18,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, EmailStr, Field
 
 from billflow.config import Settings
-from billflow.db import Database
+from billflow.db import ALL_WORKSPACES, Database
 from billflow.email.base import EmailSender
 from billflow.repositories import users as users_repo
+from billflow.repositories import workspaces as workspaces_repo
 from billflow.services.account_mail import send_account_email
 from models.api_keys import ApiRole
-from models.columns import utcnow
+from models.columns import DEFAULT_WORKSPACE_ID, utcnow
 from models.users import LoginAttempt, StaffToken, StaffUser, TokenPurpose
 
 MIN_PASSWORD = 12
@@ -70,10 +76,12 @@ class NewUser(BaseModel):
     email: EmailStr = Field(max_length=320)
     name: str = Field(default="", max_length=200, pattern=r"^[^\x00]*$")
     role: ApiRole = ApiRole.viewer
+    workspace_id: int = Field(default=DEFAULT_WORKSPACE_ID, ge=1, le=2**31 - 1)
 
 
 class UserOut(BaseModel):
     id: int
+    workspace_id: int  # whose staff app this is: every page the user sees reads and acts only there
     email: str
     name: str
     role: ApiRole
@@ -82,12 +90,14 @@ class UserOut(BaseModel):
     session_epoch: int
     created_at: datetime
     last_login_at: datetime | None
+    workspace_name: str = ""  # filled for the signed-in user: the app's header names the business
 
     @classmethod
     def of(cls, user: StaffUser) -> UserOut:
         assert user.id is not None
         return cls(
             id=user.id,
+            workspace_id=user.workspace_id,
             email=user.email,
             name=user.name,
             role=ApiRole(user.role),
@@ -132,25 +142,38 @@ def _token_hash(secret: str) -> str:
 async def create_user(db: Database, data: NewUser, *, password: str | None = None) -> UserOut:
     """A user with a password (the CLI's first admin) or without one (an invitation completes it)."""
     hashed = _hasher.hash(check_password(password)) if password is not None else None
-    async with db.session() as session:
+    # Addresses are unique across workspaces: the check reads every workspace's users.
+    async with db.session(workspace=ALL_WORKSPACES) as session:
         if await users_repo.get_user(session, email=str(data.email)) is not None:
             raise UserExists(f"a user {str(data.email).lower()} already exists")
         user = await users_repo.add_user(
             session,
-            user=StaffUser(email=str(data.email).lower(), name=data.name, role=data.role.value, password_hash=hashed),
+            user=StaffUser(
+                email=str(data.email).lower(),
+                name=data.name,
+                role=data.role.value,
+                password_hash=hashed,
+                workspace_id=data.workspace_id,
+            ),
         )
         return UserOut.of(user)
 
 
-async def list_users(db: Database) -> list[UserOut]:
+async def list_users(db: Database, *, workspace_id: int | None = None) -> list[UserOut]:
+    """The workspace's users (None: every workspace's, for the CLI)."""
     async with db.session() as session:
-        return [UserOut.of(u) for u in await users_repo.list_users(session)]
+        return [UserOut.of(u) for u in await users_repo.list_users(session, workspace_id=workspace_id)]
 
 
 async def get_user(db: Database, *, user_id: int) -> UserOut | None:
-    async with db.session() as session:
+    async with db.session(workspace=ALL_WORKSPACES) as session:  # a session cookie names no workspace
         user = await users_repo.get_user(session, user_id=user_id)
-        return UserOut.of(user) if user is not None else None
+        if user is None:
+            return None
+        workspace = await workspaces_repo.get_workspace(session, workspace_id=user.workspace_id)
+        out = UserOut.of(user)
+        out.workspace_name = workspace.name if workspace is not None else ""
+        return out
 
 
 async def session_user(db: Database, *, user_id: int, epoch: int) -> UserOut | None:
@@ -167,7 +190,7 @@ async def sign_in(db: Database, *, email: str, password: str, address: str) -> U
     address = address.replace("\x00", "")[:64]
     now = utcnow()
     since = now - THROTTLE_WINDOW
-    async with db.session() as session:
+    async with db.session(workspace=ALL_WORKSPACES) as session:  # the address names the user, and so the workspace
         for key, limit in (
             ({"email": email}, MAX_FAILURES_PER_ACCOUNT),
             ({"address": address}, MAX_FAILURES_PER_ADDRESS),
@@ -247,14 +270,25 @@ async def _issue_link(
 async def invite(
     db: Database, settings: Settings, sender: EmailSender, data: NewUser, *, invited_by: str
 ) -> IssuedLink:
-    """Create the user without a password (or re-invite one who never accepted) and email a one-time link."""
-    async with db.session() as session:
+    """Create the user in `data.workspace_id` (the inviter's) without a password, or re-invite one of that
+    workspace who never accepted, and email a one-time link."""
+    # Addresses are unique across workspaces: the lookup reads them all, and one of another workspace is refused
+    # without saying whose it is (an invitation never moves a person between businesses).
+    async with db.session(workspace=ALL_WORKSPACES) as session:
         user = await users_repo.get_user(session, email=str(data.email))
+        if user is not None and user.workspace_id != data.workspace_id:
+            raise UserExists(f"{user.email} already has an account")
         if user is not None and user.password_hash is not None:
             raise UserExists(f"{user.email} already has an account")
         if user is None:
             user = await users_repo.add_user(
-                session, user=StaffUser(email=str(data.email).lower(), name=data.name, role=data.role.value)
+                session,
+                user=StaffUser(
+                    email=str(data.email).lower(),
+                    name=data.name,
+                    role=data.role.value,
+                    workspace_id=data.workspace_id,
+                ),
             )
         else:
             user.role, user.name, user.disabled_at = data.role.value, data.name or user.name, None
@@ -267,7 +301,7 @@ async def invite(
 async def request_reset(db: Database, settings: Settings, sender: EmailSender, *, email: str) -> IssuedLink | None:
     """Email a reset link to an active account; None (and nothing sent) for any other address, which the caller
     must not reveal."""
-    async with db.session() as session:
+    async with db.session(workspace=ALL_WORKSPACES) as session:
         user = await users_repo.get_user(session, email=email.replace("\x00", "")[:320])
     if user is None or user.password_hash is None or user.disabled_at is not None:
         return None
@@ -276,7 +310,7 @@ async def request_reset(db: Database, settings: Settings, sender: EmailSender, *
 
 async def peek_link(db: Database, *, secret: str, purpose: TokenPurpose) -> UserOut:
     """Whose link this is, without using it (to show the form); TokenInvalid when it cannot be used."""
-    async with db.session() as session:
+    async with db.session(workspace=ALL_WORKSPACES) as session:  # the link names the user, and so the workspace
         token = await users_repo.get_token(session, token_hash=_token_hash(secret[:200]))
         if token is None or token.purpose != purpose.value or token.used_at is not None or token.expires_at <= utcnow():
             raise TokenInvalid("this link is unknown, used or expired: ask for a new one")
@@ -288,7 +322,7 @@ async def peek_link(db: Database, *, secret: str, purpose: TokenPurpose) -> User
 async def redeem_link(db: Database, *, secret: str, purpose: TokenPurpose, password: str) -> UserOut:
     """Set the password through a one-time link, once; every other session of the user ends."""
     hashed = _hasher.hash(check_password(password))
-    async with db.session() as session:
+    async with db.session(workspace=ALL_WORKSPACES) as session:
         token = await users_repo.get_token(session, token_hash=_token_hash(secret[:200]), for_update=True)
         now = utcnow()
         if token is None or token.purpose != purpose.value or token.used_at is not None or token.expires_at <= now:
@@ -309,7 +343,7 @@ async def redeem_link(db: Database, *, secret: str, purpose: TokenPurpose, passw
 async def set_password(db: Database, *, email: str, password: str) -> UserOut:
     """The CLI's recovery path (an admin locked out): sets the password and ends every session."""
     hashed = _hasher.hash(check_password(password))
-    async with db.session() as session:
+    async with db.session(workspace=ALL_WORKSPACES) as session:
         user = await users_repo.get_user(session, email=email, for_update=True)
         if user is None:
             raise UserNotFound(f"no user {email.strip().lower()}")
@@ -319,14 +353,21 @@ async def set_password(db: Database, *, email: str, password: str) -> UserOut:
         return UserOut.of(user)
 
 
-async def change_role(db: Database, *, user_id: int, role: ApiRole | None = None, disable: bool = False) -> UserOut:
-    """Change a role or disable an account; the last active admin cannot be demoted or disabled."""
+async def change_role(
+    db: Database, *, user_id: int, workspace_id: int, role: ApiRole | None = None, disable: bool = False
+) -> UserOut:
+    """Change a role or disable an account of the workspace (another workspace's user is not found); the
+    workspace's last active admin cannot be demoted or disabled."""
     async with db.session() as session:
-        user = await users_repo.get_user(session, user_id=user_id, for_update=True)
+        user = await users_repo.get_user(session, user_id=user_id, workspace_id=workspace_id, for_update=True)
         if user is None:
             raise UserNotFound(f"no user {user_id}")
         demotes = user.role == ApiRole.admin.value and (disable or (role is not None and role is not ApiRole.admin))
-        if demotes and user.disabled_at is None and await users_repo.count_admins(session) <= 1:
+        if (
+            demotes
+            and user.disabled_at is None
+            and await users_repo.count_admins(session, workspace_id=workspace_id) <= 1
+        ):
             raise LastAdmin("the last admin cannot be demoted or disabled")
         if role is not None:
             user.role = role.value

@@ -2,7 +2,9 @@
 protection of every form (asgi-csrf, double-submit cookie), both scoped to /app.
 
 The cookie holds the user id and the user's session epoch; every request re-reads the user, so a role change
-applies at once and a password reset or a disabled account ends every session (the epoch moves on).
+applies at once and a password reset or a disabled account ends every session (the epoch moves on). The rest of
+a signed-in request runs in the user's workspace (issue 13): pages pass `user.workspace_id` to every service, and
+with row security on PostgreSQL shows that workspace's rows only.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from billflow.services import users
 from billflow.web import reveal
 from billflow.web.deps import DatabaseDep
 from models.api_keys import ApiRole
-from models.columns import DEFAULT_WORKSPACE_ID
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +180,9 @@ def require(role: ApiRole) -> Callable[..., AsyncIterator[users.UserOut]]:
             raise LoginRequired(target if request.method == "GET" else APP_PREFIX)
         if not user.role.allows(role):
             raise RoleRequired(role, user.role)
-        # Staff users do not belong to workspaces yet: the staff app is the first workspace's (issue 13), and its
-        # queries run there (billflow/db.py: row security, and the repositories' lookups by number).
-        enter_workspace(DEFAULT_WORKSPACE_ID)
+        # The staff app is the user's workspace's: its queries run there (billflow/db.py: row security, and the
+        # repositories' lookups by number), as an API key's do.
+        enter_workspace(user.workspace_id)
         try:
             yield user
         finally:

@@ -206,20 +206,26 @@ async def test_reloading_the_keys_page_after_creating_a_key_shows_no_token_and_m
 
 async def test_the_last_admin_cannot_be_demoted(web_app: FastAPI, db: Database) -> None:
     async with db.session() as session:
-        admins = (await session.exec(select(StaffUser).where(StaffUser.role == "admin"))).all()
+        admins = (
+            await session.exec(select(StaffUser).where(StaffUser.role == "admin", StaffUser.workspace_id == 1))
+        ).all()
     for row in admins:  # leave exactly one admin in this database
         if row.disabled_at is None:
             assert row.id is not None
             try:
-                await users.change_role(db, user_id=row.id, disable=True)
+                await users.change_role(db, workspace_id=1, user_id=row.id, disable=True)
             except users.LastAdmin:
                 pass
     admin = await make_user(db, ApiRole.admin)
-    others = [a for a in await users.list_users(db) if a.role is ApiRole.admin and a.active and a.id != admin.id]
+    others = [
+        a
+        for a in await users.list_users(db, workspace_id=1)
+        if a.role is ApiRole.admin and a.active and a.id != admin.id
+    ]
     for other in others:
-        await users.change_role(db, user_id=other.id, disable=True)
+        await users.change_role(db, workspace_id=1, user_id=other.id, disable=True)
     with pytest.raises(users.LastAdmin):
-        await users.change_role(db, user_id=admin.id, role=ApiRole.staff)
+        await users.change_role(db, workspace_id=1, user_id=admin.id, role=ApiRole.staff)
 
 
 async def test_a_disabled_user_is_signed_out_at_once_and_a_role_change_applies_at_once(
@@ -229,10 +235,10 @@ async def test_a_disabled_user_is_signed_out_at_once_and_a_role_change_applies_a
     async with browserless(web_app) as client:
         await sign_in(client, user.email)
         assert "· staff<" in (await client.get("/app/invoices")).text
-        await users.change_role(db, user_id=user.id, role=ApiRole.viewer)
+        await users.change_role(db, workspace_id=1, user_id=user.id, role=ApiRole.viewer)
         page = await client.get("/app/invoices")
         assert page.status_code == 200 and "· viewer<" in page.text and "New invoice" not in page.text
-        await users.change_role(db, user_id=user.id, disable=True)
+        await users.change_role(db, workspace_id=1, user_id=user.id, disable=True)
         assert (await client.get("/app/invoices")).status_code == 303
     async with browserless(web_app) as again:
         assert (await sign_in(again, user.email)).status_code == 401

@@ -119,7 +119,9 @@ async def test_an_event_without_a_currency_takes_its_workspaces(
 def test_the_new_invoice_form_left_empty_takes_the_workspaces_currency_and_terms() -> None:
     form = {"client_name": "Ada", "client_email": "ada@example.com", "client_timezone": "UTC", "currency": "",
             "terms_days": "", "line1_description": "Session", "line1_price": "120"}  # fmt: skip
-    booking = _booking(form, [], [], workspaces.InvoiceDefaults(currency="CHF", payment_terms_days=45))
+    booking = _booking(form, [], [], workspaces.InvoiceDefaults(currency="CHF", payment_terms_days=45), workspace_id=1)
     assert booking.currency == "CHF" and booking.payment_terms.days == 45
-    typed = _booking(form | {"currency": "usd", "terms_days": "7"}, [], [], workspaces.FALLBACK_DEFAULTS)
+    typed = _booking(
+        form | {"currency": "usd", "terms_days": "7"}, [], [], workspaces.FALLBACK_DEFAULTS, workspace_id=1
+    )
     assert typed.currency == "USD" and typed.payment_terms.days == 7

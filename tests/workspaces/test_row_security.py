@@ -213,7 +213,6 @@ INSTALLATION_WIDE = {
     "reference_rates",  # central-bank rates every workspace's late-payment interest is computed from
     "numbering_series",  # created with their workspace by the first workspace's admin (docs/workspaces.md)
     "numbering_counters",  # each series' last value: reached only through numbering_series
-    "staff_users",  # the staff app's accounts: the installation operator's (the staff app works in workspace 1)
     "staff_tokens",  # those accounts' invitation and reset links
     "login_attempts",  # the staff sign-in's throttle
     "portal_link_requests",  # the portal sign-in's rate limit: hashed addresses and IPs, before a workspace is known
@@ -276,6 +275,8 @@ SEEDS = {
     "now(), 1, now())",  # delivered already: no relay of another test picks it up
     "service_catalog": "INSERT INTO service_catalog (workspace_id, event_type, service_name, unit_price_minor, "
     "currency, tax_rate_bp, created_at, updated_at) VALUES (:ws, 'et-' || :key, 's', 100, 'EUR', 0, now(), now())",
+    "staff_users": "INSERT INTO staff_users (workspace_id, email, name, role, session_epoch, created_at) "
+    "VALUES (:ws, 'rls-' || :key || '@example.com', 'r', 'viewer', 0, now())",
     "timeline_events": "INSERT INTO timeline_events (client_id, invoice_id, kind, message, data, occurred_at) "
     "VALUES (:client, :invoice, 'note', '', '{}', now())",
     "webhook_events": "INSERT INTO webhook_events (provider, event_id, type, payload, invoice_id, received_at) "
@@ -376,3 +377,33 @@ async def test_a_webhook_event_follows_the_invoice_it_is_applied_to(db: Database
         )
         owner = await session.execute(text("SELECT workspace_id FROM webhook_events WHERE event_id = :k"), {"k": key})
         assert owner.scalar_one() == b.id
+
+
+async def test_the_staff_app_under_row_security_signs_in_and_shows_the_users_workspace(
+    db: Database, database_url: str, settings: Settings
+) -> None:
+    """Sign-in finds the user with the named bypass; every page after it runs in the user's workspace, even
+    with no bypass for unscoped sessions."""
+    from billflow.services import users
+    from tests.app.support import PASSWORD, browserless, sign_in
+
+    b = await make_workspace(db)
+    assert b.id is not None
+    invoice_a, _ = await make_invoice(db, workspace_id=DEFAULT_WORKSPACE_ID)
+    invoice_b, _ = await make_invoice(db, workspace_id=b.id)
+    email = f"rls-{uuid.uuid4().hex[:8]}@example.com"
+    await users.create_user(db, users.NewUser(email=email, role=ApiRole.admin, workspace_id=b.id), password=PASSWORD)
+    _grant(database_url)
+    database = Database(database_url, pool_size=2, row_security=True)
+    _as_app_role(database)
+    try:
+        app = create_app(settings, database, None)  # type: ignore[arg-type]  (no page used here reaches Temporal)
+        async with browserless(app) as http:
+            assert (await sign_in(http, email)).status_code == 303
+            listed = await http.get("/app/invoices")
+            assert listed.status_code == 200, listed.text
+            assert f'data-number="{invoice_b.number}"' in listed.text and invoice_a.number not in listed.text
+            people = await http.get("/app/settings/users")
+            assert people.status_code == 200 and email in people.text
+    finally:
+        await database.dispose()

@@ -31,7 +31,14 @@ def _role(value: str) -> ApiRole | None:
 
 
 async def _users_page(request: Request, db: DatabaseDep, user: users.UserOut, **extra: Any) -> HTMLResponse:
-    return render(request, "users.html", user=user, people=await users.list_users(db), roles=ROLES, **extra)
+    return render(
+        request,
+        "users.html",
+        user=user,
+        people=await users.list_users(db, workspace_id=user.workspace_id),
+        roles=ROLES,
+        **extra,
+    )
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -52,7 +59,10 @@ async def invite(
     values = {"email": email, "name": name, "role": role}
     errors: dict[str, str] = {}
     try:
-        data = users.NewUser(email=email.strip(), name=name.strip(), role=_role(role) or ApiRole.viewer)
+        # The invited person joins the inviter's workspace.
+        data = users.NewUser(
+            email=email.strip(), name=name.strip(), role=_role(role) or ApiRole.viewer, workspace_id=user.workspace_id
+        )
     except ValidationError as err:
         for problem in err.errors():
             errors[str(problem["loc"][0])] = problem["msg"]
@@ -85,7 +95,9 @@ async def change_role(
     request: Request, db: DatabaseDep, user: AdminUser, user_id: int, role: FormStr = "", disable: FormStr = ""
 ) -> Response:
     try:
-        changed = await users.change_role(db, user_id=user_id, role=_role(role), disable=disable == "yes")
+        changed = await users.change_role(
+            db, user_id=user_id, workspace_id=user.workspace_id, role=_role(role), disable=disable == "yes"
+        )
     except (users.LastAdmin, users.UserNotFound) as err:
         flash(request, str(err), kind="error")
         return redirect("/app/settings/users")
@@ -95,7 +107,14 @@ async def change_role(
 
 async def _keys_page(request: Request, db: DatabaseDep, user: users.UserOut, **extra: Any) -> HTMLResponse:
     extra.setdefault("created", None)
-    return render(request, "keys.html", user=user, keys=await api_keys.list_keys(db), roles=ROLES, **extra)
+    return render(
+        request,
+        "keys.html",
+        user=user,
+        keys=await api_keys.list_keys(db, workspace_id=user.workspace_id),
+        roles=ROLES,
+        **extra,
+    )
 
 
 @router.get("/api-keys", response_class=HTMLResponse)
@@ -117,7 +136,9 @@ async def create_key(
     if errors:
         return await _keys_page(request, db, user, status_code=422, errors=errors, values=values)
     clean = name.replace("\x00", "").strip()
-    created = await api_keys.create_key(db, api_keys.NewApiKey(name=clean, role=_role(role) or ApiRole.viewer))
+    # A key made here is the admin's workspace's: it reads and acts only there.
+    new = api_keys.NewApiKey(name=clean, role=_role(role) or ApiRole.viewer, workspace_id=user.workspace_id)
+    created = await api_keys.create_key(db, new)
     # POST-redirect-GET: the token is shown once by the GET, so a reload cannot create a second key.
     reveal.stash(request, "api-keys", created)
     return redirect("/app/settings/api-keys")
@@ -126,7 +147,7 @@ async def create_key(
 @router.post("/api-keys/{key_id}/revoke")
 async def revoke_key(request: Request, db: DatabaseDep, user: AdminUser, key_id: str) -> RedirectResponse:
     try:
-        revoked = await api_keys.revoke_key(db, key_id=key_id[:32])
+        revoked = await api_keys.revoke_key(db, key_id=key_id[:32], workspace_id=user.workspace_id)
         flash(request, f"Key {revoked.key_id} ({revoked.name}) is revoked.")
     except api_keys.KeyNotFound as err:
         flash(request, str(err), kind="error")

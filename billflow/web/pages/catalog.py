@@ -23,7 +23,13 @@ FormStr = Annotated[str, Form(max_length=500)]
 
 
 async def _page(request: Request, db: DatabaseDep, user: UserOut, **extra: Any) -> HTMLResponse:
-    return render(request, "catalog.html", user=user, entries=await catalog_service.list_entries(db), **extra)
+    return render(
+        request,
+        "catalog.html",
+        user=user,
+        entries=await catalog_service.list_entries(db, workspace_id=user.workspace_id),
+        **extra,
+    )
 
 
 @router.get("/catalog", response_class=HTMLResponse)
@@ -61,7 +67,7 @@ async def add_entry(
         field = str(err.errors()[0]["loc"][0]) if err.errors()[0]["loc"] else "event_type"
         field = {"unit_price_minor": "price", "tax_rate_bp": "tax"}.get(field, field)
         return await _page(request, db, user, status_code=422, errors={field: err.errors()[0]["msg"]}, values=values)
-    saved = await catalog_service.add_entry(db, entry)
+    saved = await catalog_service.add_entry(db, entry, workspace_id=user.workspace_id)
     flash(request, f"Catalog: {saved.event_type} costs {saved.unit_price_minor} {saved.currency} (minor units).")
     return redirect("/app/settings/catalog")
 
@@ -71,7 +77,7 @@ async def remove_entry(
     request: Request, db: DatabaseDep, user: AdminUser, event_type: Annotated[str, Path(max_length=120)]
 ) -> Response:
     try:
-        await catalog_service.remove_entry(db, event_type)
+        await catalog_service.remove_entry(db, event_type, workspace_id=user.workspace_id)
         flash(request, f"Catalog entry {event_type} removed.")
     except catalog_service.CatalogEntryNotFound as err:
         flash(request, str(err), kind="error")

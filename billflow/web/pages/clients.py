@@ -28,7 +28,9 @@ async def list_page(
     request: Request, db: DatabaseDep, user: ViewerUser, q: Annotated[str, Query(max_length=200)] = ""
 ) -> HTMLResponse:
     async with db.session() as session:
-        found = await clients_service.list_clients(session, query=q.replace("\x00", "").strip() or None, limit=100)
+        found = await clients_service.list_clients(
+            session, query=q.replace("\x00", "").strip() or None, limit=100, workspace_id=user.workspace_id
+        )
     return render(request, "clients.html", user=user, clients=found, values={"q": q})
 
 
@@ -44,8 +46,10 @@ async def _detail(
 ) -> HTMLResponse:
     try:
         async with db.session() as session:
-            client = await clients_service.client_detail(session, external_id, limit=50)
-            timeline = await clients_service.client_timeline(session, external_id, limit=100)
+            client = await clients_service.client_detail(session, external_id, limit=50, workspace_id=user.workspace_id)
+            timeline = await clients_service.client_timeline(
+                session, external_id, limit=100, workspace_id=user.workspace_id
+            )
     except clients_service.ClientNotFound as err:
         return render(request, "not_found.html", status_code=404, user=user, message=str(err))
     return render(
@@ -72,7 +76,9 @@ async def add_note(
 ) -> Response:
     try:
         async with db.session() as session:
-            await clients_service.add_note(session, external_id, text=text.replace("\x00", ""), author=user.actor)
+            await clients_service.add_note(
+                session, external_id, text=text.replace("\x00", ""), author=user.actor, workspace_id=user.workspace_id
+            )
     except clients_service.ClientNotFound as err:
         return render(request, "not_found.html", status_code=404, user=user, message=str(err))
     except ValueError as err:
@@ -96,7 +102,9 @@ async def change_settings(
         reminders_paused=reminders_paused == "yes", auto_pay=auto_pay == "yes", clear_policy=default_policy == "yes"
     )
     try:
-        outcome = await clients_service.update_reminder_settings(db, temporal, external_id, change, actor=user.actor)
+        outcome = await clients_service.update_reminder_settings(
+            db, temporal, external_id, change, actor=user.actor, workspace_id=user.workspace_id
+        )
     except clients_service.ClientNotFound as err:
         return render(request, "not_found.html", status_code=404, user=user, message=str(err))
     reached = f"; {len(outcome.signalled)} open invoice(s) updated" if outcome.signalled else ""
@@ -117,7 +125,9 @@ async def change_contact(
     values = {"name": name, "email": email, "timezone": timezone}
     try:
         change = client_contacts.ContactChange(name=name.strip(), email=email.strip(), timezone=timezone.strip())
-        changed = await client_contacts.change_contact(db, external_id, change, actor=user.actor)
+        changed = await client_contacts.change_contact(
+            db, external_id, change, actor=user.actor, workspace_id=user.workspace_id
+        )
     except ValidationError as err:
         problem = err.errors()[0]
         field = str(problem["loc"][0]) if problem["loc"] else "name"

@@ -25,7 +25,7 @@ Name = Annotated[str, Path(max_length=64)]
 
 async def _list_page(request: Request, db: DatabaseDep, user: UserOut, **extra: Any) -> HTMLResponse:
     extra.setdefault("created", None)
-    listed = await integrations.list_integrations(db)
+    listed = await integrations.list_integrations(db, workspace_id=user.workspace_id)
     return render(request, "integrations.html", user=user, integrations=listed, **extra)
 
 
@@ -38,7 +38,8 @@ async def integrations_page(request: Request, db: DatabaseDep, user: AdminUser) 
 @router.post("/integrations", response_class=HTMLResponse)
 async def create_integration(request: Request, db: DatabaseDep, user: AdminUser, name: FormStr = "") -> Response:
     try:
-        created = await integrations.create_integration(db, integrations.NewIntegration(name=name.strip()))
+        new = integrations.NewIntegration(name=name.strip(), workspace_id=user.workspace_id)
+        created = await integrations.create_integration(db, new)
     except ValidationError as err:
         msg = err.errors()[0]["msg"]
         return await _list_page(request, db, user, status_code=422, errors={"name": msg}, values={"name": name})
@@ -53,7 +54,7 @@ async def _detail_page(
     request: Request, db: DatabaseDep, user: UserOut, name: str, *, before: int | None = None, **extra: Any
 ) -> Response:
     try:
-        page = await integrations.recent_deliveries(db, name, before_id=before)
+        page = await integrations.recent_deliveries(db, name, before_id=before, workspace_id=user.workspace_id)
     except integrations.IntegrationNotFound as err:
         flash(request, str(err), kind="error")
         return redirect("/app/settings/integrations")
@@ -76,7 +77,7 @@ async def integration_page(
 @router.post("/integrations/{name}/rotate", response_class=HTMLResponse)
 async def rotate_secret(request: Request, db: DatabaseDep, user: AdminUser, name: Name) -> Response:
     try:
-        rotated = await integrations.rotate_secret(db, name)
+        rotated = await integrations.rotate_secret(db, name, workspace_id=user.workspace_id)
     except integrations.IntegrationNotFound as err:
         flash(request, str(err), kind="error")
         return redirect("/app/settings/integrations")

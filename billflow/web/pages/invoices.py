@@ -16,7 +16,7 @@ from temporalio.service import RPCError
 
 from billflow.repositories.invoice_search import DueRange
 from billflow.repositories.invoices import InvoiceFilter
-from billflow.services import invoice_list, invoice_runs, invoice_views, refunds, staff_actions
+from billflow.services import invoice_list, invoice_runs, invoice_views, refunds, staff_actions, workspace_scope
 from billflow.services.users import UserOut
 from billflow.web.deps import DatabaseDep, SettingsDep, StripeDep, TemporalDep
 from billflow.web.pages import forms
@@ -116,6 +116,7 @@ async def list_page(
             overdue_days=parsed["overdue_days"],  # type: ignore[arg-type]
             currency=currency.upper() or None,
             search=q.replace("\x00", "").strip() or None,
+            workspace_id=user.workspace_id,
         )
         due = DueRange(due_from=parsed["due_from"], due_to=parsed["due_to"])  # type: ignore[arg-type]
         try:
@@ -140,6 +141,18 @@ async def list_page(
 # --- detail and actions -----------------------------------------------------------------------------
 
 
+async def _elsewhere(db: DatabaseDep, user: UserOut, number: str) -> bool:
+    """Whether the number is only another workspace's document: answered as an unknown number (404), before any
+    service looks it up, as the API's document_in_workspace does."""
+    owners = await workspace_scope.document_workspaces(db, number=number)
+    return bool(owners) and user.workspace_id not in owners
+
+
+def _not_found(request: Request, user: UserOut, number: str) -> HTMLResponse:
+    message = f"no invoice numbered {number}"
+    return render(request, "not_found.html", status_code=404, user=user, message=message)
+
+
 async def _detail(
     request: Request,
     db: DatabaseDep,
@@ -152,6 +165,8 @@ async def _detail(
     values: dict[str, str] | None = None,
     open_form: str | None = None,
 ) -> HTMLResponse:
+    if await _elsewhere(db, user, number):
+        return _not_found(request, user, number)
     try:
         invoice = await invoice_views.detail(db, temporal, number=number)
     except invoice_views.InvoiceNotFound as err:
@@ -246,6 +261,8 @@ async def act(
 ) -> Response:
     if name not in ACTIONS:
         return render(request, "not_found.html", status_code=404, user=user, message=f"no action {name[:20]!r}")
+    if await _elsewhere(db, user, number):  # another workspace's invoice: refused before anything is done
+        return _not_found(request, user, number)
     form = await request.form()
     data = forms.form_text(form)
     back = f"/app/invoices/{number}"

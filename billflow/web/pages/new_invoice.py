@@ -24,7 +24,6 @@ from billflow.web.deps import DatabaseDep, SettingsDep, TemporalDep
 from billflow.web.pages import forms
 from billflow.web.pages.rendering import flash, redirect, render
 from billflow.web.sessions import StaffUser
-from models.columns import DEFAULT_WORKSPACE_ID
 from models.service_catalog import CatalogEntryOut as CatalogChoice
 from models.workflow_io import BookingIn, ClientIn, LineIn
 
@@ -34,10 +33,11 @@ LINE_ROWS = 5
 _KEY = re.compile(r"^[A-Za-z0-9._:@-]{1,120}$")
 
 
-async def _choices(db: DatabaseDep) -> tuple[list[Any], list[CatalogChoice]]:
+async def _choices(db: DatabaseDep, workspace_id: int) -> tuple[list[Any], list[CatalogChoice]]:
+    """The workspace's clients and catalog: the only ones a hand-made invoice of its staff may use."""
     async with db.session() as session:
-        clients = await clients_service.list_clients(session, limit=200)
-    catalog = await catalog_service.list_entries(db)
+        clients = await clients_service.list_clients(session, limit=200, workspace_id=workspace_id)
+    catalog = await catalog_service.list_entries(db, workspace_id=workspace_id)
     return clients, catalog
 
 
@@ -50,8 +50,8 @@ async def _form(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    clients, catalog = await _choices(db)
-    defaults = await _defaults(db)
+    clients, catalog = await _choices(db, user.workspace_id)
+    defaults = await _defaults(db, user.workspace_id)
     values = values or {
         "booking_id": uuid.uuid4().hex,
         "currency": defaults.currency,
@@ -72,10 +72,10 @@ async def _form(
     )
 
 
-async def _defaults(db: Database) -> workspaces.InvoiceDefaults:
-    """The staff app's workspace's (the first: staff accounts belong to no other yet) currency and terms."""
+async def _defaults(db: Database, workspace_id: int) -> workspaces.InvoiceDefaults:
+    """The signed-in user's workspace's currency and terms."""
     async with db.session() as session:
-        return await workspaces.invoice_defaults(session, workspace_id=DEFAULT_WORKSPACE_ID)
+        return await workspaces.invoice_defaults(session, workspace_id=workspace_id)
 
 
 @router.get("/new", response_class=HTMLResponse)
@@ -96,7 +96,12 @@ def percent_to_bp(field: str, text: str) -> int:
 
 
 def _booking(
-    data: dict[str, str], clients: list[Any], catalog: list[CatalogChoice], defaults: workspaces.InvoiceDefaults
+    data: dict[str, str],
+    clients: list[Any],
+    catalog: list[CatalogChoice],
+    defaults: workspaces.InvoiceDefaults,
+    *,
+    workspace_id: int,
 ) -> BookingIn:
     """The form as a booking; FieldError names the first bad field. An empty currency or payment terms field
     takes the workspace's default."""
@@ -181,6 +186,7 @@ def _booking(
             currency=currency,
             payment_terms=timedelta(days=terms),
             memo=data.get("memo", "").strip()[:2000] or None,
+            workspace_id=workspace_id,  # the invoice, its client and its number are the user's workspace's
         )
     except ValidationError as err:
         raise forms.FieldError("currency", err.errors()[0]["msg"]) from None
@@ -192,9 +198,11 @@ async def create(
 ) -> Response:
     form = await request.form()
     data = forms.form_text(form)
-    clients, catalog = await _choices(db)
+    clients, catalog = await _choices(db, user.workspace_id)
     try:
-        booking = _booking(data, clients, catalog, await _defaults(db))
+        booking = _booking(
+            data, clients, catalog, await _defaults(db, user.workspace_id), workspace_id=user.workspace_id
+        )
     except forms.FieldError as err:
         return await _form(request, db, user, status_code=422, errors={err.field: err.message}, values=data)
     invoice = await invoice_list.create_by_hand(db, settings, booking)

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 
 @router.get("", response_class=HTMLResponse)
 async def overview(request: Request, db: DatabaseDep, settings: SettingsDep, user: ViewerUser) -> HTMLResponse:
-    data = await overview_service.overview(db, zone=settings.reporting_timezone)
+    data = await overview_service.overview(db, zone=settings.reporting_timezone, workspace_id=user.workspace_id)
     return render(
         request,
         "overview.html",

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from billflow.services import clients as clients_service
 from billflow.services import policy_preview
+from billflow.services.users import UserOut
 from billflow.web.deps import DatabaseDep, TemporalDep
 from billflow.web.pages import forms
 from billflow.web.pages.rendering import flash, redirect, render
@@ -52,7 +53,7 @@ def _parse(days: str, send_hour: str, timezone: str, terms_days: str) -> tuple[R
 async def _page(
     request: Request,
     db: DatabaseDep,
-    user: object,
+    user: UserOut,
     values: dict[str, str],
     *,
     status_code: int = 200,
@@ -69,7 +70,7 @@ async def _page(
             errors[err.field] = err.message
             status_code = 422
     async with db.session() as session:
-        clients = await clients_service.list_clients(session, limit=200)
+        clients = await clients_service.list_clients(session, limit=200, workspace_id=user.workspace_id)
     return render(
         request,
         "policy.html",
@@ -117,7 +118,12 @@ async def save_policy(
         return await _page(request, db, user, values, status_code=422, errors={"client": "choose the client"})
     try:
         await clients_service.update_reminder_settings(
-            db, temporal, client, clients_service.ReminderSettingsChange(reminder_policy=policy), actor=user.actor
+            db,
+            temporal,
+            client,
+            clients_service.ReminderSettingsChange(reminder_policy=policy),
+            actor=user.actor,
+            workspace_id=user.workspace_id,
         )
     except clients_service.ClientNotFound as err:
         return await _page(request, db, user, values, status_code=422, errors={"client": str(err)})

@@ -18,7 +18,7 @@ from billflow.web.deps import DatabaseDep
 from billflow.web.pages.rendering import flash, redirect, render
 from billflow.web.sessions import AdminUser, MultipartCsrf
 from models.time_zones import IANA_TIME_ZONES
-from models.workspaces import DEFAULT_WORKSPACE_ID, MAX_LOGO_BYTES, WorkspaceUpdate
+from models.workspaces import MAX_LOGO_BYTES, WorkspaceUpdate
 
 router = APIRouter(prefix="/app/settings", include_in_schema=False)
 
@@ -35,8 +35,8 @@ ZONES = sorted(IANA_TIME_ZONES)
 
 
 def _workspace_of(user: UserOut) -> int:
-    # Users do not belong to workspaces yet: every staff member edits workspace 1.
-    return DEFAULT_WORKSPACE_ID
+    # The business profile is the signed-in admin's workspace's, never another's.
+    return user.workspace_id
 
 
 async def _page(request: Request, db: DatabaseDep, user: UserOut, **extra: Any) -> HTMLResponse:

@@ -55,22 +55,28 @@ class Params:
         return None
 
 
-async def _report(db: DatabaseDep, p: Params, zone: str) -> reports.Report:
-    """Days are the business's reporting days (BILLFLOW_REPORTING_TIMEZONE), as in the API and the CLI."""
+async def _report(db: DatabaseDep, p: Params, zone: str, workspace_id: int) -> reports.Report:
+    """The workspace's report. Days are the business's reporting days (BILLFLOW_REPORTING_TIMEZONE), as in the
+    API and the CLI."""
+    ws = workspace_id
     kind = p.values["kind"]
     async with db.session() as session:
         if kind == "aging":
-            return await reports.aging(session, as_of=p.as_of, zone=zone)
+            return await reports.aging(session, as_of=p.as_of, zone=zone, workspace_id=ws)
         if kind == "cash":
             # Closed months and past days come from their snapshots (billflow/services/report_snapshots.py).
             return await report_snapshots.cash_collected(
-                session, grain=p.grain, start=p.start, end=p.end, time_zone=zone
+                session, grain=p.grain, start=p.start, end=p.end, time_zone=zone, workspace_id=ws
             )
         if kind == "dso":
-            return await report_snapshots.days_sales_outstanding(session, as_of=p.as_of or today_in(zone), zone=zone)
+            return await report_snapshots.days_sales_outstanding(
+                session, as_of=p.as_of or today_in(zone), zone=zone, workspace_id=ws
+            )
         if kind == "top-overdue":
-            return await reports.top_overdue_clients(session, as_of=p.as_of, limit=20, zone=zone)
-        return await report_snapshots.reminder_effectiveness(session, start=p.start, end=p.end, zone=zone)
+            return await reports.top_overdue_clients(session, as_of=p.as_of, limit=20, zone=zone, workspace_id=ws)
+        return await report_snapshots.reminder_effectiveness(
+            session, start=p.start, end=p.end, zone=zone, workspace_id=ws
+        )
 
 
 def _chart(report: reports.Report) -> str | None:
@@ -127,7 +133,7 @@ async def reports_page(
     report = None
     if not p.errors:
         try:
-            report = await _report(db, p, settings.reporting_timezone)
+            report = await _report(db, p, settings.reporting_timezone, user.workspace_id)
         except ValueError as err:
             p.errors["start"] = str(err)
     columns, rows = _table(report) if report is not None else ([], [])
@@ -164,7 +170,7 @@ async def report_csv(
     if p.errors:
         return Response("; ".join(f"{k}: {v}" for k, v in p.errors.items()), status_code=422, media_type="text/plain")
     try:
-        report = await _report(db, p, settings.reporting_timezone)
+        report = await _report(db, p, settings.reporting_timezone, user.workspace_id)
     except ValueError as err:
         return Response(f"start: {err}", status_code=422, media_type="text/plain")
     return Response(

@@ -33,7 +33,7 @@ async def list_page(
     request: Request, db: DatabaseDep, user: ViewerUser, status: Annotated[str, Query(max_length=20)] = ""
 ) -> HTMLResponse:
     chosen = SubscriptionStatus(status) if status in {s.value for s in SubscriptionStatus} else None
-    subs = await actions.list_subscriptions(db, status=chosen)
+    subs = await actions.list_subscriptions(db, status=chosen, workspace_id=user.workspace_id)
     statuses = [(s.value, s.value) for s in SubscriptionStatus]
     return render(request, "subscriptions.html", user=user, subs=subs, statuses=statuses, values={"status": status})
 
@@ -49,7 +49,7 @@ async def _detail(
     values: dict[str, str] | None = None,
 ) -> HTMLResponse:
     try:
-        sub = await actions.show(db, subscription_id=subscription_id)
+        sub = await actions.show(db, subscription_id=subscription_id, workspace_id=user.workspace_id)
     except actions.SubscriptionNotFound as err:
         return render(request, "not_found.html", status_code=404, user=user, message=str(err))
     return render(
@@ -59,7 +59,7 @@ async def _detail(
         user=user,
         sub=sub,
         can_act=user.role.allows(ApiRole.staff),
-        catalog=await actions.plan_choices(db, currency=sub.currency),
+        catalog=await actions.plan_choices(db, currency=sub.currency, workspace_id=user.workspace_id),
         plan_rows=PLAN_ROWS,
         errors=errors or {},
         values=values or {},
@@ -89,8 +89,9 @@ async def change_plan(
         for i in range(1, PLAN_ROWS + 1)
     ]
     try:
-        sub = await actions.show(db, subscription_id=subscription_id)
-        lines = actions.plan_lines(chosen, await actions.plan_choices(db, currency=sub.currency))
+        sub = await actions.show(db, subscription_id=subscription_id, workspace_id=user.workspace_id)
+        choices = await actions.plan_choices(db, currency=sub.currency, workspace_id=user.workspace_id)
+        lines = actions.plan_lines(chosen, choices)
         await actions.change_plan(
             db,
             temporal,
@@ -98,6 +99,7 @@ async def change_plan(
             lines=lines,
             actor=user.actor,
             note=data.get("note", "").strip()[:2000] or None,
+            workspace_id=user.workspace_id,
         )
     except actions.SubscriptionNotFound as err:
         return render(request, "not_found.html", status_code=404, user=user, message=str(err))
@@ -139,7 +141,7 @@ async def act(
         return redirect(back)
     action = ACTIONS[name](actor=user.actor, note=note.replace("\x00", "") or None)
     try:
-        await actions.act(db, temporal, subscription_id=subscription_id, action=action)
+        await actions.act(db, temporal, subscription_id=subscription_id, action=action, workspace_id=user.workspace_id)
     except actions.SubscriptionNotFound as err:
         return render(request, "not_found.html", status_code=404, user=user, message=str(err))
     except actions.ActionRefused as err:
