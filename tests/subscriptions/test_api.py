@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -54,7 +55,10 @@ def body(time_now_day: object, **overrides: object) -> dict[str, object]:
 async def test_create_pause_resume_change_trigger_cancel_over_http(
     http: httpx.AsyncClient, staff: dict[str, str], worker: Worker, time_env: WorkflowEnvironment, db: Database
 ) -> None:
-    start = (await time_env.get_current_time()).date()
+    # Yesterday in the client's zone: its first period has begun whatever the hour (a start of today in UTC had not
+    # yet begun before 09:00 in New York, and the plan change then replaced the plan instead of following it).
+    now = await time_env.get_current_time()
+    start = now.astimezone(ZoneInfo("America/New_York")).date() - timedelta(days=1)
     payload = body(start, interval={"kind": "weekly"})
     created = await http.post("/v1/subscriptions", json=payload, headers=staff)
     assert created.status_code == 201, created.text
