@@ -73,6 +73,12 @@ def styled_status(status: str) -> str:
 @app.command()
 def create(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Booking JSON (see examples/).")],
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace", help="The workspace (slug or id) that issues it; default: the file's, else the first."
+        ),
+    ] = None,
     as_json: bool = JsonOption,
 ) -> None:
     """Start the invoice workflow for a booking; a second run for the same booking creates nothing new. A file
@@ -83,10 +89,10 @@ def create(
         fail(f"{file} is not valid JSON: {err}", code=2)
     if not isinstance(raw, dict):
         fail("the booking must be a JSON object", code=2)
-    run(_create_from(raw, as_json))
+    run(_create_from(raw, as_json, workspace))
 
 
-async def _create_from(raw: dict[str, object], as_json: bool) -> None:
+async def _create_from(raw: dict[str, object], as_json: bool, workspace: str | None = None) -> None:
     from billflow.services import invoice_list
     from billflow.services import workspaces as workspaces_service
     from billflow.services.business_profile import business_profile_in, refusal_for
@@ -95,11 +101,16 @@ async def _create_from(raw: dict[str, object], as_json: bool) -> None:
 
     settings = get_settings()
     async with database(settings) as db:
+        named = raw.get("workspace_id", 1)
+        valid = isinstance(named, int | str) and not isinstance(named, bool)
+        ref: str | int = workspace if workspace is not None else named if valid else 1  # type: ignore[assignment]
+        try:  # the issuing workspace must exist: an unknown one is named, nothing is written
+            workspace_id = (await workspaces_service.get_workspace(db, ref)).id
+        except workspaces_service.WorkspaceNotFound as err:
+            fail(f"{'--workspace' if workspace is not None else 'workspace_id'}: {err}", code=2)
         async with db.session() as session:  # what the file leaves out comes from its workspace (issue 15)
-            named = raw.get("workspace_id", 1)
-            workspace_id = named if isinstance(named, int) and not isinstance(named, bool) and named >= 1 else 1
             defaults = await workspaces_service.invoice_defaults(session, workspace_id=workspace_id)
-        raw = {**raw}
+        raw = {**raw, "workspace_id": workspace_id}
         if raw.get("currency") is None:
             raw["currency"] = defaults.currency
         if raw.get("payment_terms") is None:

@@ -41,7 +41,13 @@ async def _wait_invoice(db: Database, workflow_id: str) -> Invoice:
 
 
 async def _cli_create(
-    booking: dict[str, object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings, address: str
+    booking: dict[str, object],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    address: str,
+    *extra: str,
+    exit_code: int = 0,
 ) -> dict[str, object]:
     path = tmp_path / "booking.json"
     path.write_text(json.dumps(booking))
@@ -51,10 +57,12 @@ async def _cli_create(
     monkeypatch.setenv("TEMPORAL_ADDRESS", address)
     get_settings.cache_clear()
     try:
-        result = await asyncio.to_thread(CliRunner().invoke, cli, ["invoice", "create", str(path), "--json"])
+        result = await asyncio.to_thread(CliRunner().invoke, cli, ["invoice", "create", str(path), "--json", *extra])
     finally:
         get_settings.cache_clear()
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == exit_code, result.output
+    if exit_code:
+        return {"output": result.output}
     answer: dict[str, object] = json.loads(result.output)
     return answer
 
@@ -125,3 +133,30 @@ def test_the_new_invoice_form_left_empty_takes_the_workspaces_currency_and_terms
         form | {"currency": "usd", "terms_days": "7"}, [], [], workspaces.FALLBACK_DEFAULTS, workspace_id=1
     )
     assert typed.currency == "USD" and typed.payment_terms.days == 7
+
+
+async def test_cli_booking_is_issued_by_the_named_workspace_and_an_unknown_one_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+    api_settings: Settings,  # noqa: F811
+    time_env: WorkflowEnvironment,
+    worker: Worker,  # noqa: F811
+    db: Database,
+    tmp_path: Path,
+) -> None:
+    from tests.workspaces.support import make_workspace
+
+    other = await make_workspace(db)
+    address = time_env.client.service_client.config.target_host
+    booking = make_booking().model_dump(mode="json")
+    answer = await _cli_create(booking, tmp_path, monkeypatch, api_settings, address, "--workspace", other.slug)
+    invoice = await _wait_invoice(db, str(answer["workflow_id"]))
+    assert invoice.workspace_id == other.id and str(answer["workflow_id"]).startswith(f"invoice-w{other.id}-")
+
+    unknown = make_booking().model_dump(mode="json")
+    refused = await _cli_create(
+        unknown, tmp_path, monkeypatch, api_settings, address, "--workspace", "no-such-business", exit_code=2
+    )
+    assert "--workspace" in str(refused["output"]) and "no-such-business" in str(refused["output"])
+    async with db.session() as session:
+        workflow_id = f"invoice-w1-{unknown['source']}-{unknown['booking_id']}"
+        assert await invoices_repo.get_invoice(session, workflow_id=workflow_id) is None
