@@ -46,8 +46,16 @@ StartOption = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help
 EndOption = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day, inclusive; default today.")]
 
 
-def _zone() -> str:
-    return get_settings().reporting_timezone
+async def _zone(rows: RowSource) -> str:
+    """The first workspace's reporting time zone (its profile: the CLI's reports are that workspace's), else the
+    installation's."""
+    from billflow.repositories.report_sql import Query
+    from models.workspace_ids import DEFAULT_WORKSPACE_ID
+
+    found = await rows.fetch(
+        Query("SELECT reporting_timezone FROM workspaces WHERE id = :id", {"id": DEFAULT_WORKSPACE_ID}, settings=())
+    )
+    return str(found[0]["reporting_timezone"]) if found else get_settings().reporting_timezone
 
 
 def _day(value: datetime | None) -> date | None:
@@ -55,7 +63,7 @@ def _day(value: datetime | None) -> date | None:
 
 
 def _emit(
-    compute: Callable[[RowSource], Awaitable[Report]],
+    compute: Callable[[RowSource, str], Awaitable[Report]],
     render: Callable[[Report], None],
     *,
     as_json: bool,
@@ -69,7 +77,7 @@ def _emit(
 
     async def main(rows: RowSource) -> Report:
         try:
-            return await compute(rows)
+            return await compute(rows, await _zone(rows))
         except ValueError as err:
             fail(str(err), code=2)
 
@@ -95,7 +103,7 @@ def _money_columns(table: Table, *names: str) -> None:
 def aging(as_of: AsOfOption = None, as_json: bool = JsonOption, as_csv: bool = CsvOption) -> None:
     """Open balances by currency and days past due: current, 1-30, 31-60, 61-90, over 90."""
     _emit(
-        lambda s: reports_service.aging(s, as_of=_day(as_of), zone=_zone()),
+        lambda s, zone: reports_service.aging(s, as_of=_day(as_of), zone=zone),
         _render_aging,
         as_json=as_json,
         as_csv=as_csv,
@@ -138,8 +146,8 @@ def cash(
 ) -> None:
     """Cash collected per day, week or month; refunds count negative."""
     _emit(
-        lambda s: reports_service.cash_collected(
-            s, grain=grain, start=_day(start), end=_day(end), time_zone=tz or _zone()
+        lambda s, zone: reports_service.cash_collected(
+            s, grain=grain, start=_day(start), end=_day(end), time_zone=tz or zone
         ),
         _render_cash,
         as_json=as_json,
@@ -179,7 +187,7 @@ def dso(
 ) -> None:
     """Days sales outstanding: receivables / sales in the period x its days, per currency."""
     _emit(
-        lambda s: reports_service.days_sales_outstanding(s, as_of=_day(as_of), days=days, zone=_zone()),
+        lambda s, zone: reports_service.days_sales_outstanding(s, as_of=_day(as_of), days=days, zone=zone),
         _render_dso,
         as_json=as_json,
         as_csv=as_csv,
@@ -213,7 +221,7 @@ def top_overdue(
 ) -> None:
     """The clients with the largest balances past due."""
     _emit(
-        lambda s: reports_service.top_overdue_clients(s, as_of=_day(as_of), limit=limit, zone=_zone()),
+        lambda s, zone: reports_service.top_overdue_clients(s, as_of=_day(as_of), limit=limit, zone=zone),
         _render_top_overdue,
         as_json=as_json,
         as_csv=as_csv,
@@ -250,8 +258,8 @@ def effectiveness(
 ) -> None:
     """Per reminder step: how many invoices were paid within N days of it."""
     _emit(
-        lambda s: reports_service.reminder_effectiveness(
-            s, within_days=within_days, start=_day(start), end=_day(end), zone=_zone()
+        lambda s, zone: reports_service.reminder_effectiveness(
+            s, within_days=within_days, start=_day(start), end=_day(end), zone=zone
         ),
         _render_effectiveness,
         as_json=as_json,

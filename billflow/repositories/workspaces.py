@@ -86,3 +86,9 @@ async def sender_of_invoice(session: AsyncSession, *, invoice_id: int) -> tuple[
     query = select(Workspace.sender_name, Workspace.sender_email, Workspace.reply_to).where(Workspace.id == owner)
     row = (await session.exec(query)).first()
     return (row[0], row[1], row[2]) if row is not None else (None, None, None)
+
+
+async def reporting_timezone(session: AsyncSession, *, workspace_id: int) -> str | None:
+    """The workspace's reporting time zone (its profile), None for an unknown workspace."""
+    query = select(Workspace.reporting_timezone).where(Workspace.id == workspace_id)
+    return (await session.exec(query)).first()

@@ -261,3 +261,9 @@ async def workspace_logo(db: Database, ref: str | int) -> tuple[bytes, str] | No
 def seller_profile(workspace: Workspace, *, email: str | None) -> BusinessProfile:
     """The workspace as the seller on its documents."""
     return workspace_seller(workspace, email=email)
+
+
+async def reporting_zone(db: Database, *, workspace_id: int, fallback: str) -> str:
+    """The zone the workspace's reports read 'today' in (its profile); `fallback` (the installation's) if unknown."""
+    async with db.session() as session:
+        return await workspaces_repo.reporting_timezone(session, workspace_id=workspace_id) or fallback

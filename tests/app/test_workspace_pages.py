@@ -158,3 +158,18 @@ async def test_user_create_takes_a_workspace_and_refuses_an_unknown_one(cli_env:
     assert code == 0, out
     default = [u for u in await users.list_users(db) if u.email == f"d-{email}"]
     assert [u.workspace_id for u in default] == [DEFAULT_WORKSPACE_ID]
+
+
+async def test_reports_read_today_in_the_users_workspaces_reporting_time_zone(web_app: FastAPI, db: Database) -> None:
+    from models.workspaces import WorkspaceUpdate
+
+    b = await make_workspace(db)
+    assert b.id is not None
+    await workspaces.update_workspace(db, b.id, WorkspaceUpdate(reporting_timezone="Pacific/Kiritimati"))
+    viewer = await _member(db, b.id, ApiRole.viewer)
+    async with browserless(web_app) as http:
+        assert (await sign_in(http, viewer.email)).status_code == 303
+        page = await http.get("/app/reports", params={"kind": "aging"})
+        overview = await http.get("/app")
+    assert page.status_code == 200 and "end of this day (Pacific/Kiritimati)" in page.text
+    assert overview.status_code == 200

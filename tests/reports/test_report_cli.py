@@ -64,3 +64,22 @@ def test_unknown_time_zone_is_a_clear_error(cli_settings: None) -> None:
 def test_bad_date_is_refused_by_the_option_parser(cli_settings: None) -> None:
     result = runner.invoke(app, ["report", "aging", "--as-of", "30/06/2026"])
     assert result.exit_code == 2
+
+
+async def test_reports_read_today_in_the_first_workspaces_reporting_time_zone(
+    cli_settings: None, reports_db: Database
+) -> None:
+    """The CLI's reports are the first workspace's: today is its reporting day, not the installation's."""
+    import asyncio
+
+    from billflow.reporting import today_in
+    from billflow.services import workspaces
+    from models.workspaces import WorkspaceUpdate
+    from tests.app.support import workspace_profile_kept
+
+    for zone in ("Pacific/Kiritimati", "Pacific/Honolulu"):  # a day apart: one of them is not UTC's today
+        async with workspace_profile_kept(reports_db):
+            await workspaces.update_workspace(reports_db, 1, WorkspaceUpdate(reporting_timezone=zone))
+            result = await asyncio.to_thread(runner.invoke, app, ["report", "aging", "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["as_of"] == today_in(zone).isoformat()

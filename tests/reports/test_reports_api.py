@@ -95,14 +95,22 @@ async def test_reports_need_a_key(http: httpx.AsyncClient) -> None:
 async def test_reports_and_dashboard_read_today_in_the_reporting_time_zone(
     reports_db: Database, settings: Settings, viewer: dict[str, str], zone: str
 ) -> None:
+    """The business's zone: the key's workspace's (its profile), whatever the installation's says."""
     from billflow.reporting import today_in
+    from billflow.services import workspaces
+    from models.workspaces import WorkspaceUpdate
+    from tests.app.support import workspace_profile_kept
 
-    zoned = settings.model_copy(update={"reporting_timezone": zone})
-    app = create_app(zoned, reports_db, cast(Any, None))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billflow.test") as client:
-        dashboard = (await client.get("/v1/reports/dashboard", headers=viewer)).json()
-        aging = (await client.get("/v1/reports/aging", headers=viewer)).json()
-        cash = (await client.get("/v1/reports/cash", headers=viewer)).json()
+    other = "Pacific/Honolulu" if zone == "Pacific/Kiritimati" else "Pacific/Kiritimati"  # a day apart
+    installation = settings.model_copy(update={"reporting_timezone": other})
+    app = create_app(installation, reports_db, cast(Any, None))
+    async with workspace_profile_kept(reports_db):
+        await workspaces.update_workspace(reports_db, 1, WorkspaceUpdate(reporting_timezone=zone))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://billflow.test") as client:
+            dashboard = (await client.get("/v1/reports/dashboard", headers=viewer)).json()
+            aging = (await client.get("/v1/reports/aging", headers=viewer)).json()
+            cash = (await client.get("/v1/reports/cash", headers=viewer)).json()
     assert dashboard["today"] == aging["as_of"] == cash["end"] == today_in(zone).isoformat()
     assert cash["time_zone"] == zone
 

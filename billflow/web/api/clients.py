@@ -21,7 +21,8 @@ from billflow.services.clients import (
     TimelineEntry,
 )
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
-from billflow.web.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep
+from billflow.web.deps import DatabaseDep, SessionDep, TemporalDep
+from billflow.web.reporting_zone import ZoneDep
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"], responses=AUTH_RESPONSES)
 
@@ -60,7 +61,7 @@ def _not_found(err: ClientNotFound | AmbiguousClient) -> HTTPException:
 async def list_clients(
     session: SessionDep,
     principal: ViewerDep,
-    settings: SettingsDep,
+    zone: ZoneDep,
     q: Annotated[
         str | None, Query(max_length=200, pattern=NO_NUL, description="matches name, email or external id")
     ] = None,
@@ -72,7 +73,7 @@ async def list_clients(
         query=q,
         limit=limit,
         offset=offset,
-        zone=settings.reporting_timezone,
+        zone=zone,
         workspace_id=principal.workspace_id,
     )
 
@@ -81,7 +82,7 @@ async def list_clients(
 async def client_detail(
     session: SessionDep,
     principal: ViewerDep,
-    settings: SettingsDep,
+    zone: ZoneDep,
     external_id: ExternalId,
     limit: Annotated[int, Query(ge=1, le=500, description="most recent invoices and payments")] = 100,
     source: Source = None,
@@ -92,7 +93,7 @@ async def client_detail(
             external_id,
             limit=limit,
             source=source,
-            zone=settings.reporting_timezone,
+            zone=zone,
             workspace_id=principal.workspace_id,
         )
     except (ClientNotFound, AmbiguousClient) as err:

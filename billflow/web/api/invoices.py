@@ -18,6 +18,7 @@ from billflow.services import document_files, invoice_plans, invoice_runs, invoi
 from billflow.services.api_keys import Principal
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
 from billflow.web.deps import DatabaseDep, SettingsDep, StripeDep, TemporalDep
+from billflow.web.reporting_zone import ZoneDep
 from billflow.web.routes.sendgrid_webhooks import send_email_now
 from billflow.web.scope import DocumentScope
 from models.booking_events import reject_nul
@@ -152,7 +153,7 @@ class RefundIn(StaffBody):
 async def list_invoices(
     principal: ViewerDep,
     db: DatabaseDep,
-    settings: SettingsDep,
+    zone: ZoneDep,
     status: Annotated[list[InvoiceStatus] | None, Query(description="one or more statuses")] = None,
     client_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     overdue_days: Annotated[int | None, Query(ge=0, le=36_500, description="unpaid, due >= N days ago")] = None,
@@ -175,7 +176,7 @@ async def list_invoices(
         issued_from=issued_from,
         issued_to=issued_to,
         search=q.replace("\x00", "") if q else None,
-        zone=settings.reporting_timezone,
+        zone=zone,
         workspace_id=principal.workspace_id,
     )
     return await invoice_views.list_page(db, where=where, limit=limit, offset=offset)

@@ -24,7 +24,8 @@ from billflow.services.reports import (
     TopOverdueReport,
 )
 from billflow.web.auth import AUTH_RESPONSES, ViewerDep
-from billflow.web.deps import SessionDep, SettingsDep
+from billflow.web.deps import SessionDep
+from billflow.web.reporting_zone import ZoneDep
 from models.workflow_io import TimeZoneName
 
 # Every report is of the key's workspace (issue 13).
@@ -58,18 +59,14 @@ def _csv(report: Report, name: str) -> Response:
 # --- the reports, each computed once by a dependency ----------------------------------------------
 
 
-async def aging_report(
-    session: SessionDep, principal: ViewerDep, settings: SettingsDep, as_of: AsOf = None
-) -> AgingReport:
-    return await reports_service.aging(
-        session, as_of=as_of, zone=settings.reporting_timezone, workspace_id=principal.workspace_id
-    )
+async def aging_report(session: SessionDep, principal: ViewerDep, zone: ZoneDep, as_of: AsOf = None) -> AgingReport:
+    return await reports_service.aging(session, as_of=as_of, zone=zone, workspace_id=principal.workspace_id)
 
 
 async def cash_report(
     session: SessionDep,
     principal: ViewerDep,
-    settings: SettingsDep,
+    zone: ZoneDep,
     grain: Grain = Grain.month,
     start: Start = None,
     end: End = None,
@@ -77,7 +74,7 @@ async def cash_report(
         TimeZoneName | None, Query(description="IANA time zone the periods are cut in; default the reporting one")
     ] = None,
 ) -> CashReport:
-    zone = tz or settings.reporting_timezone
+    zone = tz or zone
     return await _checked(
         "start",
         reports_service.cash_collected(
@@ -89,14 +86,14 @@ async def cash_report(
 async def dso_report(
     session: SessionDep,
     principal: ViewerDep,
-    settings: SettingsDep,
+    zone: ZoneDep,
     as_of: AsOf = None,
     days: Annotated[int, Query(ge=1, le=3660, description="length of the sales period")] = 90,
 ) -> DsoReport:
     return await _checked(
         "days",
         reports_service.days_sales_outstanding(
-            session, as_of=as_of, days=days, zone=settings.reporting_timezone, workspace_id=principal.workspace_id
+            session, as_of=as_of, days=days, zone=zone, workspace_id=principal.workspace_id
         ),
     )
 
@@ -104,14 +101,14 @@ async def dso_report(
 async def top_overdue_report(
     session: SessionDep,
     principal: ViewerDep,
-    settings: SettingsDep,
+    zone: ZoneDep,
     as_of: AsOf = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 10,
 ) -> TopOverdueReport:
     return await _checked(
         "limit",
         reports_service.top_overdue_clients(
-            session, as_of=as_of, limit=limit, zone=settings.reporting_timezone, workspace_id=principal.workspace_id
+            session, as_of=as_of, limit=limit, zone=zone, workspace_id=principal.workspace_id
         ),
     )
 
@@ -119,7 +116,7 @@ async def top_overdue_report(
 async def effectiveness_report(
     session: SessionDep,
     principal: ViewerDep,
-    settings: SettingsDep,
+    zone: ZoneDep,
     within_days: Annotated[int, Query(ge=1, le=365, description="paid within this many days of the reminder")] = 7,
     start: Start = None,
     end: End = None,
@@ -131,7 +128,7 @@ async def effectiveness_report(
             within_days=within_days,
             start=start,
             end=end,
-            zone=settings.reporting_timezone,
+            zone=zone,
             workspace_id=principal.workspace_id,
         ),
     )
@@ -176,7 +173,7 @@ async def effectiveness(report: EffectivenessDep) -> EffectivenessReport:
 async def dashboard(
     session: SessionDep,
     principal: ViewerDep,
-    settings: SettingsDep,
+    zone: ZoneDep,
     due_soon_days: Annotated[int, Query(ge=0, le=90)] = 7,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DashboardSummary:
@@ -184,7 +181,7 @@ async def dashboard(
         session,
         due_soon_days=due_soon_days,
         limit=limit,
-        zone=settings.reporting_timezone,
+        zone=zone,
         workspace_id=principal.workspace_id,
     )
 

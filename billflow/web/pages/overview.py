@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from billflow.services import overview as overview_service
+from billflow.services import workspaces as workspaces_service
 from billflow.web.deps import DatabaseDep, SettingsDep
 from billflow.web.pages import charts
 from billflow.web.pages.rendering import render
@@ -16,7 +17,11 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 
 @router.get("", response_class=HTMLResponse)
 async def overview(request: Request, db: DatabaseDep, settings: SettingsDep, user: ViewerUser) -> HTMLResponse:
-    data = await overview_service.overview(db, zone=settings.reporting_timezone, workspace_id=user.workspace_id)
+    # Today is the business's: the user's workspace's reporting time zone.
+    zone = await workspaces_service.reporting_zone(
+        db, workspace_id=user.workspace_id, fallback=settings.reporting_timezone
+    )
+    data = await overview_service.overview(db, zone=zone, workspace_id=user.workspace_id)
     return render(
         request,
         "overview.html",

@@ -10,8 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from billflow.config import Settings
+from billflow.db import Database
 from billflow.reporting import today_in
 from billflow.services import report_snapshots, reports
+from billflow.services import workspaces as workspaces_service
 from billflow.web.deps import DatabaseDep, SettingsDep
 from billflow.web.pages import charts, forms
 from billflow.web.pages.rendering import render
@@ -56,8 +59,8 @@ class Params:
 
 
 async def _report(db: DatabaseDep, p: Params, zone: str, workspace_id: int) -> reports.Report:
-    """The workspace's report. Days are the business's reporting days (BILLFLOW_REPORTING_TIMEZONE), as in the
-    API and the CLI."""
+    """The workspace's report. Days are the business's reporting days (the workspace's reporting time zone), as in
+    the API."""
     ws = workspace_id
     kind = p.values["kind"]
     async with db.session() as session:
@@ -117,6 +120,11 @@ def _table(report: reports.Report) -> tuple[list[str], list[list[Any]]]:
     return [f.removesuffix("_minor").replace("_", " ") for f in fields], rows
 
 
+async def _zone(db: Database, settings: Settings, workspace_id: int) -> str:
+    """The signed-in user's workspace's reporting time zone (its profile), the installation's if unknown."""
+    return await workspaces_service.reporting_zone(db, workspace_id=workspace_id, fallback=settings.reporting_timezone)
+
+
 @router.get("", response_class=HTMLResponse)
 async def reports_page(
     request: Request,
@@ -131,9 +139,10 @@ async def reports_page(
 ) -> HTMLResponse:
     p = Params(kind, as_of, start, end, grain)
     report = None
+    zone = await _zone(db, settings, user.workspace_id)
     if not p.errors:
         try:
-            report = await _report(db, p, settings.reporting_timezone, user.workspace_id)
+            report = await _report(db, p, zone, user.workspace_id)
         except ValueError as err:
             p.errors["start"] = str(err)
     columns, rows = _table(report) if report is not None else ([], [])
@@ -142,6 +151,7 @@ async def reports_page(
         "reports.html",
         status_code=422 if p.errors else 200,
         user=user,
+        zone=zone,
         kinds=KINDS,
         kind=kind,
         values=p.values,
@@ -170,7 +180,7 @@ async def report_csv(
     if p.errors:
         return Response("; ".join(f"{k}: {v}" for k, v in p.errors.items()), status_code=422, media_type="text/plain")
     try:
-        report = await _report(db, p, settings.reporting_timezone, user.workspace_id)
+        report = await _report(db, p, await _zone(db, settings, user.workspace_id), user.workspace_id)
     except ValueError as err:
         return Response(f"start: {err}", status_code=422, media_type="text/plain")
     return Response(
