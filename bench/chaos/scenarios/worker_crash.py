@@ -104,7 +104,14 @@ async def hold_some(stack: ChaosStack, problems: list[str], notes: list[str]) ->
         timeout=300,
         what="every main answer applied",
     )
-    await asyncio.sleep(max(0.0, began + HELD_TERMS.total_seconds() + 8 - time.monotonic()))  # every step is due
+    await asyncio.sleep(max(0.0, began + HELD_TERMS.total_seconds() + 8 - time.monotonic()))
+    # Every step due: the due instants are the recorded ones, which under kills and load can fall well after
+    # issue + terms (the first activity of a run was 80 s late on a loaded machine, 2026-12-03).
+    with psycopg.connect(stack.plain_url, autocommit=True) as conn:
+        row = conn.execute("SELECT max(due_at) FROM invoices WHERE workflow_id = ANY(%s)", (ids,)).fetchone()
+    assert row is not None and row[0] is not None  # every held invoice's main answer was applied: it is issued
+    last_step: datetime = row[0] + timedelta(seconds=max(STEP_OFFSETS) + 8)
+    await asyncio.sleep(min(MAX_KILLING, max(0.0, (last_step - datetime.now(UTC)).total_seconds())))
     holds = _holds(stack.plain_url, ids)
     checked_at = datetime.now(UTC)
     with psycopg.connect(stack.plain_url, autocommit=True) as conn:
