@@ -47,7 +47,9 @@ async def _live_state(temporal: Client, workflow_id: str, timeout: timedelta) ->
             invoice_runs.query_state(temporal, workflow_id, rpc_timeout=timeout), timeout.total_seconds()
         )
     except TimeoutError:
-        _Unanswered.until = loop.time() + QUIET_FOR.total_seconds()
+        # Only a full wait that expired means no worker polls; a page's short wait expiring says nothing.
+        if timeout > PAGE_LIVE_WAIT:
+            _Unanswered.until = loop.time() + QUIET_FOR.total_seconds()
         return None
     except (RPCError, WorkflowQueryFailedError):
         return None
@@ -176,6 +178,24 @@ async def list_page(
 # what only the run knows (the reminder schedule, the next reminder). A worker answers in milliseconds; with none
 # polling, the server would hold the query for its own deadline (about 10 s), so the page answers without it.
 LIVE_QUERY_TIMEOUT = timedelta(seconds=2)
+
+
+# The staff page waits this long, then lets the browser fetch the live section (`live_state`): a stopped or busy
+# worker never holds the page above its 300 ms budget.
+PAGE_LIVE_WAIT = timedelta(milliseconds=150)
+
+
+async def live_state(db: Database, temporal: Client, *, number: str) -> tuple[InvoiceStatus, InvoiceState | None]:
+    """The invoice's recorded status and its run's live state (None when final or unanswered)."""
+    async with db.session() as session:
+        found = await invoices_repo.get_invoice_with_client(session, number=number)
+    if found is None:
+        raise InvoiceNotFound(f"no invoice numbered {number}")
+    invoice, _ = found
+    status = InvoiceStatus(invoice.status)
+    if status.is_final:
+        return status, None
+    return status, await _live_state(temporal, invoice.workflow_id, LIVE_QUERY_TIMEOUT)
 
 
 async def detail(

@@ -20,7 +20,8 @@ from billflow.config import Settings
 from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
 from billflow.services import clients as clients_service
-from billflow.services import invoice_runs
+from billflow.services import invoice_runs, invoice_views
+from billflow.services.invoicing import issue_invoice
 from models.api_keys import ApiRole
 from models.clients import Client
 from models.invoices import Invoice
@@ -157,6 +158,43 @@ async def test_staff_find_an_overdue_invoice_pause_it_and_record_a_bank_transfer
     await expect(page.locator("#payments-table")).to_contain_text("bank transfer")
     await expect(page.locator("#timeline")).to_contain_text("paid")
     await shoot(page, "invoice")
+
+
+async def test_the_live_state_arrives_after_the_page_when_the_run_is_slow_to_answer(
+    page: Page,
+    live_server: str,
+    db: Database,
+    temporal_env: WorkflowEnvironment,
+    worker: Worker,
+    api_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The page never waits for the run beyond PAGE_LIVE_WAIT: here it waits not at all, and the browser fetches
+    the Workflow section afterwards."""
+    number = await overdue_invoice(db, temporal_env, api_settings)
+    monkeypatch.setattr(invoice_views, "PAGE_LIVE_WAIT", timedelta(0))
+    await sign_in(page, live_server, (await make_user(db, ApiRole.staff)).email)
+    response = await page.goto(f"{live_server}/app/invoices/{number}")
+    assert response is not None and "live-pending" in await response.text()  # the server did not wait
+    await expect(page.locator("[data-testid=live]")).to_contain_text("Live state: overdue")
+    await expect(page.locator("[data-testid=live-pending]")).to_have_count(0)
+
+
+async def test_with_no_worker_the_invoice_page_answers_at_once_and_says_the_run_is_silent(
+    page: Page, live_server: str, db: Database, temporal_env: WorkflowEnvironment, api_settings: Settings
+) -> None:
+    booking = make_booking(issued_at=datetime.now(UTC))
+    quiet = f"nobody-polls-{uuid.uuid4().hex[:6]}"  # the run exists, and its status query waits for a worker
+    handle = await invoice_runs.start_invoice(temporal_env.client, booking, task_queue=quiet)
+    async with db.session() as session:
+        invoice = await issue_invoice(session, booking=booking, workflow_id=handle.id)
+    await sign_in(page, live_server, (await make_user(db, ApiRole.staff)).email)
+    started = asyncio.get_running_loop().time()
+    await page.goto(f"{live_server}/app/invoices/{invoice.number}")
+    took = asyncio.get_running_loop().time() - started
+    assert took < 1.5, took  # the page does not wait for the run's query (2 s)
+    await expect(page.get_by_role("heading", name=invoice.number)).to_be_visible()
+    await expect(page.locator("[data-testid=live-unanswered]")).to_be_visible(timeout=15_000)
 
 
 async def test_a_refused_action_shows_its_reason(

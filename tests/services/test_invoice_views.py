@@ -113,3 +113,23 @@ async def test_a_final_invoice_does_not_ask_the_run(db: Database) -> None:
     temporal = _Temporal(delay=None)
     found = await invoice_views.detail(db, temporal, number=invoice.number)  # type: ignore[arg-type]
     assert found.live is None and temporal.asked == []
+
+
+async def test_a_page_wait_that_expires_leaves_the_next_full_wait_full(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The staff page waits PAGE_LIVE_WAIT and lets the browser fetch the rest: a busy worker missing that short
+    wait is no sign that none polls, so the fragment's own query still gets the whole LIVE_QUERY_TIMEOUT."""
+    monkeypatch.setattr(invoice_views._Unanswered, "until", 0.0)
+    invoice = await _invoice(db)
+    slow = _Temporal(_state(invoice), delay=0.4)
+    page = await invoice_views.detail(db, slow, number=invoice.number, live_timeout=invoice_views.PAGE_LIVE_WAIT)  # type: ignore[arg-type]
+    assert page.live is None
+    status, live = await invoice_views.live_state(db, slow, number=invoice.number)  # type: ignore[arg-type]
+    assert live is not None and live.paused is True and status == invoice.status
+    assert [a["rpc_timeout"] for a in slow.asked] == [invoice_views.PAGE_LIVE_WAIT, invoice_views.LIVE_QUERY_TIMEOUT]
+
+
+async def test_live_state_of_an_unknown_number_is_not_found(db: Database) -> None:
+    with pytest.raises(invoice_views.InvoiceNotFound):
+        await invoice_views.live_state(db, _Temporal(), number="NOPE-1")  # type: ignore[arg-type]

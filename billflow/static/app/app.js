@@ -15,6 +15,17 @@ document.addEventListener("DOMContentLoaded", () => {
       for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = true;
     });
   }
+  // The invoice's live workflow state, when its run did not answer within the page's short wait.
+  for (const el of document.querySelectorAll("[data-live-src]")) {
+    fetch(el.dataset.liveSrc, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+      .then((html) => {
+        const found = new DOMParser().parseFromString(html, "text/html").getElementById("live-section");
+        const section = el.closest("#live-section");
+        if (found && section) section.replaceWith(found);
+      })
+      .catch(() => { el.textContent = "The workflow does not answer right now; the figures above come from the database."; });
+  }
   // The first field with an error gets the focus.
   const invalid = document.querySelector("[aria-invalid=true]");
   if (invalid) invalid.focus();

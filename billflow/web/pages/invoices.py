@@ -168,7 +168,7 @@ async def _detail(
     if await _elsewhere(db, user, number):
         return _not_found(request, user, number)
     try:
-        invoice = await invoice_views.detail(db, temporal, number=number)
+        invoice = await invoice_views.detail(db, temporal, number=number, live_timeout=invoice_views.PAGE_LIVE_WAIT)
     except invoice_views.InvoiceNotFound as err:
         return render(request, "not_found.html", status_code=404, user=user, message=str(err))
     return render(
@@ -197,6 +197,20 @@ async def detail_page(
     request: Request, db: DatabaseDep, temporal: TemporalDep, user: ViewerUser, number: NumberPath
 ) -> HTMLResponse:
     return await _detail(request, db, temporal, user, number)
+
+
+@router.get("/{number}/live", response_class=HTMLResponse)
+async def live_section(
+    request: Request, db: DatabaseDep, temporal: TemporalDep, user: ViewerUser, number: NumberPath
+) -> HTMLResponse:
+    """The Workflow section alone, fetched by the page when its run did not answer within the page's wait."""
+    if await _elsewhere(db, user, number):
+        return _not_found(request, user, number)
+    try:
+        status, live = await invoice_views.live_state(db, temporal, number=number)
+    except invoice_views.InvoiceNotFound as err:
+        return render(request, "not_found.html", status_code=404, user=user, message=str(err))
+    return render(request, "_invoice_live.html", number=number, status=status, live=live, asking=False)
 
 
 ACTIONS = {
