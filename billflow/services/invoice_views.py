@@ -188,10 +188,9 @@ PAGE_LIVE_WAIT = timedelta(milliseconds=150)
 async def live_state(db: Database, temporal: Client, *, number: str) -> tuple[InvoiceStatus, InvoiceState | None]:
     """The invoice's recorded status and its run's live state (None when final or unanswered)."""
     async with db.session() as session:
-        found = await invoices_repo.get_invoice_with_client(session, number=number)
-    if found is None:
+        invoice = await invoices_repo.get_invoice(session, number=number)
+    if invoice is None:
         raise InvoiceNotFound(f"no invoice numbered {number}")
-    invoice, _ = found
     status = InvoiceStatus(invoice.status)
     if status.is_final:
         return status, None
