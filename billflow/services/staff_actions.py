@@ -7,11 +7,13 @@ the action, so a race between two staff members cannot break an invoice.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.email import EmailActivities
 from billflow.config import Settings
@@ -85,15 +87,8 @@ async def perform_action(db: Database, client: Client, *, number: str, action: S
         raise ActionRejected(refused)
     workflow_id = invoice.workflow_id
     if isinstance(action, invoice_runs.AnsweredAction):
-        try:
-            return await invoice_runs.execute_action(client, workflow_id, action)
-        except invoice_runs.ActionRefused as err:
-            raise ActionRejected(err.reason) from err
-        except invoice_runs.WorkflowClosed as err:
-            raise ActionRejected(f"invoice {number} is {invoice.status}") from err
-    state = await invoice_runs.query_state(client, workflow_id)
-    if state is None:
-        raise ActionRejected(f"invoice {number} is still being issued")
+        return await _execute_once_running(client, invoice, action)
+    state = await _state_once_running(client, invoice)
     reason = rejection_reason(state, action, now=datetime.now(UTC))
     if reason is not None:
         raise ActionRejected(reason)
@@ -106,6 +101,45 @@ async def perform_action(db: Database, client: Client, *, number: str, action: S
     if result.processed_action_ids[-1:] == [action.action_id] and result.last_rejection:
         raise ActionRejected(result.last_rejection)  # another change got there first
     return result
+
+
+# The answer to a booking comes before the outbox relays its run's start and before the run has loaded the
+# recorded invoice; an action sent in that gap waits this long for the run instead of being refused.
+RUN_START_WAIT = 10.0
+_STILL_ISSUING = "the invoice is still being issued"  # the run's validator, before its first task
+
+
+async def _execute_once_running(client: Client, invoice: Invoice, action: invoice_runs.AnsweredAction) -> InvoiceState:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RUN_START_WAIT
+    while True:
+        try:
+            return await invoice_runs.execute_action(client, invoice.workflow_id, action)
+        except invoice_runs.ActionRefused as err:
+            if err.reason != _STILL_ISSUING or loop.time() > deadline:
+                raise ActionRejected(err.reason) from err
+        except invoice_runs.WorkflowClosed as err:
+            # Not found or closed while the recorded invoice is open: its start (or restart) is still in the outbox.
+            if loop.time() > deadline:
+                raise ActionRejected(f"invoice {invoice.number} is {invoice.status}: its run has not started") from err
+        await asyncio.sleep(0.05)
+
+
+async def _state_once_running(client: Client, invoice: Invoice) -> InvoiceState:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RUN_START_WAIT
+    while True:
+        try:
+            state = await invoice_runs.query_state(client, invoice.workflow_id)
+        except RPCError as err:
+            if err.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            state = None
+        if state is not None:
+            return state
+        if loop.time() > deadline:
+            raise ActionRejected(f"invoice {invoice.number} is still being issued")
+        await asyncio.sleep(0.05)
 
 
 MANUAL_PROVIDER = "manual"  # the same provider and reference the workflow used for mark-paid signals
