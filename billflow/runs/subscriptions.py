@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from billflow.db import Database
 from billflow.services import subscriptions as service
+from models import workflow_ids
 from models.client_sources import STAFF_SOURCE
 from models.columns import DEFAULT_WORKSPACE_ID
 from models.subscription_io import (
@@ -53,14 +54,20 @@ def _signal_for(action: SubscriptionAction) -> Any:
 
 
 async def start_workflow(
-    client: Client, subscription_id: str, *, task_queue: str, workspace_id: int = DEFAULT_WORKSPACE_ID
+    client: Client,
+    subscription_id: str,
+    *,
+    task_queue: str,
+    workspace_id: int = DEFAULT_WORKSPACE_ID,
+    workflow_id: str | None = None,
 ) -> WorkflowHandle[Any, Any]:
-    """Start the subscription's workflow, or find the one already running: never two. Its id stays
-    `subscription-{id}` (subscription ids are unique in the installation); the workspace is its WorkspaceId."""
+    """Start the subscription's workflow, or find the one already running: never two. `workflow_id` is the one
+    its row records (a subscription created before workspaces keeps `subscription-{id}`); a new one's id carries
+    its workspace (models/workflow_ids.py)."""
     return await client.start_workflow(
         SubscriptionWorkflow.run,
         SubscriptionWorkflowInput(subscription_id=subscription_id, spread_seconds=service.FIRE_SPREAD_SECONDS),
-        id=service.workflow_id_for(subscription_id),
+        id=workflow_id or workflow_ids.subscription(workspace_id=workspace_id, subscription_id=subscription_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -94,7 +101,9 @@ async def create_and_start(
     if not SubscriptionStatus(sub.status).is_final:
         # A run that closed earlier is not started again (REJECT_DUPLICATE): that is what we want.
         with contextlib.suppress(WorkflowAlreadyStartedError):
-            await start_workflow(temporal, sub.id, task_queue=task_queue, workspace_id=sub.workspace_id)
+            await start_workflow(
+                temporal, sub.id, task_queue=task_queue, workspace_id=sub.workspace_id, workflow_id=sub.workflow_id
+            )
     async with db.session() as session:
         return await service.describe(session, subscription_id=sub.id)
 
@@ -103,17 +112,18 @@ async def create_and_start(
 handle_subscription_created = create_and_start
 
 
-async def send_action(client: Client, subscription_id: str, action: SubscriptionAction) -> None:
+async def send_action(client: Client, workflow_id: str, action: SubscriptionAction) -> None:
+    """`workflow_id`: the subscription's, as its row records it (SubscriptionView.workflow_id)."""
     try:
-        await client.get_workflow_handle(service.workflow_id_for(subscription_id)).signal(_signal_for(action), action)
+        await client.get_workflow_handle(workflow_id).signal(_signal_for(action), action)
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
-            raise service.WorkflowClosed(f"subscription {subscription_id} is no longer running") from err
+            raise service.WorkflowClosed(f"subscription run {workflow_id} is no longer running") from err
         raise
 
 
-async def query_state(client: Client, subscription_id: str) -> SubscriptionRunState:
-    handle = client.get_workflow_handle(service.workflow_id_for(subscription_id))
+async def query_state(client: Client, workflow_id: str) -> SubscriptionRunState:
+    handle = client.get_workflow_handle(workflow_id)
     # The query answers None only before the run's first task; callers query after the start.
     state: SubscriptionRunState = await handle.query(SubscriptionWorkflow.status)  # type: ignore[arg-type,call-overload,unused-ignore]
     return state
@@ -121,17 +131,17 @@ async def query_state(client: Client, subscription_id: str) -> SubscriptionRunSt
 
 async def act_and_wait(
     client: Client,
-    subscription_id: str,
+    workflow_id: str,
     action: SubscriptionAction,
     *,
     timeout: timedelta = timedelta(seconds=10),
 ) -> SubscriptionRunState | None:
     """Signal the action, then poll the status query until the workflow has applied it (or closed)."""
-    await send_action(client, subscription_id, action)
+    await send_action(client, workflow_id, action)
     deadline = asyncio.get_running_loop().time() + timeout.total_seconds()
     while True:
         try:
-            state = await query_state(client, subscription_id)
+            state = await query_state(client, workflow_id)
         except RPCError:
             return None  # closed right after applying it (cancel)
         if action.action_id in state.processed_action_ids or state.status.is_final:

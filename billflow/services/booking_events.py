@@ -28,7 +28,6 @@ from billflow.repositories import run_outbox as outbox_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.runs import subscriptions as subscription_runs
 from billflow.services import intake
-from billflow.services import subscriptions as subscriptions_service
 from billflow.services import workspaces as workspaces_service
 from billflow.services.business_profile import BusinessProfile, business_profile_in, refusal_for
 from models.booking_events import (
@@ -192,7 +191,7 @@ async def _subscription_created(
         type=event.type,
         booking_id=view.subscription_id,
         outcome=EventOutcome.subscription_started,
-        workflow_id=subscriptions_service.workflow_id_for(view.subscription_id),
+        workflow_id=view.workflow_id,
     )
 
 

@@ -115,9 +115,9 @@ async def act(
 
     SubscriptionNotFound before anything is signalled (another workspace's too); ActionRefused with the
     workflow's reason."""
-    await show(db, subscription_id=subscription_id, workspace_id=workspace_id)
+    view = await show(db, subscription_id=subscription_id, workspace_id=workspace_id)
     try:
-        state = await subscription_runs.act_and_wait(temporal, subscription_id, action)
+        state = await subscription_runs.act_and_wait(temporal, view.workflow_id, action)
     except rules.WorkflowClosed as err:
         raise ActionRefused(str(err)) from err
     if state is not None and state.last_rejection and action.action_id in state.processed_action_ids:

@@ -15,6 +15,7 @@ from billflow import periods
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import subscriptions as subs_repo
 from billflow.repositories import timeline as timeline_repo
+from models import workflow_ids
 from models.client_sources import STAFF_SOURCE
 from models.clients import Client as ClientRow
 from models.columns import DEFAULT_WORKSPACE_ID, utcnow
@@ -73,10 +74,6 @@ def check_backfill(schedule: BillingSchedule, *, now: datetime, max_periods: int
 
 class WorkflowClosed(Exception):
     """The subscription's workflow has finished (cancelled or ended): it takes no more actions."""
-
-
-def workflow_id_for(subscription_id: str) -> str:
-    return f"subscription-{subscription_id}"
 
 
 def invoice_booking_id(subscription_id: str, period_start: date) -> str:
@@ -170,7 +167,7 @@ async def create_subscription(
         payment_terms_seconds=int(data.payment_terms.total_seconds()),
         reminder_policy=data.reminder_policy.model_dump(mode="json"),
         memo=data.memo,
-        workflow_id=workflow_id_for(subscription_id),
+        workflow_id=workflow_ids.subscription(workspace_id=workspace_id, subscription_id=subscription_id),
         next_period_start=first.start if first else None,
     )
     session.add(sub)

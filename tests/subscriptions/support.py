@@ -64,6 +64,14 @@ async def first_task_done(client: Client, workflow_id: str, timeout: float = 5.0
         await asyncio.sleep(0.05)
 
 
+async def runs_of(db: Database, subscription_id: str) -> list[str]:
+    """The workflow ids of a subscription's run (as its row records it) and of its invoices' runs."""
+    async with db.session() as session:
+        sub = await subs_repo.get_subscription(session, subscription_id=subscription_id)
+    own = [sub.workflow_id] if sub is not None else []
+    return own + [i.workflow_id for i in await invoices_of(db, subscription_id)]
+
+
 async def terminate_all(client: Client, workflow_ids: list[str]) -> None:
     """Stop what a test left running, so later time skipping does not drive orphaned runs."""
     for wf_id in workflow_ids:

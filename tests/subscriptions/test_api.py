@@ -14,10 +14,9 @@ from temporalio.worker import Worker
 from billflow.config import Settings
 from billflow.db import Database
 from billflow.services import api_keys
-from billflow.services import subscriptions as service
 from billflow.web.app import create_app
 from models.api_keys import ApiRole
-from tests.subscriptions.support import invoices_of, make_subscription, terminate_all
+from tests.subscriptions.support import invoices_of, make_subscription, runs_of, terminate_all
 from worker import build_worker
 
 
@@ -65,7 +64,7 @@ async def test_create_pause_resume_change_trigger_cancel_over_http(
     sub_id = created.json()["subscription_id"]
     try:
         again = await http.post("/v1/subscriptions", json=payload, headers=staff)
-        assert again.status_code == 201 and again.json()["workflow_id"] == f"subscription-{sub_id}"
+        assert again.status_code == 201 and again.json()["workflow_id"] == f"subscription-w1-{sub_id}"
 
         paused = await http.post(f"/v1/subscriptions/{sub_id}/pause", headers=staff)
         assert paused.status_code == 200 and paused.json()["status"] == "paused"
@@ -94,7 +93,7 @@ async def test_create_pause_resume_change_trigger_cancel_over_http(
         listed = await http.get("/v1/subscriptions", params={"status": "cancelled"}, headers=staff)
         assert sub_id in [s["subscription_id"] for s in listed.json()]
     finally:
-        wf = [service.workflow_id_for(sub_id), *[i.workflow_id for i in await invoices_of(db, sub_id)]]
+        wf = await runs_of(db, sub_id)
         await terminate_all(time_env.client, wf)
 
 

@@ -15,9 +15,8 @@ from typer.testing import CliRunner
 from billflow.config import Settings, get_settings
 from billflow.db import Database
 from billflow.repositories import subscriptions as subs_repo
-from billflow.services import subscriptions as service
 from starter.cli import app as cli
-from tests.subscriptions.support import invoices_of, terminate_all
+from tests.subscriptions.support import invoices_of, runs_of, terminate_all
 from worker import build_worker
 
 
@@ -82,7 +81,7 @@ async def test_create_pause_change_trigger_cancel_from_the_cli(
         code, out = await invoke("subscription", "show", sub_id, "--json")
         assert json.loads(out)["status"] == "cancelled"
     finally:
-        wf = [service.workflow_id_for(sub_id), *[i.workflow_id for i in await invoices_of(db, sub_id)]]
+        wf = await runs_of(db, sub_id)
         await terminate_all(time_env.client, wf)
 
 
@@ -143,5 +142,5 @@ async def test_create_with_workspace_bills_in_that_workspace(
                                  "--line", "R=1", "--workspace", "no-such-workspace")  # fmt: skip
         assert code == 2 and "--workspace" in out
     finally:
-        wf = [service.workflow_id_for(sub_id), *[i.workflow_id for i in await invoices_of(db, sub_id)]]
+        wf = await runs_of(db, sub_id)
         await terminate_all(time_env.client, wf)

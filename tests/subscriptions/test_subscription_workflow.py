@@ -17,8 +17,11 @@ from billflow.config import Settings
 from billflow.db import Database
 from billflow.repositories import subscriptions as subs_repo
 from billflow.runs import subscriptions as subscription_runs
+from billflow.services import subscription_actions
 from billflow.services import subscriptions as service
 from billflow.services.invoice_runs import start_invoice
+from models import workflow_ids
+from models.columns import DEFAULT_WORKSPACE_ID
 from models.subscription_io import (
     BillingInterval,
     CancelSubscription,
@@ -39,6 +42,7 @@ from tests.subscriptions.support import (
     make_subscription,
     month_end_clamped,
     next_date_with,
+    runs_of,
     terminate_all,
 )
 from worker import build_worker
@@ -46,6 +50,11 @@ from workflows.search_attributes import WORKSPACE_ID
 from workflows.subscription import SubscriptionWorkflow
 
 DAY = timedelta(days=1)
+
+
+def run_of(subscription_id: str) -> str:
+    """The run id of a subscription these tests created (in the default workspace)."""
+    return workflow_ids.subscription(workspace_id=DEFAULT_WORKSPACE_ID, subscription_id=subscription_id)
 
 
 @pytest.fixture
@@ -63,8 +72,7 @@ async def started(time_env: WorkflowEnvironment, db: Database, task_queue: str) 
     yield ids
     wf_ids = []
     for sub_id in ids:
-        wf_ids.append(service.workflow_id_for(sub_id))
-        wf_ids += [inv.workflow_id for inv in await invoices_of(db, sub_id)]
+        wf_ids += await runs_of(db, sub_id)
     await terminate_all(time_env.client, wf_ids)
 
 
@@ -84,7 +92,7 @@ async def until_state(
     deadline = asyncio.get_running_loop().time() + timeout
     state = None
     while asyncio.get_running_loop().time() < deadline:
-        state = await subscription_runs.query_state(env.client, sub_id)
+        state = await subscription_runs.query_state(env.client, run_of(sub_id))
         if state is not None and predicate(state):
             return state
         await asyncio.sleep(0.05)
@@ -140,11 +148,11 @@ async def test_double_fire_and_backfill_over_billed_periods_create_nothing(
     again = await subscription_runs.create_and_start(db, time_env.client, data, task_queue=task_queue)
     assert again.workflow_id == handle.id
     for period in due:
-        await subscription_runs.act_and_wait(time_env.client, sub_id, TriggerBilling(period_start=period.start))
+        await subscription_runs.act_and_wait(time_env.client, run_of(sub_id), TriggerBilling(period_start=period.start))
     async with db.session() as session:
         booking = await service.period_booking(session, subscription_id=sub_id, period=due[0])
     await start_invoice(time_env.client, booking, task_queue=task_queue)
-    state = await subscription_runs.act_and_wait(time_env.client, sub_id, TriggerBilling())
+    state = await subscription_runs.act_and_wait(time_env.client, run_of(sub_id), TriggerBilling())
 
     after = await invoices_of(db, sub_id)
     assert [i.id for i in after] == [i.id for i in before]
@@ -152,6 +160,24 @@ async def test_double_fire_and_backfill_over_billed_periods_create_nothing(
     async with db.session() as session:
         assert await subs_repo.count_duplicate_periods(session, subscription_ids=[sub_id]) == 0
     assert state is not None and state.periods_billed == len(due)
+
+
+async def test_a_subscription_started_before_workspaces_is_reached_under_its_old_run_id(
+    time_env: WorkflowEnvironment, db: Database, worker: Worker, task_queue: str, started: list[str]
+) -> None:
+    data = make_subscription(start_date=await today(time_env) + timedelta(days=30))
+    async with db.session() as session:
+        sub, _ = await service.create_subscription(session, data=data)
+        assert sub.workflow_id == f"subscription-w{DEFAULT_WORKSPACE_ID}-{sub.id}"  # new runs carry the workspace
+        sub.workflow_id = workflow_ids.legacy_subscription(sub.id)  # as recorded before workspaces
+        session.add(sub)
+    started.append(sub.id)
+    view = await subscription_runs.create_and_start(db, time_env.client, data, task_queue=task_queue)
+    assert view.workflow_id == f"subscription-{sub.id}"
+    paused = await subscription_actions.act(db, time_env.client, subscription_id=sub.id, action=PauseSubscription())
+    assert paused.status is SubscriptionStatus.paused
+    legacy = await subscription_runs.query_state(time_env.client, f"subscription-{sub.id}")
+    assert legacy.status is SubscriptionStatus.paused
 
 
 async def test_pause_skips_periods_and_resume_continues_from_the_next(
@@ -162,9 +188,9 @@ async def test_pause_skips_periods_and_resume_continues_from_the_next(
     await begin(time_env, db, task_queue, started, data)
     sub_id = data.subscription_id or ""
     await time_env.sleep(timedelta(days=2))  # week 1 billed
-    await subscription_runs.act_and_wait(time_env.client, sub_id, PauseSubscription())
+    await subscription_runs.act_and_wait(time_env.client, run_of(sub_id), PauseSubscription())
     await time_env.sleep(timedelta(days=14))  # weeks 2 and 3 start while paused
-    state = await subscription_runs.act_and_wait(time_env.client, sub_id, ResumeSubscription())
+    state = await subscription_runs.act_and_wait(time_env.client, run_of(sub_id), ResumeSubscription())
     assert state is not None and state.status is SubscriptionStatus.active
     await time_env.sleep(timedelta(days=7))  # week 4
 
@@ -179,10 +205,10 @@ async def test_pause_skips_periods_and_resume_continues_from_the_next(
     ]
     # An operator may still bill a skipped period by hand, once.
     await subscription_runs.act_and_wait(
-        time_env.client, sub_id, TriggerBilling(period_start=start + timedelta(weeks=1))
+        time_env.client, run_of(sub_id), TriggerBilling(period_start=start + timedelta(weeks=1))
     )
     await subscription_runs.act_and_wait(
-        time_env.client, sub_id, TriggerBilling(period_start=start + timedelta(weeks=1))
+        time_env.client, run_of(sub_id), TriggerBilling(period_start=start + timedelta(weeks=1))
     )
     assert len(await invoices_of(db, sub_id)) == 3
     assert (await _view(db, sub_id)).periods_skipped == 1
@@ -196,7 +222,7 @@ async def test_cancel_ends_after_the_current_period(
     handle = await begin(time_env, db, task_queue, started, data)
     sub_id = data.subscription_id or ""
     await time_env.sleep(timedelta(days=3))
-    await subscription_runs.send_action(time_env.client, sub_id, CancelSubscription(note="moving away"))
+    await subscription_runs.send_action(time_env.client, run_of(sub_id), CancelSubscription(note="moving away"))
     outcome = await handle.result()
     await time_env.sleep(timedelta(days=70))  # two more period starts pass
 
@@ -207,7 +233,7 @@ async def test_cancel_ends_after_the_current_period(
     assert view.status is SubscriptionStatus.cancelled
     assert view.ends_on == invoices[0].period_end  # the current period stays billed and served
     with pytest.raises(service.WorkflowClosed):
-        await subscription_runs.send_action(time_env.client, sub_id, PauseSubscription())
+        await subscription_runs.send_action(time_env.client, run_of(sub_id), PauseSubscription())
     again = await subscription_runs.create_and_start(db, time_env.client, data, task_queue=task_queue)
     assert again.status is SubscriptionStatus.cancelled  # a repeated create does not revive it
 
@@ -232,7 +258,7 @@ async def test_plan_change_applies_from_the_next_period(
     sub_id = data.subscription_id or ""
     await time_env.sleep(timedelta(days=2))
     new_lines = [LineIn(description="Premium retainer", quantity=2, unit_price_minor=7_500)]
-    state = await subscription_runs.act_and_wait(time_env.client, sub_id, ChangePlan(lines=new_lines))
+    state = await subscription_runs.act_and_wait(time_env.client, run_of(sub_id), ChangePlan(lines=new_lines))
     assert state is not None and state.last_rejection is None
     outcome = await handle.result()
 
@@ -271,7 +297,7 @@ async def _view(db: Database, sub_id: str):  # type: ignore[no-untyped-def]
 
 
 def test_workflow_ids_come_from_subscription_and_period() -> None:
-    assert service.workflow_id_for("sub-1") == "subscription-sub-1"
+    assert workflow_ids.subscription(workspace_id=2, subscription_id="sub-1") == "subscription-w2-sub-1"
     assert service.invoice_booking_id("sub-1", date(2027, 2, 28)) == "sub-1-2027-02-28"
     assert SubscriptionWorkflow.__name__ == "SubscriptionWorkflow"
 
@@ -288,7 +314,7 @@ async def test_continue_as_new_carries_the_schedule_without_double_billing(
     handle = await time_env.client.start_workflow(
         SubscriptionWorkflow.run,
         SubscriptionWorkflowInput(subscription_id=sub_id, periods_per_run=3),
-        id=service.workflow_id_for(sub_id),
+        id=workflow_ids.legacy_subscription(sub_id),  # as started before workspaces
         task_queue=task_queue,
     )
     outcome = await handle.result()  # follows the runs

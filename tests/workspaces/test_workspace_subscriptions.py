@@ -14,12 +14,11 @@ from billflow.db import Database
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import subscriptions as subs_repo
 from billflow.services import api_keys, integrations
-from billflow.services import subscriptions as service
 from models.api_keys import ApiRole
 from models.client_sources import STAFF_SOURCE, integration_source
 from tests.api.support import post_signed
 from tests.api.test_subscription_event import subscription_event
-from tests.subscriptions.support import invoices_of, make_subscription, terminate_all
+from tests.subscriptions.support import invoices_of, make_subscription, runs_of, terminate_all
 from tests.workspaces.support import make_workspace
 from workflows.search_attributes import WORKSPACE_ID
 
@@ -66,7 +65,7 @@ async def test_workspace_bs_key_creates_and_bills_a_subscription_in_b(
         listed = await http.get("/v1/subscriptions", headers=headers)
         assert sub_id in [s["subscription_id"] for s in listed.json()]
     finally:
-        wf = [service.workflow_id_for(sub_id), *[i.workflow_id for i in await invoices_of(db, sub_id)]]
+        wf = await runs_of(db, sub_id)
         await terminate_all(temporal_env.client, wf)
 
 
@@ -88,7 +87,7 @@ async def test_another_workspaces_subscription_id_is_a_conflict_that_names_nothi
             sub = await subs_repo.get_subscription(session, subscription_id=sub_id)
         assert sub is not None and sub.workspace_id == 1
     finally:
-        await terminate_all(temporal_env.client, [service.workflow_id_for(sub_id)])
+        await terminate_all(temporal_env.client, await runs_of(db, sub_id))
 
 
 async def test_workspace_bs_integration_starts_its_subscription_in_b(
@@ -114,4 +113,4 @@ async def test_workspace_bs_integration_starts_its_subscription_in_b(
         attrs = (await temporal_env.client.get_workflow_handle(sub.workflow_id).describe()).typed_search_attributes
         assert attrs.get(WORKSPACE_ID) == b.id
     finally:
-        await terminate_all(temporal_env.client, [service.workflow_id_for(sub_id)])
+        await terminate_all(temporal_env.client, await runs_of(db, sub_id))
