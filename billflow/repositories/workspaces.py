@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -48,6 +49,13 @@ async def branding_of_invoice(session: AsyncSession, *, invoice_id: int) -> tupl
     owner = select(Invoice.workspace_id).where(Invoice.id == invoice_id).scalar_subquery()
     row = (await session.exec(select(Workspace.logo, Workspace.invoice_footer).where(Workspace.id == owner))).first()
     return (row[0], row[1]) if row is not None else (None, None)
+
+
+async def reminder_policy_of(session: AsyncSession, *, workspace_id: int) -> dict[str, Any] | None:
+    """The workspace's default reminder policy as stored (None: the standard one)."""
+    query = select(Workspace.reminder_policy).where(Workspace.id == workspace_id)
+    stored = (await session.exec(query)).first()
+    return dict(stored) if stored else None
 
 
 async def get_workspace_of_stripe_account(session: AsyncSession, *, account: str) -> Workspace | None:

@@ -19,6 +19,7 @@ from billflow.db import Database
 from billflow.reporting import end_of_day, today_in
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import timeline as timeline_repo
+from billflow.repositories import workspaces as workspaces_repo
 from models.client_settings import ClientSettings
 from models.clients import Client
 from models.columns import DEFAULT_WORKSPACE_ID
@@ -357,6 +358,9 @@ async def prepare_client_invoice(session: AsyncSession, booking: BookingIn) -> P
     settings = await reminder_settings(session, client.id) if client is not None and client.id else ReminderSettings()
     if "reminder_policy" not in booking.model_fields_set or settings.auto_pay:
         default = booking.reminder_policy
+        if "reminder_policy" not in booking.model_fields_set:  # the booking names none: its workspace's default
+            stored = await workspaces_repo.reminder_policy_of(session, workspace_id=booking.workspace_id)
+            default = ReminderPolicy.model_validate(stored) if stored else default
         policy = ReminderPolicy(steps=[], send_hour=default.send_hour) if settings.auto_pay else None
         booking = booking.model_copy(update={"reminder_policy": policy or settings.reminder_policy or default})
     return PreparedInvoice(booking=booking, paused=settings.reminders_paused)

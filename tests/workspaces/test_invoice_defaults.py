@@ -160,3 +160,25 @@ async def test_cli_booking_is_issued_by_the_named_workspace_and_an_unknown_one_w
     async with db.session() as session:
         workflow_id = f"invoice-w1-{unknown['source']}-{unknown['booking_id']}"
         assert await invoices_repo.get_invoice(session, workflow_id=workflow_id) is None
+
+
+async def test_a_booking_without_a_policy_follows_its_workspaces_default_policy(db: Database) -> None:
+    from datetime import timedelta
+
+    from billflow.services import clients as clients_service
+    from models.workflow_io import ReminderPolicy, ReminderStep
+    from tests.workspaces.support import make_workspace
+
+    own = ReminderPolicy(steps=[ReminderStep(offset=timedelta(days=2))], send_hour=10)
+    b = await make_workspace(db)
+    await workspaces.update_workspace(db, b.slug, WorkspaceUpdate(reminder_policy=own))
+    named = ReminderPolicy(steps=[], send_hour=8)
+    async with db.session() as session:
+        silent = await clients_service.prepare_client_invoice(session, make_booking(workspace_id=b.id))
+        chosen = await clients_service.prepare_client_invoice(
+            session, make_booking(workspace_id=b.id, reminder_policy=named)
+        )
+        first = await clients_service.prepare_client_invoice(session, make_booking())
+    assert silent.booking.reminder_policy == own  # the workspace's, where the booking names none
+    assert chosen.booking.reminder_policy == named  # a booking's own policy wins
+    assert first.booking.reminder_policy == ReminderPolicy.standard()  # a workspace without one: the standard
