@@ -293,7 +293,9 @@ class EmailActivities:
             "invoice": invoice,
             "client": client,
             "lines": lines,
-            "business_name": self._settings.business_name,
+            # The issuing workspace as its invoice names it (the seller frozen at issue), in its locale.
+            "business_name": invoice.seller.get("name") or self._settings.business_name,
+            "locale": await workspaces_repo.locale_of(session, workspace_id=invoice.workspace_id),
             "pay_url": invoice.payment_url or f"{base}/pay/{invoice.public_token}",
             "invoice_url": f"{base}/i/{invoice.public_token}",
             "balance_minor": invoice.balance_minor,

@@ -38,9 +38,13 @@ _RULE = (229, 231, 235)
 _HEAD = (243, 244, 246)
 
 
-def _texts(doc: EInvoice, invoice_url: str | None) -> list[str]:
-    """Everything the page may print (every string of the document, its link; the labels are ASCII)."""
-    return [doc.model_dump_json(), invoice_url or ""]
+DEFAULT_LOCALE = "en_US"
+
+
+def _texts(doc: EInvoice, invoice_url: str | None, locale: str = DEFAULT_LOCALE) -> list[str]:
+    """Everything the page may print (every string of the document, its link, an amount as the locale writes
+    it: its separators and currency sign may need glyphs; the labels are ASCII)."""
+    return [doc.model_dump_json(), invoice_url or "", format_money(-123456789, doc.currency, locale)]
 
 
 def _qty(value: Decimal) -> str:
@@ -88,14 +92,17 @@ class _Pdf(FPDF):
         self.cell(width * 0.15, 4, f"{self.page_no()}/{{nb}}", align="R")
 
 
-def render_document_pdf(doc: EInvoice, *, logo: Path | None = None, invoice_url: str | None = None) -> bytes:
-    """The PDF (PDF/A-3b-ready: embedded fonts, sRGB output intent) of one document."""
+def render_document_pdf(
+    doc: EInvoice, *, logo: Path | None = None, invoice_url: str | None = None, locale: str = DEFAULT_LOCALE
+) -> bytes:
+    """The PDF (PDF/A-3b-ready: embedded fonts, sRGB output intent) of one document; amounts are formatted in
+    `locale` (the issuing workspace's), dates stay ISO 8601 and the labels English."""
     pdf = _Pdf(format="A4", enforce_compliance="PDFA_3B")
-    add_fonts(pdf, _texts(doc, invoice_url))
+    add_fonts(pdf, _texts(doc, invoice_url, locale))
     title = _TITLES[doc.type_code]
     pdf.set_title(f"{title.title()} {doc.number}")
     pdf.set_author(doc.seller.name)
-    pdf.set_lang("en")
+    pdf.set_lang(locale.split("_")[0])  # the amounts' language; the labels are English
     # The document's date, not the rendering's, is its creation date.
     pdf.set_creation_date(datetime.combine(doc.issue_date, time(12), tzinfo=UTC))
     pdf.set_auto_page_break(auto=True, margin=22)
@@ -179,7 +186,7 @@ def render_document_pdf(doc: EInvoice, *, logo: Path | None = None, invoice_url:
         pdf.cell(width * 0.28, 5, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_y(max(after_buyer, pdf.get_y()) + 8)
 
-    money = lambda minor: format_money(minor, doc.currency)  # noqa: E731
+    money = lambda minor: format_money(minor, doc.currency, locale)  # noqa: E731
     pdf.set_draw_color(*_RULE)
     pdf.set_font("DejaVu", "", 9)
     with pdf.table(

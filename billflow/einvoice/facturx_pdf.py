@@ -9,12 +9,14 @@ from facturx import generate_from_binary
 
 from billflow.einvoice.cii import CiiProfile, build_cii
 from billflow.einvoice.model import EInvoice
-from billflow.pdf import render_document_pdf
+from billflow.pdf import DEFAULT_LOCALE, render_document_pdf
 
 
-def render_facturx(doc: EInvoice, *, logo: Path | None = None, invoice_url: str | None = None) -> bytes:
+def render_facturx(
+    doc: EInvoice, *, logo: Path | None = None, invoice_url: str | None = None, locale: str = DEFAULT_LOCALE
+) -> bytes:
     xml = build_cii(doc, profile=CiiProfile.factur_x)
-    pdf = render_document_pdf(doc, logo=logo, invoice_url=invoice_url)
+    pdf = render_document_pdf(doc, logo=logo, invoice_url=invoice_url, locale=locale)
     metadata = {
         "author": doc.seller.name,
         "keywords": "Factur-X, ZUGFeRD, EN 16931, invoice",

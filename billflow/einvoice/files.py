@@ -10,7 +10,7 @@ from billflow.einvoice.cii import CiiProfile, build_cii
 from billflow.einvoice.facturx_pdf import render_facturx
 from billflow.einvoice.model import DocumentType, EInvoice
 from billflow.einvoice.ubl import UblProfile, build_ubl
-from billflow.pdf import render_document_pdf
+from billflow.pdf import DEFAULT_LOCALE, render_document_pdf
 from models.einvoice import DocumentFormat, FileKind
 
 # Bumped whenever a generator's output changes, so cached files of older renderers are not served.
@@ -52,16 +52,21 @@ def problems(doc: EInvoice, kind: FileKind) -> list[str]:
 
 
 def render_file(
-    doc: EInvoice, kind: FileKind, *, logo: Path | None = None, invoice_url: str | None = None
+    doc: EInvoice,
+    kind: FileKind,
+    *,
+    logo: Path | None = None,
+    invoice_url: str | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> DocumentFile:
     """Render one file (CPU-bound: call it in a thread from async code). A PDF is always produced: when the
     data cannot make a valid e-invoice (no seller country, say) it is the plain PDF/A without embedded XML."""
     stem = doc.number
     if kind is FileKind.pdf:
         if doc.problems():
-            content = render_document_pdf(doc, logo=logo, invoice_url=invoice_url)
+            content = render_document_pdf(doc, logo=logo, invoice_url=invoice_url, locale=locale)
         else:
-            content = render_facturx(doc, logo=logo, invoice_url=invoice_url)
+            content = render_facturx(doc, logo=logo, invoice_url=invoice_url, locale=locale)
         return DocumentFile(kind, f"{stem}.pdf", "application/pdf", content)
     found = problems(doc, kind)
     if found:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 from models.money import format_money
 
@@ -27,8 +28,14 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["money"] = lambda minor, currency: format_money(minor, currency)
+    env.filters["money"] = _money
     return env
+
+
+@pass_context
+def _money(context: Context, minor: int, currency: str) -> str:
+    """Amounts in the context's `locale` (the issuing workspace's: '1.234,50 €' in de_DE), en_US without one."""
+    return format_money(minor, currency, context.get("locale") or "en_US")
 
 
 def render_email(template: str, context: dict[str, Any]) -> RenderedEmail:

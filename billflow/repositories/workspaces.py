@@ -96,6 +96,20 @@ async def sender_of_invoice(session: AsyncSession, *, invoice_id: int) -> tuple[
     return (row[0], row[1], row[2]) if row is not None else (None, None, None)
 
 
+async def locale_of(session: AsyncSession, *, workspace_id: int) -> str | None:
+    """The locale the workspace's documents and emails format amounts in (its profile); None if unknown."""
+    query = select(Workspace.locale).where(Workspace.id == workspace_id)
+    return (await session.exec(query)).first()
+
+
+async def locale_of_invoice(session: AsyncSession, *, invoice_id: int) -> str | None:
+    """The locale of the workspace that issued this invoice."""
+    from models.invoices import Invoice
+
+    owner = select(Invoice.workspace_id).where(Invoice.id == invoice_id).scalar_subquery()
+    return (await session.exec(select(Workspace.locale).where(Workspace.id == owner))).first()
+
+
 async def reporting_timezone(session: AsyncSession, *, workspace_id: int) -> str | None:
     """The workspace's reporting time zone (its profile), None for an unknown workspace."""
     query = select(Workspace.reporting_timezone).where(Workspace.id == workspace_id)

@@ -21,6 +21,7 @@ from billflow.config import Settings
 from billflow.db import Database
 from billflow.einvoice.files import RENDERER_VERSION, DocumentFile, DocumentInvalid, files_for, render_file
 from billflow.einvoice.model import EInvoice
+from billflow.pdf import DEFAULT_LOCALE
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import credit_notes as credit_notes_repo
 from billflow.repositories import invoices as invoices_repo
@@ -82,8 +83,12 @@ async def with_workspace_footer(session: AsyncSession, *, invoice_id: int, doc: 
     return doc.model_copy(update={"notes": [*doc.notes, footer]})
 
 
-def content_hash(doc: EInvoice, kind: FileKind, *, invoice_url: str, logo_digest: str) -> str:
-    parts = (RENDERER_VERSION, kind.value, invoice_url, logo_digest, doc.model_dump_json())
+def content_hash(
+    doc: EInvoice, kind: FileKind, *, invoice_url: str, logo_digest: str, locale: str = DEFAULT_LOCALE
+) -> str:
+    # The default locale adds nothing, so files stored before amounts followed the workspace's locale still match.
+    locale_part = () if locale == DEFAULT_LOCALE else (f"locale={locale}",)
+    parts = (RENDERER_VERSION, kind.value, invoice_url, logo_digest, doc.model_dump_json(), *locale_part)
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
@@ -133,13 +138,14 @@ async def _stored_file(
 ) -> DocumentFile:
     """Read back the file of this exact version, or render it once and store it."""
     logo, logo_digest = await _document_logo(session, invoice_id=invoice_id, settings=settings)
-    digest = content_hash(doc, kind, invoice_url=url or "", logo_digest=logo_digest)
+    locale = await workspaces_repo.locale_of_invoice(session, invoice_id=invoice_id) or DEFAULT_LOCALE
+    digest = content_hash(doc, kind, invoice_url=url or "", logo_digest=logo_digest, locale=locale)
     stored = await rendered_repo.get_rendered(
         session, invoice_id=invoice_id, credit_note_id=credit_note_id, kind=kind.value, content_hash=digest
     )
     if stored is not None:
         return DocumentFile(kind, stored.filename, stored.content_type, stored.content)
-    rendered = await render_pool.render(render_file, doc, kind, logo=logo, invoice_url=url)
+    rendered = await render_pool.render(render_file, doc, kind, logo=logo, invoice_url=url, locale=locale)
     await rendered_repo.store_rendered(
         session,
         document=RenderedDocument(

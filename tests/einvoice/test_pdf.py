@@ -63,6 +63,13 @@ def test_amounts_carry_the_currency_sign_and_its_decimals(kind: str, shown: str)
     assert shown in _text(render_document_pdf(KINDS[kind]))
 
 
+@pytest.mark.parametrize(("locale", "shown"), [("de_DE", "357,00\xa0€"), ("en_GB", "€357.00"), ("en_US", "€357.00")])
+def test_amounts_follow_the_issuing_workspaces_locale(locale: str, shown: str) -> None:
+    text = _text(render_document_pdf(KINDS["invoice"], locale=locale))
+    assert shown in text
+    assert "Issue date" in text  # the labels stay English, the dates ISO
+
+
 def test_latin_documents_embed_only_the_small_latin_font() -> None:
     assert _fonts(render_document_pdf(KINDS["invoice"])) == {"DejaVuSansBook", "DejaVuSansBold"}
 

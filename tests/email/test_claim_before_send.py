@@ -13,6 +13,7 @@ from billflow.db import Database
 from billflow.email import build_email_sender
 from billflow.repositories import messages as messages_repo
 from models.enums import EmailKind, MessageStatus
+from models.money import format_money
 from models.workflow_io import SendEmailInput
 from tests.standins.fixtures import start_and_wait_issued
 from tests.standins.sendgrid_api import SendGridStandIn
@@ -95,3 +96,23 @@ async def test_a_workspaces_invoice_goes_out_with_its_sender_identity(
     assert own["from"] == {"email": "rechnung@studio-nord.example", "name": "Studio Nord"}
     assert own["reply_to"] == {"email": "buero@studio-nord.example"}
     assert default["from"] == {"email": sendgrid_settings.from_email} and "reply_to" not in default
+
+
+async def test_a_workspaces_email_names_it_and_writes_amounts_in_its_locale(
+    time_env: WorkflowEnvironment,
+    worker: Worker,
+    db: Database,
+    sendgrid_settings: Settings,
+    sendgrid_api: tuple[SendGridStandIn, str],
+) -> None:
+    standin, _ = sendgrid_api
+    ws = await make_workspace(db, locale="de_DE")
+    invoice = await start_and_wait_issued(time_env.client, worker, db, workspace_id=ws.id)
+    activities = EmailActivities(db, build_email_sender(sendgrid_settings), sendgrid_settings)
+    data = SendEmailInput(invoice_id=invoice.id or 0, kind=EmailKind.overdue, idempotency_key=f"{invoice.id}:od")
+    await activities.send_invoice_email(data)
+    [sent] = standin.requests
+    text = next(part["value"] for part in sent.json["content"] if part["type"] == "text/plain")
+    assert ws.name in text and sendgrid_settings.business_name not in text
+    amount = format_money(invoice.balance_minor, invoice.currency, "de_DE")
+    assert "," in amount and amount in text  # '1.234,50 £' rather than '£1,234.50'
