@@ -9,12 +9,14 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from billflow.config import Settings
 from billflow.db import Database
 from billflow.repositories import payments as payments_repo
 from billflow.repositories import timeline as timeline_repo
 from billflow.services.invoice_runs import query_state
 from models.enums import InvoiceStatus
 from tests.web.conftest import load_invoice, start_and_wait_issued
+from tests.workspaces.support import make_workspace
 
 NONCE = re.compile(r'name="nonce" value="([0-9a-f]+)"')
 
@@ -154,3 +156,14 @@ async def test_returning_from_checkout_shows_the_payment_is_being_confirmed(
     page = await http.get(f"/i/{invoice.public_token}?paid=1")
     assert 'data-testid="confirming"' in page.text
     assert 'data-testid="confirming"' not in (await http.get(f"/i/{invoice.public_token}")).text
+
+
+async def test_a_workspaces_client_pages_name_that_workspace(
+    http: httpx.AsyncClient, time_env: WorkflowEnvironment, worker: Worker, db: Database, settings: Settings
+) -> None:
+    ws = await make_workspace(db)
+    invoice = await start_and_wait_issued(time_env.client, worker, db, workspace_id=ws.id)
+    for page in (f"/i/{invoice.public_token}", f"/pay/{invoice.public_token}"):
+        shown = await http.get(page)
+        assert shown.status_code == 200, shown.text
+        assert ws.name in shown.text and settings.business_name not in shown.text

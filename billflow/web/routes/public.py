@@ -77,13 +77,15 @@ async def _load(session: AsyncSession, token: str) -> tuple[Invoice, dict[str, A
     return invoice, {"invoice": invoice, "client": client, "status_label": _status_label(invoice)}
 
 
-def _urls(settings: Settings, token: str) -> dict[str, str]:
+def _urls(settings: Settings, token: str, invoice: Invoice | None = None) -> dict[str, str]:
+    """The page's links, and the business it speaks for: the invoice's seller (its workspace as issued)."""
+    seller = str(invoice.seller.get("name") or "") if invoice is not None else ""
     return {
         "invoice_url": f"/i/{token}",
         "pay_url": f"/pay/{token}",
         "pdf_url": f"/i/{token}/pdf",
         "pay_action": f"/pay/{token}",
-        "business_name": settings.business_name,
+        "business_name": seller or settings.business_name,
     }
 
 
@@ -106,7 +108,7 @@ async def invoice_page(
         next_reminder=plan.next_reminder if plan else None,
         hold_until=plan.hold.until if plan and plan.hold and plan.hold.until else None,
         **context,
-        **_urls(settings, token),
+        **_urls(settings, token, invoice),
         lines=lines,
         document=document,
         can_pay=payments_service.payable(invoice),
@@ -226,7 +228,7 @@ async def pay_page(
         if invoice.viewed_at is None:
             await record_invoice_viewed(session, invoice_id=invoice.id, source="pay link")
         payments_count = await payment_lookups.count_payments(session, invoice_id=invoice.id)
-    urls = _urls(settings, token)
+    urls = _urls(settings, token, invoice)
     if not payments_service.payable(invoice):
         return _nothing_to_pay(invoice, urls)
     if settings.payment_backend is PaymentBackend.stripe:
@@ -286,7 +288,7 @@ async def _stripe_checkout(request: Request, invoice: Invoice) -> Response:
             secrets=secret_box_for(settings),  # a workspace's own keys open with it
         )
     assert invoice.id is not None
-    urls = _urls(settings, invoice.public_token)
+    urls = _urls(settings, invoice.public_token, invoice)
     try:
         result = await checkout.open_checkout(
             state.db, state.temporal, state.stripe_gateway, settings, invoice_id=invoice.id
