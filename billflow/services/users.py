@@ -243,6 +243,7 @@ async def _issue_link(
                 user_id=user.id, purpose=purpose.value, token_hash=_token_hash(secret), expires_at=now + valid
             ),
         )
+        workspace = await workspaces_repo.get_workspace(session, workspace_id=user.workspace_id)
     path = "invite" if purpose is TokenPurpose.invite else "reset"
     url = f"{settings.public_base_url.rstrip('/')}/app/{path}/{secret}"
     template = "staff_invite" if purpose is TokenPurpose.invite else "password_reset"
@@ -254,6 +255,8 @@ async def _issue_link(
         "valid_minutes": str(int(RESET_VALID.total_seconds() // 60)),
         **extra,
     }
+    if workspace is not None:  # the user's business names the email, not the installation
+        context["business_name"] = workspace.name
     message_id = await send_account_email(
         db,
         settings,

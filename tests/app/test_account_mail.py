@@ -47,3 +47,14 @@ async def test_an_account_email_is_handed_over_once_per_key(db: Database, settin
     first = await send_account_email(db, settings, sender, context=context, **args)
     again = await send_account_email(db, settings, sender, context=context, **args)
     assert first == again and len(sender.sent) == 1
+
+
+async def test_an_invitation_names_the_workspace_the_person_joins(db: Database, settings: Settings) -> None:
+    from tests.workspaces.support import make_workspace
+
+    ws = await make_workspace(db)
+    assert ws.id is not None
+    sender = RecordingSender()
+    data = users.NewUser(email=f"inv-{uuid.uuid4().hex[:6]}@example.com", role=ApiRole.staff, workspace_id=ws.id)
+    await users.invite(db, settings, sender, data, invited_by="Admin")
+    assert ws.name in sender.sent[0].text and settings.business_name not in sender.sent[0].text
