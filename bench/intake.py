@@ -24,11 +24,11 @@ from bench.chaos.intake_run import run_intake
 from bench.chaos.processes import OwnedPostgres
 
 
-async def main(rate: float, seconds: float) -> int:
+async def main(rate: float, seconds: float, worker_niceness: int = 0) -> int:
     with tempfile.TemporaryDirectory(prefix="billflow-intake-") as tmp:
         postgres = OwnedPostgres(Path(tmp) / "postgres")
         try:
-            async with ChaosStack(postgres, Path(tmp) / "stack", api=True) as stack:
+            async with ChaosStack(postgres, Path(tmp) / "stack", api=True, worker_niceness=worker_niceness) as stack:
                 figures = await run_intake(stack, rate=rate, seconds=seconds)
         finally:
             postgres.close()
@@ -47,5 +47,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=50.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to send")
+    parser.add_argument(
+        "--worker-niceness",
+        type=int,
+        default=0,
+        help="run the worker at this niceness (e.g. 10): on one small machine the API answers first and the "
+        "worker's backlog waits, as when they run on machines of their own",
+    )
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.rate, args.seconds)))
+    sys.exit(asyncio.run(main(args.rate, args.seconds, args.worker_niceness)))

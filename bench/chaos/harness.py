@@ -28,6 +28,7 @@ class ChaosStack:
         api: bool = False,
         fault_rate: float = 0.0,
         env: dict[str, str] | None = None,
+        worker_niceness: int = 0,
     ) -> None:
         self.postgres = postgres
         self.work_dir = work_dir
@@ -48,7 +49,7 @@ class ChaosStack:
         self.api = ApiProcess(work_dir, self.settings_env) if api else None
         if self.api is not None:  # pay and invoice links in emails point at this app
             self.settings_env["BILLFLOW_PUBLIC_URL"] = self.api.env["BILLFLOW_PUBLIC_URL"] = self.api.url
-        self.worker = WorkerProcess(work_dir, self.settings_env)
+        self.worker = WorkerProcess(work_dir, self.settings_env, niceness=worker_niceness)
         self.client: Client | None = None
         self.db: Database | None = None
         self.supervise = True  # restart a dead worker within half a second
