@@ -21,6 +21,7 @@ from billflow.email import build_email_sender
 from billflow.email.render import render_email
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import portal as portal_repo
+from billflow.repositories import workspaces as workspaces_repo
 from billflow.services.document_files import render_number_pdf
 from models.clients import Client
 from models.collections import PortalLink
@@ -64,6 +65,7 @@ class PortalView:
     payments: list[Payment]
     expires_at: datetime
     credit_notes: list[PortalCreditNote]
+    business_name: str | None = None  # the client's workspace's name (None: the installation's)
 
 
 def _usable(link: PortalLink | None, now: datetime) -> bool:
@@ -119,6 +121,8 @@ async def email_link(db: Database, settings: Settings, *, client: Client, link: 
     """Email the link to the client once (the idempotency key is the link's id)."""
     assert link.id is not None
     url = link_url(settings, token)
+    async with db.session() as session:
+        workspace = await workspaces_repo.get_workspace(session, workspace_id=client.workspace_id)
     rendered = render_email(
         "portal_link",
         {
@@ -126,7 +130,7 @@ async def email_link(db: Database, settings: Settings, *, client: Client, link: 
             "portal_url": url,
             "expires_at": f"{link.expires_at:%Y-%m-%d %H:%M}",
             "single_use": link.single_use,
-            "business_name": settings.business_name,
+            "business_name": workspace.name if workspace is not None else settings.business_name,
         },
     )
     message = EmailMessage(
@@ -158,8 +162,14 @@ async def open_portal(db: Database, *, token: str, now: datetime | None = None) 
             PortalCreditNote(note=note, invoice_number=number)
             for note, number in await portal_repo.client_credit_notes(session, client_id=link.client_id)
         ]
+        workspace = await workspaces_repo.get_workspace(session, workspace_id=client.workspace_id)
     return PortalView(
-        client=client, invoices=invoices, payments=payments, expires_at=link.expires_at, credit_notes=notes
+        client=client,
+        invoices=invoices,
+        payments=payments,
+        expires_at=link.expires_at,
+        credit_notes=notes,
+        business_name=workspace.name if workspace is not None else None,
     )
 
 

@@ -176,3 +176,19 @@ async def test_credit_notes_are_listed_and_downloadable_only_by_their_client(
     assert b"Balance due: 370.00 GBP" in statement  # 385.00 less the 15.00 credited
     assert await portal.revoke_link(db, link_id=issued.link_id)
     assert (await http.get(f"{path}/credit-notes/{note.number}")).status_code == 404
+
+
+async def test_a_workspaces_client_portal_and_its_email_name_that_workspace(
+    http: httpx.AsyncClient, time_env: WorkflowEnvironment, worker: Worker, db: Database, settings: Settings
+) -> None:
+    from tests.workspaces.support import make_workspace
+
+    ws = await make_workspace(db)
+    invoice = await start_and_wait_issued(time_env.client, worker, db, workspace_id=ws.id)
+    issued = await portal.issue_link(db, settings, external_id=await _external_id(db, invoice.client_id))
+    async with db.session() as session:
+        message = await messages_repo.get_message(session, message_id=issued.message_id)
+    assert message is not None and ws.name in message.body_text
+    page = await http.get(issued.url.removeprefix("http://billflow.test"))
+    assert page.status_code == 200 and invoice.number in page.text
+    assert ws.name in page.text and settings.business_name not in page.text

@@ -86,7 +86,7 @@ async def portal_page(token: str, db: DatabaseDep, settings: SettingsDep) -> HTM
         credit_notes=view.credit_notes,
         credit_note_base=f"/p/{token}/credit-notes",
         expires_at=view.expires_at,
-        business_name=settings.business_name,
+        business_name=view.business_name or settings.business_name,
         statement_url=f"/p/{token}/statement.pdf",
     )
 
@@ -108,7 +108,7 @@ async def portal_statement(token: str, db: DatabaseDep, settings: SettingsDep) -
         client=view.client,
         invoices=view.invoices,
         payments=view.payments,
-        business_name=settings.business_name,
+        business_name=view.business_name or settings.business_name,
         as_of=datetime.now(UTC),
         credit_notes=[(item.note, item.invoice_number) for item in view.credit_notes],
     )
