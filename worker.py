@@ -135,6 +135,7 @@ def build_worker(
         max_concurrent_activities=200,
         max_concurrent_local_activities=200,
         max_cached_workflows=settings.worker_cache_size,
+        max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
         graceful_shutdown_timeout=graceful_shutdown,
         interceptors=[TelemetryInterceptor()],
     )

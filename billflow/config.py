@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     # Workflow runs a worker keeps in memory; an evicted run is replayed from its history on its next task.
     # Raise it when many runs wake together (10,000 subscriptions due in one minute: bench/recurring.py).
     worker_cache_size: int = Field(default=1000, ge=0, alias="BILLFLOW_WORKER_CACHE")
+    # Workflow tasks a worker works on at once. Each is CPU in one interpreter: taking more than it can run only
+    # ages them in its queue until Temporal's 5 s task timeout retries them. With the SDK's 100, a restart owing
+    # 500 runs a signal timed tasks out (TMPRL1104); with 20, none, and the same invoices/s (2026-12-04).
+    worker_workflow_tasks: int = Field(default=20, ge=2, le=1000, alias="BILLFLOW_WORKER_WORKFLOW_TASKS")
     # Processes beside the worker that render document files (PDFs); 0 renders in a thread of the worker itself.
     # A PDF is CPU work that held the worker's interpreter lock for as long as its event loop ran everything else.
     render_processes: int = Field(default=1, ge=0, alias="BILLFLOW_RENDER_PROCESSES")
