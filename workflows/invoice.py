@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.invoice_collections import WORKSPACE_PATCH, CollectionSignal, InvoiceCollections
     from workflows.invoice_plan import plan_ahead
-    from workflows.invoice_rules import rejection_reason
+    from workflows.invoice_rules import STILL_ISSUING, rejection_reason
     from workflows.run_details import current_details, next_event
     from workflows.search_attributes import WORKSPACE_ID, invoice_updates
 
@@ -652,7 +652,7 @@ class InvoiceWorkflow(InvoiceCollections):
         state = self._state
         refuse = None
         if state is None:
-            refuse = "the invoice is still being issued"
+            refuse = STILL_ISSUING
         elif action.kind not in RESENDABLE:
             refuse = f"{action.kind.value} emails cannot be resent"
         elif action.kind is EmailKind.receipt and state.status is not InvoiceStatus.paid:
@@ -665,7 +665,7 @@ class InvoiceWorkflow(InvoiceCollections):
     def _check(self, action: StaffAction) -> None:
         """Refuse an action that does not apply now; a repeat of an applied one passes (it answers the state)."""
         if self._state is None:
-            raise ApplicationError("the invoice is still being issued", type="ActionRejected", non_retryable=True)
+            raise ApplicationError(STILL_ISSUING, type="ActionRejected", non_retryable=True)
         if action.action_id in self._state.processed_action_ids:
             return
         reason = rejection_reason(self._state, action, now=workflow.now())

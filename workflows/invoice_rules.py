@@ -17,6 +17,10 @@ from models.workflow_io import (
     WriteOff,
 )
 
+# A run's refusal before its first task has loaded the invoice: callers that know the invoice is recorded wait
+# for the run instead (billflow/services/staff_actions.py).
+STILL_ISSUING = "the invoice is still being issued"
+
 
 def rejection_reason(state: InvoiceState, action: StaffAction, *, now: datetime) -> str | None:
     """None if the action applies; otherwise why it does not (recorded as a rejected action)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -42,13 +42,22 @@ async def save_workspace(session: AsyncSession, *, workspace: Workspace) -> Work
     return workspace
 
 
-async def branding_of_invoice(session: AsyncSession, *, invoice_id: int) -> tuple[bytes | None, str | None]:
-    """The logo and invoice footer of the workspace that issued this invoice (None where it has none)."""
+class Branding(NamedTuple):
+    """What the issuing workspace puts on an invoice's documents (None where it has none)."""
+
+    logo: bytes | None
+    footer: str | None
+    locale: str | None
+
+
+async def branding_of_invoice(session: AsyncSession, *, invoice_id: int) -> Branding:
+    """The logo, invoice footer and locale of the workspace that issued this invoice, in one read."""
     from models.invoices import Invoice
 
     owner = select(Invoice.workspace_id).where(Invoice.id == invoice_id).scalar_subquery()
-    row = (await session.exec(select(Workspace.logo, Workspace.invoice_footer).where(Workspace.id == owner))).first()
-    return (row[0], row[1]) if row is not None else (None, None)
+    query = select(Workspace.logo, Workspace.invoice_footer, Workspace.locale).where(Workspace.id == owner)
+    row = (await session.exec(query)).first()
+    return Branding(*row) if row is not None else Branding(None, None, None)
 
 
 async def reminder_policy_of(session: AsyncSession, *, workspace_id: int) -> dict[str, Any] | None:
@@ -100,14 +109,6 @@ async def locale_of(session: AsyncSession, *, workspace_id: int) -> str | None:
     """The locale the workspace's documents and emails format amounts in (its profile); None if unknown."""
     query = select(Workspace.locale).where(Workspace.id == workspace_id)
     return (await session.exec(query)).first()
-
-
-async def locale_of_invoice(session: AsyncSession, *, invoice_id: int) -> str | None:
-    """The locale of the workspace that issued this invoice."""
-    from models.invoices import Invoice
-
-    owner = select(Invoice.workspace_id).where(Invoice.id == invoice_id).scalar_subquery()
-    return (await session.exec(select(Workspace.locale).where(Workspace.id == owner))).first()
 
 
 async def reporting_timezone(session: AsyncSession, *, workspace_id: int) -> str | None:

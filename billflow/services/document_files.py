@@ -57,11 +57,10 @@ def _logo(settings: Settings) -> tuple[Path | None, str]:
     return path, _logo_digest(path, path.stat().st_mtime_ns)
 
 
-async def _document_logo(session: AsyncSession, *, invoice_id: int, settings: Settings) -> tuple[Path | None, str]:
+def _document_logo(content: bytes | None, settings: Settings) -> tuple[Path | None, str]:
     """The issuing workspace's logo (Settings > Business profile) when it has one, else the installation's
     BILLFLOW_BUSINESS_LOGO. Written once per content to a file the render process can open; the digest is part
     of the content hash, so a new logo is a new document version."""
-    content, _ = await workspaces_repo.branding_of_invoice(session, invoice_id=invoice_id)
     if not content:
         return _logo(settings)
     digest = hashlib.sha256(content).hexdigest()
@@ -77,7 +76,7 @@ async def _document_logo(session: AsyncSession, *, invoice_id: int, settings: Se
 async def with_workspace_footer(session: AsyncSession, *, invoice_id: int, doc: EInvoice) -> EInvoice:
     """The issuing workspace's invoice footer (Settings > Business profile) as the document's last note (BT-22):
     printed on the PDF and carried in the XML; part of the content, so a changed footer is a new version."""
-    _, footer = await workspaces_repo.branding_of_invoice(session, invoice_id=invoice_id)
+    footer = (await workspaces_repo.branding_of_invoice(session, invoice_id=invoice_id)).footer
     if not footer or footer in doc.notes:
         return doc
     return doc.model_copy(update={"notes": [*doc.notes, footer]})
@@ -137,8 +136,9 @@ async def _stored_file(
     settings: Settings,
 ) -> DocumentFile:
     """Read back the file of this exact version, or render it once and store it."""
-    logo, logo_digest = await _document_logo(session, invoice_id=invoice_id, settings=settings)
-    locale = await workspaces_repo.locale_of_invoice(session, invoice_id=invoice_id) or DEFAULT_LOCALE
+    branding = await workspaces_repo.branding_of_invoice(session, invoice_id=invoice_id)
+    logo, logo_digest = _document_logo(branding.logo, settings)
+    locale = branding.locale or DEFAULT_LOCALE
     digest = content_hash(doc, kind, invoice_url=url or "", logo_digest=logo_digest, locale=locale)
     stored = await rendered_repo.get_rendered(
         session, invoice_id=invoice_id, credit_note_id=credit_note_id, kind=kind.value, content_hash=digest

@@ -38,7 +38,7 @@ from models.workflow_io import (
     StaffAction,
     VoidInvoice,
 )
-from workflows.invoice_rules import rejection_reason
+from workflows.invoice_rules import STILL_ISSUING, rejection_reason
 
 
 class InvoiceNotFound(LookupError):
@@ -106,7 +106,6 @@ async def perform_action(db: Database, client: Client, *, number: str, action: S
 # The answer to a booking comes before the outbox relays its run's start and before the run has loaded the
 # recorded invoice; an action sent in that gap waits this long for the run instead of being refused.
 RUN_START_WAIT = 10.0
-_STILL_ISSUING = "the invoice is still being issued"  # the run's validator, before its first task
 
 
 async def _execute_once_running(client: Client, invoice: Invoice, action: invoice_runs.AnsweredAction) -> InvoiceState:
@@ -116,7 +115,7 @@ async def _execute_once_running(client: Client, invoice: Invoice, action: invoic
         try:
             return await invoice_runs.execute_action(client, invoice.workflow_id, action)
         except invoice_runs.ActionRefused as err:
-            if err.reason != _STILL_ISSUING or loop.time() > deadline:
+            if err.reason != STILL_ISSUING or loop.time() > deadline:
                 raise ActionRejected(err.reason) from err
         except invoice_runs.WorkflowClosed as err:
             # Not found or closed while the recorded invoice is open: its start (or restart) is still in the outbox.
