@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
 
 from models.columns import instant, text_enum, workspace_fk
+from models.enums import ApiRole  # a light module: the CLI's options name it without the ORM
 
-
-class ApiRole(StrEnum):
-    """Ordered: each role may do everything the roles before it may."""
-
-    viewer = "viewer"  # read invoices, clients, reports
-    staff = "staff"  # plus staff actions and notes
-    admin = "admin"  # plus everything else
-
-    @property
-    def rank(self) -> int:
-        return list(ApiRole).index(self)
-
-    def allows(self, required: ApiRole) -> bool:
-        return self.rank >= required.rank
+__all__ = ["ApiKey", "ApiRole"]
 
 
 class ApiKey(SQLModel, table=True):

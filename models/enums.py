@@ -1,5 +1,7 @@
 """Statuses as StrEnums: stored as plain text, decoupled from any provider's vocabulary."""
 
+from __future__ import annotations
+
 from enum import StrEnum
 
 
@@ -107,3 +109,18 @@ class Grain(StrEnum):
     day = "day"
     week = "week"  # ISO weeks, starting on Monday
     month = "month"
+
+
+class ApiRole(StrEnum):
+    """Ordered: each role may do everything the roles before it may."""
+
+    viewer = "viewer"  # read invoices, clients, reports
+    staff = "staff"  # plus staff actions and notes
+    admin = "admin"  # plus everything else
+
+    @property
+    def rank(self) -> int:
+        return list(ApiRole).index(self)
+
+    def allows(self, required: ApiRole) -> bool:
+        return self.rank >= required.rank

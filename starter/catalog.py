@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from billflow.services import catalog
-from models.money import format_money
-from models.service_catalog import CatalogEntryIn, CatalogEntryOut
-from starter.common import JsonOption, console, database, fail, print_json, run
+from models.workspace_ids import DEFAULT_WORKSPACE_ID
+from starter.common import JsonOption, LazyModule, console, database, fail, format_money, print_json, run
+
+if TYPE_CHECKING:
+    from billflow.services import catalog
+    from models.service_catalog import CatalogEntryOut
+else:  # imported by `add` and `remove`: `catalog list` reads through psycopg alone (issue 11, item 15)
+    catalog = LazyModule("billflow.services.catalog")
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -24,6 +30,8 @@ def add(
     as_json: bool = JsonOption,
 ) -> None:
     """Add an event type's price, or replace the one it has."""
+
+    from models.service_catalog import CatalogEntryIn
 
     async def go() -> CatalogEntryOut:
         entry = CatalogEntryIn(
@@ -49,15 +57,19 @@ def add(
 @app.command("list")
 def list_(as_json: bool = JsonOption) -> None:
     """List the catalog."""
+    from starter import reads
+    from starter.reads import admin
 
-    async def go() -> list[CatalogEntryOut]:
-        async with database() as db:
-            return await catalog.list_entries(db)
-
-    rows = run(go())
+    with reads.connection() as conn:
+        rows = admin.catalog_entries(conn, workspace_id=DEFAULT_WORKSPACE_ID)
     if as_json:
-        print_json(rows)
+        print_json(admin.as_json(rows))
         return
+    print_catalog(rows)
+
+
+def print_catalog(rows: list[Any]) -> None:
+    """Rows or CatalogEntryOut models: the same attribute names."""
     table = Table("event type", "service", "unit price", "tax", "updated (UTC)", title="Service catalog")
     for row in rows:
         table.add_row(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from billflow import migrate
-from starter.common import console, database, fail, run
+from starter.common import LazyModule, console, database, fail, run
+
+if TYPE_CHECKING:
+    from billflow import migrate
+else:  # Alembic is imported to migrate; `db current` reads the revision through psycopg (issue 11, item 15)
+    migrate = LazyModule("billflow.migrate")
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -43,14 +47,15 @@ def downgrade(
 @app.command()
 def current() -> None:
     """Print the database's revision and the newest one in the code; exit 1 when they differ."""
+    from billflow.schema_version import head_revisions
+    from starter import reads
 
-    async def _current() -> str | None:
-        async with database(upgrade=False) as db:
-            return await migrate.current(db.engine)
-
-    at, heads = run(_current()), migrate.head_revisions()
-    console.print(f"database: [bold]{at or 'base (empty)'}[/]   code head: [bold]{', '.join(heads) or 'none'}[/]")
-    if heads and at not in heads:
+    with reads.connection(upgrade=False) as conn:
+        at = reads.revisions(conn)
+    heads = head_revisions()
+    shown = ", ".join(sorted(at)) or "base (empty)"
+    console.print(f"database: [bold]{shown}[/]   code head: [bold]{', '.join(sorted(heads)) or 'none'}[/]")
+    if heads and at != heads:
         fail("the database is behind the code: run `billflow db upgrade`")
 
 

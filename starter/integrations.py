@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
-from billflow.services import integrations
-from models.columns import DEFAULT_WORKSPACE_ID
-from starter.common import JsonOption, console, database, fail, print_json, run
+from models.workspace_ids import DEFAULT_WORKSPACE_ID
+from starter.common import JsonOption, LazyModule, console, database, fail, print_json, run
+
+if TYPE_CHECKING:
+    from billflow.services import integrations
+else:  # imported by `create`: `integration list` reads through psycopg alone (issue 11, item 15)
+    integrations = LazyModule("billflow.services.integrations")
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -55,15 +60,19 @@ def create(
 @app.command("list")
 def list_(as_json: bool = JsonOption) -> None:
     """List integrations (never their secrets)."""
+    from starter import reads
+    from starter.reads import admin
 
-    async def go() -> list[integrations.IntegrationOut]:
-        async with database() as db:
-            return await integrations.list_integrations(db)
-
-    rows = run(go())
+    with reads.connection() as conn:
+        rows = admin.integrations(conn)
     if as_json:
-        print_json(rows)
+        print_json(admin.as_json(rows))
         return
+    print_integrations(rows)
+
+
+def print_integrations(rows: list[Any]) -> None:
+    """Rows or IntegrationOut models: the same attribute names."""
     table = Table("name", "created (UTC)", title="Integrations")
     for row in rows:
         table.add_row(row.name, f"{row.created_at.astimezone(UTC):%Y-%m-%d %H:%M}")

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from billflow.services import api_keys
-from models.api_keys import ApiRole
-from models.columns import DEFAULT_WORKSPACE_ID
-from starter.common import JsonOption, console, database, fail, print_json, run
+from models.enums import ApiRole
+from models.workspace_ids import DEFAULT_WORKSPACE_ID
+from starter.common import JsonOption, LazyModule, console, database, fail, print_json, run
+
+if TYPE_CHECKING:
+    from billflow.services import api_keys
+else:  # imported when a command that writes runs: `key list` reads through psycopg alone (issue 11, item 15)
+    api_keys = LazyModule("billflow.services.api_keys")
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -54,21 +59,25 @@ def list_(
     as_json: bool = JsonOption,
 ) -> None:
     """List keys (never their secrets)."""
+    from starter import reads
+    from starter.reads import admin
 
-    async def go() -> list[api_keys.ApiKeyOut]:
-        async with database() as db:
-            return await api_keys.list_keys(db, include_revoked=not active)
-
-    keys = run(go())
+    with reads.connection() as conn:
+        keys = admin.api_keys(conn, include_revoked=not active)
     if as_json:
-        print_json(keys)
+        print_json(admin.as_json(keys))
         return
+    print_keys(keys)
+
+
+def print_keys(keys: list[Any]) -> None:
+    """Rows or ApiKeyOut models: the same attribute names."""
     table = Table("key id", "name", "role", "created (UTC)", "last used (UTC)", "revoked (UTC)", title="API keys")
     for key in keys:
         table.add_row(
             key.key_id,
             escape(key.name),
-            key.role.value,
+            str(key.role),
             f"{key.created_at.astimezone(UTC):%Y-%m-%d %H:%M}",
             f"{key.last_used_at.astimezone(UTC):%Y-%m-%d %H:%M}" if key.last_used_at else "",
             f"{key.revoked_at.astimezone(UTC):%Y-%m-%d %H:%M}" if key.revoked_at else "",

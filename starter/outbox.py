@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from billflow.repositories import messages as messages_repo
-from starter.common import JsonOption, console, database, fail, print_json, run
+from starter.common import JsonOption, console, fail, print_json
 
 app = typer.Typer(invoke_without_command=True)
 
@@ -24,22 +23,26 @@ def outbox(
 ) -> None:
     """List the newest emails, or print one in full."""
     if ctx.invoked_subcommand is None:
-        run(_outbox(message_id, limit, as_json))
+        _outbox(message_id, limit, as_json)
 
 
-async def _outbox(message_id: int | None, limit: int, as_json: bool) -> None:
-    async with database() as db, db.session() as session:
-        if message_id is not None:
-            message = await messages_repo.get_message(session, message_id=message_id)
-            if message is None:
-                fail(f"no email with id {message_id}")
-            messages = [message]
-        else:
-            messages = list(await messages_repo.list_messages(session, limit=limit))
+def _outbox(message_id: int | None, limit: int, as_json: bool) -> None:
+    from starter import reads  # psycopg alone (issue 11, item 15)
+    from starter.reads import admin
+
+    with reads.connection() as conn:
+        messages = admin.messages(conn, message_id=message_id, limit=limit)
+    if message_id is not None and not messages:
+        fail(f"no email with id {message_id}")
     if as_json:
-        print_json([m.model_dump(mode="json") for m in messages])
+        print_json(admin.as_json(messages))
         return
-    if message_id is not None:
+    print_messages(messages, one=message_id is not None)
+
+
+def print_messages(messages: list[Any], *, one: bool) -> None:
+    """Rows or EmailMessage models (the same attribute names): one in full, or the list."""
+    if one:
         m = messages[0]
         header = f"To: {m.to_email}\nSubject: {m.subject}\nKind: {m.kind}  Status: {m.status}  Backend: {m.backend}"
         console.print(Panel(escape(f"{header}\n\n{m.body_text}"), title=f"email {m.id}", expand=False))

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from billflow.services import users, workspaces
-from models.api_keys import ApiRole
-from models.columns import DEFAULT_WORKSPACE_ID
-from starter.common import JsonOption, console, database, fail, print_json, run
+from models.enums import ApiRole
+from models.workspace_ids import DEFAULT_WORKSPACE_ID
+from starter.common import JsonOption, LazyModule, console, database, fail, print_json, run
+
+if TYPE_CHECKING:
+    from billflow.services import users, workspaces
+else:  # imported when a command that writes runs: `user list` reads through psycopg alone (issue 11, item 15)
+    users = LazyModule("billflow.services.users")
+    workspaces = LazyModule("billflow.services.workspaces")
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -98,18 +104,22 @@ def set_password(
 @app.command("list")
 def list_(as_json: bool = JsonOption) -> None:
     """List the staff users (never their password hashes)."""
+    from starter import reads
+    from starter.reads import admin
 
-    async def go() -> list[users.UserOut]:
-        async with database() as db:
-            return await users.list_users(db)
-
-    people = run(go())
+    with reads.connection() as conn:
+        people = admin.users(conn)
     if as_json:
-        print_json(people)
+        print_json(admin.as_json(people))
         return
+    print_users(people)
+
+
+def print_users(people: list[Any]) -> None:
+    """Rows or UserOut models: the same attribute names."""
     table = Table("email", "name", "workspace", "role", "state", "last sign-in (UTC)", title="Users")
     for user in people:
         state = "active" if user.active else ("invited" if user.invited else "disabled")
         last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else ""
-        table.add_row(escape(user.email), escape(user.name), str(user.workspace_id), user.role.value, state, last)
+        table.add_row(escape(user.email), escape(user.name), str(user.workspace_id), str(user.role), state, last)
     console.print(table)

@@ -35,8 +35,9 @@ def conninfo(url: str) -> str:
 
 
 @contextmanager
-def connection() -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
-    """A read-only connection to the configured database, its schema at the newest migration."""
+def connection(*, upgrade: bool = True) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+    """A read-only connection to the configured database, its schema at the newest migration (with `upgrade`;
+    without, as it is: `billflow db current` reports it)."""
     import psycopg
 
     from billflow.schema_version import head_revisions
@@ -53,7 +54,7 @@ def connection() -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
     except psycopg.OperationalError as err:
         common.fail(f"cannot reach the database: {err}")
     with conn:
-        if not _at_head(conn, head_revisions()):
+        if upgrade and not _at_head(conn, head_revisions()):
             asyncio.run(_upgrade())
         conn.execute("SET default_transaction_read_only = on")
         if settings.row_security:  # the CLI reads every workspace, as its ORM sessions do (starter.common.database)
@@ -63,15 +64,18 @@ def connection() -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
 
 def _at_head(conn: psycopg.Connection[tuple[Any, ...]], heads: frozenset[str]) -> bool:
     """billflow.schema_version.at_head on this connection."""
+    return bool(heads) and revisions(conn) == heads
+
+
+def revisions(conn: psycopg.Connection[tuple[Any, ...]]) -> frozenset[str]:
+    """The database's Alembic revisions (empty: never migrated)."""
     import psycopg
 
-    if not heads:
-        return False
     try:
-        rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+        with conn.transaction():  # a missing table fails this transaction only
+            return frozenset(row[0] for row in conn.execute("SELECT version_num FROM alembic_version").fetchall())
     except psycopg.Error:
-        return False
-    return frozenset(row[0] for row in rows) == heads
+        return frozenset()
 
 
 async def _upgrade() -> None:

@@ -1,0 +1,144 @@
+"""`key list`, `user list`, `integration list`, `catalog list`, `outbox` and `db current` read through psycopg
+alone (issue 11, item 15): none of them imports the ORM, and each prints (table and --json) what the services'
+models printed before, on the same data."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from billflow.config import Settings
+from billflow.db import Database
+from billflow.repositories import messages as messages_repo
+from billflow.services import api_keys, catalog, integrations, users
+from models.email_messages import EmailMessage
+from models.service_catalog import CatalogEntryIn
+from starter.cli import app
+from starter.reads import admin
+from tests.starter.test_light_commands import imported_heavy
+
+runner = CliRunner()
+WIDE = {"COLUMNS": "220"}
+
+
+@pytest.fixture
+async def some_of_each(db: Database) -> None:
+    tag = uuid.uuid4().hex[:8]
+    revoked = await api_keys.create_key(db, api_keys.NewApiKey(name=f"old {tag}", role=api_keys.ApiRole.admin))
+    await api_keys.revoke_key(db, key_id=revoked.key_id)
+    await api_keys.create_key(db, api_keys.NewApiKey(name=f"desk {tag}"))
+    await users.create_user(db, users.NewUser(email=f"ana-{tag}@example.com", name="Ana"))
+    await integrations.create_integration(db, integrations.NewIntegration(name=f"cal-{tag}"))
+    entry = CatalogEntryIn(event_type=f"t{tag}", service_name="Massage", unit_price_minor=9000, currency="GBP")
+    await catalog.add_entry(db, entry)
+    async with db.session() as session:
+        await messages_repo.claim_message(
+            session,
+            message=EmailMessage(
+                idempotency_key=f"light-{tag}",
+                kind="invoice",
+                to_email="client@example.com",
+                subject=f"Invoice {tag}",
+                body_text="Please pay",
+                backend="outbox",
+            ),
+        )
+
+
+async def _keys(db: Database) -> list[Any]:
+    return list(await api_keys.list_keys(db))
+
+
+async def _users(db: Database) -> list[Any]:
+    return list(await users.list_users(db))
+
+
+async def _integrations(db: Database) -> list[Any]:
+    return list(await integrations.list_integrations(db))
+
+
+async def _catalog(db: Database) -> list[Any]:
+    return list(await catalog.list_entries(db))
+
+
+async def _messages(db: Database) -> list[Any]:
+    async with db.session() as session:
+        return list(await messages_repo.list_messages(session, limit=20))
+
+
+# (command, the light read it stands on, what the services return for it)
+CASES = [
+    pytest.param(["key", "list"], "api_keys", _keys, id="key list"),
+    pytest.param(["user", "list"], "users", _users, id="user list"),
+    pytest.param(["integration", "list"], "integrations", _integrations, id="integration list"),
+    pytest.param(["catalog", "list"], "catalog_entries", _catalog, id="catalog list"),
+    pytest.param(["outbox"], "messages", _messages, id="outbox"),
+]
+
+
+@pytest.mark.parametrize(("command", "read", "through_services"), CASES)
+async def test_prints_through_psycopg_what_it_printed_through_the_models(
+    command: list[str],
+    read: str,
+    through_services: Callable[[Database], Any],
+    some_of_each: None,
+    db: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("starter.common.get_settings", lambda: settings)
+    models = await through_services(db)
+    assert models, "the fixture wrote one of each"
+    light_table = runner.invoke(app, command, env=WIDE)
+    light_json = runner.invoke(app, [*command, "--json"], env=WIDE)
+    assert light_table.exit_code == 0 and light_json.exit_code == 0, light_table.output + light_json.output
+    assert json.loads(light_json.output) == [m.model_dump(mode="json") for m in models]
+
+    monkeypatch.setattr(admin, read, lambda conn, **_: models)
+    through_models = runner.invoke(app, command, env=WIDE)
+    assert through_models.exit_code == 0, through_models.output
+    assert light_table.output == through_models.output
+
+
+async def test_outbox_prints_one_message_in_full_and_refuses_an_unknown_id(
+    some_of_each: None, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("starter.common.get_settings", lambda: settings)
+    newest = (await _messages(db))[0]
+    shown = runner.invoke(app, ["outbox", str(newest.id)], env=WIDE)
+    assert shown.exit_code == 0 and newest.subject in shown.output and "Please pay" in shown.output
+    as_json = runner.invoke(app, ["outbox", "--json", str(newest.id)], env=WIDE)  # options before the id: a group
+    assert json.loads(as_json.output) == [newest.model_dump(mode="json")]
+    unknown = runner.invoke(app, ["outbox", "2147483000"], env=WIDE)
+    assert unknown.exit_code == 1 and "no email with id 2147483000" in unknown.output
+
+
+def test_db_current_names_the_revision_without_upgrading(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from billflow.schema_version import head_revisions
+
+    monkeypatch.setattr("starter.common.get_settings", lambda: settings)
+    done = runner.invoke(app, ["db", "current"], env=WIDE)
+    (head,) = head_revisions()
+    assert done.exit_code == 0, done.output
+    assert f"database: {head}" in done.output and f"code head: {head}" in done.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["key", "list"],
+        ["user", "list", "--json"],
+        ["integration", "list"],
+        ["catalog", "list"],
+        ["outbox"],
+        ["db", "current"],
+    ],
+    ids=" ".join,
+)
+def test_imports_neither_the_orm_nor_temporal(command: list[str], database_url: str, db: Database) -> None:
+    assert imported_heavy(*command, database_url=database_url) == []
