@@ -42,6 +42,13 @@ RUNS: list[tuple[str, list[str]]] = [
     ("billflow report cash", ["report", "cash"]),
     ("billflow report dso --csv", ["report", "dso", "--csv"]),
     ("billflow workspace list", ["workspace", "list"]),
+    ("billflow invoice list --json", ["invoice", "list", "--limit", "5", "--json"]),
+    ("billflow key list", ["key", "list"]),
+    ("billflow user list", ["user", "list"]),
+    ("billflow integration list", ["integration", "list"]),
+    ("billflow catalog list", ["catalog", "list"]),
+    ("billflow outbox", ["outbox", "--limit", "5"]),
+    ("billflow db current", ["db", "current"]),
 ]
 
 

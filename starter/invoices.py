@@ -155,8 +155,11 @@ def list_invoices(
     as_json: bool = JsonOption,
 ) -> None:
     """The newest invoices, optionally filtered."""
-    if not as_json and client is None:  # a table from a few columns: psycopg alone (starter/reads.py)
-        _print_invoices(_read_invoices(status, limit))
+    if client is None:  # psycopg alone (starter/reads): a table from a few columns, or every column as JSON
+        if as_json:
+            print_json(_read_invoices_json(status, limit))
+        else:
+            _print_invoices(_read_invoices(status, limit))
         return
     run(_list(status, client, client_source, limit, as_json))
 
@@ -201,6 +204,13 @@ def _read_invoices(status: InvoiceStatus | None, limit: int) -> list[dict[str, A
 
     with reads.connection() as conn:
         return reads.invoices(conn, status=status.value if status else None, client_id=None, limit=limit)
+
+
+def _read_invoices_json(status: InvoiceStatus | None, limit: int) -> list[dict[str, Any]]:
+    from starter import reads
+
+    with reads.connection() as conn:
+        return reads.invoices_with_clients(conn, status=status.value if status else None, limit=limit)
 
 
 def _print_invoices(rows: list[dict[str, Any]]) -> None:

@@ -236,3 +236,22 @@ def invoice_facts(conn: psycopg.Connection[tuple[Any, ...]], *, number: str) -> 
             (invoice.id,),
         ).fetchall()
     return InvoiceFacts(invoice, client, lines, payments, messages, events)
+
+
+def invoices_with_clients(
+    conn: psycopg.Connection[tuple[Any, ...]], *, status: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """`invoice list --json`: every column of the newest invoices, each with its client's
+    (repositories.invoices.list_invoices, its order), as the models' `model_dump(mode="json")` spells them."""
+    from psycopg.rows import dict_row
+    from pydantic_core import to_jsonable_python
+
+    where, params = ("WHERE status = %s", [status]) if status is not None else ("", [])
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cursor:
+        found = cursor.execute(
+            f"SELECT * FROM invoices {where} ORDER BY id DESC LIMIT %s",  # type: ignore[arg-type]
+            [*params, limit],
+        ).fetchall()
+        ids = list({row["client_id"] for row in found})
+        clients = {row["id"]: row for row in cursor.execute("SELECT * FROM clients WHERE id = ANY(%s)", [ids])}
+    return [{**to_jsonable_python(row), "client": to_jsonable_python(clients[row["client_id"]])} for row in found]

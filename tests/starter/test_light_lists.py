@@ -1,12 +1,13 @@
-"""`key list`, `user list`, `integration list`, `catalog list`, `outbox` and `db current` read through psycopg
-alone (issue 11, item 15): none of them imports the ORM, and each prints (table and --json) what the services'
-models printed before, on the same data."""
+"""`key list`, `user list`, `integration list`, `catalog list`, `outbox`, `db current` and `invoice list --json`
+read through psycopg alone (issue 11, item 15): none of them imports the ORM, and each prints (table and --json)
+what the services' models printed before, on the same data."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,12 +15,15 @@ from typer.testing import CliRunner
 
 from billflow.config import Settings
 from billflow.db import Database
+from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.services import api_keys, catalog, integrations, users
+from billflow.services.invoicing import issue_invoice
 from models.email_messages import EmailMessage
 from models.service_catalog import CatalogEntryIn
 from starter.cli import app
 from starter.reads import admin
+from tests.factories import make_booking, make_client
 from tests.starter.test_light_commands import imported_heavy
 
 runner = CliRunner()
@@ -118,6 +122,22 @@ async def test_outbox_prints_one_message_in_full_and_refuses_an_unknown_id(
     assert unknown.exit_code == 1 and "no email with id 2147483000" in unknown.output
 
 
+async def test_invoice_list_json_has_every_column_the_models_dumped(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("starter.common.get_settings", lambda: settings)
+    for name in ("Ana", "Ben"):
+        booking = make_booking(client=make_client(name=f"{name} {uuid.uuid4().hex[:6]}"), issued_at=datetime.now(UTC))
+        async with db.session() as session:
+            await issue_invoice(session, booking=booking, workflow_id=booking.workflow_id)
+    async with db.session() as session:
+        rows = await invoices_repo.list_invoices(session, status="open", limit=3)
+    through_models = [{**inv.model_dump(mode="json"), "client": cl.model_dump(mode="json")} for inv, cl in rows]
+    light = runner.invoke(app, ["invoice", "list", "--status", "open", "--limit", "3", "--json"], env=WIDE)
+    assert light.exit_code == 0, light.output
+    assert json.loads(light.output) == through_models and len(through_models) >= 2
+
+
 def test_db_current_names_the_revision_without_upgrading(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     from billflow.schema_version import head_revisions
 
@@ -137,6 +157,7 @@ def test_db_current_names_the_revision_without_upgrading(settings: Settings, mon
         ["catalog", "list"],
         ["outbox"],
         ["db", "current"],
+        ["invoice", "list", "--json"],
     ],
     ids=" ".join,
 )
