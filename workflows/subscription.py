@@ -14,7 +14,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.subscriptions import SubscriptionActivities
@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.invoice import InvoiceWorkflow
     from workflows.invoice_collections import WORKSPACE_PATCH
     from workflows.search_attributes import WORKSPACE_ID, start_attributes
+    from workflows.subscription_rules import rejection_reason
 
 DB_CALL: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=15),
@@ -54,12 +55,16 @@ ACTION_MEMORY = 100
 @workflow.defn
 class SubscriptionWorkflow:
     """Wait for the next period's start, bill it (start its invoice workflow, whose id is derived from the
-    subscription and the period), repeat. Signals (pause, resume, cancel, change_plan, trigger) are queued and
-    applied in order by the main loop; every period is billed at most once whatever fires twice."""
+    subscription and the period), repeat. Actions (pause, resume, cancel, change plan, trigger), as signals or as
+    Updates that answer, are queued and applied in order by the main loop; every period is billed at most once
+    whatever fires twice."""
 
     def __init__(self) -> None:
         self._state: SubscriptionRunState | None = None
         self._inbox: list[SubscriptionAction] = []
+        # Actions the main loop has applied: action id -> rejection (None if applied). Not workflow state: it only
+        # tells a waiting update handler how its action went.
+        self._answers: dict[str, str | None] = {}
 
     # --- the process -------------------------------------------------------------------------------
 
@@ -93,7 +98,8 @@ class SubscriptionWorkflow:
                 handled_this_run += 1
                 continue
             if handled_this_run >= data.periods_per_run or workflow.info().is_continue_as_new_suggested():
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                # An update handler waits for this loop to apply its action: wake for the inbox too.
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self._inbox))
                 if not self._inbox:
                     workflow.continue_as_new(
                         SubscriptionWorkflowInput(
@@ -189,35 +195,34 @@ class SubscriptionWorkflow:
         )
         return found.period
 
-    # --- inbound signals, applied by the main loop --------------------------------------------------
+    # --- inbound actions (signals and Updates), applied by the main loop ----------------------------
 
     async def _apply(self, action: SubscriptionAction) -> None:
         state = self._require_state()
         if action.action_id in state.processed_action_ids:
+            self._answers.setdefault(action.action_id, None)
             return  # the same action delivered twice
         state.last_rejection = await self._act(action)
         state.processed_action_ids = [*state.processed_action_ids, action.action_id][-ACTION_MEMORY:]
+        self._answers[action.action_id] = state.last_rejection
 
     async def _act(self, action: SubscriptionAction) -> str | None:
         """Apply one action; the reason it was rejected, or None."""
         state = self._require_state()
+        if (reason := rejection_reason(state, action)) is not None:
+            return reason
         key = f"action-{action.action_id}"
         match action:
             case PauseSubscription():
-                if state.status is not SubscriptionStatus.active:
-                    return f"cannot pause a {state.status.value} subscription"
                 await self._change(SubscriptionStatus.paused, key=key, action=action)
             case ResumeSubscription():
-                if state.status is not SubscriptionStatus.paused:
-                    return f"cannot resume a {state.status.value} subscription"
                 await self._change(SubscriptionStatus.active, key=key, action=action)
             case CancelSubscription():
                 # The current period stays billed; nothing after it is.
                 last_day = state.current_period.end if state.current_period else None
                 await self._change(SubscriptionStatus.cancelled, key=key, ends_on=last_day, action=action)
             case ChangePlan(lines=lines):
-                if state.next_period is None:
-                    return "no further period to change the plan of"
+                assert state.next_period is not None  # the rule refuses a change with no further period
                 await workflow.execute_local_activity_method(
                     SubscriptionActivities.apply_subscription_change,
                     SubscriptionChange(
@@ -252,8 +257,7 @@ class SubscriptionWorkflow:
             if found.period is None:
                 return found.reason
             target = found.period
-        if target is None:
-            return "no period to bill"
+        assert target is not None  # the rule refuses a trigger with neither a current nor a next period
         await self._bill(target)
         if upcoming is not None and target.start == upcoming.start:
             await self._advance(target)
@@ -311,3 +315,76 @@ class SubscriptionWorkflow:
     @workflow.query
     def status(self) -> SubscriptionRunState | None:
         return self._state
+
+    # --- actions that need an answer: Updates (issue 12, item 3) -----------------------------------------
+    # The validator refuses with the reason before anything is written to history; an accepted action is queued
+    # like its signal (the signals stay, for callers that do not wait and for runs started before), applied by
+    # the main loop in order, and the handler returns the state after it. Adding handlers and waking the loop for
+    # the inbox add no commands, so recorded runs replay unchanged and need no `workflow.patched`.
+
+    @workflow.update
+    async def apply_pause(self, action: PauseSubscription) -> SubscriptionRunState:
+        return await self._answer(action)
+
+    @apply_pause.validator
+    def _check_pause(self, action: PauseSubscription) -> None:
+        self._check(action)
+
+    @workflow.update
+    async def apply_resume(self, action: ResumeSubscription) -> SubscriptionRunState:
+        return await self._answer(action)
+
+    @apply_resume.validator
+    def _check_resume(self, action: ResumeSubscription) -> None:
+        self._check(action)
+
+    @workflow.update
+    async def apply_cancel(self, action: CancelSubscription) -> SubscriptionRunState:
+        return await self._answer(action)
+
+    @apply_cancel.validator
+    def _check_cancel(self, action: CancelSubscription) -> None:
+        self._check(action)
+
+    @workflow.update
+    async def apply_change_plan(self, action: ChangePlan) -> SubscriptionRunState:
+        return await self._answer(action)
+
+    @apply_change_plan.validator
+    def _check_change_plan(self, action: ChangePlan) -> None:
+        self._check(action)
+
+    @workflow.update
+    async def apply_trigger(self, action: TriggerBilling) -> SubscriptionRunState:
+        return await self._answer(action)
+
+    @apply_trigger.validator
+    def _check_trigger(self, action: TriggerBilling) -> None:
+        self._check(action)
+
+    def _check(self, action: SubscriptionAction) -> None:
+        """Refuse an action that does not apply now; a repeat of a processed one passes (it answers the state).
+        Before the run has found its first period the main loop decides (the handler then answers its reason)."""
+        state = self._state
+        if state is None or not state.started or action.action_id in state.processed_action_ids:
+            return
+        if (reason := rejection_reason(state, action)) is not None:
+            raise ApplicationError(reason, type="ActionRejected", non_retryable=True)
+
+    async def _answer(self, action: SubscriptionAction) -> SubscriptionRunState:
+        """Queue the action, wait until the main loop has applied it, return the state. An action the loop
+        refuses after all (one queued ahead of it changed the subscription, a trigger's period is not billable),
+        or never reaches (the run ended first), fails the update with the reason."""
+        if self._state is None or action.action_id not in self._state.processed_action_ids:
+            self._inbox.append(action)
+            await workflow.wait_condition(lambda: action.action_id in self._answers or self._ended())
+        state = self._require_state()
+        reason = self._answers.pop(action.action_id, None)
+        if reason is None and action.action_id not in state.processed_action_ids:
+            reason = rejection_reason(state, action)  # the run ended with the action still queued
+        if reason is not None:
+            raise ApplicationError(reason, type="ActionRejected", non_retryable=True)
+        return state
+
+    def _ended(self) -> bool:
+        return self._state is not None and self._state.status.is_final

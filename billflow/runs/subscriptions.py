@@ -1,4 +1,5 @@
-"""The Temporal client side of recurring billing: start a subscription's workflow and signal it.
+"""The Temporal client side of recurring billing: start a subscription's workflow, signal it, apply an action
+through its Update.
 
 Shared by the API, the CLI and the `subscription.created` booking event; the rules live in
 billflow.services.subscriptions, which never imports the workflow (the workflow's activities import it).
@@ -6,17 +7,15 @@ billflow.services.subscriptions, which never imports the workflow (the workflow'
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from billflow.db import Database
@@ -40,17 +39,29 @@ from models.subscription_io import (
 from workflows.search_attributes import start_attributes
 from workflows.subscription import SubscriptionWorkflow
 
+# Action type -> the signal that carries it (for callers that do not wait) and the Update that answers it.
+SIGNALS: dict[type[SubscriptionAction], Any] = {
+    PauseSubscription: SubscriptionWorkflow.pause,
+    ResumeSubscription: SubscriptionWorkflow.resume,
+    CancelSubscription: SubscriptionWorkflow.cancel,
+    ChangePlan: SubscriptionWorkflow.change_plan,
+    TriggerBilling: SubscriptionWorkflow.trigger,
+}
+UPDATES: dict[type[SubscriptionAction], Any] = {  # Any: each entry is an update method of its own action type
+    PauseSubscription: SubscriptionWorkflow.apply_pause,
+    ResumeSubscription: SubscriptionWorkflow.apply_resume,
+    CancelSubscription: SubscriptionWorkflow.apply_cancel,
+    ChangePlan: SubscriptionWorkflow.apply_change_plan,
+    TriggerBilling: SubscriptionWorkflow.apply_trigger,
+}
 
-def _signal_for(action: SubscriptionAction) -> Any:
-    wf = SubscriptionWorkflow
-    signals: dict[type[SubscriptionAction], Any] = {
-        PauseSubscription: wf.pause,
-        ResumeSubscription: wf.resume,
-        CancelSubscription: wf.cancel,
-        ChangePlan: wf.change_plan,
-        TriggerBilling: wf.trigger,
-    }
-    return signals[type(action)]
+
+class ActionRejected(Exception):
+    """The run refused the action: its validator, or its main loop when a change queued ahead got there first."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 async def start_workflow(
@@ -115,7 +126,7 @@ handle_subscription_created = create_and_start
 async def send_action(client: Client, workflow_id: str, action: SubscriptionAction) -> None:
     """`workflow_id`: the subscription's, as its row records it (SubscriptionView.workflow_id)."""
     try:
-        await client.get_workflow_handle(workflow_id).signal(_signal_for(action), action)
+        await client.get_workflow_handle(workflow_id).signal(SIGNALS[type(action)], action)
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             raise service.WorkflowClosed(f"subscription run {workflow_id} is no longer running") from err
@@ -129,23 +140,20 @@ async def query_state(client: Client, workflow_id: str) -> SubscriptionRunState:
     return state
 
 
-async def act_and_wait(
-    client: Client,
-    workflow_id: str,
-    action: SubscriptionAction,
-    *,
-    timeout: timedelta = timedelta(seconds=10),
-) -> SubscriptionRunState | None:
-    """Signal the action, then poll the status query until the workflow has applied it (or closed)."""
-    await send_action(client, workflow_id, action)
-    deadline = asyncio.get_running_loop().time() + timeout.total_seconds()
-    while True:
-        try:
-            state = await query_state(client, workflow_id)
-        except RPCError:
-            return None  # closed right after applying it (cancel)
-        if action.action_id in state.processed_action_ids or state.status.is_final:
-            return state
-        if asyncio.get_running_loop().time() > deadline:
-            return state
-        await asyncio.sleep(0.05)
+async def execute_action(client: Client, workflow_id: str, action: SubscriptionAction) -> SubscriptionRunState:
+    """Apply the action through the run's Update and return the run's state after it; ActionRejected with the
+    run's reason, WorkflowClosed once the run has ended. The action id is the update id: a retried call is
+    answered by the server from the first, not applied twice."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        state: SubscriptionRunState = await handle.execute_update(UPDATES[type(action)], action, id=action.action_id)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type == "ActionRejected":
+            raise ActionRejected(cause.message) from err
+        raise
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise service.WorkflowClosed(f"subscription run {workflow_id} is no longer running") from err
+        raise
+    return state

@@ -2,8 +2,9 @@
 resume, cancel, change plan, trigger) and the catalog a new plan is chosen from. The edges parse, call one
 function here, and render; the rules are billflow.services.subscriptions and the subscription's workflow.
 
-An action is signalled to the subscription's workflow (the single writer) and waited for, so the caller gets
-the subscription as the workflow left it, or ActionRefused with the workflow's own reason.
+An action is a Workflow Update of the subscription's workflow (the single writer): its validator refuses with
+the reason before anything is written, and the update answers once the run has applied the action, so the caller
+gets the subscription as the workflow left it, or ActionRefused with the workflow's own reason.
 """
 
 from __future__ import annotations
@@ -111,17 +112,18 @@ async def act(
     action: SubscriptionAction,
     workspace_id: int | None = None,
 ) -> SubscriptionView:
-    """Signal the action and wait until the workflow applied it; the subscription afterwards.
+    """Apply the action through the workflow's Update (one call, answered once the run applied it); the
+    subscription afterwards. A retried call with the same action id is applied once.
 
-    SubscriptionNotFound before anything is signalled (another workspace's too); ActionRefused with the
-    workflow's reason."""
+    SubscriptionNotFound before anything is sent (another workspace's too); ActionRefused with the workflow's
+    reason, or when its run has closed."""
     view = await show(db, subscription_id=subscription_id, workspace_id=workspace_id)
     try:
-        state = await subscription_runs.act_and_wait(temporal, view.workflow_id, action)
+        await subscription_runs.execute_action(temporal, view.workflow_id, action)
+    except subscription_runs.ActionRejected as err:
+        raise ActionRefused(err.reason) from err
     except rules.WorkflowClosed as err:
         raise ActionRefused(str(err)) from err
-    if state is not None and state.last_rejection and action.action_id in state.processed_action_ids:
-        raise ActionRefused(state.last_rejection)
     return await show(db, subscription_id=subscription_id, workspace_id=workspace_id)
 
 

@@ -1,10 +1,11 @@
-"""Subscription pages against the time-skipping server and the real worker: list, detail, pause (and its
-refusal when repeated), resume, change plan from the catalog (from the next period; a viewer cannot)."""
+"""Subscription pages against the dev server and the real worker: list, detail, pause (and its refusal when
+repeated), resume, change plan from the catalog (from the next period; a viewer cannot)."""
 
 from __future__ import annotations
 
 import uuid
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -20,15 +21,23 @@ from models.subscription_io import BillingInterval, TriggerBilling
 from tests.app.support import browserless, make_user, post_form, sign_in
 from tests.subscriptions.support import PLAN_TOTAL, invoices_of, make_subscription, terminate_all
 
+pytestmark = pytest.mark.devserver
+
+
+@pytest.fixture
+def temporal_env(dev_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """Subscription actions are Workflow Updates, which only the dev server runs (not the time-skipping one)."""
+    return dev_env
+
 
 async def test_staff_pause_and_resume_a_subscription(
-    time_env: WorkflowEnvironment, worker: Worker, db: Database, api_settings: Settings
+    temporal_env: WorkflowEnvironment, worker: Worker, db: Database, api_settings: Settings
 ) -> None:
-    start = (await time_env.get_current_time()).date()
+    start = (await temporal_env.get_current_time()).date()
     view = await subscription_runs.create_and_start(
-        db, time_env.client, make_subscription(start_date=start), task_queue=api_settings.task_queue
+        db, temporal_env.client, make_subscription(start_date=start), task_queue=api_settings.task_queue
     )
-    app = create_app(api_settings, db, time_env.client)
+    app = create_app(api_settings, db, temporal_env.client)
     page = f"/app/subscriptions/{view.subscription_id}"
     try:
         async with browserless(app) as http:
@@ -46,16 +55,16 @@ async def test_staff_pause_and_resume_a_subscription(
             await post_form(http, page, f"{page}/resume", {"confirm": "yes"})
             assert 'data-testid="sub-status">active<' in (await http.get(page)).text
     finally:
-        await terminate_all(time_env.client, [view.workflow_id])
+        await terminate_all(temporal_env.client, [view.workflow_id])
 
 
 async def test_staff_change_the_plan_from_the_catalog_from_the_next_period(
-    time_env: WorkflowEnvironment, worker: Worker, db: Database, api_settings: Settings
+    temporal_env: WorkflowEnvironment, worker: Worker, db: Database, api_settings: Settings
 ) -> None:
-    start = (await time_env.get_current_time()).date()
+    start = (await temporal_env.get_current_time()).date()
     view = await subscription_runs.create_and_start(
         db,
-        time_env.client,
+        temporal_env.client,
         make_subscription(start_date=start, interval=BillingInterval(kind="weekly")),
         task_queue=api_settings.task_queue,
     )
@@ -69,10 +78,10 @@ async def test_staff_change_the_plan_from_the_catalog_from_the_next_period(
             currency="USD",
         ),
     )
-    app = create_app(api_settings, db, time_env.client)
+    app = create_app(api_settings, db, temporal_env.client)
     page = f"/app/subscriptions/{sub_id}"
     try:
-        billed = await actions.act(db, time_env.client, subscription_id=sub_id, action=TriggerBilling(actor="test"))
+        billed = await actions.act(db, temporal_env.client, subscription_id=sub_id, action=TriggerBilling(actor="test"))
         assert [p.total_minor for p in billed.periods] == [PLAN_TOTAL]
         next_start = billed.next_period_start
         assert next_start is not None
@@ -96,25 +105,25 @@ async def test_staff_change_the_plan_from_the_catalog_from_the_next_period(
             [7_500],
         )
         assert [p.total_minor for p in after.periods] == [PLAN_TOTAL]  # the billed period is unchanged
-        again = await actions.act(db, time_env.client, subscription_id=sub_id, action=TriggerBilling(actor="test"))
+        again = await actions.act(db, temporal_env.client, subscription_id=sub_id, action=TriggerBilling(actor="test"))
         assert len(again.periods) == 1 and len(await invoices_of(db, sub_id)) == 1  # never two per period
         ahead = TriggerBilling(actor="test", period_start=next_start)
-        billed_next = await actions.act(db, time_env.client, subscription_id=sub_id, action=ahead)
+        billed_next = await actions.act(db, temporal_env.client, subscription_id=sub_id, action=ahead)
         assert [p.total_minor for p in billed_next.periods] == [PLAN_TOTAL, 15_000]  # the new plan, 2 x 75.00
     finally:
         await terminate_all(
-            time_env.client, [view.workflow_id, *[i.workflow_id for i in await invoices_of(db, sub_id)]]
+            temporal_env.client, [view.workflow_id, *[i.workflow_id for i in await invoices_of(db, sub_id)]]
         )
 
 
 async def test_a_viewer_cannot_change_a_plan(
-    time_env: WorkflowEnvironment, worker: Worker, db: Database, api_settings: Settings
+    temporal_env: WorkflowEnvironment, worker: Worker, db: Database, api_settings: Settings
 ) -> None:
-    start = (await time_env.get_current_time()).date()
+    start = (await temporal_env.get_current_time()).date()
     view = await subscription_runs.create_and_start(
-        db, time_env.client, make_subscription(start_date=start), task_queue=api_settings.task_queue
+        db, temporal_env.client, make_subscription(start_date=start), task_queue=api_settings.task_queue
     )
-    app = create_app(api_settings, db, time_env.client)
+    app = create_app(api_settings, db, temporal_env.client)
     page = f"/app/subscriptions/{view.subscription_id}"
     try:
         async with browserless(app) as http:
@@ -125,4 +134,4 @@ async def test_a_viewer_cannot_change_a_plan(
             assert refused.status_code == 403
         assert len((await actions.show(db, subscription_id=view.subscription_id)).plans) == 1
     finally:
-        await terminate_all(time_env.client, [view.workflow_id])
+        await terminate_all(temporal_env.client, [view.workflow_id])

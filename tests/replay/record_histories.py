@@ -126,7 +126,8 @@ async def record_all(db: Database, settings: Settings) -> None:
         await env.shutdown()
 
 
-async def main() -> None:
+async def with_scratch_database(record: Callable[[Database, Settings], Awaitable[None]]) -> None:
+    """Run `record` against a database created for it and dropped afterwards."""
     with TemporaryDirectory() as scratch:
         url = os.environ.get("DATABASE_URL") or start_embedded_postgres(Path(scratch))
         server = make_url(to_psycopg_url(url))
@@ -141,12 +142,16 @@ async def main() -> None:
             settings = Settings(
                 DATABASE_URL=database_url, BILLFLOW_DATA_DIR=Path(scratch), BILLFLOW_PUBLIC_URL="http://billflow.test"
             )
-            ENCRYPTED.mkdir(parents=True, exist_ok=True)
-            await record_all(db, settings)
+            await record(db, settings)
         finally:
             await db.dispose()
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def main() -> None:
+    ENCRYPTED.mkdir(parents=True, exist_ok=True)
+    await with_scratch_database(record_all)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Replay recorded invoice runs with today's workflow code: a change that would break in-flight invoices fails.
+"""Replay recorded runs with today's workflow code: a change that would break in-flight invoices (or
+subscriptions) fails.
 
 Two sets: histories/*.json were recorded before payload encryption (clear payloads; runs started then must keep
 replaying on encrypting workers), histories/encrypted/*.json since (payloads encrypted with the tests' key).
@@ -18,7 +19,10 @@ from tests.codec.support import payloads_in
 from tests.conftest import TEST_CONVERTER
 from tests.replay.changed_workflow import ChangedInvoiceWorkflow
 from tests.replay.record_histories import ENCRYPTED, HISTORIES, SCENARIOS
+from tests.replay.record_subscription_histories import SCENARIOS as SUBSCRIPTION_SCENARIOS
+from tests.replay.record_subscription_histories import SUBSCRIPTION_HISTORIES
 from workflows.invoice import InvoiceWorkflow
+from workflows.subscription import SubscriptionWorkflow
 
 # Read at collection time (no blocking file reads inside the event loop).
 CLEAR = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
@@ -27,6 +31,9 @@ SEALED = {path.stem: path.read_text() for path in sorted(ENCRYPTED.glob("*.json"
 # `RECORD_UPDATES_HISTORY=tests/replay/histories/updates/staff_updates.json pytest -k replays
 # tests/workflows/test_invoice_staff_updates.py`; payloads encrypted with the tests' key.
 UPDATES = {path.stem: path.read_text() for path in sorted((HISTORIES / "updates").glob("*.json"))}
+# Subscription runs driven by signals, recorded (tests/replay/record_subscription_histories.py) by the code before
+# the subscription Updates (issue 12.3): adding the Updates must leave them replaying.
+SUBSCRIPTION = {path.stem: path.read_text() for path in sorted(SUBSCRIPTION_HISTORIES.glob("*.json"))}
 RECORDED = {**{f"clear-{k}": v for k, v in CLEAR.items()}, **{f"encrypted-{k}": v for k, v in SEALED.items()}}
 
 
@@ -57,6 +64,18 @@ async def test_recorded_run_with_updates_replays_without_nondeterminism(name: st
     history = WorkflowHistory.from_json(f"replay-updates-{name}", UPDATES[name])
     assert any(e.HasField("workflow_execution_update_accepted_event_attributes") for e in history.events)
     replayer = Replayer(workflows=[InvoiceWorkflow], data_converter=TEST_CONVERTER)
+    result = await replayer.replay_workflow(history)
+    assert result.replay_failure is None
+
+
+def test_every_subscription_scenario_has_a_recorded_history() -> None:
+    assert set(SUBSCRIPTION) == set(SUBSCRIPTION_SCENARIOS)
+
+
+@pytest.mark.parametrize("name", sorted(SUBSCRIPTION))
+async def test_recorded_subscription_run_replays_without_nondeterminism(name: str) -> None:
+    history = WorkflowHistory.from_json(f"replay-subscription-{name}", SUBSCRIPTION[name])
+    replayer = Replayer(workflows=[SubscriptionWorkflow], data_converter=TEST_CONVERTER)
     result = await replayer.replay_workflow(history)
     assert result.replay_failure is None
 

@@ -14,8 +14,10 @@ from temporalio.service import RPCError
 
 from billflow.db import Database
 from billflow.repositories import subscriptions as subs_repo
+from billflow.repositories import timeline as timeline_repo
+from billflow.runs import subscriptions as subscription_runs
 from models.invoices import Invoice
-from models.subscription_io import BillingInterval, SubscriptionIn
+from models.subscription_io import BillingInterval, SubscriptionAction, SubscriptionIn, SubscriptionRunState
 from models.workflow_io import LineIn, ReminderPolicy
 from tests.factories import make_client
 
@@ -51,6 +53,29 @@ def month_end_clamped(year: int, month: int, day: int) -> date:
 async def invoices_of(db: Database, subscription_id: str) -> list[Invoice]:
     async with db.session() as session:
         return list(await subs_repo.list_invoices(session, subscription_id=subscription_id))
+
+
+async def applied(
+    client: Client, workflow_id: str, action: SubscriptionAction, timeout: float = 10.0
+) -> SubscriptionRunState:
+    """Signal the action and poll the status query (real time) until the run has processed it: for tests on the
+    time-skipping server, which has no Updates (the product answers through `subscription_runs.execute_action`)."""
+    await subscription_runs.send_action(client, workflow_id, action)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        state = await subscription_runs.query_state(client, workflow_id)
+        if action.action_id in state.processed_action_ids or asyncio.get_running_loop().time() > deadline:
+            return state
+        await asyncio.sleep(0.05)
+
+
+async def subscription_events(db: Database, subscription_id: str) -> list[str]:
+    """The kinds of the subscription's timeline events (its client is its own: make_subscription's)."""
+    async with db.session() as session:
+        sub = await subs_repo.get_subscription(session, subscription_id=subscription_id)
+        assert sub is not None
+        events = await timeline_repo.list_events(session, client_id=sub.client_id)
+    return [e.kind for e in events if e.kind.startswith("subscription.")]
 
 
 async def first_task_done(client: Client, workflow_id: str, timeout: float = 5.0) -> None:

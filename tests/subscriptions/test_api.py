@@ -1,4 +1,5 @@
-"""POST /v1/subscriptions and friends, in process against the time-skipping server and the real worker."""
+"""POST /v1/subscriptions and friends, in process against the dev server and the real worker (the actions are
+Workflow Updates, which the time-skipping server lacks)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from models.api_keys import ApiRole
 from tests.subscriptions.support import invoices_of, make_subscription, runs_of, terminate_all
 from worker import build_worker
 
+pytestmark = pytest.mark.devserver
+
 
 @pytest.fixture
 def api_settings(settings: Settings, task_queue: str) -> Settings:
@@ -27,15 +30,15 @@ def api_settings(settings: Settings, task_queue: str) -> Settings:
 
 @pytest.fixture
 async def worker(
-    time_env: WorkflowEnvironment, db: Database, api_settings: Settings, task_queue: str
+    dev_env: WorkflowEnvironment, db: Database, api_settings: Settings, task_queue: str
 ) -> AsyncIterator[Worker]:
-    async with build_worker(time_env.client, db, api_settings, task_queue=task_queue) as running:
+    async with build_worker(dev_env.client, db, api_settings, task_queue=task_queue) as running:
         yield running
 
 
 @pytest.fixture
-async def http(api_settings: Settings, db: Database, time_env: WorkflowEnvironment) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(api_settings, db, time_env.client)
+async def http(api_settings: Settings, db: Database, dev_env: WorkflowEnvironment) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(api_settings, db, dev_env.client)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billflow.test") as client:
         yield client
 
@@ -52,11 +55,11 @@ def body(time_now_day: object, **overrides: object) -> dict[str, object]:
 
 
 async def test_create_pause_resume_change_trigger_cancel_over_http(
-    http: httpx.AsyncClient, staff: dict[str, str], worker: Worker, time_env: WorkflowEnvironment, db: Database
+    http: httpx.AsyncClient, staff: dict[str, str], worker: Worker, dev_env: WorkflowEnvironment, db: Database
 ) -> None:
     # Yesterday in the client's zone: its first period has begun whatever the hour (a start of today in UTC had not
     # yet begun before 09:00 in New York, and the plan change then replaced the plan instead of following it).
-    now = await time_env.get_current_time()
+    now = await dev_env.get_current_time()
     start = now.astimezone(ZoneInfo("America/New_York")).date() - timedelta(days=1)
     payload = body(start, interval={"kind": "weekly"})
     created = await http.post("/v1/subscriptions", json=payload, headers=staff)
@@ -94,7 +97,7 @@ async def test_create_pause_resume_change_trigger_cancel_over_http(
         assert sub_id in [s["subscription_id"] for s in listed.json()]
     finally:
         wf = await runs_of(db, sub_id)
-        await terminate_all(time_env.client, wf)
+        await terminate_all(dev_env.client, wf)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""`billflow subscription ...` against the test database, the time-skipping server and the real worker."""
+"""`billflow subscription ...` against the test database, the dev server and the real worker (the actions are
+Workflow Updates, which the time-skipping server lacks)."""
 
 from __future__ import annotations
 
@@ -19,23 +20,25 @@ from starter.cli import app as cli
 from tests.subscriptions.support import invoices_of, runs_of, terminate_all
 from worker import build_worker
 
+pytestmark = pytest.mark.devserver
+
 
 @pytest.fixture
 async def worker(
-    time_env: WorkflowEnvironment, db: Database, settings: Settings, task_queue: str
+    dev_env: WorkflowEnvironment, db: Database, settings: Settings, task_queue: str
 ) -> AsyncIterator[Worker]:
-    async with build_worker(time_env.client, db, settings, task_queue=task_queue) as running:
+    async with build_worker(dev_env.client, db, settings, task_queue=task_queue) as running:
         yield running
 
 
 @pytest.fixture
 def cli_env(
-    monkeypatch: pytest.MonkeyPatch, settings: Settings, task_queue: str, time_env: WorkflowEnvironment
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, task_queue: str, dev_env: WorkflowEnvironment
 ) -> Iterator[None]:
     assert settings.database_url is not None
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     monkeypatch.setenv("BILLFLOW_TASK_QUEUE", task_queue)
-    monkeypatch.setenv("TEMPORAL_ADDRESS", time_env.client.service_client.config.target_host)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -47,10 +50,10 @@ async def invoke(*args: str) -> tuple[int, str]:
 
 
 async def test_create_pause_change_trigger_cancel_from_the_cli(
-    cli_env: None, worker: Worker, time_env: WorkflowEnvironment, db: Database
+    cli_env: None, worker: Worker, dev_env: WorkflowEnvironment, db: Database
 ) -> None:
     sub_id = f"sub-cli-{uuid.uuid4().hex[:8]}"
-    start = (await time_env.get_current_time()).date().isoformat()
+    start = (await dev_env.get_current_time()).date().isoformat()
     try:
         code, out = await invoke(
             "subscription", "create", "--id", sub_id, "--client", f"c-{sub_id}", "--name", "Ada",
@@ -82,7 +85,7 @@ async def test_create_pause_change_trigger_cancel_from_the_cli(
         assert json.loads(out)["status"] == "cancelled"
     finally:
         wf = await runs_of(db, sub_id)
-        await terminate_all(time_env.client, wf)
+        await terminate_all(dev_env.client, wf)
 
 
 @pytest.mark.parametrize(
@@ -118,13 +121,13 @@ async def test_an_unbounded_backfill_is_a_clear_cli_error(cli_env: None, db: Dat
 
 
 async def test_create_with_workspace_bills_in_that_workspace(
-    cli_env: None, worker: Worker, time_env: WorkflowEnvironment, db: Database
+    cli_env: None, worker: Worker, dev_env: WorkflowEnvironment, db: Database
 ) -> None:
     from tests.workspaces.support import make_workspace
 
     b = await make_workspace(db)
     sub_id = f"sub-cli-{uuid.uuid4().hex[:8]}"
-    start = (await time_env.get_current_time()).date().isoformat()
+    start = (await dev_env.get_current_time()).date().isoformat()
     try:
         code, out = await invoke(
             "subscription", "create", "--id", sub_id, "--client", f"c-{sub_id}", "--name", "Ada",
@@ -143,4 +146,4 @@ async def test_create_with_workspace_bills_in_that_workspace(
         assert code == 2 and "--workspace" in out
     finally:
         wf = await runs_of(db, sub_id)
-        await terminate_all(time_env.client, wf)
+        await terminate_all(dev_env.client, wf)

@@ -1,4 +1,6 @@
-"""SubscriptionWorkflow end to end on the time-skipping server: real worker, PostgreSQL, local backends."""
+"""SubscriptionWorkflow end to end on the time-skipping server: real worker, PostgreSQL, local backends. Actions
+go as signals here (the time-skipping server has no Updates); the Updates that answer them are tested on the dev
+server (test_subscription_updates.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ from billflow.config import Settings
 from billflow.db import Database
 from billflow.repositories import subscriptions as subs_repo
 from billflow.runs import subscriptions as subscription_runs
-from billflow.services import subscription_actions
 from billflow.services import subscriptions as service
 from billflow.services.invoice_runs import start_invoice
 from models import workflow_ids
@@ -37,6 +38,7 @@ from models.subscription_io import (
 from models.workflow_io import LineIn
 from tests.subscriptions.support import (
     PLAN_TOTAL,
+    applied,
     first_task_done,
     invoices_of,
     make_subscription,
@@ -148,36 +150,18 @@ async def test_double_fire_and_backfill_over_billed_periods_create_nothing(
     again = await subscription_runs.create_and_start(db, time_env.client, data, task_queue=task_queue)
     assert again.workflow_id == handle.id
     for period in due:
-        await subscription_runs.act_and_wait(time_env.client, run_of(sub_id), TriggerBilling(period_start=period.start))
+        await applied(time_env.client, run_of(sub_id), TriggerBilling(period_start=period.start))
     async with db.session() as session:
         booking = await service.period_booking(session, subscription_id=sub_id, period=due[0])
     await start_invoice(time_env.client, booking, task_queue=task_queue)
-    state = await subscription_runs.act_and_wait(time_env.client, run_of(sub_id), TriggerBilling())
+    state = await applied(time_env.client, run_of(sub_id), TriggerBilling())
 
     after = await invoices_of(db, sub_id)
     assert [i.id for i in after] == [i.id for i in before]
     assert [i.period_start for i in after] == [p.start for p in due]
     async with db.session() as session:
         assert await subs_repo.count_duplicate_periods(session, subscription_ids=[sub_id]) == 0
-    assert state is not None and state.periods_billed == len(due)
-
-
-async def test_a_subscription_started_before_workspaces_is_reached_under_its_old_run_id(
-    time_env: WorkflowEnvironment, db: Database, worker: Worker, task_queue: str, started: list[str]
-) -> None:
-    data = make_subscription(start_date=await today(time_env) + timedelta(days=30))
-    async with db.session() as session:
-        sub, _ = await service.create_subscription(session, data=data)
-        assert sub.workflow_id == f"subscription-w{DEFAULT_WORKSPACE_ID}-{sub.id}"  # new runs carry the workspace
-        sub.workflow_id = workflow_ids.legacy_subscription(sub.id)  # as recorded before workspaces
-        session.add(sub)
-    started.append(sub.id)
-    view = await subscription_runs.create_and_start(db, time_env.client, data, task_queue=task_queue)
-    assert view.workflow_id == f"subscription-{sub.id}"
-    paused = await subscription_actions.act(db, time_env.client, subscription_id=sub.id, action=PauseSubscription())
-    assert paused.status is SubscriptionStatus.paused
-    legacy = await subscription_runs.query_state(time_env.client, f"subscription-{sub.id}")
-    assert legacy.status is SubscriptionStatus.paused
+    assert state.periods_billed == len(due)
 
 
 async def test_pause_skips_periods_and_resume_continues_from_the_next(
@@ -188,10 +172,10 @@ async def test_pause_skips_periods_and_resume_continues_from_the_next(
     await begin(time_env, db, task_queue, started, data)
     sub_id = data.subscription_id or ""
     await time_env.sleep(timedelta(days=2))  # week 1 billed
-    await subscription_runs.act_and_wait(time_env.client, run_of(sub_id), PauseSubscription())
+    await applied(time_env.client, run_of(sub_id), PauseSubscription())
     await time_env.sleep(timedelta(days=14))  # weeks 2 and 3 start while paused
-    state = await subscription_runs.act_and_wait(time_env.client, run_of(sub_id), ResumeSubscription())
-    assert state is not None and state.status is SubscriptionStatus.active
+    state = await applied(time_env.client, run_of(sub_id), ResumeSubscription())
+    assert state.status is SubscriptionStatus.active
     await time_env.sleep(timedelta(days=7))  # week 4
 
     invoices = await invoices_of(db, sub_id)
@@ -204,12 +188,8 @@ async def test_pause_skips_periods_and_resume_continues_from_the_next(
         (start + timedelta(weeks=3), "billed"),
     ]
     # An operator may still bill a skipped period by hand, once.
-    await subscription_runs.act_and_wait(
-        time_env.client, run_of(sub_id), TriggerBilling(period_start=start + timedelta(weeks=1))
-    )
-    await subscription_runs.act_and_wait(
-        time_env.client, run_of(sub_id), TriggerBilling(period_start=start + timedelta(weeks=1))
-    )
+    await applied(time_env.client, run_of(sub_id), TriggerBilling(period_start=start + timedelta(weeks=1)))
+    await applied(time_env.client, run_of(sub_id), TriggerBilling(period_start=start + timedelta(weeks=1)))
     assert len(await invoices_of(db, sub_id)) == 3
     assert (await _view(db, sub_id)).periods_skipped == 1
 
@@ -258,8 +238,8 @@ async def test_plan_change_applies_from_the_next_period(
     sub_id = data.subscription_id or ""
     await time_env.sleep(timedelta(days=2))
     new_lines = [LineIn(description="Premium retainer", quantity=2, unit_price_minor=7_500)]
-    state = await subscription_runs.act_and_wait(time_env.client, run_of(sub_id), ChangePlan(lines=new_lines))
-    assert state is not None and state.last_rejection is None
+    state = await applied(time_env.client, run_of(sub_id), ChangePlan(lines=new_lines))
+    assert state.last_rejection is None
     outcome = await handle.result()
 
     assert outcome.status is SubscriptionStatus.ended  # three cycles, then closed
