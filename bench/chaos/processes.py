@@ -113,6 +113,10 @@ class TemporalDevServer(ManagedProcess):
     """`temporal server start-dev` with SQLite file persistence, restartable on the same port and file."""
 
     START_ATTEMPTS = 4
+    # The frontend can listen while another of the server's services still binds an internal port it picked as
+    # free, which another process took meanwhile: the server then panics a moment later (seen in CI on
+    # 2026-12-06, on a restart). It counts as started once it has stayed up this long after listening.
+    SETTLE_SECONDS = 1.0
 
     def __init__(self, log_dir: Path) -> None:
         super().__init__("temporal", log_dir)
@@ -124,20 +128,27 @@ class TemporalDevServer(ManagedProcess):
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        """Start and wait until it listens. The first start moves to fresh ports if a port was taken meanwhile
-        (the server exits); a restart keeps its port, which clients already hold."""
+        """Start and wait until it listens and stays up. If it exits on start (a port was taken meanwhile), it is
+        started again: the first start on fresh ports, a restart on its own port, which clients already hold (the
+        server picks its internal ports anew each time)."""
+        restart = self.starts > 0
         for attempt in range(1, self.START_ATTEMPTS + 1):
             self._spawn(self._args())
             try:
                 wait_until(self._listening, timeout=60, what="Temporal dev server listening")
+                time.sleep(self.SETTLE_SECONDS)
+                if not self._listening():
+                    raise _Exited
                 return
             except _Exited:
-                if self.starts > attempt or attempt == self.START_ATTEMPTS:  # a restart, or out of attempts
+                self.stop()  # one that listens no more but lingers
+                if attempt == self.START_ATTEMPTS:
                     raise RuntimeError(
                         f"the Temporal dev server exited on start (attempt {attempt}); see {self.log_path}:\n"
                         + log_tail(self.log_path)
                     ) from None
-                self.port = free_port()
+                if not restart:
+                    self.port = free_port()
 
     def _listening(self) -> bool:
         if not self.running:
@@ -215,6 +226,7 @@ class ApiProcess(ManagedProcess):
                 wait_until(self._healthy, timeout=90, what="web app answering /healthz")
                 return
             except _Exited:
+                self.stop()  # one that listens no more but lingers
                 if attempt == self.START_ATTEMPTS:
                     raise RuntimeError(
                         f"the web app exited on start ({attempt} attempts); see {self.log_path}:\n"
