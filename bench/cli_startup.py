@@ -9,7 +9,8 @@ interpreter with nothing imported, and "- bare" is each command's CPU time above
 of --repeat runs is printed; on a shared machine read the CPU column (the child's user + system time), which
 waiting for a core does not inflate. Target: under 0.3 s of CPU for --help and the read-only commands. --run needs
 a database (DATABASE_URL, or the embedded one); the read-only commands read it through psycopg alone
-(starter/reads.py), `invoice show` of the newest invoice included (Temporal asked only when it listens).
+(starter/reads/), `invoice show` of the newest invoice and `subscription|credit-note|client show` of an existing
+one included (Temporal asked only when it listens).
 """
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ RUNS: list[tuple[str, list[str]]] = [
     ("billflow catalog list", ["catalog", "list"]),
     ("billflow outbox", ["outbox", "--limit", "5"]),
     ("billflow db current", ["db", "current"]),
+    ("billflow subscription list", ["subscription", "list", "--limit", "5"]),
+    ("billflow subscription list --json", ["subscription", "list", "--limit", "5", "--json"]),
+    ("billflow subscription show (unknown)", ["subscription", "show", "sub-none"]),
+    ("billflow credit-note list", ["credit-note", "list", "--limit", "5"]),
+    ("billflow credit-note list --json", ["credit-note", "list", "--limit", "5", "--json"]),
+    ("billflow credit-note show (unknown)", ["credit-note", "show", "CN-0000-000000"]),
+    ("billflow client show (unknown)", ["client", "show", "no-such-client"]),
 ]
 
 
@@ -65,6 +73,26 @@ def newest_invoice() -> list[tuple[str, list[str]]]:
     except (ValueError, IndexError, KeyError):
         return []
     return [("billflow invoice show (existing)", ["invoice", "show", number])]
+
+
+def newest_records() -> list[tuple[str, list[str]]]:
+    """`subscription show`, `credit-note show` and `client show` (text and --json) of the newest subscription,
+    credit note and first client by name, for those the database has (read before the timed runs)."""
+    found: list[tuple[str, list[str]]] = []
+    for noun, key in (("subscription", "subscription_id"), ("credit-note", "number"), ("client", "external_id")):
+        done = subprocess.run(
+            [sys.executable, "-c", LAUNCH, noun, "list", "--limit", "1", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        try:
+            ref = json.loads(done.stdout)[0][key]
+        except (ValueError, IndexError, KeyError):
+            continue
+        found.append((f"billflow {noun} show (existing)", [noun, "show", ref]))
+        found.append((f"billflow {noun} show --json", [noun, "show", ref, "--json"]))
+    return found
 
 
 def measure(args: list[str] | None) -> tuple[float, float]:
@@ -103,9 +131,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--run", action="store_true", help="also run the read-only commands (needs the database)")
     options = parser.parse_args()
-    runs = [*RUNS, *newest_invoice()] if options.run else []
+    runs = [*RUNS, *newest_invoice(), *newest_records()] if options.run else []
     cases: list[tuple[str, list[str] | None]] = [("bare python", None), *CASES, *runs]
-    header = f"{'command':34} {'wall s':>7} {'CPU s':>6} {'- bare':>6} {'imports s':>9} {'< 0.3':>5}"
+    header = f"{'command':40} {'wall s':>7} {'CPU s':>6} {'- bare':>6} {'imports s':>9} {'< 0.3':>5}"
     print(header + "  heavy packages imported")
     bare_cpu = 0.0
     for label, args in cases:
@@ -115,7 +143,7 @@ def main() -> None:
         bare_cpu = cpu if args is None else bare_cpu  # the floor, measured first in the same run
         verdict = "" if args is None else ("ok" if cpu < TARGET_CPU else "over")
         print(
-            f"{label:34} {wall:7.3f} {cpu:6.3f} {cpu - bare_cpu:6.3f} {imported:9.3f} {verdict:>5}  "
+            f"{label:40} {wall:7.3f} {cpu:6.3f} {cpu - bare_cpu:6.3f} {imported:9.3f} {verdict:>5}  "
             + (", ".join(heavy) or "-")
         )
 

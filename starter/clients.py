@@ -4,8 +4,9 @@ the document format they receive."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -52,15 +53,21 @@ def list_clients(
     as_json: bool = JsonOption,
 ) -> None:
     """Clients by name, with their open balances."""
-    if as_json:
-        run(_list_json(query, limit, offset))
-        return
-    from billflow.reporting import end_of_day, today_in
-    from starter import reads  # the table from a few columns: psycopg alone (issue 11, item 15)
+    from starter import reads  # psycopg alone (issue 11, item 15)
 
-    zone = common.get_settings().reporting_timezone  # through the module: tests replace it there
-    due_before = end_of_day(today_in(zone), zone)  # past due: before today ends in the reporting zone (reports')
-    with reads.connection() as conn:
+    due_before = _end_of_reporting_day()
+    if as_json:
+        from pydantic_core import to_jsonable_python
+
+        from starter.reads import client_records as client_reads
+
+        with reads.connection() as conn:  # the service's ClientSummary rows: every column and balance
+            summaries = client_reads.client_summaries(
+                conn, query=query, limit=limit, offset=offset, due_before=due_before
+            )
+        print_json(to_jsonable_python(summaries))  # what their model_dump(mode="json") gives
+        return
+    with reads.connection() as conn:  # the table from a few columns
         clients = reads.clients(conn, query=query, limit=limit, offset=offset, due_before=due_before)
     table = Table(title=f"Clients ({len(clients)})", header_style="bold")
     for column in ("External id", "Name", "Email", "Open balance", "Overdue"):
@@ -78,12 +85,12 @@ def list_clients(
     console.print(table)
 
 
-async def _list_json(query: str | None, limit: int, offset: int) -> None:
-    async with database() as db, db.session() as session:
-        clients = await clients_service.list_clients(
-            session, query=query, limit=limit, offset=offset, zone=get_settings().reporting_timezone
-        )
-    print_json(clients)
+def _end_of_reporting_day() -> datetime:
+    """Past due: before today ends in the reporting zone (the reports' and services.clients' cut-off)."""
+    from billflow.reporting import end_of_day, today_in
+
+    zone = common.get_settings().reporting_timezone  # through the module: tests replace it there
+    return end_of_day(today_in(zone), zone)
 
 
 @app.command()
@@ -94,53 +101,66 @@ def show(
     as_json: bool = JsonOption,
 ) -> None:
     """Contact, balances, reminder settings, invoices, payments and the merged timeline."""
-    run(_show(external_id, limit, source, as_json))
+    from starter import reads
+    from starter.reads import client_records as client_reads
 
-
-async def _show(external_id: str, limit: int, source: str | None, as_json: bool) -> None:
-    async with database() as db, db.session() as session:
+    due_before = _end_of_reporting_day()
+    with reads.connection() as conn, common.validation_failures():  # psycopg alone (issue 11, item 15)
         try:
-            detail = await clients_service.client_detail(
-                session, external_id, source=source, zone=get_settings().reporting_timezone
+            detail = client_reads.client_detail(
+                conn, external_id=external_id, source=source, due_before=due_before, timeline_limit=limit
             )
-            timeline = await clients_service.client_timeline(session, external_id, limit=limit, source=source)
-        except (clients_service.ClientNotFound, clients_service.AmbiguousClient) as err:
+        except client_reads.NoSuchClient as err:
             fail(str(err))
     if as_json:
-        print_json({**detail.model_dump(mode="json"), "timeline": [t.model_dump(mode="json") for t in timeline]})
+        from pydantic_core import to_jsonable_python
+
+        print_json(to_jsonable_python(detail))  # the service's ClientDetail and timeline, model_dump(mode="json")
         return
+    print_client(detail)
+
+
+def print_client(detail: dict[str, Any]) -> None:
+    """`client show`'s text from client_detail's dict (the keys of the service's models' model_dump())."""
     console.print(
-        f"[bold]{escape(detail.name)}[/] <{escape(detail.email)}>  {escape(detail.external_id)}"
-        f"  [dim]({escape(detail.source)})[/]"
+        f"[bold]{escape(detail['name'])}[/] <{escape(detail['email'])}>  {escape(detail['external_id'])}"
+        f"  [dim]({escape(detail['source'])})[/]"
     )
-    console.print(f"Time zone {detail.timezone}" + ("  [red]email bounced[/]" if detail.email_bounced else ""))
-    for b in detail.balances:
+    console.print(f"Time zone {detail['timezone']}" + ("  [red]email bounced[/]" if detail["email_bounced"] else ""))
+    for b in detail["balances"]:
+        currency = b["currency"]
         console.print(
-            f"{b.currency}: open {format_money(b.balance_minor, b.currency)}"
-            f" (overdue {format_money(b.overdue_minor, b.currency)}),"
-            f" invoiced {format_money(b.invoiced_minor, b.currency)}, paid {format_money(b.paid_minor, b.currency)}"
+            f"{currency}: open {format_money(b['balance_minor'], currency)}"
+            f" (overdue {format_money(b['overdue_minor'], currency)}),"
+            f" invoiced {format_money(b['invoiced_minor'], currency)}, paid {format_money(b['paid_minor'], currency)}"
         )
-    s = detail.settings
-    policy = "own policy" if s.reminder_policy else "default policy"
+    s = detail["settings"]
+    policy = "own policy" if s["reminder_policy"] else "default policy"
     console.print(
-        f"Reminders: {'[yellow]paused[/]' if s.reminders_paused else 'active'}, {policy}"
-        + (", auto-pay (no reminders)" if s.auto_pay else "")
+        f"Reminders: {'[yellow]paused[/]' if s['reminders_paused'] else 'active'}, {policy}"
+        + (", auto-pay (no reminders)" if s["auto_pay"] else "")
     )
     invoices = Table("Number", "Status", "Total", "Balance", "Due", title="Invoices", header_style="bold")
-    for i in detail.invoices:
+    for i in detail["invoices"]:
         invoices.add_row(
-            i.number,
-            i.status,
-            format_money(i.total_minor, i.currency),
-            format_money(i.balance_minor, i.currency),
-            i.due_date.isoformat(),
+            i["number"],
+            i["status"],
+            format_money(i["total_minor"], i["currency"]),
+            format_money(i["balance_minor"], i["currency"]),
+            i["due_date"].isoformat(),
         )
     console.print(invoices)
     events = Table("When (UTC)", "What", "Invoice", "Detail", title="Timeline (newest first)", header_style="bold")
-    for t in timeline:
-        amount = f" {format_money(t.amount_minor, t.currency)}" if t.amount_minor is not None and t.currency else ""
-        state = f" [dim]({t.status})[/]" if t.status else ""
-        events.add_row(f"{t.at:%Y-%m-%d %H:%M}", t.kind, t.invoice_number or "", escape(t.message) + amount + state)
+    for t in detail["timeline"]:
+        amount = (
+            f" {format_money(t['amount_minor'], t['currency'])}"
+            if t["amount_minor"] is not None and t["currency"]
+            else ""
+        )
+        state = f" [dim]({t['status']})[/]" if t["status"] else ""
+        events.add_row(
+            f"{t['at']:%Y-%m-%d %H:%M}", t["kind"], t["invoice_number"] or "", escape(t["message"]) + amount + state
+        )
     console.print(events)
 
 

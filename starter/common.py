@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
@@ -59,10 +59,18 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine; a validation error becomes a clear message and exit code 2."""
+    with validation_failures():
+        return asyncio.run(coro)
+
+
+@contextmanager
+def validation_failures() -> Iterator[None]:
+    """A pydantic validation error inside becomes a clear message and exit code 2 (run's, for the psycopg reads
+    that run no coroutine)."""
     from pydantic import ValidationError
 
     try:
-        return asyncio.run(coro)
+        yield
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in err.errors())
         fail(problems, code=2)

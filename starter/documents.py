@@ -27,6 +27,7 @@ from starter.common import (
 
 if TYPE_CHECKING:
     from billflow.services import billing_details, corrections, credit_notes, deposits, documents
+    from models.documents import InvoiceDocument
 else:  # imported when a command runs, not when `billflow invoice ...` loads this module
     billing_details = LazyModule("billflow.services.billing_details")
     corrections = LazyModule("billflow.services.corrections")
@@ -47,24 +48,25 @@ def list_notes(
     as_json: bool = JsonOption,
 ) -> None:
     """Credit notes, newest first."""
-    run(_list(invoice, limit, as_json))
+    from pydantic_core import to_jsonable_python
 
+    from starter import reads
+    from starter.reads import credit_notes as credit_note_reads
 
-async def _list(invoice: str | None, limit: int, as_json: bool) -> None:
-    async with database() as db, db.session() as session:
-        notes = await credit_notes.list_credit_notes(session, invoice_number=invoice, limit=limit)
+    with reads.connection() as conn:  # psycopg alone; the rows have CreditNoteSummary's keys (issue 11, item 15)
+        notes = credit_note_reads.credit_notes(conn, invoice_number=invoice, limit=limit)
     if as_json:
-        print_json(notes)
+        print_json(to_jsonable_python(notes))  # what the summaries' model_dump(mode="json") gives
         return
     table = Table("number", "invoice", "kind", "issued", "total", "reason")
     for n in notes:
         table.add_row(
-            n.number,
-            n.invoice_number,
-            n.kind,
-            n.issue_date.isoformat(),
-            format_money(n.total_minor, n.currency),
-            n.reason,
+            n["number"],
+            n["invoice_number"],
+            n["kind"],
+            n["issue_date"].isoformat(),
+            format_money(n["total_minor"], n["currency"]),
+            n["reason"],
         )
     console.print(table)
 
@@ -72,7 +74,7 @@ async def _list(invoice: str | None, limit: int, as_json: bool) -> None:
 @app.command()
 def show(number: NumberArg, as_json: bool = JsonOption) -> None:
     """A credit note as issued (lines, VAT breakdown, the invoice it corrects)."""
-    run(_show(number, as_json, pdf=None))
+    _show_light(number, as_json)
 
 
 @app.command("issue")
@@ -112,22 +114,41 @@ def show_document(
     as_json: bool = JsonOption,
 ) -> None:
     """Any invoice or credit note as issued: seller, buyer, lines, VAT breakdown, references, payment means."""
+    if pdf is None:
+        _show_light(number, as_json)
+        return
     run(_show(number, as_json, pdf=pdf))
 
 
-async def _show(number: str, as_json: bool, *, pdf: Path | None) -> None:
+def _show_light(number: str, as_json: bool) -> None:
+    """The document from psycopg rows, built by the services' own builder (issue 11, item 15)."""
+    from starter import common, reads
+    from starter.reads import credit_notes as credit_note_reads
+
+    settings = common.get_settings()  # through the module: tests replace it there
+    with reads.connection() as conn, common.validation_failures():
+        doc = credit_note_reads.document(conn, number=number, settings=settings)
+    if doc is None:
+        fail(f"no invoice or credit note {number}")  # services.documents.DocumentNotFound's words
+    print_document(doc, as_json)
+
+
+async def _show(number: str, as_json: bool, *, pdf: Path) -> None:
+    from billflow.services.document_files import number_pdf
+
     settings = get_settings()
     async with database(settings) as db, db.session() as session:
         try:
             doc = await documents.load_document(session, number=number, settings=settings)
-            if pdf is not None:  # the stored file of this version (rendered now only if nothing sent it yet)
-                from billflow.services.document_files import number_pdf
-
-                content = (await number_pdf(session, number=number, settings=settings)).content
+            # the stored file of this version (rendered now only if nothing sent it yet)
+            content = (await number_pdf(session, number=number, settings=settings)).content
         except documents.DocumentNotFound as err:
             fail(str(err))
-    if pdf is not None:
-        await asyncio.to_thread(pdf.write_bytes, content)
+    await asyncio.to_thread(pdf.write_bytes, content)
+    print_document(doc, as_json)
+
+
+def print_document(doc: InvoiceDocument, as_json: bool) -> None:
     if as_json:
         print_json(doc)
         return

@@ -1,7 +1,8 @@
 """`billflow subscription ...`: create, list, show, pause, resume, cancel, change and trigger recurring billing.
 
-Every command calls billflow.services.subscription_actions (or billflow.runs.subscriptions to create), the same
-functions the API and the staff app use.
+The actions call billflow.services.subscription_actions (billflow.runs.subscriptions to create), the same functions
+the API and the staff app use, imported when such a command runs. `list` and `show` read through psycopg alone
+(starter/reads/subscriptions.py): the service's module brings the runs, temporalio and Stripe (issue 11, item 15).
 """
 
 from __future__ import annotations
@@ -16,12 +17,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from billflow.config import get_settings
-from billflow.runs import subscriptions as subscription_runs
-from billflow.services import subscription_actions as actions
-from billflow.services import subscriptions as service
-from models.columns import DEFAULT_WORKSPACE_ID
-from models.money import format_money
 from models.subscription_io import (
     CancelSubscription,
     ChangePlan,
@@ -35,7 +30,9 @@ from models.subscription_io import (
     TriggerBilling,
 )
 from models.workflow_io import LineIn
-from starter.common import JsonOption, console, database, fail, print_json, run, temporal_client
+from models.workspace_ids import DEFAULT_WORKSPACE_ID
+from starter import common
+from starter.common import JsonOption, console, database, fail, format_money, print_json, run, temporal_client
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -126,10 +123,12 @@ def create(
 
 
 async def _create(raw: Any, as_json: bool, workspace: str | None = None) -> None:
+    from billflow.runs import subscriptions as subscription_runs
+    from billflow.services import subscriptions as service
     from billflow.services import workspaces
 
     data = SubscriptionIn.model_validate(raw)  # inside run(): a validation error is a message and exit 2
-    settings = get_settings()
+    settings = common.get_settings()
     async with database(settings) as db:
         workspace_id = DEFAULT_WORKSPACE_ID
         if workspace is not None:
@@ -162,26 +161,31 @@ def list_subscriptions(
     as_json: bool = JsonOption,
 ) -> None:
     """The newest subscriptions."""
-    run(_list(status, limit, as_json))
+    from pydantic_core import to_jsonable_python
 
+    from starter import reads
+    from starter.reads import subscriptions as subscription_reads
 
-async def _list(status: SubscriptionStatus | None, limit: int, as_json: bool) -> None:
-    async with database() as db:
-        subs = await actions.list_subscriptions(db, status=status, limit=limit)
+    with reads.connection() as conn:  # psycopg alone; the rows have SubscriptionSummary's keys
+        subs = subscription_reads.subscriptions(conn, status=status.value if status else None, limit=limit)
     if as_json:
-        print_json(subs)
+        print_json(to_jsonable_python(subs))  # what the summaries' model_dump(mode="json") gives
         return
+    _print_list(subs)
+
+
+def _print_list(subs: list[dict[str, Any]]) -> None:
     table = Table(title=f"Subscriptions ({len(subs)})", header_style="bold")
     for column in ("Id", "Client", "Interval", "Status", "Billed", "Next period"):
         table.add_column(column)
     for sub in subs:
         table.add_row(
-            sub.subscription_id,
-            escape(sub.client_name),
-            sub.schedule,
-            _styled(sub.status),
-            str(sub.periods_billed),
-            sub.next_period_start.isoformat() if sub.next_period_start else "-",
+            sub["subscription_id"],
+            escape(sub["client_name"]),
+            sub["schedule"],
+            _styled(sub["status"]),
+            str(sub["periods_billed"]),
+            sub["next_period_start"].isoformat() if sub["next_period_start"] else "-",
         )
     console.print(table)
 
@@ -189,15 +193,15 @@ async def _list(status: SubscriptionStatus | None, limit: int, as_json: bool) ->
 @app.command()
 def show(subscription_id: IdArg, as_json: bool = JsonOption) -> None:
     """One subscription: schedule, plan versions, every period and its invoice."""
-    run(_show(subscription_id, as_json))
+    from starter import reads
+    from starter.reads import subscriptions as subscription_reads
 
-
-async def _show(subscription_id: str, as_json: bool) -> None:
-    async with database() as db:
-        try:
-            view = await actions.show(db, subscription_id=subscription_id)
-        except actions.SubscriptionNotFound as err:
-            fail(str(err))
+    # psycopg alone, the service's SubscriptionView from its rows; a stored row that no longer validates is a
+    # message and exit 2, as it was through the service.
+    with reads.connection() as conn, common.validation_failures():
+        view = subscription_reads.subscription_view(conn, subscription_id=subscription_id)
+    if view is None:
+        fail(f"subscription {subscription_id} does not exist")  # services.subscriptions.SubscriptionNotFound's words
     _print_view(view, as_json)
 
 
@@ -246,7 +250,9 @@ def trigger(
 
 
 async def _act(subscription_id: str, action: SubscriptionAction, as_json: bool) -> None:
-    settings = get_settings()
+    from billflow.services import subscription_actions as actions
+
+    settings = common.get_settings()
     async with database(settings) as db:
         client = await temporal_client(settings)
         try:
@@ -261,7 +267,9 @@ def _styled(status: str) -> str:
 
 
 def _interval_text(interval: dict[str, Any]) -> str:
-    return actions.schedule_text(interval)
+    from starter.reads.subscriptions import schedule_text
+
+    return schedule_text(interval)
 
 
 def _print_view(view: SubscriptionView, as_json: bool) -> None:

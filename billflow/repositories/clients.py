@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from billflow.repositories import client_sql
 from models.client_settings import ClientSettings
 from models.clients import Client
 from models.columns import DEFAULT_WORKSPACE_ID, utcnow
@@ -168,27 +169,8 @@ def _escape_like(value: str) -> str:
 
 async def balances(session: AsyncSession, *, client_ids: Sequence[int], due_before: datetime) -> Sequence[Row[Any]]:
     """Per client and currency: invoiced (void excluded), paid, open balance and the part due before the instant
-    `due_before` (the end of the reporting day, as in the reports)."""
-    stmt = text(
-        """
-SELECT client_id, currency,
-       COALESCE(SUM(total_minor - credited_minor) FILTER (WHERE status <> 'void'), 0) AS invoiced_minor,
-       COALESCE(SUM(amount_paid_minor), 0) AS paid_minor,
-       COALESCE(SUM(total_minor - credited_minor - amount_paid_minor)
-                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')), 0)
-           AS balance_minor,
-       COALESCE(SUM(total_minor - credited_minor - amount_paid_minor)
-                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')
-                        AND due_at < :due_before), 0)
-           AS overdue_minor,
-       COUNT(*) FILTER (WHERE status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed'))
-           AS open_invoices
-FROM invoices
-WHERE client_id = ANY(:client_ids)
-GROUP BY client_id, currency
-ORDER BY client_id, currency
-"""
-    )
+    `due_before` (the end of the reporting day, as in the reports). The SQL is client_sql's: the CLI runs it too."""
+    stmt = text(client_sql.BALANCES)
     return (await session.execute(stmt, {"client_ids": list(client_ids), "due_before": due_before})).all()
 
 
@@ -218,41 +200,10 @@ async def client_timeline(session: AsyncSession, *, client_id: int, limit: int =
     """Invoices, payments, emails (with their delivery state and events) and timeline events, newest first.
 
     Issues and payments come from their own tables (the record of truth); the timeline events that merely
-    repeat them are left out, every other event (transitions, staff actions, email events, notes) is kept.
+    repeat them are left out, every other event (transitions, staff actions, email events, notes) is kept. The
+    SQL is client_sql's: `billflow client show` runs it through psycopg.
     """
-    stmt = text(
-        """
-SELECT * FROM (
-    SELECT i.issued_at AS at, 'invoice.issued' AS kind, i.number AS invoice_number,
-           i.total_minor AS amount_minor, i.currency, i.status,
-           'Invoice ' || i.number || ' issued, due ' || i.due_date AS message
-    FROM invoices i WHERE i.client_id = :client_id
-    UNION ALL
-    SELECT p.received_at, 'payment.' || CASE WHEN p.kind = 'refund' THEN 'refunded' ELSE 'received' END,
-           i.number, p.amount_minor, p.currency, NULL,
-           CASE WHEN p.kind = 'refund' THEN 'Refund' ELSE 'Payment' END || ' via ' || p.provider
-               || ' (' || p.method || ')' || COALESCE(': ' || p.note, '')
-    FROM payments p JOIN invoices i ON i.id = p.invoice_id WHERE p.client_id = :client_id
-    UNION ALL
-    SELECT COALESCE(m.sent_at, m.created_at), 'email.' || m.kind, i.number, NULL, NULL, m.status,
-           m.subject || ' to ' || m.to_email
-    FROM email_messages m LEFT JOIN invoices i ON i.id = m.invoice_id WHERE m.client_id = :client_id
-    UNION ALL
-    -- Delivery events of those emails as SendGrid reported them (bounces have their own timeline event).
-    SELECT w.received_at, 'email.' || w.type, i.number, NULL, NULL, w.outcome, 'Email event: ' || w.type
-    FROM webhook_events w JOIN invoices i ON i.id = w.invoice_id
-    WHERE i.client_id = :client_id AND w.provider = 'sendgrid' AND w.processed_at IS NOT NULL
-      AND w.type <> 'bounce'
-    UNION ALL
-    SELECT t.occurred_at, t.kind, i.number, NULL, NULL, NULL, t.message
-    FROM timeline_events t LEFT JOIN invoices i ON i.id = t.invoice_id
-    WHERE t.client_id = :client_id
-      AND t.kind NOT IN ('invoice.issued', 'payment.received', 'payment.refunded')
-) AS merged
-ORDER BY at DESC, kind
-LIMIT :limit
-"""
-    )
+    stmt = text(client_sql.TIMELINE)
     return (await session.execute(stmt, {"client_id": client_id, "limit": limit})).all()
 
 

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from models.columns import DEFAULT_WORKSPACE_ID
 from models.documents import Party, PaymentMeans, PostalAddress, check_country, check_vat_id
 from models.enums import TaxCategory
+from models.workspace_ids import DEFAULT_WORKSPACE_ID  # not models.columns: no SQLAlchemy for the CLI's reads
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
