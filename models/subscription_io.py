@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from uuid import uuid4
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -95,6 +96,14 @@ def _check_cron(expression: str) -> None:
     minutes, hours = croniter(expression).expanded[:2]
     if len(minutes) != 1 or len(hours) != 1 or "*" in (minutes[0], hours[0]):
         raise ValueError("cron: must fire at one fixed time of day (one period per day at most)")
+
+
+def interval_text(interval: dict[str, Any]) -> str:
+    """A stored interval in words (BillingInterval.label); a row that no longer validates shows its kind."""
+    try:
+        return BillingInterval.model_validate(interval).label
+    except ValueError:
+        return str(interval.get("kind", ""))
 
 
 class BillingSchedule(BaseModel):

@@ -267,9 +267,9 @@ def _styled(status: str) -> str:
 
 
 def _interval_text(interval: dict[str, Any]) -> str:
-    from starter.reads.subscriptions import schedule_text
+    from models.subscription_io import interval_text
 
-    return schedule_text(interval)
+    return interval_text(interval)
 
 
 def _print_view(view: SubscriptionView, as_json: bool) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from pydantic import BaseModel
 from temporalio.client import Client
@@ -24,7 +23,7 @@ from billflow.runs import subscriptions as subscription_runs
 from billflow.services import subscriptions as rules
 from models.columns import DEFAULT_WORKSPACE_ID
 from models.service_catalog import CatalogEntryOut
-from models.subscription_io import BillingInterval, ChangePlan, SubscriptionAction, SubscriptionStatus, SubscriptionView
+from models.subscription_io import ChangePlan, SubscriptionAction, SubscriptionStatus, SubscriptionView, interval_text
 from models.workflow_io import LineIn
 
 SubscriptionNotFound = rules.SubscriptionNotFound
@@ -56,12 +55,7 @@ class SubscriptionSummary(BaseModel):
     periods_billed: int
 
 
-def schedule_text(interval: dict[str, Any]) -> str:
-    """The stored interval in words (BillingInterval.label); a row that no longer validates shows its kind."""
-    try:
-        return BillingInterval.model_validate(interval).label
-    except ValueError:
-        return str(interval.get("kind", ""))
+schedule_text = interval_text  # the API, the CLI and the staff app show the same words
 
 
 async def list_subscriptions(

@@ -19,21 +19,13 @@ from models.subscription_io import (
     PlanVersionView,
     SubscriptionStatus,
     SubscriptionView,
+    interval_text,
 )
 from models.workflow_io import LineIn
 from models.workspace_ids import DEFAULT_WORKSPACE_ID
 
 if TYPE_CHECKING:
     import psycopg
-
-
-def schedule_text(interval: dict[str, Any]) -> str:
-    """The stored interval in words; a row that no longer validates shows its kind (subscription_actions'
-    schedule_text, which lives beside the Temporal client)."""
-    try:
-        return BillingInterval.model_validate(interval).label
-    except ValueError:
-        return str(interval.get("kind", ""))
 
 
 def subscriptions(
@@ -66,7 +58,7 @@ def subscriptions(
             "client_name": row["name"],
             "currency": row["currency"],
             "interval": str(row["interval"].get("kind", "")),
-            "schedule": schedule_text(row["interval"]),
+            "schedule": interval_text(row["interval"]),
             "next_period_start": row["next_period_start"],
             "periods_billed": row["periods_billed"],
         }
