@@ -211,7 +211,25 @@ def settings(
     if policy is not None and default_policy:
         fail("choose one of --policy and --default-policy", code=2)
     policy_text = policy.read_text() if policy is not None else None
+    if pause is None and auto_pay is None and policy_text is None and not default_policy:
+        _show_settings(external_id, source, as_json)  # nothing to change: psycopg alone (issue 11, item 15)
+        return
     run(_settings(external_id, pause, auto_pay, policy_text, default_policy, source, as_json))
+
+
+def _show_settings(external_id: str, source: str | None, as_json: bool) -> None:
+    from pydantic_core import to_jsonable_python
+
+    from starter import reads
+    from starter.reads import client_records as client_reads
+
+    with reads.connection() as conn:
+        try:
+            found = client_reads.reminder_settings_of(conn, external_id=external_id, source=source)
+        except client_reads.NoSuchClient as err:
+            fail(str(err))
+    current = to_jsonable_python(found)
+    print_json(current) if as_json else console.print(current)
 
 
 async def _settings(
@@ -233,16 +251,6 @@ async def _settings(
         reminders_paused=pause, auto_pay=auto_pay, reminder_policy=policy, clear_policy=default_policy
     )
     async with database() as db:
-        if change.model_dump(exclude_defaults=True) == {}:
-            async with db.session() as session:
-                try:
-                    client = await clients_service.require_client(session, external_id, source=source)
-                except (clients_service.ClientNotFound, clients_service.AmbiguousClient) as err:
-                    fail(str(err))
-                assert client.id is not None
-                current = await clients_service.reminder_settings(session, client.id)
-            print_json(current) if as_json else console.print(current.model_dump(mode="json"))
-            return
         try:
             saved, signals = await clients_service.save_reminder_settings(
                 db, external_id, change, actor="cli", source=source
@@ -275,6 +283,17 @@ def documents(
     as_json: bool = JsonOption,
 ) -> None:
     """Show or choose the document format the client receives (pdf, facturx, xrechnung, peppol)."""
+    if format is None and buyer_reference is None:  # nothing to change: psycopg alone (issue 11, item 15)
+        from starter import reads
+        from starter.reads import client_records as client_reads
+
+        with reads.connection() as conn:
+            try:
+                current = client_reads.document_settings_of(conn, external_id=external_id)
+            except client_reads.NoSuchClient as err:
+                fail(str(err))
+        _print_document_settings(external_id, current, as_json)
+        return
     run(_documents(external_id, format, buyer_reference, as_json))
 
 
@@ -284,22 +303,22 @@ async def _documents(external_id: str, fmt: DocumentFormat | None, buyer_referen
     async with database() as db:
         try:
             async with db.session() as session:
-                if fmt is None and buyer_reference is None:
-                    current = await client_documents.document_settings(session, external_id)
-                else:
-                    change = client_documents.DocumentSettingsChange(
-                        einvoice_format=fmt, buyer_reference=buyer_reference
-                    )
-                    current = await client_documents.update_document_settings(session, external_id, change)
+                change = client_documents.DocumentSettingsChange(einvoice_format=fmt, buyer_reference=buyer_reference)
+                current = await client_documents.update_document_settings(session, external_id, change)
         except clients_service.ClientNotFound as err:
             fail(str(err))
         except client_documents.DocumentSettingsRefused as err:
             fail(str(err), code=2)
+    _print_document_settings(external_id, current.model_dump(mode="json"), as_json)
+
+
+def _print_document_settings(external_id: str, current: dict[str, Any], as_json: bool) -> None:
+    """DocumentSettings as the service dumps it, or its row: the same keys."""
     if as_json:
         print_json(current)
-    else:
-        reference = current.buyer_reference or "none"
-        console.print(f"{escape(external_id)}: {current.einvoice_format.value} (buyer reference: {escape(reference)})")
+        return
+    reference = current["buyer_reference"] or "none"
+    console.print(f"{escape(external_id)}: {current['einvoice_format']} (buyer reference: {escape(reference)})")
 
 
 def _register_document_commands() -> None:

@@ -65,19 +65,7 @@ def client_detail(
     from psycopg.rows import dict_row
 
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cursor:
-        found = cursor.execute(
-            "SELECT id, external_id, source, name, email, timezone, email_bounced FROM clients"
-            " WHERE external_id = %s" + (" AND source = %s" if source is not None else "") + " ORDER BY id LIMIT 20",
-            (external_id, source) if source is not None else (external_id,),
-        ).fetchall()
-        if not found:
-            raise NoSuchClient(
-                f"no client with external id {external_id!r}" + (f" from source {source!r}" if source else "")
-            )
-        if len(found) > 1:
-            sources = ", ".join(c["source"] for c in found)
-            raise NoSuchClient(f"external id {external_id!r} is used by several sources ({sources}): give the source")
-        client = found[0]
+        client = _the_client(cursor, external_id, source)
         balances = _balances(cursor, [client["id"]], due_before).get(client["id"], [])
         invoices = cursor.execute(
             "SELECT number, status, currency, total_minor, amount_paid_minor,"
@@ -104,6 +92,52 @@ def client_detail(
         "payments": payments,
         "timeline": timeline,
     }
+
+
+def reminder_settings_of(
+    conn: psycopg.Connection[tuple[Any, ...]], *, external_id: str, source: str | None
+) -> dict[str, Any]:
+    """`client settings ID` without a change: services.clients.require_client, then reminder_settings, as
+    ReminderSettings.model_dump() gives them; NoSuchClient as client_detail raises it."""
+    from psycopg.rows import dict_row
+
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cursor:
+        client = _the_client(cursor, external_id, source)
+        row = cursor.execute(
+            "SELECT reminders_paused, auto_pay, reminder_policy FROM client_settings WHERE client_id = %s",
+            (client["id"],),
+        ).fetchone()
+    return _reminder_settings(row)
+
+
+def document_settings_of(conn: psycopg.Connection[tuple[Any, ...]], *, external_id: str) -> dict[str, Any]:
+    """`client documents ID` without a change: services.client_documents.document_settings, as DocumentSettings'
+    model_dump() gives it; NoSuchClient as client_detail raises it."""
+    from psycopg.rows import dict_row
+
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cursor:
+        client = _the_client(cursor, external_id, None)
+        row = cursor.execute(
+            "SELECT external_id, einvoice_format, buyer_reference FROM clients WHERE id = %s", (client["id"],)
+        ).fetchone()
+    assert row is not None
+    return row
+
+
+def _the_client(cursor: psycopg.Cursor[dict[str, Any]], external_id: str, source: str | None) -> dict[str, Any]:
+    """services.clients.require_client (repositories.clients.find_clients), in its words."""
+    found = cursor.execute(
+        "SELECT id, external_id, source, name, email, timezone, email_bounced FROM clients"
+        " WHERE external_id = %s" + (" AND source = %s" if source is not None else "") + " ORDER BY id LIMIT 20",
+        (external_id, source) if source is not None else (external_id,),
+    ).fetchall()
+    if not found:
+        where = f" from source {source!r}" if source else ""
+        raise NoSuchClient(f"no client with external id {external_id!r}{where}")
+    if len(found) > 1:
+        sources = ", ".join(c["source"] for c in found)
+        raise NoSuchClient(f"external id {external_id!r} is used by several sources ({sources}): give the source")
+    return found[0]
 
 
 def _balances(cursor: psycopg.Cursor[dict[str, Any]], client_ids: list[int], due_before: datetime) -> dict[int, Any]:

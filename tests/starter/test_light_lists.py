@@ -163,3 +163,65 @@ def test_db_current_names_the_revision_without_upgrading(settings: Settings, mon
 )
 def test_imports_neither_the_orm_nor_temporal(command: list[str], database_url: str, db: Database) -> None:
     assert imported_heavy(*command, database_url=database_url) == []
+
+
+async def test_client_settings_without_a_change_show_what_the_service_read(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from billflow.services import clients as clients_service
+    from models.workflow_io import ReminderPolicy
+
+    monkeypatch.setattr("starter.common.get_settings", lambda: settings)
+    booking = make_booking(client=make_client(), issued_at=datetime.now(UTC))
+    async with db.session() as session:
+        await issue_invoice(session, booking=booking, workflow_id=booking.workflow_id)
+    external_id = booking.client.external_id
+    bare = runner.invoke(app, ["client", "settings", external_id, "--json"], env=WIDE)
+    assert bare.exit_code == 0, bare.output
+    assert json.loads(bare.output) == {"reminders_paused": False, "auto_pay": False, "reminder_policy": None}
+    policy = ReminderPolicy.model_validate({"steps": [{"offset": "-P2D"}, {"offset": "P3D", "template": "overdue"}]})
+    change = clients_service.ReminderSettingsChange(reminders_paused=True, reminder_policy=policy)
+    await clients_service.save_reminder_settings(db, external_id, change, actor="test")
+    async with db.session() as session:
+        client = await clients_service.require_client(session, external_id)
+        assert client.id is not None
+        through_service = await clients_service.reminder_settings(session, client.id)
+    light = runner.invoke(app, ["client", "settings", external_id, "--json"], env=WIDE)
+    assert json.loads(light.output) == through_service.model_dump(mode="json")
+    table = runner.invoke(app, ["client", "settings", external_id], env=WIDE)
+    assert table.exit_code == 0 and "'reminders_paused': True" in table.output
+    unknown = runner.invoke(app, ["client", "settings", "no-such-client"], env=WIDE)
+    assert unknown.exit_code == 1 and "no client with external id 'no-such-client'" in unknown.output
+
+
+async def test_client_settings_without_a_change_import_neither_the_orm_nor_temporal(
+    database_url: str, db: Database
+) -> None:
+    booking = make_booking(client=make_client(), issued_at=datetime.now(UTC))
+    async with db.session() as session:
+        await issue_invoice(session, booking=booking, workflow_id=booking.workflow_id)
+    assert imported_heavy("client", "settings", booking.client.external_id, database_url=database_url) == []
+
+
+async def test_client_documents_without_a_change_show_what_the_service_read(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    from billflow.services import client_documents
+
+    monkeypatch.setattr("starter.common.get_settings", lambda: settings)
+    booking = make_booking(client=make_client(), issued_at=datetime.now(UTC))
+    async with db.session() as session:
+        await issue_invoice(session, booking=booking, workflow_id=booking.workflow_id)
+    external_id = booking.client.external_id
+    change = client_documents.DocumentSettingsChange(einvoice_format="facturx", buyer_reference="PO 7")
+    async with db.session() as session:
+        await client_documents.update_document_settings(session, external_id, change)
+    async with db.session() as session:
+        through_service = await client_documents.document_settings(session, external_id)
+    light = runner.invoke(app, ["client", "documents", external_id, "--json"], env=WIDE)
+    assert json.loads(light.output) == through_service.model_dump(mode="json")
+    shown = runner.invoke(app, ["client", "documents", external_id], env=WIDE)
+    assert shown.output == f"{external_id}: facturx (buyer reference: PO 7)\n"
+    unknown = runner.invoke(app, ["client", "documents", "no-such-client"], env=WIDE)
+    assert unknown.exit_code == 1 and "no client with external id 'no-such-client'" in unknown.output
+    assert imported_heavy("client", "documents", external_id, database_url=database_url) == []
