@@ -23,8 +23,8 @@ from temporalio.worker import Worker
 
 from billflow.config import Settings
 from billflow.db import Database
-from billflow.web.api.events import EVENT_EXAMPLES
 from billflow.web.app import create_app
+from billflow.web.webhooks.booking_events import EVENT_EXAMPLES
 
 # Bounded so the three runs stay short on a loaded machine; the booking-event and invoice operations get more.
 EXAMPLES_PER_OPERATION = 12

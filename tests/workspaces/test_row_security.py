@@ -22,8 +22,8 @@ from sqlalchemy.exc import DBAPIError
 from billflow.config import Settings
 from billflow.db import ALL_WORKSPACES, Database, workspace_scope
 from billflow.services import api_keys
-from billflow.web.api.events import EVENT_EXAMPLES
 from billflow.web.app import create_app
+from billflow.web.webhooks.booking_events import EVENT_EXAMPLES
 from models.api_keys import ApiRole
 from models.columns import DEFAULT_WORKSPACE_ID
 from tests.workspaces.support import make_invoice, make_workspace

@@ -17,9 +17,9 @@ from billflow.repositories.invoices import InvoiceFilter
 from billflow.services import document_files, invoice_plans, invoice_runs, invoice_views, refunds, staff_actions
 from billflow.services.api_keys import Principal
 from billflow.web.auth import AUTH_RESPONSES, StaffDep, ViewerDep
+from billflow.web.background_email import send_email_now
 from billflow.web.deps import DatabaseDep, SettingsDep, StripeDep, TemporalDep
 from billflow.web.reporting_zone import ZoneDep
-from billflow.web.routes.sendgrid_webhooks import send_email_now
 from billflow.web.scope import DocumentScope
 from models.booking_events import reject_nul
 from models.einvoice import FileKind

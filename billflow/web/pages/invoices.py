@@ -18,10 +18,10 @@ from billflow.repositories.invoice_search import DueRange
 from billflow.repositories.invoices import InvoiceFilter
 from billflow.services import invoice_list, invoice_runs, invoice_views, refunds, staff_actions, workspace_scope
 from billflow.services.users import UserOut
+from billflow.web.background_email import send_email_now
 from billflow.web.deps import DatabaseDep, SettingsDep, StripeDep, TemporalDep
 from billflow.web.pages import forms
 from billflow.web.pages.rendering import flash, redirect, render
-from billflow.web.routes.sendgrid_webhooks import send_email_now
 from billflow.web.sessions import StaffUser, ViewerUser
 from models.api_keys import ApiRole
 from models.enums import EmailKind, InvoiceStatus

@@ -2,17 +2,16 @@
 
 from fastapi import APIRouter
 
-from billflow.web.api import calcom as api_calcom
 from billflow.web.api import catalog as api_catalog
 from billflow.web.api import clients as api_clients
 from billflow.web.api import documents as api_documents
-from billflow.web.api import events as api_events
 from billflow.web.api import invoices as api_invoices
 from billflow.web.api import reports as api_reports
 from billflow.web.api import subscriptions as api_subscriptions
 from billflow.web.api import workspaces as api_workspaces
 from billflow.web.pages import page_routers
-from billflow.web.routes import codec, health, portal, public, sendgrid_webhooks, stripe_webhooks
+from billflow.web.routes import codec, health, portal, public
+from billflow.web.webhooks import booking_events, calcom, sendgrid, stripe
 
 
 def all_routers() -> list[APIRouter]:
@@ -20,16 +19,16 @@ def all_routers() -> list[APIRouter]:
         health.router,
         public.router,
         portal.router,
-        stripe_webhooks.router,
-        sendgrid_webhooks.router,
-        api_events.router,
+        stripe.router,
+        sendgrid.router,
+        booking_events.router,
         api_invoices.router,
         api_clients.router,
         api_documents.router,
         api_reports.router,
         api_subscriptions.router,
         api_catalog.router,
-        api_calcom.router,
+        calcom.router,
         api_workspaces.router,
         *page_routers(),
         codec.router,

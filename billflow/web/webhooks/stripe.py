@@ -11,8 +11,8 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Request
 from billflow import metrics
 from billflow.payments.stripe_events import MalformedEvent, parse_event, receive_stripe_event
 from billflow.services import stripe_accounts
+from billflow.web.background_email import send_email_now
 from billflow.web.deps import DatabaseDep, SecretBoxDep, SettingsDep, TemporalDep
-from billflow.web.routes.sendgrid_webhooks import send_email_now
 from billflow.web.throttle import count_failure
 
 log = logging.getLogger(__name__)
