@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sendgrid.helpers.eventwebhook.eventwebhook_header import EventWebhookHeader
 
@@ -20,10 +20,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
 
 
-@router.post("/webhooks/sendgrid", summary="SendGrid event webhook (signed, ECDSA P-256)")
-async def sendgrid_webhook(
-    request: Request, background: BackgroundTasks, db: DatabaseDep, settings: SettingsDep
-) -> dict[str, Any]:
+async def verified_sendgrid_body(request: Request, settings: SettingsDep) -> bytes:
+    """The delivery's raw body once its ECDSA signature and its signed timestamp have been checked; 400 otherwise."""
     raw = await request.body()  # this route's own body limit (BILLFLOW_SENDGRID_MAX_BODY_BYTES) is the app's, 413
     signature = request.headers.get(EventWebhookHeader.SIGNATURE)
     timestamp = request.headers.get(EventWebhookHeader.TIMESTAMP)
@@ -41,6 +39,16 @@ async def sendgrid_webhook(
         log.warning("sendgrid webhook rejected: signed at %s, more than %s s from now", timestamp[:20], tolerance)
         count_failure(request)
         raise HTTPException(status_code=400, detail=f"stale delivery: signed more than {tolerance} s from now")
+    return raw
+
+
+@router.post("/webhooks/sendgrid", summary="SendGrid event webhook (signed, ECDSA P-256)")
+async def sendgrid_webhook(
+    request: Request,
+    background: BackgroundTasks,
+    db: DatabaseDep,
+    raw: Annotated[bytes, Depends(verified_sendgrid_body)],
+) -> dict[str, Any]:
     try:
         events = parse_events(raw)  # every event checked before any is stored
     except MalformedEvents as err:
