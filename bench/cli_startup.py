@@ -57,6 +57,11 @@ RUNS: list[tuple[str, list[str]]] = [
     ("billflow credit-note list --json", ["credit-note", "list", "--limit", "5", "--json"]),
     ("billflow credit-note show (unknown)", ["credit-note", "show", "CN-0000-000000"]),
     ("billflow client show (unknown)", ["client", "show", "no-such-client"]),
+    ("billflow workspace show", ["workspace", "show", "1"]),
+    ("billflow workspace show --json", ["workspace", "show", "1", "--json"]),
+    ("billflow workspace list --json", ["workspace", "list", "--json"]),
+    ("billflow interest rates list", ["interest", "rates", "list"]),
+    ("billflow interest rates list --json", ["interest", "rates", "list", "--json"]),
 ]
 
 

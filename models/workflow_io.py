@@ -29,6 +29,8 @@ from models.client_sources import source_of_booking
 from models.documents import TaxLine, check_country, check_vat_id
 from models.enums import BuyerKind, EmailKind, InterestPreset, InvoiceKind, InvoiceStatus, TaxCategory
 from models.money import MAX_TOTAL_MINOR, CurrencyCode, MinorAmount, check_total, price_amounts
+from models.reminder_policy import ReminderPolicy as ReminderPolicy
+from models.reminder_policy import ReminderStep as ReminderStep
 from models.time_zones import TimeZoneName
 
 _KEY = re.compile(r"^[A-Za-z0-9._:@-]{1,120}$")
@@ -113,39 +115,6 @@ def check_lines_total(lines: list[LineIn]) -> list[LineIn]:
     """The invoice total (every line, tax included) stays within MAX_TOTAL_MINOR."""
     check_total(sum(line.total_minor for line in lines), "invoice total")
     return lines
-
-
-class ReminderStep(BaseModel):
-    """One reminder: an offset from the due date (negative = before) and the template it is sent with."""
-
-    offset: timedelta
-    template: str = Field(default="reminder", pattern=r"^[a-z_]{1,40}$")
-    # Collections: at this step, also issue the interest invoice for the interest accrued so far (only for a
-    # booking with late-interest terms, never while a hold stops the step).
-    issue_interest: bool = False
-
-
-class ReminderPolicy(BaseModel):
-    """Steps relative to the due date, sent at `send_hour` local time or, if it is None, at exact offsets."""
-
-    steps: list[ReminderStep] = Field(default_factory=list, max_length=50)
-    send_hour: int | None = Field(default=9, ge=0, le=23)
-
-    @model_validator(mode="after")
-    def _whole_days_when_calendar(self) -> ReminderPolicy:
-        if self.send_hour is not None:
-            for step in self.steps:
-                if step.offset % timedelta(days=1):
-                    raise ValueError("with send_hour set, every step offset must be whole days")
-        return self
-
-    @classmethod
-    def standard(cls) -> ReminderPolicy:
-        """-3d, on the day, +3d, +7d, +14d at 09:00 in the client's time zone."""
-        days = [-3, 0, 3, 7, 14]
-        return cls(
-            steps=[ReminderStep(offset=timedelta(days=d), template="reminder" if d <= 0 else "overdue") for d in days]
-        )
 
 
 class LateInterestTerms(BaseModel):

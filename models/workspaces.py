@@ -22,6 +22,7 @@ from models.columns import instant
 from models.documents import check_country, check_vat_id
 from models.money import CurrencyCode
 from models.workflow_io import ReminderPolicy
+from models.workspace_views import WorkspaceOut as WorkspaceOut
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 MAX_LOGO_BYTES = 512 * 1024
@@ -100,7 +101,7 @@ Line = Annotated[str, Field(min_length=1, max_length=200)]
 StripeAccount = Annotated[str, Field(pattern=r"^acct_[A-Za-z0-9]{1,120}$", max_length=255)]
 _STRIPE_SECRET_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]{8,247}$")
 _STRIPE_WEBHOOK_SECRET = re.compile(r"^whsec_[A-Za-z0-9+/=]{8,250}$")
-# The columns and API fields of a workspace's own Stripe keys (never shown: masked in WorkspaceOut).
+# The columns and API fields of a workspace's own Stripe keys (never shown: WorkspaceOut masks them).
 OWN_STRIPE_FIELDS = ("stripe_secret_key", "stripe_webhook_secret")
 
 
@@ -232,45 +233,3 @@ class Workspace(SQLModel, table=True):
         if self.reminder_policy is None:
             return ReminderPolicy.standard()
         return ReminderPolicy.model_validate(self.reminder_policy)
-
-
-class WorkspaceOut(BaseModel):
-    """A workspace as the API and CLI show it (the logo by its size and type, not its bytes)."""
-
-    id: int
-    slug: str
-    name: str
-    legal_name: str | None = None
-    address_line1: str | None = None
-    postcode: str | None = None
-    city: str | None = None
-    country: str | None = None
-    vat_id: str | None = None
-    registration: str | None = None
-    iban: str | None = None
-    bic: str | None = None
-    logo_type: str | None = None
-    logo_bytes: int | None = None
-    sender_name: str | None = None
-    sender_email: str | None = None
-    reply_to: str | None = None
-    stripe_account: str | None = None
-    stripe_secret_key: str | None = Field(default=None, description="masked: its kind and last four characters")
-    stripe_webhook_secret: str | None = Field(default=None, description="masked")
-    default_currency: str
-    locale: str
-    reporting_timezone: str
-    payment_terms_days: int
-    reminder_policy: ReminderPolicy | None = None
-    invoice_footer: str | None = None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, workspace: Workspace) -> WorkspaceOut:
-        values = workspace.model_dump(exclude={"logo", "stripe_secret_key_sealed", "stripe_webhook_secret_sealed"})
-        values["logo_bytes"] = len(workspace.logo) if workspace.logo is not None else None
-        values["stripe_account"] = workspace.stripe_account_id
-        values["stripe_secret_key"] = workspace.stripe_secret_key_hint
-        values["stripe_webhook_secret"] = workspace.stripe_webhook_secret_hint
-        return cls.model_validate(values)

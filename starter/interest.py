@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from billflow.config import get_settings
 from billflow.domain.interest import InterestExcluded, MissingReferenceRate, Preset, ReferenceRateName
-from billflow.services import interest as interest_service
 from models.money import format_money
-from starter.common import JsonOption, console, database, fail, print_json, run, temporal_client
+from starter.common import JsonOption, LazyModule, console, database, fail, print_json, run, temporal_client
+
+if TYPE_CHECKING:
+    from billflow.services import interest as interest_service
+else:  # imported when a command that writes or quotes runs: `rates list` reads through psycopg (issue 11, item 15)
+    interest_service = LazyModule("billflow.services.interest")
 
 app = typer.Typer(no_args_is_help=True)
 rates_app = typer.Typer(no_args_is_help=True)
@@ -29,15 +33,21 @@ def list_rates(
     as_json: bool = JsonOption,
 ) -> None:
     """Every reference rate period entered, with its source."""
-    run(_list(rate, as_json))
+    from starter import reads
+    from starter.reads import interest as interest_reads
 
-
-async def _list(rate: ReferenceRateName | None, as_json: bool) -> None:
-    async with database() as db:
-        rows = await interest_service.list_rates(db, rate=rate)
+    with reads.connection() as conn:
+        rows = interest_reads.rates(conn, rate=rate.value if rate else None)
     if as_json:
-        print_json(rows)
+        from starter.reads import admin
+
+        print_json(admin.as_json(rows))
         return
+    print_rates(rows)
+
+
+def print_rates(rows: list[Any]) -> None:
+    """Rows or ReferenceRate models: the same attribute names."""
     table = Table("Rate", "From", "To", "Rate %", "Source", title="Reference rates", header_style="bold")
     for r in rows:
         table.add_row(r.rate, str(r.valid_from), str(r.valid_to or ""), f"{r.rate_bp / 100:.2f}", r.source)

@@ -244,15 +244,13 @@ def create(
 def list_(as_json: bool = JsonOption) -> None:
     """The workspaces of this installation."""
 
-    async def go() -> list[workspace_models.WorkspaceOut]:
-        async with database() as db:
-            return await workspaces.list_workspaces(db)
+    from starter import reads  # psycopg alone (issue 11, item 15): the table from a few columns, --json the models
+    from starter.reads import workspace_records
 
     if as_json:
-        print_json(run(go()))
+        with reads.connection() as conn:
+            print_json(workspace_records.workspace_list(conn))
         return
-    from starter import reads  # the table from a few columns: psycopg alone (issue 11, item 15)
-
     with reads.connection() as conn:
         found = reads.workspaces(conn)
     table = Table("id", "slug", "name", "country", "VAT id", "currency", "time zone", title="Workspaces")
@@ -267,12 +265,14 @@ def list_(as_json: bool = JsonOption) -> None:
 @app.command("show")
 def show(ref: RefArg, as_json: bool = JsonOption) -> None:
     """A workspace's profile and numbering series."""
+    from starter import reads  # psycopg alone, the service's models (issue 11, item 15)
+    from starter.reads import workspace_records
 
-    async def go() -> workspaces.WorkspaceDetail:
-        async with database() as db:
-            return await workspaces.get_workspace(db, ref)
-
-    _output(_guarded(go()), as_json)
+    with reads.connection() as conn:
+        detail = workspace_records.workspace_detail(conn, ref)
+    if detail is None:
+        fail(f"no workspace {ref!r}")  # services.workspaces.WorkspaceNotFound's message
+    _output(detail, as_json)
 
 
 @app.command("update")

@@ -21,7 +21,8 @@ from billflow.secret_box import SecretBox, mask
 from billflow.services.business_profile import BusinessProfile, workspace_seller
 from billflow.services.stripe_accounts import own_key_context
 from models.columns import utcnow
-from models.numbering import NumberingSeries, NumberingSeriesIn, NumberingSeriesOut, NumberReset, render_number
+from models.numbering import NumberingSeries, NumberingSeriesIn, NumberingSeriesOut
+from models.workspace_views import WorkspaceDetail as WorkspaceDetail  # defined beside WorkspaceOut: no ORM
 from models.workspaces import (
     OWN_STRIPE_FIELDS,
     REQUIRED_FIELDS,
@@ -70,18 +71,8 @@ class WorkspaceInvalid(ValueError):
         self.message = message
 
 
-class WorkspaceDetail(WorkspaceOut):
-    numbering: list[NumberingSeriesOut] = []
-
-
 def _series_out(series: NumberingSeries) -> NumberingSeriesOut:
-    return NumberingSeriesOut(
-        document_type=series.document_type,
-        prefix=series.prefix,
-        pattern=series.pattern,
-        reset=NumberReset(series.reset),
-        next_example=render_number(series.pattern, prefix=series.prefix, year=datetime.now(UTC).year, seq=1),
-    )
+    return NumberingSeriesOut.of(series, year=datetime.now(UTC).year)
 
 
 def checked_logo(logo: bytes) -> str:
