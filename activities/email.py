@@ -16,10 +16,10 @@ from billflow.email.base import Attachment, DeliveryRejected, DeliveryUnknown, E
 from billflow.email.render import render_email
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import credit_notes as credit_notes_repo
+from billflow.repositories import inbox as inbox_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.repositories import webhook_events as events_repo
 from billflow.repositories import workspaces as workspaces_repo
 from billflow.services.interest import accrued_for_email
 from models.email_messages import EmailMessage
@@ -131,7 +131,7 @@ class EmailActivities:
         checked = resent = 0
         now = datetime.now(UTC)
         async with self._db.session() as session:
-            newest_event = await events_repo.latest_received_at(session, provider=self._sender.name)
+            newest_event = await inbox_repo.latest_received_at(session, source=self._sender.name)
         if newest_event is None:
             return ResendUnsettledResult(checked=0, resent=0)  # no evidence that events flow at all
         before = min(now - timedelta(seconds=data.resend_after_seconds), newest_event)

@@ -1,51 +1,18 @@
-"""Booking events: the versioned schema integrations post, and the table storing each once per
-(integration, event id) with the answer it got."""
+"""Booking events: the versioned schema integrations post. Each is stored once per (integration, event id) with
+the answer it got in the inbox (models/inbox.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
-from sqlalchemy import Index, UniqueConstraint
-from sqlmodel import Field as column
-from sqlmodel import SQLModel
 
-from models.columns import instant, jsonb, owned_workspace_fk
 from models.enums import TaxCategory
 from models.money import CurrencyCode, MinorAmount, check_total, price_amounts
 from models.subscription_io import SubscriptionIn
 from models.workflow_io import BusinessKey, ClientIn, DepositIn, LineIn
-
-
-class BookingEvent(SQLModel, table=True):
-    __tablename__ = "booking_events"
-    __table_args__ = (
-        UniqueConstraint("integration", "event_id"),
-        # Settings > Integrations lists an integration's deliveries newest first, a page at a time.
-        Index("ix_booking_events_integration_id", "integration", "id"),
-    )
-
-    id: int | None = column(default=None, primary_key=True)
-    # Named by the intake (the integration's or the key's workspace); no owner row to follow.
-    workspace_id: int = owned_workspace_fk()
-    integration: str = column(max_length=64)
-    event_id: str = column(max_length=120)
-    type: str = column(max_length=64)
-    version: int = 1
-    booking_id: str = column(max_length=120, index=True)
-    payload_sha256: str = column(max_length=64)  # a reused id with a different body is refused
-    payload: dict[str, Any] = jsonb()
-    # What the first delivery was answered; a repeated delivery gets exactly this back.
-    result: dict[str, Any] = jsonb()
-    received_at: datetime = instant(nullable=False, default_now=True)
-    processed_at: datetime | None = instant()
-    # Who delivered it: `integration:{name}` when signed with the integration's secret, else the staff API key's
-    # actor (shown under Settings > Integrations as how the delivery was verified).
-    sent_by: str | None = column(default=None, max_length=200)
-
 
 # --- the event schema (version 1), as integrations post it ------------------------------------------
 

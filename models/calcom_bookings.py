@@ -1,4 +1,4 @@
-"""Cal.com bookings billflow has seen, and the deliveries it has processed.
+"""Cal.com bookings billflow has seen (the deliveries themselves are stored once in the inbox, models/inbox.py).
 
 Cal.com gives a rescheduled booking a new uid that refers to the old one (`rescheduleUid`); every uid maps to the
 root booking whose invoice it shares, so a reschedule never makes a second invoice. Each (booking uid, trigger)
@@ -8,12 +8,11 @@ is processed once: Cal.com retries deliveries and may send one more than once.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.columns import instant, jsonb, owned_workspace_fk
+from models.columns import instant, owned_workspace_fk
 
 
 class CalcomBooking(SQLModel, table=True):
@@ -30,19 +29,3 @@ class CalcomBooking(SQLModel, table=True):
     superseded_by: str | None = Field(default=None, max_length=120)
     start_time: datetime | None = instant()
     created_at: datetime = instant(nullable=False, default_now=True)
-
-
-class CalcomDelivery(SQLModel, table=True):
-    __tablename__ = "calcom_deliveries"
-    __table_args__ = (UniqueConstraint("integration", "booking_uid", "trigger"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = owned_workspace_fk()
-    integration: str = Field(max_length=64)
-    booking_uid: str = Field(max_length=120)
-    trigger: str = Field(max_length=64)
-    payload: dict[str, Any] = jsonb()
-    # The answer of the first delivery; a repeated one gets exactly this back and changes nothing.
-    result: dict[str, Any] = jsonb()
-    received_at: datetime = instant(nullable=False, default_now=True)
-    processed_at: datetime | None = instant()

@@ -3,8 +3,7 @@
 from sqlmodel import SQLModel
 
 from models.api_keys import ApiKey
-from models.booking_events import BookingEvent
-from models.calcom_bookings import CalcomBooking, CalcomDelivery
+from models.calcom_bookings import CalcomBooking
 from models.checkout_sessions import CheckoutSession
 from models.client_settings import ClientSettings
 from models.clients import Client
@@ -12,6 +11,7 @@ from models.collections import ClientAnswer, PortalLink, PortalLinkRequest, Refe
 from models.credit_notes import CreditNote, CreditNoteLine
 from models.einvoice import RenderedDocument
 from models.email_messages import EmailMessage
+from models.inbox import InboxEvent
 from models.integrations import Integration
 from models.invoices import Invoice, InvoiceLine
 from models.numbering import NumberingCounter, NumberingSeries
@@ -22,16 +22,13 @@ from models.service_catalog import ServiceCatalogEntry
 from models.subscriptions import Subscription, SubscriptionPeriod, SubscriptionPlan
 from models.timeline import TimelineEvent
 from models.users import LoginAttempt, StaffToken, StaffUser
-from models.webhook_events import WebhookEvent
 from models.workspaces import Workspace
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "ApiKey",
-    "BookingEvent",
     "CalcomBooking",
-    "CalcomDelivery",
     "CheckoutSession",
     "Client",
     "ClientAnswer",
@@ -39,6 +36,7 @@ __all__ = [
     "CreditNote",
     "CreditNoteLine",
     "EmailMessage",
+    "InboxEvent",
     "Integration",
     "Invoice",
     "InvoiceLine",
@@ -59,7 +57,6 @@ __all__ = [
     "SubscriptionPeriod",
     "SubscriptionPlan",
     "TimelineEvent",
-    "WebhookEvent",
     "Workspace",
     "metadata",
 ]

@@ -21,15 +21,16 @@ from billflow.db import Database
 from billflow.payments.stripe import SessionSnapshot
 from billflow.repositories import checkout_sessions as sessions_repo
 from billflow.repositories import credit_notes as credit_notes_repo
+from billflow.repositories import inbox as inbox_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import run_outbox as outbox_repo
-from billflow.repositories import webhook_events as events_repo
 from billflow.repositories import workspaces as workspaces_repo
 from billflow.services import refunds
 from billflow.services.checkout import STRIPE_PROVIDER, apply_session
 from billflow.services.stripe_accounts import StripeRoute, route_of_session, route_of_workspace
-from models.columns import utcnow
+from models.columns import DEFAULT_WORKSPACE_ID, utcnow
 from models.enums import EmailKind
+from models.inbox import InboxSource
 from models.money import format_money
 from models.workflow_io import PaymentReceived, SendEmailInput
 
@@ -146,16 +147,22 @@ async def receive_stripe_event(
     # across the apply exhausted the pool): store once, apply (idempotent by provider reference), mark applied.
     # A failed apply leaves the row unprocessed, so Stripe's retry applies it again.
     async with db.session() as session:
-        provider = "stripe" if own_keys_of is None else f"stripe:w{own_keys_of}"
-        stored = await events_repo.store_event_once(
-            session, provider=provider, event_id=str(event["id"]), type=str(event.get("type", "")), payload=event
+        # A workspace's own endpoint: its account's event ids, stored apart and filed under that workspace.
+        stored = await inbox_repo.claim(
+            session,
+            source=InboxSource.stripe,
+            channel="" if own_keys_of is None else f"w{own_keys_of}",
+            event_key=str(event["id"]),
+            type=str(event.get("type", "")),
+            payload=event,
+            workspace_id=DEFAULT_WORKSPACE_ID if own_keys_of is None else own_keys_of,
         )
         if stored.processed_at is not None:
             return StripeEventResult(f"duplicate ({stored.outcome})")
     outcome, invoice_id = await _apply(db, temporal, event, own_keys_of=own_keys_of)
     async with db.session() as session:
         assert stored.id is not None
-        await events_repo.mark_processed(session, event_row_id=stored.id, outcome=outcome, invoice_id=invoice_id)
+        await inbox_repo.record_once(session, event_id=stored.id, outcome=outcome, invoice_id=invoice_id)
     log.info("stripe event %s %s: %s", event["id"], event.get("type"), outcome)
     if outcome.startswith("refunded") and invoice_id is not None:
         charge = (event.get("data") or {}).get("object") or {}

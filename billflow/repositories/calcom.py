@@ -1,63 +1,17 @@
-"""Queries on Cal.com bookings (uid -> root booking) and processed deliveries."""
+"""Queries on Cal.com bookings (uid -> root booking); deliveries are claimed in the inbox (repositories/inbox)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.calcom_bookings import CalcomBooking, CalcomDelivery
+from models.calcom_bookings import CalcomBooking
 from models.columns import utcnow
 from models.invoices import Invoice
-
-
-async def claim_delivery(
-    session: AsyncSession, *, integration: str, booking_uid: str, trigger: str, payload: dict[str, Any]
-) -> CalcomDelivery:
-    """Insert the delivery unless it exists, then lock its row until the caller's transaction ends.
-
-    A concurrent copy of the same delivery waits here until the first one has committed its result.
-    """
-    stmt = (
-        insert(CalcomDelivery)
-        .values(
-            integration=integration,
-            booking_uid=booking_uid,
-            trigger=trigger,
-            payload=payload,
-            result={},
-            received_at=utcnow(),
-        )
-        .on_conflict_do_nothing(
-            index_elements=[
-                col(CalcomDelivery.integration),
-                col(CalcomDelivery.booking_uid),
-                col(CalcomDelivery.trigger),
-            ]
-        )
-    )
-    await session.exec(stmt)  # type: ignore[call-overload]
-    query = (
-        select(CalcomDelivery)
-        .where(
-            CalcomDelivery.integration == integration,
-            CalcomDelivery.booking_uid == booking_uid,
-            CalcomDelivery.trigger == trigger,
-        )
-        .with_for_update()
-    )
-    return (await session.exec(query)).one()
-
-
-async def record_result(session: AsyncSession, *, delivery: CalcomDelivery, result: dict[str, Any]) -> None:
-    delivery.result = result
-    delivery.processed_at = utcnow()
-    session.add(delivery)
-    await session.flush()
 
 
 async def get_booking(session: AsyncSession, *, integration: str, uid: str) -> CalcomBooking | None:

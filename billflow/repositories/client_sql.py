@@ -48,8 +48,8 @@ SELECT * FROM (
     UNION ALL
     -- Delivery events of those emails as SendGrid reported them (bounces have their own timeline event).
     SELECT w.received_at, 'email.' || w.type, i.number, NULL, NULL, w.outcome, 'Email event: ' || w.type
-    FROM webhook_events w JOIN invoices i ON i.id = w.invoice_id
-    WHERE i.client_id = :client_id AND w.provider = 'sendgrid' AND w.processed_at IS NOT NULL
+    FROM inbox_events w JOIN invoices i ON i.id = w.invoice_id
+    WHERE i.client_id = :client_id AND w.source = 'sendgrid' AND w.processed_at IS NOT NULL
       AND w.type <> 'bounce'
     UNION ALL
     SELECT t.occurred_at, t.kind, i.number, NULL, NULL, NULL, t.message

@@ -1,4 +1,5 @@
-"""Booking events from integrations: stored once per (integration, event id), then acted on, facts first.
+"""Booking events from integrations: stored once per (integration, event id) in the inbox, then acted on, facts
+first.
 
 booking.confirmed is an issued invoice in the event's own transaction (billflow/services/intake.py): the client
 upserted, the invoice with its number recorded, the run's start owed to the outbox, the answer recorded; so the
@@ -22,7 +23,7 @@ from temporalio.client import Client
 
 from billflow.config import Settings
 from billflow.db import Database
-from billflow.repositories import booking_events as events_repo
+from billflow.repositories import inbox as inbox_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import run_outbox as outbox_repo
 from billflow.repositories import timeline as timeline_repo
@@ -33,7 +34,6 @@ from billflow.services.business_profile import BusinessProfile, business_profile
 from models.booking_events import (
     BookingCancelledEvent,
     BookingConfirmedEvent,
-    BookingEvent,
     BookingEventIn,
     BookingRescheduledEvent,
     EventAccepted,
@@ -43,6 +43,7 @@ from models.booking_events import (
 from models.client_sources import integration_source
 from models.columns import DEFAULT_WORKSPACE_ID
 from models.enums import InvoiceStatus
+from models.inbox import InboxEvent, InboxSource
 from models.invoices import Invoice
 from models.subscription_io import SUBSCRIPTION_ID_MAX
 from models.workflow_io import BookingIn, VoidInvoice
@@ -93,15 +94,14 @@ async def handle_event(
     payload = event.model_dump(mode="json")
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
-    def claim(session: AsyncSession) -> Awaitable[BookingEvent]:
-        return events_repo.claim_event(
+    def claim(session: AsyncSession) -> Awaitable[InboxEvent]:
+        return inbox_repo.claim(
             session,
-            integration=integration,
-            event_id=event.id,
+            source=InboxSource.booking,
+            channel=integration,
+            event_key=event.id,
             type=event.type,
-            version=event.version,
-            booking_id=event.data.booking_id,
-            payload=payload,
+            payload=payload,  # its version and booking id with it
             payload_sha256=digest,
             sent_by=sender.actor,
             workspace_id=sender.workspace_id,
@@ -129,7 +129,7 @@ async def handle_event(
             answer, issued = await _confirmed(session, settings, sender.integration, event, booking, seller)
         else:
             answer = await _act(db, session, client, settings, sender=sender, event=event)
-        await events_repo.record_result(session, event=row, result=answer.model_dump(mode="json"))
+        await inbox_repo.record(session, event=row, outcome=answer.outcome, result=answer.model_dump(mode="json"))
     if issued is not None and answer.invoice_number is None:  # committed with a placeholder: numbered now
         return answer.model_copy(update={"invoice_number": await intake.number_now(db, issued)}), False
     return answer, False

@@ -34,6 +34,7 @@ from billflow.db import Database
 from billflow.repositories import calcom as calcom_repo
 from billflow.repositories import catalog as catalog_repo
 from billflow.repositories import clients as clients_repo
+from billflow.repositories import inbox as inbox_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import run_outbox as outbox_repo
 from billflow.repositories import timeline as timeline_repo
@@ -45,6 +46,7 @@ from models.calcom import CalBooking, CalDeliveryResult, CalOutcome, CalTrigger,
 from models.client_sources import integration_source
 from models.columns import DEFAULT_WORKSPACE_ID, utcnow
 from models.enums import InvoiceStatus
+from models.inbox import InboxSource
 from models.invoices import Invoice
 from models.money import CurrencyCode
 from models.time_zones import is_iana_zone
@@ -251,17 +253,19 @@ async def handle_delivery(
             session=session,
             workspace_id=workspace_id,
         )
-        row = await calcom_repo.claim_delivery(
+        row = await inbox_repo.claim(
             session,
-            integration=integration,
-            booking_uid=delivery.booking.uid,
-            trigger=delivery.trigger.value,
+            source=InboxSource.calcom,
+            channel=integration,
+            event_key=f"{delivery.booking.uid}:{delivery.trigger.value}",
+            type=delivery.trigger.value,
             payload=delivery.raw,
+            workspace_id=workspace_id,  # the integration's: the one whose secret verified it
         )
         if row.result:
             return CalDeliveryResult.model_validate(row.result), True
         answer = await _act(ctx)
-        await calcom_repo.record_result(session, delivery=row, result=answer.model_dump(mode="json"))
+        await inbox_repo.record(session, event=row, outcome=answer.outcome, result=answer.model_dump(mode="json"))
     return answer, False
 
 

@@ -12,13 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, TypeAdapter, Validati
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from billflow.repositories import clients as clients_repo
+from billflow.repositories import inbox as inbox_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.repositories import webhook_events as events_repo
 from models.columns import utcnow
 from models.email_messages import EmailMessage
 from models.enums import MessageStatus
+from models.inbox import InboxSource
 
 
 async def record_invoice_viewed(
@@ -129,16 +130,14 @@ def event_key(event: dict[str, Any]) -> str:
 async def apply_sendgrid_event(session: AsyncSession, event: dict[str, Any]) -> EmailEventOutcome:
     """Store the event once and bring the message (and invoice, client) up to date."""
     kind = str(event.get("event", ""))
-    stored = await events_repo.store_event_once(
-        session, provider="sendgrid", event_id=event_key(event), type=kind, payload=event
+    stored = await inbox_repo.claim(
+        session, source=InboxSource.sendgrid, event_key=event_key(event), type=kind, payload=event
     )
     if stored.processed_at is not None:
         return EmailEventOutcome("duplicate")
     result = await _apply(session, kind, event)
-    stored.outcome, stored.processed_at = result.outcome, utcnow()
-    stored.invoice_id = result.bounced_invoice_id or _int(event.get("billflow_invoice_id"))
-    session.add(stored)
-    await session.flush()
+    invoice_id = result.bounced_invoice_id or _int(event.get("billflow_invoice_id"))
+    await inbox_repo.record(session, event=stored, outcome=result.outcome, invoice_id=invoice_id)
     return result
 
 

@@ -16,10 +16,11 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from billflow.db import ALL_WORKSPACES, Database
-from billflow.repositories import booking_events as booking_events_repo
+from billflow.repositories import inbox as inbox_repo
 from billflow.repositories import integrations as integrations_repo
 from models.client_sources import integration_source
 from models.columns import DEFAULT_WORKSPACE_ID
+from models.inbox import InboxSource
 from models.integrations import Integration
 
 SIGNATURE_HEADER = "X-Billflow-Signature"
@@ -162,15 +163,15 @@ async def recent_deliveries(
         row = await integrations_repo.get_integration(session, name=name, workspace_id=workspace_id)
         if row is None:
             raise IntegrationNotFound(f"no integration named {name!r}")
-        events = await booking_events_repo.recent_events(
-            session, integration=name, before_id=before_id, limit=per_page + 1
+        events = await inbox_repo.recent(
+            session, source=InboxSource.booking, channel=name, before_id=before_id, limit=per_page + 1
         )
     own = integration_source(name)
     deliveries = [
         Delivery(
             id=e.id or 0,
             received_at=e.received_at,
-            event_id=e.event_id,
+            event_id=e.event_key,
             type=e.type,
             verified_by=_verified_by(e.sent_by, own),
             outcome=str(e.result.get("outcome") or "unfinished"),

@@ -24,8 +24,8 @@ from billflow.runs.outbox_relay import OutboxRelay
 from billflow.services import api_keys
 from billflow.services.integrations import signed_headers
 from models.api_keys import ApiRole
-from models.booking_events import BookingEvent
 from models.clients import Client
+from models.inbox import InboxEvent
 from models.invoices import Invoice
 from tests.api.conftest import KeyFactory
 from tests.api.support import (
@@ -107,7 +107,7 @@ async def test_same_event_ten_times_concurrently_makes_one_client_invoice_and_wo
     assert await _count(db, select(func.count()).select_from(Client).where(Client.external_id == external_id)) == 1
     source_key = f"booking:{name}:{body['data']['booking_id']}"
     assert await _count(db, select(func.count()).select_from(Invoice).where(Invoice.source_key == source_key)) == 1
-    stored = select(func.count()).select_from(BookingEvent).where(col(BookingEvent.event_id) == body["id"])
+    stored = select(func.count()).select_from(InboxEvent).where(col(InboxEvent.event_key) == body["id"])
     assert await _count(db, stored) == 1
     workflow_id = responses[0].json()["workflow_id"]
     await started_run(worker.client, workflow_id)
@@ -252,9 +252,7 @@ async def test_an_unknown_currency_is_422_naming_the_field(
     response = await post_signed(http, name, secret, body)
     assert response.status_code == 422
     assert any(err["loc"][-1] == "currency" for err in response.json()["detail"])
-    assert (
-        await _count(db, select(func.count()).select_from(BookingEvent).where(BookingEvent.event_id == body["id"])) == 0
-    )
+    assert await _count(db, select(func.count()).select_from(InboxEvent).where(InboxEvent.event_key == body["id"])) == 0
 
 
 async def test_overflowing_totals_are_422_naming_the_service_and_store_nothing(
@@ -265,7 +263,7 @@ async def test_overflowing_totals_are_422_naming_the_service_and_store_nothing(
     response = await post_signed(http, name, secret, body)
     assert response.status_code == 422, response.text
     assert any(err["loc"][-2:] == ["services", 0] and "line total" in err["msg"] for err in response.json()["detail"])
-    stored = select(func.count()).select_from(BookingEvent).where(BookingEvent.event_id == body["id"])
+    stored = select(func.count()).select_from(InboxEvent).where(InboxEvent.event_key == body["id"])
     assert await _count(db, stored) == 0
     client = select(func.count()).select_from(Client).where(Client.external_id == body["data"]["client"]["external_id"])
     assert await _count(db, client) == 0
@@ -396,7 +394,7 @@ async def test_event_failing_midway_stores_nothing_and_a_retry_succeeds(
     with monkeypatch.context() as patched, pytest.raises(RuntimeError):
         patched.setattr(timeline_repo, "add_event", broken)  # after the invoice was issued, before commit
         await post_signed(http, name, secret, body)
-    stored = select(func.count()).select_from(BookingEvent).where(BookingEvent.event_id == body["id"])
+    stored = select(func.count()).select_from(InboxEvent).where(InboxEvent.event_key == body["id"])
     assert await _count(db, stored) == 0
     source_key = f"booking:{name}:{body['data']['booking_id']}"
     assert await _count(db, select(func.count()).select_from(Invoice).where(Invoice.source_key == source_key)) == 0

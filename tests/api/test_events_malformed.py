@@ -10,7 +10,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from billflow.db import Database
-from models.booking_events import BookingEvent
+from models.inbox import InboxEvent
 from tests.api.support import confirmed_event, post_signed
 
 
@@ -44,5 +44,9 @@ async def test_signed_malformed_events_are_422_and_record_nothing(
         assert response.status_code == 422, (label, response.status_code, response.text[:300])
         assert "loc" in response.text, label  # FastAPI's detail names the field
     async with db.session() as session:
-        stored = (await session.exec(select(func.count()).where(col(BookingEvent.integration) == name))).one()
+        stored = (
+            await session.exec(
+                select(func.count()).where(InboxEvent.source == "booking", col(InboxEvent.channel) == name)
+            )
+        ).one()
     assert stored == 0

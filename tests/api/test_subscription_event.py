@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from billflow.db import Database
-from models.booking_events import BookingEvent
+from models.inbox import InboxEvent
 from models.invoices import Invoice
 from models.subscriptions import Subscription
 from tests.api.support import post_signed
@@ -81,6 +81,4 @@ async def test_subscription_event_with_an_unbounded_backfill_is_422_and_stores_n
     assert [e["loc"] for e in response.json()["detail"]] == [["body", "data", "start_date"]]
     assert await _count(db, select(func.count()).select_from(Subscription)
                         .where(Subscription.id == f"{name}-{event_id}")) == 0  # fmt: skip
-    assert (
-        await _count(db, select(func.count()).select_from(BookingEvent).where(BookingEvent.event_id == event_id)) == 0
-    )
+    assert await _count(db, select(func.count()).select_from(InboxEvent).where(InboxEvent.event_key == event_id)) == 0

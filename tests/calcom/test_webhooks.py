@@ -13,9 +13,9 @@ from temporalio.worker import Worker
 from billflow.db import Database
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
-from models.calcom_bookings import CalcomDelivery
 from models.clients import Client
 from models.enums import InvoiceStatus
+from models.inbox import InboxEvent
 from models.invoices import InvoiceLine
 from models.payments import Payment
 from tests.calcom.checks import (
@@ -79,7 +79,9 @@ async def test_same_delivery_five_times_changes_nothing(
 
     assert [i.id for i in await invoices_of(db, name)] == [invoice.id]
     assert await timeline_kinds(db, invoice) == timeline_before
-    stored = select(func.count()).select_from(CalcomDelivery).where(CalcomDelivery.integration == name)
+    stored = (
+        select(func.count()).select_from(InboxEvent).where(InboxEvent.source == "calcom", InboxEvent.channel == name)
+    )
     assert await count(db, stored) == 1
     history = await worker.client.get_workflow_handle(invoice.workflow_id).fetch_history()
     starts = [e for e in history.events if e.HasField("workflow_execution_started_event_attributes")]
@@ -210,7 +212,9 @@ async def test_tampered_or_unsigned_delivery_is_refused_and_nothing_recorded(
     assert (await post(http, name, None, body)).status_code == 401
     assert (await post(http, name, "not-the-secret", body)).status_code == 401
     assert (await post(http, "calcom-unknown", secret, body)).status_code == 401
-    stored = select(func.count()).select_from(CalcomDelivery).where(CalcomDelivery.integration == name)
+    stored = (
+        select(func.count()).select_from(InboxEvent).where(InboxEvent.source == "calcom", InboxEvent.channel == name)
+    )
     assert await count(db, stored) == 0
     assert await invoices_of(db, name) == []
 

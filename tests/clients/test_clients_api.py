@@ -18,7 +18,7 @@ from billflow.db import Database
 from billflow.repositories import clients as clients_repo
 from billflow.repositories import invoices as invoices_repo
 from billflow.repositories import timeline as timeline_repo
-from models.webhook_events import WebhookEvent
+from models.inbox import InboxEvent
 from tests.api.support import CONFIRMED_TOTAL, confirmed_event, post_signed
 from worker import build_worker
 
@@ -187,9 +187,9 @@ async def test_timeline_shows_emails_with_their_delivery_events(
         invoice = await invoices_repo.get_invoice(session, number=first)
         assert invoice is not None
         session.add(
-            WebhookEvent(
-                provider="sendgrid",
-                event_id=uuid.uuid4().hex,
+            InboxEvent(
+                source="sendgrid",
+                event_key=uuid.uuid4().hex,
                 type="delivered",
                 invoice_id=invoice.id,
                 outcome="delivered",

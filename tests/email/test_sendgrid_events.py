@@ -12,9 +12,9 @@ from temporalio.worker import Worker
 
 from billflow.db import Database
 from billflow.repositories import clients as clients_repo
+from billflow.repositories import inbox as inbox_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import timeline as timeline_repo
-from billflow.repositories import webhook_events as events_repo
 from models.email_messages import EmailMessage
 from models.enums import MessageStatus
 from models.invoices import Invoice
@@ -84,7 +84,7 @@ async def test_bad_signatures_are_rejected_and_change_nothing(
         response = await http.post("/webhooks/sendgrid", content=content, headers=headers)
         assert response.status_code == 400, name
     async with db.session() as session:
-        assert await events_repo.count_events(session, provider="sendgrid", event_id=event["sg_event_id"]) == 0
+        assert await inbox_repo.count(session, source="sendgrid", event_key=event["sg_event_id"]) == 0
     assert (await load_message(db, message.id)).status == MessageStatus.sent
     assert (await load_invoice(db, invoice.id)).viewed_at is None
 
@@ -142,7 +142,7 @@ async def test_stale_or_future_deliveries_are_refused(
         response = await http.post("/webhooks/sendgrid", content=body, headers=signer.headers(body, str(at)))
         assert response.status_code == 400 and "stale" in response.json()["detail"], name
     async with db.session() as session:
-        assert await events_repo.count_events(session, provider="sendgrid", event_id=event["sg_event_id"]) == 0
+        assert await inbox_repo.count(session, source="sendgrid", event_key=event["sg_event_id"]) == 0
     assert (await load_invoice(db, invoice.id)).viewed_at is None
     fresh = await http.post("/webhooks/sendgrid", content=body, headers=signer.headers(body, str(now - 60)))
     assert fresh.status_code == 200
@@ -168,7 +168,7 @@ async def test_signed_but_malformed_events_are_400_and_store_nothing(
         response = await http.post("/webhooks/sendgrid", content=body, headers=signer.headers(body))
         assert response.status_code == 400, (name, response.text)
     async with db.session() as session:  # all or nothing: the good event of each batch was not stored either
-        assert await events_repo.count_events(session, provider="sendgrid", event_id=good["sg_event_id"]) == 0
+        assert await inbox_repo.count(session, source="sendgrid", event_key=good["sg_event_id"]) == 0
     assert (await load_message(db, message.id)).status == MessageStatus.sent
     assert (await load_invoice(db, invoice.id)).viewed_at is None
 

@@ -38,7 +38,7 @@ async def clean_slate(db: Database) -> None:
         await session.exec(  # type: ignore[call-overload]
             text("UPDATE email_messages SET status = 'failed' WHERE status IN ('unknown', 'claimed')")
         )
-        await session.exec(text("DELETE FROM webhook_events WHERE provider = 'sendgrid'"))  # type: ignore[call-overload]
+        await session.exec(text("DELETE FROM inbox_events WHERE source = 'sendgrid'"))  # type: ignore[call-overload]
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from temporalio.worker import Worker
 
 from billflow.db import Database
 from billflow.repositories import credit_notes as credit_notes_repo
+from billflow.repositories import inbox as inbox_repo
 from billflow.repositories import messages as messages_repo
 from billflow.repositories import payments as payments_repo
-from billflow.repositories import webhook_events as events_repo
 from billflow.services.invoice_runs import send_action, wait_for_action
 from models.enums import EmailKind, InvoiceStatus
 from models.invoices import Invoice
@@ -61,7 +61,7 @@ async def test_completed_session_pays_the_invoice_once_even_when_delivered_twice
     await wait_until(paid)
     assert await _payments(db, invoice) == [("payment", sid, 38_500)]
     async with db.session() as session:
-        assert await events_repo.count_events(session, provider="stripe", event_id=event["id"]) == 1
+        assert await inbox_repo.count(session, source="stripe", event_key=event["id"]) == 1
 
 
 async def test_bad_signatures_are_rejected_and_record_nothing(
@@ -90,7 +90,7 @@ async def test_bad_signatures_are_rejected_and_record_nothing(
         response = await http.post("/webhooks/stripe", content=content, headers=headers)
         assert response.status_code == 400, name
     async with db.session() as session:
-        assert await events_repo.count_events(session, provider="stripe", event_id=event["id"]) == 0
+        assert await inbox_repo.count(session, source="stripe", event_key=event["id"]) == 0
     assert await _payments(db, invoice) == []
     assert await _status(db, invoice) == InvoiceStatus.open
 
@@ -377,7 +377,7 @@ async def test_signed_but_malformed_events_are_400_and_store_nothing(http: httpx
         response = await deliver(http, event)
         assert response.status_code == 400, (name, response.text)
         async with db.session() as s:
-            assert await events_repo.count_events(s, provider="stripe", event_id=event["id"]) == 0, name
+            assert await inbox_repo.count(s, source="stripe", event_key=event["id"]) == 0, name
     for name, raw in {"array body": b"[1, 2]", "string body": b'"evt"', "no id": b'{"type": "x"}'}.items():
         header = stripe.WebhookSignature.generate_signature_header(raw.decode(), WEBHOOK_SECRET)
         response = await http.post("/webhooks/stripe", content=raw, headers={"Stripe-Signature": header})

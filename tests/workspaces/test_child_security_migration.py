@@ -1,5 +1,6 @@
 """0a1b2c3d4e6b on a database holding two workspaces' data: the owned rows (lines, periods, sessions, booking
-events, ...) take their owner's workspace, row security is on for them, and going down removes it all."""
+events, ...) take their owner's workspace, row security is on for them, and going down removes it all. (Three of
+those tables became the inbox in 0a1b2c3d4e81: their rows keep the workspace this revision gave them.)"""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from tests.ops.test_migrations import fresh_db, fresh_url  # noqa: F401  (fixtur
 from tests.workspaces.test_isolation_migration import SEED
 
 BEFORE = "0a1b2c3d4e32"
+REVISION = "0a1b2c3d4e6b"
 OWNED = (
     "invoice_lines", "checkout_sessions", "client_answers", "rendered_documents", "webhook_events",
     "client_settings", "portal_links", "subscription_plans", "subscription_periods", "credit_note_lines",
@@ -66,12 +68,12 @@ CHILDREN = [
 ]
 
 
-async def _migrated(db: Database) -> None:
+async def _migrated(db: Database, to: str = REVISION) -> None:
     await migrate.upgrade(db.engine, BEFORE)
     async with db.engine.begin() as conn:
         for statement in (*SEED, *CHILDREN):
             await conn.execute(text(statement))
-    await migrate.upgrade(db.engine)
+    await migrate.upgrade(db.engine, to)
 
 
 async def _workspaces(db: Database, table: str) -> list[int]:
@@ -86,6 +88,11 @@ async def test_owned_rows_take_their_owners_workspace(fresh_db: Database) -> Non
     expected["webhook_events"] = [1, 1, 2]  # the event of no invoice stays the first workspace's
     expected["booking_events"] = [1, 2, 2]
     assert found == expected
+    await migrate.upgrade(fresh_db.engine)  # the inbox takes the three tables' rows with their workspaces
+    inbox = text("SELECT workspace_id FROM inbox_events WHERE source = :source ORDER BY workspace_id")
+    async with fresh_db.engine.connect() as conn:
+        moved = {s: list((await conn.execute(inbox, {"source": s})).scalars()) for s in ("booking", "calcom", "stripe")}
+    assert moved == {"booking": [1, 2, 2], "calcom": [1, 2], "stripe": [1, 1, 2]}
     assert await migrate.drift(fresh_db.engine) == []
 
 
@@ -117,5 +124,5 @@ async def test_row_security_is_on_for_them_and_going_down_removes_it(fresh_db: D
         assert (await conn.execute(columns, {"n": list(OWNED)})).scalar() == 0
         lines = (await conn.execute(text("SELECT count(*) FROM invoice_lines"))).scalar()
     assert lines == 2  # going down drops the column, never the rows
-    await migrate.upgrade(fresh_db.engine)  # and up again on the same data
+    await migrate.upgrade(fresh_db.engine)  # and up again on the same data, to the inbox
     assert await _workspaces(fresh_db, "subscription_periods") == [1, 2]

@@ -237,13 +237,8 @@ SEEDS = {
     "VALUES (:ws, 'k' || :key, 'rls', 'viewer', 'h' || :key, now())",
     "integrations": "INSERT INTO integrations (workspace_id, name, secret, created_at) "
     "VALUES (:ws, 'int-' || :key, 's', now())",
-    "booking_events": "INSERT INTO booking_events (workspace_id, integration, event_id, type, version, booking_id, "
-    "payload_sha256, payload, result, received_at) VALUES (:ws, 'int-' || :key, 'e', 'booking.confirmed', 1, 'b', "
-    "'sha', '{}', '{}', now())",
     "calcom_bookings": "INSERT INTO calcom_bookings (integration, uid, root_uid, created_at) "
     "VALUES ('int-' || :key, 'u', 'u', now())",
-    "calcom_deliveries": "INSERT INTO calcom_deliveries (integration, booking_uid, trigger, payload, result, "
-    "received_at) VALUES ('int-' || :key, 'u', 'BOOKING_CREATED', '{}', '{}', now())",
     "checkout_sessions": "INSERT INTO checkout_sessions (invoice_id, attempt, stripe_session_id, amount_minor, "
     "currency, status, payment_status, created_at, updated_at) VALUES (:invoice, 1, 'cs_' || :key, 100, 'EUR', "
     "'expired', 'unpaid', now(), now())",
@@ -261,6 +256,10 @@ SEEDS = {
     "email_messages": "INSERT INTO email_messages (idempotency_key, invoice_id, client_id, kind, to_email, subject, "
     "body_text, backend, status, attempts, created_at, updated_at) VALUES ('m-' || :key, :invoice, :client, "
     "'invoice_issued', 'a@example.com', 's', 'b', 'rls-test', 'sent', 1, now(), now())",
+    # the intake names a delivery's workspace; an event applied to an invoice follows the invoice's
+    "inbox_events": "INSERT INTO inbox_events (workspace_id, source, channel, event_key, type, payload, result, "
+    "invoice_id, received_at) VALUES (:ws, 'booking', 'int-' || :key, 'e', 'booking.confirmed', '{}', '{}', NULL, "
+    "now()), (1, 'rls-test', '', 'evt_' || :key, 't', '{}', '{}', :invoice, now())",
     "invoice_lines": "INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit_price_minor, "
     "tax_rate_bp, subtotal_minor, tax_minor, total_minor) VALUES (:invoice, 1, 'l', 1, 100, 0, 100, 0, 100)",
     "portal_links": "INSERT INTO portal_links (client_id, token_hash, expires_at, created_at, single_use) "
@@ -279,8 +278,6 @@ SEEDS = {
     "VALUES (:ws, 'rls-' || :key || '@example.com', 'r', 'viewer', 0, now())",
     "timeline_events": "INSERT INTO timeline_events (client_id, invoice_id, kind, message, data, occurred_at) "
     "VALUES (:client, :invoice, 'note', '', '{}', now())",
-    "webhook_events": "INSERT INTO webhook_events (provider, event_id, type, payload, invoice_id, received_at) "
-    "VALUES ('rls-test', 'evt_' || :key, 't', '{}', :invoice, now())",
 }
 
 
@@ -366,17 +363,18 @@ async def test_a_webhook_event_follows_the_invoice_it_is_applied_to(db: Database
     async with db.session() as session:  # stored before its invoice is known: the default workspace
         await session.execute(
             text(
-                "INSERT INTO webhook_events (provider, event_id, type, payload, received_at) "
-                "VALUES ('rls-test', :key, 't', '{}', now())"
+                "INSERT INTO inbox_events (source, channel, event_key, type, payload, result, received_at) "
+                "VALUES ('rls-test', '', :key, 't', '{}', '{}', now())"
             ),
             {"key": key},
         )
+        owner = text("SELECT workspace_id FROM inbox_events WHERE event_key = :k")
+        assert (await session.execute(owner, {"k": key})).scalar_one() == DEFAULT_WORKSPACE_ID
         await session.execute(
-            text("UPDATE webhook_events SET invoice_id = :invoice WHERE event_id = :key"),
+            text("UPDATE inbox_events SET invoice_id = :invoice WHERE event_key = :key"),
             {"invoice": invoice_b.id, "key": key},
         )
-        owner = await session.execute(text("SELECT workspace_id FROM webhook_events WHERE event_id = :k"), {"k": key})
-        assert owner.scalar_one() == b.id
+        assert (await session.execute(owner, {"k": key})).scalar_one() == b.id
 
 
 async def test_the_staff_app_under_row_security_signs_in_and_shows_the_users_workspace(

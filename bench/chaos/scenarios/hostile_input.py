@@ -232,7 +232,9 @@ async def _check_storage(
     result: ScenarioResult,
 ) -> None:
     with psycopg.connect(stack.plain_url, autocommit=True) as conn:
-        stored = conn.execute("SELECT event_id FROM booking_events WHERE event_id = ANY(%s)", (refused,)).fetchall()
+        stored = conn.execute(
+            "SELECT event_key FROM inbox_events WHERE source = 'booking' AND event_key = ANY(%s)", (refused,)
+        ).fetchall()
         result.problems += [f"refused event {r[0]} was stored" for r in stored]
         leaked = conn.execute(
             "SELECT count(*) FROM invoices WHERE source_key LIKE 'booking:api:bk-hostile-bad%%' "
@@ -329,7 +331,7 @@ async def _domain_holes(
     clients = [c for *_, c in cases]
     with psycopg.connect(stack.plain_url, autocommit=True) as conn:
         found = conn.execute(
-            "SELECT 'event ' || event_id FROM booking_events WHERE event_id = ANY(%s) "
+            "SELECT 'event ' || event_key FROM inbox_events WHERE source = 'booking' AND event_key = ANY(%s) "
             "UNION ALL SELECT 'subscription ' || id FROM subscriptions WHERE id = ANY(%s) "
             "UNION ALL SELECT 'client ' || external_id FROM clients WHERE external_id = ANY(%s)",
             (ids, subs, clients),

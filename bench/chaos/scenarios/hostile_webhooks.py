@@ -157,7 +157,8 @@ async def run_webhook_cases(
 
     with psycopg.connect(plain_url, autocommit=True) as conn:
         stored = conn.execute(
-            "SELECT provider, event_id FROM webhook_events WHERE event_id = ANY(%s)", (stripe_ids + sendgrid_ids,)
+            "SELECT source, event_key FROM inbox_events WHERE source IN ('stripe', 'sendgrid') AND event_key = ANY(%s)",
+            (stripe_ids + sendgrid_ids,),
         ).fetchall()
         result.problems += [f"malformed {p} event {e} was stored" for p, e in stored]
         after = conn.execute("SELECT status FROM email_messages WHERE id = %s", (message[0],)).fetchone()

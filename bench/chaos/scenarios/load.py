@@ -185,7 +185,9 @@ async def _run(stack: ChaosStack, seconds: float, result: ScenarioResult) -> Non
             if paid >= signalled or time.monotonic() > deadline + 60:
                 break
             await asyncio.sleep(1)
-        stored = conn.execute("SELECT count(*) FROM booking_events WHERE integration = 'loadgen'").fetchone()
+        stored = conn.execute(
+            "SELECT count(*) FROM inbox_events WHERE source = 'booking' AND channel = 'loadgen'"
+        ).fetchone()
         dup = conn.execute(
             "SELECT count(*) - count(DISTINCT workflow_id) FROM invoices WHERE workflow_id = ANY(%s)",
             (list(accepted.values()),),
