@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -87,17 +87,6 @@ async def record_once(session: AsyncSession, *, event_id: int, outcome: str, inv
     row = await session.get(InboxEvent, event_id, with_for_update=True)
     if row is not None and row.processed_at is None:
         await record(session, event=row, outcome=outcome, invoice_id=invoice_id)
-
-
-async def forget_unfinished(session: AsyncSession, *, source: str, channel: str = "", event_key: str) -> None:
-    """Remove a claimed delivery that has no outcome yet (its handling failed), so nothing half-done stays."""
-    stmt = delete(InboxEvent).where(
-        col(InboxEvent.source) == source,
-        col(InboxEvent.channel) == channel,
-        col(InboxEvent.event_key) == event_key,
-        col(InboxEvent.processed_at).is_(None),
-    )
-    await session.exec(stmt)  # type: ignore[call-overload]
 
 
 async def count(session: AsyncSession, *, source: str, channel: str | None = None, event_key: str | None = None) -> int:
