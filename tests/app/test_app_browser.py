@@ -189,10 +189,10 @@ async def test_with_no_worker_the_invoice_page_answers_at_once_and_says_the_run_
     async with db.session() as session:
         invoice = await issue_invoice(session, booking=booking, workflow_id=handle.id)
     await sign_in(page, live_server, (await make_user(db, ApiRole.staff)).email)
-    started = asyncio.get_running_loop().time()
-    await page.goto(f"{live_server}/app/invoices/{invoice.number}")
-    took = asyncio.get_running_loop().time() - started
-    assert took < 1.5, took  # the page does not wait for the run's query (2 s)
+    served = await page.goto(f"{live_server}/app/invoices/{invoice.number}")
+    # The page was answered before the run's state (its query waits up to 2 s for a worker): it says it is still
+    # asking, and its script asks again (a time bound here failed on a loaded CI machine: 1.57 s of 1.5).
+    assert served is not None and 'data-testid="live-pending"' in await served.text()
     await expect(page.get_by_role("heading", name=invoice.number)).to_be_visible()
     await expect(page.locator("[data-testid=live-unanswered]")).to_be_visible(timeout=15_000)
 
