@@ -36,7 +36,6 @@ SUBAPPS: dict[str, tuple[str, str]] = {
     "catalog": ("starter.catalog", "Prices of booked event types: add, list, remove."),
     "interest": ("starter.interest", "Late-payment interest: reference rates, quotes, interest invoices."),
     "portal": ("starter.portal", "Client portal: email a magic link, revoke links."),
-    "outbox": ("starter.outbox", "The emails billflow sent; `billflow outbox ID` prints one."),
     "db": ("starter.db_cmd", "The database schema: `billflow db upgrade`, downgrade, current."),
     "codec": ("starter.codec_cmd", "Payload encryption keys: `billflow codec generate-key --id ID`."),
     "temporal": ("starter.temporal_cmd", "Prepare a Temporal namespace: `billflow temporal setup`."),
@@ -47,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "starter.api",
         "Run the HTTP API against the configured database and Temporal (start a worker separately).",
     ),
+    "outbox": ("starter.outbox", "The emails billflow sent; `billflow outbox ID` prints one."),
     "dev": (
         "starter.stack",
         "Start PostgreSQL, the Temporal dev server (UI on :8233), the worker and the web app; Ctrl-C stops all.",

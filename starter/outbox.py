@@ -11,18 +11,17 @@ from rich.table import Table
 
 from starter.common import JsonOption, console, fail, print_json
 
-app = typer.Typer(invoke_without_command=True)
 
-
-@app.callback()
-def outbox(
-    ctx: typer.Context,
-    message_id: Annotated[int | None, typer.Argument(help="Print this message in full.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=500, help="How many of the newest messages to list.")] = 20,
-    as_json: bool = JsonOption,
-) -> None:
-    """List the newest emails, or print one in full."""
-    if ctx.invoked_subcommand is None:
+def register(app: typer.Typer) -> None:
+    # A command, not a group: options may follow the id (`billflow outbox 7 --json`), which a group would take
+    # for the name of a subcommand.
+    @app.command("outbox")
+    def outbox(
+        message_id: Annotated[int | None, typer.Argument(help="Print this message in full.")] = None,
+        limit: Annotated[int, typer.Option(min=1, max=500, help="How many of the newest messages to list.")] = 20,
+        as_json: bool = JsonOption,
+    ) -> None:
+        """The emails billflow sent; `billflow outbox ID` prints one."""
         _outbox(message_id, limit, as_json)
 
 

@@ -116,7 +116,7 @@ async def test_outbox_prints_one_message_in_full_and_refuses_an_unknown_id(
     newest = (await _messages(db))[0]
     shown = runner.invoke(app, ["outbox", str(newest.id)], env=WIDE)
     assert shown.exit_code == 0 and newest.subject in shown.output and "Please pay" in shown.output
-    as_json = runner.invoke(app, ["outbox", "--json", str(newest.id)], env=WIDE)  # options before the id: a group
+    as_json = runner.invoke(app, ["outbox", str(newest.id), "--json"], env=WIDE)
     assert json.loads(as_json.output) == [newest.model_dump(mode="json")]
     unknown = runner.invoke(app, ["outbox", "2147483000"], env=WIDE)
     assert unknown.exit_code == 1 and "no email with id 2147483000" in unknown.output
