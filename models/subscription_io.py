@@ -14,6 +14,7 @@ from uuid import uuid4
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from models.enums import UNSETTLED_STATUSES
 from models.money import CurrencyCode
 from models.workflow_io import (
     ClientIn,
@@ -357,3 +358,51 @@ class SubscriptionView(BaseModel):
     workflow_id: str
     periods: list[PeriodView] = Field(default_factory=list)
     balance_minor: int = 0  # unpaid total over this subscription's invoices
+
+    @classmethod
+    def of_rows(
+        cls, sub: Any, client: Any, invoices: list[Any], periods: list[Any], plans: list[Any]
+    ) -> SubscriptionView:
+        """The view from the subscription's row, its client's, its invoices, periods and plan versions (table models
+        or rows with their column names, a period's position as `index`): the service and the CLI's light read."""
+        by_run = {inv.workflow_id: inv for inv in invoices}
+        period_views = []
+        for row in periods:
+            inv = by_run.get(row.invoice_workflow_id or "")
+            period_views.append(
+                PeriodView(
+                    index=row.index,
+                    period_start=row.period_start,
+                    period_end=row.period_end,
+                    outcome=PeriodOutcome(row.outcome),
+                    invoice_workflow_id=row.invoice_workflow_id,
+                    invoice_number=inv.number if inv else None,
+                    invoice_status=inv.status if inv else None,
+                    total_minor=inv.total_minor if inv else None,
+                )
+            )
+        return cls(
+            subscription_id=sub.id,
+            status=SubscriptionStatus(sub.status),
+            client_external_id=client.external_id,
+            client_name=client.name,
+            currency=sub.currency,
+            interval=BillingInterval.model_validate(sub.interval),
+            timezone=sub.timezone,
+            start_date=sub.start_date,
+            end_date=sub.end_date,
+            max_cycles=sub.max_cycles,
+            issue_hour=sub.issue_hour,
+            payment_terms=timedelta(seconds=sub.payment_terms_seconds),
+            plans=[
+                PlanVersionView(effective_from=p.effective_from, lines=[LineIn.model_validate(x) for x in p.lines])
+                for p in plans
+            ],
+            periods_billed=sub.periods_billed,
+            periods_skipped=sub.periods_skipped,
+            next_period_start=sub.next_period_start,
+            ends_on=sub.ends_on,
+            workflow_id=sub.workflow_id,
+            periods=period_views,
+            balance_minor=sum(i.balance_minor for i in by_run.values() if i.status in UNSETTLED_STATUSES),
+        )

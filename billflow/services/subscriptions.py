@@ -19,15 +19,12 @@ from models import workflow_ids
 from models.client_sources import STAFF_SOURCE
 from models.clients import Client as ClientRow
 from models.columns import DEFAULT_WORKSPACE_ID, utcnow
-from models.enums import UNSETTLED_STATUSES, InvoiceStatus
 from models.subscription_io import (
     BillingInterval,
     BillingSchedule,
     Period,
     PeriodCounts,
     PeriodOutcome,
-    PeriodView,
-    PlanVersionView,
     RecordPeriodInput,
     SubscriptionChange,
     SubscriptionIn,
@@ -305,45 +302,10 @@ async def describe(session: AsyncSession, *, subscription_id: str) -> Subscripti
     sub = await _require(session, subscription_id)
     client = await clients_repo.get_client(session, client_id=sub.client_id)
     assert client is not None
-    invoices = {inv.workflow_id: inv for inv in await subs_repo.list_invoices(session, subscription_id=sub.id)}
-    period_views = []
-    for row in await subs_repo.list_periods(session, subscription_id=sub.id):
-        inv = invoices.get(row.invoice_workflow_id or "")
-        period_views.append(
-            PeriodView(
-                index=row.index,
-                period_start=row.period_start,
-                period_end=row.period_end,
-                outcome=PeriodOutcome(row.outcome),
-                invoice_workflow_id=row.invoice_workflow_id,
-                invoice_number=inv.number if inv else None,
-                invoice_status=inv.status if inv else None,
-                total_minor=inv.total_minor if inv else None,
-            )
-        )
-    unpaid = tuple(InvoiceStatus(s) for s in UNSETTLED_STATUSES)
-    return SubscriptionView(
-        subscription_id=sub.id,
-        status=SubscriptionStatus(sub.status),
-        client_external_id=client.external_id,
-        client_name=client.name,
-        currency=sub.currency,
-        interval=BillingInterval.model_validate(sub.interval),
-        timezone=sub.timezone,
-        start_date=sub.start_date,
-        end_date=sub.end_date,
-        max_cycles=sub.max_cycles,
-        issue_hour=sub.issue_hour,
-        payment_terms=timedelta(seconds=sub.payment_terms_seconds),
-        plans=[
-            PlanVersionView(effective_from=p.effective_from, lines=[LineIn.model_validate(x) for x in p.lines])
-            for p in await subs_repo.list_plans(session, subscription_id=sub.id)
-        ],
-        periods_billed=sub.periods_billed,
-        periods_skipped=sub.periods_skipped,
-        next_period_start=sub.next_period_start,
-        ends_on=sub.ends_on,
-        workflow_id=sub.workflow_id,
-        periods=period_views,
-        balance_minor=sum(i.balance_minor for i in invoices.values() if i.status in unpaid),
+    return SubscriptionView.of_rows(
+        sub,
+        client,
+        invoices=list(await subs_repo.list_invoices(session, subscription_id=sub.id)),
+        periods=list(await subs_repo.list_periods(session, subscription_id=sub.id)),
+        plans=list(await subs_repo.list_plans(session, subscription_id=sub.id)),
     )

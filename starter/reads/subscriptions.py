@@ -8,20 +8,14 @@ were (tests/starter/test_light_commands.py compares both paths).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from models.enums import UNSETTLED_STATUSES
 from models.subscription_io import (
-    BillingInterval,
-    PeriodOutcome,
-    PeriodView,
-    PlanVersionView,
     SubscriptionStatus,
     SubscriptionView,
     interval_text,
 )
-from models.workflow_io import LineIn
 from models.workspace_ids import DEFAULT_WORKSPACE_ID
 
 if TYPE_CHECKING:
@@ -89,7 +83,6 @@ def subscription_view(conn: psycopg.Connection[tuple[Any, ...]], *, subscription
             " FROM invoices WHERE subscription_id = %s ORDER BY period_start",
             (sub.id,),
         ).fetchall()
-        invoices = {inv.workflow_id: inv for inv in billed}
         periods: list[Any] = cursor.execute(
             'SELECT "index" AS period_index, period_start, period_end, outcome, invoice_workflow_id'
             " FROM subscription_periods WHERE subscription_id = %s ORDER BY period_start",
@@ -99,43 +92,6 @@ def subscription_view(conn: psycopg.Connection[tuple[Any, ...]], *, subscription
             "SELECT effective_from, lines FROM subscription_plans WHERE subscription_id = %s ORDER BY effective_from",
             (sub.id,),
         ).fetchall()
-    period_views = []
-    for row in periods:
-        inv = invoices.get(row.invoice_workflow_id or "")
-        period_views.append(
-            PeriodView(
-                index=row.period_index,
-                period_start=row.period_start,
-                period_end=row.period_end,
-                outcome=PeriodOutcome(row.outcome),
-                invoice_workflow_id=row.invoice_workflow_id,
-                invoice_number=inv.number if inv else None,
-                invoice_status=inv.status if inv else None,
-                total_minor=inv.total_minor if inv else None,
-            )
-        )
-    return SubscriptionView(
-        subscription_id=sub.id,
-        status=SubscriptionStatus(sub.status),
-        client_external_id=client.external_id,
-        client_name=client.name,
-        currency=sub.currency,
-        interval=BillingInterval.model_validate(sub.interval),
-        timezone=sub.timezone,
-        start_date=sub.start_date,
-        end_date=sub.end_date,
-        max_cycles=sub.max_cycles,
-        issue_hour=sub.issue_hour,
-        payment_terms=timedelta(seconds=sub.payment_terms_seconds),
-        plans=[
-            PlanVersionView(effective_from=p.effective_from, lines=[LineIn.model_validate(x) for x in p.lines])
-            for p in plans
-        ],
-        periods_billed=sub.periods_billed,
-        periods_skipped=sub.periods_skipped,
-        next_period_start=sub.next_period_start,
-        ends_on=sub.ends_on,
-        workflow_id=sub.workflow_id,
-        periods=period_views,
-        balance_minor=sum(i.balance_minor for i in invoices.values() if i.status in UNSETTLED_STATUSES),
-    )
+    # A namedtuple's `index` is its method: the period's position is read as `period_index`, handed on as `index`.
+    periods_by_name = [SimpleNamespace(**row._asdict(), index=row.period_index) for row in periods]
+    return SubscriptionView.of_rows(sub, client, billed, periods_by_name, plans)
