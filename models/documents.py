@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from stdnum.eu import vat as eu_vat
@@ -56,6 +56,20 @@ class Party(BaseModel):
     registration: str | None = None  # company registration (seller) or legal entity id
     email: str | None = None
     kind: BuyerKind = BuyerKind.business
+
+    @classmethod
+    def of_client(cls, client: Any) -> Party:
+        """The buyer as the client's record (models.clients.Client, or a row with its columns) says today."""
+        return cls(
+            name=client.name,
+            legal_name=client.name,
+            address=PostalAddress(
+                line1=client.address_line1, postcode=client.postcode, city=client.city, country=client.country
+            ),
+            vat_id=client.vat_id,
+            email=client.email,
+            kind=BuyerKind(client.kind) if client.kind else BuyerKind.consumer,
+        )
 
 
 class PaymentMeans(BaseModel):

@@ -18,11 +18,10 @@ from models.documents import (
     InvoiceDocument,
     Party,
     PaymentMeans,
-    PostalAddress,
     TaxBreakdown,
     TaxLine,
 )
-from models.enums import BuyerKind, CreditNoteKind, InvoiceKind, TaxCategory
+from models.enums import CreditNoteKind, InvoiceKind, TaxCategory
 
 if TYPE_CHECKING:  # the table models (SQLAlchemy) only name the rows' attributes here
     from billflow.config import Settings
@@ -186,18 +185,7 @@ def _seller(snapshot: dict[str, object], settings: Settings) -> Party:
 
 
 def _buyer(snapshot: dict[str, object], client: Client) -> Party:
-    if snapshot:
-        return Party.model_validate(snapshot)
-    return Party(
-        name=client.name,
-        legal_name=client.name,
-        address=PostalAddress(
-            line1=client.address_line1, postcode=client.postcode, city=client.city, country=client.country
-        ),
-        vat_id=client.vat_id,
-        email=client.email,
-        kind=BuyerKind(client.kind) if client.kind else BuyerKind.consumer,
-    )
+    return Party.model_validate(snapshot) if snapshot else Party.of_client(client)
 
 
 def _payment(

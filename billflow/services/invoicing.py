@@ -22,10 +22,9 @@ from billflow.schedule import initial_due
 from billflow.services.business_profile import BusinessProfile
 from billflow.services.workspaces import seller_profile
 from models import tax
-from models.clients import Client
 from models.columns import utcnow
-from models.documents import Party, PostalAddress, TaxLine
-from models.enums import BuyerKind, InvoiceKind, InvoiceStatus, PaymentKind, TaxCategory
+from models.documents import Party, TaxLine
+from models.enums import InvoiceKind, InvoiceStatus, PaymentKind, TaxCategory
 from models.invoices import Invoice, InvoiceLine
 from models.money import price_amounts, round_minor
 from models.workflow_io import BookingIn, InvoiceTransition, LineIn, PaymentOutcome, PaymentReceived
@@ -178,7 +177,7 @@ async def issue_invoice(
         memo=booking.memo,
         kind=kind,
         seller=profile.party.model_dump(mode="json") if profile else {},
-        buyer=buyer_party(client).model_dump(mode="json"),
+        buyer=Party.of_client(client).model_dump(mode="json"),
         tax_breakdown=[r.model_dump(mode="json") for r in rows],
         payment_means={"iban": profile.iban, "bic": profile.bic} if profile else {},
         deposit_invoice_id=deposit.id if deposit else None,
@@ -246,19 +245,6 @@ async def assign_number(conn: AsyncSession | AsyncConnection, invoice: Invoice) 
         number = await invoices_repo.number_of(conn, invoice_id=invoice.id)
     set_committed_value(invoice, "number", number)  # written by the statement: nothing left for a flush
     return number
-
-
-def buyer_party(client: Client) -> Party:
-    return Party(
-        name=client.name,
-        legal_name=client.name,
-        address=PostalAddress(
-            line1=client.address_line1, postcode=client.postcode, city=client.city, country=client.country
-        ),
-        vat_id=client.vat_id,
-        email=client.email,
-        kind=BuyerKind(client.kind),
-    )
 
 
 def settled_status(invoice: Invoice) -> InvoiceStatus:
