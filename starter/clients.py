@@ -54,21 +54,17 @@ def list_clients(
 ) -> None:
     """Clients by name, with their open balances."""
     from starter import reads  # psycopg alone (issue 11, item 15)
+    from starter.reads import client_records as client_reads
 
-    due_before = _end_of_reporting_day()
+    with reads.connection() as conn:  # the service's ClientSummary rows: every column and balance
+        clients = client_reads.client_summaries(
+            conn, query=query, limit=limit, offset=offset, due_before=_end_of_reporting_day()
+        )
     if as_json:
         from pydantic_core import to_jsonable_python
 
-        from starter.reads import client_records as client_reads
-
-        with reads.connection() as conn:  # the service's ClientSummary rows: every column and balance
-            summaries = client_reads.client_summaries(
-                conn, query=query, limit=limit, offset=offset, due_before=due_before
-            )
-        print_json(to_jsonable_python(summaries))  # what their model_dump(mode="json") gives
+        print_json(to_jsonable_python(clients))  # what their model_dump(mode="json") gives
         return
-    with reads.connection() as conn:  # the table from a few columns
-        clients = reads.clients(conn, query=query, limit=limit, offset=offset, due_before=due_before)
     table = Table(title=f"Clients ({len(clients)})", header_style="bold")
     for column in ("External id", "Name", "Email", "Open balance", "Overdue"):
         table.add_column(column, justify="right" if column in ("Open balance", "Overdue") else "left")

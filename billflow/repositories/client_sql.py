@@ -1,5 +1,5 @@
 """The client record's text queries, without SQLAlchemy: the repository (billflow/repositories/clients.py, through
-its session) and `billflow client show|list --json` (starter/reads/clients.py, through psycopg) run the same SQL
+its session) and `billflow client show|list --json` (starter/reads/client_records.py, through psycopg) run the same SQL
 (issue 11, item 15). `:name` parameters, as SQLAlchemy's text() takes them; report_sql.Query(...).pyformat gives
 psycopg's spelling."""
 

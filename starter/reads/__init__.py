@@ -1,12 +1,13 @@
 """Read-only CLI answers straight from PostgreSQL: a psycopg connection and small hand-written SELECTs.
 
-`billflow invoice list`, `client list`, `workspace list` and `invoice show` print a table from a few columns.
-Through the repositories they imported SQLAlchemy, SQLModel and every table model first (about 0.4 s of a 0.6 s
-command); here they import psycopg only (issue 11, item 15; bench/cli_startup.py prints the figures). The SELECTs
-mirror the repository queries they stand for (named in each function's docstring); the reports run the very SQL
-of the API's repository (billflow/repositories/report_sql.py) through `ReportRows`. --json output of the lists and
-of `invoice show` keeps going through the models, whose JSON shape is the contract. A database that is not at the
-newest migration is first upgraded through the usual path (starter.common.database), as every other command does.
+Every read-only command answers here: the connection, `invoice list|show`, `workspace list` and the reports in
+this module, the other nouns in a module each beside it. Through the repositories they imported SQLAlchemy,
+SQLModel and every table model first (about 0.4 s of a 0.6 s command); here they import psycopg only (issue 11,
+item 15; bench/cli_startup.py prints the figures). The SELECTs mirror the repository queries they stand for (named
+in each function's docstring); the reports run the very SQL of the API's repository
+(billflow/repositories/report_sql.py) through `ReportRows`. --json gives the models' JSON, their contract, built
+from the rows. A database that is not at the newest migration is first upgraded through the usual path
+(starter.common.database), as every other command does.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from billflow.repositories.report_sql import Query, RowSource
@@ -121,51 +121,6 @@ def workspaces(conn: psycopg.Connection[tuple[Any, ...]]) -> list[dict[str, Any]
 def invoice_exists(conn: psycopg.Connection[tuple[Any, ...]], *, number: str) -> bool:
     """`invoice show` of an unknown number answers without the ORM or Temporal."""
     return conn.execute("SELECT 1 FROM invoices WHERE number = %s", (number,)).fetchone() is not None
-
-
-def clients(
-    conn: psycopg.Connection[tuple[Any, ...]], *, query: str | None, limit: int, offset: int, due_before: datetime
-) -> list[dict[str, Any]]:
-    """Clients by name with their balances per currency (services.clients.list_clients over every workspace:
-    repositories.clients.search_clients, then .balances with the end of the reporting day `due_before`)."""
-    from psycopg.rows import dict_row
-
-    where, params = "", []
-    if query:
-        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        where = " WHERE name ILIKE %s ESCAPE '\\' OR email ILIKE %s ESCAPE '\\' OR external_id ILIKE %s ESCAPE '\\'"
-        params = [pattern, pattern, pattern]
-    with conn.cursor(row_factory=dict_row) as cursor:
-        found = cursor.execute(
-            "SELECT id, external_id, name, email, email_bounced FROM clients"
-            + where
-            + " ORDER BY name, id LIMIT %s OFFSET %s",
-            [*params, limit, offset],
-        ).fetchall()
-        ids = [row["id"] for row in found]
-        balances = cursor.execute(_BALANCES, {"client_ids": ids, "due_before": due_before}).fetchall() if ids else []
-    by_client: dict[int, list[dict[str, Any]]] = {}
-    for balance in balances:
-        by_client.setdefault(balance["client_id"], []).append(balance)
-    return [{**row, "balances": by_client.get(row["id"], [])} for row in found]
-
-
-# repositories.clients.balances: the open balance and its part past due, per client and currency.
-_BALANCES = """
-SELECT client_id, currency,
-       COALESCE(SUM(total_minor - credited_minor - amount_paid_minor)
-                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')), 0)
-           AS balance_minor,
-       COALESCE(SUM(total_minor - credited_minor - amount_paid_minor)
-                FILTER (WHERE status IN ('open', 'partially_paid', 'overdue', 'processing', 'disputed')
-                        AND due_at < %(due_before)s), 0)
-           AS overdue_minor
-FROM invoices
-WHERE client_id = ANY(%(client_ids)s)
-GROUP BY client_id, currency
-ORDER BY client_id, currency
-"""
 
 
 class ReportRows(RowSource):
