@@ -419,6 +419,11 @@ class PaymentReceived(BaseModel):
     method: str = Field(default="card", max_length=32)
 
 
+# The ApplicationError type a run's Update fails with when it refuses a staff action (its validator or its main
+# loop); the Temporal client side (billflow.temporal.execute_answered_update) turns it into the caller's refusal.
+ACTION_REJECTED = "ActionRejected"
+
+
 class StaffAction(BaseModel):
     """Every staff signal carries an id chosen by the caller, so a repeated signal is applied once."""
 

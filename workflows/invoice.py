@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from models.enums import EmailKind, InvoiceStatus
     from models.workflow_io import (
+        ACTION_REJECTED,
         CreditNoteIssued,
         DueDateInput,
         ExtendDueDate,
@@ -660,17 +661,17 @@ class InvoiceWorkflow(InvoiceCollections):
         elif action.kind is not EmailKind.receipt and state.status.is_final:
             refuse = f"invoice {state.number} is {state.status.value}: nothing to ask the client for"
         if refuse is not None:
-            raise ApplicationError(refuse, type="ActionRejected", non_retryable=True)
+            raise ApplicationError(refuse, type=ACTION_REJECTED, non_retryable=True)
 
     def _check(self, action: StaffAction) -> None:
         """Refuse an action that does not apply now; a repeat of an applied one passes (it answers the state)."""
         if self._state is None:
-            raise ApplicationError(STILL_ISSUING, type="ActionRejected", non_retryable=True)
+            raise ApplicationError(STILL_ISSUING, type=ACTION_REJECTED, non_retryable=True)
         if action.action_id in self._state.processed_action_ids:
             return
         reason = rejection_reason(self._state, action, now=workflow.now())
         if reason is not None:
-            raise ApplicationError(reason, type="ActionRejected", non_retryable=True)
+            raise ApplicationError(reason, type=ACTION_REJECTED, non_retryable=True)
 
     async def _answer(self, action: StaffAction) -> InvoiceState:
         """Queue the action, wait until the main loop has applied it, return the state. An action the loop
@@ -681,7 +682,7 @@ class InvoiceWorkflow(InvoiceCollections):
             await workflow.wait_condition(lambda: action.action_id in self._answers)
         reason = self._answers.pop(action.action_id, None)
         if reason is not None:
-            raise ApplicationError(reason, type="ActionRejected", non_retryable=True)
+            raise ApplicationError(reason, type=ACTION_REJECTED, non_retryable=True)
         return self._require_state()
 
     @workflow.signal

@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
         SubscriptionWorkflowInput,
         TriggerBilling,
     )
-    from models.workflow_io import InvoiceWorkflowInput
+    from models.workflow_io import ACTION_REJECTED, InvoiceWorkflowInput
     from workflows.invoice import InvoiceWorkflow
     from workflows.invoice_collections import WORKSPACE_PATCH
     from workflows.search_attributes import WORKSPACE_ID, start_attributes
@@ -369,7 +369,7 @@ class SubscriptionWorkflow:
         if state is None or not state.started or action.action_id in state.processed_action_ids:
             return
         if (reason := rejection_reason(state, action)) is not None:
-            raise ApplicationError(reason, type="ActionRejected", non_retryable=True)
+            raise ApplicationError(reason, type=ACTION_REJECTED, non_retryable=True)
 
     async def _answer(self, action: SubscriptionAction) -> SubscriptionRunState:
         """Queue the action, wait until the main loop has applied it, return the state. An action the loop
@@ -383,7 +383,7 @@ class SubscriptionWorkflow:
         if reason is None and action.action_id not in state.processed_action_ids:
             reason = rejection_reason(state, action)  # the run ended with the action still queued
         if reason is not None:
-            raise ApplicationError(reason, type="ActionRejected", non_retryable=True)
+            raise ApplicationError(reason, type=ACTION_REJECTED, non_retryable=True)
         return state
 
     def _ended(self) -> bool:

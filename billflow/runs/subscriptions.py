@@ -10,15 +10,16 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from billflow.db import Database
+from billflow.runs.updates import execute_answered_update
 from billflow.services import subscriptions as service
 from models import workflow_ids
 from models.client_sources import STAFF_SOURCE
@@ -144,16 +145,12 @@ async def execute_action(client: Client, workflow_id: str, action: SubscriptionA
     """Apply the action through the run's Update and return the run's state after it; ActionRejected with the
     run's reason, WorkflowClosed once the run has ended. The action id is the update id: a retried call is
     answered by the server from the first, not applied twice."""
-    handle = client.get_workflow_handle(workflow_id)
-    try:
-        state: SubscriptionRunState = await handle.execute_update(UPDATES[type(action)], action, id=action.action_id)
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        if isinstance(cause, ApplicationError) and cause.type == "ActionRejected":
-            raise ActionRejected(cause.message) from err
-        raise
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise service.WorkflowClosed(f"subscription run {workflow_id} is no longer running") from err
-        raise
+    state: SubscriptionRunState = await execute_answered_update(
+        client,
+        workflow_id,
+        UPDATES[type(action)],
+        action,
+        refused=ActionRejected,
+        closed=lambda: service.WorkflowClosed(f"subscription run {workflow_id} is no longer running"),
+    )
     return state

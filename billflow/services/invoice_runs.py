@@ -11,9 +11,11 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from billflow.runs.updates import execute_answered_update
 from billflow.services.invoicing import price_line
 from models.money import format_money
 from models.workflow_io import (
+    ACTION_REJECTED,
     BookingIn,
     CreditNoteIssued,
     DisputeRaised,
@@ -179,18 +181,14 @@ async def execute_action(client: Client, workflow_id: str, action: AnsweredActio
     """Apply a staff action through its Update and return the state after it; ActionRefused with the run's
     reason, WorkflowClosed if the run has ended. The action id is the update id: a retried call is answered
     once by the server, not applied twice."""
-    handle = client.get_workflow_handle(workflow_id)
-    try:
-        state: InvoiceState = await handle.execute_update(UPDATES[type(action)], action, id=action.action_id)
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        if isinstance(cause, ApplicationError) and cause.type == "ActionRejected":
-            raise ActionRefused(cause.message) from err
-        raise
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise WorkflowClosed(f"workflow {workflow_id} is not running") from err
-        raise
+    state: InvoiceState = await execute_answered_update(
+        client,
+        workflow_id,
+        UPDATES[type(action)],
+        action,
+        refused=ActionRefused,
+        closed=lambda: WorkflowClosed(f"workflow {workflow_id} is not running"),
+    )
     return state
 
 
@@ -203,7 +201,7 @@ async def resend_email(client: Client, workflow_id: str, action: ResendEmail) ->
         sent: SentEmail = await handle.execute_update(InvoiceWorkflow.apply_resend_email, action)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
-        if isinstance(cause, ApplicationError) and cause.type == "ActionRejected":
+        if isinstance(cause, ApplicationError) and cause.type == ACTION_REJECTED:
             raise ActionRefused(cause.message) from err
         if isinstance(cause, ApplicationError) and cause.type == "EmailFailed":
             raise EmailNotSent(cause.message) from err
