@@ -31,32 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 import psycopg
 
+from bench.chaos.scenarios.load import confirmed_event
 from billflow.config import Settings
 from billflow.db import Database, to_psycopg_url
 from billflow.db_url import start_embedded_postgres
 from billflow.services import integrations
 from billflow.web.app import create_app
-
-
-def booking_event(n: int) -> dict[str, Any]:
-    suffix = f"{n}-{uuid.uuid4().hex[:6]}"
-    data = {
-        "booking_id": f"bk-{suffix}",
-        "client": {
-            "external_id": f"cus-{suffix}",
-            "name": f"Client {suffix}",
-            "email": f"client-{suffix}@example.com",
-            "timezone": "Europe/London",
-        },
-        "services": [
-            {"description": "Massage, 60 min", "quantity": 1, "unit_price_minor": 9000},
-            {"description": "Oil", "quantity": 2, "unit_price_minor": 1200, "tax_rate_bp": 0},
-        ],
-        "currency": "GBP",
-        "tax_rate_bp": 2000,
-        "payment_terms_days": 14,
-    }
-    return {"id": f"evt-{suffix}", "type": "booking.confirmed", "version": 1, "data": data}
 
 
 class _NoTemporal:
@@ -75,9 +55,10 @@ async def measure(url: str, data_dir: Path, count: int, warmup: int, profile: bo
     cpu: list[float] = []
     wall: list[float] = []
     profiler = cProfile.Profile()
+    run = uuid.uuid4().hex[:8]  # the events of bench/intake.py, so the two benches' bookings are the same
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://billflow.test") as http:
         for n in range(warmup + count):
-            raw = json.dumps(booking_event(n)).encode()
+            raw = json.dumps(confirmed_event(run, n)).encode()
             headers = integrations.signed_headers("bench", created.secret, raw) | {"Content-Type": "application/json"}
             measured = n >= warmup
             if measured and profile:
